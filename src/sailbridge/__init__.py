@@ -1,0 +1,3 @@
+"""sailbridge: a self-hosted Sailthru destination for Segment-spec events."""
+
+__version__ = "0.1.0"

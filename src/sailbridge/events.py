@@ -1,0 +1,184 @@
+"""The Segment event model: decoding, validation and the timestamp fix-up.
+
+Events arrive from many producers (Segment's SDKs, RudderStack, webhooks, files), so the
+model is deliberately lenient about *shape* (unknown fields are kept out of the way,
+numeric ids are turned into strings the way Segment's own SDKs do) and strict only about
+what the Sailthru mapping cannot do without: a known type, a user key, an event name.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any, Final, Literal
+
+import msgspec
+
+EventType = Literal["identify", "track", "page", "screen", "alias", "group"]
+EVENT_TYPES: Final[frozenset[str]] = frozenset(
+    ("identify", "track", "page", "screen", "alias", "group")
+)
+
+
+class InvalidEvent(ValueError):
+    """An event that can never be delivered, with a reason a person can act on."""
+
+
+class Event(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
+    """One Segment-spec event, as the tracking API and the SDKs shape it.
+
+    Field names follow the Segment spec (camelCase on the wire). Free-form objects
+    (traits, properties, context, integrations) stay plain dicts: their content is the
+    user's, and the mapping reads only the parts it knows.
+    """
+
+    type: str
+    message_id: str | None = None
+    user_id: str | None = None
+    anonymous_id: str | None = None
+    previous_id: str | None = None
+    group_id: str | None = None
+    event: str | None = None
+    name: str | None = None
+    properties: dict[str, Any] = msgspec.field(default_factory=dict)
+    traits: dict[str, Any] = msgspec.field(default_factory=dict)
+    context: dict[str, Any] = msgspec.field(default_factory=dict)
+    integrations: dict[str, Any] = msgspec.field(default_factory=dict)
+    timestamp: str | None = None
+    original_timestamp: str | None = None
+    sent_at: str | None = None
+    received_at: str | None = None
+
+    @property
+    def user_key(self) -> str | None:
+        """Sailthru's extid for this event: the userId, else the anonymousId."""
+        return self.user_id or self.anonymous_id
+
+
+_ID_FIELDS: Final = ("userId", "anonymousId", "previousId", "groupId", "messageId")
+_OBJECT_FIELDS: Final = ("properties", "traits", "context", "integrations")
+_TEXT_FIELDS: Final = ("event", "name")
+_TIME_FIELDS: Final = ("timestamp", "originalTimestamp", "sentAt", "receivedAt")
+
+
+def _as_id(value: Any, field: str) -> str | None:
+    """Segment SDKs stringify numeric ids; an empty id is the same as none."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise InvalidEvent(f"{field} must be a string, got {type(value).__name__}")
+    text = value if isinstance(value, str) else _number_text(value)
+    return text if text.strip() else None
+
+
+def _number_text(value: int | float) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def event_from_dict(raw: Any) -> Event:
+    """Build an `Event` from a decoded JSON object, or raise `InvalidEvent` saying why.
+
+    Also applies the structural rules of SPEC §3: a known type, a user key, and the
+    fields each type cannot go without.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidEvent(f"an event must be a JSON object, got {type(raw).__name__}")
+    kind = raw.get("type")
+    if not isinstance(kind, str) or kind.lower() not in EVENT_TYPES:
+        raise InvalidEvent(
+            f"unknown event type {kind!r}; expected one of {', '.join(sorted(EVENT_TYPES))}"
+        )
+    fields: dict[str, Any] = {"type": kind.lower()}
+    for name in _ID_FIELDS:
+        fields[name] = _as_id(raw.get(name), name)
+    for name in _OBJECT_FIELDS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            raise InvalidEvent(f"{name} must be an object, got {type(value).__name__}")
+        fields[name] = value
+    for name in _TEXT_FIELDS:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidEvent(f"{name} must be a string, got {type(value).__name__}")
+        fields[name] = value
+    for name in _TIME_FIELDS:
+        value = raw.get(name)
+        if value is not None and not isinstance(value, str):
+            raise InvalidEvent(f"{name} must be an ISO-8601 string, got {type(value).__name__}")
+        fields[name] = value
+    event = msgspec.convert(
+        {k: v for k, v in fields.items() if v is not None}, Event, from_attributes=False
+    )
+    _check_required(event)
+    return event
+
+
+def _check_required(event: Event) -> None:
+    if event.type == "alias":
+        if not event.previous_id:
+            raise InvalidEvent("alias needs a previousId")
+        if not event.user_id:
+            raise InvalidEvent("alias needs a userId")
+        return
+    if not event.user_key:
+        raise InvalidEvent(f"{event.type} needs a userId or an anonymousId")
+    if event.type == "track" and not (event.event and event.event.strip()):
+        raise InvalidEvent("track needs an event name")
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event as Segment-spec JSON (camelCase keys), for storage and display."""
+    result: dict[str, Any] = msgspec.to_builtins(event)
+    return result
+
+
+def decode_event(data: bytes | str) -> Event:
+    """Decode one JSON document into an `Event`, raising `InvalidEvent` on bad JSON."""
+    try:
+        raw = msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise InvalidEvent(f"malformed JSON: {exc}") from exc
+    return event_from_dict(raw)
+
+
+_ISO_Z = re.compile(r"Z$")
+
+
+def parse_time(text: str) -> datetime:
+    """Parse an ISO-8601 timestamp as Segment sends it (``Z`` suffix, or an offset)."""
+    try:
+        parsed = datetime.fromisoformat(_ISO_Z.sub("+00:00", text.strip()))
+    except ValueError as exc:
+        raise InvalidEvent(f"not an ISO-8601 timestamp: {text!r}") from exc
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed
+
+
+def format_time(moment: datetime) -> str:
+    """Format as ISO-8601 UTC with millisecond precision and a ``Z``, as Segment does."""
+    utc = moment.astimezone(timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def with_timestamp(event: Event, received_at: datetime) -> Event:
+    """Fix the event's time the way Segment does (SPEC §6).
+
+    ``timestamp`` wins when given; otherwise the device clock is corrected by the
+    difference between when the device sent the batch and when we received it:
+    ``receivedAt - (sentAt - originalTimestamp)``. With no device times at all, the
+    receive time is the best we know.
+    """
+    stamped = msgspec.structs.replace(event, received_at=format_time(received_at))
+    if event.timestamp:
+        return stamped
+    if event.original_timestamp and event.sent_at:
+        skew = parse_time(event.sent_at) - parse_time(event.original_timestamp)
+        return msgspec.structs.replace(stamped, timestamp=format_time(received_at - skew))
+    if event.original_timestamp:
+        return msgspec.structs.replace(stamped, timestamp=event.original_timestamp)
+    return msgspec.structs.replace(stamped, timestamp=format_time(received_at))

@@ -1,0 +1,25 @@
+"""The destination settings the mapping reads: plain values, no secrets, no I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Literal
+
+OptoutValue = Literal["none", "basic", "blast", "all"]
+OPTOUT_VALUES: Final[tuple[str, ...]] = ("none", "basic", "blast", "all")
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """Settings of one Sailthru destination that shape the calls (SPEC §2).
+
+    ``optout_value`` is ``None`` unless explicitly configured: sending ``none`` by default
+    would re-subscribe people who unsubscribed.
+    """
+
+    default_list_name: str | None = None
+    optout_value: OptoutValue | None = None
+    reminder_template: str | None = None
+    reminder_time: str | None = None
+    customer_id: str | None = None
+    track_screens_as_pageviews: bool = False

@@ -1,0 +1,153 @@
+"""What the pure mapping returns: the calls to make, a lookup it needs first, or a verdict.
+
+These types are the contract between the pure mapping (``sailbridge.mapping``) and the
+code that does I/O (``sailbridge.executor``). Mapping never performs a request; when it
+needs a fact only Sailthru or sailbridge's memory knows (an email, the current cart,
+whether an anonymous profile exists), it returns a `Lookup` naming the fact, and the
+executor calls it again with that fact filled in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Literal, TypeAlias
+
+Method = Literal["GET", "POST", "DELETE"]
+Api = Literal["rest", "pageview"]
+Item = dict[str, Any]
+"""A purchase item in the shape POST /purchase takes (price in integer cents)."""
+
+
+@dataclass(frozen=True)
+class Call:
+    """One request: signed to Sailthru's REST API, or to the pageview tracking API.
+
+    ``params`` are the real parameters — for the REST API they become the signed
+    ``json`` parameter; for the pageview API they are the JSON body. Credentials are
+    never part of a `Call`, so a `Call` is always safe to log, store and show.
+    """
+
+    method: Method
+    endpoint: str
+    params: dict[str, Any]
+    api: Api = "rest"
+
+    @property
+    def route(self) -> str:
+        """``"POST /user"``: the key rate limits and metrics are counted by."""
+        return f"{self.method} {self.endpoint}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"api": self.api, "method": self.method, "endpoint": self.endpoint,
+                "params": self.params}
+
+
+class Unknown(Enum):
+    """Marks a fact nobody has looked up yet (distinct from a looked-up ``None``)."""
+
+    UNKNOWN = "unknown"
+
+
+UNKNOWN = Unknown.UNKNOWN
+
+
+class ProfileState(Enum):
+    """What is known of an anonymous profile an identify may merge."""
+
+    EXISTS = "exists"
+    ABSENT = "absent"
+    ALREADY_MERGED = "already merged"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Facts the mapping may need beyond the event itself; `UNKNOWN` until looked up.
+
+    ``email`` is ``None`` when it was looked up and Sailthru has none. ``cart`` is the
+    user's incomplete purchase in POST shape, ``()`` when empty.
+    """
+
+    email: str | None | Unknown = UNKNOWN
+    cart: tuple[Item, ...] | Unknown = UNKNOWN
+    anonymous_profile: ProfileState | Unknown = UNKNOWN
+
+
+@dataclass(frozen=True)
+class EmailLookup:
+    """The email of the profile whose extid is ``user_id`` (memory first, then GET /user)."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class CartLookup:
+    """The incomplete cart (and email) of extid ``user_id`` (fresh memory, else GET /user)."""
+
+    user_id: str
+
+
+@dataclass(frozen=True)
+class ProfileLookup:
+    """Whether a profile with extid ``anonymous_id`` exists and is not yet merged into
+    ``user_id`` (memory of resolved pairs first, then GET /user)."""
+
+    anonymous_id: str
+    user_id: str
+
+
+LookupRequest: TypeAlias = EmailLookup | CartLookup | ProfileLookup
+
+
+@dataclass(frozen=True)
+class RememberEmail:
+    user_key: str
+    email: str
+
+
+@dataclass(frozen=True)
+class RememberCart:
+    user_id: str
+    items: tuple[Item, ...]
+
+
+@dataclass(frozen=True)
+class RememberMerge:
+    anonymous_id: str
+    user_id: str
+
+
+MemoryUpdate: TypeAlias = RememberEmail | RememberCart | RememberMerge
+
+
+@dataclass(frozen=True)
+class Deliver:
+    """Make these calls in order; once all succeed, apply ``remember`` to the memory."""
+
+    calls: tuple[Call, ...]
+    remember: tuple[MemoryUpdate, ...] = ()
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """Resolve this fact, then plan again."""
+
+    request: LookupRequest
+
+
+@dataclass(frozen=True)
+class Skip:
+    """Nothing to send, by design (e.g. a group call, or Sailthru turned off for the event)."""
+
+    reason: str
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The event can never be delivered as it is; ``reason`` says what to change."""
+
+    reason: str
+
+
+Plan: TypeAlias = Deliver | Lookup | Skip | Fail
+
