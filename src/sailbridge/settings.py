@@ -65,8 +65,8 @@ class Settings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", case_sensitive=False, frozen=True
     )
 
-    sailthru_api_key: str = Field(min_length=1)
-    sailthru_api_secret: SecretStr
+    sailthru_api_key: str | None = None
+    sailthru_api_secret: SecretStr | None = None
     sailthru_base_url: str = "https://api.sailthru.com"
     pageview_base_url: str = "https://api.sail-track.com"
     customer_id: str | None = None
@@ -83,12 +83,27 @@ class Settings(BaseSettings):
     request_timeout: float = Field(default=30.0, gt=0)
     cart_memory_ttl: float = Field(default=600.0, ge=0)
 
+    @field_validator("sailthru_api_key")
+    @classmethod
+    def _key_blank_is_none(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
     @field_validator("sailthru_api_secret")
     @classmethod
-    def _secret_not_empty(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value():
-            raise ValueError("must not be empty")
-        return value
+    def _secret_blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value() else None
+
+    def credentials(self) -> tuple[str, str]:
+        """The api key and shared secret, or a `SettingsError` naming the missing one.
+
+        Optional at load time so that ``sailbridge explain`` works without an account;
+        everything that talks to Sailthru asks for them here.
+        """
+        if self.sailthru_api_key is None:
+            raise SettingsError(f"{ENV_PREFIX}SAILTHRU_API_KEY is required but not set")
+        if self.sailthru_api_secret is None:
+            raise SettingsError(f"{ENV_PREFIX}SAILTHRU_API_SECRET is required but not set")
+        return self.sailthru_api_key, self.sailthru_api_secret.get_secret_value()
 
     @field_validator("sailthru_base_url", "pageview_base_url")
     @classmethod

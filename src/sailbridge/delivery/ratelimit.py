@@ -1,0 +1,114 @@
+"""Per-(endpoint, method) pacing that follows Sailthru's configured and actual limits.
+
+Each route has its own bucket, so a throttled ``POST /purchase`` never holds up
+``POST /user``. The configured rate paces calls evenly; the ``X-Rate-Limit-*`` headers
+and 429 answers then override it: once Sailthru says a route has nothing left this
+minute, that route waits for ``X-Rate-Limit-Reset`` even if the configured limit is
+higher than the account's real one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.client import SailthruResponse, Sender
+from sailbridge.sailthru.errors import RateLimitedError, RateLimitInfo
+from sailbridge.settings import DEFAULT_OTHER_LIMIT
+
+Clock = Callable[[], float]
+DEFAULT_BLOCK_SECONDS = 1.0
+"""How long to hold a route after a 429 that came without a usable reset header."""
+
+
+@dataclass
+class _Route:
+    interval: float
+    next_slot: float = 0.0
+    blocked_until: float = 0.0
+    lock: asyncio.Lock | None = None
+
+
+class RateLimiter:
+    """Spaces calls per route at the configured rate and obeys Sailthru's headers.
+
+    ``clock`` is wall-clock epoch seconds because Sailthru's reset header is an epoch
+    second; ``sleep`` is injectable for tests of the arithmetic.
+    """
+
+    def __init__(
+        self,
+        limits_per_second: Mapping[str, float],
+        clock: Clock = time.time,
+        sleep: Callable[[float], object] = asyncio.sleep,
+    ) -> None:
+        self._limits = dict(limits_per_second)
+        self._routes: dict[str, _Route] = {}
+        self._clock = clock
+        self._sleep = sleep
+        self.waited_seconds: dict[str, float] = {}
+
+    def _route(self, route: str) -> _Route:
+        state = self._routes.get(route)
+        if state is None:
+            rate = self._limits.get(route, DEFAULT_OTHER_LIMIT)
+            state = self._routes[route] = _Route(interval=1.0 / rate, lock=asyncio.Lock())
+        return state
+
+    async def acquire(self, route: str) -> None:
+        """Wait for this route's next slot (and any block Sailthru imposed)."""
+        state = self._route(route)
+        assert state.lock is not None
+        async with state.lock:
+            now = self._clock()
+            start = max(now, state.next_slot, state.blocked_until)
+            state.next_slot = start + state.interval
+        wait = start - now
+        if wait > 0:
+            self.waited_seconds[route] = self.waited_seconds.get(route, 0.0) + wait
+            await self._sleep(wait)  # type: ignore[misc]
+
+    def observe(self, route: str, info: RateLimitInfo | None) -> None:
+        """Learn from a response's headers: nothing left means wait for the reset."""
+        if info is not None and info.remaining <= 0:
+            self.block(route, float(info.reset))
+
+    def block(self, route: str, until: float | None) -> None:
+        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown)."""
+        state = self._route(route)
+        target = until if until and until > self._clock() else self._clock() + DEFAULT_BLOCK_SECONDS
+        state.blocked_until = max(state.blocked_until, target)
+
+
+class RateLimitedSender:
+    """A `Sender` that paces calls through a `RateLimiter` and absorbs 429s.
+
+    A 429 is Sailthru asking us to slow down, not a failure of the event: the route is
+    blocked until the reset and the same call is sent again, up to ``max_429s`` times
+    before the error is passed on as retryable.
+    """
+
+    def __init__(self, client: Sender, limiter: RateLimiter, max_429s: int = 20) -> None:
+        self._client = client
+        self._limiter = limiter
+        self._max_429s = max_429s
+        self.throttled = 0
+
+    async def send(self, call: Call) -> SailthruResponse:
+        for attempt in range(self._max_429s + 1):
+            await self._limiter.acquire(call.route)
+            try:
+                response = await self._client.send(call)
+            except RateLimitedError as error:
+                self.throttled += 1
+                self._limiter.block(call.route, error.reset_at)
+                if attempt == self._max_429s:
+                    raise
+                continue
+            self._limiter.observe(call.route, response.rate_limit)
+            return response
+        raise AssertionError("unreachable")
+

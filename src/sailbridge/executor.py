@@ -1,0 +1,275 @@
+"""Carry out the pure mapping's plan: resolve lookups, make the calls, remember.
+
+The mapping asks for one fact at a time (`Lookup`); a `FactSource` answers it. Delivery
+uses `LiveFacts` (memory first, then a GET to Sailthru); ``sailbridge explain`` uses
+`PlannedFacts`, which never touches the network and records the lookups it would make.
+Both share `resolve_plan`, so what ``explain`` prints is what delivery does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol
+
+from sailbridge.events import Event
+from sailbridge.mapping import cart_from_sailthru, plan_event
+from sailbridge.mapping.options import MappingOptions
+from sailbridge.mapping.plan import (
+    UNKNOWN,
+    Call,
+    CartLookup,
+    Deliver,
+    EmailLookup,
+    Facts,
+    Fail,
+    Lookup,
+    LookupRequest,
+    Plan,
+    ProfileLookup,
+    ProfileState,
+    Skip,
+)
+from sailbridge.sailthru.client import Sender, is_user_not_found
+from sailbridge.sailthru.errors import SailthruError
+from sailbridge.store.memory import Memory
+
+MAX_LOOKUPS = 6
+"""More lookups than facts exist means a mapping bug; stop rather than loop forever."""
+
+
+def lookup_call(request: LookupRequest) -> Call:
+    """The GET /user that answers a lookup when memory cannot."""
+    match request:
+        case EmailLookup(user_id):
+            return Call("GET", "/user", {"id": user_id, "key": "extid", "fields": {"keys": 1}})
+        case CartLookup(user_id):
+            return Call("GET", "/user", {"id": user_id, "key": "extid",
+                                         "fields": {"keys": 1, "purchase_incomplete": 1}})
+        case ProfileLookup(anonymous_id, _):
+            return Call("GET", "/user", {"id": anonymous_id, "key": "extid",
+                                         "fields": {"keys": 1}})
+    raise TypeError(f"not a lookup: {request!r}")
+
+
+@dataclass
+class LookupRecord:
+    """One lookup as it happened: answered from memory, by Sailthru, or only planned."""
+
+    request: LookupRequest
+    source: Literal["memory", "sailthru", "planned"]
+    call: Call | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        what = {EmailLookup: "email", CartLookup: "cart", ProfileLookup: "anonymous profile"}
+        result: dict[str, Any] = {"fact": what[type(self.request)], "source": self.source,
+                                  **dataclasses.asdict(self.request)}
+        if self.call is not None:
+            result["call"] = self.call.to_dict()
+        return result
+
+
+class FactSource(Protocol):
+    async def resolve(self, request: LookupRequest, facts: Facts) -> Facts: ...
+
+
+@dataclass
+class ResolvedPlan:
+    """The final plan for an event, with the lookups made on the way."""
+
+    plan: Deliver | Skip | Fail
+    lookups: list[LookupRecord] = field(default_factory=list)
+
+
+async def resolve_plan(
+    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord]
+) -> ResolvedPlan:
+    """Plan ``event``, resolving each requested fact through ``source`` until done."""
+    facts = Facts()
+    plan: Plan = plan_event(event, options, facts)
+    for _ in range(MAX_LOOKUPS):
+        if not isinstance(plan, Lookup):
+            return ResolvedPlan(plan, lookups)
+        facts = await source.resolve(plan.request, facts)
+        plan = plan_event(event, options, facts)
+    raise RuntimeError(f"mapping kept asking for lookups for event {event.message_id!r}")
+
+
+class LiveFacts:
+    """Facts from sailbridge's memory when it has them, else from a GET to Sailthru."""
+
+    def __init__(self, memory: Memory, sender: Sender, cart_ttl: float,
+                 lookups: list[LookupRecord]) -> None:
+        self._memory = memory
+        self._sender = sender
+        self._cart_ttl = cart_ttl
+        self._lookups = lookups
+
+    async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
+        match request:
+            case EmailLookup(user_id):
+                email = await self._memory.email(user_id)
+                if email is not None:
+                    self._lookups.append(LookupRecord(request, "memory"))
+                    return dataclasses.replace(facts, email=email)
+                profile = await self._get(request)
+                return dataclasses.replace(facts, email=_email_of(profile))
+            case CartLookup(user_id):
+                cart = await self._memory.cart(user_id, self._cart_ttl)
+                if cart is not None:
+                    self._lookups.append(LookupRecord(request, "memory"))
+                    email = await self._memory.email(user_id)
+                    return dataclasses.replace(
+                        facts, cart=cart, email=facts.email if email is None else email)
+                profile = await self._get(request)
+                known_email = facts.email if facts.email is not UNKNOWN else _email_of(profile)
+                return dataclasses.replace(
+                    facts,
+                    cart=cart_from_sailthru(profile.get("purchase_incomplete") if profile else None),
+                    email=known_email,
+                )
+            case ProfileLookup(anonymous_id, user_id):
+                if await self._memory.merged(anonymous_id, user_id):
+                    self._lookups.append(LookupRecord(request, "memory"))
+                    return dataclasses.replace(facts, anonymous_profile=ProfileState.ALREADY_MERGED)
+                profile = await self._get(request)
+                state = ProfileState.EXISTS if profile is not None else ProfileState.ABSENT
+                return dataclasses.replace(facts, anonymous_profile=state)
+        raise TypeError(f"not a lookup: {request!r}")
+
+    async def _get(self, request: LookupRequest) -> dict[str, Any] | None:
+        """GET /user; ``None`` when Sailthru has no such user."""
+        call = lookup_call(request)
+        self._lookups.append(LookupRecord(request, "sailthru", call))
+        try:
+            response = await self._sender.send(call)
+        except SailthruError as error:
+            if is_user_not_found(error):
+                return None
+            raise
+        body: dict[str, Any] = response.body
+        return body
+
+
+class PlannedFacts:
+    """Facts for a dry run: memory when given, else placeholders; never the network.
+
+    A placeholder email reads ``<email of USER from GET /user>``; an unknown cart is
+    taken as empty and an unknown anonymous profile as existing (the merge is shown),
+    and each such assumption is listed so the reader knows what depends on Sailthru.
+    """
+
+    def __init__(self, memory: Memory | None, cart_ttl: float,
+                 lookups: list[LookupRecord]) -> None:
+        self._memory = memory
+        self._cart_ttl = cart_ttl
+        self._lookups = lookups
+        self.assumptions: list[str] = []
+
+    async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
+        remembered = await self._remembered(request, facts)
+        if remembered is not None:
+            self._lookups.append(LookupRecord(request, "memory"))
+            return remembered
+        self._lookups.append(LookupRecord(request, "planned", lookup_call(request)))
+        match request:
+            case EmailLookup(user_id):
+                self.assumptions.append(f"the email is whatever GET /user returns for {user_id}")
+                return dataclasses.replace(facts, email=f"<email of {user_id} from GET /user>")
+            case CartLookup(user_id):
+                self.assumptions.append(f"the cart of {user_id} in Sailthru is taken as empty")
+                email = facts.email if facts.email is not UNKNOWN else (
+                    f"<email of {user_id} from GET /user>")
+                return dataclasses.replace(facts, cart=(), email=email)
+            case ProfileLookup(anonymous_id, _):
+                self.assumptions.append(
+                    f"a profile with extid {anonymous_id} is taken to exist (so it is merged)")
+                return dataclasses.replace(facts, anonymous_profile=ProfileState.EXISTS)
+        raise TypeError(f"not a lookup: {request!r}")
+
+    async def _remembered(self, request: LookupRequest, facts: Facts) -> Facts | None:
+        if self._memory is None:
+            return None
+        match request:
+            case EmailLookup(user_id):
+                email = await self._memory.email(user_id)
+                return None if email is None else dataclasses.replace(facts, email=email)
+            case CartLookup(user_id):
+                cart = await self._memory.cart(user_id, self._cart_ttl)
+                return None if cart is None else dataclasses.replace(facts, cart=cart)
+            case ProfileLookup(anonymous_id, user_id):
+                if await self._memory.merged(anonymous_id, user_id):
+                    return dataclasses.replace(facts, anonymous_profile=ProfileState.ALREADY_MERGED)
+        return None
+
+
+def _email_of(profile: dict[str, Any] | None) -> str | None:
+    if not profile:
+        return None
+    keys = profile.get("keys")
+    email = keys.get("email") if isinstance(keys, dict) else None
+    return email if isinstance(email, str) and email else None
+
+
+@dataclass
+class Outcome:
+    """How one event ended: delivered, skipped (by design) or failed (with the error)."""
+
+    status: Literal["delivered", "skipped", "failed"]
+    reason: str | None = None
+    calls: list[Call] = field(default_factory=list)
+    lookups: list[LookupRecord] = field(default_factory=list)
+    error: SailthruError | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"status": self.status}
+        if self.reason:
+            result["reason"] = self.reason
+        if self.error is not None:
+            result["error"] = self.error.to_dict()
+        result["lookups"] = [lookup.to_dict() for lookup in self.lookups]
+        result["calls"] = [call.to_dict() for call in self.calls]
+        return result
+
+
+async def deliver_event(
+    event: Event,
+    options: MappingOptions,
+    memory: Memory,
+    sender: Sender,
+    cart_ttl: float,
+) -> Outcome:
+    """Deliver one event: plan with live facts, make its calls, then remember.
+
+    A Sailthru error on a lookup or a call ends the attempt as ``failed`` carrying the
+    classified error, so the caller decides between retry, pause and dead-letter.
+    Memory is updated only after every call succeeded, so a failed attempt teaches
+    nothing false.
+    """
+    lookups: list[LookupRecord] = []
+    try:
+        resolved = await resolve_plan(event, options, LiveFacts(memory, sender, cart_ttl, lookups),
+                                      lookups)
+    except SailthruError as error:
+        return Outcome("failed", error.message, lookups=lookups, error=error)
+    match resolved.plan:
+        case Skip(reason):
+            return Outcome("skipped", reason, lookups=lookups)
+        case Fail(reason):
+            return Outcome("failed", reason, lookups=lookups)
+        case Deliver(calls, remember):
+            return await _make_calls(calls, remember, memory, sender, lookups)
+
+
+async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Memory,
+                      sender: Sender, lookups: list[LookupRecord]) -> Outcome:
+    made: list[Call] = []
+    for call in calls:
+        made.append(call)
+        try:
+            await sender.send(call)
+        except SailthruError as error:
+            return Outcome("failed", error.message, calls=made, lookups=lookups, error=error)
+    await memory.apply(remember)
+    return Outcome("delivered", calls=made, lookups=lookups)
