@@ -1,0 +1,72 @@
+"""Per-route pacing: configured spacing, Sailthru's headers and 429 blocks (clock injected)."""
+
+import asyncio
+
+from sailbridge.delivery.ratelimit import RateLimiter
+from sailbridge.sailthru.errors import RateLimitInfo
+
+
+class FakeTime:
+    """A clock that advances only when the limiter sleeps, to check its arithmetic."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_calls_on_one_route_are_spaced_at_the_configured_rate() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /event": 4}, clock=time.clock, sleep=time.sleep)
+
+    async def five() -> None:
+        for _ in range(5):
+            await limiter.acquire("POST /event")
+
+    run(five())
+    assert time.now == 1_001.0  # five calls at 4/s: the fifth at +1 s
+
+
+def test_one_throttled_route_does_not_delay_another() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /purchase": 1, "POST /user": 300},
+                          clock=time.clock, sleep=time.sleep)
+    limiter.block("POST /purchase", until=1_060)
+
+    run(limiter.acquire("POST /user"))
+    assert time.slept == []
+
+
+def test_zero_remaining_blocks_the_route_until_reset() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.observe("POST /user", RateLimitInfo(limit=300, remaining=0, reset=1_030))
+    run(limiter.acquire("POST /user"))
+    assert time.now == 1_030
+    assert limiter.waited_seconds["POST /user"] == 30
+
+
+def test_remaining_headroom_does_not_block() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.observe("POST /user", RateLimitInfo(limit=300, remaining=5, reset=1_030))
+    run(limiter.acquire("POST /user"))
+    assert time.slept == []
+
+
+def test_block_without_reset_pauses_briefly() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"GET /user": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.block("GET /user", until=None)
+    run(limiter.acquire("GET /user"))
+    assert 0 < time.now - 1_000 <= 1.0
