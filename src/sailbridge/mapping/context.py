@@ -1,0 +1,18 @@
+"""Reading Segment's ``context`` object, which every event may carry."""
+
+from __future__ import annotations
+
+from sailbridge.events import Event
+from sailbridge.mapping.values import text
+
+
+def page_url(event: Event) -> str | None:
+    """``context.page.url``: where the event happened, set by Segment's web SDK."""
+    page = event.context.get("page")
+    return text(page.get("url")) if isinstance(page, dict) else None
+
+
+def context_email(event: Event) -> str | None:
+    """``context.traits.email``: how server-side SDKs attach a user's email to a track."""
+    traits = event.context.get("traits")
+    return text(traits.get("email")) if isinstance(traits, dict) else None

@@ -1,0 +1,94 @@
+"""Order Completed → POST /purchase with ``incomplete: 0`` (SPEC §4)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from sailbridge.events import Event
+from sailbridge.flatten import flatten
+from sailbridge.mapping.context import page_url
+from sailbridge.mapping.emails import purchase_email
+from sailbridge.mapping.errors import Unmappable
+from sailbridge.mapping.plan import Call, Deliver, Facts, Item, Lookup, Plan, RememberCart
+from sailbridge.mapping.products import purchase_item
+from sailbridge.mapping.routing import require_user_key
+from sailbridge.mapping.values import cents, identifier
+
+_NOT_ORDER_VARS: Final = frozenset(("products", "email", "adjustments"))
+"""Order properties sent as purchase fields; every other one goes to the order's vars."""
+
+_ADJUSTMENT_FIELDS: Final = (("shipping", "Shipping"), ("tax", "Tax"), ("discount", "Discount"))
+
+
+def plan_order_completed(event: Event, facts: Facts) -> Plan:
+    """The purchase, or the email lookup it still needs.
+
+    Everything the event alone decides is checked first, so a malformed order fails at
+    once instead of after a GET to Sailthru.
+    """
+    user_key = require_user_key(event)
+    params: dict[str, Any] = {"items": _items(event), "incomplete": 0}
+    adjustments = _adjustments(event.properties)
+    if adjustments:
+        params["adjustments"] = adjustments
+    if event.timestamp:
+        params["date"] = event.timestamp
+    order_id = identifier(event.properties.get("order_id"))
+    if order_id is not None:
+        params["purchase_keys"] = {"extid": order_id}
+    order_vars = flatten({k: v for k, v in event.properties.items() if k not in _NOT_ORDER_VARS})
+    if order_vars:
+        params["vars"] = order_vars
+    email = purchase_email(event, facts, user_key)
+    if isinstance(email, Lookup):
+        return email
+    # The buyer's cart became this order; a remembered cart would resurrect it.
+    return Deliver(
+        calls=(Call("POST", "/purchase", {"email": email.address, **params}),),
+        remember=(RememberCart(user_key, ()), *email.remember(user_key)),
+    )
+
+
+def _items(event: Event) -> list[Item]:
+    products = event.properties.get("products")
+    if not isinstance(products, list) or not products:
+        raise Unmappable(
+            "Order Completed has no products; Sailthru rejects a purchase with no items"
+        )
+    url = page_url(event)
+    items: list[Item] = []
+    for index, product in enumerate(products):
+        label = f"products[{index}]"
+        if not isinstance(product, dict):
+            raise Unmappable(f"{label} must be an object, got {type(product).__name__}")
+        items.append(purchase_item(product, label, url))
+    return items
+
+
+def _adjustments(properties: dict[str, Any]) -> list[Any]:
+    """``properties.adjustments`` as given, else shipping, tax and discount in cents.
+
+    Given adjustments are passed through untouched (Segment's documented behaviour),
+    so their prices must already be Sailthru's integer cents. Built ones leave out
+    zero amounts, which would only clutter the purchase log.
+    """
+    given = properties.get("adjustments")
+    if given is not None:
+        if not isinstance(given, list):
+            raise Unmappable(
+                "adjustments must be a list of {title, price} objects, "
+                f"got {type(given).__name__}"
+            )
+        return given
+    built: list[dict[str, Any]] = []
+    for field, title in _ADJUSTMENT_FIELDS:
+        value = properties.get(field)
+        if value is None:
+            continue
+        amount = cents(value, field)
+        if field == "discount":
+            # Segment sends discounts as positive amounts; Sailthru subtracts negatives.
+            amount = -abs(amount)
+        if amount:
+            built.append({"title": title, "price": amount})
+    return built

@@ -1,0 +1,48 @@
+"""`plan_event`: one event, the settings and the facts known so far → a `Plan`."""
+
+from __future__ import annotations
+
+from sailbridge.events import Event
+from sailbridge.mapping.errors import Unmappable
+from sailbridge.mapping.options import MappingOptions
+from sailbridge.mapping.pageviews import plan_page, plan_screen
+from sailbridge.mapping.plan import Facts, Fail, Plan, Skip
+from sailbridge.mapping.routing import disabled_reason
+from sailbridge.mapping.track import plan_track
+from sailbridge.mapping.users import plan_alias, plan_identify
+
+NOTHING_KNOWN = Facts()
+"""The facts before any lookup: every one `UNKNOWN`."""
+
+
+def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNOWN) -> Plan:
+    """What to do for ``event``: calls to make, a fact to look up first, or a verdict.
+
+    Pure: the same arguments always give the same plan, so the executor may plan again
+    after every lookup, and retries replay exactly the same calls.
+    """
+    disabled = disabled_reason(event.integrations)
+    if disabled is not None:
+        return Skip(disabled)
+    try:
+        return _plan(event, options, facts)
+    except Unmappable as exc:
+        return Fail(str(exc))
+
+
+def _plan(event: Event, options: MappingOptions, facts: Facts) -> Plan:
+    match event.type:
+        case "identify":
+            return plan_identify(event, options, facts)
+        case "track":
+            return plan_track(event, options, facts)
+        case "page":
+            return plan_page(event, options)
+        case "screen":
+            return plan_screen(event, options)
+        case "alias":
+            return plan_alias(event)
+        case "group":
+            return Skip("Sailthru has no groups")
+        case other:
+            raise Unmappable(f"unknown event type {other!r}")
