@@ -1,0 +1,230 @@
+"""The delivery worker: claim jobs, deliver them, and record every outcome.
+
+One worker per process runs up to ``concurrency`` deliveries at once. Ordering is the
+store's job (it never hands out two jobs of one user), pacing is the rate limiter's,
+and this module decides what each outcome means for the job:
+
+- delivered / skipped → finished;
+- a mapping failure or a permanent Sailthru error → dead at once, with the reason;
+- a retryable error → back to the queue after a full-jitter backoff, until the retry
+  window is spent, then dead;
+- bad credentials → the destination is paused (for every node sharing the store) and
+  the job is released untouched; while paused one job at a time probes Sailthru, and
+  the first success resumes delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.events import Event, event_from_dict
+from sailbridge.executor import Outcome, deliver_event
+from sailbridge.mapping.options import MappingOptions
+from sailbridge.sailthru.client import Sender
+from sailbridge.sailthru.errors import CredentialsError, RetryableError
+from sailbridge.store.base import Attempt, Job, JobState, Store
+
+log = logging.getLogger("sailbridge.worker")
+Clock = Callable[[], float]
+
+
+class DeliveryObserver:
+    """Hooks for metrics; the default observes nothing."""
+
+    def outcome(self, job: Job, outcome: Outcome, state: str, seconds: float) -> None:
+        """Called once per attempt with the resulting job state (delivered, skipped,
+        retrying, dead or paused)."""
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    concurrency: int = 32
+    lease: float = 30.0
+    idle_poll: float = 0.05
+    max_idle_poll: float = 0.5
+    pause_probe_interval: float = 15.0
+    drain_timeout: float = 30.0
+
+
+class Worker:
+    """Claims and delivers jobs until `stop` is called; then drains in-flight work."""
+
+    def __init__(
+        self,
+        store: Store,
+        sender: Sender,
+        options: MappingOptions,
+        policy: RetryPolicy,
+        *,
+        cart_ttl: float,
+        config: WorkerConfig = WorkerConfig(),
+        observer: DeliveryObserver = DeliveryObserver(),
+        clock: Clock = time.time,
+        name: str | None = None,
+    ) -> None:
+        self._store = store
+        self._sender = sender
+        self._options = options
+        self._policy = policy
+        self._cart_ttl = cart_ttl
+        self._config = config
+        self._observer = observer
+        self._clock = clock
+        self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """New work was enqueued: look now instead of at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Run until `stop`; in-flight deliveries finish (or are released) before return."""
+        heartbeat = asyncio.create_task(self._heartbeat())
+        try:
+            await self._claim_loop()
+        finally:
+            await self._drain()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
+
+    async def _claim_loop(self) -> None:
+        idle = self._config.idle_poll
+        while not self._stopping.is_set():
+            paused = await self._store.paused_reason()
+            limit = 1 if paused else self._config.concurrency - len(self._inflight)
+            if paused and self._inflight:
+                limit = 0
+            jobs = await self._claim(limit) if limit > 0 else []
+            for job in jobs:
+                self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+            if jobs and not paused:
+                idle = self._config.idle_poll
+                continue
+            delay = self._config.pause_probe_interval if paused else idle
+            if not paused:
+                idle = min(idle * 2, self._config.max_idle_poll)
+            await self._sleep_or_wake(delay)
+
+    async def _claim(self, limit: int) -> list[Job]:
+        try:
+            return await self._store.claim(self.name, limit, self._config.lease, self._clock())
+        except Exception:  # the store may be briefly unavailable; never die for it
+            log.exception("claim failed; will try again")
+            return []
+
+    async def _sleep_or_wake(self, delay: float) -> None:
+        self._wake.clear()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _deliver(self, job: Job) -> None:
+        started = self._clock()
+        try:
+            try:
+                event = event_from_dict(job.event)
+            except ValueError as exc:  # stored before a model change; cannot be mapped
+                await self._finish(job, JobState.DEAD, _attempt(started, None, "dead"), str(exc))
+                return
+            outcome = await deliver_event(event, self._options, self._store, self._sender,
+                                          self._cart_ttl)
+            state = await self._record(job, event, outcome, started)
+            self._observer.outcome(job, outcome, state, self._clock() - started)
+        except Exception:
+            log.exception("delivery of job %s crashed; releasing it", job.id)
+            with contextlib.suppress(Exception):
+                await self._store.release(job.id, self._clock() + self._config.lease)
+        finally:
+            self._inflight.pop(job.id, None)
+            self._wake.set()
+
+    async def _record(self, job: Job, event: Event, outcome: Outcome, started: float) -> str:
+        error = outcome.error
+        if outcome.status == "delivered":
+            await self._finish(job, JobState.DELIVERED, _attempt(started, outcome, "delivered"))
+            await self._resume_if_paused()
+            return "delivered"
+        if outcome.status == "skipped":
+            await self._finish(job, JobState.SKIPPED, _attempt(started, outcome, "skipped"),
+                               outcome.reason)
+            await self._resume_if_paused()
+            return "skipped"
+        if isinstance(error, CredentialsError):
+            await self._store.set_paused(
+                f"Sailthru refused the credentials on {error.route}: {error.message}"
+                + (f" (error {error.code})" if error.code is not None else ""))
+            await self._store.release(job.id, self._clock())
+            return "paused"
+        if isinstance(error, RetryableError):
+            failures = job.attempts + 1
+            first = job.first_attempt_at or started
+            retry_at = self._policy.next_attempt_at(first, self._clock(), failures)
+            if retry_at is not None:
+                await self._store.retry_at(job.id, retry_at, _attempt(started, outcome, "retry"))
+                return "retrying"
+            reason = (f"gave up after {failures} attempts over the retry window: "
+                      f"{outcome.reason}")
+            await self._finish(job, JobState.DEAD, _attempt(started, outcome, "dead"), reason)
+            return "dead"
+        await self._finish(job, JobState.DEAD, _attempt(started, outcome, "dead"), outcome.reason)
+        return "dead"
+
+    async def _finish(self, job: Job, state: JobState, attempt: Attempt,
+                      reason: str | None = None) -> None:
+        await self._store.finish(job.id, state, attempt, reason)
+
+    async def _resume_if_paused(self) -> None:
+        if await self._store.paused_reason() is not None:
+            log.info("Sailthru accepted a call again; resuming delivery")
+            await self._store.set_paused(None)
+
+    async def _heartbeat(self) -> None:
+        interval = self._config.lease / 3
+        while True:
+            await asyncio.sleep(interval)
+            if self._inflight:
+                with contextlib.suppress(Exception):
+                    await self._store.heartbeat(self.name, list(self._inflight),
+                                                self._config.lease, self._clock())
+
+    async def _drain(self) -> None:
+        """Let in-flight deliveries finish; release those that outlast the timeout."""
+        if not self._inflight:
+            return
+        tasks = list(self._inflight.values())
+        _, pending = await asyncio.wait(tasks, timeout=self._config.drain_timeout)
+        for task in pending:
+            task.cancel()
+        for job_id in list(self._inflight):
+            with contextlib.suppress(Exception):
+                await self._store.release(job_id, self._clock())
+
+
+def _attempt(started: float, outcome: Outcome | None, result: str) -> Attempt:
+    """The history record of one attempt: calls made (no secrets) and Sailthru's answer."""
+    if outcome is None:
+        return Attempt(at=started, outcome=result)
+    requests = [lookup.call.to_dict() for lookup in outcome.lookups if lookup.call is not None]
+    requests += [call.to_dict() for call in outcome.calls]
+    error = outcome.error
+    return Attempt(
+        at=started,
+        outcome=result,
+        requests=requests,
+        status=error.status if error else None,
+        code=error.code if error else None,
+        message=outcome.reason,
+    )

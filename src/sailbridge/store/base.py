@@ -1,0 +1,166 @@
+"""The queue contract every store implements (SQLite embedded, PostgreSQL shared).
+
+One contract, one shared test suite (``tests/store``) run against each implementation.
+All methods are async so a networked store fits; the embedded store answers from its
+own writer thread. Times are epoch seconds (floats) passed in by the caller where they
+decide behaviour, so tests and several nodes agree on "now".
+
+Ordering: each job carries one or more *ordering keys* (the user key; plus the
+anonymousId an identify merges, or the previousId of an alias). A job may be claimed
+only when no earlier unfinished job (pending, retrying or claimed) shares any of its
+keys. Finished jobs (delivered, skipped, dead) hold nothing back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sailbridge.store.memory import Memory
+
+
+class JobState(StrEnum):
+    PENDING = "pending"      # waiting; "retrying" when attempts > 0
+    CLAIMED = "claimed"      # leased by a worker
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True)
+class NewJob:
+    """An accepted event to deliver. ``event`` is the Segment JSON (camelCase)."""
+
+    write_key: str
+    message_id: str | None
+    event: dict[str, Any]
+    event_type: str
+    user_key: str
+    ordering_keys: tuple[str, ...]
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """An event refused at ingest, kept with its reason so it is visible, not lost."""
+
+    write_key: str
+    message_id: str | None
+    raw: str
+    reason: str
+    received_at: float
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One delivery attempt as recorded in the job's history — never with secrets.
+
+    ``requests`` summarises the calls made (method, endpoint, params); ``status``,
+    ``code`` and ``message`` are Sailthru's answer to the last one.
+    """
+
+    at: float
+    outcome: str
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    status: int | None = None
+    code: int | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    write_key: str
+    message_id: str | None
+    event: dict[str, Any]
+    event_type: str
+    user_key: str
+    ordering_keys: tuple[str, ...]
+    state: JobState
+    attempts: int
+    received_at: float
+    first_attempt_at: float | None
+    available_at: float
+    reason: str | None = None
+    history: list[Attempt] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    accepted: int
+    duplicates: int
+    rejected: int
+
+
+@dataclass(frozen=True)
+class StatusCounts:
+    pending: int
+    retrying: int
+    claimed: int
+    delivered: int
+    skipped: int
+    rejected: int
+    dead: int
+    oldest_pending_at: float | None
+    paused_reason: str | None
+
+
+class Store(Memory, Protocol):
+    """The durable queue plus sailbridge's memory and shared control state."""
+
+    async def migrate(self) -> int:
+        """Create or upgrade the schema; returns the schema version now in force."""
+
+    async def close(self) -> None: ...
+
+    async def enqueue(
+        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], dedupe_window: float,
+        now: float,
+    ) -> EnqueueResult:
+        """Store jobs and rejections durably (committed before returning).
+
+        A job whose (write_key, message_id) was seen within ``dedupe_window`` seconds is
+        dropped as a duplicate — including duplicates inside the same call.
+        """
+
+    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+        """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
+        not held back by an earlier unfinished job sharing an ordering key), oldest first."""
+
+    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                        now: float) -> None:
+        """Extend the leases of jobs this worker still holds."""
+
+    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
+                     reason: str | None = None) -> None:
+        """Mark a claimed job delivered, skipped or dead, appending ``attempt``."""
+
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt) -> None:
+        """Return a claimed job to pending, available at ``at``, counting an attempt."""
+
+    async def release(self, job_id: int, at: float) -> None:
+        """Return a claimed job to pending without counting an attempt (pause, shutdown)."""
+
+    async def get_job(self, job_id: int) -> Job | None: ...
+
+    async def list_jobs(self, state: JobState, limit: int = 100,
+                        reason_contains: str | None = None) -> list[Job]: ...
+
+    async def list_rejections(self, limit: int = 100) -> list[Rejection]: ...
+
+    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                     now: float) -> int:
+        """Send dead jobs back to pending (all of them when both filters are None);
+        attempts and first-attempt time reset, history kept. Returns how many."""
+
+    async def purge_dead(self, older_than: float) -> int:
+        """Delete dead jobs (and old rejections) last updated before ``older_than``."""
+
+    async def counts(self) -> StatusCounts: ...
+
+    async def set_paused(self, reason: str | None) -> None:
+        """Pause delivery for every worker with a visible reason; ``None`` resumes."""
+
+    async def paused_reason(self) -> str | None: ...
