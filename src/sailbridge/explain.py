@@ -7,14 +7,65 @@ their real parameters, and the signature is described rather than computed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from sailbridge.executor import LookupRecord, PlannedFacts, resolve_plan
 from sailbridge.inputs import Entry
-from sailbridge.mapping.plan import Call, Deliver, Fail, Skip
+from sailbridge.mapping.plan import (
+    Call,
+    Deliver,
+    Fail,
+    Item,
+    MemoryUpdate,
+    RememberCart,
+    RememberEmail,
+    RememberMerge,
+    Skip,
+)
 from sailbridge.settings import Settings
-from sailbridge.store.memory import SqliteMemory
+from sailbridge.store.memory import Memory, SqliteMemory
+
+
+class DryRunMemory:
+    """What delivering the events so far *would* have taught, over the real memory.
+
+    Lets ``explain`` show, for a file with an identify followed by an order, that the
+    order's email comes from the identify — as it will when delivered — while the real
+    memory is only read, never written.
+    """
+
+    def __init__(self, underlying: Memory | None) -> None:
+        self._underlying = underlying
+        self._emails: dict[str, str] = {}
+        self._carts: dict[str, tuple[Item, ...]] = {}
+        self._merges: set[tuple[str, str]] = set()
+
+    async def email(self, user_key: str) -> str | None:
+        if user_key in self._emails:
+            return self._emails[user_key]
+        return await self._underlying.email(user_key) if self._underlying else None
+
+    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+        if user_id in self._carts:
+            return self._carts[user_id]
+        return await self._underlying.cart(user_id, max_age) if self._underlying else None
+
+    async def merged(self, anonymous_id: str, user_id: str) -> bool:
+        if (anonymous_id, user_id) in self._merges:
+            return True
+        return await self._underlying.merged(anonymous_id, user_id) if self._underlying else False
+
+    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+        for update in updates:
+            match update:
+                case RememberEmail(user_key, email):
+                    self._emails[user_key] = email
+                case RememberCart(user_id, items):
+                    self._carts[user_id] = items
+                case RememberMerge(anonymous_id, user_id):
+                    self._merges.add((anonymous_id, user_id))
 
 
 def call_view(call: Call, settings: Settings) -> dict[str, Any]:
@@ -31,7 +82,8 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
 
 async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict[str, Any]]:
     """One JSON-ready explanation per input entry, in input order."""
-    memory = SqliteMemory(settings.database) if Path(settings.database).is_file() else None
+    stored = SqliteMemory(settings.database) if Path(settings.database).is_file() else None
+    memory = DryRunMemory(stored)
     options = settings.mapping_options()
     explained = []
     try:
@@ -51,7 +103,8 @@ async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict
                 **({"event": event.event} if event.type == "track" else {}),
                 "userKey": event.user_key,
             }
-            view.update(_plan_view(resolved.plan, settings))
+            if isinstance(resolved.plan, Deliver):
+                await memory.apply(resolved.plan.remember)
             if lookups:
                 view["lookups"] = [
                     {**lookup.to_dict(), **({"call": call_view(lookup.call, settings)}
@@ -60,10 +113,11 @@ async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict
                 ]
             if facts.assumptions:
                 view["assumptions"] = facts.assumptions
+            view.update(_plan_view(resolved.plan, settings))
             explained.append(view)
     finally:
-        if memory is not None:
-            memory.close()
+        if stored is not None:
+            stored.close()
     return explained
 
 
