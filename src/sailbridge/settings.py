@@ -42,10 +42,10 @@ class SettingsError(ValueError):
     """A missing or invalid setting; the message is one line naming it."""
 
 
-def parse_rate_limits(text: str) -> dict[str, float]:
-    """Parse ``"POST /user=300/s,GET /user=300/s,POST /event=2400/min"`` into per-second
-    limits keyed ``"METHOD /endpoint"``, over Sailthru's documented defaults."""
-    limits = dict(DEFAULT_RATE_LIMITS)
+def parse_rate_limit_items(text: str) -> dict[str, float]:
+    """Parse ``"POST /user=300/s,POST /event=2400/min"`` into per-second limits keyed
+    ``"METHOD /endpoint"`` (only the routes named)."""
+    limits: dict[str, float] = {}
     for item in filter(None, (part.strip() for part in text.split(","))):
         match = _RATE_ITEM.match(item)
         if match is None:
@@ -56,6 +56,12 @@ def parse_rate_limits(text: str) -> dict[str, float]:
             raise ValueError(f"{item!r}: a limit must be positive")
         limits[f"{match['method'].upper()} {match['endpoint']}"] = per_second
     return limits
+
+
+def parse_rate_limits(text: str) -> dict[str, float]:
+    """Per-second limits for every route: Sailthru's documented defaults, overridden
+    by the routes ``text`` names."""
+    return {**DEFAULT_RATE_LIMITS, **parse_rate_limit_items(text)}
 
 
 class Settings(BaseSettings):
