@@ -7,15 +7,6 @@ import pytest
 from sailbridge.settings import SettingsError, load_settings, parse_rate_limits
 
 
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("SAILBRIDGE_"):
-            monkeypatch.delenv(name)
-
-
 def test_every_documented_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     values = {
         "SAILBRIDGE_SAILTHRU_API_KEY": "key", "SAILBRIDGE_SAILTHRU_API_SECRET": "secret",

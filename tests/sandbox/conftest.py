@@ -1,27 +1,14 @@
-"""Fixtures: one real sandbox server per session, reset (state and config) per test."""
+"""Fixtures for the sandbox's own tests (the sandbox itself comes from tests/conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from sailthru.sailthru_client import SailthruClient
 
-from sailbridge.sandbox.config import SandboxConfig
-from sailbridge.sandbox.server import SandboxHandle, running_sandbox
-
-
-@pytest.fixture(scope="session")
-def shared_sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox(SandboxConfig(seed=7)) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox(shared_sandbox: SandboxHandle) -> SandboxHandle:
-    shared_sandbox.reset(config=True)
-    return shared_sandbox
+from sailbridge.sandbox.server import SandboxHandle
 
 
 @pytest.fixture

@@ -1,0 +1,5 @@
+"""``python -m sailbridge``: the same as the ``sailbridge`` command."""
+
+from sailbridge.cli import main
+
+main()

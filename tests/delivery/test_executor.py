@@ -1,0 +1,190 @@
+"""Executing plans against the sandbox: lookups, memory, and the final Sailthru state."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from sailbridge.events import event_from_dict
+from sailbridge.executor import Outcome, deliver_event
+from sailbridge.mapping.options import MappingOptions
+from sailbridge.sailthru.client import SailthruClient
+from sailbridge.sailthru.errors import RetryableError
+from sailbridge.sandbox.server import SandboxHandle
+from sailbridge.store.memory import SqliteMemory
+
+OPTIONS = MappingOptions(reminder_template="abandoned cart", reminder_time="20 minutes",
+                         customer_id="sandbox-customer")
+
+
+class Harness:
+    def __init__(self, client: SailthruClient, memory: SqliteMemory) -> None:
+        self.client = client
+        self.memory = memory
+
+    async def deliver(self, raw: dict[str, Any], options: MappingOptions = OPTIONS) -> Outcome:
+        return await deliver_event(event_from_dict(raw), options, self.memory, self.client,
+                                   cart_ttl=600)
+
+
+@pytest.fixture
+async def harness(sandbox: SandboxHandle, tmp_path: Path) -> AsyncIterator[Harness]:
+    memory = SqliteMemory(tmp_path / "memory.db")
+    async with aiohttp.ClientSession() as session:
+        client = SailthruClient(session, api_key=sandbox.config.api_key,
+                                api_secret=sandbox.config.api_secret, base_url=sandbox.url,
+                                pageview_base_url=sandbox.url,
+                                customer_id=sandbox.config.customer_id)
+        yield Harness(client, memory)
+    memory.close()
+
+
+def product_added(product_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
+    return {"type": "track", "userId": "shopper", "event": "Product Added",
+            "context": {"traits": {"email": "shopper@example.com"}},
+            "properties": {"product_id": product_id, "name": product_id.title(), "price": 10.5,
+                           "quantity": quantity, "url": f"https://shop.example/{product_id}",
+                           **extra}}
+
+
+SHOPPER = {"type": "identify", "userId": "shopper", "traits": {"email": "shopper@example.com"}}
+
+
+def cart_items(sandbox: SandboxHandle, extid: str) -> list[tuple[str, int]]:
+    cart = sandbox.user(extid)["cart"]
+    return [(item["id"], item["qty"]) for item in cart["items"]] if cart else []
+
+
+async def test_burst_of_cart_events_is_right_despite_read_lag(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    sandbox.configure(cart_read_lag=3.0)
+    for raw in [SHOPPER, product_added("mug"), product_added("mug", 2), product_added("hat"),
+                {**product_added("mug"), "event": "Product Removed"}]:
+        assert (await harness.deliver(raw)).status == "delivered"
+    assert cart_items(sandbox, "shopper") == [("mug", 2), ("hat", 1)]
+
+
+async def test_cart_is_read_from_sailthru_when_memory_has_none(
+        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
+    await harness.deliver(SHOPPER)
+    await harness.deliver(product_added("mug"))
+    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
+    outcome = await forgetful.deliver(product_added("mug"))
+    assert [lookup.source for lookup in outcome.lookups] == ["sailthru"]
+    assert cart_items(sandbox, "shopper") == [("mug", 2)]
+
+
+async def test_cart_post_carries_the_reminder_with_a_plus(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver(SHOPPER)
+    await harness.deliver(product_added("mug"))
+    cart = sandbox.user("shopper")["cart"]
+    assert cart["reminder_template"] == "abandoned cart"
+    assert cart["reminder_time"] == "+20 minutes"
+
+
+async def test_removing_from_an_empty_cart_fails_with_sailthrus_message(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    outcome = await harness.deliver({**product_added("mug"), "event": "Product Removed"})
+    assert outcome.status == "failed"
+    assert outcome.reason == "Nothing to remove from Incomplete Cart for this user."
+
+
+async def test_order_email_is_looked_up_from_sailthru_by_extid(
+        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
+    await harness.deliver({"type": "identify", "userId": "buyer",
+                           "traits": {"email": "buyer@example.com"}})
+    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
+    outcome = await forgetful.deliver(
+        {"type": "track", "userId": "buyer", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+    assert outcome.status == "delivered"
+    assert [lookup.source for lookup in outcome.lookups] == ["sailthru"]
+    assert sandbox.user("buyer")["purchases"][0]["items"][0]["price"] == 300
+
+
+async def test_order_email_comes_from_memory_without_a_get(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "identify", "userId": "buyer",
+                           "traits": {"email": "buyer@example.com"}})
+    outcome = await harness.deliver(
+        {"type": "track", "userId": "buyer", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+    assert [lookup.source for lookup in outcome.lookups] == ["memory"]
+    assert not [r for r in sandbox.requests() if r["method"] == "GET"]
+
+
+async def test_order_for_a_user_sailthru_does_not_know_fails_asking_for_identify(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    outcome = await harness.deliver(
+        {"type": "track", "userId": "stranger", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+    assert outcome.status == "failed"
+    assert outcome.reason is not None and "identify" in outcome.reason
+
+
+async def test_identify_merges_an_existing_anonymous_profile_once(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "track", "anonymousId": "anon", "event": "Browsed"})
+    merge = {"type": "identify", "userId": "known", "anonymousId": "anon",
+             "traits": {"email": "known@example.com"}}
+    first = await harness.deliver(merge)
+    assert [lookup.source for lookup in first.lookups] == ["sailthru"]
+    profile = sandbox.user("known")
+    assert profile["keys"]["email"] == "known@example.com"
+    assert [event["event"] for event in profile["events"]] == ["Browsed"]
+    assert sandbox.user("anon") is None
+    again = await harness.deliver(merge)
+    assert [lookup.source for lookup in again.lookups] == ["memory"]
+
+
+async def test_identify_without_an_anonymous_profile_is_a_plain_post(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    outcome = await harness.deliver({"type": "identify", "userId": "fresh",
+                                     "anonymousId": "never-seen"})
+    assert outcome.status == "delivered"
+    assert outcome.calls[0].params["id"] == "fresh"
+    assert sandbox.user("fresh") is not None
+
+
+async def test_failed_call_teaches_memory_nothing(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    sandbox.configure(fail_rate=1.0)
+    outcome = await harness.deliver({"type": "identify", "userId": "u",
+                                     "traits": {"email": "u@example.com"}})
+    assert isinstance(outcome.error, RetryableError)
+    assert await harness.memory.email("u") is None
+
+
+async def test_page_becomes_a_pageview(sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "page", "userId": "reader",
+                           "context": {"page": {"url": "https://e.com/story"}},
+                           "properties": {"keywords": ["news"]}})
+    assert sandbox.user("reader")["pageviews"][0]["tags"] == ["news"]
+
+
+async def test_user_deleted_removes_the_profile(sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "identify", "userId": "leaver"})
+    await harness.deliver({"type": "track", "userId": "leaver", "event": "User Deleted"})
+    assert sandbox.user("leaver") is None
+
+
+async def test_subscribed_adds_the_list_and_opts_in(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "track", "userId": "fan", "event": "Subscribed",
+                           "properties": {"list": "Weekly"}})
+    profile = sandbox.user("fan")
+    assert "Weekly" in profile["lists"]
+    assert profile["optout_email"] == "none"
+
+
+async def test_alias_merges_previous_id_into_user_id(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    await harness.deliver({"type": "identify", "userId": "old-id", "traits": {"a": 1}})
+    await harness.deliver({"type": "alias", "previousId": "old-id", "userId": "new-id"})
+    assert sandbox.user("new-id")["vars"] == {"a": 1}
+    assert sandbox.user("old-id") is None

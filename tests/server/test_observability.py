@@ -1,0 +1,84 @@
+"""``/healthz`` and ``/metrics``: store liveness, ingest counters, queue gauges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from sailbridge.store.base import StatusCounts, Store
+
+from .conftest import Serve
+from .live import WRITE_KEY, LiveServer, basic_auth, metric_value
+
+
+class BrokenCountsStore:
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def counts(self) -> StatusCounts:
+        raise OSError("disk I/O error")
+
+
+def scrape(server: LiveServer) -> str:
+    response = requests.get(f"{server.url}/metrics", timeout=10)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return response.text
+
+
+def test_healthz_is_ok_when_the_store_answers(server: LiveServer) -> None:
+    response = requests.get(f"{server.url}/healthz", timeout=10)
+    assert response.status_code == 200
+    assert response.json() == {"ok": True}
+
+
+def test_healthz_is_503_when_the_store_does_not_answer(serve: Serve) -> None:
+    server = serve(wrap_store=BrokenCountsStore)
+    response = requests.get(f"{server.url}/healthz", timeout=10)
+    assert response.status_code == 503
+    assert response.json()["ok"] is False
+
+
+def test_metrics_count_received_rejected_and_deduplicated_events(server: LiveServer) -> None:
+    batch = [{"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
+             {"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
+             {"type": "identify", "userId": "u1"},
+             {"type": "track", "userId": "u1"}]
+    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
+                  headers=basic_auth(WRITE_KEY), timeout=10)
+    text = scrape(server)
+    assert metric_value(text, "sailbridge_events_received_total", type="track") == 2
+    assert metric_value(text, "sailbridge_events_received_total", type="identify") == 1
+    assert metric_value(text, "sailbridge_events_rejected_total", reason="invalid_event") == 1
+    assert metric_value(text, "sailbridge_events_deduplicated_total") == 1
+    assert metric_value(text, "sailbridge_ingest_requests_total",
+                        route="/v1/batch", status="200") == 1
+
+
+def test_metrics_refresh_queue_depth_from_the_store(server: LiveServer) -> None:
+    batch = [{"type": "track", "userId": f"u{n}", "event": "E"} for n in range(3)]
+    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
+                  headers=basic_auth(WRITE_KEY), timeout=10)
+    text = scrape(server)
+    assert metric_value(text, "sailbridge_queue_jobs", state="pending") == 3
+    assert metric_value(text, "sailbridge_queue_oldest_pending_age_seconds") >= 0
+    assert metric_value(text, "sailbridge_store_up") == 1
+
+
+def test_metrics_still_answer_when_the_store_does_not(serve: Serve) -> None:
+    server = serve(wrap_store=BrokenCountsStore)
+    assert metric_value(scrape(server), "sailbridge_store_up") == 0
+
+
+def test_refused_requests_are_counted_by_status(server: LiveServer) -> None:
+    requests.post(f"{server.url}/v1/track", data=b"{", headers=basic_auth(WRITE_KEY), timeout=10)
+    requests.post(f"{server.url}/v1/track", json={}, headers=basic_auth("nope"), timeout=10)
+    text = scrape(server)
+    assert metric_value(text, "sailbridge_ingest_requests_total",
+                        route="/v1/track", status="400") == 1
+    assert metric_value(text, "sailbridge_ingest_requests_total",
+                        route="/v1/track", status="401") == 1
