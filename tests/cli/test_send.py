@@ -171,3 +171,12 @@ def test_missing_setting_stops_with_one_line_naming_it(
                         tmp_path, SAILBRIDGE_SAILTHRU_API_KEY="")
     assert result.returncode == 2
     assert result.stderr.strip() == "error: SAILBRIDGE_SAILTHRU_API_KEY is required but not set"
+
+
+def test_demo_runs_end_to_end_as_the_readme_promises() -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("SAILBRIDGE_")}
+    result = subprocess.run([sys.executable, "-m", "sailbridge", "demo"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "demo complete" in result.stdout
+    assert '"arcade_blips and chitz_planet": "Parblesnops"' in result.stdout
