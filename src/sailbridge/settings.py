@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     retry_window: float = Field(default=4 * 3600.0, gt=0)
     request_timeout: float = Field(default=30.0, gt=0)
     cart_memory_ttl: float = Field(default=600.0, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    write_keys: str = ""
+    admin_token: SecretStr | None = None
+    dedupe_window: float = Field(default=24 * 3600.0, ge=0)
+    concurrency: int = Field(default=32, ge=1, le=1024)
+    lease_timeout: float = Field(default=30.0, gt=0)
+    max_inflight_ingest: int = Field(default=256, ge=1)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -137,6 +145,16 @@ class Settings(BaseSettings):
     def _readable_limits(cls, value: str) -> str:
         parse_rate_limits(value)
         return value
+
+    @field_validator("admin_token")
+    @classmethod
+    def _token_blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
+        return value if value is not None and value.get_secret_value().strip() else None
+
+    @property
+    def write_key_set(self) -> frozenset[str]:
+        """The accepted Segment write keys (``SAILBRIDGE_WRITE_KEYS``, comma-separated)."""
+        return frozenset(key.strip() for key in self.write_keys.split(",") if key.strip())
 
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
