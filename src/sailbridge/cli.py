@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,6 +202,163 @@ def sandbox(
     err.print(f"sandbox Sailthru on http://{host}:{port}  (api key {api_key!r}; "
               f"inspect http://{host}:{port}/_sandbox/state)", highlight=False)
     serve(config, host=host, port=port)
+
+
+@app.command()
+def serve(
+    config: ConfigOption = None,
+    ingest_only: Annotated[bool, typer.Option("--ingest-only",
+                                              help="Accept events; deliver none.")] = False,
+    delivery_only: Annotated[bool, typer.Option("--delivery-only",
+                                                help="Deliver queued events; accept none.")] = False,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the Segment-compatible ingest API and the delivery worker."""
+    from sailbridge.service import Roles
+    from sailbridge.service import serve as run_service
+
+    if ingest_only and delivery_only:
+        _die("--ingest-only and --delivery-only exclude each other")
+    settings = _settings(config)
+    roles = Roles(ingest=not delivery_only, delivery=not ingest_only)
+    try:
+        if roles.delivery:
+            settings.credentials()
+        if roles.ingest and not settings.write_key_set:
+            _die("SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
+                 "Segment write keys)")
+        asyncio.run(run_service(settings, roles, log_level=log_level))
+    except SettingsError as exc:
+        _die(str(exc))
+
+
+def _with_store(settings: Settings, work: Any) -> Any:
+    """Open the configured store, run ``work(store)``, close it."""
+    from sailbridge.store.factory import open_store
+
+    async def run() -> Any:
+        store = await open_store(settings.database)
+        try:
+            return await work(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+@app.command()
+def migrate(config: ConfigOption = None) -> None:
+    """Create or upgrade the store's schema (serve also does this at start)."""
+    version = _with_store(_settings(config), lambda store: store.migrate())
+    typer.echo(f"schema at version {version}")
+
+
+@app.command()
+def status(
+    config: ConfigOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts of pending, retrying, delivered, skipped, rejected and dead events."""
+    from sailbridge.operations import status_view
+
+    settings = _settings(config)
+    view = status_view(_with_store(settings, lambda store: store.counts()))
+    if json_output:
+        typer.echo(json.dumps(view, indent=2))
+        return
+    out = Console()
+    table = Table("state", "events", show_header=False)
+    for name in ("pending", "retrying", "in_flight", "delivered", "skipped", "rejected", "dead"):
+        table.add_row(name.replace("_", " "), str(view[name]))
+    age = view["oldest_pending_age_seconds"]
+    table.add_row("oldest pending", "—" if age is None else f"{age:.1f} s")
+    out.print(table)
+    if view["paused"]:
+        out.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
+        out.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
+
+
+@app.command()
+def resume(config: ConfigOption = None) -> None:
+    """Resume delivery paused by a credentials error (after fixing the credentials)."""
+    settings = _settings(config)
+    _with_store(settings, lambda store: store.set_paused(None))
+    typer.echo("delivery resumed")
+
+
+dlq = typer.Typer(help="Dead letters: list, inspect, replay and purge.", no_args_is_help=True)
+app.add_typer(dlq, name="dlq")
+
+
+@dlq.command("list")
+def dlq_list(
+    config: ConfigOption = None,
+    reason: Annotated[Optional[str], typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Dead events with their id, type, user, reason and Sailthru's message."""
+    from sailbridge.operations import dead_jobs
+
+    settings = _settings(config)
+    rows = _with_store(settings, lambda store: dead_jobs(store, limit, reason))
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        Console().print("no dead events")
+        return
+    table = Table("id", "event", "user", "attempts", "code", "reason")
+    for row in rows:
+        table.add_row(str(row["id"]), row["event"], row["user"], str(row["attempts"]),
+                      "" if row["sailthru_code"] is None else str(row["sailthru_code"]),
+                      row["reason"] or "")
+    Console().print(table)
+
+
+@dlq.command("show")
+def dlq_show(job_id: int, config: ConfigOption = None) -> None:
+    """Everything about one job: the event, each attempt's requests and Sailthru's answers."""
+    from sailbridge.operations import job_detail
+
+    settings = _settings(config)
+    job = _with_store(settings, lambda store: store.get_job(job_id))
+    if job is None:
+        _die(f"no job {job_id}", code=1)
+    typer.echo(json.dumps(job_detail(job), indent=2, ensure_ascii=False))
+
+
+@dlq.command("replay")
+def dlq_replay(
+    job_ids: Annotated[Optional[list[int]], typer.Argument(help="Job ids to replay.")] = None,
+    config: ConfigOption = None,
+    replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead event.")] = False,
+    reason: Annotated[Optional[str], typer.Option(help="Replay those whose reason contains TEXT.")] = None,
+) -> None:
+    """Send dead events back to the queue (they are delivered by a running worker)."""
+    if not job_ids and not replay_all and reason is None:
+        _die("name what to replay: job ids, --all, or --reason TEXT")
+    settings = _settings(config)
+    count = _with_store(settings, lambda store: store.replay(job_ids or None, reason,
+                                                             time.time()))
+    typer.echo(f"replayed {count} event{'s' if count != 1 else ''}")
+
+
+@dlq.command("purge")
+def dlq_purge(
+    older_than: Annotated[str, typer.Option(help="Age, e.g. 7d, 12h, 30m.")],
+    config: ConfigOption = None,
+) -> None:
+    """Delete dead events (and rejections) older than the given age."""
+    from sailbridge.operations import parse_duration
+
+    try:
+        seconds = parse_duration(older_than)
+    except ValueError as exc:
+        _die(f"--older-than: {exc}")
+    settings = _settings(config)
+    count = _with_store(settings, lambda store: store.purge_dead(time.time() - seconds))
+    typer.echo(f"purged {count} dead event{'s' if count != 1 else ''}")
 
 
 @app.command()

@@ -44,8 +44,10 @@ class RateLimiter:
         limits_per_second: Mapping[str, float],
         clock: Clock = time.time,
         sleep: Callable[[float], object] = asyncio.sleep,
+        on_wait: Callable[[str, float], None] = lambda route, seconds: None,
     ) -> None:
         self._limits = dict(limits_per_second)
+        self._on_wait = on_wait
         self._routes: dict[str, _Route] = {}
         self._clock = clock
         self._sleep = sleep
@@ -69,6 +71,7 @@ class RateLimiter:
         wait = start - now
         if wait > 0:
             self.waited_seconds[route] = self.waited_seconds.get(route, 0.0) + wait
+            self._on_wait(route, wait)
             await self._sleep(wait)  # type: ignore[misc]
 
     def observe(self, route: str, info: RateLimitInfo | None) -> None:

@@ -146,7 +146,8 @@ class Worker:
         except Exception:
             log.exception("delivery of job %s crashed; releasing it", job.id)
             with contextlib.suppress(Exception):
-                await self._store.release(job.id, self._clock() + self._config.lease)
+                await self._store.release(job.id, self._clock() + self._config.lease,
+                                         worker=self.name)
         finally:
             self._inflight.pop(job.id, None)
             self._wake.set()
@@ -166,14 +167,15 @@ class Worker:
             await self._store.set_paused(
                 f"Sailthru refused the credentials on {error.route}: {error.message}"
                 + (f" (error {error.code})" if error.code is not None else ""))
-            await self._store.release(job.id, self._clock())
+            await self._store.release(job.id, self._clock(), worker=self.name)
             return "paused"
         if isinstance(error, RetryableError):
             failures = job.attempts + 1
             first = job.first_attempt_at or started
             retry_at = self._policy.next_attempt_at(first, self._clock(), failures)
             if retry_at is not None:
-                await self._store.retry_at(job.id, retry_at, _attempt(started, outcome, "retry"))
+                await self._store.retry_at(job.id, retry_at, _attempt(started, outcome, "retry"),
+                                          worker=self.name)
                 return "retrying"
             reason = (f"gave up after {failures} attempts over the retry window: "
                       f"{outcome.reason}")
@@ -184,7 +186,7 @@ class Worker:
 
     async def _finish(self, job: Job, state: JobState, attempt: Attempt,
                       reason: str | None = None) -> None:
-        await self._store.finish(job.id, state, attempt, reason)
+        await self._store.finish(job.id, state, attempt, reason, worker=self.name)
 
     async def _resume_if_paused(self) -> None:
         if await self._store.paused_reason() is not None:
@@ -210,7 +212,7 @@ class Worker:
             task.cancel()
         for job_id in list(self._inflight):
             with contextlib.suppress(Exception):
-                await self._store.release(job_id, self._clock())
+                await self._store.release(job_id, self._clock(), worker=self.name)
 
 
 def _attempt(started: float, outcome: Outcome | None, result: str) -> Attempt:

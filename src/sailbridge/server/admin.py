@@ -1,0 +1,121 @@
+"""The admin HTTP API: status, dead letters, replay, purge, resume — behind a token.
+
+The same views as ``sailbridge status`` and ``sailbridge dlq`` (`sailbridge.operations`).
+Without ``SAILBRIDGE_ADMIN_TOKEN`` the admin API is off and says so: an operator API
+open to anyone who can reach the ingest port would let them replay or purge events.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from sailbridge import operations
+from sailbridge.store.base import Store
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _json(content: Any, status: int = 200) -> Response:
+    return Response(msgspec.json.encode(content), status_code=status,
+                    media_type="application/json")
+
+
+def _error(status: int, code: str, message: str) -> Response:
+    return _json({"code": code, "message": message}, status)
+
+
+def _guarded(token: str | None, handler: Handler) -> Handler:
+    async def guarded(request: Request) -> Response:
+        if token is None:
+            return _error(404, "admin_disabled",
+                          "the admin API is off; set SAILBRIDGE_ADMIN_TOKEN to enable it")
+        given = request.headers.get("authorization", "")
+        scheme, _, value = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
+                                                                  token.encode()):
+            return _error(401, "unauthorized", "send Authorization: Bearer <admin token>")
+        return await handler(request)
+
+    return guarded
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    try:
+        decoded = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"malformed JSON: {exc}") from exc
+    if not isinstance(decoded, dict):
+        raise ValueError("the body must be a JSON object")
+    return decoded
+
+
+def admin_routes(store: Store, token: str | None, prefix: str = "/admin") -> list[Route]:
+    """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``."""
+
+    async def status(request: Request) -> Response:
+        return _json(operations.status_view(await store.counts()))
+
+    async def dlq_list(request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "100"))
+        reason = request.query_params.get("reason")
+        return _json({"dead": await operations.dead_jobs(store, limit, reason)})
+
+    async def dlq_show(request: Request) -> Response:
+        job = await store.get_job(int(request.path_params["job_id"]))
+        if job is None:
+            return _error(404, "not_found", f"no job {request.path_params['job_id']}")
+        return _json(operations.job_detail(job))
+
+    async def dlq_replay(request: Request) -> Response:
+        try:
+            body = await _body(request)
+        except ValueError as exc:
+            return _error(400, "invalid_body", str(exc))
+        ids, reason, everything = body.get("ids"), body.get("reason"), body.get("all") is True
+        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
+            return _error(400, "invalid_body", "ids must be a list of job ids")
+        if ids is None and reason is None and not everything:
+            return _error(400, "invalid_body", 'name what to replay: {"ids": [...]}, '
+                          '{"reason": "text"} or {"all": true}')
+        replayed = await store.replay(ids, reason, time.time())
+        return _json({"replayed": replayed})
+
+    async def dlq_purge(request: Request) -> Response:
+        try:
+            body = await _body(request)
+            older_than = operations.parse_duration(str(body.get("older_than", "")))
+        except ValueError as exc:
+            return _error(400, "invalid_body", f'{exc} (send {{"older_than": "7d"}})')
+        purged = await store.purge_dead(time.time() - older_than)
+        return _json({"purged": purged})
+
+    async def rejected(request: Request) -> Response:
+        limit = int(request.query_params.get("limit", "100"))
+        return _json({"rejected": await operations.rejected_events(store, limit)})
+
+    async def resume(request: Request) -> Response:
+        await store.set_paused(None)
+        return _json({"paused": False})
+
+    table: list[tuple[str, Handler, list[str]]] = [
+        ("/status", status, ["GET"]),
+        ("/dlq", dlq_list, ["GET"]),
+        ("/dlq/replay", dlq_replay, ["POST"]),
+        ("/dlq/purge", dlq_purge, ["POST"]),
+        ("/dlq/{job_id:int}", dlq_show, ["GET"]),
+        ("/rejected", rejected, ["GET"]),
+        ("/resume", resume, ["POST"]),
+    ]
+    return [Route(prefix + path, _guarded(token, handler), methods=methods)
+            for path, handler, methods in table]

@@ -1,0 +1,167 @@
+"""``sailbridge serve``: the ingest API and the delivery worker in one process.
+
+The worker lives in the ASGI lifespan, so uvicorn's own SIGTERM handling drains it:
+uvicorn stops accepting requests, finishes the ones in flight, then runs the lifespan
+shutdown, where the worker stops claiming, lets in-flight deliveries finish (or
+releases them to the queue) and the store is closed. Anything answered 200 was
+committed before the answer, so even ``kill -9`` loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from sailbridge.delivery.ratelimit import RateLimitedSender, RateLimiter
+from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
+from sailbridge.executor import Outcome
+from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
+from sailbridge.sailthru.errors import SailthruError
+from sailbridge.server.admin import admin_routes
+from sailbridge.server.app import create_app
+from sailbridge.server.ingest import IngestConfig
+from sailbridge.server.metrics import NO_CALL, Metrics
+from sailbridge.settings import Settings
+from sailbridge.store.base import Job, Store
+from sailbridge.store.factory import open_store
+
+log = logging.getLogger("sailbridge.service")
+
+
+class MeasuredSender:
+    """Records each Sailthru call's latency and status in the metrics."""
+
+    def __init__(self, inner: Sender, metrics: Metrics) -> None:
+        self._inner = inner
+        self._metrics = metrics
+
+    async def send(self, call: Call) -> SailthruResponse:
+        started = time.perf_counter()
+        try:
+            response = await self._inner.send(call)
+        except SailthruError as error:
+            self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
+                                                error.status)
+            raise
+        self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
+                                            response.status)
+        return response
+
+
+class MetricsObserver(DeliveryObserver):
+    """Counts each attempt's result by event type and the Sailthru route it used."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    def outcome(self, job: Job, outcome: Outcome, state: str, seconds: float) -> None:
+        route = outcome.error.route if outcome.error else (
+            outcome.calls[-1].route if outcome.calls else NO_CALL)
+        record = {"delivered": self._metrics.record_delivered,
+                  "skipped": self._metrics.record_skipped,
+                  "retrying": self._metrics.record_retried,
+                  "dead": self._metrics.record_dead}.get(state)
+        if record is not None:
+            record(job.event_type, route)
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(settings.retry_min_delay, settings.retry_max_delay, settings.retry_window)
+
+
+@asynccontextmanager
+async def sailthru_sender(settings: Settings, metrics: Metrics | None = None
+                          ) -> AsyncIterator[Sender]:
+    """The client behind the rate limiter (and metrics), over one pooled session."""
+    api_key, api_secret = settings.credentials()
+    connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
+    async with aiohttp.ClientSession(connector=connector) as session:
+        client: Sender = SailthruClient(
+            session, api_key=api_key, api_secret=api_secret,
+            base_url=settings.sailthru_base_url, pageview_base_url=settings.pageview_base_url,
+            customer_id=settings.customer_id, timeout=settings.request_timeout)
+        if metrics is not None:
+            client = MeasuredSender(client, metrics)
+        limiter = RateLimiter(settings.rate_limits_per_second,
+                              on_wait=metrics.record_throttle_wait if metrics else
+                              (lambda route, seconds: None))
+        yield RateLimitedSender(client, limiter)
+
+
+def build_worker(settings: Settings, store: Store, sender: Sender,
+                 metrics: Metrics | None = None) -> Worker:
+    return Worker(
+        store, sender, settings.mapping_options(), retry_policy(settings),
+        cart_ttl=settings.cart_memory_ttl,
+        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
+        observer=MetricsObserver(metrics) if metrics else DeliveryObserver(),
+    )
+
+
+@dataclass(frozen=True)
+class Roles:
+    ingest: bool = True
+    delivery: bool = True
+
+
+def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) -> Starlette:
+    """The ASGI app for these roles, with the worker (if any) in its lifespan."""
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            worker: Worker | None = None
+            if roles.delivery:
+                sender = await stack.enter_async_context(sailthru_sender(settings, metrics))
+                worker = build_worker(settings, store, sender, metrics)
+                task = asyncio.create_task(worker.run())
+                app.state.worker = worker
+            try:
+                yield
+            finally:
+                if worker is not None:
+                    worker.stop()
+                    await task
+                await store.close()
+
+    token = settings.admin_token.get_secret_value() if settings.admin_token else None
+    ingest_config = IngestConfig(
+        write_keys=settings.write_key_set if roles.ingest else frozenset(),
+        dedupe_window=settings.dedupe_window,
+        max_inflight=settings.max_inflight_ingest,
+    )
+    extra: list[BaseRoute] = list(admin_routes(store, token))
+    app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
+                     on_enqueued=_wake_worker)
+    return app
+
+
+def _wake_worker(app: Any) -> None:
+    worker = getattr(app.state, "worker", None)
+    if worker is not None:
+        worker.wake()
+
+
+async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = "info") -> None:
+    """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
+    if roles.delivery:
+        settings.credentials()
+    store = await open_store(settings.database)
+    metrics = Metrics()
+    app = build_app(settings, store, metrics, roles)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
+                            lifespan="on", access_log=False, timeout_graceful_shutdown=30)
+    await uvicorn.Server(config).serve()
