@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from starlette.applications import Starlette
 
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.store.base import Store
@@ -21,11 +22,13 @@ def serve(tmp_path: Path) -> Iterator[Serve]:
     """Start a server: ``serve(max_inflight=0, ...)`` overrides `IngestConfig` fields."""
     started: list[LiveServer] = []
 
-    def start(wrap_store: Callable[[Store], Store] | None = None, **overrides: Any) -> LiveServer:
+    def start(wrap_store: Callable[[Store], Store] | None = None,
+              on_enqueued: Callable[[Starlette], None] | None = None,
+              **overrides: Any) -> LiveServer:
         settings: dict[str, Any] = {"write_keys": frozenset({WRITE_KEY, OTHER_KEY})}
         settings.update(overrides)
         db = tmp_path / f"sailbridge-{len(started)}.db"
-        live = start_server(db, IngestConfig(**settings), wrap_store)
+        live = start_server(db, IngestConfig(**settings), wrap_store, on_enqueued)
         started.append(live)
         return live
 

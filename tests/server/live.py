@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import uvicorn
+from starlette.applications import Starlette
 
 from sailbridge.server.app import create_app
 from sailbridge.server.ingest import IngestConfig
@@ -64,7 +65,8 @@ class LiveServer:
 
 
 def start_server(db: Path, config: IngestConfig,
-                 wrap_store: Callable[[Store], Store] | None = None) -> LiveServer:
+                 wrap_store: Callable[[Store], Store] | None = None,
+                 on_enqueued: Callable[[Starlette], None] | None = None) -> LiveServer:
     """Serve a new app over ``db`` until `LiveServer.stop`; ``wrap_store`` may put a
     test double around the real store (to make it fail or stall)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -79,7 +81,7 @@ def start_server(db: Path, config: IngestConfig,
             real = await SqliteStore.open(db)
             store: Store = wrap_store(real) if wrap_store is not None else real
             metrics = Metrics()
-            app = create_app(store, config, metrics)
+            app = create_app(store, config, metrics, on_enqueued=on_enqueued)
             server = uvicorn.Server(uvicorn.Config(
                 app, log_level="warning", lifespan="off", access_log=False))
             holder.update(store=store, metrics=metrics, server=server,

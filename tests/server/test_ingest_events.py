@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import requests
+from starlette.applications import Starlette
 
+from .conftest import Serve
 from .live import OTHER_KEY, WRITE_KEY, LiveServer, basic_auth
 
 AUTH = basic_auth(WRITE_KEY)
@@ -129,3 +131,12 @@ def test_an_oversize_single_event_is_a_413(server: LiveServer) -> None:
     response = post(server, "/v1/page", {"userId": "u1", "properties": {"x": "y" * 40000}})
     assert response.status_code == 413
     assert len(server.rejections()) == 1
+
+
+def test_the_on_enqueued_hook_runs_after_commits_that_stored_jobs(serve: Serve) -> None:
+    nudged: list[Starlette] = []
+    server = serve(on_enqueued=nudged.append)
+    post(server, "/v1/batch", {"batch": [track()]})
+    post(server, "/v1/batch", {"batch": [{"type": "track", "userId": "u2"}]})  # all rejected
+    assert len(nudged) == 1
+    assert isinstance(nudged[0], Starlette)

@@ -1,0 +1,363 @@
+"""Durable ingest throughput: sailbridge vs a bare endpoint that stores nothing.
+
+Usage::
+
+    .venv/bin/python bench/ingest.py [--seconds 8] [--batch-concurrency 16]
+                                     [--single-concurrency 64]
+
+Four runs, each with a fresh server process (uvicorn, uvloop + httptools, one worker)
+and a separate client process (N keep-alive HTTP/1.1 connections on uvloop streams,
+bodies prepared in advance, every event with a unique messageId so dedupe never shortcuts the insert):
+
+- ``bare``: Starlette, reads and JSON-decodes the same body, answers
+  ``{"success": true}``; stores nothing. This is the ceiling of the HTTP stack.
+- ``sailbridge``: the real app over a real `SqliteStore` (WAL, group commit,
+  ``synchronous=NORMAL``): 200 only after COMMIT.
+
+each for ``/v1/batch`` (100 events per request) and ``/v1/track`` (one event per
+request). After each sailbridge run the store is reopened and its pending count
+compared with the events the client saw acknowledged. A last run drives the store
+alone (no HTTP) to show how much of the cost is the durable write itself. Client and server share the
+machine's cores, so absolute numbers understate what a dedicated server does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+WRITE_KEY = "wk_bench"
+BATCH_SIZE = 100
+USERS = 10_000
+MARK = b"@@@@@@@@"  # replaced by the request number, so every messageId is unique
+
+
+# ---------------------------------------------------------------- request bodies
+
+
+def sdk_event(n: int) -> dict[str, Any]:
+    """An event shaped as segment-analytics-python sends it (~450 bytes of JSON)."""
+    return {
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": f"user-{n % USERS}",
+        "anonymousId": None,
+        "messageId": f"{MARK.decode()}-{n:03d}",
+        "timestamp": "2024-05-01T12:30:15.250+00:00",
+        "properties": {"product_id": f"sku-{n % 97}", "name": "Blue Shirt", "price": 19.99,
+                       "category": "apparel", "url": "https://shop.example/p/blue-shirt"},
+        "context": {"library": {"name": "analytics-python", "version": "2.4.0"},
+                    "ip": "203.0.113.7"},
+        "integrations": {},
+    }
+
+
+def templates() -> dict[str, bytes]:
+    batch = {"batch": [sdk_event(i) for i in range(BATCH_SIZE)],
+             "sentAt": "2024-05-01T12:30:16.000+00:00", "writeKey": WRITE_KEY}
+    single = {**sdk_event(0), "writeKey": WRITE_KEY}
+    del single["type"]
+    return {"batch": json.dumps(batch).encode(), "single": json.dumps(single).encode()}
+
+
+# ---------------------------------------------------------------- servers
+
+
+def serve(kind: str, port: int, db: str) -> None:
+    import uvicorn
+    import uvloop
+
+    async def main() -> None:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        store = None
+        if kind == "bare":
+            app = bare_app()
+        else:
+            from sailbridge.server.app import create_app
+            from sailbridge.server.ingest import IngestConfig
+            from sailbridge.server.metrics import Metrics
+            from sailbridge.store.sqlite import SqliteStore
+
+            store = await SqliteStore.open(db)
+            app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
+        config = uvicorn.Config(app, http="httptools", loop="none", log_level="warning",
+                                access_log=False, lifespan="off", backlog=2048)
+        try:
+            await uvicorn.Server(config).serve(sockets=[sock])
+        finally:
+            if store is not None:
+                await store.close()
+
+    profile_to = os.environ.get("BENCH_PROFILE")
+    if not profile_to:
+        uvloop.run(main())
+        return
+    import cProfile  # the event-loop thread only; the store's writer thread is not seen
+    import signal
+
+    def stop(signum: int, frame: Any) -> None:  # uvicorn re-raises SIGTERM after shutdown
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        uvloop.run(main())
+    finally:
+        profiler.disable()
+        profiler.dump_stats(f"{profile_to}-{kind}.prof")
+
+
+def bare_app() -> Any:
+    """The same HTTP stack and JSON decode, no validation and no store."""
+    import msgspec
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    decode = msgspec.json.decode
+
+    async def ingest(request: Request) -> Response:
+        decode(await request.body())
+        return Response(b'{"success":true}', media_type="application/json")
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"ok": True})
+
+    return Starlette(routes=[Route("/v1/batch", ingest, methods=["POST"]),
+                             Route("/v1/track", ingest, methods=["POST"]),
+                             Route("/healthz", healthz)])
+
+
+# ---------------------------------------------------------------- load client
+
+
+def load(url: str, mode: str, concurrency: int, seconds: float, warmup: float) -> None:
+    """Drive ``concurrency`` keep-alive HTTP/1.1 connections as fast as answers come.
+
+    A hand-rolled client on uvloop streams rather than aiohttp: it costs a few
+    microseconds per request, so on a machine where client and server share cores
+    the server gets nearly all of the CPU the client does not strictly need.
+    """
+    import uvloop
+
+    template = templates()[mode]
+    path = "/v1/batch" if mode == "batch" else "/v1/track"
+    per_request = BATCH_SIZE if mode == "batch" else 1
+    host, port = url.removeprefix("http://").split(":")
+    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(template)}\r\n\r\n").encode()
+
+    async def main() -> dict[str, Any]:
+        counter = 0
+        ok = ok_warm = errors = 0
+        statuses: dict[int, int] = {}
+        latencies: list[float] = []
+        measure_from = time.perf_counter() + warmup
+        stop_at = measure_from + seconds
+
+        async def connection() -> None:
+            nonlocal counter, ok, ok_warm, errors
+            reader, writer = await asyncio.open_connection(host, int(port))
+            while (now := time.perf_counter()) < stop_at:
+                counter += 1
+                writer.write(head + template.replace(MARK, b"%08d" % counter))
+                status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(
+                    b"\r\n")
+                length = 0
+                for line in headers.split(b"\r\n"):
+                    if line[:15].lower() == b"content-length:":
+                        length = int(line[15:])
+                await reader.readexactly(length)
+                status = int(status_line.split(b" ", 2)[1])
+                if now < measure_from:
+                    ok_warm += status == 200
+                    continue
+                statuses[status] = statuses.get(status, 0) + 1
+                if status == 200:
+                    ok += 1
+                    latencies.append(time.perf_counter() - now)
+                else:
+                    errors += 1
+            writer.close()
+
+        await asyncio.gather(*(connection() for _ in range(concurrency)))
+        latencies.sort()
+
+        def pct(p: float) -> float:
+            return latencies[min(int(len(latencies) * p), len(latencies) - 1)] if latencies else 0
+
+        return {"requests_per_s": ok / seconds, "events_per_s": ok * per_request / seconds,
+                "errors": errors, "statuses": statuses, "p50_ms": pct(0.5) * 1000,
+                "p99_ms": pct(0.99) * 1000, "acked_events_total": (ok + ok_warm) * per_request}
+
+    print(json.dumps(uvloop.run(main())))
+
+
+# ---------------------------------------------------------------- the store alone
+
+
+def store_only(db: str, seconds: float) -> None:
+    """The store's own ceiling, no HTTP: the jobs ingest would build, enqueued by 16
+    concurrent 100-event calls, then by 64 concurrent one-event requests through the
+    same `EnqueueCoalescer` ingest uses."""
+    import msgspec
+    import uvloop
+
+    from sailbridge.server.coalesce import EnqueueCoalescer
+    from sailbridge.store.base import NewJob
+    from sailbridge.store.sqlite import SqliteStore
+
+    event = msgspec.json.decode(msgspec.json.encode(sdk_event(1)))
+
+    def job(n: int) -> NewJob:
+        user = f"user-{n % USERS}"
+        return NewJob(WRITE_KEY, f"m{n}", event, "track", user, (user,), time.time())
+
+    async def main() -> dict[str, float]:
+        store = await SqliteStore.open(db)
+        counter = 0
+        try:
+            async def drive(concurrency: int, call: Any, per_call: int) -> float:
+                nonlocal counter
+                done = 0
+                stop_at = time.perf_counter() + seconds
+
+                async def worker() -> None:
+                    nonlocal counter, done
+                    while time.perf_counter() < stop_at:
+                        jobs = [job(counter + i) for i in range(per_call)]
+                        counter += per_call
+                        await call(jobs)
+                        done += per_call
+
+                await asyncio.gather(*(worker() for _ in range(concurrency)))
+                return done / seconds
+
+            coalescer = EnqueueCoalescer(store, 86400.0)
+            return {
+                "batch_events_per_s": await drive(
+                    16, lambda jobs: store.enqueue(jobs, [], 86400.0, time.time()), BATCH_SIZE),
+                "single_events_per_s": await drive(
+                    64, lambda jobs: coalescer.enqueue(jobs, [], time.time()), 1),
+            }
+        finally:
+            await store.close()
+
+    print(json.dumps(uvloop.run(main())))
+
+
+# ---------------------------------------------------------------- orchestration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, timeout: float = 15.0) -> None:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"server at {url} did not become ready")
+
+
+def pending_in(db: str) -> int:
+    from sailbridge.store.sqlite import SqliteStore
+
+    async def count() -> int:
+        store = await SqliteStore.open(db)
+        try:
+            return (await store.counts()).pending
+        finally:
+            await store.close()
+
+    return asyncio.run(count())
+
+
+def run(kind: str, mode: str, concurrency: int, seconds: float, warmup: float,
+        workdir: str) -> dict[str, Any]:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    db = os.path.join(workdir, f"{kind}-{mode}.db")
+    server = subprocess.Popen([sys.executable, str(HERE), "serve", kind, str(port), db])
+    try:
+        wait_ready(url)
+        client = subprocess.run(
+            [sys.executable, str(HERE), "load", url, mode, str(concurrency), str(seconds),
+             str(warmup)], check=True, capture_output=True, text=True)
+        result: dict[str, Any] = json.loads(client.stdout)
+    finally:
+        server.terminate()
+        server.wait(15)
+    if kind == "sailbridge":
+        result["stored"] = pending_in(db)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--batch-concurrency", type=int, default=16)
+    parser.add_argument("--single-concurrency", type=int, default=64)
+    args = parser.parse_args()
+    print(f"{os.cpu_count()} CPUs shared by client and server; {args.seconds:.0f}s per run "
+          f"after {args.warmup:.0f}s warm-up; uvicorn+uvloop+httptools, 1 worker")
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory(prefix="sailbridge-bench-") as workdir:
+        for mode, concurrency in (("batch", args.batch_concurrency),
+                                  ("single", args.single_concurrency)):
+            for kind in ("bare", "sailbridge"):
+                result = run(kind, mode, concurrency, args.seconds, args.warmup, workdir)
+                results[(kind, mode)] = result
+                stored = (f"  stored {result['stored']:,} of {result['acked_events_total']:,}"
+                          f" acked" if "stored" in result else "")
+                print(f"{kind:>10} {mode:>6} x{concurrency:<3} "
+                      f"{result['events_per_s']:>10,.0f} events/s "
+                      f"{result['requests_per_s']:>8,.0f} req/s  "
+                      f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
+                      f"errors {result['errors']}{stored}", flush=True)
+        store = json.loads(subprocess.run(
+            [sys.executable, str(HERE), "store", os.path.join(workdir, "store-only.db"),
+             str(args.seconds)], check=True, capture_output=True, text=True).stdout)
+        print(f"store alone (no HTTP, same process layout): "
+              f"{store['batch_events_per_s']:,.0f} events/s in 100-event calls, "
+              f"{store['single_events_per_s']:,.0f} one-event requests/s (coalesced)")
+    for mode, target in (("batch", 50_000), ("single", 8_000)):
+        real = results[("sailbridge", mode)]["events_per_s"]
+        bare = results[("bare", mode)]["events_per_s"]
+        print(f"{mode}: sailbridge/bare = {real / bare:.2f}; target {target:,} events/s: "
+              f"{'met' if real >= target else 'NOT met'} ({real:,.0f})")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    elif len(sys.argv) > 1 and sys.argv[1] == "store":
+        store_only(sys.argv[2], float(sys.argv[3]))
+    elif len(sys.argv) > 1 and sys.argv[1] == "load":
+        load(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]))
+    else:
+        main()

@@ -1,0 +1,59 @@
+"""The ASGI application: ingest, ``/healthz`` and ``/metrics``, plus whatever the caller adds.
+
+Nothing here starts workers or opens the store: the caller owns both and passes them
+in, along with a ``lifespan`` if it wants startup and shutdown hooks (delivery
+workers, closing the store). That keeps the app a pure composition, testable with any
+`Store`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.routing import BaseRoute
+from starlette.types import Lifespan
+
+from sailbridge.server.errors import http_exception_handler, internal_error_handler
+from sailbridge.server.ingest import IngestConfig, ingest_routes
+from sailbridge.server.metrics import Metrics, healthz_route, metrics_route
+from sailbridge.store.base import Store
+
+
+def create_app(
+    store: Store,
+    ingest_config: IngestConfig,
+    metrics: Metrics,
+    extra_routes: Sequence[BaseRoute] = (),
+    lifespan: Lifespan[Any] | None = None,
+    on_enqueued: Callable[[Starlette], None] | None = None,
+    debug: bool = False,
+) -> Starlette:
+    """Assemble the service: ``POST /v1/*`` ingest, ``GET /healthz``, ``GET /metrics``,
+    then ``extra_routes`` (admin API, dashboard). Every error answer is JSON.
+
+    ``on_enqueued(app)`` runs after each ingest commit that stored jobs (to wake the
+    delivery worker kept in ``app.state``, say).
+    """
+    nudge = None if on_enqueued is None else (lambda: on_enqueued(app))
+    routes: list[BaseRoute] = [
+        *ingest_routes(store, ingest_config, metrics, on_enqueued=nudge),
+        healthz_route(store),
+        metrics_route(metrics, store),
+        *extra_routes,
+    ]
+    app = Starlette(
+        debug=debug,
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={
+            HTTPException: http_exception_handler,
+            Exception: internal_error_handler,
+        },
+    )
+    app.state.store = store
+    app.state.metrics = metrics
+    app.state.ingest_config = ingest_config
+    return app

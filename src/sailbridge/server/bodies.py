@@ -1,0 +1,97 @@
+"""Reading an ingest request: the write key from Basic auth, the body under a size cap.
+
+Starlette neither decompresses request bodies nor limits their size, so both happen
+here, in a way a hostile client cannot turn into memory use: the wire body is read
+in chunks and abandoned past the cap, and a gzip body is inflated with a bounded
+output size, so a small "zip bomb" stops at the cap instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import zlib
+
+from starlette.requests import Request
+
+from sailbridge.server.errors import (
+    InvalidGzip,
+    PayloadTooLarge,
+    Unauthorized,
+    UnsupportedEncoding,
+)
+
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+
+
+def write_key_from_authorization(header: str | None) -> str | None:
+    """The write key in ``Authorization: Basic base64(writeKey + ":")``, else ``None``.
+
+    A present but unreadable Basic header is refused rather than ignored: the client
+    meant to authenticate, and silently falling back to the body would hide its bug.
+    Other schemes (``Bearer`` OAuth tokens) are not supported and read as no key.
+    """
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise Unauthorized("the Authorization header is not valid Basic credentials") from exc
+    user, _, _password = decoded.partition(":")
+    return user or None
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The request body, decompressed, refusing more than ``max_bytes`` either way.
+
+    The cap applies to the bytes on the wire and again to the decompressed JSON,
+    matching Segment's 500 KB batch limit, which is on the JSON itself.
+    """
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge(f"request body is {declared} bytes; the limit is {max_bytes}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge(f"request body exceeds the limit of {max_bytes} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return gunzip_capped(body, max_bytes)
+    raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip")
+
+
+def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
+    """Inflate gzip ``data`` (one or more members) but never past ``max_bytes``.
+
+    ``decompressobj(...).decompress(data, max_length)`` produces at most
+    ``max_length`` bytes per call and keeps the rest as ``unconsumed_tail``, so the
+    work and memory are bounded by the cap however compressible the input is.
+    """
+    out = bytearray()
+    pending = data
+    while pending:
+        inflater = zlib.decompressobj(_GZIP_WBITS)
+        try:
+            while True:
+                out += inflater.decompress(pending, max_bytes + 1 - len(out))
+                if len(out) > max_bytes:
+                    raise PayloadTooLarge(
+                        f"decompressed body exceeds the limit of {max_bytes} bytes")
+                pending = inflater.unconsumed_tail
+                if inflater.eof or not pending:
+                    break
+        except zlib.error as exc:
+            raise InvalidGzip(f"the gzip body cannot be decompressed: {exc}") from exc
+        if not inflater.eof:
+            raise InvalidGzip("the gzip body is truncated")
+        pending = inflater.unused_data
+    return bytes(out)

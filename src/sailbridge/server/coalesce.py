@@ -1,0 +1,114 @@
+"""Concurrent ingest requests joined into one ``store.enqueue`` call.
+
+Every store call has a fixed cost (a hand-off to the SQLite writer thread and a
+savepoint, or a round trip to PostgreSQL) that dwarfs inserting one event, and
+single-event requests (``/v1/track``) arrive one event at a time. So while a store
+call is in flight, the requests that come in wait together and go in the next call:
+under load calls grow, when idle a request goes alone and at once. Each request is
+still answered only after the call holding its events returned.
+
+If a joined call fails, each request in it is retried alone, so one request the
+store cannot take (a poison value) fails by itself instead of taking its neighbours
+down with it on every retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from sailbridge.store.base import EnqueueResult, NewJob, Rejection, Store
+
+ObserveResult = Callable[[EnqueueResult], None]
+
+
+@dataclass
+class _Waiting:
+    jobs: Sequence[NewJob]
+    rejections: Sequence[Rejection]
+    now: float
+    done: asyncio.Future[None]
+
+
+class EnqueueCoalescer:
+    """Runs at most ``max_calls`` store calls at once, each with all requests waiting.
+
+    ``on_result`` sees every successful call's `EnqueueResult` (for the duplicate
+    count, which the store reports per call, not per request).
+    """
+
+    def __init__(self, store: Store, dedupe_window: float, max_calls: int = 2,
+                 on_result: ObserveResult | None = None) -> None:
+        self.store = store
+        self.dedupe_window = dedupe_window
+        self.max_calls = max(1, max_calls)
+        self.on_result = on_result
+        self._queue: list[_Waiting] = []
+        self._calls = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      now: float) -> None:
+        """Store these jobs and rejections durably; raises what the store raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Waiting(jobs, rejections, now, done))
+        if self._calls < self.max_calls:
+            self._start()
+        await done
+
+    def _start(self) -> None:
+        group, self._queue = self._queue, []
+        self._calls += 1
+        task = asyncio.create_task(self._call(group))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _call(self, group: list[_Waiting]) -> None:
+        try:
+            if len(group) == 1:
+                await self._one(group[0])
+            else:
+                await self._joined(group)
+        finally:
+            self._calls -= 1
+            if self._queue and self._calls < self.max_calls:
+                self._start()
+
+    async def _joined(self, group: list[_Waiting]) -> None:
+        jobs = [job for waiting in group for job in waiting.jobs]
+        rejections = [rejection for waiting in group for rejection in waiting.rejections]
+        try:
+            result = await self.store.enqueue(jobs, rejections, self.dedupe_window,
+                                              max(waiting.now for waiting in group))
+        except Exception:  # noqa: BLE001 - isolate the request that caused it
+            for waiting in group:
+                await self._one(waiting)
+            return
+        self._observe(result)
+        for waiting in group:
+            _settle(waiting.done, None)
+
+    async def _one(self, waiting: _Waiting) -> None:
+        try:
+            result = await self.store.enqueue(waiting.jobs, waiting.rejections,
+                                              self.dedupe_window, waiting.now)
+        except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+            _settle(waiting.done, None, exc)
+            return
+        self._observe(result)
+        _settle(waiting.done, None)
+
+    def _observe(self, result: EnqueueResult) -> None:
+        if self.on_result is not None:
+            self.on_result(result)
+
+
+def _settle(future: asyncio.Future[None], result: None,
+            error: BaseException | None = None) -> None:
+    if future.done():  # the request went away (cancelled); nothing to tell it
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
