@@ -18,6 +18,7 @@ class FakeTime:
 
     async def sleep(self, seconds: float) -> None:
         self.slept.append(seconds)
+        await asyncio.sleep(0)  # let other tasks run "during" the sleep, as a real one would
         self.now += seconds
 
 
@@ -70,3 +71,18 @@ def test_block_without_reset_pauses_briefly() -> None:
     limiter.block("GET /user", until=None)
     run(limiter.acquire("GET /user"))
     assert 0 < time.now - 1_000 <= 1.0
+
+
+def test_a_block_set_while_a_call_waits_for_its_slot_defers_that_call() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /event": 10}, clock=time.clock, sleep=time.sleep)
+
+    async def scenario() -> None:
+        await limiter.acquire("POST /event")          # slot at 1000.0
+        waiting = asyncio.create_task(limiter.acquire("POST /event"))  # slot at 1000.1
+        await asyncio.sleep(0)
+        limiter.block("POST /event", until=1_002)     # Sailthru: nothing left until 1002
+        await waiting
+
+    run(scenario())
+    assert time.now >= 1_002

@@ -64,15 +64,22 @@ class RateLimiter:
         """Wait for this route's next slot (and any block Sailthru imposed)."""
         state = self._route(route)
         assert state.lock is not None
-        async with state.lock:
-            now = self._clock()
-            start = max(now, state.next_slot, state.blocked_until)
-            state.next_slot = start + state.interval
-        wait = start - now
-        if wait > 0:
-            self.waited_seconds[route] = self.waited_seconds.get(route, 0.0) + wait
-            self._on_wait(route, wait)
-            await self._sleep(wait)  # type: ignore[misc]
+        waited = 0.0
+        while True:
+            async with state.lock:
+                now = self._clock()
+                start = max(now, state.next_slot, state.blocked_until)
+                state.next_slot = start + state.interval
+            if start > now:
+                waited += start - now
+                await self._sleep(start - now)  # type: ignore[misc]
+            # Sailthru may have closed the route while we slept (a response with nothing
+            # remaining): take a fresh slot after the block rather than earn a 429.
+            if state.blocked_until <= self._clock():
+                break
+        if waited > 0:
+            self.waited_seconds[route] = self.waited_seconds.get(route, 0.0) + waited
+            self._on_wait(route, waited)
 
     def observe(self, route: str, info: RateLimitInfo | None) -> None:
         """Learn from a response's headers: nothing left means wait for the reset."""
