@@ -134,14 +134,20 @@ class Store(Memory, Protocol):
         """Extend the leases of jobs this worker still holds."""
 
     async def finish(self, job_id: int, state: JobState, attempt: Attempt,
-                     reason: str | None = None) -> None:
-        """Mark a claimed job delivered, skipped or dead, appending ``attempt``."""
+                     reason: str | None = None, *, worker: str) -> None:
+        """Mark a job ``worker`` holds delivered, skipped or dead, appending ``attempt``.
 
-    async def retry_at(self, job_id: int, at: float, attempt: Attempt) -> None:
-        """Return a claimed job to pending, available at ``at``, counting an attempt."""
+        Raises `sailbridge.store.errors.JobNotClaimed` when ``worker`` does not hold the
+        job (any more): a worker whose lease expired and was re-claimed elsewhere must
+        not overwrite the new owner's result. The same holds for `retry_at`, `release`.
+        """
 
-    async def release(self, job_id: int, at: float) -> None:
-        """Return a claimed job to pending without counting an attempt (pause, shutdown)."""
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *,
+                       worker: str) -> None:
+        """Return a held job to pending, available at ``at``, counting an attempt."""
+
+    async def release(self, job_id: int, at: float, *, worker: str) -> None:
+        """Return a held job to pending without counting an attempt (pause, shutdown)."""
 
     async def get_job(self, job_id: int) -> Job | None: ...
 

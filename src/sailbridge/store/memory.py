@@ -2,7 +2,9 @@
 
 Sailthru's GET lags its POSTs, and its purchase API cannot find a user by extid, so
 sailbridge keeps its own record of what it told Sailthru. The contract is async so the
-PostgreSQL store can implement it too; `SqliteMemory` is the embedded implementation.
+PostgreSQL store can implement it too; `SqliteMemory` is the embedded implementation
+for direct delivery, and the ``read_*``/`write_updates` helpers are the SQL it shares
+with the SQLite queue (`sailbridge.store.sqlite`), which keeps memory in the same file.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.store.sqlite_db import QUERIES, connect, migrate
 
 Clock = Callable[[], float]
 
@@ -42,89 +45,72 @@ class Memory(Protocol):
         """Record what a delivered event taught us, atomically."""
 
 
-MEMORY_SCHEMA = """
-CREATE TABLE IF NOT EXISTS memory_email (
-    user_key   TEXT PRIMARY KEY,
-    email      TEXT NOT NULL,
-    updated_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS memory_cart (
-    user_id   TEXT PRIMARY KEY,
-    items     BLOB NOT NULL,
-    posted_at REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS memory_merge (
-    anonymous_id TEXT NOT NULL,
-    user_id      TEXT NOT NULL,
-    merged_at    REAL NOT NULL,
-    PRIMARY KEY (anonymous_id, user_id)
-);
-"""
+def read_email(db: sqlite3.Connection, user_key: str) -> str | None:
+    rows = db.execute(QUERIES["memory_email"], {"user_key": user_key}).fetchall()
+    return rows[0][0] if rows else None
+
+
+def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> tuple[Item, ...] | None:
+    rows = db.execute(QUERIES["memory_cart"], {"user_id": user_id, "since": since}).fetchall()
+    return tuple(msgspec.json.decode(rows[0][0])) if rows else None
+
+
+def read_merged(db: sqlite3.Connection, anonymous_id: str, user_id: str) -> bool:
+    rows = db.execute(QUERIES["memory_merged"],
+                      {"anonymous_id": anonymous_id, "user_id": user_id}).fetchall()
+    return bool(rows)
+
+
+def write_updates(db: sqlite3.Connection, updates: Sequence[MemoryUpdate], now: float) -> None:
+    """Record ``updates`` inside the caller's transaction (shared with the queue's writer)."""
+    for update in updates:
+        match update:
+            case RememberEmail(user_key, email):
+                db.execute(QUERIES["memory_remember_email"],
+                           {"user_key": user_key, "email": email, "now": now})
+            case RememberCart(user_id, items):
+                db.execute(QUERIES["memory_remember_cart"],
+                           {"user_id": user_id, "items": msgspec.json.encode(list(items)),
+                            "now": now})
+            case RememberMerge(anonymous_id, user_id):
+                db.execute(QUERIES["memory_remember_merge"],
+                           {"anonymous_id": anonymous_id, "user_id": user_id, "now": now})
 
 
 class SqliteMemory:
     """`Memory` in a local SQLite file (``SAILBRIDGE_DATABASE``), WAL mode.
 
     Every statement is a few microseconds on a local file, so the calls run inline
-    rather than in a thread; `apply` commits once per event.
+    rather than in a thread; `apply` commits once per event. The file gets the full
+    sailbridge schema (migrated), so the queue can later open the same file.
+    `sailbridge.store.sqlite.SqliteStore` implements `Memory` too, through its writer.
     """
 
     def __init__(self, path: str | Path, clock: Clock = time.time) -> None:
-        self._db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(MEMORY_SCHEMA)
+        self._db = connect(path)
+        migrate(self._db)
         self._clock = clock
 
     def close(self) -> None:
         self._db.close()
 
     async def email(self, user_key: str) -> str | None:
-        row = self._db.execute(
-            "SELECT email FROM memory_email WHERE user_key = ?", (user_key,)
-        ).fetchone()
-        return row[0] if row else None
+        return read_email(self._db, user_key)
 
     async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
-        row = self._db.execute(
-            "SELECT items FROM memory_cart WHERE user_id = ? AND posted_at >= ?",
-            (user_id, self._clock() - max_age),
-        ).fetchone()
-        return tuple(msgspec.json.decode(row[0])) if row else None
+        return read_cart(self._db, user_id, self._clock() - max_age)
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        row = self._db.execute(
-            "SELECT 1 FROM memory_merge WHERE anonymous_id = ? AND user_id = ?",
-            (anonymous_id, user_id),
-        ).fetchone()
-        return row is not None
+        return read_merged(self._db, anonymous_id, user_id)
 
     async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
         if not updates:
             return
         now = self._clock()
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
-            for update in updates:
-                self._apply_one(update, now)
-
-    def _apply_one(self, update: MemoryUpdate, now: float) -> None:
-        match update:
-            case RememberEmail(user_key, email):
-                self._db.execute(
-                    "INSERT INTO memory_email VALUES (?, ?, ?) ON CONFLICT(user_key) "
-                    "DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at",
-                    (user_key, email, now),
-                )
-            case RememberCart(user_id, items):
-                self._db.execute(
-                    "INSERT INTO memory_cart VALUES (?, ?, ?) ON CONFLICT(user_id) "
-                    "DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at",
-                    (user_id, msgspec.json.encode(list(items)), now),
-                )
-            case RememberMerge(anonymous_id, user_id):
-                self._db.execute(
-                    "INSERT OR IGNORE INTO memory_merge VALUES (?, ?, ?)",
-                    (anonymous_id, user_id, now),
-                )
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            write_updates(self._db, updates, now)
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")

@@ -1,0 +1,47 @@
+"""What a store raises when a caller asks for something the queue's state forbids.
+
+Every store implementation raises these (not driver errors) for contract violations,
+so delivery code can handle them without knowing which database is underneath.
+"""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """Base class of sailbridge's store errors."""
+
+
+class JobNotClaimed(StoreError):
+    """The job is not claimed by this worker any more (or never was, or is gone).
+
+    Typically a worker's lease expired and another worker claimed the job again: the
+    late worker's result must not overwrite the new owner's, so its call is refused.
+    """
+
+    def __init__(self, job_id: int, worker: str, state: str | None, owner: str | None) -> None:
+        self.job_id = job_id
+        self.worker = worker
+        self.state = state
+        self.owner = owner
+        if state is None:
+            detail = "no such job"
+        elif state != "claimed":
+            detail = f"it is {state}"
+        else:
+            detail = f"it is claimed by {owner!r}"
+        super().__init__(f"job {job_id} is not claimed by {worker!r}: {detail}")
+
+
+class SchemaTooNew(StoreError):
+    """The database was migrated by a newer sailbridge than this one."""
+
+    def __init__(self, found: int, known: int) -> None:
+        self.found = found
+        self.known = known
+        super().__init__(
+            f"database schema version {found} is newer than this sailbridge knows ({known})"
+        )
+
+
+class StoreClosed(StoreError):
+    """The store was closed; no more reads or writes are possible."""

@@ -1,0 +1,223 @@
+-- Named queries of the SQLite store and memory (loaded by sailbridge.store.sqlite_db).
+-- Each query starts at a "-- name: <name>" line; the comment lines after it say why.
+-- Lists of ids are bound as one JSON array and read back with json_each, so every
+-- query here is static text and stays in the statement cache.
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    INTEGER PRIMARY KEY,
+    applied_at REAL    NOT NULL
+);
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM schema_version;
+
+-- name: record_schema_version
+INSERT INTO schema_version (version, applied_at) VALUES (:version, :now);
+
+-- ---------------------------------------------------------------- memory
+
+-- name: memory_email
+SELECT email FROM memory_email WHERE user_key = :user_key;
+
+-- name: memory_cart
+SELECT items FROM memory_cart WHERE user_id = :user_id AND posted_at >= :since;
+
+-- name: memory_merged
+SELECT 1 FROM memory_merge WHERE anonymous_id = :anonymous_id AND user_id = :user_id;
+
+-- name: memory_remember_email
+INSERT INTO memory_email (user_key, email, updated_at) VALUES (:user_key, :email, :now)
+ON CONFLICT (user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
+
+-- name: memory_remember_cart
+INSERT INTO memory_cart (user_id, items, posted_at) VALUES (:user_id, :items, :now)
+ON CONFLICT (user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
+
+-- name: memory_remember_merge
+INSERT OR IGNORE INTO memory_merge (anonymous_id, user_id, merged_at)
+VALUES (:anonymous_id, :user_id, :now);
+
+-- ---------------------------------------------------------------- enqueue
+
+-- name: seen_messages
+-- Which of these message ids (one write key) were seen within the dedupe window.
+SELECT message_id FROM seen_messages
+WHERE write_key = :write_key AND message_id IN (SELECT value FROM json_each(:message_ids))
+  AND seen_at >= :seen_after;
+
+-- name: remember_message
+INSERT INTO seen_messages (write_key, message_id, seen_at)
+VALUES (:write_key, :message_id, :now)
+ON CONFLICT (write_key, message_id) DO UPDATE SET seen_at = excluded.seen_at;
+
+-- name: forget_messages
+DELETE FROM seen_messages WHERE seen_at < :seen_after;
+
+-- name: busy_lines
+-- Which of these ordering keys already have an unfinished job.
+SELECT value FROM json_each(:keys)
+WHERE EXISTS (SELECT 1 FROM job_keys WHERE key = value);
+
+-- name: last_job_id
+-- Ids are handed out by the (single) writer inside its IMMEDIATE transaction, so a
+-- batch is inserted with executemany yet each job knows its id.
+SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0);
+
+-- name: insert_job
+INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
+                  blockers, state, attempts, received_at, available_at, updated_at)
+VALUES (:id, :write_key, :message_id, :event, :event_type, :user_key, :ordering_keys,
+        :blockers, 'pending', 0, :received_at, :now, :now);
+
+-- name: join_line
+INSERT INTO job_keys (key, pos, job_id) VALUES (:key, :pos, :job_id);
+
+-- name: insert_rejection
+INSERT INTO rejections (write_key, message_id, raw, reason, received_at)
+VALUES (:write_key, :message_id, :raw, :reason, :received_at);
+
+-- ---------------------------------------------------------------- claim
+
+-- name: claimable_new
+-- Line heads never attempted, oldest first. Only heads are in this index, so the
+-- scan reads about `limit` entries however many blocked jobs wait behind them.
+SELECT id FROM jobs INDEXED BY jobs_ready_new
+WHERE state = 'pending' AND blockers = 0 AND attempts = 0 AND available_at <= :now
+ORDER BY id LIMIT :limit;
+
+-- name: claimable_retry
+-- Line heads whose retry is due, earliest due first.
+SELECT id FROM jobs INDEXED BY jobs_ready_retry
+WHERE state = 'pending' AND blockers = 0 AND attempts > 0 AND available_at <= :now
+ORDER BY available_at LIMIT :limit;
+
+-- name: claimable_expired
+-- Claimed jobs whose worker stopped renewing the lease (crashed): still line heads.
+SELECT id FROM jobs INDEXED BY jobs_leased
+WHERE state = 'claimed' AND lease_until < :now
+ORDER BY lease_until LIMIT :limit;
+
+-- name: lease_jobs
+UPDATE jobs SET state = 'claimed', lease_owner = :worker, lease_until = :lease_until,
+                updated_at = :now
+WHERE id IN (SELECT value FROM json_each(:ids))
+RETURNING id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
+          attempts, received_at, first_attempt_at, available_at, reason;
+
+-- name: extend_leases
+UPDATE jobs SET lease_until = :lease_until
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'claimed'
+  AND lease_owner = :worker;
+
+-- ---------------------------------------------------------------- settle
+
+-- name: job_lease
+SELECT state, lease_owner, attempts, ordering_keys, coalesce(line_pos, id)
+FROM jobs WHERE id = :id;
+
+-- name: append_attempt
+INSERT INTO job_attempts (job_id, seq, attempt)
+SELECT :job_id, coalesce(max(seq), 0) + 1, :attempt FROM job_attempts WHERE job_id = :job_id;
+
+-- name: finish_job
+UPDATE jobs SET state = :state, attempts = attempts + 1,
+                first_attempt_at = coalesce(first_attempt_at, :attempt_at), reason = :reason,
+                lease_owner = NULL, lease_until = NULL, updated_at = :attempt_at
+WHERE id = :id;
+
+-- name: leave_line
+DELETE FROM job_keys WHERE key = :key AND pos = :pos;
+
+-- name: unblock_next
+-- The job leaving a line was its head, so the next job in that line has one earlier
+-- job fewer on that key.
+UPDATE jobs SET blockers = blockers - 1
+WHERE id = (SELECT job_id FROM job_keys WHERE key = :key ORDER BY pos LIMIT 1);
+
+-- name: schedule_retry
+UPDATE jobs SET state = 'pending', attempts = attempts + 1,
+                first_attempt_at = coalesce(first_attempt_at, :attempt_at), available_at = :at,
+                lease_owner = NULL, lease_until = NULL, updated_at = :attempt_at
+WHERE id = :id;
+
+-- name: release_job
+UPDATE jobs SET state = 'pending', available_at = :at, lease_owner = NULL,
+                lease_until = NULL, updated_at = :now
+WHERE id = :id;
+
+-- ---------------------------------------------------------------- replay, purge
+
+-- name: dead_by_ids
+SELECT id, ordering_keys FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'dead'
+  AND (:reason IS NULL OR instr(reason, :reason) > 0)
+ORDER BY id;
+
+-- name: dead_by_reason
+SELECT id, ordering_keys FROM jobs INDEXED BY jobs_by_state
+WHERE state = 'dead' AND (:reason IS NULL OR instr(reason, :reason) > 0)
+ORDER BY id;
+
+-- name: reserve_positions
+-- Replayed jobs join the back of their lines: they take positions after every id
+-- used so far, reserved from the AUTOINCREMENT counter so no later job collides.
+UPDATE sqlite_sequence SET seq = seq + :n WHERE name = 'jobs' RETURNING seq;
+
+-- name: requeue_job
+UPDATE jobs SET state = 'pending', attempts = 0, first_attempt_at = NULL,
+                available_at = :now, line_pos = :pos, blockers = :blockers, reason = NULL,
+                lease_owner = NULL, lease_until = NULL, updated_at = :now
+WHERE id = :id;
+
+-- name: purge_dead_attempts
+DELETE FROM job_attempts
+WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < :before);
+
+-- name: purge_dead_jobs
+DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before;
+
+-- name: purge_rejections
+DELETE FROM rejections WHERE received_at < :before;
+
+-- ---------------------------------------------------------------- reads
+
+-- name: get_job
+SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
+       attempts, received_at, first_attempt_at, available_at, reason
+FROM jobs WHERE id = :id;
+
+-- name: list_jobs
+SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
+       attempts, received_at, first_attempt_at, available_at, reason
+FROM jobs INDEXED BY jobs_by_state
+WHERE state = :state AND (:reason IS NULL OR instr(reason, :reason) > 0)
+ORDER BY id LIMIT :limit;
+
+-- name: job_history
+SELECT job_id, attempt FROM job_attempts
+WHERE job_id IN (SELECT value FROM json_each(:ids))
+ORDER BY job_id, seq;
+
+-- name: list_rejections
+SELECT write_key, message_id, raw, reason, received_at FROM rejections
+ORDER BY id LIMIT :limit;
+
+-- ---------------------------------------------------------------- status, control
+
+-- name: job_counts
+SELECT name, n FROM job_counts;
+
+-- name: add_to_count
+UPDATE job_counts SET n = n + :delta WHERE name = :name;
+
+-- name: oldest_unfinished
+SELECT min(received_at) FROM jobs INDEXED BY jobs_unfinished_age
+WHERE state IN ('pending', 'claimed');
+
+-- name: set_control
+INSERT INTO control (name, value) VALUES (:name, :value)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+
+-- name: get_control
+SELECT value FROM control WHERE name = :name;

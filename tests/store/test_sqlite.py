@@ -1,0 +1,161 @@
+"""What only the SQLite store promises: its file, its writer thread, its crash safety."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from sailbridge.mapping.plan import RememberEmail
+from sailbridge.store.base import JobState
+from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
+from sailbridge.store.memory import SqliteMemory
+from sailbridge.store.sqlite import SqliteStore
+from sailbridge.store.sqlite_db import LATEST_VERSION
+
+from .helpers import WINDOW, FakeClock, attempt, new_job
+
+
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> SqliteStore:
+    store = await SqliteStore.open(tmp_path / "s.db", FakeClock(1_000.0))
+    yield store  # type: ignore[misc]
+    await store.close()
+
+
+def test_an_enqueue_that_returned_survives_kill_9(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    script = textwrap.dedent(f"""
+        import asyncio, os, signal
+        from sailbridge.store.base import NewJob
+        from sailbridge.store.sqlite import SqliteStore
+
+        async def main():
+            store = await SqliteStore.open({str(path)!r})
+            for batch in range(20):
+                jobs = [NewJob("wk", f"m{{batch}}-{{n}}", {{"n": n}}, "track", f"u{{n}}",
+                               (f"u{{n}}",), 1.0) for n in range(50)]
+                await store.enqueue(jobs, [], 86400.0, 2.0)
+                print(batch, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == -9, run.stderr
+    acknowledged = len(run.stdout.split())
+
+    db = sqlite3.connect(path)
+    stored = db.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    db.close()
+    assert acknowledged == 20
+    assert stored == 50 * acknowledged
+
+
+async def test_a_failing_request_does_not_fail_the_others_in_its_group(
+        sqlite_store: SqliteStore) -> None:
+    results = await asyncio.gather(
+        sqlite_store.finish(999, JobState.DELIVERED, attempt(1.0), worker="w1"),
+        sqlite_store.enqueue([new_job("u1")], [], WINDOW, 1_000.0),
+        sqlite_store.finish(998, JobState.DELIVERED, attempt(1.0), worker="w1"),
+        return_exceptions=True)
+
+    assert isinstance(results[0], JobNotClaimed)
+    assert results[1].accepted == 1  # type: ignore[union-attr]
+    assert isinstance(results[2], JobNotClaimed)
+    assert (await sqlite_store.counts()).pending == 1
+
+
+async def test_many_concurrent_enqueues_are_all_committed(sqlite_store: SqliteStore) -> None:
+    batches = [[new_job(f"u{b}-{n}") for n in range(20)] for b in range(50)]
+
+    await asyncio.gather(*(sqlite_store.enqueue(batch, [], WINDOW, 1_000.0)
+                           for batch in batches))
+
+    assert (await sqlite_store.counts()).pending == 1_000
+
+
+async def test_memory_written_by_sqlite_memory_is_read_by_the_store(tmp_path: Path) -> None:
+    memory = SqliteMemory(tmp_path / "shared.db")
+    await memory.apply([RememberEmail("u1", "a@example.com")])
+    memory.close()
+
+    async with await SqliteStore.open(tmp_path / "shared.db") as store:
+        assert await store.email("u1") == "a@example.com"
+
+
+async def test_a_file_from_before_migrations_keeps_its_memory(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE memory_email (user_key TEXT PRIMARY KEY, email TEXT NOT NULL, "
+               "updated_at REAL NOT NULL)")
+    db.execute("INSERT INTO memory_email VALUES ('u1', 'a@example.com', 1.0)")
+    db.commit()
+    db.close()
+
+    async with await SqliteStore.open(path) as store:
+        assert await store.migrate() == LATEST_VERSION
+        assert await store.email("u1") == "a@example.com"
+
+
+async def test_a_file_from_a_newer_sailbridge_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    async with await SqliteStore.open(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO schema_version VALUES (?, 0)", (LATEST_VERSION + 1,))
+    db.commit()
+    db.close()
+
+    with pytest.raises(SchemaTooNew):
+        await SqliteStore.open(path)
+
+
+async def test_a_closed_store_refuses_calls(tmp_path: Path) -> None:
+    store = await SqliteStore.open(tmp_path / "closed.db")
+    await store.close()
+
+    with pytest.raises(StoreClosed):
+        await store.enqueue([new_job("u1")], [], WINDOW, 1_000.0)
+    with pytest.raises(StoreClosed):
+        await store.counts()
+
+
+async def test_synchronous_full_can_be_chosen(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "full.db", synchronous="FULL")
+    try:
+        level = await store._writer.call(  # noqa: SLF001 - inspecting the write connection
+            lambda tx: tx.db.execute("PRAGMA synchronous").fetchone()[0])
+    finally:
+        await store.close()
+    assert level == 2  # FULL
+
+
+async def test_blockers_match_the_lines_after_a_busy_workload(
+        sqlite_store: SqliteStore) -> None:
+    """The counter behind flat claiming equals what the lines say, job by job."""
+    jobs = [new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
+            for n in range(60)]
+    await sqlite_store.enqueue(jobs, [], WINDOW, 1_000.0)
+    for round_ in range(8):
+        for job in await sqlite_store.claim("w1", 3, 60.0, 1_000.0 + round_):
+            state = JobState.DEAD if job.id % 3 == 0 else JobState.DELIVERED
+            await sqlite_store.finish(job.id, state, attempt(1_000.0), worker="w1")
+    await sqlite_store.replay(None, None, 1_010.0)
+
+    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+        lambda tx: tx.db.execute("""
+            SELECT j.id, j.blockers, (
+                SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier
+                  ON earlier.key = mine.key AND earlier.pos < mine.pos
+                WHERE mine.job_id = j.id)
+            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall())
+    assert rows
+    assert [(job_id, blockers) for job_id, blockers, _ in rows] == [
+        (job_id, earlier_keys) for job_id, _, earlier_keys in rows]
