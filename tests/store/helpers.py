@@ -44,8 +44,7 @@ async def enqueue(store: Store, *jobs: NewJob, now: float = 1_000.0) -> list[int
     """Enqueue ``jobs`` and return their ids (arrival order)."""
     result = await store.enqueue(jobs, [], WINDOW, now)
     assert result.accepted == len(jobs)
-    pending = await store.list_jobs(JobState.PENDING, limit=10_000)
-    return [job.id for job in pending][-len(jobs):]
+    return list(result.job_ids)
 
 
 def users(jobs: list[Job]) -> list[str]:

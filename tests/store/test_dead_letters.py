@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sailbridge.store.base import JobState, Rejection, Store
 
-from .helpers import WINDOW, attempt, claim_all, deliver, enqueue, new_job
+from .helpers import WINDOW, FakeClock, attempt, claim_all, deliver, enqueue, new_job
 
 
 async def kill(store: Store, *reasons: str, now: float = 1_000.0) -> list[int]:
@@ -119,3 +119,35 @@ async def test_purge_keeps_jobs_that_are_not_dead(store: Store) -> None:
     assert await store.purge_dead(older_than=9_000.0) == 0
 
     assert await store.get_job(job_id) is not None
+
+
+async def test_enqueue_returns_the_ids_of_accepted_jobs_in_order(store: Store) -> None:
+    first, duplicate = new_job("u1"), new_job("u2")
+    result = await store.enqueue([first, duplicate, new_job("u3")], [], WINDOW, 1_000.0)
+    again = await store.enqueue([duplicate, new_job("u4")], [], WINDOW, 1_001.0)
+    assert len(result.job_ids) == 3
+    assert [(await store.get_job(i)).user_key for i in result.job_ids] == ["u1", "u2", "u3"]  # type: ignore[union-attr]
+    assert again.duplicates == 1 and len(again.job_ids) == 1
+    assert (await store.get_job(again.job_ids[0])).user_key == "u4"  # type: ignore[union-attr]
+
+
+async def test_purge_finished_deletes_old_delivered_and_skipped_jobs_only(
+        store: Store, clock: FakeClock) -> None:
+    delivered, skipped, dead, waiting = await enqueue(
+        store, new_job("a"), new_job("b"), new_job("c"), new_job("d"), now=1_000.0)
+    clock.now = 1_001.0
+    jobs = {job.user_key: job for job in await claim_all(store, now=1_001.0)}
+    await store.finish(jobs["a"].id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
+    await store.finish(jobs["b"].id, JobState.SKIPPED, attempt(1_001.0), "group", worker="w1")
+    await store.finish(jobs["c"].id, JobState.DEAD, attempt(1_001.0), "bad", worker="w1")
+    await store.release(jobs["d"].id, 1_001.0, worker="w1")
+    before = await store.counts()
+
+    assert await store.purge_finished(older_than=500.0) == 0
+    assert await store.purge_finished(older_than=5_000.0) == 2
+
+    assert await store.get_job(delivered) is None and await store.get_job(skipped) is None
+    assert await store.get_job(dead) is not None and await store.get_job(waiting) is not None
+    after = await store.counts()
+    assert (after.delivered, after.skipped, after.dead, after.pending) == (
+        before.delivered, before.skipped, before.dead, before.pending)

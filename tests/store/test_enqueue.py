@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sailbridge.store.base import EnqueueResult, JobState, Rejection, Store
+from sailbridge.store.base import JobState, Rejection, Store
 
 from .helpers import WINDOW, claim_all, new_job
 
@@ -29,7 +29,8 @@ async def test_enqueue_counts_accepted_duplicates_and_rejected(store: Store) -> 
 
     result = await store.enqueue(jobs, [rejection], WINDOW, 1_000.0)
 
-    assert result == EnqueueResult(accepted=2, duplicates=1, rejected=1)
+    assert (result.accepted, result.duplicates, result.rejected) == (2, 1, 1)
+    assert len(result.job_ids) == 2
 
 
 async def test_message_id_seen_within_the_window_is_a_duplicate(store: Store) -> None:

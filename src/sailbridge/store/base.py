@@ -92,6 +92,8 @@ class EnqueueResult:
     accepted: int
     duplicates: int
     rejected: int
+    job_ids: tuple[int, ...] = ()
+    """The ids of the accepted jobs, in the order given (duplicates have none)."""
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,14 @@ class Store(Memory, Protocol):
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs (and old rejections) last updated before ``older_than``."""
 
-    async def counts(self) -> StatusCounts: ...
+    async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
+        """Delete up to ``limit`` delivered or skipped jobs (and their history) last
+        updated before ``older_than``; returns how many. The delivered and skipped
+        counts are lifetime totals and do not go down."""
+
+    async def counts(self) -> StatusCounts:
+        """Current pending, retrying, claimed, dead and rejected; lifetime delivered and
+        skipped totals."""
 
     async def set_paused(self, reason: str | None) -> None:
         """Pause delivery for every worker with a visible reason; ``None`` resumes."""

@@ -161,6 +161,16 @@ class SqliteStore:
                      now: float) -> int:
         return await self._writer.call(lambda tx: _replay(tx, job_ids, reason_contains, now))
 
+    async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
+        params = {"before": older_than, "limit": limit}
+
+        def purge(tx: _Tx) -> int:
+            tx.run("purge_finished_attempts", params)
+            deleted: int = tx.run("purge_finished_jobs", params).rowcount
+            return deleted
+
+        return await self._writer.call(purge)
+
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs and rejections from before ``older_than``; returns the number
         of dead jobs deleted."""
@@ -216,6 +226,7 @@ class SqliteStore:
         next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
         rows: list[dict[str, Any]] = []
         lines: list[dict[str, Any]] = []
+        ids: list[int] = []
         messages: list[dict[str, Any]] = []
         for job in jobs:
             if dedupe and job.message_id is not None:
@@ -226,6 +237,7 @@ class SqliteStore:
                 messages.append({"write_key": job.write_key, "message_id": job.message_id,
                                  "now": now})
             keys = list(dict.fromkeys(job.ordering_keys))
+            ids.append(next_id)
             rows.append({
                 "id": next_id, "write_key": job.write_key, "message_id": job.message_id,
                 "event": _encode(job.event), "event_type": job.event_type,
@@ -247,7 +259,7 @@ class SqliteStore:
         if dedupe and now >= self._prune_at:
             tx.run("forget_messages", {"seen_after": seen_after})
             self._prune_at = now + PRUNE_EVERY
-        return EnqueueResult(len(rows), len(jobs) - len(rows), len(rejections))
+        return EnqueueResult(len(rows), len(jobs) - len(rows), len(rejections), tuple(ids))
 
 
 # ---------------------------------------------------------------------- write requests

@@ -177,6 +177,16 @@ WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < :befo
 -- name: purge_dead_jobs
 DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before;
 
+-- name: purge_finished_attempts
+DELETE FROM job_attempts
+WHERE job_id IN (SELECT id FROM jobs WHERE state IN ('delivered', 'skipped')
+                 AND updated_at < :before ORDER BY id LIMIT :limit);
+
+-- name: purge_finished_jobs
+DELETE FROM jobs
+WHERE id IN (SELECT id FROM jobs WHERE state IN ('delivered', 'skipped')
+             AND updated_at < :before ORDER BY id LIMIT :limit);
+
 -- name: purge_rejections
 DELETE FROM rejections WHERE received_at < :before;
 
