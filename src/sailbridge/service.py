@@ -129,9 +129,11 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
                 worker = build_worker(settings, store, sender, metrics)
                 task = asyncio.create_task(worker.run())
                 app.state.worker = worker
+            housekeeping = asyncio.create_task(keep_tidy(store, settings.retention))
             try:
                 yield
             finally:
+                housekeeping.cancel()
                 if worker is not None:
                     worker.stop()
                     await task
@@ -139,14 +141,29 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     ingest_config = IngestConfig(
-        write_keys=settings.write_key_set if roles.ingest else frozenset(),
+        write_keys=settings.write_key_set,
         dedupe_window=settings.dedupe_window,
         max_inflight=settings.max_inflight_ingest,
-    )
+    ) if roles.ingest else None
     extra: list[BaseRoute] = list(admin_routes(store, token))
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app
+
+
+HOUSEKEEPING_INTERVAL = 600.0
+
+
+async def keep_tidy(store: Store, retention: float) -> None:
+    """Delete delivered and skipped jobs older than the retention, a chunk at a time,
+    so the store stays the size of the work in hand, not of all history."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+        try:
+            while await store.purge_finished(time.time() - retention, limit=10_000) == 10_000:
+                await asyncio.sleep(0.1)
+        except Exception:
+            log.exception("purging finished jobs failed; will try again")
 
 
 def _wake_worker(app: Any) -> None:

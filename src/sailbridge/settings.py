@@ -96,6 +96,7 @@ class Settings(BaseSettings):
     concurrency: int = Field(default=32, ge=1, le=1024)
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
+    retention: float = Field(default=7 * 86400.0, gt=0)
 
     @field_validator("sailthru_api_key")
     @classmethod

@@ -24,7 +24,7 @@ from sailbridge.store.base import Store
 
 def create_app(
     store: Store,
-    ingest_config: IngestConfig,
+    ingest_config: IngestConfig | None,
     metrics: Metrics,
     extra_routes: Sequence[BaseRoute] = (),
     lifespan: Lifespan[Any] | None = None,
@@ -34,12 +34,15 @@ def create_app(
     """Assemble the service: ``POST /v1/*`` ingest, ``GET /healthz``, ``GET /metrics``,
     then ``extra_routes`` (admin API, dashboard). Every error answer is JSON.
 
+    ``ingest_config`` ``None`` leaves the ingest routes out (a delivery-only node).
     ``on_enqueued(app)`` runs after each ingest commit that stored jobs (to wake the
     delivery worker kept in ``app.state``, say).
     """
     nudge = None if on_enqueued is None else (lambda: on_enqueued(app))
+    ingest = [] if ingest_config is None else ingest_routes(store, ingest_config, metrics,
+                                                             on_enqueued=nudge)
     routes: list[BaseRoute] = [
-        *ingest_routes(store, ingest_config, metrics, on_enqueued=nudge),
+        *ingest,
         healthz_route(store),
         metrics_route(metrics, store),
         *extra_routes,
