@@ -20,7 +20,6 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from sailbridge.delivery.direct import Attempted, deliver_all
 from sailbridge.explain import explain_entries
 from sailbridge.inputs import Entry, read_events
 from sailbridge.settings import Settings, SettingsError, load_settings
@@ -87,8 +86,13 @@ def send(
 ) -> None:
     """Deliver the events in a file to Sailthru, in order, and summarise the outcome.
 
-    Exits 0 when every event was delivered or skipped, 1 when any failed.
+    The events go through sailbridge's store like any others (per-user order, rate
+    limits, retries, dead letters). Exits 0 when every event was delivered or skipped,
+    1 when any failed or is still waiting.
     """
+    from sailbridge.delivery.send import send_events
+    from sailbridge.operations import job_summary
+
     settings = _settings(config)
     try:
         settings.credentials()
@@ -97,69 +101,70 @@ def send(
     entries = _read_input(source)
     events = [entry.event for entry in entries if entry.event is not None]
     invalid = [entry for entry in entries if entry.error is not None]
-    with _progress(len(events)) as advance:
-        results = asyncio.run(deliver_all(events, settings, on_done=lambda _: advance()))
+    with _progress(len(events)) as progress:
+        result = asyncio.run(send_events(events, settings, on_progress=progress))
+    jobs = [job_summary(job) for job in result.jobs]
+    summary = _send_summary(jobs, invalid, result.paused_reason)
     if json_output:
-        typer.echo(json.dumps(_summary_json(results, invalid), indent=2, ensure_ascii=False))
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        _print_summary(results, invalid)
-    failed = invalid or any(r.outcome.status == "failed" for r in results)
-    raise typer.Exit(1 if failed else 0)
+        _print_summary(summary)
+    raise typer.Exit(1 if summary["failed"] or summary["waiting"] else 0)
 
 
 @contextmanager
 def _progress(total: int) -> Iterator[Any]:
     """A progress bar on a terminal; silence when output is piped or in CI."""
     if not err.is_terminal or total == 0:
-        yield lambda: None
+        yield lambda finished: None
         return
     columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("send", total=total)
-        yield lambda: progress.advance(task)
+        yield lambda finished: progress.update(task, completed=finished)
 
 
-def _describe(attempted: Attempted) -> str:
-    event = attempted.event
-    name = event.event if event.type == "track" else event.type
-    return f"{name} for {event.user_key or event.user_id}"
+def _send_summary(jobs: list[dict[str, Any]], invalid: list[Entry],
+                  paused_reason: str | None) -> dict[str, Any]:
+    def count(state: str) -> int:
+        return sum(job["state"] == state for job in jobs)
+
+    return {
+        "delivered": count("delivered"),
+        "skipped": count("skipped"),
+        "failed": count("dead") + len(invalid),
+        "waiting": len(jobs) - count("delivered") - count("skipped") - count("dead"),
+        "paused_reason": paused_reason,
+        "invalid": [{"position": e.position, "reason": str(e.error)} for e in invalid],
+        "events": jobs,
+    }
 
 
-def _print_summary(results: list[Attempted], invalid: list[Entry]) -> None:
+def _print_summary(summary: dict[str, Any]) -> None:
     out = Console()
-    counts = {status: sum(r.outcome.status == status for r in results)
-              for status in ("delivered", "skipped", "failed")}
+    invalid = summary["invalid"]
     out.print(
-        f"delivered {counts['delivered']}, skipped {counts['skipped']}, "
-        f"failed {counts['failed'] + len(invalid)}"
+        f"delivered {summary['delivered']}, skipped {summary['skipped']}, "
+        f"failed {summary['failed']}"
         + (f" ({len(invalid)} invalid)" if invalid else ""),
         highlight=False,
     )
-    problems = [r for r in results if r.outcome.status != "delivered"]
+    if summary["waiting"]:
+        out.print(f"[bold red]{summary['waiting']} not delivered yet:[/] delivery paused — "
+                  f"{summary['paused_reason']}. They stay queued; fix the setting and run "
+                  "`sailbridge send` again or `sailbridge serve`.", highlight=False)
+    problems = [job for job in summary["events"] if job["state"] not in ("delivered",)]
     if not problems and not invalid:
         return
-    table = Table("event", "outcome", "code", "reason", show_lines=False)
+    table = Table("event", "outcome", "code", "reason")
     for entry in invalid:
-        table.add_row(entry.position, "invalid", "", str(entry.error))
-    for result in problems:
-        error = result.outcome.error
-        code = "" if error is None or error.code is None else str(error.code)
-        table.add_row(_describe(result), result.outcome.status, code, result.outcome.reason or "")
+        table.add_row(entry["position"], "invalid", "", entry["reason"])
+    for job in problems:
+        code = "" if job["sailthru_code"] is None else str(job["sailthru_code"])
+        outcome = "failed" if job["state"] == "dead" else job["state"]
+        table.add_row(f"{job['event']} for {job['user']} (job {job['id']})", outcome, code,
+                      job["reason"] or "")
     out.print(table)
-
-
-def _summary_json(results: list[Attempted], invalid: list[Entry]) -> dict[str, Any]:
-    return {
-        "delivered": sum(r.outcome.status == "delivered" for r in results),
-        "skipped": sum(r.outcome.status == "skipped" for r in results),
-        "failed": sum(r.outcome.status == "failed" for r in results) + len(invalid),
-        "invalid": [{"position": e.position, "reason": str(e.error)} for e in invalid],
-        "events": [
-            {"messageId": r.event.message_id, "type": r.event.type, "event": r.event.event,
-             "userKey": r.event.user_key, "attempts": r.attempts, **r.outcome.to_dict()}
-            for r in results
-        ],
-    }
 
 
 @app.command()

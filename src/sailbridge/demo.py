@@ -1,8 +1,9 @@
-"""``sailbridge demo``: the whole path, end to end, without a Sailthru account.
+"""``sailbridge demo``: the whole product, end to end, without a Sailthru account.
 
-Starts the sandbox on a free local port, delivers the bundled example events through
-the same code ``sailbridge send`` uses (real HTTP, real signatures), and prints what
-the sandbox Sailthru now holds, so a newcomer sees the mapping's result in a minute.
+Starts the sandbox Sailthru and ``sailbridge serve`` on free local ports, sends the
+bundled example events with Segment's own Python SDK pointed at sailbridge, waits for
+delivery, and prints each event's outcome and what the sandbox now holds, so a newcomer
+sees the real path — SDK → ingest → durable queue → worker → signed Sailthru calls.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import tempfile
+import time
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -17,58 +19,113 @@ from urllib.request import urlopen
 
 from rich.console import Console
 from rich.table import Table
+from segment.analytics import Client
 
-from sailbridge.delivery.direct import deliver_all
-from sailbridge.inputs import read_events
+from sailbridge import operations
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
+from sailbridge.service import running_service
 from sailbridge.settings import load_settings
+from sailbridge.store.base import JobState
+from sailbridge.store.factory import open_store
 
 DEMO_EVENTS = "demo_events.jsonl"
+WRITE_KEY = "demo-write-key"
+EXPECTED = {"delivered": 10, "skipped": 1, "dead": 1}
 
 
-def demo_events_text() -> str:
-    return (files("sailbridge.examples") / DEMO_EVENTS).read_text(encoding="utf-8")
+def demo_events() -> list[dict[str, Any]]:
+    text = (files("sailbridge.examples") / DEMO_EVENTS).read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def send_with_segment_sdk(client: Client, event: dict[str, Any]) -> None:
+    """Replay one Segment-spec event through the SDK call a real app would make."""
+    common = {"context": event.get("context"), "integrations": event.get("integrations"),
+              "message_id": event.get("messageId")}
+    who = {"user_id": event.get("userId"), "anonymous_id": event.get("anonymousId")}
+    match event["type"]:
+        case "identify":
+            client.identify(traits=event.get("traits", {}), **who, **common)
+        case "track":
+            client.track(event=event["event"], properties=event.get("properties", {}), **who,
+                         **common)
+        case "page":
+            client.page(name=event.get("name"), properties=event.get("properties", {}), **who,
+                        **common)
+        case "screen":
+            client.screen(name=event.get("name"), properties=event.get("properties", {}),
+                          **who, **common)
+        case "group":
+            client.group(group_id=event["groupId"], traits=event.get("traits", {}), **who,
+                         **common)
+        case "alias":
+            client.alias(previous_id=event["previousId"], user_id=event["userId"], **common)
 
 
 def run_demo(console: Console) -> int:
     """Run the demo; 0 when every example event ended as the demo expects."""
-    config = SandboxConfig(cart_read_lag=3.0)
-    with running_sandbox(config) as sandbox, tempfile.TemporaryDirectory() as scratch:
-        console.print(f"[bold]sandbox Sailthru[/] listening on {sandbox.url} "
-                      f"(cart reads lag {config.cart_read_lag:g} s, like the real one)")
+    sandbox_config = SandboxConfig(cart_read_lag=3.0)
+    events = demo_events()
+    with running_sandbox(sandbox_config) as sandbox, tempfile.TemporaryDirectory() as scratch:
         settings = load_settings(
-            sailthru_api_key=config.api_key,
-            sailthru_api_secret=config.api_secret,
+            sailthru_api_key=sandbox_config.api_key,
+            sailthru_api_secret=sandbox_config.api_secret,
             sailthru_base_url=sandbox.url,
             pageview_base_url=sandbox.url,
-            customer_id=config.customer_id,
+            customer_id=sandbox_config.customer_id,
             database=str(Path(scratch) / "demo.db"),
+            write_keys=WRITE_KEY,
             retry_min_delay=0.2,
         )
-        entries = read_events(demo_events_text())
-        events = [entry.event for entry in entries if entry.event is not None]
-        results = asyncio.run(deliver_all(events, settings))
-        table = Table("event", "outcome", "detail", title="sailbridge → Sailthru")
-        for result in results:
-            event = result.event
-            name = event.event if event.type == "track" else event.type
-            calls = ", ".join(call.route for call in result.outcome.calls)
-            table.add_row(f"{name} ({event.user_key})", result.outcome.status,
-                          result.outcome.reason or calls)
-        console.print(table)
-        state = _get_json(f"{sandbox.url}/_sandbox/users/user-1001")
+        console.print(f"[bold]sandbox Sailthru[/] on {sandbox.url} (cart reads lag "
+                      f"{sandbox_config.cart_read_lag:g} s, like the real one)")
+        with running_service(settings) as service:
+            console.print(f"[bold]sailbridge serve[/] on {service.url}; sending "
+                          f"{len(events)} events with Segment's Python SDK…")
+            client = Client(WRITE_KEY, host=service.url, sync_mode=True)
+            for event in events:
+                send_with_segment_sdk(client, event)
+            jobs = asyncio.run(_wait_for_outcomes(settings.database, len(events)))
+        _print_outcomes(console, jobs)
+        profile = _get_json(f"{sandbox.url}/_sandbox/users/user-1001")
         console.print("[bold]What Sailthru now holds for user-1001[/] "
                       f"(from {sandbox.url}/_sandbox/users/user-1001):")
-        console.print_json(json.dumps(state))
-    statuses = [result.outcome.status for result in results]
-    expected = ["delivered"] * 10 + ["skipped", "failed"]
-    if statuses == expected:
-        console.print("[green]demo complete:[/] the last event failed on purpose — removing "
+        console.print_json(json.dumps(profile))
+    states = {state: sum(job["state"] == state for job in jobs) for state in EXPECTED}
+    if states == EXPECTED:
+        console.print("[green]demo complete:[/] the dead event failed on purpose — removing "
                       "from an empty cart — to show how failures are explained.")
         return 0
-    console.print(f"[red]unexpected outcomes:[/] {statuses}")
+    console.print(f"[red]unexpected outcomes:[/] {states}")
     return 1
+
+
+async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
+                             ) -> list[dict[str, Any]]:
+    """Every job's summary once all ``count`` have finished, oldest first."""
+    store = await open_store(database)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            counts = await store.counts()
+            if counts.delivered + counts.skipped + counts.dead >= count or (
+                    time.monotonic() > deadline):
+                break
+            await asyncio.sleep(0.2)
+        jobs = [job for state in (JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD)
+                for job in await store.list_jobs(state, limit=count)]
+        return [operations.job_summary(job) for job in sorted(jobs, key=lambda j: j.id)]
+    finally:
+        await store.close()
+
+
+def _print_outcomes(console: Console, jobs: list[dict[str, Any]]) -> None:
+    table = Table("#", "event", "user", "outcome", "detail", title="sailbridge → Sailthru")
+    for job in jobs:
+        table.add_row(str(job["id"]), job["event"], job["user"], job["state"],
+                      job["reason"] or "")
+    console.print(table)
 
 
 def _get_json(url: str) -> Any:

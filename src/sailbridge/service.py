@@ -12,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
+import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,3 +184,56 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             lifespan="on", access_log=False, timeout_graceful_shutdown=30)
     await uvicorn.Server(config).serve()
+
+
+@dataclass(frozen=True)
+class ServiceHandle:
+    url: str
+
+
+@contextmanager
+def running_service(settings: Settings, roles: Roles = Roles(),
+                    startup_timeout: float = 20.0) -> Iterator[ServiceHandle]:
+    """The whole service on a free local port in a background thread (demo, tests).
+
+    The store is opened inside the server's own event loop, where it is used.
+    """
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((settings.host, 0))
+    port = sock.getsockname()[1]
+    holder: dict[str, Any] = {}
+    started = threading.Event()
+
+    async def main() -> None:
+        try:
+            store = await open_store(settings.database)
+            app = build_app(settings, store, Metrics(), roles)
+            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
+                                                   access_log=False))
+            holder["server"] = server
+        except BaseException as exc:
+            holder["error"] = exc
+            raise
+        finally:
+            started.set()
+        await server.serve(sockets=[sock])
+
+    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True,
+                              name=f"sailbridge-{port}")
+    thread.start()
+    started.wait(startup_timeout)
+    if "error" in holder:
+        raise RuntimeError(f"sailbridge did not start: {holder['error']}")
+    server: uvicorn.Server = holder["server"]
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("sailbridge did not start")
+        time.sleep(0.01)
+    try:
+        yield ServiceHandle(url=f"http://{settings.host}:{port}")
+    finally:
+        server.should_exit = True
+        thread.join(timeout=40)
+        sock.close()

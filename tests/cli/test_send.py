@@ -154,15 +154,27 @@ def test_transient_faults_are_retried_until_delivered(
     assert all(sandbox.user(f"user-{n}") for n in range(10))
 
 
-def test_wrong_secret_stops_with_the_reason_and_sends_nothing_more(
+def test_wrong_secret_pauses_keeps_the_events_queued_and_a_fixed_send_delivers_them(
         sandbox: SandboxHandle, tmp_path: Path) -> None:
     events = [{"type": "identify", "userId": "a"}, {"type": "identify", "userId": "b"}]
-    result = sailbridge(["send", str(write_jsonl(tmp_path / "e.jsonl", events))], sandbox,
-                        tmp_path, SAILBRIDGE_SAILTHRU_API_SECRET="wrong-secret")
-    assert result.returncode == 1
-    assert "failed 2" in result.stdout
-    assert "wrong-secret" not in result.stdout + result.stderr
-    assert len([r for r in sandbox.requests() if r["route"] == "POST /user"]) == 1
+    path = write_jsonl(tmp_path / "e.jsonl", events)
+    refused = sailbridge(["send", "--json", str(path)], sandbox, tmp_path,
+                         SAILBRIDGE_SAILTHRU_API_SECRET="wrong-secret")
+    assert refused.returncode == 1
+    summary = json.loads(refused.stdout)
+    assert (summary["delivered"], summary["failed"], summary["waiting"]) == (0, 0, 2)
+    assert "refused the credentials" in summary["paused_reason"]
+    assert "wrong-secret" not in refused.stdout + refused.stderr
+    # Only the calls already in flight when Sailthru refused: no hammering after it.
+    assert len([r for r in sandbox.requests() if r["route"] == "POST /user"]) <= 2
+
+    # Sending again with the right secret: the queued copies go first (per-user order).
+    fixed = sailbridge(["send", str(path)], sandbox, tmp_path)
+    assert fixed.returncode == 0, fixed.stdout
+    assert "delivered 2" in fixed.stdout
+    assert sandbox.user("a") is not None and sandbox.user("b") is not None
+    ok_calls = [r for r in sandbox.requests() if r["route"] == "POST /user" and r["status"] == 200]
+    assert len(ok_calls) == 4
 
 
 def test_missing_setting_stops_with_one_line_naming_it(

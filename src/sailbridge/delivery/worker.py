@@ -104,22 +104,27 @@ class Worker:
     async def _claim_loop(self) -> None:
         idle = self._config.idle_poll
         while not self._stopping.is_set():
-            paused = await self._store.paused_reason()
-            limit = 1 if paused else self._config.concurrency - len(self._inflight)
-            if paused and self._inflight:
-                limit = 0
-            jobs = await self._claim(limit) if limit > 0 else []
+            if await self._store.paused_reason():
+                # Probe with one job per interval, never straight after the refusal:
+                # finishing deliveries must not wake a paused worker into hammering
+                # Sailthru with credentials it just refused.
+                await self._sleep_unless_stopped(self._config.pause_probe_interval)
+                if not self._inflight and not self._stopping.is_set():
+                    for job in await self._claim(1):
+                        self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+                continue
+            jobs = await self._claim(self._config.concurrency - len(self._inflight))
             for job in jobs:
                 self._inflight[job.id] = asyncio.create_task(self._deliver(job))
-            if jobs and not paused:
+            if jobs:
                 idle = self._config.idle_poll
                 continue
-            delay = self._config.pause_probe_interval if paused else idle
-            if not paused:
-                idle = min(idle * 2, self._config.max_idle_poll)
-            await self._sleep_or_wake(delay)
+            idle = min(idle * 2, self._config.max_idle_poll)
+            await self._sleep_or_wake(idle)
 
     async def _claim(self, limit: int) -> list[Job]:
+        if limit <= 0:
+            return []
         try:
             return await self._store.claim(self.name, limit, self._config.lease, self._clock())
         except Exception:  # the store may be briefly unavailable; never die for it
@@ -130,6 +135,10 @@ class Worker:
         self._wake.clear()
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _sleep_unless_stopped(self, delay: float) -> None:
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=delay)
 
     async def _deliver(self, job: Job) -> None:
         started = self._clock()
