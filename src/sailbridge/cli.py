@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import time
 from collections.abc import Iterator
@@ -232,6 +233,9 @@ def serve(
         if roles.ingest and not settings.write_key_set:
             _die("SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
                  "Segment write keys)")
+        # uvicorn drains (requests, then the worker in the lifespan) and then re-raises
+        # the signal it caught; make that final SIGTERM a clean exit, not a kill.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         asyncio.run(run_service(settings, roles, log_level=log_level))
     except SettingsError as exc:
         _die(str(exc))

@@ -65,7 +65,7 @@ class Worker:
         *,
         cart_ttl: float,
         config: WorkerConfig = WorkerConfig(),
-        observer: DeliveryObserver = DeliveryObserver(),
+        observer: DeliveryObserver | None = None,
         clock: Clock = time.time,
         name: str | None = None,
     ) -> None:
@@ -75,10 +75,11 @@ class Worker:
         self._policy = policy
         self._cart_ttl = cart_ttl
         self._config = config
-        self._observer = observer
+        self._observer = observer or DeliveryObserver()
         self._clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._probe_at = 0.0
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -105,13 +106,16 @@ class Worker:
         idle = self._config.idle_poll
         while not self._stopping.is_set():
             if await self._store.paused_reason():
-                # Probe with one job per interval, never straight after the refusal:
-                # finishing deliveries must not wake a paused worker into hammering
+                # Probe with one job at a time, at most once per interval after a
+                # refusal (a fresh process probes at once: its credentials may be new).
+                # Finishing deliveries must not wake a paused worker into hammering
                 # Sailthru with credentials it just refused.
-                await self._sleep_unless_stopped(self._config.pause_probe_interval)
-                if not self._inflight and not self._stopping.is_set():
+                if not self._inflight and self._clock() >= self._probe_at:
+                    self._probe_at = self._clock() + self._config.pause_probe_interval
                     for job in await self._claim(1):
                         self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+                await self._sleep_unless_stopped(
+                    max(0.05, min(self._probe_at - self._clock(), 1.0)))
                 continue
             jobs = await self._claim(self._config.concurrency - len(self._inflight))
             for job in jobs:
@@ -173,6 +177,7 @@ class Worker:
             await self._resume_if_paused()
             return "skipped"
         if isinstance(error, CredentialsError):
+            self._probe_at = self._clock() + self._config.pause_probe_interval
             await self._store.set_paused(
                 f"Sailthru refused the credentials on {error.route}: {error.message}"
                 + (f" (error {error.code})" if error.code is not None else ""))
