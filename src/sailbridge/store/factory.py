@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
+
 from sailbridge.store.base import Store
+
+if TYPE_CHECKING:
+    from sailbridge.delivery.ratelimit import RateLimiter
 
 
 def is_postgres_url(database: str) -> bool:
@@ -18,3 +24,22 @@ async def open_store(database: str) -> Store:
     from sailbridge.store.sqlite import SqliteStore
 
     return await SqliteStore.open(database)
+
+
+def rate_limiter_for(
+    store: Store,
+    limits_per_second: Mapping[str, float],
+    *,
+    on_wait: Callable[[str, float], None] = lambda route, seconds: None,
+) -> RateLimiter:
+    """The rate limiter that matches the store: shared by every node on a PostgreSQL
+    store (the limits are Sailthru's, per account), in-process on an embedded one."""
+    from sailbridge.store.postgres import PostgresStore
+
+    if isinstance(store, PostgresStore):
+        from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+
+        return PostgresRateLimiter(store.pool, limits_per_second, on_wait=on_wait)
+    from sailbridge.delivery.ratelimit import RateLimiter
+
+    return RateLimiter(limits_per_second, on_wait=on_wait)

@@ -1,0 +1,136 @@
+"""Rate limits shared by every node on one PostgreSQL database.
+
+Sailthru's limits are per account, not per machine: with several nodes, each pacing
+itself at the configured rate would together send N times too much. So the slots live
+in the database (``rate_limits``, one row per route): a node takes the route's next
+slot and reserves the one after it in one atomic statement, on the *database's*
+clock, then sleeps locally until its slot. Whatever the number of nodes, slots are
+``1 / rate`` apart, and a block (Sailthru said nothing remains, or answered 429)
+written by one node holds for all, because every later slot is taken after it.
+
+`PostgresRateLimiter` is a `RateLimiter` (same ``acquire``/``observe``/``block``,
+``waited_seconds`` and ``on_wait``), so `RateLimitedSender` uses it unchanged. If the
+database cannot be reached, it paces this node alone, as the in-process limiter
+would, rather than stop delivery (the store is then failing anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from sailbridge.delivery.ratelimit import DEFAULT_BLOCK_SECONDS, Clock, RateLimiter
+from sailbridge.settings import DEFAULT_OTHER_LIMIT
+from sailbridge.store.postgres_db import QUERIES
+
+log = logging.getLogger("sailbridge.ratelimit")
+
+DATABASE_ERRORS = (psycopg.Error, PoolTimeout, OSError)
+WARN_EVERY = 60.0
+"""Seconds between two warnings that the database is unreachable."""
+
+
+class PostgresRateLimiter(RateLimiter):
+    """Per-route pacing whose slots and blocks are shared through the database.
+
+    ``pool`` is the store's (`sailbridge.store.postgres.PostgresStore.pool`). ``clock``
+    and ``sleep`` serve the local fallback and the waiting; the slots themselves are
+    computed with the database's clock, so nodes with skewed clocks still agree.
+    """
+
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        limits_per_second: Mapping[str, float],
+        clock: Clock = time.time,
+        sleep: Callable[[float], object] = asyncio.sleep,
+        on_wait: Callable[[str, float], None] = lambda route, seconds: None,
+    ) -> None:
+        super().__init__(limits_per_second, clock, sleep, on_wait)
+        self._pool = pool
+        self._limits_shared = dict(limits_per_second)
+        self._sleep_shared = sleep
+        self._on_wait_shared = on_wait
+        self._writes: dict[str, set[asyncio.Task[None]]] = {}
+        self._warned_at = float("-inf")
+
+    def _interval(self, route: str) -> float:
+        return 1.0 / self._limits_shared.get(route, DEFAULT_OTHER_LIMIT)
+
+    async def acquire(self, route: str) -> None:
+        """Wait for this route's next slot among all nodes (and any block in force)."""
+        try:
+            waited = await self._acquire_shared(route)
+        except DATABASE_ERRORS as error:
+            self._warn(error)
+            await super().acquire(route)
+            return
+        if waited > 0:
+            self.waited_seconds[route] = self.waited_seconds.get(route, 0.0) + waited
+            self._on_wait_shared(route, waited)
+
+    async def _acquire_shared(self, route: str) -> float:
+        interval = self._interval(route)
+        waited = 0.0
+        while True:
+            await self._flush(route)
+            start, now = await self._one(QUERIES["take_slot"],
+                                         {"route": route, "interval": interval})
+            if start <= now:
+                return waited
+            waited += start - now
+            await self._sleep_shared(start - now)  # type: ignore[misc]
+            # A node may have closed the route while we slept (Sailthru said nothing
+            # remains): take a fresh slot after the block rather than earn a 429.
+            await self._flush(route)
+            blocked_until, now = await self._one(QUERIES["route_block"], {"route": route})
+            if blocked_until <= now:
+                return waited
+
+    def block(self, route: str, until: float | None) -> None:
+        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown),
+        here at once and for every node as soon as the write lands (before this node's
+        next `acquire` of the route)."""
+        super().block(route, until)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop: nobody to write it
+            return
+        task = loop.create_task(self._write_block(route, until))
+        writes = self._writes.setdefault(route, set())
+        writes.add(task)
+        task.add_done_callback(writes.discard)
+
+    async def _write_block(self, route: str, until: float | None) -> None:
+        try:
+            async with self._pool.connection() as conn:
+                await conn.execute(QUERIES["block_route"], {
+                    "route": route, "until": until, "default_block": DEFAULT_BLOCK_SECONDS})
+        except DATABASE_ERRORS as error:
+            self._warn(error)
+
+    async def _flush(self, route: str) -> None:
+        """Wait for this node's pending block writes of ``route``."""
+        writes = self._writes.get(route)
+        if writes:
+            await asyncio.gather(*list(writes))
+
+    async def _one(self, query: str, params: Mapping[str, Any]) -> tuple[float, float]:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(query, params)
+            row = await cursor.fetchone()
+        if row is None:  # the route was never used: nothing blocks it
+            return 0.0, 0.0
+        return float(row[0]), float(row[1])
+
+    def _warn(self, error: BaseException) -> None:
+        now = time.monotonic()
+        if now - self._warned_at >= WARN_EVERY:
+            self._warned_at = now
+            log.warning("shared rate limits unavailable (%s); pacing this node alone", error)

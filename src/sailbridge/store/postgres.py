@@ -1,0 +1,448 @@
+"""The shared queue: one PostgreSQL database, any number of sailbridge nodes.
+
+Every node opens a pool to the same database and runs the same contract as the
+embedded store (`sailbridge.store.sqlite`), with the same schema ideas (see
+``migrations/postgres/0001_initial.sql``): each ordering key has a *line* of
+unfinished jobs, each job counts the earlier jobs it waits behind (``blockers``), and
+only line heads are in the partial ready indexes, so claiming reads about ``limit``
+index entries however deep the queue is.
+
+What makes it safe across nodes:
+
+- Claims lock the rows they take with ``FOR UPDATE SKIP LOCKED``: two nodes claiming
+  at once take different jobs and never wait for each other. Only line heads are
+  claimable and a claim changes no line, so a user's second job cannot be claimed
+  while the first is out, whichever node holds it.
+- Everything that changes a line (enqueue, finish, replay) first locks the ``lines``
+  rows of its keys, in sorted order. Two nodes enqueueing for one user therefore go
+  one after the other, and each sees the other's commit when it counts what it
+  waits behind; ids (the position in the line) are taken under that lock, so line
+  order is commit order. A finish racing an enqueue of the same user cannot miss the
+  new job either: whichever runs second sees the first's rows.
+- Leases are times: a node that dies (``kill -9``) stops heartbeating, its jobs'
+  leases run out and the next claim anywhere takes them back. A late result from a
+  node that lost its lease is refused (`JobNotClaimed`).
+- Locks are always taken in one order (see ``postgres.sql``), so nodes never deadlock.
+
+Every write is one transaction committed before the call returns. Reads see one
+snapshot per call. Counters (for status) are sharded rows updated in the same
+transactions as the jobs they count.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from types import TracebackType
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from sailbridge.mapping.plan import (
+    Item,
+    MemoryUpdate,
+    RememberCart,
+    RememberEmail,
+    RememberMerge,
+)
+from sailbridge.store.base import (
+    Attempt,
+    EnqueueResult,
+    Job,
+    JobState,
+    NewJob,
+    Rejection,
+    StatusCounts,
+)
+from sailbridge.store.errors import JobNotClaimed, StoreClosed
+from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
+
+Clock = Callable[[], float]
+Conn = psycopg.AsyncConnection[Any]
+Row = tuple[Any, ...]
+
+FINAL_STATES = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
+PRUNE_EVERY = 60.0
+"""Seconds between sweeps of message ids that fell out of the dedupe window."""
+PRUNE_CHUNK = 50_000
+COUNTER_SHARDS = 16
+"""Rows per counter; a statement updates one at random, so writers rarely queue."""
+
+_encode = msgspec.json.encode
+_history_decoder = msgspec.json.Decoder(list[Attempt])
+_cart_decoder = msgspec.json.Decoder(list[Any])
+
+
+class PostgresStore:
+    """`sailbridge.store.base.Store` in a PostgreSQL database shared by every node.
+
+    Use `PostgresStore.open` (it migrates), and `close` when done. Lists are in
+    arrival (id) order. `claim` returns jobs without their history (`get_job` has it);
+    a job keeps its id when replayed but joins the back of its users' lines. The
+    store's ``clock`` stamps memory and releases, as in the SQLite store; every other
+    time is the one the caller passes.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock = time.time) -> None:
+        self._pool = pool
+        self._clock = clock
+        self._closed = False
+        self._prune_at = float("-inf")
+
+    @classmethod
+    async def open(cls, url: str, clock: Clock = time.time, *, min_size: int = 1,
+                   max_size: int = 10) -> PostgresStore:
+        """Connect a pool to ``url`` (``postgresql://…``) and bring the schema up to date."""
+        pool = await open_pool(url, min_size=min_size, max_size=max_size)
+        store = cls(pool, clock)
+        try:
+            await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    @property
+    def pool(self) -> AsyncConnectionPool:
+        """The connection pool, for state kept beside the queue (the global rate limiter)."""
+        return self._pool
+
+    async def __aenter__(self) -> PostgresStore:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def migrate(self) -> int:
+        async with self._connection() as conn:
+            return await migrate(conn)
+
+    async def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            await self._pool.close()
+
+    # ------------------------------------------------------------------ machinery
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Conn]:
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        async with self._pool.connection() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[Conn]:
+        async with self._connection() as conn, conn.transaction():
+            yield conn
+
+    async def _rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
+        async with self._connection() as conn:
+            cursor = await conn.execute(QUERIES[query], params)
+            return await cursor.fetchall()
+
+    async def _execute(self, query: str, params: Mapping[str, Any]) -> int:
+        async with self._connection() as conn:
+            cursor = await conn.execute(QUERIES[query], params)
+            return cursor.rowcount
+
+    # ------------------------------------------------------------------ queue writes
+
+    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      dedupe_window: float, now: float) -> EnqueueResult:
+        """Store jobs and rejections; ``dedupe_window <= 0`` turns dedupe off."""
+        if not jobs and not rejections:
+            return EnqueueResult(0, 0, 0)
+        dedupe = dedupe_window > 0
+        async with self._transaction() as conn:
+            result = await _enqueue(conn, jobs, rejections, dedupe_window, now)
+        if dedupe and now >= self._prune_at:
+            self._prune_at = now + PRUNE_EVERY
+            await self._execute("forget_messages", {"seen_after": now - dedupe_window,
+                                                    "limit": PRUNE_CHUNK})
+        return result
+
+    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+        rows = await self._rows("claim", {
+            "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
+            "shard": _shard()})
+        return [_job(row) for row in rows]
+
+    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                        now: float) -> None:
+        if job_ids:
+            await self._execute("extend_leases", {
+                "ids": _json(list(job_ids)), "worker": worker, "lease_until": now + lease})
+
+    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
+                     reason: str | None = None, *, worker: str) -> None:
+        final = JobState(state)
+        if final not in FINAL_STATES:
+            raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
+        async with self._transaction() as conn:
+            cursor = await conn.execute(QUERIES["finish_job"], {
+                "id": job_id, "state": final.value, "reason": reason, "worker": worker,
+                "attempt_at": attempt.at})
+            row = await cursor.fetchone()
+            if row is None:
+                raise await _not_claimed(conn, job_id, worker)
+            keys, pos = sorted(set(row[0])), row[1]
+            await _lock_lines(conn, keys)
+            await conn.execute(QUERIES["leave_lines"], {"keys": _json(keys), "pos": pos})
+            await conn.execute(QUERIES["unblock_next"], {"keys": _json(keys)})
+            await conn.execute(QUERIES["append_attempt"],
+                               {"job_id": job_id, "attempt": _json(attempt)})
+            await _add_to_counts(conn, {"claimed": -1, final.value: 1})
+
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(QUERIES["retry_job"], {
+                "id": job_id, "at": at, "worker": worker, "attempt_at": attempt.at,
+                "attempt": _json(attempt), "shard": _shard()})
+            if not await cursor.fetchall():
+                raise await _not_claimed(conn, job_id, worker)
+
+    async def release(self, job_id: int, at: float, *, worker: str) -> None:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(QUERIES["release_job"], {
+                "id": job_id, "at": at, "worker": worker, "now": self._clock(),
+                "shard": _shard()})
+            if not await cursor.fetchall():
+                raise await _not_claimed(conn, job_id, worker)
+
+    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                     now: float) -> int:
+        if job_ids is not None and not job_ids:
+            return 0
+        async with self._transaction() as conn:
+            if job_ids is None:
+                cursor = await conn.execute(QUERIES["dead_by_reason"],
+                                            {"reason": reason_contains})
+            else:
+                cursor = await conn.execute(QUERIES["dead_by_ids"], {
+                    "ids": _json(list(job_ids)), "reason": reason_contains})
+            rows = await cursor.fetchall()
+            if not rows:
+                return 0
+            keys = sorted({key for _id, job_keys in rows for key in job_keys})
+            await _lock_lines(conn, keys)
+            busy = await _busy_lines(conn, keys)
+            positions = await _next_ids(conn, len(rows))
+            requeued: list[dict[str, Any]] = []
+            lines: list[dict[str, Any]] = []
+            for (job_id, job_keys), pos in zip(rows, positions, strict=True):
+                unique = list(dict.fromkeys(job_keys))
+                requeued.append({"id": job_id, "pos": pos,
+                                 "blockers": sum(key in busy for key in unique)})
+                for key in unique:
+                    lines.append({"key": key, "pos": pos, "job_id": job_id})
+                    busy.add(key)
+            await conn.execute(QUERIES["requeue_jobs"], {"jobs": _json(requeued), "now": now})
+            await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
+            await _add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
+        return len(rows)
+
+    async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
+        async with self._transaction() as conn:
+            cursor = await conn.execute(QUERIES["purge_finished_jobs"],
+                                        {"before": older_than, "limit": limit})
+            deleted = cursor.rowcount
+        # Housekeeping runs this regularly: also drop the lock rows of empty lines.
+        await self._execute("forget_empty_lines", {"limit": limit})
+        return deleted
+
+    async def purge_dead(self, older_than: float) -> int:
+        """Delete dead jobs and rejections from before ``older_than``; returns the number
+        of dead jobs deleted."""
+        async with self._transaction() as conn:
+            jobs = (await conn.execute(QUERIES["purge_dead_jobs"],
+                                       {"before": older_than})).rowcount
+            rejections = (await conn.execute(QUERIES["purge_rejections"],
+                                             {"before": older_than})).rowcount
+            await _add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
+        return jobs
+
+    async def set_paused(self, reason: str | None) -> None:
+        await self._execute("set_control", {"name": "paused", "value": reason})
+
+    # ------------------------------------------------------------------ queue reads
+
+    async def get_job(self, job_id: int) -> Job | None:
+        rows = await self._rows("get_job", {"id": job_id})
+        return _job(rows[0], rows[0][13]) if rows else None
+
+    async def list_jobs(self, state: JobState, limit: int = 100,
+                        reason_contains: str | None = None) -> list[Job]:
+        rows = await self._rows("list_jobs", {
+            "state": JobState(state).value, "reason": reason_contains, "limit": limit})
+        return [_job(row, row[13]) for row in rows]
+
+    async def list_rejections(self, limit: int = 100) -> list[Rejection]:
+        rows = await self._rows("list_rejections", {"limit": limit})
+        return [Rejection(*row) for row in rows]
+
+    async def counts(self) -> StatusCounts:
+        [(totals, oldest, paused)] = await self._rows("status")
+        counts: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
+
+        def get(name: str) -> int:
+            return counts.get(name, 0)
+
+        return StatusCounts(
+            pending=get("pending"), retrying=get("retrying"), claimed=get("claimed"),
+            delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
+            dead=get("dead"), oldest_pending_at=oldest, paused_reason=paused)
+
+    async def paused_reason(self) -> str | None:
+        rows = await self._rows("get_control", {"name": "paused"})
+        return rows[0][0] if rows else None
+
+    # ------------------------------------------------------------------ memory
+
+    async def email(self, user_key: str) -> str | None:
+        rows = await self._rows("memory_email", {"user_key": user_key})
+        return rows[0][0] if rows else None
+
+    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+        rows = await self._rows("memory_cart",
+                                {"user_id": user_id, "since": self._clock() - max_age})
+        return tuple(_cart_decoder.decode(rows[0][0])) if rows else None
+
+    async def merged(self, anonymous_id: str, user_id: str) -> bool:
+        rows = await self._rows("memory_merged",
+                                {"anonymous_id": anonymous_id, "user_id": user_id})
+        return bool(rows)
+
+    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+        if not updates:
+            return
+        now = self._clock()
+        async with self._transaction() as conn:
+            for update in updates:
+                match update:
+                    case RememberEmail(user_key, email):
+                        await conn.execute(QUERIES["memory_remember_email"],
+                                           {"user_key": user_key, "email": email, "now": now})
+                    case RememberCart(user_id, items):
+                        await conn.execute(QUERIES["memory_remember_cart"], {
+                            "user_id": user_id, "items": _json(list(items)),
+                            "now": now})
+                    case RememberMerge(anonymous_id, user_id):
+                        await conn.execute(QUERIES["memory_remember_merge"], {
+                            "anonymous_id": anonymous_id, "user_id": user_id, "now": now})
+
+
+# ---------------------------------------------------------------------- transactions
+
+
+async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                   dedupe_window: float, now: float) -> EnqueueResult:
+    """One batch in a handful of statements, whatever its size: rows travel as arrays."""
+    dedupe = dedupe_window > 0
+    kept: list[NewJob] = []
+    messages: set[tuple[str, str]] = set()
+    for job in jobs:
+        if dedupe and job.message_id is not None:
+            message = (job.write_key, job.message_id)
+            if message in messages:
+                continue  # a duplicate inside this batch: the first one counts
+            messages.add(message)
+        kept.append(job)
+    if messages:
+        ordered = sorted(messages)  # one lock order for every node
+        cursor = await conn.execute(QUERIES["remember_messages"], {
+            "messages": _json([{"w": w, "m": m} for w, m in ordered]),
+            "now": now, "seen_after": now - dedupe_window})
+        fresh = {(w, m) for w, m in await cursor.fetchall()}
+        kept = [job for job in kept
+                if job.message_id is None or (job.write_key, job.message_id) in fresh]
+
+    ids: list[int] = []
+    if kept:
+        keyed = [list(dict.fromkeys(job.ordering_keys)) for job in kept]
+        all_keys = sorted({key for keys in keyed for key in keys})
+        await _lock_lines(conn, all_keys)
+        busy = await _busy_lines(conn, all_keys)
+        ids = await _next_ids(conn, len(kept))
+        rows: list[dict[str, Any]] = []
+        lines: list[dict[str, Any]] = []
+        for job_id, job, keys in zip(ids, kept, keyed, strict=True):
+            rows.append({
+                "id": job_id, "write_key": job.write_key, "message_id": job.message_id,
+                "event": job.event, "event_type": job.event_type, "user_key": job.user_key,
+                "ordering_keys": keys, "blockers": sum(key in busy for key in keys),
+                "received_at": job.received_at})
+            for key in keys:
+                lines.append({"key": key, "pos": job_id, "job_id": job_id})
+                busy.add(key)
+        await conn.execute(QUERIES["insert_jobs"], {"jobs": _json(rows), "now": now})
+        await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
+    if rejections:
+        await conn.execute(QUERIES["insert_rejections"], {"rejections": _json([
+            {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
+             "reason": r.reason, "received_at": r.received_at} for r in rejections])})
+    await _add_to_counts(conn, {"pending": len(kept), "rejected": len(rejections)})
+    return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), tuple(ids))
+
+
+async def _lock_lines(conn: Conn, keys: list[str]) -> None:
+    """Lock the lines of ``keys`` (sorted, distinct) until the transaction ends."""
+    if keys:
+        await conn.execute(QUERIES["lock_lines"], {"keys": _json(keys)})
+
+
+async def _busy_lines(conn: Conn, keys: list[str]) -> set[str]:
+    """Which of ``keys`` already have an unfinished job (their lines must be locked)."""
+    if not keys:
+        return set()
+    cursor = await conn.execute(QUERIES["busy_lines"], {"keys": _json(keys)})
+    return {row[0] for row in await cursor.fetchall()}
+
+
+async def _next_ids(conn: Conn, n: int) -> list[int]:
+    cursor = await conn.execute(QUERIES["next_ids"], {"n": n})
+    return sorted(row[0] for row in await cursor.fetchall())
+
+
+async def _add_to_counts(conn: Conn, deltas: Mapping[str, int]) -> None:
+    """Counter changes; the last statement of a transaction (see the lock order)."""
+    changes = {name: delta for name, delta in deltas.items() if delta}
+    if changes:
+        await conn.execute(QUERIES["add_to_counts"],
+                           {"deltas": _json(changes), "shard": _shard()})
+
+
+async def _not_claimed(conn: Conn, job_id: int, worker: str) -> JobNotClaimed:
+    cursor = await conn.execute(QUERIES["job_owner"], {"id": job_id})
+    row = await cursor.fetchone()
+    if row is None:
+        return JobNotClaimed(job_id, worker, None, None)
+    return JobNotClaimed(job_id, worker, row[0], row[1])
+
+
+def _json(value: Any) -> str:
+    """A batch parameter: one JSON document, taken apart by the query."""
+    return _encode(value).decode()
+
+
+def _shard() -> int:
+    return random.randrange(COUNTER_SHARDS)
+
+
+def _job(row: Row, history: str | None = None) -> Job:
+    (job_id, write_key, message_id, event, event_type, user_key, keys, state, attempts,
+     received_at, first_attempt_at, available_at, reason) = row[:13]
+    return Job(
+        id=job_id, write_key=write_key, message_id=message_id,
+        event=msgspec.json.decode(event), event_type=event_type, user_key=user_key,
+        ordering_keys=tuple(keys), state=JobState(state), attempts=attempts,
+        received_at=received_at, first_attempt_at=first_attempt_at,
+        available_at=available_at, reason=reason,
+        history=_history_decoder.decode(history) if history else [])

@@ -1,0 +1,378 @@
+-- Named queries of the PostgreSQL store (loaded by sailbridge.store.postgres_db).
+-- Each query starts at a "-- name: <name>" line; the comment lines after it say why.
+-- Parameters are psycopg's %(name)s and always cast: psycopg sends str as "unknown".
+-- A batch travels as ONE JSON document (msgspec encodes it in microseconds, where
+-- psycopg's per-element array dumping costs ~100 µs a row) and comes apart on the
+-- server with json_to_recordset / json_array_elements_text: a batch is one statement.
+--
+-- Lock order, the same in every transaction so that nodes never deadlock: job rows
+-- (finish, replay) -> seen_messages rows -> lines rows (sorted keys) -> the next job
+-- in a line (unblock) -> job_counts rows (sorted names, always the last statement).
+
+-- name: lock_migrations
+-- Several nodes starting at once: one migrates, the others wait and find it done.
+SELECT pg_advisory_xact_lock(%(lock)s::bigint);
+
+-- name: create_schema_version
+CREATE TABLE IF NOT EXISTS schema_version (
+    version    integer          PRIMARY KEY,
+    applied_at double precision NOT NULL
+);
+
+-- name: schema_version
+SELECT coalesce(max(version), 0) FROM schema_version;
+
+-- name: record_schema_version
+INSERT INTO schema_version (version, applied_at)
+VALUES (%(version)s::integer, extract(epoch FROM clock_timestamp())::float8);
+
+-- ---------------------------------------------------------------- memory
+
+-- name: memory_email
+SELECT email FROM memory_email WHERE user_key = %(user_key)s::text;
+
+-- name: memory_cart
+SELECT items::text FROM memory_cart
+WHERE user_id = %(user_id)s::text AND posted_at >= %(since)s::float8;
+
+-- name: memory_merged
+SELECT 1 FROM memory_merge
+WHERE anonymous_id = %(anonymous_id)s::text AND user_id = %(user_id)s::text;
+
+-- name: memory_remember_email
+INSERT INTO memory_email (user_key, email, updated_at)
+VALUES (%(user_key)s::text, %(email)s::text, %(now)s::float8)
+ON CONFLICT (user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
+
+-- name: memory_remember_cart
+INSERT INTO memory_cart (user_id, items, posted_at)
+VALUES (%(user_id)s::text, %(items)s::json, %(now)s::float8)
+ON CONFLICT (user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
+
+-- name: memory_remember_merge
+INSERT INTO memory_merge (anonymous_id, user_id, merged_at)
+VALUES (%(anonymous_id)s::text, %(user_id)s::text, %(now)s::float8)
+ON CONFLICT DO NOTHING;
+
+-- ---------------------------------------------------------------- enqueue
+
+-- name: remember_messages
+-- Records these message ids (distinct, sorted) and returns the ones that are new or
+-- were last seen before the window: the others are duplicates. A node inserting the
+-- same id at the same moment waits for the first to commit, then sees a duplicate.
+INSERT INTO seen_messages AS s (write_key, message_id, seen_at)
+SELECT w, m, %(now)s::float8
+FROM ROWS FROM (json_to_recordset(%(messages)s::json) AS (w text, m text))
+     WITH ORDINALITY AS u(w, m, n)
+ORDER BY n
+ON CONFLICT (write_key, message_id) DO UPDATE SET seen_at = excluded.seen_at
+WHERE s.seen_at < %(seen_after)s::float8
+RETURNING write_key, message_id;
+
+-- name: forget_messages
+-- Message ids that fell out of the window, a chunk at a time, never waiting for rows
+-- an enqueue holds.
+DELETE FROM seen_messages WHERE (write_key, message_id) IN (
+    SELECT write_key, message_id FROM seen_messages
+    WHERE seen_at < %(seen_after)s::float8
+    LIMIT %(limit)s::integer FOR UPDATE SKIP LOCKED);
+
+-- name: lock_lines
+-- Locks the lines of these keys (distinct, sorted) until COMMIT, creating the rows of
+-- new lines. "DO UPDATE ... WHERE false" locks an existing row without writing a new
+-- version of it; a line being created by another transaction is waited for.
+INSERT INTO lines AS l (key)
+SELECT k FROM json_array_elements_text(%(keys)s::json) WITH ORDINALITY AS u(k, n) ORDER BY n
+ON CONFLICT (key) DO UPDATE SET key = l.key WHERE false;
+
+-- name: busy_lines
+-- Which of these keys already have an unfinished job (read after lock_lines).
+SELECT k FROM json_array_elements_text(%(keys)s::json) AS u(k)
+WHERE EXISTS (SELECT 1 FROM job_keys WHERE key = u.k);
+
+-- name: next_ids
+-- Ids and line positions, taken while the lines are locked so that within a line they
+-- follow commit order.
+SELECT nextval('jobs_id_seq') FROM generate_series(1, %(n)s::integer);
+
+-- name: insert_jobs
+INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
+                  blockers, state, attempts, received_at, available_at, updated_at)
+SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, blockers,
+       'pending', 0, received_at, %(now)s::float8, %(now)s::float8
+FROM json_to_recordset(%(jobs)s::json) AS u(
+    id bigint, write_key text, message_id text, event json, event_type text, user_key text,
+    ordering_keys text[], blockers integer, received_at float8);
+
+-- name: join_lines
+INSERT INTO job_keys (key, pos, job_id)
+SELECT key, pos, job_id FROM json_to_recordset(%(lines)s::json) AS u(key text, pos bigint,
+                                                                    job_id bigint);
+
+-- name: insert_rejections
+INSERT INTO rejections (write_key, message_id, raw, reason, received_at)
+SELECT write_key, message_id, raw, reason, received_at
+FROM ROWS FROM (json_to_recordset(%(rejections)s::json) AS (
+    write_key text, message_id text, raw text, reason text, received_at float8))
+     WITH ORDINALITY AS u(write_key, message_id, raw, reason, received_at, n)
+ORDER BY n;
+
+-- name: add_to_counts
+-- Always the last statement of its transaction, names sorted: counter rows are the
+-- last locks anyone takes, so waiting for one never closes a cycle.
+INSERT INTO job_counts AS c (name, shard, n)
+SELECT key, %(shard)s::integer, value::bigint
+FROM json_each_text(%(deltas)s::json) AS u(key, value)
+ORDER BY key
+ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n;
+
+-- ---------------------------------------------------------------- claim
+
+-- name: claim
+-- One statement: the due line heads (never attempted, oldest first; retrying, earliest
+-- due first) and the expired leases of dead nodes, each from its partial index and
+-- locked with SKIP LOCKED so concurrent claimers take different jobs without waiting;
+-- the oldest `limit` of them are leased and counted. Heads stay heads while claimed
+-- (lines only change under the lines locks), so a user is never claimed twice.
+WITH fresh AS (
+    SELECT id FROM jobs
+    WHERE state = 'pending' AND blockers = 0 AND attempts = 0
+      AND available_at <= %(now)s::float8
+    ORDER BY id LIMIT %(limit)s::integer
+    FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM jobs
+    WHERE state = 'pending' AND blockers = 0 AND attempts > 0
+      AND available_at <= %(now)s::float8
+    ORDER BY available_at, id LIMIT %(limit)s::integer
+    FOR UPDATE SKIP LOCKED
+), expired AS (
+    SELECT id FROM jobs
+    WHERE state = 'claimed' AND lease_until < %(now)s::float8
+    ORDER BY lease_until LIMIT %(limit)s::integer
+    FOR UPDATE SKIP LOCKED
+), chosen AS (
+    SELECT id, expired FROM (
+        SELECT id, false AS expired FROM fresh
+        UNION ALL SELECT id, false FROM due
+        UNION ALL SELECT id, true FROM expired
+    ) candidates
+    ORDER BY id LIMIT %(limit)s::integer
+), leased AS (
+    UPDATE jobs SET state = 'claimed', lease_owner = %(worker)s::text,
+                    lease_until = %(lease_until)s::float8, updated_at = %(now)s::float8
+    FROM chosen WHERE jobs.id = chosen.id
+    RETURNING jobs.id, jobs.write_key, jobs.message_id, jobs.event::text, jobs.event_type,
+              jobs.user_key, jobs.ordering_keys, jobs.state, jobs.attempts,
+              jobs.received_at, jobs.first_attempt_at, jobs.available_at, jobs.reason,
+              chosen.expired
+), counted AS (
+    INSERT INTO job_counts AS c (name, shard, n)
+    SELECT name, %(shard)s::integer, sum(delta) FROM (
+        SELECT 'claimed' AS name, 1 AS delta FROM leased WHERE NOT expired
+        UNION ALL
+        SELECT CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END, -1
+        FROM leased WHERE NOT expired
+    ) changes
+    GROUP BY name ORDER BY name
+    ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
+       attempts, received_at, first_attempt_at, available_at, reason
+FROM leased ORDER BY id;
+
+-- name: extend_leases
+UPDATE jobs SET lease_until = %(lease_until)s::float8
+WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
+  AND state = 'claimed' AND lease_owner = %(worker)s::text;
+
+-- ---------------------------------------------------------------- settle
+
+-- name: job_owner
+SELECT state, lease_owner FROM jobs WHERE id = %(id)s::bigint;
+
+-- name: finish_job
+-- Only the holder of the lease finishes the job; the row stays locked until COMMIT.
+UPDATE jobs SET state = %(state)s::text, attempts = attempts + 1,
+                first_attempt_at = coalesce(first_attempt_at, %(attempt_at)s::float8),
+                reason = %(reason)s::text, lease_owner = NULL, lease_until = NULL,
+                updated_at = %(attempt_at)s::float8
+WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
+RETURNING ordering_keys, coalesce(line_pos, id);
+
+-- name: leave_lines
+DELETE FROM job_keys
+WHERE key IN (SELECT json_array_elements_text(%(keys)s::json)) AND pos = %(pos)s::bigint;
+
+-- name: unblock_next
+-- The finished job headed each of these lines, so each line's next job has one
+-- earlier job fewer (two fewer when it is next in two of them). Runs after leave_lines
+-- in its own statement, so it sees the new heads.
+UPDATE jobs SET blockers = jobs.blockers - heads.n
+FROM (
+    SELECT head.job_id, count(*) AS n
+    FROM json_array_elements_text(%(keys)s::json) AS u(k)
+    CROSS JOIN LATERAL (SELECT job_id FROM job_keys WHERE key = u.k ORDER BY pos LIMIT 1) head
+    GROUP BY head.job_id
+) heads
+WHERE jobs.id = heads.job_id;
+
+-- name: append_attempt
+INSERT INTO job_attempts (job_id, attempt) VALUES (%(job_id)s::bigint, %(attempt)s::json);
+
+-- name: retry_job
+-- Back to pending (retrying), the attempt recorded and counted, in one statement;
+-- returns no row when the worker does not hold the job.
+WITH moved AS (
+    UPDATE jobs SET state = 'pending', attempts = attempts + 1,
+                    first_attempt_at = coalesce(first_attempt_at, %(attempt_at)s::float8),
+                    available_at = %(at)s::float8, lease_owner = NULL, lease_until = NULL,
+                    updated_at = %(attempt_at)s::float8
+    WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
+    RETURNING id
+), recorded AS (
+    INSERT INTO job_attempts (job_id, attempt) SELECT id, %(attempt)s::json FROM moved
+)
+INSERT INTO job_counts AS c (name, shard, n)
+SELECT name, %(shard)s::integer, delta
+FROM moved, (VALUES ('claimed', -1), ('retrying', 1)) AS v(name, delta)
+ORDER BY name
+ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
+RETURNING 1;
+
+-- name: release_job
+-- Back to pending without an attempt; returns no row when the worker does not hold it.
+WITH moved AS (
+    UPDATE jobs SET state = 'pending', available_at = %(at)s::float8, lease_owner = NULL,
+                    lease_until = NULL, updated_at = %(now)s::float8
+    WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
+    RETURNING attempts
+)
+INSERT INTO job_counts AS c (name, shard, n)
+SELECT name, %(shard)s::integer, delta
+FROM moved, LATERAL (VALUES ('claimed', -1),
+                            (CASE WHEN moved.attempts > 0 THEN 'retrying' ELSE 'pending' END,
+                             1)) AS v(name, delta)
+ORDER BY name
+ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
+RETURNING 1;
+
+-- ---------------------------------------------------------------- replay, purge
+
+-- name: dead_by_ids
+SELECT id, ordering_keys FROM jobs
+WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
+  AND state = 'dead'
+  AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
+ORDER BY id
+FOR UPDATE;
+
+-- name: dead_by_reason
+SELECT id, ordering_keys FROM jobs
+WHERE state = 'dead' AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
+ORDER BY id
+FOR UPDATE;
+
+-- name: requeue_jobs
+UPDATE jobs SET state = 'pending', attempts = 0, first_attempt_at = NULL,
+                available_at = %(now)s::float8, line_pos = u.pos, blockers = u.blockers,
+                reason = NULL, lease_owner = NULL, lease_until = NULL,
+                updated_at = %(now)s::float8
+FROM json_to_recordset(%(jobs)s::json) AS u(id bigint, pos bigint, blockers integer)
+WHERE jobs.id = u.id;
+
+-- name: purge_dead_jobs
+WITH doomed AS (
+    SELECT id FROM jobs WHERE state = 'dead' AND updated_at < %(before)s::float8
+    FOR UPDATE SKIP LOCKED
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+
+-- name: purge_rejections
+DELETE FROM rejections WHERE received_at < %(before)s::float8;
+
+-- name: purge_finished_jobs
+WITH doomed AS (
+    SELECT id FROM jobs
+    WHERE state IN ('delivered', 'skipped') AND updated_at < %(before)s::float8
+    ORDER BY id LIMIT %(limit)s::integer
+    FOR UPDATE SKIP LOCKED
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+
+-- name: forget_empty_lines
+-- Lines rows are only locks: one whose line is empty can go (a later job re-creates
+-- it). Rows locked right now are skipped.
+DELETE FROM lines WHERE key IN (
+    SELECT key FROM lines
+    WHERE NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key)
+    LIMIT %(limit)s::integer FOR UPDATE SKIP LOCKED);
+
+-- ---------------------------------------------------------------- reads
+
+-- name: get_job
+SELECT id, write_key, message_id, event::text, event_type, user_key, ordering_keys, state,
+       attempts, received_at, first_attempt_at, available_at, reason,
+       (SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a WHERE a.job_id = j.id)::text
+FROM jobs j WHERE id = %(id)s::bigint;
+
+-- name: list_jobs
+SELECT id, write_key, message_id, event::text, event_type, user_key, ordering_keys, state,
+       attempts, received_at, first_attempt_at, available_at, reason,
+       (SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a WHERE a.job_id = j.id)::text
+FROM jobs j
+WHERE state = %(state)s::text
+  AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
+ORDER BY id LIMIT %(limit)s::integer;
+
+-- name: list_rejections
+SELECT write_key, message_id, raw, reason, received_at FROM rejections
+ORDER BY id LIMIT %(limit)s::integer;
+
+-- ---------------------------------------------------------------- status, control
+
+-- name: status
+-- One statement, so the counts, the age and the pause are one snapshot.
+SELECT (SELECT coalesce(json_object_agg(name, total), '{}')::text
+        FROM (SELECT name, sum(n) AS total FROM job_counts GROUP BY name) totals),
+       (SELECT min(received_at) FROM jobs WHERE state IN ('pending', 'claimed')),
+       (SELECT value FROM control WHERE name = 'paused');
+
+-- name: set_control
+INSERT INTO control (name, value) VALUES (%(name)s::text, %(value)s::text)
+ON CONFLICT (name) DO UPDATE SET value = excluded.value;
+
+-- name: get_control
+SELECT value FROM control WHERE name = %(name)s::text;
+
+-- ---------------------------------------------------------------- global rate limits
+
+-- name: take_slot
+-- The route's next slot on the database clock: at once if free, else after the slot
+-- already given out and after any block; the slot after it is reserved in the same
+-- statement. Every node shares the row, so together they keep the configured rate.
+INSERT INTO rate_limits AS r (route, next_slot, blocked_until)
+VALUES (%(route)s::text,
+        extract(epoch FROM clock_timestamp())::float8 + %(interval)s::float8, 0)
+ON CONFLICT (route) DO UPDATE
+SET next_slot = greatest(r.next_slot, extract(epoch FROM clock_timestamp())::float8,
+                         r.blocked_until) + %(interval)s::float8
+RETURNING r.next_slot - %(interval)s::float8, extract(epoch FROM clock_timestamp())::float8;
+
+-- name: block_route
+-- Close the route until `until` (an epoch second from Sailthru), or for a short pause
+-- when it is unknown or already past; a longer block already in force stays.
+INSERT INTO rate_limits AS r (route, next_slot, blocked_until)
+SELECT %(route)s::text, 0,
+       CASE WHEN %(until)s::float8 > now_ THEN %(until)s::float8
+            ELSE now_ + %(default_block)s::float8 END
+FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now_) AS clock
+ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excluded.blocked_until);
+
+-- name: route_block
+SELECT blocked_until, extract(epoch FROM clock_timestamp())::float8
+FROM rate_limits WHERE route = %(route)s::text;

@@ -1,0 +1,88 @@
+"""Opening sailbridge's PostgreSQL database: the pool, the named queries, migrations.
+
+Shared by the queue (`sailbridge.store.postgres`) and the global rate limiter
+(`sailbridge.delivery.shared_ratelimit`), which keep their state in the same schema.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from sailbridge.store.errors import SchemaTooNew
+from sailbridge.store.sqlite_db import parse_queries
+
+QUERIES: Mapping[str, str] = parse_queries(
+    resources.files("sailbridge.store").joinpath("postgres.sql").read_text(encoding="utf-8")
+)
+
+MIGRATION_LOCK = 0x5A11B41D6E
+"""The advisory lock key nodes take while migrating (any constant; "sailbridge")."""
+
+
+def migrations() -> list[tuple[int, str, str]]:
+    """``(version, name, sql)`` of every migration shipped with the package, in order."""
+    folder = resources.files("sailbridge.store").joinpath("migrations", "postgres")
+    found = []
+    for entry in folder.iterdir():
+        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
+        if match:
+            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
+    found.sort()
+    return found
+
+
+LATEST_VERSION = migrations()[-1][0]
+
+
+async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
+    """Apply every shipped migration newer than the database's version; idempotent.
+
+    Each migration runs in its own transaction with its version row, under a
+    transaction-level advisory lock: a crash leaves the database at a whole version,
+    and nodes starting together apply each migration once (the others wait for the
+    lock, then find the version already recorded).
+    """
+    for version, _name, sql in migrations():
+        async with conn.transaction():
+            current = await _locked_version(conn)
+            if version > current:
+                await conn.execute(sql, prepare=False)  # a script: several statements
+                await conn.execute(QUERIES["record_schema_version"], {"version": version})
+    async with conn.transaction():
+        found = await _locked_version(conn)
+    return found
+
+
+async def _locked_version(conn: psycopg.AsyncConnection[Any]) -> int:
+    await conn.execute(QUERIES["lock_migrations"], {"lock": MIGRATION_LOCK})
+    await conn.execute(QUERIES["create_schema_version"])
+    cursor = await conn.execute(QUERIES["schema_version"])
+    row = await cursor.fetchone()
+    current: int = row[0] if row else 0
+    if current > LATEST_VERSION:
+        raise SchemaTooNew(current, LATEST_VERSION)
+    return current
+
+
+async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
+                    timeout: float = 30.0) -> AsyncConnectionPool:
+    """A pool of autocommit connections (transactions are explicit), opened and ready.
+
+    Raises `psycopg_pool.PoolTimeout` when the server cannot be reached in ``timeout``.
+    """
+    pool = AsyncConnectionPool(
+        conninfo, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
+        kwargs={"autocommit": True, "application_name": "sailbridge"},
+        name="sailbridge")
+    try:
+        await pool.open(wait=True, timeout=timeout)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool

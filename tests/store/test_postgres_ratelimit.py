@@ -1,0 +1,142 @@
+"""Rate limits shared through PostgreSQL: several nodes together stay within them.
+
+Each limiter has its own pool, as separate nodes would; they meet only in the database.
+Real time: the limiter sleeps for real, on the database's clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from psycopg_pool import AsyncConnectionPool
+
+from sailbridge.delivery.ratelimit import RateLimitedSender
+from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.client import SailthruResponse
+from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.store.postgres import PostgresStore
+
+
+@pytest.fixture
+async def pools(postgres_url: str) -> AsyncIterator[list[AsyncConnectionPool]]:
+    """Two nodes' pools on the migrated test database."""
+    stores = [await PostgresStore.open(postgres_url, max_size=8) for _ in range(2)]
+    yield [store.pool for store in stores]
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+def route() -> str:
+    return f"POST user-{uuid.uuid4().hex[:6]}"  # a route no other test has used
+
+
+async def test_nodes_together_stay_within_the_limit(pools: list[AsyncConnectionPool],
+                                                    route: str) -> None:
+    limiters = [PostgresRateLimiter(pool, {route: 50.0}) for pool in pools]
+    began = time.time()
+    deadline = began + 2.0
+    granted: list[float] = []
+
+    async def caller(limiter: PostgresRateLimiter) -> None:
+        while time.time() < deadline:
+            await limiter.acquire(route)
+            granted.append(time.time())
+
+    await asyncio.gather(*(caller(limiter) for limiter in limiters for _ in range(6)))
+
+    within = [at for at in granted if at < deadline]
+    assert len(within) <= 2.0 * 50 + 1
+    assert len(within) >= 2.0 * 50 * 0.8  # and the limit is actually used, not starved
+    assert all(limiter.waited_seconds.get(route, 0) > 0 for limiter in limiters)
+
+
+async def test_a_block_seen_by_one_node_holds_for_the_others(
+        pools: list[AsyncConnectionPool], route: str) -> None:
+    waits: list[float] = []
+    first = PostgresRateLimiter(pools[0], {route: 100.0})
+    second = PostgresRateLimiter(pools[1], {route: 100.0},
+                                 on_wait=lambda r, seconds: waits.append(seconds))
+    await second.acquire(route)
+
+    first.block(route, time.time() + 0.6)
+    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    began = time.monotonic()
+    await second.acquire(route)
+
+    assert time.monotonic() - began >= 0.45
+    assert waits and waits[0] >= 0.45
+
+
+async def test_nothing_remaining_on_one_node_closes_the_route_for_all(
+        pools: list[AsyncConnectionPool], route: str) -> None:
+    first, second = (PostgresRateLimiter(pool, {route: 100.0}) for pool in pools)
+
+    first.observe(route, RateLimitInfo(limit=40, remaining=0, reset=int(time.time()) + 2))
+    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    began = time.monotonic()
+    await second.acquire(route)
+
+    assert time.monotonic() - began >= 0.9
+
+
+async def test_a_block_set_while_a_call_waits_defers_it(pools: list[AsyncConnectionPool],
+                                                        route: str) -> None:
+    first, second = (PostgresRateLimiter(pool, {route: 2.0}) for pool in pools)
+    await second.acquire(route)  # takes the free slot; the next is 0.5 s away
+    began = time.monotonic()
+    waiting = asyncio.create_task(second.acquire(route))
+    await asyncio.sleep(0.2)
+
+    first.block(route, None)  # a 429 without a reset: about one second
+    await waiting
+
+    assert time.monotonic() - began >= 1.1
+
+
+async def test_without_the_database_a_node_paces_itself(postgres_url: str,
+                                                        route: str) -> None:
+    store = await PostgresStore.open(postgres_url)
+    limiter = PostgresRateLimiter(store.pool, {route: 10.0})
+    await store.close()
+
+    began = time.monotonic()
+    for _ in range(3):
+        await limiter.acquire(route)
+
+    assert 0.15 <= time.monotonic() - began < 1.0
+
+
+class _ThrottledOnce:
+    """A sender that answers 429 once, then succeeds."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def send(self, call: Call) -> SailthruResponse:
+        from sailbridge.sailthru.errors import RateLimitedError
+
+        self.calls += 1
+        if self.calls == 1:
+            raise RateLimitedError("Too Many Requests", route=call.route, status=429,
+                                   reset_at=time.time() + 0.5)
+        return SailthruResponse(status=200, body={"ok": True}, rate_limit=None, seconds=0.0)
+
+
+async def test_the_rate_limited_sender_uses_it_unchanged(pools: list[AsyncConnectionPool],
+                                                         route: str) -> None:
+    call = Call("POST", f"user-{route}", {"id": "u1"})
+    limiter = PostgresRateLimiter(pools[0], {call.route: 100.0})
+    client = _ThrottledOnce()
+    sender = RateLimitedSender(client, limiter)
+    began = time.monotonic()
+
+    await sender.send(call)
+
+    assert (client.calls, sender.throttled) == (2, 1)
+    assert time.monotonic() - began >= 0.4
