@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
+from ..environment import clean_environment
+
 
 def explain(stdin: str, tmp_path: Path, **env_extra: str) -> list[dict[str, Any]]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SAILBRIDGE_")}
-    env.update({"SAILBRIDGE_DATABASE": str(tmp_path / "none.db"), **env_extra})
+    env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "none.db"), **env_extra}
     result = subprocess.run([sys.executable, "-m", "sailbridge", "explain", "-"], input=stdin,
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,8 @@ from typing import Any
 import pytest
 
 from sailbridge.sandbox.server import SandboxHandle
+
+from ..environment import clean_environment, sandbox_environment
 
 EVENTS: list[dict[str, Any]] = [
     {"type": "identify", "anonymousId": "anon-1", "traits": {"plan": "trial"}},
@@ -46,19 +47,7 @@ EMPTY_REMOVAL = {"type": "track", "userId": "u-1", "event": "Product Removed",
 
 def sailbridge(args: list[str], sandbox: SandboxHandle, tmp_path: Path,
                **extra_env: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SAILBRIDGE_")}
-    env.update({
-        "SAILBRIDGE_SAILTHRU_API_KEY": sandbox.config.api_key,
-        "SAILBRIDGE_SAILTHRU_API_SECRET": sandbox.config.api_secret,
-        "SAILBRIDGE_SAILTHRU_BASE_URL": sandbox.url,
-        "SAILBRIDGE_PAGEVIEW_BASE_URL": sandbox.url,
-        "SAILBRIDGE_CUSTOMER_ID": sandbox.config.customer_id,
-        "SAILBRIDGE_REMINDER_TEMPLATE": "abandoned cart",
-        "SAILBRIDGE_REMINDER_TIME": "20 minutes",
-        "SAILBRIDGE_DATABASE": str(tmp_path / "sailbridge.db"),
-        "SAILBRIDGE_RETRY_MIN_DELAY": "0.1",
-        **extra_env,
-    })
+    env = sandbox_environment(sandbox, str(tmp_path / "sailbridge.db"), **extra_env)
     return subprocess.run([sys.executable, "-m", "sailbridge", *args], env=env,
                           capture_output=True, text=True, timeout=120)
 
@@ -186,8 +175,7 @@ def test_missing_setting_stops_with_one_line_naming_it(
 
 
 def test_demo_runs_end_to_end_as_the_readme_promises() -> None:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SAILBRIDGE_")}
-    result = subprocess.run([sys.executable, "-m", "sailbridge", "demo"], env=env,
+    result = subprocess.run([sys.executable, "-m", "sailbridge", "demo"], env=clean_environment(),
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "demo complete" in result.stdout

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import socket
 import subprocess
@@ -16,6 +15,8 @@ import requests
 
 from sailbridge.sandbox.server import SandboxHandle
 
+from ..environment import sandbox_environment
+
 WRITE_KEY = "wk_service_test"
 ADMIN_TOKEN = "admin-token-for-tests"
 
@@ -28,16 +29,7 @@ def free_port() -> int:
 
 
 def service_env(sandbox: SandboxHandle, database: str, port: int, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("SAILBRIDGE_")}
-    env.update({
-        "SAILBRIDGE_SAILTHRU_API_KEY": sandbox.config.api_key,
-        "SAILBRIDGE_SAILTHRU_API_SECRET": sandbox.config.api_secret,
-        "SAILBRIDGE_SAILTHRU_BASE_URL": sandbox.url,
-        "SAILBRIDGE_PAGEVIEW_BASE_URL": sandbox.url,
-        "SAILBRIDGE_CUSTOMER_ID": sandbox.config.customer_id,
-        "SAILBRIDGE_REMINDER_TEMPLATE": "abandoned cart",
-        "SAILBRIDGE_REMINDER_TIME": "20 minutes",
-        "SAILBRIDGE_DATABASE": database,
+    return sandbox_environment(sandbox, database, **{
         "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
         "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
         "SAILBRIDGE_HOST": "127.0.0.1",
@@ -47,7 +39,6 @@ def service_env(sandbox: SandboxHandle, database: str, port: int, **extra: str) 
         "SAILBRIDGE_REQUEST_TIMEOUT": "2",
         **extra,
     })
-    return env
 
 
 @dataclass
