@@ -34,6 +34,8 @@ log = logging.getLogger("sailbridge.ratelimit")
 DATABASE_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 WARN_EVERY = 60.0
 """Seconds between two warnings that the database is unreachable."""
+NO_WAIT = 1e-6
+"""A slot this close to now is now (the slot arithmetic is in floats)."""
 
 
 class PostgresRateLimiter(RateLimiter):
@@ -82,7 +84,7 @@ class PostgresRateLimiter(RateLimiter):
             await self._flush(route)
             start, now = await self._one(QUERIES["take_slot"],
                                          {"route": route, "interval": interval})
-            if start <= now:
+            if start - now <= NO_WAIT:
                 return waited
             waited += start - now
             await self._sleep_shared(start - now)  # type: ignore[misc]
@@ -90,7 +92,7 @@ class PostgresRateLimiter(RateLimiter):
             # remains): take a fresh slot after the block rather than earn a 429.
             await self._flush(route)
             blocked_until, now = await self._one(QUERIES["route_block"], {"route": route})
-            if blocked_until <= now:
+            if blocked_until - now <= NO_WAIT:
                 return waited
 
     def block(self, route: str, until: float | None) -> None:

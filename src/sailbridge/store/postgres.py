@@ -31,12 +31,13 @@ transactions as the jobs they count.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import psycopg
@@ -61,6 +62,7 @@ from sailbridge.store.base import (
 from sailbridge.store.errors import JobNotClaimed, StoreClosed
 from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
 
+T = TypeVar("T")
 Clock = Callable[[], float]
 Conn = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
@@ -71,6 +73,9 @@ PRUNE_EVERY = 60.0
 PRUNE_CHUNK = 50_000
 COUNTER_SHARDS = 16
 """Rows per counter; a statement updates one at random, so writers rarely queue."""
+TRANSACTION_ATTEMPTS = 3
+
+log = logging.getLogger("sailbridge.store")
 
 _encode = msgspec.json.encode
 _history_decoder = msgspec.json.Decoder(list[Attempt])
@@ -141,6 +146,21 @@ class PostgresStore:
         async with self._connection() as conn, conn.transaction():
             yield conn
 
+    async def _in_transaction(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` in one transaction, again if PostgreSQL chose it as a deadlock
+        victim. Every lock is taken in one global order (see ``postgres.sql``), so
+        this is a safety net, not a path we expect to take."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                async with self._transaction() as conn:
+                    return await work(conn)
+            except (psycopg.errors.DeadlockDetected,
+                    psycopg.errors.SerializationFailure) as error:
+                if attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise
+                log.warning("store transaction retried after %s", type(error).__name__)
+        raise AssertionError("unreachable")
+
     async def _rows(self, query: str, params: Mapping[str, Any] | None = None) -> list[Row]:
         async with self._connection() as conn:
             cursor = await conn.execute(QUERIES[query], params)
@@ -159,8 +179,8 @@ class PostgresStore:
         if not jobs and not rejections:
             return EnqueueResult(0, 0, 0)
         dedupe = dedupe_window > 0
-        async with self._transaction() as conn:
-            result = await _enqueue(conn, jobs, rejections, dedupe_window, now)
+        result = await self._in_transaction(
+            lambda conn: _enqueue(conn, jobs, rejections, dedupe_window, now))
         if dedupe and now >= self._prune_at:
             self._prune_at = now + PRUNE_EVERY
             await self._execute("forget_messages", {"seen_after": now - dedupe_window,
@@ -186,20 +206,19 @@ class PostgresStore:
         final = JobState(state)
         if final not in FINAL_STATES:
             raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
-        async with self._transaction() as conn:
-            cursor = await conn.execute(QUERIES["finish_job"], {
-                "id": job_id, "state": final.value, "reason": reason, "worker": worker,
-                "attempt_at": attempt.at})
+        params = {"id": job_id, "state": final.value, "reason": reason, "worker": worker,
+                  "attempt_at": attempt.at, "attempt": _json(attempt)}
+
+        async def work(conn: Conn) -> None:
+            cursor = await conn.execute(QUERIES["finish_job"], params)
             row = await cursor.fetchone()
             if row is None:
                 raise await _not_claimed(conn, job_id, worker)
-            keys, pos = sorted(set(row[0])), row[1]
-            await _lock_lines(conn, keys)
-            await conn.execute(QUERIES["leave_lines"], {"keys": _json(keys), "pos": pos})
-            await conn.execute(QUERIES["unblock_next"], {"keys": _json(keys)})
-            await conn.execute(QUERIES["append_attempt"],
-                               {"job_id": job_id, "attempt": _json(attempt)})
-            await _add_to_counts(conn, {"claimed": -1, final.value: 1})
+            await conn.execute(QUERIES["unblock_next"], {
+                "keys": _json(sorted(set(row[0]))), "shard": _shard(),
+                "deltas": _json({"claimed": -1, final.value: 1})})
+
+        await self._in_transaction(work)
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         async with self._transaction() as conn:
@@ -221,41 +240,18 @@ class PostgresStore:
                      now: float) -> int:
         if job_ids is not None and not job_ids:
             return 0
-        async with self._transaction() as conn:
-            if job_ids is None:
-                cursor = await conn.execute(QUERIES["dead_by_reason"],
-                                            {"reason": reason_contains})
-            else:
-                cursor = await conn.execute(QUERIES["dead_by_ids"], {
-                    "ids": _json(list(job_ids)), "reason": reason_contains})
-            rows = await cursor.fetchall()
-            if not rows:
-                return 0
-            keys = sorted({key for _id, job_keys in rows for key in job_keys})
-            await _lock_lines(conn, keys)
-            busy = await _busy_lines(conn, keys)
-            positions = await _next_ids(conn, len(rows))
-            requeued: list[dict[str, Any]] = []
-            lines: list[dict[str, Any]] = []
-            for (job_id, job_keys), pos in zip(rows, positions, strict=True):
-                unique = list(dict.fromkeys(job_keys))
-                requeued.append({"id": job_id, "pos": pos,
-                                 "blockers": sum(key in busy for key in unique)})
-                for key in unique:
-                    lines.append({"key": key, "pos": pos, "job_id": job_id})
-                    busy.add(key)
-            await conn.execute(QUERIES["requeue_jobs"], {"jobs": _json(requeued), "now": now})
-            await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
-            await _add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
-        return len(rows)
+        return await self._in_transaction(
+            lambda conn: _replay(conn, job_ids, reason_contains, now))
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         async with self._transaction() as conn:
             cursor = await conn.execute(QUERIES["purge_finished_jobs"],
                                         {"before": older_than, "limit": limit})
             deleted = cursor.rowcount
-        # Housekeeping runs this regularly: also drop the lock rows of empty lines.
-        await self._execute("forget_empty_lines", {"limit": limit})
+        if deleted < limit:
+            # The last chunk of a housekeeping round: also drop the lock rows of lines
+            # that are empty now (scanning them once per round, not once per chunk).
+            await self._execute("forget_empty_lines", {"limit": 100_000})
         return deleted
 
     async def purge_dead(self, older_than: float) -> int:
@@ -324,7 +320,8 @@ class PostgresStore:
         if not updates:
             return
         now = self._clock()
-        async with self._transaction() as conn:
+
+        async def work(conn: Conn) -> None:
             for update in updates:
                 match update:
                     case RememberEmail(user_key, email):
@@ -332,11 +329,12 @@ class PostgresStore:
                                            {"user_key": user_key, "email": email, "now": now})
                     case RememberCart(user_id, items):
                         await conn.execute(QUERIES["memory_remember_cart"], {
-                            "user_id": user_id, "items": _json(list(items)),
-                            "now": now})
+                            "user_id": user_id, "items": _json(list(items)), "now": now})
                     case RememberMerge(anonymous_id, user_id):
                         await conn.execute(QUERIES["memory_remember_merge"], {
                             "anonymous_id": anonymous_id, "user_id": user_id, "now": now})
+
+        await self._in_transaction(work)
 
 
 # ---------------------------------------------------------------------- transactions
@@ -344,7 +342,8 @@ class PostgresStore:
 
 async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
                    dedupe_window: float, now: float) -> EnqueueResult:
-    """One batch in a handful of statements, whatever its size: rows travel as arrays."""
+    """One batch in three statements whatever its size (dedupe, lines, jobs), each
+    taking the batch as one JSON document."""
     dedupe = dedupe_window > 0
     kept: list[NewJob] = []
     messages: set[tuple[str, str]] = set()
@@ -364,32 +363,57 @@ async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Reje
         kept = [job for job in kept
                 if job.message_id is None or (job.write_key, job.message_id) in fresh]
 
-    ids: list[int] = []
-    if kept:
-        keyed = [list(dict.fromkeys(job.ordering_keys)) for job in kept]
-        all_keys = sorted({key for keys in keyed for key in keys})
-        await _lock_lines(conn, all_keys)
-        busy = await _busy_lines(conn, all_keys)
-        ids = await _next_ids(conn, len(kept))
-        rows: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
-        for job_id, job, keys in zip(ids, kept, keyed, strict=True):
-            rows.append({
-                "id": job_id, "write_key": job.write_key, "message_id": job.message_id,
-                "event": job.event, "event_type": job.event_type, "user_key": job.user_key,
-                "ordering_keys": keys, "blockers": sum(key in busy for key in keys),
-                "received_at": job.received_at})
-            for key in keys:
-                lines.append({"key": key, "pos": job_id, "job_id": job_id})
-                busy.add(key)
-        await conn.execute(QUERIES["insert_jobs"], {"jobs": _json(rows), "now": now})
-        await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
     if rejections:
         await conn.execute(QUERIES["insert_rejections"], {"rejections": _json([
             {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
              "reason": r.reason, "received_at": r.received_at} for r in rejections])})
-    await _add_to_counts(conn, {"pending": len(kept), "rejected": len(rejections)})
-    return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), tuple(ids))
+    deltas = {name: n for name, n in (("pending", len(kept)), ("rejected", len(rejections)))
+              if n}
+    if not kept:
+        await _add_to_counts(conn, deltas)
+        return EnqueueResult(0, len(jobs), len(rejections))
+    keyed = [list(dict.fromkeys(job.ordering_keys)) for job in kept]
+    await _lock_lines(conn, sorted({key for keys in keyed for key in keys}))
+    cursor = await conn.execute(QUERIES["enqueue_jobs"], {
+        "jobs": _json([{"write_key": job.write_key, "message_id": job.message_id,
+                        "event": job.event, "event_type": job.event_type,
+                        "user_key": job.user_key, "ordering_keys": keys,
+                        "received_at": job.received_at}
+                       for job, keys in zip(kept, keyed, strict=True)]),
+        "now": now, "deltas": _json(deltas), "shard": _shard()})
+    ids = tuple(row[0] for row in await cursor.fetchall())
+    return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), ids)
+
+
+async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: str | None,
+                  now: float) -> int:
+    """Dead jobs back to the back of their lines, as new arrivals would be."""
+    if job_ids is None:
+        cursor = await conn.execute(QUERIES["dead_by_reason"],
+                                    {"reason": reason_contains})
+    else:
+        cursor = await conn.execute(QUERIES["dead_by_ids"], {
+            "ids": _json(list(job_ids)), "reason": reason_contains})
+    rows = await cursor.fetchall()
+    if not rows:
+        return 0
+    keys = sorted({key for _id, job_keys in rows for key in job_keys})
+    await _lock_lines(conn, keys)
+    busy = await _busy_lines(conn, keys)
+    positions = await _next_ids(conn, len(rows))
+    requeued: list[dict[str, Any]] = []
+    lines: list[dict[str, Any]] = []
+    for (job_id, job_keys), pos in zip(rows, positions, strict=True):
+        unique = list(dict.fromkeys(job_keys))
+        requeued.append({"id": job_id, "pos": pos,
+                         "blockers": sum(key in busy for key in unique)})
+        for key in unique:
+            lines.append({"key": key, "pos": pos, "job_id": job_id})
+            busy.add(key)
+    await conn.execute(QUERIES["requeue_jobs"], {"jobs": _json(requeued), "now": now})
+    await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
+    await _add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
+    return len(rows)
 
 
 async def _lock_lines(conn: Conn, keys: list[str]) -> None:

@@ -6,8 +6,13 @@
 -- server with json_to_recordset / json_array_elements_text: a batch is one statement.
 --
 -- Lock order, the same in every transaction so that nodes never deadlock: job rows
--- (finish, replay) -> seen_messages rows -> lines rows (sorted keys) -> the next job
--- in a line (unblock) -> job_counts rows (sorted names, always the last statement).
+-- (finish, replay) -> seen_messages rows -> lines rows (keys in code-point order: Python's
+-- sorted(), or COLLATE "C" in SQL) -> the next job in a line (unblock) -> job_counts
+-- rows (sorted names, always last: nothing is waited for after them).
+--
+-- Claims and heartbeats commit with synchronous_commit off: losing one in a database
+-- crash only hands the job out again (at-least-once holds), and it saves a disk flush
+-- on the hottest path. Enqueue and settling commit durably.
 
 -- name: lock_migrations
 -- Several nodes starting at once: one migrates, the others wait and find it done.
@@ -91,18 +96,47 @@ SELECT k FROM json_array_elements_text(%(keys)s::json) AS u(k)
 WHERE EXISTS (SELECT 1 FROM job_keys WHERE key = u.k);
 
 -- name: next_ids
--- Ids and line positions, taken while the lines are locked so that within a line they
--- follow commit order.
+-- Line positions for replay, taken while the lines are locked so that within a line
+-- they follow commit order.
 SELECT nextval('jobs_id_seq') FROM generate_series(1, %(n)s::integer);
 
--- name: insert_jobs
-INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
-                  blockers, state, attempts, received_at, available_at, updated_at)
-SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, blockers,
-       'pending', 0, received_at, %(now)s::float8, %(now)s::float8
-FROM json_to_recordset(%(jobs)s::json) AS u(
-    id bigint, write_key text, message_id text, event json, event_type text, user_key text,
-    ordering_keys text[], blockers integer, received_at float8);
+-- name: enqueue_jobs
+-- The batch (lines already locked) in one statement: ids from jobs_id_seq in batch
+-- order, so line order is commit order; each job's blockers = its keys with an earlier
+-- unfinished job, already queued or earlier in this batch; the jobs, their places in
+-- the lines, and the counters. Returns the ids in batch order.
+WITH input AS (
+    SELECT nextval('jobs_id_seq') AS id, batch.*
+    FROM (SELECT * FROM ROWS FROM (json_to_recordset(%(jobs)s::json) AS (
+              write_key text, message_id text, event json, event_type text, user_key text,
+              ordering_keys text[], received_at float8))
+              WITH ORDINALITY AS r(write_key, message_id, event, event_type, user_key,
+                                   ordering_keys, received_at, n)
+          ORDER BY n) AS batch
+), places AS (
+    SELECT input.id, k.key,
+           row_number() OVER (PARTITION BY k.key ORDER BY input.id) > 1
+           OR EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = k.key) AS behind
+    FROM input, unnest(input.ordering_keys) AS k(key)
+), blocking AS (
+    SELECT id, count(*) FILTER (WHERE behind)::integer AS blockers FROM places GROUP BY id
+), stored AS (
+    INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
+                      blockers, state, attempts, received_at, available_at, updated_at)
+    SELECT input.id, write_key, message_id, event, event_type, user_key, ordering_keys,
+           coalesce(blocking.blockers, 0), 'pending', 0, received_at, %(now)s::float8,
+           %(now)s::float8
+    FROM input LEFT JOIN blocking ON blocking.id = input.id
+), joined AS (
+    INSERT INTO job_keys (key, pos, job_id) SELECT key, id, id FROM places
+), counted AS (
+    INSERT INTO job_counts AS c (name, shard, n)
+    SELECT key, %(shard)s::integer, value::bigint
+    FROM json_each_text(%(deltas)s::json) AS u(key, value)
+    ORDER BY key
+    ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT id FROM input ORDER BY n;
 
 -- name: join_lines
 INSERT INTO job_keys (key, pos, job_id)
@@ -179,12 +213,14 @@ WITH fresh AS (
 )
 SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
        attempts, received_at, first_attempt_at, available_at, reason
-FROM leased ORDER BY id;
+FROM leased, (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
+ORDER BY id;
 
 -- name: extend_leases
 UPDATE jobs SET lease_until = %(lease_until)s::float8
 WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
-  AND state = 'claimed' AND lease_owner = %(worker)s::text;
+  AND state = 'claimed' AND lease_owner = %(worker)s::text
+  AND set_config('synchronous_commit', 'off', true) IS NOT NULL;
 
 -- ---------------------------------------------------------------- settle
 
@@ -192,33 +228,52 @@ WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
 SELECT state, lease_owner FROM jobs WHERE id = %(id)s::bigint;
 
 -- name: finish_job
--- Only the holder of the lease finishes the job; the row stays locked until COMMIT.
-UPDATE jobs SET state = %(state)s::text, attempts = attempts + 1,
-                first_attempt_at = coalesce(first_attempt_at, %(attempt_at)s::float8),
-                reason = %(reason)s::text, lease_owner = NULL, lease_until = NULL,
-                updated_at = %(attempt_at)s::float8
-WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
-RETURNING ordering_keys, coalesce(line_pos, id);
-
--- name: leave_lines
-DELETE FROM job_keys
-WHERE key IN (SELECT json_array_elements_text(%(keys)s::json)) AND pos = %(pos)s::bigint;
+-- Only the holder of the lease finishes the job (its row stays locked until COMMIT);
+-- the attempt is recorded, the job's lines locked (after its row: the lock order) and
+-- left. Returns the job's keys, or no row when the worker does not hold the job.
+WITH finished AS (
+    UPDATE jobs SET state = %(state)s::text, attempts = attempts + 1,
+                    first_attempt_at = coalesce(first_attempt_at, %(attempt_at)s::float8),
+                    reason = %(reason)s::text, lease_owner = NULL, lease_until = NULL,
+                    updated_at = %(attempt_at)s::float8
+    WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
+    RETURNING id, ordering_keys, coalesce(line_pos, id) AS pos
+), recorded AS (
+    INSERT INTO job_attempts (job_id, attempt) SELECT id, %(attempt)s::json FROM finished
+), locked AS (
+    INSERT INTO lines AS l (key)
+    SELECT DISTINCT k COLLATE "C" FROM finished, unnest(finished.ordering_keys) AS k
+    ORDER BY 1
+    ON CONFLICT (key) DO UPDATE SET key = l.key WHERE false
+), left_lines AS (
+    DELETE FROM job_keys USING finished
+    WHERE job_keys.key = ANY(finished.ordering_keys) AND job_keys.pos = finished.pos
+)
+SELECT ordering_keys FROM finished;
 
 -- name: unblock_next
--- The finished job headed each of these lines, so each line's next job has one
--- earlier job fewer (two fewer when it is next in two of them). Runs after leave_lines
--- in its own statement, so it sees the new heads.
-UPDATE jobs SET blockers = jobs.blockers - heads.n
-FROM (
-    SELECT head.job_id, count(*) AS n
-    FROM json_array_elements_text(%(keys)s::json) AS u(k)
-    CROSS JOIN LATERAL (SELECT job_id FROM job_keys WHERE key = u.k ORDER BY pos LIMIT 1) head
-    GROUP BY head.job_id
-) heads
-WHERE jobs.id = heads.job_id;
-
--- name: append_attempt
-INSERT INTO job_attempts (job_id, attempt) VALUES (%(job_id)s::bigint, %(attempt)s::json);
+-- The finished job headed each of its lines, so each line's next job has one earlier
+-- job fewer (two fewer when it is next in two of them). A statement after finish_job,
+-- so it sees the lines as they are now that they are locked. The counters come after
+-- the unblocking (the sub-select runs it first): they are the last locks taken.
+WITH unblocked AS (
+    UPDATE jobs SET blockers = jobs.blockers - heads.n
+    FROM (
+        SELECT head.job_id, count(*) AS n
+        FROM json_array_elements_text(%(keys)s::json) AS u(k)
+        CROSS JOIN LATERAL (SELECT job_id FROM job_keys WHERE key = u.k
+                            ORDER BY pos LIMIT 1) AS head
+        GROUP BY head.job_id
+    ) AS heads
+    WHERE jobs.id = heads.job_id
+    RETURNING 1
+)
+INSERT INTO job_counts AS c (name, shard, n)
+SELECT key, %(shard)s::integer, value::bigint
+FROM json_each_text(%(deltas)s::json) AS u(key, value)
+WHERE (SELECT count(*) FROM unblocked) >= 0
+ORDER BY key
+ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n;
 
 -- name: retry_job
 -- Back to pending (retrying), the attempt recorded and counted, in one statement;
