@@ -25,7 +25,7 @@ import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from sailbridge.delivery.ratelimit import RateLimitedSender, RateLimiter
+from sailbridge.delivery.ratelimit import RateLimitedSender
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
 from sailbridge.executor import Outcome
@@ -38,7 +38,7 @@ from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings
 from sailbridge.store.base import Job, Store
-from sailbridge.store.factory import open_store
+from sailbridge.store.factory import open_store, rate_limiter_for
 
 log = logging.getLogger("sailbridge.service")
 
@@ -85,9 +85,13 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 @asynccontextmanager
-async def sailthru_sender(settings: Settings, metrics: Metrics | None = None
+async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | None = None
                           ) -> AsyncIterator[Sender]:
-    """The client behind the rate limiter (and metrics), over one pooled session."""
+    """The client behind the rate limiter (and metrics), over one pooled session.
+
+    The limiter matches the store: shared by every node on PostgreSQL (Sailthru's
+    limits are per account), in-process on SQLite.
+    """
     api_key, api_secret = settings.credentials()
     connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
     async with aiohttp.ClientSession(connector=connector) as session:
@@ -97,9 +101,9 @@ async def sailthru_sender(settings: Settings, metrics: Metrics | None = None
             customer_id=settings.customer_id, timeout=settings.request_timeout)
         if metrics is not None:
             client = MeasuredSender(client, metrics)
-        limiter = RateLimiter(settings.rate_limits_per_second,
-                              on_wait=metrics.record_throttle_wait if metrics else
-                              (lambda route, seconds: None))
+        limiter = rate_limiter_for(
+            store, settings.rate_limits_per_second,
+            on_wait=metrics.record_throttle_wait if metrics else (lambda route, seconds: None))
         yield RateLimitedSender(client, limiter)
 
 
@@ -127,7 +131,8 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         async with contextlib.AsyncExitStack() as stack:
             worker: Worker | None = None
             if roles.delivery:
-                sender = await stack.enter_async_context(sailthru_sender(settings, metrics))
+                sender = await stack.enter_async_context(
+                    sailthru_sender(settings, store, metrics))
                 worker = build_worker(settings, store, sender, metrics)
                 task = asyncio.create_task(worker.run())
                 app.state.worker = worker

@@ -10,6 +10,7 @@ from segment.analytics import Client
 
 from sailbridge.sandbox.server import SandboxHandle
 
+from ..store.postgres_server import postgres_database, postgres_url  # noqa: F401 (fixtures)
 from .process import WRITE_KEY, ServeProcess, free_port, service_env
 
 StartServe = Callable[..., ServeProcess]

@@ -56,7 +56,7 @@ async def send_events(
         await store.set_paused(None)
         now = time.time()
         queued = await store.enqueue([new_job(e, now) for e in events], [], 0.0, now)
-        async with sailthru_sender(settings) as sender:
+        async with sailthru_sender(settings, store) as sender:
             worker = build_worker(settings, store, sender)
             running = asyncio.create_task(worker.run())
             try:
