@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import requests
+
 from sailbridge.sandbox.server import SandboxHandle
 
 from .conftest import StartServe, segment_client
@@ -56,6 +58,13 @@ def test_every_event_type_reaches_sailthru_as_mapped(
 
     [dead] = service.admin("/dlq")["dead"]
     assert dead["event"] == "purchase" and "reserved" in dead["reason"]
+
+    metrics = requests.get(service.url + "/metrics", timeout=10).text
+    assert 'sailbridge_jobs_delivered_total{event_type="identify",route="POST /user"} 3.0' in metrics
+    assert 'sailbridge_jobs_skipped_total{event_type="group",route="none"} 1.0' in metrics
+    assert 'sailbridge_jobs_dead_total{event_type="track",route="none"} 1.0' in metrics
+    assert 'sailbridge_sailthru_request_duration_seconds_count{route="POST /purchase"}' in metrics
+    assert 'sailbridge_queue_jobs{state="delivered"} 14.0' in metrics
 
 
 def test_cart_burst_through_the_service_survives_sailthrus_read_lag(
