@@ -65,6 +65,24 @@ def test_remaining_headroom_does_not_block() -> None:
     assert time.slept == []
 
 
+def test_nothing_remaining_in_a_window_that_already_ended_does_not_block() -> None:
+    # The answer to the last call of a window arrived after the window rolled over:
+    # the new window has its full allowance, so there is nothing to wait for.
+    time = FakeTime()
+    limiter = RateLimiter({"POST /event": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.observe("POST /event", RateLimitInfo(limit=300, remaining=0, reset=1_000))
+    run(limiter.acquire("POST /event"))
+    assert time.slept == []
+
+
+def test_a_429_whose_reset_already_passed_pauses_only_for_clock_skew() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /event": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.block("POST /event", until=999.0)
+    run(limiter.acquire("POST /event"))
+    assert 0 < time.now - 1_000 <= 0.1
+
+
 def test_block_without_reset_pauses_briefly() -> None:
     time = FakeTime()
     limiter = RateLimiter({"GET /user": 300}, clock=time.clock, sleep=time.sleep)

@@ -21,7 +21,7 @@ import pytest
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
 from sailbridge.store.base import JobState
-from sailbridge.store.errors import SchemaTooNew, StoreClosed
+from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.factory import open_store, rate_limiter_for
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.postgres_db import LATEST_VERSION
@@ -222,6 +222,47 @@ async def test_a_slow_node_keeps_its_lease_by_heartbeat(nodes: list[PostgresStor
 
     await slow.finish(held.id, JobState.DELIVERED, attempt(1_070.0), worker="slow")
     assert (await other.get_job(held.id)).state is JobState.DELIVERED  # type: ignore[union-attr]
+
+
+async def test_finishes_arriving_together_are_settled_as_one_group_job_by_job(
+        nodes: list[PostgresStore], postgres_url: str) -> None:
+    """Concurrent finishes share a commit; each still gets its own answer, and every
+    line moves on as if they had been settled one at a time."""
+    store = nodes[0]
+    jobs = [new_job(f"u{n % 6}", keys=(f"u{n % 6}", "a1") if n == 7 else None)
+            for n in range(24)]
+    await store.enqueue(jobs, [], WINDOW, 1_000.0)
+    mine = await store.claim("w1", 4, 60.0, 1_000.0)
+    theirs = await store.claim("w2", 2, 60.0, 1_000.0)
+    pending = (await store.list_jobs(JobState.PENDING, limit=1))[0].id
+    states = [JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD, JobState.DELIVERED]
+
+    results = await asyncio.gather(
+        *(store.finish(job.id, state, attempt(1_001.0), "why", worker="w1")
+          for job, state in zip(mine, states, strict=True)),
+        store.finish(theirs[0].id, JobState.DELIVERED, attempt(1_001.0), worker="w2"),
+        store.finish(theirs[1].id, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
+        store.finish(mine[0].id, JobState.DELIVERED, attempt(1_002.0), worker="w1"),
+        store.finish(pending, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
+        store.finish(99_999, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
+        return_exceptions=True)
+
+    assert results[:5] == [None] * 5
+    refused = results[5:]
+    assert all(isinstance(error, JobNotClaimed) for error in refused), refused
+    assert [(e.state, e.owner) for e in refused] == [  # type: ignore[union-attr]
+        ("claimed", "w2"), ("delivered", None), ("pending", None), (None, None)]
+    for job, state in zip(mine, states, strict=True):
+        settled = await store.get_job(job.id)
+        assert settled is not None and settled.state is state and len(settled.history) == 1
+    counts = await store.counts()
+    assert (counts.delivered, counts.skipped, counts.dead, counts.claimed) == (3, 1, 1, 1)
+    assert await lines_disagreeing_with_blockers(postgres_url) == []
+    # The users of the five settled jobs have their next jobs ready; the user of the
+    # job w2 still holds has not.
+    following = {job.user_key for job in await store.claim("w3", 100, 60.0, 1_003.0)}
+    assert following >= {job.user_key for job in [*mine, theirs[0]]}
+    assert theirs[1].user_key not in following
 
 
 async def test_pause_memory_and_dead_letters_are_shared_by_every_node(

@@ -85,6 +85,37 @@ async def test_nothing_remaining_on_one_node_closes_the_route_for_all(
     assert time.monotonic() - began >= 0.9
 
 
+async def test_a_429_whose_reset_already_passed_holds_every_node_only_briefly(
+        pools: list[AsyncConnectionPool], route: str) -> None:
+    first, second = (PostgresRateLimiter(pool, {route: 100.0}) for pool in pools)
+    await second.acquire(route)
+
+    first.block(route, time.time() - 1)  # the window rolled over before the answer came
+    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    began = time.monotonic()
+    await second.acquire(route)
+
+    assert 0.02 <= time.monotonic() - began < 0.5
+
+
+async def test_many_calls_waiting_on_one_node_share_the_slots_fairly(
+        pools: list[AsyncConnectionPool], route: str) -> None:
+    limiter = PostgresRateLimiter(pools[0], {route: 200.0})
+    granted: list[float] = []
+
+    async def call() -> None:
+        await limiter.acquire(route)
+        granted.append(time.monotonic())
+
+    began = time.monotonic()
+    await asyncio.gather(*(call() for _ in range(60)))
+
+    assert len(granted) == 60
+    assert time.monotonic() - began >= 59 / 200.0 - 0.02  # one slot each, 5 ms apart
+    gaps = [b - a for a, b in zip(sorted(granted), sorted(granted)[1:])]
+    assert sum(gaps) / len(gaps) >= 0.8 / 200.0
+
+
 async def test_a_block_set_while_a_call_waits_defers_it(pools: list[AsyncConnectionPool],
                                                         route: str) -> None:
     first, second = (PostgresRateLimiter(pool, {route: 2.0}) for pool in pools)

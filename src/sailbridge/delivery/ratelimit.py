@@ -22,6 +22,11 @@ from sailbridge.settings import DEFAULT_OTHER_LIMIT
 Clock = Callable[[], float]
 DEFAULT_BLOCK_SECONDS = 1.0
 """How long to hold a route after a 429 that came without a usable reset header."""
+PAST_RESET_BLOCK_SECONDS = 0.05
+"""How long to hold a route after a 429 whose reset has already passed here: Sailthru's
+window has rolled over by our clock, so only a short pause (for clock skew) is due, not
+the pause for an unknown reset — that would idle the route for a second at each window
+boundary a response happened to straddle."""
 
 
 @dataclass
@@ -82,15 +87,23 @@ class RateLimiter:
             self._on_wait(route, waited)
 
     def observe(self, route: str, info: RateLimitInfo | None) -> None:
-        """Learn from a response's headers: nothing left means wait for the reset."""
-        if info is not None and info.remaining <= 0:
+        """Learn from a response's headers: nothing left means wait for the reset (unless
+        the reset has passed already: the answer arrived after the window it counted)."""
+        if info is not None and info.remaining <= 0 and info.reset > self._clock():
             self.block(route, float(info.reset))
 
     def block(self, route: str, until: float | None) -> None:
-        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown)."""
+        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown, a
+        very short one if already past)."""
         state = self._route(route)
-        target = until if until and until > self._clock() else self._clock() + DEFAULT_BLOCK_SECONDS
-        state.blocked_until = max(state.blocked_until, target)
+        state.blocked_until = max(state.blocked_until, block_target(until, self._clock()))
+
+
+def block_target(until: float | None, now: float) -> float:
+    """Until when a block asked for with ``until`` (Sailthru's reset, if known) holds."""
+    if not until:
+        return now + DEFAULT_BLOCK_SECONDS
+    return until if until > now else now + PAST_RESET_BLOCK_SECONDS
 
 
 class RateLimitedSender:

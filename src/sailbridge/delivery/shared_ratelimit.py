@@ -3,10 +3,18 @@
 Sailthru's limits are per account, not per machine: with several nodes, each pacing
 itself at the configured rate would together send N times too much. So the slots live
 in the database (``rate_limits``, one row per route): a node takes the route's next
-slot and reserves the one after it in one atomic statement, on the *database's*
-clock, then sleeps locally until its slot. Whatever the number of nodes, slots are
-``1 / rate`` apart, and a block (Sailthru said nothing remains, or answered 429)
-written by one node holds for all, because every later slot is taken after it.
+slots and reserves the one after them in one atomic statement, on the *database's*
+clock, then each call sleeps locally until its slot. Whatever the number of nodes,
+slots are ``1 / rate`` apart, and a block (Sailthru said nothing remains, or answered
+429) written by one node holds for all, because every later slot is taken after it
+and a call that slept until its slot looks at the route's block before it goes.
+
+A node takes one slot per waiting call, for all the calls waiting at that moment in
+one statement (while it is in flight, newly waiting calls gather for the next one):
+the hot row is written once per group of calls rather than once per call, so the
+limiter keeps up with thousands of calls a second while the sum over nodes stays
+within the rate. Calls that wake from their slot at the same moment share one look
+at the block, as long as it began after they woke.
 
 `PostgresRateLimiter` is a `RateLimiter` (same ``acquire``/``observe``/``block``,
 ``waited_seconds`` and ``on_wait``), so `RateLimitedSender` uses it unchanged. If the
@@ -19,13 +27,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
-from sailbridge.delivery.ratelimit import DEFAULT_BLOCK_SECONDS, Clock, RateLimiter
+from sailbridge.delivery.ratelimit import (
+    DEFAULT_BLOCK_SECONDS,
+    PAST_RESET_BLOCK_SECONDS,
+    Clock,
+    RateLimiter,
+)
 from sailbridge.settings import DEFAULT_OTHER_LIMIT
 from sailbridge.store.postgres_db import QUERIES
 
@@ -36,6 +51,18 @@ WARN_EVERY = 60.0
 """Seconds between two warnings that the database is unreachable."""
 NO_WAIT = 1e-6
 """A slot this close to now is now (the slot arithmetic is in floats)."""
+MAX_SLOTS = 256
+"""Most slots one node takes in one statement."""
+
+
+@dataclass
+class _SharedRoute:
+    """A route's calls waiting for slots on this node, and its reads in flight."""
+
+    waiters: deque[asyncio.Future[float]] = field(default_factory=deque)
+    taking: asyncio.Task[None] | None = None
+    look: tuple[float, asyncio.Future[tuple[float, float]]] | None = None
+    """The latest read of the route's block: when it began, and its result."""
 
 
 class PostgresRateLimiter(RateLimiter):
@@ -60,6 +87,7 @@ class PostgresRateLimiter(RateLimiter):
         self._sleep_shared = sleep
         self._on_wait_shared = on_wait
         self._writes: dict[str, set[asyncio.Task[None]]] = {}
+        self._shared: dict[str, _SharedRoute] = {}
         self._warned_at = float("-inf")
 
     def _interval(self, route: str) -> float:
@@ -78,22 +106,75 @@ class PostgresRateLimiter(RateLimiter):
             self._on_wait_shared(route, waited)
 
     async def _acquire_shared(self, route: str) -> float:
-        interval = self._interval(route)
         waited = 0.0
         while True:
             await self._flush(route)
-            start, now = await self._one(QUERIES["take_slot"],
-                                         {"route": route, "interval": interval})
-            if start - now <= NO_WAIT:
+            delay = await self._slot(route) - time.monotonic()
+            if delay <= NO_WAIT:
                 return waited
-            waited += start - now
-            await self._sleep_shared(start - now)  # type: ignore[misc]
+            waited += delay
+            await self._sleep_shared(delay)  # type: ignore[misc]
             # A node may have closed the route while we slept (Sailthru said nothing
             # remains): take a fresh slot after the block rather than earn a 429.
             await self._flush(route)
-            blocked_until, now = await self._one(QUERIES["route_block"], {"route": route})
-            if blocked_until - now <= NO_WAIT:
+            if not await self._blocked(route):
                 return waited
+
+    async def _slot(self, route: str) -> float:
+        """This call's slot among all nodes, as a local `time.monotonic` instant."""
+        state = self._shared.get(route)
+        if state is None:
+            state = self._shared[route] = _SharedRoute()
+        waiter: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        state.waiters.append(waiter)
+        if state.taking is None or state.taking.done():
+            state.taking = asyncio.create_task(self._take_slots(route, state))
+        return await waiter
+
+    async def _take_slots(self, route: str, state: _SharedRoute) -> None:
+        """Take one slot for each call waiting on ``route``, a group at a time, until
+        none is waiting; a database error is handed to every waiting call."""
+        interval = self._interval(route)
+        while state.waiters:
+            group: list[asyncio.Future[float]] = []
+            while state.waiters and len(group) < MAX_SLOTS:
+                waiter = state.waiters.popleft()
+                if not waiter.done():  # not cancelled
+                    group.append(waiter)
+            if not group:
+                continue
+            try:
+                await self._flush(route)
+                first, now = await self._one(QUERIES["take_slots"], {
+                    "route": route, "interval": interval, "n": len(group)})
+            except BaseException as error:
+                for waiter in [*group, *state.waiters]:
+                    if not waiter.done():
+                        if isinstance(error, Exception):
+                            waiter.set_exception(error)
+                        else:
+                            waiter.cancel()
+                state.waiters.clear()
+                if isinstance(error, Exception):
+                    return
+                raise
+            base = time.monotonic() + first - now
+            for index, waiter in enumerate(group):
+                if not waiter.done():
+                    waiter.set_result(base + index * interval)
+
+    async def _blocked(self, route: str) -> bool:
+        """Whether a block holds ``route`` now, read after this call woke; calls that
+        wake together share one read."""
+        state = self._shared[route]
+        woke = time.monotonic()
+        look = state.look
+        if look is None or look[0] < woke:
+            look = (time.monotonic(),
+                    asyncio.ensure_future(self._one(QUERIES["route_block"], {"route": route})))
+            state.look = look
+        blocked_until, now = await asyncio.shield(look[1])
+        return blocked_until - now > NO_WAIT
 
     def block(self, route: str, until: float | None) -> None:
         """Hold ``route`` until the epoch second ``until`` (a short pause if unknown),
@@ -113,7 +194,8 @@ class PostgresRateLimiter(RateLimiter):
         try:
             async with self._pool.connection() as conn:
                 await conn.execute(QUERIES["block_route"], {
-                    "route": route, "until": until, "default_block": DEFAULT_BLOCK_SECONDS})
+                    "route": route, "until": until, "default_block": DEFAULT_BLOCK_SECONDS,
+                    "past_block": PAST_RESET_BLOCK_SECONDS})
         except DATABASE_ERRORS as error:
             self._warn(error)
 

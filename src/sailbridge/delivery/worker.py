@@ -33,6 +33,10 @@ from sailbridge.store.base import Attempt, Job, JobState, Store
 
 log = logging.getLogger("sailbridge.worker")
 Clock = Callable[[], float]
+PAUSE_READ_EVERY = 0.05
+"""Seconds between two reads of the pause while delivering (another node may set it)."""
+REFILL_WAIT = 0.005
+"""While nearly every slot is busy, how long to let deliveries end before claiming more."""
 
 
 class DeliveryObserver:
@@ -80,6 +84,9 @@ class Worker:
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._probe_at = 0.0
+        self._paused_seen = False
+        self._paused_read_at = float("-inf")
+        self._refill = max(1, config.concurrency // 4)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
 
@@ -105,7 +112,10 @@ class Worker:
     async def _claim_loop(self) -> None:
         idle = self._config.idle_poll
         while not self._stopping.is_set():
-            if await self._store.paused_reason():
+            # Cleared before looking, not before sleeping: a delivery that ends while we
+            # claim (and may have unblocked a user's next job) wakes the sleep below.
+            self._wake.clear()
+            if await self._paused():
                 # Probe with one job at a time, at most once per interval after a
                 # refusal (a fresh process probes at once: its credentials may be new).
                 # Finishing deliveries must not wake a paused worker into hammering
@@ -117,14 +127,40 @@ class Worker:
                 await self._sleep_unless_stopped(
                     max(0.05, min(self._probe_at - self._clock(), 1.0)))
                 continue
-            jobs = await self._claim(self._config.concurrency - len(self._inflight))
+            free = self._config.concurrency - len(self._inflight)
+            if 0 < free < self._refill and self._inflight:
+                # Busy: let a few more deliveries end and claim for all of them at once,
+                # rather than one claim per delivery.
+                await self._refill_wait()
+                free = self._config.concurrency - len(self._inflight)
+            jobs = await self._claim(free)
             for job in jobs:
                 self._inflight[job.id] = asyncio.create_task(self._deliver(job))
             if jobs:
                 idle = self._config.idle_poll
                 continue
-            idle = min(idle * 2, self._config.max_idle_poll)
+            if free > 0:
+                idle = min(idle * 2, self._config.max_idle_poll)
             await self._sleep_or_wake(idle)
+
+    async def _paused(self) -> bool:
+        """Whether delivery is paused, read from the store at most every
+        ``PAUSE_READ_EVERY`` seconds while delivering (every time while paused)."""
+        now = time.monotonic()
+        if self._paused_seen or now - self._paused_read_at >= PAUSE_READ_EVERY:
+            self._paused_read_at = now
+            self._paused_seen = await self._store.paused_reason() is not None
+        return self._paused_seen
+
+    async def _refill_wait(self) -> None:
+        """Until ``_refill`` slots are free, at most ``REFILL_WAIT`` seconds."""
+        deadline = time.monotonic() + REFILL_WAIT
+        while (self._config.concurrency - len(self._inflight) < self._refill
+               and not self._stopping.is_set()):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            await self._sleep_or_wake(remaining)
 
     async def _claim(self, limit: int) -> list[Job]:
         if limit <= 0:
@@ -136,9 +172,10 @@ class Worker:
             return []
 
     async def _sleep_or_wake(self, delay: float) -> None:
-        self._wake.clear()
+        """Until `wake` (or a delivery ended) since the last look, at most ``delay``."""
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        self._wake.clear()
 
     async def _sleep_unless_stopped(self, delay: float) -> None:
         with contextlib.suppress(asyncio.TimeoutError):
@@ -178,6 +215,7 @@ class Worker:
             return "skipped"
         if isinstance(error, CredentialsError):
             self._probe_at = self._clock() + self._config.pause_probe_interval
+            self._paused_seen = True
             await self._store.set_paused(
                 f"Sailthru refused the credentials on {error.route}: {error.message}"
                 + (f" (error {error.code})" if error.code is not None else ""))
@@ -203,9 +241,15 @@ class Worker:
         await self._store.finish(job.id, state, attempt, reason, worker=self.name)
 
     async def _resume_if_paused(self) -> None:
+        # Only when this worker saw the pause: delivering while it looked unpaused, a
+        # store read per delivered job would cost more than the delivery. A pause set
+        # elsewhere since then is seen by the claim loop, whose probe then resumes.
+        if not self._paused_seen:
+            return
         if await self._store.paused_reason() is not None:
             log.info("Sailthru accepted a call again; resuming delivery")
             await self._store.set_paused(None)
+        self._paused_seen = False
 
     async def _heartbeat(self) -> None:
         interval = self._config.lease / 3

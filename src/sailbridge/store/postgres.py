@@ -24,18 +24,22 @@ What makes it safe across nodes:
   node that lost its lease is refused (`JobNotClaimed`).
 - Locks are always taken in one order (see ``postgres.sql``), so nodes never deadlock.
 
-Every write is one transaction committed before the call returns. Reads see one
+Every write is one transaction committed before the call returns; finishes that arrive
+together share one (a group commit, as the SQLite store's writer does). Reads see one
 snapshot per call. Counters (for status) are sharded rows updated in the same
 transactions as the jobs they count.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, TypeVar
 
@@ -74,6 +78,8 @@ PRUNE_CHUNK = 50_000
 COUNTER_SHARDS = 16
 """Rows per counter; a statement updates one at random, so writers rarely queue."""
 TRANSACTION_ATTEMPTS = 3
+FINISH_GROUP = 256
+"""Most finishes committed in one transaction."""
 
 log = logging.getLogger("sailbridge.store")
 
@@ -97,6 +103,8 @@ class PostgresStore:
         self._clock = clock
         self._closed = False
         self._prune_at = float("-inf")
+        self._finishes: list[_Finish] = []
+        self._finisher: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(cls, url: str, clock: Clock = time.time, *, min_size: int = 1,
@@ -130,6 +138,9 @@ class PostgresStore:
     async def close(self) -> None:
         if not self._closed:
             self._closed = True
+            if self._finisher is not None:  # finishes already accepted are committed
+                with contextlib.suppress(Exception):
+                    await self._finisher
             await self._pool.close()
 
     # ------------------------------------------------------------------ machinery
@@ -153,6 +164,20 @@ class PostgresStore:
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 async with self._transaction() as conn:
+                    return await work(conn)
+            except (psycopg.errors.DeadlockDetected,
+                    psycopg.errors.SerializationFailure) as error:
+                if attempt == TRANSACTION_ATTEMPTS - 1:
+                    raise
+                log.warning("store transaction retried after %s", type(error).__name__)
+        raise AssertionError("unreachable")
+
+    async def _retrying(self, work: Callable[[Conn], Awaitable[T]]) -> T:
+        """Run ``work`` (which opens its own transaction) on a pooled connection, again
+        if PostgreSQL chose it as a deadlock victim, as `_in_transaction` does."""
+        for attempt in range(TRANSACTION_ATTEMPTS):
+            try:
+                async with self._connection() as conn:
                     return await work(conn)
             except (psycopg.errors.DeadlockDetected,
                     psycopg.errors.SerializationFailure) as error:
@@ -203,22 +228,59 @@ class PostgresStore:
 
     async def finish(self, job_id: int, state: JobState, attempt: Attempt,
                      reason: str | None = None, *, worker: str) -> None:
+        """Settle a claimed job; returns once committed. Finishes that arrive while one
+        group is being committed are committed together as the next group (one
+        transaction, a few statements, whatever their number), so the cost of a
+        durable commit is shared by every job settled in the same moment."""
         final = JobState(state)
         if final not in FINAL_STATES:
             raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
-        params = {"id": job_id, "state": final.value, "reason": reason, "worker": worker,
-                  "attempt_at": attempt.at, "attempt": _json(attempt)}
+        if self._closed:
+            raise StoreClosed("the store is closed")
+        request = _Finish(job_id, worker, {
+            "id": job_id, "worker": worker, "state": final.value, "reason": reason,
+            "attempt_at": attempt.at, "attempt": msgspec.Raw(_encode(attempt))},
+            asyncio.get_running_loop().create_future())
+        self._finishes.append(request)
+        if self._finisher is None or self._finisher.done():
+            self._finisher = asyncio.create_task(self._finish_groups())
+        await request.done
 
-        async def work(conn: Conn) -> None:
-            cursor = await conn.execute(QUERIES["finish_job"], params)
-            row = await cursor.fetchone()
-            if row is None:
-                raise await _not_claimed(conn, job_id, worker)
-            await conn.execute(QUERIES["unblock_next"], {
-                "keys": _json(sorted(set(row[0]))), "shard": _shard(),
-                "deltas": _json({"claimed": -1, final.value: 1})})
-
-        await self._in_transaction(work)
+    async def _finish_groups(self) -> None:
+        """Commit the waiting finishes, group after group, until none is waiting."""
+        while self._finishes:
+            group: list[_Finish] = []
+            later: list[_Finish] = []
+            ids: set[int] = set()
+            for request in self._finishes:
+                if request.job_id in ids or len(group) >= FINISH_GROUP:
+                    later.append(request)  # the same job twice: the second goes after
+                else:
+                    ids.add(request.job_id)
+                    group.append(request)
+            self._finishes = later
+            group = [request for request in group if not request.done.cancelled()]
+            if not group:
+                continue
+            try:
+                refused = await self._retrying(lambda conn: _finish_group(conn, group))
+            except Exception as error:
+                for request in group:
+                    if not request.done.done():
+                        request.done.set_exception(error)
+                continue
+            except BaseException:
+                for request in [*group, *self._finishes]:
+                    request.done.cancel()
+                self._finishes = []
+                raise
+            for request in group:
+                if not request.done.done():
+                    error = refused.get(request.job_id)
+                    if error is None:
+                        request.done.set_result(None)
+                    else:
+                        request.done.set_exception(error)
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         async with self._transaction() as conn:
@@ -383,6 +445,29 @@ async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Reje
         "now": now, "deltas": _json(deltas), "shard": _shard()})
     ids = tuple(row[0] for row in await cursor.fetchall())
     return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), ids)
+
+
+@dataclass
+class _Finish:
+    """One `PostgresStore.finish` waiting for its group's commit."""
+
+    job_id: int
+    worker: str
+    row: dict[str, Any]
+    done: asyncio.Future[None]
+
+
+async def _finish_group(conn: Conn, group: Sequence[_Finish]) -> dict[int, JobNotClaimed]:
+    """Finish a group of jobs (distinct ids) in one transaction, sent in one round trip:
+    the jobs, their lines, the next jobs in those lines, the counters. Returns the
+    refusals of jobs their worker did not hold (the others are finished)."""
+    async with conn.pipeline(), conn.transaction():
+        cursor = await conn.execute(QUERIES["finish_jobs"], {
+            "jobs": _json([request.row for request in sorted(group, key=lambda r: r.job_id)])})
+        await conn.execute(QUERIES["unblock_next"], {"shard": _shard()})
+    workers = {request.job_id: request.worker for request in group}
+    return {job_id: JobNotClaimed(job_id, workers[job_id], state, owner)
+            for job_id, finished, state, owner in await cursor.fetchall() if not finished}
 
 
 async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: str | None,

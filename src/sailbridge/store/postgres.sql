@@ -227,19 +227,35 @@ WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
 -- name: job_owner
 SELECT state, lease_owner FROM jobs WHERE id = %(id)s::bigint;
 
--- name: finish_job
--- Only the holder of the lease finishes the job (its row stays locked until COMMIT);
--- the attempt is recorded, the job's lines locked (after its row: the lock order) and
--- left. Returns the job's keys, or no row when the worker does not hold the job.
-WITH finished AS (
-    UPDATE jobs SET state = %(state)s::text, attempts = attempts + 1,
-                    first_attempt_at = coalesce(first_attempt_at, %(attempt_at)s::float8),
-                    reason = %(reason)s::text, lease_owner = NULL, lease_until = NULL,
-                    updated_at = %(attempt_at)s::float8
-    WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
-    RETURNING id, ordering_keys, coalesce(line_pos, id) AS pos
+-- name: finish_jobs
+-- A group of finishes (one per job, ids distinct) in one statement: only the holder of
+-- a job's lease finishes it, and the job rows are locked in id order first (the lock
+-- order: job rows, then lines), then updated; each attempt is recorded, and the
+-- finished jobs' lines are locked (keys sorted) and left. The ids finished are noted
+-- in the transaction for unblock_next, the statement after this one. Returns every
+-- input job: whether it was finished, else its state and owner (the worker did not
+-- hold it). Jobs finished together never share a key: each heads every line it is in.
+WITH input AS (
+    SELECT * FROM json_to_recordset(%(jobs)s::json) AS u(
+        id bigint, worker text, state text, reason text, attempt_at float8, attempt json)
+), mine AS (
+    SELECT jobs.id FROM jobs JOIN input ON input.id = jobs.id
+    WHERE jobs.state = 'claimed' AND jobs.lease_owner = input.worker
+    ORDER BY jobs.id
+    FOR UPDATE OF jobs
+), finished AS (
+    UPDATE jobs SET state = input.state, attempts = jobs.attempts + 1,
+                    first_attempt_at = coalesce(jobs.first_attempt_at, input.attempt_at),
+                    reason = input.reason, lease_owner = NULL, lease_until = NULL,
+                    updated_at = input.attempt_at
+    FROM input, mine
+    WHERE jobs.id = input.id AND jobs.id = mine.id
+      AND jobs.state = 'claimed' AND jobs.lease_owner = input.worker
+    RETURNING jobs.id, jobs.ordering_keys, coalesce(jobs.line_pos, jobs.id) AS pos,
+              input.attempt
 ), recorded AS (
-    INSERT INTO job_attempts (job_id, attempt) SELECT id, %(attempt)s::json FROM finished
+    INSERT INTO job_attempts (job_id, attempt)
+    SELECT id, attempt FROM finished ORDER BY id
 ), locked AS (
     INSERT INTO lines AS l (key)
     SELECT DISTINCT k COLLATE "C" FROM finished, unnest(finished.ordering_keys) AS k
@@ -249,30 +265,50 @@ WITH finished AS (
     DELETE FROM job_keys USING finished
     WHERE job_keys.key = ANY(finished.ordering_keys) AND job_keys.pos = finished.pos
 )
-SELECT ordering_keys FROM finished;
+SELECT input.id, finished.id IS NOT NULL, refused.state, refused.lease_owner
+FROM input
+LEFT JOIN finished ON finished.id = input.id
+LEFT JOIN LATERAL (SELECT state, lease_owner FROM jobs  -- OFFSET 0: by id, not a scan
+                   WHERE jobs.id = input.id AND finished.id IS NULL OFFSET 0) AS refused ON true,
+(SELECT set_config('sailbridge.finished',
+                   (SELECT coalesce(json_agg(id), '[]')::text FROM finished), true)) AS noted;
 
 -- name: unblock_next
--- The finished job headed each of its lines, so each line's next job has one earlier
--- job fewer (two fewer when it is next in two of them). A statement after finish_job,
--- so it sees the lines as they are now that they are locked. The counters come after
--- the unblocking (the sub-select runs it first): they are the last locks taken.
-WITH unblocked AS (
-    UPDATE jobs SET blockers = jobs.blockers - heads.n
-    FROM (
-        SELECT head.job_id, count(*) AS n
-        FROM json_array_elements_text(%(keys)s::json) AS u(k)
-        CROSS JOIN LATERAL (SELECT job_id FROM job_keys WHERE key = u.k
-                            ORDER BY pos LIMIT 1) AS head
-        GROUP BY head.job_id
-    ) AS heads
-    WHERE jobs.id = heads.job_id
+-- The jobs finish_jobs finished (noted in this transaction) headed each of their
+-- lines, so each line's next job has one earlier job fewer (two fewer when it is next
+-- in two of them). A statement after finish_jobs, so it sees the lines as they are now
+-- that they are locked. The next jobs are locked in id order, so two groups of
+-- finishes whose lines lead to the same jobs wait for each other instead of
+-- deadlocking. The counters come after the unblocking (the sub-select runs it first):
+-- they are the last locks taken.
+WITH done AS (
+    SELECT id, ordering_keys, state FROM jobs
+    WHERE id = ANY (ARRAY(SELECT value::bigint FROM json_array_elements_text(
+        coalesce(nullif(current_setting('sailbridge.finished', true), ''), '[]')::json)))
+), heads AS (
+    SELECT head.job_id, count(*) AS n
+    FROM (SELECT DISTINCT k FROM done, unnest(done.ordering_keys) AS k) AS u
+    CROSS JOIN LATERAL (SELECT job_id FROM job_keys WHERE key = u.k
+                        ORDER BY pos LIMIT 1) AS head
+    GROUP BY head.job_id
+), next_jobs AS (
+    SELECT jobs.id, heads.n FROM jobs JOIN heads ON heads.job_id = jobs.id
+    ORDER BY jobs.id
+    FOR UPDATE OF jobs
+), unblocked AS (
+    UPDATE jobs SET blockers = jobs.blockers - next_jobs.n
+    FROM next_jobs
+    WHERE jobs.id = next_jobs.id
     RETURNING 1
 )
 INSERT INTO job_counts AS c (name, shard, n)
-SELECT key, %(shard)s::integer, value::bigint
-FROM json_each_text(%(deltas)s::json) AS u(key, value)
+SELECT name, %(shard)s::integer, sum(delta) FROM (
+    SELECT 'claimed' AS name, -1 AS delta FROM done
+    UNION ALL SELECT state, 1 FROM done
+) AS changes
 WHERE (SELECT count(*) FROM unblocked) >= 0
-ORDER BY key
+GROUP BY name
+ORDER BY name
 ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n;
 
 -- name: retry_job
@@ -406,25 +442,35 @@ SELECT value FROM control WHERE name = %(name)s::text;
 
 -- ---------------------------------------------------------------- global rate limits
 
--- name: take_slot
--- The route's next slot on the database clock: at once if free, else after the slot
--- already given out and after any block; the slot after it is reserved in the same
--- statement. Every node shares the row, so together they keep the configured rate.
+-- name: take_slots
+-- The route's next `n` slots on the database clock, `interval` apart: the first at once
+-- if free, else after the slots already given out and after any block; the slots after
+-- them are reserved in the same statement. Every node shares the row, so together they
+-- keep the configured rate; a node takes slots for all its waiting calls at once, so
+-- the row is written once per group of calls, not once per call. Returns the first
+-- slot and the database's now. Committed without a disk flush: a database crash could
+-- at worst forget the last reservations and let calls go early once, where a durable
+-- write would make every call wait for the disk while holding the row.
 INSERT INTO rate_limits AS r (route, next_slot, blocked_until)
 VALUES (%(route)s::text,
-        extract(epoch FROM clock_timestamp())::float8 + %(interval)s::float8, 0)
+        extract(epoch FROM clock_timestamp())::float8 + %(interval)s::float8 * %(n)s::integer,
+        0)
 ON CONFLICT (route) DO UPDATE
 SET next_slot = greatest(r.next_slot, extract(epoch FROM clock_timestamp())::float8,
-                         r.blocked_until) + %(interval)s::float8
-RETURNING r.next_slot - %(interval)s::float8, extract(epoch FROM clock_timestamp())::float8;
+                         r.blocked_until) + %(interval)s::float8 * %(n)s::integer
+WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+RETURNING r.next_slot - %(interval)s::float8 * %(n)s::integer,
+          extract(epoch FROM clock_timestamp())::float8;
 
 -- name: block_route
--- Close the route until `until` (an epoch second from Sailthru), or for a short pause
--- when it is unknown or already past; a longer block already in force stays.
+-- Close the route until `until` (an epoch second from Sailthru), for a short pause when
+-- it is unknown, a very short one when already past (as `block_target` in Python); a
+-- longer block already in force stays.
 INSERT INTO rate_limits AS r (route, next_slot, blocked_until)
 SELECT %(route)s::text, 0,
-       CASE WHEN %(until)s::float8 > now_ THEN %(until)s::float8
-            ELSE now_ + %(default_block)s::float8 END
+       CASE WHEN coalesce(%(until)s::float8, 0) = 0 THEN now_ + %(default_block)s::float8
+            WHEN %(until)s::float8 > now_ THEN %(until)s::float8
+            ELSE now_ + %(past_block)s::float8 END
 FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now_) AS clock
 ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excluded.blocked_until);
 
