@@ -267,7 +267,7 @@ def status(
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Counts of pending, retrying, delivered, skipped, rejected and dead events."""
+    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events."""
     from sailbridge.operations import status_view
 
     settings = _settings(config)
@@ -277,8 +277,11 @@ def status(
         return
     out = Console()
     table = Table("state", "events", show_header=False)
-    for name in ("pending", "retrying", "in_flight", "delivered", "skipped", "rejected", "dead"):
+    for name in ("pending", "retrying", "in_flight", "delivered", "skipped", "rejected", "dead",
+                 "deduplicated"):
         table.add_row(name.replace("_", " "), str(view[name]))
+    if view["not_yet_sorted"]:
+        table.add_row("  of pending, not yet sorted", str(view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
     table.add_row("oldest pending", "—" if age is None else f"{age:.1f} s")
     out.print(table)

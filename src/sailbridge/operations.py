@@ -39,6 +39,8 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
         "skipped": counts.skipped,
         "rejected": counts.rejected,
         "dead": counts.dead,
+        "deduplicated": counts.deduplicated,
+        "not_yet_sorted": counts.inbox,
         "paused": counts.paused_reason is not None,
         "paused_reason": counts.paused_reason,
         "oldest_pending_age_seconds": None if oldest is None else round(max(0.0, now - oldest), 3),

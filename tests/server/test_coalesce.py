@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from sailbridge.server.coalesce import EnqueueCoalescer
+from sailbridge.server.coalesce import AcceptCoalescer, EnqueueCoalescer
 from sailbridge.store.base import EnqueueResult, JobState, NewJob, Rejection
 from sailbridge.store.sqlite import SqliteStore
 
@@ -73,3 +73,20 @@ async def test_no_more_than_max_calls_run_at_once(tmp_path: Path, max_calls: int
     coalescer = EnqueueCoalescer(SlowStore(), 86400, max_calls=max_calls)  # type: ignore[arg-type]
     await asyncio.gather(*(coalescer.enqueue([job(f"m{n}")], [], 1.0) for n in range(50)))
     assert peak == max_calls
+
+
+async def test_accepts_waiting_together_go_in_one_store_call(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    async with await SqliteStore.open(tmp_path / "q.db") as real:
+        class CountingAccepts:
+            async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                             dedupe_window: float, now: float) -> int:
+                calls.append(len(jobs))
+                return await real.accept(jobs, rejections, dedupe_window, now)
+
+        coalescer = AcceptCoalescer(CountingAccepts(), 86400, max_calls=1)  # type: ignore[arg-type]
+        await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
+        assert sum(calls) == 20
+        assert len(calls) < 20
+        assert len(await real.list_jobs(JobState.PENDING, limit=100)) == 20

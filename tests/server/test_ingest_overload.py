@@ -35,6 +35,10 @@ class LockedStore(_Delegating):
                       dedupe_window: float, now: float) -> EnqueueResult:
         raise sqlite3.OperationalError("database is locked")
 
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        raise sqlite3.OperationalError("database is locked")
+
 
 class GatedStore(_Delegating):
     """A store whose writes wait until the test opens the gate."""
@@ -49,6 +53,14 @@ class GatedStore(_Delegating):
             await asyncio.sleep(0.01)
         result: EnqueueResult = await self.inner.enqueue(jobs, rejections, dedupe_window, now)
         return result
+
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        self.entered.set()
+        while not self.gate.is_set():
+            await asyncio.sleep(0.01)
+        taken: int = await self.inner.accept(jobs, rejections, dedupe_window, now)
+        return taken
 
 
 def post(url: str) -> requests.Response:

@@ -82,3 +82,24 @@ def test_refused_requests_are_counted_by_status(server: LiveServer) -> None:
                         route="/v1/track", status="400") == 1
     assert metric_value(text, "sailbridge_ingest_requests_total",
                         route="/v1/track", status="401") == 1
+
+
+class FixedCountsStore:
+    """The real store, but status answers with fixed counts."""
+
+    def __init__(self, inner: Store) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    async def counts(self) -> StatusCounts:
+        return StatusCounts(7, 0, 0, 0, 0, 0, 0, None, None, deduplicated=5, inbox=3)
+
+
+def test_duplicates_and_unsorted_events_are_the_stores_counts(serve: Serve) -> None:
+    server = serve(wrap_store=FixedCountsStore)
+    text = scrape(server)
+    assert metric_value(text, "sailbridge_events_deduplicated_total") == 5
+    assert metric_value(text, "sailbridge_queue_inbox_events") == 3
+    assert metric_value(text, "sailbridge_queue_jobs", state="pending") == 7

@@ -159,3 +159,135 @@ async def test_blockers_match_the_lines_after_a_busy_workload(
     assert rows
     assert [(job_id, blockers) for job_id, blockers, _ in rows] == [
         (job_id, earlier_keys) for job_id, _, earlier_keys in rows]
+
+
+def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: Path) -> None:
+    path = tmp_path / "crash.db"
+    script = textwrap.dedent(f"""
+        import asyncio, os, signal
+        from sailbridge.store.base import NewJob
+        from sailbridge.store.sqlite import SqliteStore
+
+        async def main():
+            store = await SqliteStore.open({str(path)!r})
+            store._writer._sort = None  # die with everything still in the inbox
+            for batch in range(20):
+                jobs = [NewJob("wk", f"m{{batch}}-{{n}}", {{"n": n}}, "track", f"u{{n}}",
+                               (f"u{{n}}",), 1.0) for n in range(50)]
+                await store.accept(jobs, [], 86400.0, 2.0)
+                print(batch, flush=True)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+        asyncio.run(main())
+    """)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=60)
+    assert run.returncode == -9, run.stderr
+    assert len(run.stdout.split()) == 20
+
+    db = sqlite3.connect(path)
+    in_inbox = db.execute("SELECT sum(events) FROM inbox").fetchone()[0]
+    db.close()
+    assert in_inbox == 1_000
+
+    async def reopen() -> list[int]:
+        async with await SqliteStore.open(path) as store:
+            assert (await store.counts()).pending == 1_000
+            for _ in range(500):  # the rows a crash left are sorted on start
+                if not (await store.counts()).inbox:
+                    break
+                await asyncio.sleep(0.01)
+            pending = await store.list_jobs(JobState.PENDING, limit=2_000)
+            return [job.event["n"] for job in pending]
+
+    stored = asyncio.run(reopen())
+    assert stored == [n for _batch in range(20) for n in range(50)]
+
+
+async def _without_background_sorting(store: SqliteStore) -> None:
+    """Leave the inbox to the test: only its explicit `_sort` calls move rows."""
+    def stop(tx: object) -> None:
+        store._writer._sort = None  # noqa: SLF001 - a test hook
+    await store._writer.call(stop)  # noqa: SLF001
+
+
+async def _sort_step(store: SqliteStore, events: int) -> int:
+    outcome = await store._writer.call(  # noqa: SLF001 - driving the sorter by hand
+        lambda tx: store._sort(tx, events))  # noqa: SLF001
+    return outcome.events
+
+
+async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(
+        sqlite_store: SqliteStore) -> None:
+    await _without_background_sorting(sqlite_store)
+    jobs = [new_job(f"u{n % 7}", event={"n": n}) for n in range(250)]
+    await sqlite_store.accept(jobs[:200], [], WINDOW, 1_000.0)
+    await sqlite_store.accept(jobs[200:], [], WINDOW, 1_000.0)
+
+    steps = []
+    while (await sqlite_store.counts()).inbox:
+        steps.append(await _sort_step(sqlite_store, 64))
+
+    assert steps == [64, 64, 64, 58]
+    pending = await sqlite_store.list_jobs(JobState.PENDING, limit=1_000)
+    assert [job.event["n"] for job in pending] == list(range(250))
+    assert [job.id for job in pending] == sorted(job.id for job in pending)
+    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+        lambda tx: tx.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+    assert rows == 0
+
+
+async def test_reads_see_what_was_just_accepted(sqlite_store: SqliteStore) -> None:
+    await sqlite_store.accept([new_job("u1"), new_job("u2", message_id="m")], [], WINDOW,
+                              1_000.0)
+    await sqlite_store.accept([new_job("u3", message_id="m")], [], WINDOW, 1_000.0)
+
+    pending = await sqlite_store.list_jobs(JobState.PENDING)
+    counts = await sqlite_store.counts()
+
+    assert [job.user_key for job in pending] == ["u1", "u2"]
+    assert (counts.pending, counts.inbox, counts.deduplicated) == (2, 0, 1)
+
+
+async def test_counts_split_out_events_not_sorted_yet(sqlite_store: SqliteStore) -> None:
+    await _without_background_sorting(sqlite_store)
+    await sqlite_store.enqueue([new_job("u0", received_at=950.0)], [], WINDOW, 1_000.0)
+    await sqlite_store.accept([new_job("u1", received_at=800.0), new_job("u2")], [], WINDOW,
+                              1_000.0)
+
+    counts = await sqlite_store.counts()
+
+    assert (counts.pending, counts.inbox) == (3, 2)
+    assert counts.oldest_pending_at == 800.0
+
+
+async def test_blockers_match_the_lines_after_accepts_sorted_in_pieces(
+        sqlite_store: SqliteStore) -> None:
+    await _without_background_sorting(sqlite_store)
+    for batch in range(6):
+        jobs = [new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
+                for n in range(batch * 10, batch * 10 + 10)]
+        await sqlite_store.accept(jobs, [], WINDOW, 1_000.0)
+    while (await sqlite_store.counts()).inbox:
+        await _sort_step(sqlite_store, 7)
+        for job in await sqlite_store.claim("w1", 2, 60.0, 1_000.0):
+            await sqlite_store.finish(job.id, JobState.DELIVERED, attempt(1_000.0), worker="w1")
+
+    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+        lambda tx: tx.db.execute("""
+            SELECT j.id, j.blockers, (
+                SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier
+                  ON earlier.key = mine.key AND earlier.pos < mine.pos
+                WHERE mine.job_id = j.id)
+            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall())
+    assert rows
+    assert [(job_id, blockers) for job_id, blockers, _ in rows] == [
+        (job_id, earlier_keys) for job_id, _, earlier_keys in rows]
+
+
+async def test_a_claim_sees_events_accepted_just_before_it(sqlite_store: SqliteStore) -> None:
+    await sqlite_store.accept([new_job("u1"), new_job("u2")], [], WINDOW, 1_000.0)
+
+    claimed = await sqlite_store.claim("w1", 10, 60.0, 1_000.0)
+
+    assert [job.user_key for job in claimed] == ["u1", "u2"]

@@ -2,10 +2,30 @@
 
 from __future__ import annotations
 
-from sailbridge.events import Event
+from typing import Protocol
 
 
-def ordering_keys(event: Event) -> tuple[str, ...]:
+class Keyed(Protocol):
+    """What ordering needs of an event: a `sailbridge.events.Event`, or ingest's typed
+    wire form of one (`sailbridge.server.fastpath.WireEvent`)."""
+
+    @property
+    def type(self) -> str | None: ...
+
+    @property
+    def user_id(self) -> str | None: ...
+
+    @property
+    def anonymous_id(self) -> str | None: ...
+
+    @property
+    def previous_id(self) -> str | None: ...
+
+    @property
+    def user_key(self) -> str | None: ...
+
+
+def ordering_keys(event: Keyed) -> tuple[str, ...]:
     """The user key, plus the other profile a merge folds in.
 
     An identify that merges an anonymousId, and an alias of a previousId, must also

@@ -16,6 +16,11 @@ event there is answered 400 (413 when too large) with the reason — after recor
 the rejection durably, so it shows beside the batch rejections. If the store cannot
 take that record, the answer is 429/503 instead and the client retries; an invalid
 event is never silently dropped.
+
+"Durably stored" is `Store.accept`: the events are committed to the store's inbox,
+and the store sorts them into the queue (dedupe included) just after, off the
+request's path. Events already in shape skip the general decode → validate → fix →
+re-encode path (`sailbridge.server.fastpath`); the general path handles the rest.
 """
 
 from __future__ import annotations
@@ -43,8 +48,9 @@ from sailbridge.events import (
 )
 from sailbridge.inputs import merge_batch_fields
 from sailbridge.mapping import ordering_keys
-from sailbridge.server.bodies import read_body, write_key_from_authorization
-from sailbridge.server.coalesce import EnqueueCoalescer
+from sailbridge.server import fastpath
+from sailbridge.server.bodies import header_value, read_body, write_key_from_authorization
+from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.errors import (
     IngestError,
     InvalidBody,
@@ -74,6 +80,9 @@ SINGLE_PATHS: Final = {
     "/v1/group": "group",
 }
 
+KNOWN_HEADERS_KEPT: Final = 256
+"""Authorization headers remembered with their (configured) write key."""
+
 REJECTED_RAW_KEEP: Final = 1024
 """Bytes of an oversize event's JSON kept in its rejection record (the rest is dropped)."""
 
@@ -93,7 +102,7 @@ class IngestConfig:
     ``max_inflight`` is how many requests may wait on the store at once; one more
     is answered 429 at once rather than queued behind them (0 refuses everything,
     useful to drain). The limits match Segment's: 500 KB a request (before and after
-    gzip), 32 KB an event. ``max_store_calls`` is how many ``enqueue`` calls run at
+    gzip), 32 KB an event. ``max_store_calls`` is how many ``accept`` calls run at
     once; requests arriving meanwhile are joined into the next (see `coalesce`).
     """
 
@@ -119,8 +128,12 @@ _decode_raw_list = msgspec.json.Decoder(list[msgspec.Raw]).decode
 _decode_any = msgspec.json.Decoder().decode
 
 
+_SUCCESS_RESPONSE: Final = Response(_SUCCESS, media_type="application/json")
+
+
 def _success() -> Response:
-    return Response(_SUCCESS, media_type="application/json")
+    """The one success answer (a Response only sends what it holds, so it is shared)."""
+    return _SUCCESS_RESPONSE
 
 
 class _Rejected(Exception):
@@ -153,9 +166,10 @@ class Ingest:
         self.clock = clock
         self.on_enqueued = on_enqueued
         self._waiting = 0
-        self._coalescer = EnqueueCoalescer(
-            store, config.dedupe_window, config.max_store_calls,
-            on_result=lambda result: metrics.record_deduplicated(result.duplicates))
+        self._known_headers: dict[str, str] = {}
+        self._time_text = _TimeText()
+        self._coalescer = AcceptCoalescer(store, config.dedupe_window,
+                                          config.max_store_calls)
 
     def routes(self) -> list[Route]:
         routes = [Route(path, self._batch_endpoint(path), methods=["POST"])
@@ -208,13 +222,25 @@ class Ingest:
             items = _decode_raw_list(raw_batch)
         except msgspec.ValidationError as exc:
             raise InvalidBody("\"batch\" must be an array of events") from exc
-        shared = {name: _decode_any(top[name]) for name in ("context", "integrations", "sentAt")
-                  if name in top}
+        shared: dict[str, Any] = {
+            name: _decode_any(top[name]) for name in ("context", "integrations", "sentAt")
+            if name in top}
         if not items:
             return _success()
-        stamp = _Received(received)
+        stamp = _Received(received, self._time_text)
         sorted_ = _Sorted([], [], [])
+        quick = fastpath.shared_fits(shared)
+        sent_at = shared.get("sentAt", fastpath.NO_SENT_AT)
+        max_event_bytes = self.config.max_event_bytes
+        decode, to_job, jobs = fastpath.decode_event, fastpath.to_job, sorted_.jobs
         for raw in items:
+            if quick and len(raw) <= max_event_bytes:
+                wire = decode(raw)
+                job = None if wire is None else to_job(
+                    wire, write_key, None, sent_at, stamp.text, received)
+                if job is not None:
+                    jobs.append(job)
+                    continue
             self._sort_one(sorted_, write_key, raw, shared, None, received, stamp)
         await self._store(sorted_, received)
         return _success()
@@ -223,6 +249,15 @@ class Ingest:
         key = self._header_write_key(request)
         body = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
+        wire = fastpath.decode_single(body)
+        if wire is not None:
+            write_key = self._authorize(key or _text(wire.write_key))
+            if len(body) <= self.config.max_event_bytes:
+                stamp = _Received(received, self._time_text)
+                job = fastpath.to_single_job(wire, write_key, kind, stamp.text, received)
+                if job is not None:
+                    await self._store(_Sorted([job], [], []), received)
+                    return _success()
         try:
             document = _decode_any(body)
         except msgspec.DecodeError as exc:
@@ -230,7 +265,7 @@ class Ingest:
         if not isinstance(document, dict):
             raise InvalidBody("the body must be a JSON object (one event)")
         write_key = self._authorize(key or _text(document.get("writeKey")))
-        stamp = _Received(received)
+        stamp = _Received(received, self._time_text)
         sorted_ = _Sorted([], [], [])
         self._sort_one(sorted_, write_key, msgspec.Raw(body), {}, kind, received, stamp,
                        document=document)
@@ -247,10 +282,17 @@ class Ingest:
     def _header_write_key(self, request: Request) -> str | None:
         """The Basic-auth key, checked before the body is read (a wrong key costs no
         parsing); the capacity check is here too so an overloaded server sheds a request
-        before reading it."""
-        key = write_key_from_authorization(request.headers.get("authorization"))
-        if key is not None:
-            self._authorize(key)
+        before reading it. Headers carrying a configured key are remembered (an SDK
+        sends the same one every time), so the base64 is decoded once."""
+        header = header_value(request, b"authorization")
+        key = self._known_headers.get(header) if header else None
+        if key is None:
+            key = write_key_from_authorization(header)
+            if key is not None:
+                self._authorize(key)
+                if len(self._known_headers) >= KNOWN_HEADERS_KEPT:
+                    self._known_headers.clear()
+                self._known_headers[header] = key  # type: ignore[index] # header is set
         self._check_capacity()
         return key
 
@@ -274,7 +316,8 @@ class Ingest:
     def _sort_one(self, into: _Sorted, write_key: str, raw: msgspec.Raw,
                   shared: dict[str, Any], kind: str | None, received: float,
                   stamp: _Received, document: Any = None) -> None:
-        """Turn one event into a `NewJob`, or a `Rejection` saying why not."""
+        """Turn one event into a `NewJob`, or a `Rejection` saying why not: the general
+        path, for what `fastpath` does not take (and the reference it is tested against)."""
         try:
             size = len(raw)
             if size > self.config.max_event_bytes:
@@ -324,24 +367,31 @@ class Ingest:
         )
 
     async def _store(self, sorted_: _Sorted, received: float) -> None:
-        """Enqueue durably, or raise 429/503; metrics count only what was committed."""
+        """Store durably (`Store.accept`), or raise 429/503; metrics count only what was
+        committed. Duplicates are dropped by the store when it sorts the events into
+        the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`)."""
         self._check_capacity()
         self._waiting += 1
         self.metrics.ingest_inflight.inc()
         try:
-            await self._coalescer.enqueue(sorted_.jobs, sorted_.rejections, received)
+            await self._coalescer.accept(sorted_.jobs, sorted_.rejections, received)
         except Exception as exc:  # noqa: BLE001 - any store failure is "try again later"
-            log.exception("store.enqueue failed; answering 503")
+            log.exception("store.accept failed; answering 503")
             raise StoreUnavailable(
                 f"the event store is unavailable ({type(exc).__name__}); retry later",
                 retry_after=self.config.unavailable_retry_after) from exc
         finally:
             self._waiting -= 1
             self.metrics.ingest_inflight.dec()
-        for event_type, count in Counter(job.event_type for job in sorted_.jobs).items():
-            self.metrics.record_received(event_type, count)
-        for reason_class, count in Counter(c.reason_class for c in sorted_.causes).items():
-            self.metrics.record_rejected(reason_class, count)
+        jobs = sorted_.jobs
+        if len(jobs) == 1:
+            self.metrics.record_received(jobs[0].event_type)
+        elif jobs:
+            for event_type, count in Counter(job.event_type for job in jobs).items():
+                self.metrics.record_received(event_type, count)
+        if sorted_.causes:
+            for reason_class, count in Counter(c.reason_class for c in sorted_.causes).items():
+                self.metrics.record_rejected(reason_class, count)
         if sorted_.jobs and self.on_enqueued is not None:
             try:
                 self.on_enqueued()
@@ -362,9 +412,27 @@ class _Received:
 
     __slots__ = ("moment", "text")
 
-    def __init__(self, epoch: float) -> None:
+    def __init__(self, epoch: float, text: _TimeText | None = None) -> None:
         self.moment = datetime.fromtimestamp(epoch, timezone.utc)
-        self.text = format_time(self.moment)
+        self.text = format_time(self.moment) if text is None else text(self.moment)
+
+
+class _TimeText:
+    """`format_time` for a stream of receive times: ``strftime`` is the slow part and
+    its output changes once a second, so the second's prefix is formatted once."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second: datetime | None = None
+        self._prefix = ""
+
+    def __call__(self, moment: datetime) -> str:
+        second = moment.replace(microsecond=0)
+        if second != self._second:
+            self._second = second
+            self._prefix = format_time(second)[:-4]  # "...:SS." without "000Z"
+        return f"{self._prefix}{moment.microsecond // 1000:03d}Z"
 
 
 def _text(value: Any) -> str | None:

@@ -28,6 +28,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily, Metric
+from prometheus_client.registry import Collector
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -78,9 +80,10 @@ class Metrics:
             "sailbridge_events_rejected",
             "Events refused at ingest and recorded as rejections, by reason class.",
             ["reason"], registry=r)
-        self.events_deduplicated = Counter(
-            "sailbridge_events_deduplicated",
-            "Events dropped at ingest as duplicates of a recent messageId.", registry=r)
+        # Duplicates are found by the store when it sorts accepted events into the
+        # queue, so this counter is the store's own total, refreshed at scrape time.
+        self.store_totals = _StoreTotals()
+        r.register(self.store_totals)
 
         # delivery outcomes
         labels = ["event_type", "route"]
@@ -115,6 +118,10 @@ class Metrics:
         self.queue_jobs = Gauge(
             "sailbridge_queue_jobs", "Jobs in the store by state.", ["state"],
             registry=r, multiprocess_mode="mostrecent")
+        self.queue_inbox = Gauge(
+            "sailbridge_queue_inbox_events",
+            "Accepted events not yet sorted into the queue (included in pending).",
+            registry=r, multiprocess_mode="mostrecent")
         self.queue_oldest_pending_age = Gauge(
             "sailbridge_queue_oldest_pending_age_seconds",
             "Age of the oldest job still waiting for delivery (0 when none).",
@@ -128,6 +135,7 @@ class Metrics:
 
         # labelled children on the per-request path, looked up once (labels() is not free)
         self._ingest_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+        self._received_children: dict[str, Counter] = {}
 
     # -- ingest -------------------------------------------------------------------------
 
@@ -143,16 +151,15 @@ class Metrics:
 
     def record_received(self, event_type: str, count: int = 1) -> None:
         """Valid events of ``event_type`` accepted for storage (duplicates included)."""
-        self.events_received.labels(event_type).inc(count)
+        child = self._received_children.get(event_type)
+        if child is None:
+            child = self._received_children[event_type] = self.events_received.labels(
+                event_type)
+        child.inc(count)
 
     def record_rejected(self, reason: str, count: int = 1) -> None:
         """Events rejected at ingest; ``reason`` is a short class such as ``too_large``."""
         self.events_rejected.labels(reason).inc(count)
-
-    def record_deduplicated(self, count: int) -> None:
-        """Events the store dropped as duplicates of a recent (write key, messageId)."""
-        if count:
-            self.events_deduplicated.inc(count)
 
     # -- delivery (called by the workers) ---------------------------------------------
 
@@ -189,6 +196,8 @@ class Metrics:
         """Set the queue gauges from a `StatusCounts` taken at ``now`` (epoch seconds)."""
         for state in QUEUE_STATES:
             self.queue_jobs.labels(state).set(getattr(counts, state))
+        self.queue_inbox.set(counts.inbox)
+        self.store_totals.deduplicated = counts.deduplicated
         oldest = counts.oldest_pending_at
         self.queue_oldest_pending_age.set(max(now - oldest, 0.0) if oldest is not None else 0.0)
         self.delivery_paused.set(1 if counts.paused_reason else 0)
@@ -206,8 +215,24 @@ class Metrics:
 
             aggregate = CollectorRegistry()
             multiprocess.MultiProcessCollector(aggregate)
+            aggregate.register(self.store_totals)  # the shared store's, not per process
             return generate_latest(aggregate)
         return generate_latest(self.registry)
+
+
+class _StoreTotals(Collector):
+    """Lifetime totals kept by the store (shared by every process and node), exported
+    as counters with the value of the latest ``store.counts()``."""
+
+    def __init__(self) -> None:
+        self.deduplicated = 0
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "sailbridge_events_deduplicated",
+            "Events dropped as duplicates of a recent messageId (the store's total).")
+        family.add_metric([], self.deduplicated)
+        yield family
 
 
 Clock = Callable[[], float]

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
+import msgspec
+
 from sailbridge.store.memory import Memory
 
 
@@ -29,13 +31,19 @@ class JobState(StrEnum):
     DEAD = "dead"
 
 
-@dataclass(frozen=True)
-class NewJob:
-    """An accepted event to deliver. ``event`` is the Segment JSON (camelCase)."""
+class NewJob(msgspec.Struct, frozen=True, array_like=True):
+    """An accepted event to deliver. ``event`` is the Segment JSON (camelCase): a dict,
+    or a `msgspec.Raw` holding the encoded JSON object when ingest already has the exact
+    bytes to store (stores write it with ``msgspec.json.encode``, which takes either).
+
+    A msgspec Struct rather than a dataclass: ingest builds one per event, and a frozen
+    dataclass costs ten times as much to construct. ``array_like`` keeps a list of them
+    compact when a store serialises it (the SQLite inbox does).
+    """
 
     write_key: str
     message_id: str | None
-    event: dict[str, Any]
+    event: dict[str, Any] | msgspec.Raw
     event_type: str
     user_key: str
     ordering_keys: tuple[str, ...]
@@ -107,6 +115,10 @@ class StatusCounts:
     dead: int
     oldest_pending_at: float | None
     paused_reason: str | None
+    deduplicated: int = 0
+    """Lifetime total of events dropped as duplicates of a recent (write key, messageId)."""
+    inbox: int = 0
+    """Of ``pending``, events accepted but not yet sorted into the queue (see `Store.accept`)."""
 
 
 class Store(Memory, Protocol):
@@ -124,7 +136,31 @@ class Store(Memory, Protocol):
         """Store jobs and rejections durably (committed before returning).
 
         A job whose (write_key, message_id) was seen within ``dedupe_window`` seconds is
-        dropped as a duplicate — including duplicates inside the same call.
+        dropped as a duplicate — including duplicates inside the same call — and counted
+        in ``StatusCounts.deduplicated``. Jobs taken by an earlier `accept` are sorted
+        into the queue first, so they keep their place ahead of these.
+        """
+
+    async def accept(
+        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], dedupe_window: float,
+        now: float,
+    ) -> int:
+        """Take jobs and rejections durably (committed before returning) for sorting into
+        the queue soon after; returns how many jobs were taken (``len(jobs)``).
+
+        This is ingest's call: an acknowledged event is on disk, but the queue's
+        bookkeeping (dedupe, ordering lines, counters) may happen a moment later, off
+        the request's path, so no job ids are returned and duplicates are not known
+        yet. The store promises that accepted jobs are sorted in the order ``accept``
+        calls returned, with ``dedupe_window`` and ``now`` applied as `enqueue` would
+        have applied them at that moment; that they are sorted before any later
+        `enqueue` or `replay`, and promptly otherwise (a `claim` sees them within a
+        moment); that `counts` includes them as pending meanwhile (and in ``inbox``);
+        that duplicates found when sorting are added to ``StatusCounts.deduplicated``;
+        and that nothing accepted is lost if the process dies before sorting.
+
+        A store without a separate inbox (PostgreSQL) implements this as `enqueue`,
+        adding the duplicates it drops to its ``deduplicated`` count.
         """
 
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
@@ -172,8 +208,8 @@ class Store(Memory, Protocol):
         counts are lifetime totals and do not go down."""
 
     async def counts(self) -> StatusCounts:
-        """Current pending, retrying, claimed, dead and rejected; lifetime delivered and
-        skipped totals."""
+        """Current pending (including accepted events not sorted yet), retrying, claimed,
+        dead and rejected; lifetime delivered, skipped and deduplicated totals."""
 
     async def set_paused(self, reason: str | None) -> None:
         """Pause delivery for every worker with a visible reason; ``None`` resumes."""

@@ -21,6 +21,25 @@ by the writer on enqueue, finish and replay, and only jobs at zero are indexed a
 ready. A claim therefore reads about ``limit`` index entries plus one row each, no
 matter how many jobs wait behind busy users.
 
+That bookkeeping costs tens of microseconds an event (random pages in the dedupe and
+line indexes), so ingest does not wait for it: `accept` appends each request's events
+as ONE row of an append-only ``inbox`` table (sequential key, a few pages a commit)
+and returns once that is committed. The writer then *sorts* the inbox into the queue
+— dedupe, lines, blockers, counters: what `enqueue` does — in arrival order, a few
+milliseconds' worth of events per transaction (a big row is sorted in pieces, see
+``inbox_head``), deleting each row in the transaction that sorts its last event, so
+a crash loses nothing and the rows it left are sorted when the store opens again.
+
+When it sorts: whenever no request waits, at full speed — unless ingest is busy and
+competes with sorting for the CPU (a burst), then for at most `SORT_SHARE_UNDER_LOAD`
+of the time (sorting would otherwise take the CPU that acknowledges the burst; the
+inbox holds it and sorting catches up after); one step before each claim, so
+workers always find work; and completely before an `enqueue` or `replay`, so those
+keep arrival order. `counts` shows unsorted events
+as pending, and `counts`/`list_jobs` first sort what this store accepted when that
+is a short wait (`READ_SORTS_UP_TO`), so an acknowledged event is visible as a job.
+``bench/ingest.py`` measures the accept rate and the sort rate.
+
 Durability: see `sailbridge.store.sqlite_db` — WAL with ``synchronous=NORMAL``
 survives the process being killed; pass ``synchronous="FULL"`` to also survive an
 OS crash or power loss, at one fsync per group commit.
@@ -29,6 +48,8 @@ OS crash or power loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
+import enum
+import logging
 import queue
 import sqlite3
 import threading
@@ -39,7 +60,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
@@ -57,6 +78,8 @@ from sailbridge.store.errors import JobNotClaimed, StoreClosed
 from sailbridge.store.memory import read_cart, read_email, read_merged, write_updates
 from sailbridge.store.sqlite_db import QUERIES, Synchronous, connect, migrate
 
+log = logging.getLogger(__name__)
+
 T = TypeVar("T")
 Clock = Callable[[], float]
 
@@ -66,10 +89,51 @@ PRUNE_EVERY = 60.0
 CHECKPOINT_EVERY = 0.25
 """Seconds between background WAL checkpoints while writes are happening."""
 BACKSTOP_CHECKPOINT_PAGES = 10_000
+SORT_STEP_SECONDS = 0.005
+"""Target length of one sort transaction. Accepts arriving meanwhile wait for it, so
+it bounds what sorting adds to ingest's latency; the events per step follow from the
+measured sort rate."""
+SORT_STEP_EVENTS = (20, 2_000)
+"""Bounds on the events one sort step takes, whatever the measured rate says."""
+SORT_SHARE_UNDER_LOAD = 0.25
+"""While ingest competes with sorting for the CPU, the share of the writer's time that
+background sorting may take (claims still sort what they need). Sorting costs several
+times what accepting does, so on a small machine it would otherwise take the CPU that
+acknowledges a burst; the inbox holds the burst and sorting catches up after it."""
+INGEST_BUSY_WINDOW = 0.2
+"""Seconds after the last accept during which ingest counts as busy."""
+CONTENDED_BELOW = 0.7
+"""Sorting counts as competing with ingest when ingest is busy and a sort step got less
+than this share of its wall time as CPU (the rest it waited: for a core, or for the
+GIL the event loop holds). Below a burst, sorting keeps up at full speed."""
+READ_SORTS_UP_TO = 2_000
+"""`counts` and `list_jobs` first sort this store's accepted events if no more than
+this many wait (a short wait: what a client was just told is stored shows as a job);
+beyond that, a burst's backlog, they answer at once (`counts` includes the inbox)."""
+RECHECK_INBOX_EVERY = 1.0
+"""Seconds after which a claim looks at the inbox even if this store accepted nothing
+(another process may have left rows there)."""
+SORT_FAILURE_PAUSE = 1.0
+"""Seconds the writer leaves the inbox alone after a sort failed (logged), before retrying."""
 
 _encode = msgspec.json.encode
 _attempt_decoder = msgspec.json.Decoder(Attempt)
 _keys_decoder = msgspec.json.Decoder(list[str])
+
+
+class _InboxJob(msgspec.Struct, array_like=True):
+    """A `NewJob` as the inbox stores it, read back with the event's bytes as they are."""
+
+    write_key: str
+    message_id: str | None
+    event: msgspec.Raw
+    event_type: str
+    user_key: str
+    ordering_keys: list[str]
+    received_at: float
+
+
+_inbox_decoder = msgspec.json.Decoder(list[_InboxJob])
 
 
 class SqliteStore:
@@ -91,9 +155,13 @@ class SqliteStore:
         # writer only checkpoints itself if the WAL grows past ~40 MB regardless.
         writer_db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
         self._checkpointer = _Checkpointer(connect(self._path, synchronous, cache_mib=2))
-        self._writer = _Writer(writer_db, max_batch, on_commit=self._checkpointer.poke)
+        self._progress = _SortProgress()
+        self._writer = _Writer(writer_db, max_batch, on_commit=self._checkpointer.poke,
+                               sort=self._sort, progress=self._progress)
         self._readers = _Readers(self._path, readers)
-        self._prune_at = float("-inf")  # touched by the writer thread only
+        # touched by the writer thread only:
+        self._prune_at = float("-inf")
+        self._decoded_row: tuple[int, list[_InboxJob]] = (0, [])
 
     @classmethod
     async def open(cls, path: str | Path, clock: Clock = time.time, *,
@@ -118,6 +186,8 @@ class SqliteStore:
         return await self._writer.call(lambda tx: migrate(tx.db), own_transaction=True)
 
     async def close(self) -> None:
+        """Stop after the requests already made; inbox rows not sorted yet stay on disk
+        and are sorted when the file is opened again."""
         await self._writer.stop()
         await asyncio.to_thread(self._readers.close)
         await asyncio.to_thread(self._checkpointer.stop)
@@ -130,12 +200,27 @@ class SqliteStore:
         if not jobs and not rejections:
             return EnqueueResult(0, 0, 0)
         return await self._writer.call(
-            lambda tx: self._enqueue(tx, jobs, rejections, dedupe_window, now))
+            lambda tx: self._enqueue(tx, jobs, rejections, dedupe_window, now),
+            kind=_Kind.ORDERED)
+
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        """Append the jobs to the inbox as one row (rejections go straight to their
+        table); ``dedupe_window <= 0`` turns dedupe off when the row is sorted."""
+        if not jobs and not rejections:
+            return 0
+        payload = _encode(jobs) if jobs else b""
+        received_at = min(job.received_at for job in jobs) if jobs else now
+        params = {"events": len(jobs), "jobs": payload, "dedupe_window": dedupe_window,
+                  "now": now, "received_at": received_at}
+        return await self._writer.call(lambda tx: _accept(tx, params, rejections),
+                                       kind=_Kind.ACCEPT)
 
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         if limit <= 0:
             return []
-        return await self._writer.call(lambda tx: _claim(tx, worker, limit, lease, now))
+        return await self._writer.call(lambda tx: _claim(tx, worker, limit, lease, now),
+                                       kind=_Kind.CLAIM)
 
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:
@@ -159,7 +244,8 @@ class SqliteStore:
 
     async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                      now: float) -> int:
-        return await self._writer.call(lambda tx: _replay(tx, job_ids, reason_contains, now))
+        return await self._writer.call(lambda tx: _replay(tx, job_ids, reason_contains, now),
+                                       kind=_Kind.ORDERED)
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         params = {"before": older_than, "limit": limit}
@@ -187,13 +273,22 @@ class SqliteStore:
 
     async def list_jobs(self, state: JobState, limit: int = 100,
                         reason_contains: str | None = None) -> list[Job]:
+        if JobState(state) is JobState.PENDING:
+            await self._sort_recent_accepts()
         return await self._readers.call(_list_jobs, state, limit, reason_contains)
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await self._readers.call(_list_rejections, limit)
 
     async def counts(self) -> StatusCounts:
+        await self._sort_recent_accepts()
         return await self._readers.call(_counts)
+
+    async def _sort_recent_accepts(self) -> None:
+        """Read-your-writes for a reader after ingest: sort what this store accepted
+        first, unless that is a burst's backlog (see `READ_SORTS_UP_TO`)."""
+        if self._progress.lagging(READ_SORTS_UP_TO):
+            await self._writer.call(lambda tx: None, kind=_Kind.ORDERED)
 
     async def paused_reason(self) -> str | None:
         return await self._readers.call(_paused_reason)
@@ -219,64 +314,166 @@ class SqliteStore:
     def _enqueue(self, tx: _Tx, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
                  dedupe_window: float, now: float) -> EnqueueResult:
         """One batch in a handful of statements: the per-row work is executemany."""
-        dedupe = dedupe_window > 0
-        seen_after = now - dedupe_window
-        seen = _seen_messages(tx, jobs, seen_after) if dedupe else set()
-        busy = _busy_lines(tx, {key for job in jobs for key in job.ordering_keys})
-        next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
-        rows: list[dict[str, Any]] = []
-        lines: list[dict[str, Any]] = []
+        ids, duplicates = self._place(tx, [_Batch(jobs, dedupe_window, now)])
+        _insert_rejections(tx, rejections)
+        return EnqueueResult(len(ids), duplicates, len(rejections), tuple(ids))
+
+    def _sort(self, tx: _Tx, max_events: int) -> _SortOutcome:
+        """Move the oldest ``max_events`` inbox events (fewer if the inbox holds fewer)
+        into the queue, as `enqueue` would have at each row's own ``now``. A row is
+        deleted with its last event; one left partly sorted is the inbox head."""
+        head_row, head_sorted = tx.run("inbox_head", {}).fetchone()
+        batches: list[_Batch] = []
+        taken = 0
+        last_done = 0  # the last row sorted to its end
+        partial: tuple[int, int] | None = None  # (row, jobs sorted) of a row left mid-way
+        cursor = tx.run("inbox_rows", {})
+        try:
+            for row_id, events, payload, window, now in cursor:
+                skip = head_sorted if row_id == head_row else 0
+                jobs = self._inbox_jobs(row_id, payload)
+                take = min(events - skip, max_events - taken)
+                batches.append(_Batch(jobs[skip:skip + take], window, now))
+                taken += take
+                if skip + take < events:
+                    partial = (row_id, skip + take)
+                    break
+                last_done = row_id
+                if taken >= max_events:
+                    break
+        finally:
+            cursor.close()
+        if batches:
+            self._place(tx, batches)
+            tx.count("inbox", -taken)
+            if last_done:
+                tx.run("forget_inbox_rows", {"last": last_done})
+            if partial is not None or head_row:
+                row, sorted_ = partial if partial is not None else (0, 0)
+                tx.run("set_inbox_head", {"row": row, "sorted": sorted_})
+        first_left = tx.run("inbox_first_id", {}).fetchone()[0]
+        if first_left is None:
+            through = tx.run("inbox_last_id", {}).fetchone()[0]
+        else:
+            through = first_left - 1
+        return _SortOutcome(through, taken, first_left is not None)
+
+    def _inbox_jobs(self, row_id: int, payload: bytes) -> list[_InboxJob]:
+        """The jobs of an inbox row, decoded once even when sorted in several pieces
+        (writer thread only)."""
+        cached_id, jobs = self._decoded_row
+        if cached_id != row_id:
+            jobs = _inbox_decoder.decode(payload)
+            self._decoded_row = (row_id, jobs)
+        return jobs
+
+    def _place(self, tx: _Tx, batches: Sequence[_Batch]) -> tuple[list[int], int]:
+        """Put the batches' jobs in the queue, in order: drop duplicates (each batch
+        with its own window and ``now``), join the lines, count. Returns the new ids
+        and the number of duplicates."""
         ids: list[int] = []
-        messages: list[dict[str, Any]] = []
-        for job in jobs:
-            if dedupe and job.message_id is not None:
-                message = (job.write_key, job.message_id)
-                if message in seen:
-                    continue
-                seen.add(message)
-                messages.append({"write_key": job.write_key, "message_id": job.message_id,
-                                 "now": now})
-            keys = list(dict.fromkeys(job.ordering_keys))
-            ids.append(next_id)
-            rows.append({
-                "id": next_id, "write_key": job.write_key, "message_id": job.message_id,
-                "event": _encode(job.event), "event_type": job.event_type,
-                "user_key": job.user_key, "ordering_keys": _encode(keys),
-                "blockers": sum(key in busy for key in keys),
-                "received_at": job.received_at, "now": now})
-            for key in keys:
-                lines.append({"key": key, "pos": next_id, "job_id": next_id})
-                busy.add(key)
-            next_id += 1
+        duplicates = 0
+        seen = _seen_messages(tx, batches)
+        all_keys = {key for batch in batches for job in batch.jobs for key in job.ordering_keys}
+        busy = _busy_lines(tx, all_keys)
+        next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
+        rows: list[tuple[Any, ...]] = []
+        lines: list[tuple[str, int, int]] = []
+        messages: list[tuple[str, str, float]] = []
+        prune_before: float | None = None
+        for batch in batches:
+            now = batch.now
+            dedupe = batch.dedupe_window > 0
+            seen_after = now - batch.dedupe_window
+            if dedupe:
+                prune_before = seen_after
+            for job in batch.jobs:
+                if dedupe and job.message_id is not None:
+                    message = (job.write_key, job.message_id)
+                    last_seen = seen.get(message)
+                    if last_seen is not None and last_seen >= seen_after:
+                        duplicates += 1
+                        continue
+                    seen[message] = now
+                    messages.append((job.write_key, job.message_id, now))
+                keys = job.ordering_keys
+                if len(keys) > 1:
+                    keys = list(dict.fromkeys(keys))
+                ids.append(next_id)
+                rows.append((next_id, job.write_key, job.message_id, _encode(job.event),
+                             job.event_type, job.user_key, _encode(keys),
+                             sum(key in busy for key in keys), job.received_at, now, now))
+                for key in keys:
+                    lines.append((key, next_id, next_id))
+                    busy.add(key)
+                next_id += 1
         tx.run_many("remember_message", messages)
         tx.run_many("insert_job", rows)
         tx.run_many("join_line", lines)
-        tx.run_many("insert_rejection", [
-            {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
-             "reason": r.reason, "received_at": r.received_at} for r in rejections])
         tx.count("pending", len(rows))
-        tx.count("rejected", len(rejections))
-        if dedupe and now >= self._prune_at:
-            tx.run("forget_messages", {"seen_after": seen_after})
-            self._prune_at = now + PRUNE_EVERY
-        return EnqueueResult(len(rows), len(jobs) - len(rows), len(rejections), tuple(ids))
+        tx.count("deduplicated", duplicates)
+        if prune_before is not None and batches[-1].now >= self._prune_at:
+            tx.run("forget_messages", {"seen_after": prune_before})
+            self._prune_at = batches[-1].now + PRUNE_EVERY
+        return ids, duplicates
+
+
+class _Batch(NamedTuple):
+    """Jobs placed with one dedupe window and one ``now`` (an enqueue, an inbox row)."""
+
+    jobs: Sequence[NewJob] | Sequence[_InboxJob]
+    dedupe_window: float
+    now: float
+
+
+class _SortOutcome(NamedTuple):
+    through: int
+    """Every inbox id up to this one is sorted (by this store or another)."""
+    events: int
+    """Events taken out of the inbox by this step (duplicates included)."""
+    more: bool
+    """Rows are left in the inbox."""
 
 
 # ---------------------------------------------------------------------- write requests
 # Each runs on the writer thread inside the group transaction and a savepoint.
 
 
-def _seen_messages(tx: _Tx, jobs: Sequence[NewJob], seen_after: float) -> set[tuple[str, str]]:
-    """``(write_key, message_id)`` of ``jobs`` already seen within the dedupe window."""
+def _accept(tx: _Tx, inbox_row: dict[str, Any], rejections: Sequence[Rejection]) -> int:
+    events: int = inbox_row["events"]
+    if events:
+        row_id = tx.run("accept_into_inbox", inbox_row).lastrowid
+        assert row_id is not None
+        tx.accepted(row_id, events)
+        tx.count("inbox", events)
+    _insert_rejections(tx, rejections)
+    return events
+
+
+def _insert_rejections(tx: _Tx, rejections: Sequence[Rejection]) -> None:
+    tx.run_many("insert_rejection", [
+        {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
+         "reason": r.reason, "received_at": r.received_at} for r in rejections])
+    tx.count("rejected", len(rejections))
+
+
+def _seen_messages(tx: _Tx, batches: Sequence[_Batch]) -> dict[tuple[str, str], float]:
+    """When the batches' message ids were last seen, for those seen within the widest
+    of their dedupe windows (each job is then judged by its own batch's window)."""
     by_key: dict[str, list[str]] = {}
-    for job in jobs:
-        if job.message_id is not None:
-            by_key.setdefault(job.write_key, []).append(job.message_id)
-    return {(write_key, row[0])
+    seen_after = float("inf")
+    for batch in batches:
+        if batch.dedupe_window <= 0:
+            continue
+        seen_after = min(seen_after, batch.now - batch.dedupe_window)
+        for job in batch.jobs:
+            if job.message_id is not None:
+                by_key.setdefault(job.write_key, []).append(job.message_id)
+    return {(write_key, message_id): seen_at
             for write_key, message_ids in by_key.items()
-            for row in tx.run("seen_messages", {"write_key": write_key,
-                                                "message_ids": _encode(message_ids),
-                                                "seen_after": seen_after})}
+            for message_id, seen_at in tx.run("seen_messages", {
+                "write_key": write_key, "message_ids": _encode(message_ids),
+                "seen_after": seen_after})}
 
 
 def _busy_lines(tx: _Tx, keys: set[str] | list[str]) -> set[str]:
@@ -364,7 +561,7 @@ def _replay(tx: _Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
         tx.run("requeue_job", {"id": job_id, "pos": pos,
                                "blockers": len(_busy_lines(tx, keys)), "now": now})
         for key in keys:
-            tx.run("join_line", {"key": key, "pos": pos, "job_id": job_id})
+            tx.run("join_line", (key, pos, job_id))
     tx.count("dead", -len(rows))
     tx.count("pending", len(rows))
     return len(rows)
@@ -431,12 +628,15 @@ def _counts(db: sqlite3.Connection) -> StatusCounts:
     with _snapshot(db):
         counts = dict(db.execute(QUERIES["job_counts"]).fetchall())
         oldest = db.execute(QUERIES["oldest_unfinished"]).fetchall()[0][0]
+        inbox_oldest = db.execute(QUERIES["oldest_in_inbox"]).fetchall()
         paused = _paused_reason(db)
+    if inbox_oldest and (oldest is None or inbox_oldest[0][0] < oldest):
+        oldest = inbox_oldest[0][0]
     return StatusCounts(
-        pending=counts["pending"], retrying=counts["retrying"], claimed=counts["claimed"],
-        delivered=counts["delivered"], skipped=counts["skipped"],
+        pending=counts["pending"] + counts["inbox"], retrying=counts["retrying"],
+        claimed=counts["claimed"], delivered=counts["delivered"], skipped=counts["skipped"],
         rejected=counts["rejected"], dead=counts["dead"], oldest_pending_at=oldest,
-        paused_reason=paused)
+        paused_reason=paused, deduplicated=counts["deduplicated"], inbox=counts["inbox"])
 
 
 def _paused_reason(db: sqlite3.Connection) -> str | None:
@@ -460,25 +660,44 @@ class _snapshot:
 # ---------------------------------------------------------------------- machinery
 
 
-class _Tx:
-    """What a write request sees: the connection, and the counter changes it makes
-    (committed with the group only if the request succeeds)."""
+Params = dict[str, Any] | Sequence[Any]
 
-    __slots__ = ("db", "counts")
+
+class _Tx:
+    """What a write request sees: the connection, and the counter changes and inbox
+    rows it makes (taken into account with the group only if the request succeeds)."""
+
+    __slots__ = ("db", "counts", "inbox_rows")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.counts: Counter[str] = Counter()
+        self.inbox_rows: list[tuple[int, int]] = []
 
-    def run(self, query: str, params: dict[str, Any]) -> sqlite3.Cursor:
+    def run(self, query: str, params: Params) -> sqlite3.Cursor:
         return self.db.execute(QUERIES[query], params)
 
-    def run_many(self, query: str, params: Sequence[dict[str, Any]]) -> None:
+    def run_many(self, query: str, params: Sequence[Params]) -> None:
         if params:
             self.db.executemany(QUERIES[query], params)
 
     def count(self, name: str, delta: int) -> None:
-        self.counts[name] += delta
+        if delta:
+            self.counts[name] += delta
+
+    def accepted(self, row_id: int, events: int) -> None:
+        """This request added inbox row ``row_id`` holding ``events`` events."""
+        self.inbox_rows.append((row_id, events))
+
+
+class _Kind(enum.Enum):
+    """What a write request needs from the inbox before it runs."""
+
+    PLAIN = "plain"      # nothing (settling jobs, memory, control)
+    ACCEPT = "accept"    # nothing, and it is on ingest's ack path: committed first
+    CLAIM = "claim"      # a sort step first, so recent accepts become claimable
+    ORDERED = "ordered"  # the whole inbox sorted first, so arrival order holds (enqueue,
+    # replay; and a read that wants to see what was just accepted)
 
 
 @dataclass(slots=True)
@@ -487,6 +706,7 @@ class _Request(Generic[T]):
     future: asyncio.Future[T]
     loop: asyncio.AbstractEventLoop
     own_transaction: bool
+    kind: _Kind = _Kind.PLAIN
 
 
 def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
@@ -499,13 +719,31 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
 
 
 class _Writer:
-    """The thread that owns the write connection and commits requests in groups."""
+    """The thread that owns the write connection and commits requests in groups.
+
+    Each round takes everything queued (up to ``max_batch``): accepts are committed
+    first, in their own transaction, so ingest's acknowledgements wait for no other
+    work; then the rest, after whatever sorting of the inbox they need (see `_Kind`).
+    Between rounds it sorts the inbox in the background (see `_next`).
+    """
 
     def __init__(self, db: sqlite3.Connection, max_batch: int,
-                 on_commit: Callable[[], None] = lambda: None) -> None:
+                 on_commit: Callable[[], None] = lambda: None,
+                 sort: Callable[[_Tx, int], _SortOutcome] | None = None,
+                 progress: _SortProgress | None = None) -> None:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
+        self._sort = sort
+        self._progress = progress if progress is not None else _SortProgress()
+        # writer thread only:
+        self._sort_wanted = False  # the inbox may hold rows
+        self._sort_paused_until = 0.0  # after a failure
+        self._next_background_sort = 0.0  # keeps sorting to its share while ingest is busy
+        self._last_accept = float("-inf")
+        self._sort_rate = 20_000.0  # events/s, a moving average over recent steps
+        self._cpu_share = 1.0  # CPU time / wall time of recent background steps
+        self._inbox_checked_at = float("-inf")
         self._queue: queue.SimpleQueue[_Request[Any] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
@@ -513,13 +751,14 @@ class _Writer:
                                         daemon=True)
         self._thread.start()
 
-    async def call(self, work: Callable[[_Tx], T], own_transaction: bool = False) -> T:
+    async def call(self, work: Callable[[_Tx], T], own_transaction: bool = False,
+                   kind: _Kind = _Kind.PLAIN) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._lock:
             if self._closed or not self._thread.is_alive():
                 raise StoreClosed("the store is closed")
-            self._queue.put(_Request(work, future, loop, own_transaction))
+            self._queue.put(_Request(work, future, loop, own_transaction, kind))
         return await future
 
     async def stop(self) -> None:
@@ -531,28 +770,99 @@ class _Writer:
         await asyncio.to_thread(self._thread.join)
 
     def _run(self) -> None:
+        group: list[_Request[Any]] = []
         try:
             while True:
-                item = self._queue.get()
-                group: list[_Request[Any]] = []
+                item = self._next()
+                group = []
                 while item is not None:
-                    if item.own_transaction:
-                        self._commit(group)
-                        group = []
-                        self._alone(item)
-                    else:
-                        group.append(item)
-                        if len(group) >= self._max_batch:
-                            break
+                    group.append(item)
+                    if len(group) >= self._max_batch:
+                        break
                     try:
                         item = self._queue.get_nowait()
                     except queue.Empty:
                         break
-                self._commit(group)
+                self._serve(group)
                 if item is None:
                     return
+        except BaseException:
+            log.exception("the SQLite writer thread failed; the store is closed")
+            self._fail_waiting(group)
+            raise
         finally:
             self._db.close()
+
+    def _fail_waiting(self, taken: list[_Request[Any]]) -> None:
+        """After the thread failed: refuse what it had taken or was queued, rather than
+        leave callers waiting (a request answered already keeps its answer)."""
+        with self._lock:
+            self._closed = True
+        waiting = list(taken)
+        while True:
+            try:
+                request = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if request is not None:
+                waiting.append(request)
+        error = StoreClosed("the store's writer failed")
+        self._resolve([(request, None, error) for request in waiting])
+
+    def _next(self) -> _Request[Any] | None:
+        """The next request; meanwhile, sort the inbox in the background (see `_Kind`
+        and `SORT_SHARE_UNDER_LOAD` for when)."""
+        while True:
+            if self._can_sort():
+                now = time.monotonic()
+                if now >= self._next_background_sort:
+                    cpu = time.thread_time()
+                    self._sort_step()
+                    finished = time.monotonic()
+                    wall = finished - now
+                    self._cpu_share = (0.7 * self._cpu_share
+                                       + 0.3 * (time.thread_time() - cpu) / max(wall, 1e-6))
+                    if (finished - self._last_accept < INGEST_BUSY_WINDOW
+                            and self._cpu_share < CONTENDED_BELOW):
+                        share = SORT_SHARE_UNDER_LOAD
+                        self._next_background_sort = finished + wall * (1 - share) / share
+                    try:
+                        return self._queue.get_nowait()  # what came meanwhile goes first
+                    except queue.Empty:
+                        continue
+                wait: float | None = self._next_background_sort - now
+            elif self._sort_wanted:  # paused after a failure
+                wait = self._sort_paused_until - time.monotonic()
+            else:
+                wait = None
+            try:
+                return self._queue.get(timeout=max(wait, 0.0) if wait is not None else None)
+            except queue.Empty:
+                continue
+
+    def _serve(self, group: list[_Request[Any]]) -> None:
+        accepts = [request for request in group if request.kind is _Kind.ACCEPT]
+        rest = [request for request in group if request.kind is not _Kind.ACCEPT]
+        if accepts:
+            self._commit(accepts)
+            self._last_accept = time.monotonic()
+        kinds = {request.kind for request in rest}
+        if kinds & {_Kind.ORDERED, _Kind.CLAIM}:
+            if time.monotonic() - self._inbox_checked_at > RECHECK_INBOX_EVERY:
+                self._sort_wanted = True  # another process may have left rows
+            if _Kind.ORDERED in kinds:
+                self._sort_all()
+            elif self._can_sort():
+                self._sort_step()
+        batch: list[_Request[Any]] = []
+        for request in rest:
+            if request.own_transaction:
+                self._commit(batch)
+                batch = []
+                self._alone(request)
+            else:
+                batch.append(request)
+        self._commit(batch)
 
     def _alone(self, request: _Request[Any]) -> None:
         """A request that manages its own transactions (migrations)."""
@@ -560,6 +870,8 @@ class _Writer:
             result, error = request.work(_Tx(self._db)), None
         except BaseException as exc:  # noqa: BLE001 - handed to the caller
             result, error = None, exc
+        if error is None and self._sort is not None:
+            self._sort_wanted = True  # the schema is there now: rows a crash left?
         self._resolve([(request, result, error)])
 
     def _commit(self, group: list[_Request[Any]]) -> None:
@@ -569,6 +881,7 @@ class _Writer:
         db = self._db
         outcomes: list[tuple[_Request[Any], Any, BaseException | None]] = []
         totals: Counter[str] = Counter()
+        inbox_rows: list[tuple[int, int]] = []
         try:
             db.execute("BEGIN IMMEDIATE")
             for request in group:
@@ -583,20 +896,60 @@ class _Writer:
                 else:
                     db.execute("RELEASE request")
                     totals.update(tx.counts)
+                    inbox_rows += tx.inbox_rows
                     outcomes.append((request, result, None))
-            for name, delta in totals.items():
-                if delta:
-                    db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
+            _add_counts(db, totals)
             db.execute("COMMIT")
             self._on_commit()
         except BaseException as exc:  # noqa: BLE001 - the whole group failed
-            if db.in_transaction:
-                try:
-                    db.execute("ROLLBACK")
-                except sqlite3.Error:
-                    pass
+            _rollback(db)
             outcomes = [(request, None, exc) for request in group]
+            inbox_rows = []
+        if inbox_rows:
+            self._progress.accepted(inbox_rows)
+            self._sort_wanted = self._sort is not None
         self._resolve(outcomes)
+
+    # -- sorting the inbox -------------------------------------------------------------
+
+    def _can_sort(self) -> bool:
+        return (self._sort is not None and self._sort_wanted
+                and time.monotonic() >= self._sort_paused_until)
+
+    def _sort_step(self) -> _SortOutcome | None:
+        """Sort one chunk of the inbox in its own transaction; ``None`` if that failed
+        (logged; sorting pauses a moment, the rows stay for the next try)."""
+        assert self._sort is not None
+        db = self._db
+        tx = _Tx(db)
+        low, high = SORT_STEP_EVENTS
+        budget = min(max(int(self._sort_rate * SORT_STEP_SECONDS), low), high)
+        started = time.perf_counter()
+        try:
+            db.execute("BEGIN IMMEDIATE")
+            outcome = self._sort(tx, budget)
+            _add_counts(db, tx.counts)
+            db.execute("COMMIT")
+        except Exception:  # noqa: BLE001 - the rows stay in the inbox; retried later
+            _rollback(db)
+            log.exception("sorting the inbox failed; retrying in %.0f s", SORT_FAILURE_PAUSE)
+            self._sort_paused_until = time.monotonic() + SORT_FAILURE_PAUSE
+            return None
+        if outcome.events:
+            self._on_commit()
+            if outcome.events >= low:
+                rate = outcome.events / max(time.perf_counter() - started, 1e-6)
+                self._sort_rate = 0.7 * self._sort_rate + 0.3 * rate
+        self._inbox_checked_at = time.monotonic()
+        self._sort_wanted = outcome.more
+        self._progress.sorted(outcome.through, outcome.events)
+        return outcome
+
+    def _sort_all(self) -> None:
+        """Sort every row in the inbox now (before an enqueue or replay)."""
+        while self._can_sort():
+            if self._sort_step() is None:
+                return
 
     @staticmethod
     def _resolve(outcomes: list[tuple[_Request[Any], Any, BaseException | None]]) -> None:
@@ -605,6 +958,57 @@ class _Writer:
                 request.loop.call_soon_threadsafe(_settle, request.future, result, error)
             except RuntimeError:  # the caller's loop is closed; nobody is waiting
                 pass
+
+
+def _add_counts(db: sqlite3.Connection, totals: Counter[str]) -> None:
+    for name, delta in totals.items():
+        if delta:
+            db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
+
+
+def _rollback(db: sqlite3.Connection) -> None:
+    if db.in_transaction:
+        try:
+            db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+
+
+class _SortProgress:
+    """How far the inbox is sorted compared with what this store accepted.
+
+    Written by the writer thread, read by event loops (hence the lock). Inbox ids only
+    grow (AUTOINCREMENT) and rows are sorted as a prefix, so "sorted through id N"
+    says everything about them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._accepted_through = 0
+        self._sorted_through = 0
+        self._unsorted_events = 0
+
+    def accepted(self, rows: Sequence[tuple[int, int]]) -> None:
+        """Inbox rows ``(id, events)`` this store committed."""
+        with self._lock:
+            self._accepted_through = max(self._accepted_through, max(row for row, _ in rows))
+            self._unsorted_events += sum(events for _, events in rows)
+
+    def sorted(self, through: int, events: int) -> None:
+        """Every inbox id up to ``through`` is sorted; ``events`` were just sorted."""
+        with self._lock:
+            self._sorted_through = max(self._sorted_through, through)
+            if self._sorted_through >= self._accepted_through:
+                self._unsorted_events = 0
+            else:
+                self._unsorted_events = max(0, self._unsorted_events - events)
+
+    def lagging(self, max_events: int) -> bool:
+        """Whether some of this store's accepts are not sorted yet, but no more than
+        ``max_events`` events of them (a short wait, not a burst's backlog)."""
+        with self._lock:
+            return (self._sorted_through < self._accepted_through
+                    and self._unsorted_events <= max_events)
 
 
 class _Readers:

@@ -41,14 +41,14 @@ VALUES (:anonymous_id, :user_id, :now);
 -- ---------------------------------------------------------------- enqueue
 
 -- name: seen_messages
--- Which of these message ids (one write key) were seen within the dedupe window.
-SELECT message_id FROM seen_messages
+-- Which of these message ids (one write key) were seen since `seen_after`, and when.
+SELECT message_id, seen_at FROM seen_messages
 WHERE write_key = :write_key AND message_id IN (SELECT value FROM json_each(:message_ids))
   AND seen_at >= :seen_after;
 
 -- name: remember_message
-INSERT INTO seen_messages (write_key, message_id, seen_at)
-VALUES (:write_key, :message_id, :now)
+-- Positional (write_key, message_id, now): bound once per event, tuples are cheaper.
+INSERT INTO seen_messages (write_key, message_id, seen_at) VALUES (?, ?, ?)
 ON CONFLICT (write_key, message_id) DO UPDATE SET seen_at = excluded.seen_at;
 
 -- name: forget_messages
@@ -65,13 +65,46 @@ WHERE EXISTS (SELECT 1 FROM job_keys WHERE key = value);
 SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0);
 
 -- name: insert_job
+-- Positional, in the order of the column list (`now` twice), bound once per event.
 INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
                   blockers, state, attempts, received_at, available_at, updated_at)
-VALUES (:id, :write_key, :message_id, :event, :event_type, :user_key, :ordering_keys,
-        :blockers, 'pending', 0, :received_at, :now, :now);
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?);
 
 -- name: join_line
-INSERT INTO job_keys (key, pos, job_id) VALUES (:key, :pos, :job_id);
+-- Positional (key, pos, job_id).
+INSERT INTO job_keys (key, pos, job_id) VALUES (?, ?, ?);
+
+-- ---------------------------------------------------------------- inbox (accept, sort)
+
+-- name: accept_into_inbox
+INSERT INTO inbox (events, jobs, dedupe_window, accepted_at, received_at)
+VALUES (:events, :jobs, :dedupe_window, :now, :received_at);
+
+-- name: inbox_rows
+-- Oldest first; the sorter reads only as many as its chunk takes.
+SELECT id, events, jobs, dedupe_window, accepted_at FROM inbox ORDER BY id;
+
+-- name: forget_inbox_rows
+-- Rows are sorted as a prefix of the table, in the transaction that sorts them.
+DELETE FROM inbox WHERE id <= :last;
+
+-- name: inbox_head
+SELECT row, sorted FROM inbox_head WHERE id = 1;
+
+-- name: set_inbox_head
+UPDATE inbox_head SET row = :row, sorted = :sorted WHERE id = 1;
+
+-- name: inbox_first_id
+SELECT min(id) FROM inbox;
+
+-- name: inbox_last_id
+SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'inbox'), 0);
+
+-- name: oldest_in_inbox
+-- The oldest row's earliest event (rows arrive in receive order, give or take a few ms).
+SELECT received_at FROM inbox ORDER BY id LIMIT 1;
+
+-- ---------------------------------------------------------------- rejections
 
 -- name: insert_rejection
 INSERT INTO rejections (write_key, message_id, raw, reason, received_at)
