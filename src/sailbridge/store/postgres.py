@@ -212,6 +212,13 @@ class PostgresStore:
                                                     "limit": PRUNE_CHUNK})
         return result
 
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        """Ingest's call. PostgreSQL takes concurrent writers without a single writer
+        thread to protect, so accepting is simply enqueueing (sorted at once)."""
+        await self.enqueue(jobs, rejections, dedupe_window, now)
+        return len(jobs)
+
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         if limit <= 0:
             return []
@@ -356,7 +363,8 @@ class PostgresStore:
         return StatusCounts(
             pending=get("pending"), retrying=get("retrying"), claimed=get("claimed"),
             delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
-            dead=get("dead"), oldest_pending_at=oldest, paused_reason=paused)
+            dead=get("dead"), oldest_pending_at=oldest, paused_reason=paused,
+            deduplicated=get("deduplicated"))
 
     async def paused_reason(self) -> str | None:
         rows = await self._rows("get_control", {"name": "paused"})
@@ -429,8 +437,8 @@ async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Reje
         await conn.execute(QUERIES["insert_rejections"], {"rejections": _json([
             {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
              "reason": r.reason, "received_at": r.received_at} for r in rejections])})
-    deltas = {name: n for name, n in (("pending", len(kept)), ("rejected", len(rejections)))
-              if n}
+    deltas = {name: n for name, n in (("pending", len(kept)), ("rejected", len(rejections)),
+                                      ("deduplicated", len(jobs) - len(kept))) if n}
     if not kept:
         await _add_to_counts(conn, deltas)
         return EnqueueResult(0, len(jobs), len(rejections))
