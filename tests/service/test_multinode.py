@@ -47,6 +47,9 @@ def test_three_nodes_share_order_rate_limit_and_a_dead_nodes_work(
     calls = [r for r in sandbox.requests() if r["route"] == "POST /event"]
     throttled = sum(r["status"] == 429 for r in calls)
     assert throttled < len(events) * 0.01, f"{throttled} 429s"
+    # The sandbox admits by its own window (anything over would have been a 429, counted
+    # above); the log's timestamp is taken a moment later, so a call admitted at the end
+    # of one window can be logged in the next: allow a couple at the edges.
     per_window = Counter(int(r["time"] // WINDOW) for r in calls if r["status"] == 200)
-    assert max(per_window.values()) <= LIMIT * WINDOW
+    assert max(per_window.values()) <= LIMIT * WINDOW + 3
     assert elapsed >= len(events) / LIMIT - 2  # the sum over nodes never beat the limit
