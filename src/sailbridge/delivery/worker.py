@@ -83,6 +83,8 @@ class Worker:
         self._clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._settling: set[int] = set()
+        """In-flight jobs whose calls are done, their outcome being committed."""
         self._probe_at = 0.0
         self._paused_seen = False
         self._paused_read_at = float("-inf")
@@ -127,12 +129,12 @@ class Worker:
                 await self._sleep_unless_stopped(
                     max(0.05, min(self._probe_at - self._clock(), 1.0)))
                 continue
-            free = self._config.concurrency - len(self._inflight)
+            free = self._free()
             if 0 < free < self._refill and self._inflight:
                 # Busy: let a few more deliveries end and claim for all of them at once,
                 # rather than one claim per delivery.
                 await self._refill_wait()
-                free = self._config.concurrency - len(self._inflight)
+                free = self._free()
             jobs = await self._claim(free)
             for job in jobs:
                 self._inflight[job.id] = asyncio.create_task(self._deliver(job))
@@ -152,11 +154,15 @@ class Worker:
             self._paused_seen = await self._store.paused_reason() is not None
         return self._paused_seen
 
+    def _free(self) -> int:
+        """Deliveries that may start: ``concurrency`` less those under way (a job whose
+        outcome is being committed no longer counts)."""
+        return self._config.concurrency - len(self._inflight) + len(self._settling)
+
     async def _refill_wait(self) -> None:
         """Until ``_refill`` slots are free, at most ``REFILL_WAIT`` seconds."""
         deadline = time.monotonic() + REFILL_WAIT
-        while (self._config.concurrency - len(self._inflight) < self._refill
-               and not self._stopping.is_set()):
+        while self._free() < self._refill and not self._stopping.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
@@ -191,6 +197,12 @@ class Worker:
                 return
             outcome = await deliver_event(event, self._options, self._store, self._sender,
                                           self._cart_ttl)
+            if outcome.status in ("delivered", "skipped") and len(self._settling) < \
+                    self._config.concurrency:
+                # Sailthru is done with it: its slot may take the next job while the
+                # outcome is committed (the job stays leased, and heartbeated, until then).
+                self._settling.add(job.id)
+                self._wake.set()
             state = await self._record(job, event, outcome, started)
             self._observer.outcome(job, outcome, state, self._clock() - started)
         except Exception:
@@ -200,6 +212,7 @@ class Worker:
                                          worker=self.name)
         finally:
             self._inflight.pop(job.id, None)
+            self._settling.discard(job.id)
             self._wake.set()
 
     async def _record(self, job: Job, event: Event, outcome: Outcome, started: float) -> str:
