@@ -47,6 +47,7 @@ import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import (
     Item,
     MemoryUpdate,
@@ -55,6 +56,7 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.store.base import (
+    FINAL_STATES,
     Attempt,
     EnqueueResult,
     Job,
@@ -67,11 +69,9 @@ from sailbridge.store.errors import JobNotClaimed, StoreClosed
 from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 Conn = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 
-FINAL_STATES = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 PRUNE_EVERY = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 PRUNE_CHUNK = 50_000
@@ -167,20 +167,16 @@ class PostgresStore:
         """Run ``work`` in one transaction, again if PostgreSQL chose it as a deadlock
         victim. Every lock is taken in one global order (see ``postgres.sql``), so
         this is a safety net, not a path we expect to take."""
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                async with self._transaction() as conn:
-                    return await work(conn)
-            except (psycopg.errors.DeadlockDetected,
-                    psycopg.errors.SerializationFailure) as error:
-                if attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise
-                log.warning("store transaction retried after %s", type(error).__name__)
-        raise AssertionError("unreachable")
+
+        async def transaction(conn: Conn) -> T:
+            async with conn.transaction():
+                return await work(conn)
+
+        return await self._retrying(transaction)
 
     async def _retrying(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` (which opens its own transaction) on a pooled connection, again
-        if PostgreSQL chose it as a deadlock victim, as `_in_transaction` does."""
+        if PostgreSQL chose it as a deadlock victim."""
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 async with self._connection() as conn:

@@ -64,8 +64,10 @@ from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import Item, MemoryUpdate
 from sailbridge.store.base import (
+    FINAL_STATES,
     Attempt,
     EnqueueResult,
     Job,
@@ -81,9 +83,6 @@ from sailbridge.store.sqlite_db import QUERIES, Synchronous, connect, migrate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], float]
-
-FINAL_STATES = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 PRUNE_EVERY = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 CHECKPOINT_EVERY = 0.25
