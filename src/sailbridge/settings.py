@@ -227,7 +227,7 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any]) 
 
     class _WithFile(Settings):
         @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def, override]
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
                                        dotenv_settings, file_secret_settings):
             def file_source() -> dict[str, Any]:
                 return file_values

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -41,7 +42,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import msgspec
 import psycopg
@@ -130,7 +131,7 @@ class PostgresStore:
         """The connection pool, for state kept beside the queue (the global rate limiter)."""
         return self._pool
 
-    async def __aenter__(self) -> PostgresStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -274,8 +275,8 @@ class PostgresStore:
             if not group:
                 continue
             try:
-                refused = await self._retrying(lambda conn: _finish_group(conn, group))
-            except Exception as error:
+                refused = await self._retrying(functools.partial(_finish_group, group=group))
+            except Exception as error:  # noqa: BLE001 - handed to each waiting finish
                 for request in group:
                     if not request.done.done():
                         request.done.set_exception(error)
@@ -287,11 +288,11 @@ class PostgresStore:
                 raise
             for request in group:
                 if not request.done.done():
-                    error = refused.get(request.job_id)
-                    if error is None:
+                    refusal = refused.get(request.job_id)
+                    if refusal is None:
                         request.done.set_result(None)
                     else:
-                        request.done.set_exception(error)
+                        request.done.set_exception(refusal)
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         async with self._transaction() as conn:
