@@ -19,6 +19,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
+from typing import assert_never
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
@@ -228,6 +229,8 @@ class Worker:
                 await self._pause(job, decision)
             case Release():
                 await self._release(job, decision)
+            case _:
+                assert_never(decision)
 
     async def _finish(self, job: Job, finish: Finish, attempt: Attempt) -> None:
         """Delivered, skipped or dead; a success also ends a pause this worker saw."""
