@@ -100,13 +100,12 @@ class Rig:
         limiter = limiter or self.limiter()
         return RateLimitedSender(client, limiter, POLICY.rate_limit_resends)
 
-    def limiter(self) -> RateLimiter:
+    def limiter(self, max_block: float = POLICY.max_rate_limit_block) -> RateLimiter:
         """The limiter the service would pick for this store (shared on PostgreSQL)."""
-        return rate_limiter_for(self.store, DEFAULT_RATE_LIMITS,
-                                max_block=POLICY.max_rate_limit_block)
+        return rate_limiter_for(self.store, DEFAULT_RATE_LIMITS, max_block=max_block)
 
-    def worker(self, sender: RateLimitedSender) -> Worker:
-        return Worker(self.store, sender, MappingOptions(), POLICY, cart_ttl=600,
+    def worker(self, sender: RateLimitedSender, policy: RetryPolicy = POLICY) -> Worker:
+        return Worker(self.store, sender, MappingOptions(), policy, cart_ttl=600,
                       config=CONFIG, observer=self.seen)
 
     async def enqueue(self, *raws: dict[str, Any]) -> list[int]:
@@ -222,17 +221,18 @@ async def test_a_retryable_error_is_retried_then_dead_when_the_window_is_spent(
         rig: Rig) -> None:
     rig.sandbox.configure(fail_rate=1.0)
     [job_id] = await rig.enqueue(identify("ann"))
-    await running(rig.worker(rig.sender()), finished(rig, job_id))
+    # First failure: back off 1 s, inside the 1.9 s window (if the call took under
+    # 0.9 s); second: 2 s more would end past it, so it gives up, naming the attempts.
+    policy = RetryPolicy(min_delay=1.0, max_delay=10.0, window=1.9, rng=HighestDraw())
+    await running(rig.worker(rig.sender(), policy), finished(rig, job_id))
 
     job = await rig.job(job_id)
-    # First failure: back off 0.2 s (inside the 0.5 s window); second: 0.4 s more
-    # would end past it, so it gives up, naming the attempts.
     assert (job.state, job.attempts) == (JobState.DEAD, 2)
     assert [a.outcome for a in job.history] == [Result.RETRY, Result.DEAD]
     assert job.reason is not None
     assert job.reason.startswith("gave up after 2 attempts over the retry window: ")
     assert job.first_attempt_at == job.history[0].at
-    assert job.history[1].at - job.history[0].at >= 0.2  # the backoff was waited out
+    assert job.history[1].at - job.history[0].at >= 1.0  # the backoff was waited out
     assert rig.seen.results == [(job_id, Result.RETRY), (job_id, Result.DEAD)]
 
 
@@ -309,7 +309,7 @@ async def test_nothing_remaining_with_a_reset_far_ahead_holds_the_route_one_bloc
         rig: Rig) -> None:
     far_reset(rig.sandbox)
     rig.sandbox.configure(rate_limits={"POST /user": 1}, rate_limit_window=FAR_WINDOW)
-    limiter = rig.limiter()
+    limiter = rig.limiter(max_block=2.0)  # long enough to outlast restarting the worker
     sender = rig.sender(limiter=limiter)
     [first] = await rig.enqueue(identify("ann"))
     await running(rig.worker(sender), finished(rig, first))
@@ -319,9 +319,10 @@ async def test_nothing_remaining_with_a_reset_far_ahead_holds_the_route_one_bloc
     rig.sandbox.configure(rate_limits={"POST /user": 100})
     [second] = await rig.enqueue(identify("bob"))
     began = time.monotonic()
-    await running(rig.worker(sender), finished(rig, second), timeout=5.0)
+    await running(rig.worker(sender), finished(rig, second), timeout=6.0)
 
+    # The route waited out the rest of a 2 s block, not the months to the reset.
     assert (await rig.job(second)).state is JobState.DELIVERED
-    assert 0.1 <= limiter.waited_seconds["POST /user"] <= BLOCK + 0.05
-    assert time.monotonic() - began < 3.0
+    assert 0.5 <= limiter.waited_seconds["POST /user"] <= 2.05
+    assert time.monotonic() - began < 4.0
     assert not [r for r in rig.sandbox.requests() if r["status"] == 429]
