@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeAlias
 
 from sailbridge.events import Event
 from sailbridge.mapping import cart_from_sailthru, plan_event
@@ -33,6 +33,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.client import Sender, is_user_not_found
 from sailbridge.sailthru.errors import SailthruError
+from sailbridge.store.base import Result
 from sailbridge.store.memory import Memory
 
 MAX_LOOKUPS = 6
@@ -212,11 +213,16 @@ def _email_of(profile: dict[str, Any] | None) -> str | None:
     return email if isinstance(email, str) and email else None
 
 
+Status: TypeAlias = Literal[Result.DELIVERED, Result.SKIPPED, Result.FAILED]
+
+
 @dataclass
 class Outcome:
-    """How one event ended: delivered, skipped (by design) or failed (with the error)."""
+    """How one event ended: delivered, skipped (by design) or failed (with the error,
+    if Sailthru's; without one when the mapping failed it). The worker's `decide`
+    turns a failure into a retry, a dead letter, a pause or a release."""
 
-    status: Literal["delivered", "skipped", "failed"]
+    status: Status
     reason: str | None = None
     calls: list[Call] = field(default_factory=list)
     lookups: list[LookupRecord] = field(default_factory=list)
@@ -252,12 +258,12 @@ async def deliver_event(
         resolved = await resolve_plan(event, options, LiveFacts(memory, sender, cart_ttl, lookups),
                                       lookups)
     except SailthruError as error:
-        return Outcome("failed", error.message, lookups=lookups, error=error)
+        return Outcome(Result.FAILED, error.message, lookups=lookups, error=error)
     match resolved.plan:
         case Skip(reason):
-            return Outcome("skipped", reason, lookups=lookups)
+            return Outcome(Result.SKIPPED, reason, lookups=lookups)
         case Fail(reason):
-            return Outcome("failed", reason, lookups=lookups)
+            return Outcome(Result.FAILED, reason, lookups=lookups)
         case Deliver(calls, remember):
             return await _make_calls(calls, remember, memory, sender, lookups)
 
@@ -270,6 +276,7 @@ async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Me
         try:
             await sender.send(call)
         except SailthruError as error:
-            return Outcome("failed", error.message, calls=made, lookups=lookups, error=error)
+            return Outcome(Result.FAILED, error.message, calls=made, lookups=lookups,
+                           error=error)
     await memory.apply(remember)
-    return Outcome("delivered", calls=made, lookups=lookups)
+    return Outcome(Result.DELIVERED, calls=made, lookups=lookups)

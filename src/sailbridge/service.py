@@ -37,7 +37,7 @@ from sailbridge.server.app import create_app
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings
-from sailbridge.store.base import Job, Store
+from sailbridge.store.base import Job, Result, Store
 from sailbridge.store.factory import open_store, rate_limiter_for
 
 log = logging.getLogger("sailbridge.service")
@@ -69,19 +69,15 @@ class MetricsObserver(DeliveryObserver):
     def __init__(self, metrics: Metrics) -> None:
         self._metrics = metrics
 
-    def outcome(self, job: Job, outcome: Outcome, state: str, seconds: float) -> None:
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
         route = outcome.error.route if outcome.error else (
             outcome.calls[-1].route if outcome.calls else NO_CALL)
-        record = {"delivered": self._metrics.record_delivered,
-                  "skipped": self._metrics.record_skipped,
-                  "retrying": self._metrics.record_retried,
-                  "dead": self._metrics.record_dead}.get(state)
+        record = {Result.DELIVERED: self._metrics.record_delivered,
+                  Result.SKIPPED: self._metrics.record_skipped,
+                  Result.RETRY: self._metrics.record_retried,
+                  Result.DEAD: self._metrics.record_dead}.get(result)
         if record is not None:
             record(job.event_type, route)
-
-
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(settings.retry_min_delay, settings.retry_max_delay, settings.retry_window)
 
 
 @asynccontextmanager
@@ -93,6 +89,7 @@ async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | N
     limits are per account), in-process on SQLite.
     """
     api_key, api_secret = settings.credentials()
+    policy = RetryPolicy.from_settings(settings)
     connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
     async with aiohttp.ClientSession(connector=connector) as session:
         client: Sender = SailthruClient(
@@ -102,15 +99,15 @@ async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | N
         if metrics is not None:
             client = MeasuredSender(client, metrics)
         limiter = rate_limiter_for(
-            store, settings.rate_limits_per_second,
+            store, settings.rate_limits_per_second, max_block=policy.max_rate_limit_block,
             on_wait=metrics.record_throttle_wait if metrics else (lambda route, seconds: None))
-        yield RateLimitedSender(client, limiter)
+        yield RateLimitedSender(client, limiter, policy.rate_limit_resends)
 
 
 def build_worker(settings: Settings, store: Store, sender: Sender,
                  metrics: Metrics | None = None) -> Worker:
     return Worker(
-        store, sender, settings.mapping_options(), retry_policy(settings),
+        store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
         config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
         observer=MetricsObserver(metrics) if metrics else DeliveryObserver(),

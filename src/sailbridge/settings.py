@@ -31,6 +31,14 @@ DEFAULT_RATE_LIMITS: Final[dict[str, float]] = {
 
 DEFAULT_OTHER_LIMIT: Final = 40.0
 
+DEFAULT_RATE_LIMIT_RESENDS: Final = 20
+"""How many times one call is sent again after a 429 before its job goes back to the
+queue (not counted as an attempt)."""
+
+DEFAULT_MAX_RATE_LIMIT_BLOCK: Final = 65.0
+"""The longest a route is held after a 429 or ``X-Rate-Limit-Remaining: 0``, whatever
+``X-Rate-Limit-Reset`` says: Sailthru counts per minute, plus 5 s for clock skew."""
+
 _RATE_ITEM = re.compile(
     r"^\s*(?P<method>GET|POST|DELETE)\s+(?P<endpoint>/\S*)\s*=\s*"
     r"(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|sec|second|m|min|minute)\s*$",
@@ -86,6 +94,8 @@ class Settings(BaseSettings):
     retry_min_delay: float = Field(default=10.0, gt=0)
     retry_max_delay: float = Field(default=300.0, gt=0)
     retry_window: float = Field(default=4 * 3600.0, gt=0)
+    rate_limit_resends: int = Field(default=DEFAULT_RATE_LIMIT_RESENDS, ge=0)
+    max_rate_limit_block: float = Field(default=DEFAULT_MAX_RATE_LIMIT_BLOCK, gt=0)
     request_timeout: float = Field(default=30.0, gt=0)
     cart_memory_ttl: float = Field(default=600.0, ge=0)
     host: str = "127.0.0.1"
@@ -217,7 +227,7 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any]) 
 
     class _WithFile(Settings):
         @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def, override]
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
                                        dotenv_settings, file_secret_settings):
             def file_source() -> dict[str, Any]:
                 return file_values

@@ -2,8 +2,9 @@
 
 import asyncio
 
-from sailbridge.delivery.ratelimit import RateLimiter
+from sailbridge.delivery.ratelimit import PAST_RESET_BLOCK_SECONDS, RateLimiter, block_target
 from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK
 
 
 class FakeTime:
@@ -104,3 +105,37 @@ def test_a_block_set_while_a_call_waits_for_its_slot_defers_that_call() -> None:
 
     run(scenario())
     assert time.now >= 1_002
+
+
+def test_a_429_whose_reset_is_an_hour_ahead_holds_the_route_only_the_longest_block() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /event": 300}, clock=time.clock, sleep=time.sleep)
+    limiter.block("POST /event", until=1_000 + 3600)
+    run(limiter.acquire("POST /event"))
+    assert time.now == 1_000 + DEFAULT_MAX_RATE_LIMIT_BLOCK
+
+
+def test_nothing_remaining_until_an_hour_ahead_holds_the_route_only_the_longest_block() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep,
+                          max_block=5.0)
+    limiter.observe("POST /user", RateLimitInfo(limit=300, remaining=0, reset=1_000 + 3600))
+    run(limiter.acquire("POST /user"))
+    assert time.now == 1_005.0
+    assert limiter.waited_seconds["POST /user"] == 5.0
+
+
+def test_a_reset_within_the_longest_block_is_honoured_exactly() -> None:
+    time = FakeTime()
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep,
+                          max_block=5.0)
+    limiter.block("POST /user", until=1_004)
+    run(limiter.acquire("POST /user"))
+    assert time.now == 1_004
+
+
+def test_block_targets_are_capped_whatever_their_kind() -> None:
+    assert block_target(1_000 + 3600, now=1_000, max_block=60) == 1_060
+    assert block_target(1_030, now=1_000, max_block=60) == 1_030
+    assert block_target(None, now=1_000, max_block=0.5) == 1_000.5  # cap below the default
+    assert block_target(999, now=1_000, max_block=60) == 1_000 + PAST_RESET_BLOCK_SECONDS

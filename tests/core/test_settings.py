@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.settings import SettingsError, load_settings, parse_rate_limits
 
 
@@ -92,3 +93,20 @@ def test_unknown_setting_in_file_is_named(tmp_path: Path) -> None:
 def test_secret_is_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAILBRIDGE_SAILTHRU_API_SECRET", "hunter2")
     assert "hunter2" not in repr(load_settings())
+
+
+def test_the_429_budget_and_the_longest_rate_limit_block_are_settings(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults = load_settings()
+    assert (defaults.rate_limit_resends, defaults.max_rate_limit_block) == (20, 65.0)
+    monkeypatch.setenv("SAILBRIDGE_RATE_LIMIT_RESENDS", "3")
+    monkeypatch.setenv("SAILBRIDGE_MAX_RATE_LIMIT_BLOCK", "61.5")
+    policy = RetryPolicy.from_settings(load_settings())
+    assert (policy.rate_limit_resends, policy.max_rate_limit_block) == (3, 61.5)
+    monkeypatch.setenv("SAILBRIDGE_MAX_RATE_LIMIT_BLOCK", "0")
+    with pytest.raises(SettingsError, match="^SAILBRIDGE_MAX_RATE_LIMIT_BLOCK is invalid"):
+        load_settings()
+    monkeypatch.setenv("SAILBRIDGE_MAX_RATE_LIMIT_BLOCK", "60")
+    monkeypatch.setenv("SAILBRIDGE_RATE_LIMIT_RESENDS", "-1")
+    with pytest.raises(SettingsError, match="^SAILBRIDGE_RATE_LIMIT_RESENDS is invalid"):
+        load_settings()

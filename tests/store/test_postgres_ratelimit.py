@@ -65,7 +65,7 @@ async def test_a_block_seen_by_one_node_holds_for_the_others(
     await second.acquire(route)
 
     first.block(route, time.time() + 0.6)
-    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    await first._flush(route)
     began = time.monotonic()
     await second.acquire(route)
 
@@ -78,7 +78,7 @@ async def test_nothing_remaining_on_one_node_closes_the_route_for_all(
     first, second = (PostgresRateLimiter(pool, {route: 100.0}) for pool in pools)
 
     first.observe(route, RateLimitInfo(limit=40, remaining=0, reset=int(time.time()) + 2))
-    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    await first._flush(route)
     began = time.monotonic()
     await second.acquire(route)
 
@@ -91,7 +91,7 @@ async def test_a_429_whose_reset_already_passed_holds_every_node_only_briefly(
     await second.acquire(route)
 
     first.block(route, time.time() - 1)  # the window rolled over before the answer came
-    await first._flush(route)  # noqa: SLF001 - wait for the write, not for the slot
+    await first._flush(route)
     began = time.monotonic()
     await second.acquire(route)
 
@@ -171,3 +171,22 @@ async def test_the_rate_limited_sender_uses_it_unchanged(pools: list[AsyncConnec
 
     assert (client.calls, sender.throttled) == (2, 1)
     assert time.monotonic() - began >= 0.4
+
+
+@pytest.mark.parametrize("signal", ["429", "nothing remaining"])
+async def test_a_reset_an_hour_ahead_holds_every_node_only_the_longest_block(
+        pools: list[AsyncConnectionPool], route: str, signal: str) -> None:
+    first, second = (PostgresRateLimiter(pool, {route: 100.0}, max_block=0.5)
+                     for pool in pools)
+    await second.acquire(route)
+
+    reset = int(time.time()) + 3600  # far past Sailthru's minute window
+    if signal == "429":
+        first.block(route, reset)
+    else:
+        first.observe(route, RateLimitInfo(limit=40, remaining=0, reset=reset))
+    await first._flush(route)
+    began = time.monotonic()
+    await second.acquire(route)
+
+    assert 0.35 <= time.monotonic() - began < 1.5

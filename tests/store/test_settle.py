@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sailbridge.store.base import Attempt, JobState, Store
+from sailbridge.store.base import Attempt, JobState, Result, Store
 from sailbridge.store.errors import JobNotClaimed
 
 from .helpers import attempt, claim_all, enqueue, new_job
@@ -124,3 +124,18 @@ async def test_release_returns_a_retrying_job_to_retrying(store: Store) -> None:
     counts = await store.counts()
     assert (counts.pending, counts.retrying, counts.claimed) == (0, 1, 0)
     assert (await store.get_job(job.id)).attempts == 1  # type: ignore[union-attr]
+
+
+async def test_history_reads_back_in_the_result_vocabulary(store: Store) -> None:
+    # Rows written before `Result` existed hold plain strings; they read back as members.
+    await enqueue(store, new_job("u1"))
+    [job] = await claim_all(store)
+    await store.retry_at(job.id, 1_011.0, attempt(1_001.0, "retry"), worker="w1")
+    await claim_all(store, now=1_011.0)
+    await store.finish(job.id, JobState.DELIVERED, attempt(1_012.0, Result.DELIVERED),
+                       worker="w1")
+
+    done = await store.get_job(job.id)
+    assert done is not None
+    assert [a.outcome for a in done.history] == [Result.RETRY, Result.DELIVERED]
+    assert all(type(a.outcome) is Result for a in done.history)

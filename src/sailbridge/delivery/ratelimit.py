@@ -4,7 +4,11 @@ Each route has its own bucket, so a throttled ``POST /purchase`` never holds up
 ``POST /user``. The configured rate paces calls evenly; the ``X-Rate-Limit-*`` headers
 and 429 answers then override it: once Sailthru says a route has nothing left this
 minute, that route waits for ``X-Rate-Limit-Reset`` even if the configured limit is
-higher than the account's real one.
+higher than the account's real one — but never longer than ``max_block`` seconds:
+Sailthru's windows are one minute, so a reset an hour ahead (a clock gone wrong, a
+proxy's header) would otherwise stop the route for the hour, and only a restart would
+clear it. Past the cap the route simply tries again; if Sailthru still refuses, the
+next 429 blocks it once more.
 """
 
 from __future__ import annotations
@@ -14,12 +18,16 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import Call
 from sailbridge.sailthru.client import SailthruResponse, Sender
 from sailbridge.sailthru.errors import RateLimitedError, RateLimitInfo
-from sailbridge.settings import DEFAULT_OTHER_LIMIT
+from sailbridge.settings import (
+    DEFAULT_MAX_RATE_LIMIT_BLOCK,
+    DEFAULT_OTHER_LIMIT,
+    DEFAULT_RATE_LIMIT_RESENDS,
+)
 
-Clock = Callable[[], float]
 DEFAULT_BLOCK_SECONDS = 1.0
 """How long to hold a route after a 429 that came without a usable reset header."""
 PAST_RESET_BLOCK_SECONDS = 0.05
@@ -41,7 +49,8 @@ class RateLimiter:
     """Spaces calls per route at the configured rate and obeys Sailthru's headers.
 
     ``clock`` is wall-clock epoch seconds because Sailthru's reset header is an epoch
-    second; ``sleep`` is injectable for tests of the arithmetic.
+    second; ``sleep`` is injectable for tests of the arithmetic. ``max_block`` is the
+    longest any block holds a route (`RetryPolicy.max_rate_limit_block`).
     """
 
     def __init__(
@@ -50,8 +59,11 @@ class RateLimiter:
         clock: Clock = time.time,
         sleep: Callable[[float], object] = asyncio.sleep,
         on_wait: Callable[[str, float], None] = lambda route, seconds: None,
+        *,
+        max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
     ) -> None:
         self._limits = dict(limits_per_second)
+        self.max_block = max_block
         self._on_wait = on_wait
         self._routes: dict[str, _Route] = {}
         self._clock = clock
@@ -94,41 +106,49 @@ class RateLimiter:
 
     def block(self, route: str, until: float | None) -> None:
         """Hold ``route`` until the epoch second ``until`` (a short pause if unknown, a
-        very short one if already past)."""
+        very short one if already past, at most ``max_block`` seconds)."""
         state = self._route(route)
-        state.blocked_until = max(state.blocked_until, block_target(until, self._clock()))
+        target = block_target(until, self._clock(), self.max_block)
+        state.blocked_until = max(state.blocked_until, target)
 
 
-def block_target(until: float | None, now: float) -> float:
-    """Until when a block asked for with ``until`` (Sailthru's reset, if known) holds."""
+def block_target(until: float | None, now: float,
+                 max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK) -> float:
+    """Until when a block asked for with ``until`` (Sailthru's reset, if known) holds:
+    the reset, but never more than ``max_block`` seconds after ``now``."""
     if not until:
-        return now + DEFAULT_BLOCK_SECONDS
-    return until if until > now else now + PAST_RESET_BLOCK_SECONDS
+        target = now + DEFAULT_BLOCK_SECONDS
+    else:
+        target = until if until > now else now + PAST_RESET_BLOCK_SECONDS
+    return min(target, now + max_block)
 
 
 class RateLimitedSender:
     """A `Sender` that paces calls through a `RateLimiter` and absorbs 429s.
 
     A 429 is Sailthru asking us to slow down, not a failure of the event: the route is
-    blocked until the reset and the same call is sent again, up to ``max_429s`` times
-    before the error is passed on as retryable.
+    blocked until the reset (at most the limiter's ``max_block``) and the same call is
+    sent again, up to ``resends`` times (`RetryPolicy.rate_limit_resends`). Then the
+    `RateLimitedError` is passed on, and the worker's `decide` releases the job to the
+    queue untouched — it is not counted as a failed attempt.
     """
 
-    def __init__(self, client: Sender, limiter: RateLimiter, max_429s: int = 20) -> None:
+    def __init__(self, client: Sender, limiter: RateLimiter,
+                 resends: int = DEFAULT_RATE_LIMIT_RESENDS) -> None:
         self._client = client
         self._limiter = limiter
-        self._max_429s = max_429s
+        self._resends = resends
         self.throttled = 0
 
     async def send(self, call: Call) -> SailthruResponse:
-        for attempt in range(self._max_429s + 1):
+        for attempt in range(self._resends + 1):
             await self._limiter.acquire(call.route)
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:
                 self.throttled += 1
                 self._limiter.block(call.route, error.reset_at)
-                if attempt == self._max_429s:
+                if attempt == self._resends:
                     raise
                 continue
             self._limiter.observe(call.route, response.rate_limit)

@@ -19,11 +19,10 @@ from sailbridge.events import Event, event_to_dict
 from sailbridge.mapping import ordering_keys
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
-from sailbridge.store.base import Job, JobState, NewJob, Store
+from sailbridge.store.base import FINAL_STATES, Job, NewJob, Store
 from sailbridge.store.factory import open_store
 
 SEND_WRITE_KEY = "sailbridge-send"
-FINISHED = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 POLL_SECONDS = 0.1
 CHECK_PER_POLL = 64
 """Unfinished jobs looked at per poll: enough to notice progress, cheap for big files."""
@@ -82,7 +81,7 @@ async def _wait(store: Store, job_ids: Sequence[int],
                 still.extend(remaining[index:])
                 break
             job = await store.get_job(job_id)
-            if job is not None and job.state not in FINISHED:
+            if job is not None and job.state not in FINAL_STATES:
                 still.append(job_id)
         if len(still) != len(remaining):
             on_progress(len(job_ids) - len(still))

@@ -35,13 +35,13 @@ from typing import Any
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
+from sailbridge.clock import Clock
 from sailbridge.delivery.ratelimit import (
     DEFAULT_BLOCK_SECONDS,
     PAST_RESET_BLOCK_SECONDS,
-    Clock,
     RateLimiter,
 )
-from sailbridge.settings import DEFAULT_OTHER_LIMIT
+from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, DEFAULT_OTHER_LIMIT
 from sailbridge.store.postgres_db import QUERIES
 
 log = logging.getLogger("sailbridge.ratelimit")
@@ -80,8 +80,10 @@ class PostgresRateLimiter(RateLimiter):
         clock: Clock = time.time,
         sleep: Callable[[float], object] = asyncio.sleep,
         on_wait: Callable[[str, float], None] = lambda route, seconds: None,
+        *,
+        max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
     ) -> None:
-        super().__init__(limits_per_second, clock, sleep, on_wait)
+        super().__init__(limits_per_second, clock, sleep, on_wait, max_block=max_block)
         self._pool = pool
         self._limits_shared = dict(limits_per_second)
         self._sleep_shared = sleep
@@ -177,9 +179,10 @@ class PostgresRateLimiter(RateLimiter):
         return blocked_until - now > NO_WAIT
 
     def block(self, route: str, until: float | None) -> None:
-        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown),
-        here at once and for every node as soon as the write lands (before this node's
-        next `acquire` of the route)."""
+        """Hold ``route`` until the epoch second ``until`` (a short pause if unknown, at
+        most ``max_block`` seconds on the database's clock), here at once and for every
+        node as soon as the write lands (before this node's next `acquire` of the
+        route)."""
         super().block(route, until)
         try:
             loop = asyncio.get_running_loop()
@@ -195,7 +198,7 @@ class PostgresRateLimiter(RateLimiter):
             async with self._pool.connection() as conn:
                 await conn.execute(QUERIES["block_route"], {
                     "route": route, "until": until, "default_block": DEFAULT_BLOCK_SECONDS,
-                    "past_block": PAST_RESET_BLOCK_SECONDS})
+                    "past_block": PAST_RESET_BLOCK_SECONDS, "max_block": self.max_block})
         except DATABASE_ERRORS as error:
             self._warn(error)
 

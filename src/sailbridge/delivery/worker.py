@@ -1,16 +1,14 @@
-"""The delivery worker: claim jobs, deliver them, and record every outcome.
+"""The delivery worker: claim jobs, deliver them, and carry out what each outcome means.
 
 One worker per process runs up to ``concurrency`` deliveries at once. Ordering is the
 store's job (it never hands out two jobs of one user), pacing is the rate limiter's,
-and this module decides what each outcome means for the job:
+and what an outcome means for its job is `sailbridge.delivery.decide.decide`'s — a
+pure function returning `Finish`, `RetryAt`, `Pause` or `Release`. The worker carries
+each decision out, one method per kind (``_finish``, ``_retry``, ``_pause``,
+``_release``), and reports it to the `DeliveryObserver`.
 
-- delivered / skipped → finished;
-- a mapping failure or a permanent Sailthru error → dead at once, with the reason;
-- a retryable error → back to the queue after a full-jitter backoff, until the retry
-  window is spent, then dead;
-- bad credentials → the destination is paused (for every node sharing the store) and
-  the job is released untouched; while paused one job at a time probes Sailthru, and
-  the first success resumes delivery.
+While delivery is paused one job at a time probes Sailthru, at most once per
+``pause_probe_interval``, and the first success resumes delivery.
 """
 
 from __future__ import annotations
@@ -20,19 +18,19 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import assert_never
 
+from sailbridge.clock import Clock
+from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
 from sailbridge.delivery.retry import RetryPolicy
-from sailbridge.events import Event, event_from_dict
+from sailbridge.events import event_from_dict
 from sailbridge.executor import Outcome, deliver_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
-from sailbridge.sailthru.errors import CredentialsError, RetryableError
-from sailbridge.store.base import Attempt, Job, JobState, Store
+from sailbridge.store.base import Attempt, Job, Result, Store
 
 log = logging.getLogger("sailbridge.worker")
-Clock = Callable[[], float]
 PAUSE_READ_EVERY = 0.05
 """Seconds between two reads of the pause while delivering (another node may set it)."""
 REFILL_WAIT = 0.005
@@ -42,9 +40,9 @@ REFILL_WAIT = 0.005
 class DeliveryObserver:
     """Hooks for metrics; the default observes nothing."""
 
-    def outcome(self, job: Job, outcome: Outcome, state: str, seconds: float) -> None:
-        """Called once per attempt with the resulting job state (delivered, skipped,
-        retrying, dead or paused)."""
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
+        """Called once per attempt with what it came to: `Result.DELIVERED`, `SKIPPED`,
+        `RETRY`, `DEAD`, `PAUSED` or `RELEASED`."""
 
 
 @dataclass(frozen=True)
@@ -190,21 +188,16 @@ class Worker:
     async def _deliver(self, job: Job) -> None:
         started = self._clock()
         try:
-            try:
-                event = event_from_dict(job.event)
-            except ValueError as exc:  # stored before a model change; cannot be mapped
-                await self._finish(job, JobState.DEAD, _attempt(started, None, "dead"), str(exc))
-                return
-            outcome = await deliver_event(event, self._options, self._store, self._sender,
-                                          self._cart_ttl)
-            if outcome.status in ("delivered", "skipped") and len(self._settling) < \
-                    self._config.concurrency:
+            outcome = await self._attempt(job)
+            decision = decide(job, outcome, self._policy, self._clock(), started=started)
+            if decision.result in (Result.DELIVERED, Result.SKIPPED) and \
+                    len(self._settling) < self._config.concurrency:
                 # Sailthru is done with it: its slot may take the next job while the
                 # outcome is committed (the job stays leased, and heartbeated, until then).
                 self._settling.add(job.id)
                 self._wake.set()
-            state = await self._record(job, event, outcome, started)
-            self._observer.outcome(job, outcome, state, self._clock() - started)
+            await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
+            self._observer.outcome(job, outcome, decision.result, self._clock() - started)
         except Exception:
             log.exception("delivery of job %s crashed; releasing it", job.id)
             with contextlib.suppress(Exception):
@@ -215,43 +208,52 @@ class Worker:
             self._settling.discard(job.id)
             self._wake.set()
 
-    async def _record(self, job: Job, event: Event, outcome: Outcome, started: float) -> str:
-        error = outcome.error
-        if outcome.status == "delivered":
-            await self._finish(job, JobState.DELIVERED, _attempt(started, outcome, "delivered"))
-            await self._resume_if_paused()
-            return "delivered"
-        if outcome.status == "skipped":
-            await self._finish(job, JobState.SKIPPED, _attempt(started, outcome, "skipped"),
-                               outcome.reason)
-            await self._resume_if_paused()
-            return "skipped"
-        if isinstance(error, CredentialsError):
-            self._probe_at = self._clock() + self._config.pause_probe_interval
-            self._paused_seen = True
-            await self._store.set_paused(
-                f"Sailthru refused the credentials on {error.route}: {error.message}"
-                + (f" (error {error.code})" if error.code is not None else ""))
-            await self._store.release(job.id, self._clock(), worker=self.name)
-            return "paused"
-        if isinstance(error, RetryableError):
-            failures = job.attempts + 1
-            first = job.first_attempt_at or started
-            retry_at = self._policy.next_attempt_at(first, self._clock(), failures)
-            if retry_at is not None:
-                await self._store.retry_at(job.id, retry_at, _attempt(started, outcome, "retry"),
-                                          worker=self.name)
-                return "retrying"
-            reason = (f"gave up after {failures} attempts over the retry window: "
-                      f"{outcome.reason}")
-            await self._finish(job, JobState.DEAD, _attempt(started, outcome, "dead"), reason)
-            return "dead"
-        await self._finish(job, JobState.DEAD, _attempt(started, outcome, "dead"), outcome.reason)
-        return "dead"
+    async def _attempt(self, job: Job) -> Outcome:
+        """Deliver the job's event; an event that no longer reads as one (stored before
+        a model change) fails like a mapping failure, with the reason."""
+        try:
+            event = event_from_dict(job.event)
+        except ValueError as exc:
+            return Outcome(Result.FAILED, str(exc))
+        return await deliver_event(event, self._options, self._store, self._sender,
+                                   self._cart_ttl)
 
-    async def _finish(self, job: Job, state: JobState, attempt: Attempt,
-                      reason: str | None = None) -> None:
-        await self._store.finish(job.id, state, attempt, reason, worker=self.name)
+    async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
+        """Do what ``decision`` says, in the store (and the pause state)."""
+        match decision:
+            case Finish():
+                await self._finish(job, decision, attempt)
+            case RetryAt():
+                await self._retry(job, decision, attempt)
+            case Pause():
+                await self._pause(job, decision)
+            case Release():
+                await self._release(job, decision)
+            case _:
+                assert_never(decision)
+
+    async def _finish(self, job: Job, finish: Finish, attempt: Attempt) -> None:
+        """Delivered, skipped or dead; a success also ends a pause this worker saw."""
+        await self._store.finish(job.id, finish.state, attempt, finish.reason,
+                                 worker=self.name)
+        if finish.result is not Result.DEAD:
+            await self._resume_if_paused()
+
+    async def _retry(self, job: Job, retry: RetryAt, attempt: Attempt) -> None:
+        """Back to the queue until ``retry.at``, the failed attempt counted."""
+        await self._store.retry_at(job.id, retry.at, attempt, worker=self.name)
+
+    async def _pause(self, job: Job, pause: Pause) -> None:
+        """Pause delivery for every node sharing the store; the job goes back untouched
+        and this worker probes again after ``pause_probe_interval``."""
+        self._probe_at = self._clock() + self._config.pause_probe_interval
+        self._paused_seen = True
+        await self._store.set_paused(pause.reason)
+        await self._store.release(job.id, self._clock(), worker=self.name)
+
+    async def _release(self, job: Job, release: Release) -> None:
+        """Back to the queue untouched (no attempt counted) until ``release.at``."""
+        await self._store.release(job.id, release.at, worker=self.name)
 
     async def _resume_if_paused(self) -> None:
         # Only when this worker saw the pause: delivering while it looked unpaused, a
@@ -286,16 +288,15 @@ class Worker:
                 await self._store.release(job_id, self._clock(), worker=self.name)
 
 
-def _attempt(started: float, outcome: Outcome | None, result: str) -> Attempt:
-    """The history record of one attempt: calls made (no secrets) and Sailthru's answer."""
-    if outcome is None:
-        return Attempt(at=started, outcome=result)
+def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:
+    """The history record of one attempt: calls made (no secrets) and Sailthru's answer
+    (used by `Finish` and `RetryAt`; a pause or a release records no attempt)."""
     requests = [lookup.call.to_dict() for lookup in outcome.lookups if lookup.call is not None]
     requests += [call.to_dict() for call in outcome.calls]
     error = outcome.error
     return Attempt(
         at=started,
-        outcome=result,
+        outcome=decision.result,
         requests=requests,
         status=error.status if error else None,
         code=error.code if error else None,

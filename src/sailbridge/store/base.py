@@ -16,19 +16,49 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 import msgspec
 
 from sailbridge.store.memory import Memory
 
 
-class JobState(StrEnum):
-    PENDING = "pending"      # waiting; "retrying" when attempts > 0
-    CLAIMED = "claimed"      # leased by a worker
+class Result(StrEnum):
+    """How one delivery attempt ended: the one word for it in the executor's report,
+    the worker's decision, the job's history (`Attempt.outcome`), its final state and
+    the metrics.
+
+    The values are what the stores have always written (an attempt that will be tried
+    again is ``"retry"``), so histories recorded before this enum read back unchanged.
+    """
+
     DELIVERED = "delivered"
     SKIPPED = "skipped"
+    """Nothing to send, by design; the reason says why."""
+    FAILED = "failed"
+    """The executor's word for an attempt that did not deliver; the worker's decision
+    then makes it one of `RETRY`, `DEAD`, `PAUSED` or `RELEASED`. Never stored."""
+    RETRY = "retry"
+    """A failed attempt; the job is tried again after a backoff."""
     DEAD = "dead"
+    PAUSED = "paused"
+    """Sailthru refused the credentials: delivery paused, the job back untouched."""
+    RELEASED = "released"
+    """Back to the queue untouched, not an attempt (Sailthru kept answering 429)."""
+
+
+class JobState(StrEnum):
+    """Where a job stands. A finished job's state is its final `Result`."""
+
+    PENDING = "pending"      # waiting; "retrying" when attempts > 0
+    CLAIMED = "claimed"      # leased by a worker
+    DELIVERED = Result.DELIVERED.value
+    SKIPPED = Result.SKIPPED.value
+    DEAD = Result.DEAD.value
+
+
+FINAL_STATES: Final = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
+"""The states a job never leaves (but for a replay of the dead)."""
 
 
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
@@ -66,11 +96,13 @@ class Attempt:
     """One delivery attempt as recorded in the job's history — never with secrets.
 
     ``requests`` summarises the calls made (method, endpoint, params); ``status``,
-    ``code`` and ``message`` are Sailthru's answer to the last one.
+    ``code`` and ``message`` are Sailthru's answer to the last one. ``outcome`` is
+    `Result.DELIVERED`, `SKIPPED`, `RETRY` or `DEAD` (pauses and releases are not
+    attempts and leave no record).
     """
 
     at: float
-    outcome: str
+    outcome: Result
     requests: list[dict[str, Any]] = field(default_factory=list)
     status: int | None = None
     code: int | None = None

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 import time
@@ -41,12 +42,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import (
     Item,
     MemoryUpdate,
@@ -55,6 +57,7 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.store.base import (
+    FINAL_STATES,
     Attempt,
     EnqueueResult,
     Job,
@@ -67,11 +70,9 @@ from sailbridge.store.errors import JobNotClaimed, StoreClosed
 from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
 
 T = TypeVar("T")
-Clock = Callable[[], float]
 Conn = psycopg.AsyncConnection[Any]
 Row = tuple[Any, ...]
 
-FINAL_STATES = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 PRUNE_EVERY = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 PRUNE_CHUNK = 50_000
@@ -130,7 +131,7 @@ class PostgresStore:
         """The connection pool, for state kept beside the queue (the global rate limiter)."""
         return self._pool
 
-    async def __aenter__(self) -> PostgresStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -167,20 +168,16 @@ class PostgresStore:
         """Run ``work`` in one transaction, again if PostgreSQL chose it as a deadlock
         victim. Every lock is taken in one global order (see ``postgres.sql``), so
         this is a safety net, not a path we expect to take."""
-        for attempt in range(TRANSACTION_ATTEMPTS):
-            try:
-                async with self._transaction() as conn:
-                    return await work(conn)
-            except (psycopg.errors.DeadlockDetected,
-                    psycopg.errors.SerializationFailure) as error:
-                if attempt == TRANSACTION_ATTEMPTS - 1:
-                    raise
-                log.warning("store transaction retried after %s", type(error).__name__)
-        raise AssertionError("unreachable")
+
+        async def transaction(conn: Conn) -> T:
+            async with conn.transaction():
+                return await work(conn)
+
+        return await self._retrying(transaction)
 
     async def _retrying(self, work: Callable[[Conn], Awaitable[T]]) -> T:
         """Run ``work`` (which opens its own transaction) on a pooled connection, again
-        if PostgreSQL chose it as a deadlock victim, as `_in_transaction` does."""
+        if PostgreSQL chose it as a deadlock victim."""
         for attempt in range(TRANSACTION_ATTEMPTS):
             try:
                 async with self._connection() as conn:
@@ -278,8 +275,8 @@ class PostgresStore:
             if not group:
                 continue
             try:
-                refused = await self._retrying(lambda conn: _finish_group(conn, group))
-            except Exception as error:
+                refused = await self._retrying(functools.partial(_finish_group, group=group))
+            except Exception as error:  # noqa: BLE001 - handed to each waiting finish
                 for request in group:
                     if not request.done.done():
                         request.done.set_exception(error)
@@ -291,11 +288,11 @@ class PostgresStore:
                 raise
             for request in group:
                 if not request.done.done():
-                    error = refused.get(request.job_id)
-                    if error is None:
+                    refusal = refused.get(request.job_id)
+                    if refusal is None:
                         request.done.set_result(None)
                     else:
-                        request.done.set_exception(error)
+                        request.done.set_exception(refusal)
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         async with self._transaction() as conn:

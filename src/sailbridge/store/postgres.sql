@@ -464,13 +464,14 @@ RETURNING r.next_slot - %(interval)s::float8 * %(n)s::integer,
 
 -- name: block_route
 -- Close the route until `until` (an epoch second from Sailthru), for a short pause when
--- it is unknown, a very short one when already past (as `block_target` in Python); a
--- longer block already in force stays.
+-- it is unknown, a very short one when already past, and never longer than `max_block`
+-- seconds (as `block_target` in Python); a longer block already in force stays.
 INSERT INTO rate_limits AS r (route, next_slot, blocked_until)
 SELECT %(route)s::text, 0,
-       CASE WHEN coalesce(%(until)s::float8, 0) = 0 THEN now_ + %(default_block)s::float8
-            WHEN %(until)s::float8 > now_ THEN %(until)s::float8
-            ELSE now_ + %(past_block)s::float8 END
+       least(CASE WHEN coalesce(%(until)s::float8, 0) = 0 THEN now_ + %(default_block)s::float8
+                  WHEN %(until)s::float8 > now_ THEN %(until)s::float8
+                  ELSE now_ + %(past_block)s::float8 END,
+             now_ + %(max_block)s::float8)
 FROM (SELECT extract(epoch FROM clock_timestamp())::float8 AS now_) AS clock
 ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excluded.blocked_until);
 

@@ -60,12 +60,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 import msgspec
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import Item, MemoryUpdate
 from sailbridge.store.base import (
+    FINAL_STATES,
     Attempt,
     EnqueueResult,
     Job,
@@ -81,9 +83,6 @@ from sailbridge.store.sqlite_db import QUERIES, Synchronous, connect, migrate
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-Clock = Callable[[], float]
-
-FINAL_STATES = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 PRUNE_EVERY = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 CHECKPOINT_EVERY = 0.25
@@ -175,7 +174,7 @@ class SqliteStore:
             raise
         return store
 
-    async def __aenter__(self) -> SqliteStore:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
@@ -667,7 +666,7 @@ class _Tx:
     """What a write request sees: the connection, and the counter changes and inbox
     rows it makes (taken into account with the group only if the request succeeds)."""
 
-    __slots__ = ("db", "counts", "inbox_rows")
+    __slots__ = ("counts", "db", "inbox_rows")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
@@ -930,7 +929,7 @@ class _Writer:
             outcome = self._sort(tx, budget)
             _add_counts(db, tx.counts)
             db.execute("COMMIT")
-        except Exception:  # noqa: BLE001 - the rows stay in the inbox; retried later
+        except Exception:  # the rows stay in the inbox; retried later
             _rollback(db)
             log.exception("sorting the inbox failed; retrying in %.0f s", SORT_FAILURE_PAUSE)
             self._sort_paused_until = time.monotonic() + SORT_FAILURE_PAUSE
