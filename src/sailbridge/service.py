@@ -56,10 +56,10 @@ class MeasuredSender:
             response = await self._inner.send(call)
         except SailthruError as error:
             self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status)
+                                                error.status, error.rate_limit)
             raise
         self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status)
+                                            response.status, response.rate_limit)
         return response
 
 

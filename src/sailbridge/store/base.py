@@ -283,6 +283,11 @@ class Store(Memory, Protocol):
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs (and old rejections) last updated before ``older_than``."""
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        """Delete dead jobs and their history, chosen as `replay` chooses them (every
+        dead job when both are None); returns how many. Ids that are not dead are left."""
+
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last
         updated before ``older_than``; returns how many. The delivered and skipped

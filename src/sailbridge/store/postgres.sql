@@ -381,6 +381,17 @@ WITH doomed AS (
 )
 DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
 
+-- name: purge_jobs_of
+-- Dead jobs chosen (and locked) by dead_by_ids / dead_by_reason, with their history.
+WITH doomed AS (
+    SELECT id FROM jobs
+    WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
+      AND state = 'dead'
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+
 -- name: purge_rejections
 DELETE FROM rejections WHERE received_at < %(before)s::float8;
 
