@@ -34,6 +34,7 @@ from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
 from sailbridge.sailthru.errors import SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
+from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings
@@ -152,7 +153,8 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         dedupe_window=settings.dedupe_window,
         max_inflight=settings.max_inflight_ingest,
     ) if roles.ingest else None
-    extra: list[BaseRoute] = list(admin_routes(store, token))
+    extra: list[BaseRoute] = [*admin_routes(store, token),
+                              *console_routes(store, settings, metrics)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app
