@@ -143,8 +143,10 @@ def test_posts_without_the_sessions_csrf_token_are_refused(
     log_in(page, service)
     [dead] = service.admin("/dlq")["dead"]
 
-    for form in ({"action": "replay", "ids": str(dead["id"])},
-                 {"action": "replay", "ids": str(dead["id"]), "csrf": "forged"}):
+    forms: list[dict[str, str | float | bool]] = [
+        {"action": "replay", "ids": str(dead["id"])},
+        {"action": "replay", "ids": str(dead["id"]), "csrf": "forged"}]
+    for form in forms:
         answer = context.request.post(service.url + "/console/dead/act", form=form)
         assert answer.status == 403, form
         assert "CSRF" in answer.text()

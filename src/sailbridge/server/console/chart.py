@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sailbridge.store.base import MinuteCount
 
 MINUTES = 60
-WIDTH, HEIGHT = 720, 180
+WIDTH, HEIGHT = 1100, 220
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 24
 """Margins inside the SVG for the axis labels."""
 

@@ -35,6 +35,7 @@ class When:
     iso: str       # machine-readable, for <time datetime>
     text: str      # "2026-12-01 21:14:03 UTC"
     ago: str       # "3 min ago", "in 20 s"
+    precise: str   # "21:14:03.482", to tell apart what happened in one second
 
 
 def when(moment: float | None, now: float) -> When | None:
@@ -45,7 +46,8 @@ def when(moment: float | None, now: float) -> When | None:
     ago = f"{duration(delta)} ago" if delta >= 0.5 else (
         "now" if delta > -0.5 else f"in {duration(-delta)}")
     return When(stamp.isoformat(timespec="seconds"),
-                stamp.strftime("%Y-%m-%d %H:%M:%S UTC"), ago)
+                stamp.strftime("%Y-%m-%d %H:%M:%S UTC"), ago,
+                stamp.strftime("%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}")
 
 
 def duration(seconds: float) -> str:
