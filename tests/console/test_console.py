@@ -156,3 +156,32 @@ def test_posts_without_the_sessions_csrf_token_are_refused(
                               data={"action": "replay", "ids": str(dead["id"])})
     assert anonymous.status_code == 401
     assert service.admin("/status")["dead"] == 1
+
+
+def test_every_page_loads_its_own_assets_without_a_script_or_policy_error(
+        page: Page, serve_process: StartServe) -> None:
+    service = serve_process()
+    post_batch(service.url, [WINBACK_CART])
+    wait_for_dead(service, 1)
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text)
+            if message.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    log_in(page, service)
+
+    for path in ("/console/", "/console/events", "/console/events?state=dead",
+                 "/console/dead", "/console/tester", "/console/timeline?user=console-user",
+                 "/console/events/1"):
+        response = page.goto(service.url + path)
+        assert response is not None and response.status == 200, path
+        assert response.headers["content-security-policy"].startswith("default-src 'self'")
+    page.wait_for_function("window.htmx !== undefined")
+    page.goto(service.url + "/console/events")
+    page.fill("input[name=user]", "console-user")  # htmx filters as you type
+    expect(page).to_have_url(re.compile(r"user=console-user"))
+    expect(page.locator("table.events tbody tr")).to_have_count(1)
+
+    assert problems == []
+    assert all(url.startswith(service.url) for url in requested), "an asset from elsewhere"

@@ -270,10 +270,12 @@ class Store(Memory, Protocol):
                               limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
         """Rejected events, newest first, with their ids; ``reason`` as in `find_jobs`."""
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
-        """Per minute since ``since`` (floored to its minute), the jobs that ended
-        delivered or dead then, oldest minute first; minutes with none are left out.
-        A dead job replayed since no longer counts where it died."""
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        """Per minute from ``since`` to ``until`` (both floored to their minute), the
+        jobs that ended delivered or dead then, oldest minute first; minutes with none
+        are left out. A dead job replayed since no longer counts where it died. Each
+        minute is counted from an index range, so the cost follows the jobs that
+        ended in the window, with no sort."""
 
     async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                      now: float) -> int:

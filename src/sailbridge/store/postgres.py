@@ -416,10 +416,11 @@ class PostgresStore:
                                         params)
             return await cursor.fetchall(), window
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
-        rows = await self._rows("finished_per_minute", {"since": since // 60 * 60})
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        rows = await self._rows("finished_per_minute", {"since": int(since // 60 * 60),
+                                   "until": int(until // 60 * 60)})
         return [MinuteCount(float(minute), int(delivered), int(dead))
-                for minute, delivered, dead in rows]
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         [(totals, oldest, paused)] = await self._rows("status")

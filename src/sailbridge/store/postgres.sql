@@ -493,9 +493,12 @@ FROM rate_limits WHERE route = %(route)s::text;
 -- (the paged listings are composed by sailbridge.store.listing)
 
 -- name: finished_per_minute
--- A range of jobs_finished_at per state: the jobs that ended since `since`.
-SELECT floor(updated_at / 60) * 60 AS minute,
-       count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state = 'dead')
-FROM jobs
-WHERE state IN ('delivered', 'dead') AND updated_at >= %(since)s::float8
-GROUP BY minute ORDER BY minute;
+-- One count per minute and state from jobs_finished_at (a range each, index only): no
+-- sort, which a GROUP BY on the minute would need (the planner cannot tell how few
+-- minutes there are).
+SELECT minute,
+       (SELECT count(*) FROM jobs
+        WHERE state = 'delivered' AND updated_at >= minute AND updated_at < minute + 60),
+       (SELECT count(*) FROM jobs
+        WHERE state = 'dead' AND updated_at >= minute AND updated_at < minute + 60)
+FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute);

@@ -299,11 +299,13 @@ class SqliteStore:
                               limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
         return await self._readers.call(_find_rejections, reason, before, limit, scan)
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         rows = await self._readers.call(
             lambda db: db.execute(QUERIES["finished_per_minute"],
-                                  {"since": since // 60 * 60}).fetchall())
-        return [MinuteCount(float(minute), delivered, dead) for minute, delivered, dead in rows]
+                                  {"since": since // 60 * 60,
+                                   "until": until // 60 * 60}).fetchall())
+        return [MinuteCount(float(minute), delivered, dead)
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()

@@ -129,7 +129,7 @@ class Console:
     async def overview(self, request: Request) -> Response:
         now = time.time()
         counts = await self.store.counts()
-        minutes = await self.store.finished_per_minute(now - CHART_SECONDS)
+        minutes = await self.store.finished_per_minute(now - CHART_SECONDS, now)
         status = operations.status_view(counts, now)
         oldest = status["oldest_pending_age_seconds"]
         return await self.render(request, "overview.html", {
