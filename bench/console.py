@@ -8,9 +8,11 @@ Not a test: run it by hand and compare the ratios (the machine is noisy)::
 
 For each size it fills a fresh store in bulk (one transaction of executemany on
 SQLite; ``COPY`` on PostgreSQL — the rows the store itself would have written: jobs,
-their lines, history, counters), then starts the real ``serve`` app (ingest only: no
-worker, so the queue stays as filled), logs in and requests every console page
-``--repeat`` times, reporting the median. The mix: 94 % pending (about 20 events a
+their lines, history, counters), then serves both stores at once with the real
+``serve`` app (ingest only: no worker, so the queues stay as filled), logs in to each
+and requests every console page ``--repeat`` times, the two sizes taking turns
+request by request (so a busy moment on a shared machine slows both alike), and
+reports the median. The mix: 94 % pending (about 20 events a
 user, so most wait behind their user's first), 1 % retrying, 3 % delivered and 2 %
 dead over the last hour, plus rejections; a few events carry a rare name so the
 event-name filter has to search.
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import random
 import re
 import statistics
@@ -237,36 +240,52 @@ def pages(n: int) -> list[tuple[str, str, dict[str, str] | None]]:
     ]
 
 
-def time_pages(url: str, n: int, repeat: int) -> dict[str, float]:
-    """Median milliseconds per page."""
-    session = requests.Session()
-    # A fresh connection per request: on a kept-alive connection every answer here
-    # waits ~40 ms for a delayed ACK (the response goes out in two writes), which would
-    # hide what the pages themselves cost.
-    session.headers["Connection"] = "close"
-    login = session.get(url + "/console/login")
-    csrf = _csrf(login.text)
-    answer = session.post(url + "/console/login", data={"csrf": csrf, "token": TOKEN})
-    answer.raise_for_status()
-    csrf = _csrf(session.get(url + "/console/tester").text)
-    dead = session.get(url + "/console/dead").text
-    dead_id = re.search(r'name="ids" value="(\d+)"', dead)
-    assert dead_id is not None, "no dead job in the store"
-    results: dict[str, float] = {}
-    for label, path, form in pages(n):
-        path = path.replace("{dead_id}", dead_id.group(1))
-        times = []
+class Client:
+    """A logged-in operator's browser, reduced to the requests it makes."""
+
+    def __init__(self, url: str, n: int) -> None:
+        self.url = url
+        self.n = n
+        self.session = requests.Session()
+        # A fresh connection per request: on a kept-alive connection every answer here
+        # waits ~40 ms for a delayed ACK (the response goes out in two writes), which
+        # would hide what the pages themselves cost.
+        self.session.headers["Connection"] = "close"
+        csrf = _csrf(self.session.get(url + "/console/login").text)
+        self.session.post(url + "/console/login",
+                          data={"csrf": csrf, "token": TOKEN}).raise_for_status()
+        self.csrf = _csrf(self.session.get(url + "/console/tester").text)
+        dead = re.search(r'name="ids" value="(\d+)"', self.session.get(url + "/console/dead").text)
+        assert dead is not None, "no dead job in the store"
+        self.dead_id = dead.group(1)
+
+    def seconds(self, label: str, path: str, form: dict[str, str] | None) -> float:
+        """One request's wall time; a page that does not answer 200 stops the bench."""
+        path = path.replace("{dead_id}", self.dead_id)
+        started = time.perf_counter()
+        if form is None:
+            response = self.session.get(self.url + path)
+        else:
+            response = self.session.post(self.url + path, data={**form, "csrf": self.csrf})
+        elapsed = time.perf_counter() - started
+        if response.status_code != 200:
+            raise RuntimeError(f"{label}: HTTP {response.status_code}\n{response.text[:500]}")
+        return elapsed
+
+
+def time_side_by_side(clients: dict[int, Client], repeat: int) -> dict[int, dict[str, float]]:
+    """Median milliseconds per page and size. The sizes take turns request by request,
+    so a busy moment on the (shared) machine slows both, not one."""
+    results: dict[int, dict[str, float]] = {n: {} for n in clients}
+    plans = {n: pages(n) for n in clients}
+    for index in range(len(next(iter(plans.values())))):
+        times: dict[int, list[float]] = {n: [] for n in clients}
         for _ in range(repeat):
-            started = time.perf_counter()
-            if form is None:
-                response = session.get(url + path)
-            else:
-                response = session.post(url + path, data={**form, "csrf": csrf})
-            elapsed = time.perf_counter() - started
-            if response.status_code != 200:
-                raise RuntimeError(f"{label}: HTTP {response.status_code}\n{response.text[:500]}")
-            times.append(elapsed)
-        results[label] = statistics.median(times) * 1000
+            for n, client in clients.items():
+                label, path, form = plans[n][index]
+                times[n].append(client.seconds(label, path, form))
+        for n in clients:
+            results[n][plans[n][index][0]] = statistics.median(times[n]) * 1000
     return results
 
 
@@ -276,14 +295,23 @@ def _csrf(html: str) -> str:
     return match.group(1)
 
 
-def measure(database: str, fill: Callable[[], None], n: int, repeat: int) -> dict[str, float]:
+def measure(databases: dict[int, str], repeat: int) -> dict[int, dict[str, float]]:
+    """Serve every filled store at once (ingest only, no worker) and time their pages."""
+    with contextlib.ExitStack() as stack:
+        clients = {}
+        for n, database in databases.items():
+            settings = load_settings(database=database, admin_token=TOKEN, write_keys="wk",
+                                     host="127.0.0.1")
+            service = stack.enter_context(running_service(settings,
+                                                          Roles(ingest=True, delivery=False)))
+            clients[n] = Client(service.url, n)
+        return time_side_by_side(clients, repeat)
+
+
+def filled(n: int, fill: Callable[[], None]) -> None:
     started = time.perf_counter()
     fill()
     print(f"  filled {n:,} jobs in {time.perf_counter() - started:.1f} s", flush=True)
-    settings = load_settings(database=database, admin_token=TOKEN, write_keys="wk",
-                             host="127.0.0.1")
-    with running_service(settings, Roles(ingest=True, delivery=False)) as service:
-        return time_pages(service.url, n, repeat)
 
 
 def report(backend: str, small: int, big: int, repeat: int,
@@ -300,30 +328,45 @@ def report(backend: str, small: int, big: int, repeat: int,
 
 def sqlite_run(args: argparse.Namespace, now: float) -> None:
     scratch = Path(args.dir or tempfile.mkdtemp(prefix="sailbridge-console-bench-"))
-    figures: dict[int, dict[str, float]] = {}
-    for n in (args.small, args.big):
-        path = scratch / f"console-{n}.db"
-        _remove(path)
-        print(f"SQLite, {n:,} jobs", flush=True)
+    databases = {n: scratch / f"console-{n}.db" for n in (args.small, args.big)}
+    try:
+        for n, path in databases.items():
+            _remove(path)
+            print(f"SQLite, {n:,} jobs", flush=True)
 
-        def fill(path: Path = path, n: int = n) -> None:
-            fill_sqlite(path, n, now)
+            def fill(path: Path = path, n: int = n) -> None:
+                fill_sqlite(path, n, now)
 
-        figures[n] = measure(str(path), fill, n, args.repeat)
-        _remove(path)
+            filled(n, fill)
+        figures = measure({n: str(path) for n, path in databases.items()}, args.repeat)
+    finally:
+        for path in databases.values():
+            _remove(path)
     report("SQLite", args.small, args.big, args.repeat, figures)
 
 
 def postgres_run(args: argparse.Namespace, now: float) -> None:
-    figures: dict[int, dict[str, float]] = {}
-    for n in (args.small, args.big):
+    """Two databases beside ``--postgres`` (``…_small``, ``…_big``), created if missing."""
+    import psycopg
+
+    base = args.postgres.rsplit("/", 1)
+    urls = {args.small: f"{base[0]}/sailbridge_console_small",
+            args.big: f"{base[0]}/sailbridge_console_big"}
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        for url in urls.values():
+            name = url.rsplit("/", 1)[1]
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                                (name,)).fetchall():
+                conn.execute(f"CREATE DATABASE {name}")
+    for n, url in urls.items():
         print(f"PostgreSQL, {n:,} jobs", flush=True)
 
-        def fill(n: int = n) -> None:
+        def fill(n: int = n, url: str = url) -> None:
             with ThreadPoolExecutor(1) as pool:  # a loop of its own, off the caller's
-                pool.submit(asyncio.run, fill_postgres(args.postgres, n, now)).result()
+                pool.submit(asyncio.run, fill_postgres(url, n, now)).result()
 
-        figures[n] = measure(args.postgres, fill, n, args.repeat)
+        filled(n, fill)
+    figures = measure(urls, args.repeat)
     report("PostgreSQL", args.small, args.big, args.repeat, figures)
 
 
@@ -338,8 +381,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--dir", help="where the SQLite files go (default: a temp dir)")
-    parser.add_argument("--postgres", help="also measure on this PostgreSQL database "
-                                           "(its sailbridge tables are emptied!)")
+    parser.add_argument("--postgres", help="also measure PostgreSQL: a URL of that server "
+                                           "(two databases sailbridge_console_small/_big are "
+                                           "created beside it and emptied)")
     args = parser.parse_args()
     now = time.time()
     sqlite_run(args, now)

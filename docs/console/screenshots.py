@@ -20,6 +20,7 @@ import requests
 from playwright.sync_api import Page, sync_playwright
 
 from sailbridge.demo import demo_events
+from sailbridge.sailthru.signing import signed_params
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
 from sailbridge.service import running_service
@@ -57,7 +58,19 @@ def extra_events() -> list[dict[str, Any]]:
                     "url": "https://shop.example.com/hat"}]}} for n in range(4)]
     views = [{"type": "identify", "userId": f"reader-{n}",
               "traits": {"email": f"reader{n}@example.com", "plan": "pro"}} for n in range(8)]
-    return [*views, *orders, *carts]
+    known = {"type": "track", "userId": "known-buyer", "event": "Order Completed",
+             "properties": {"order_id": "o-known", "products": [
+                 {"product_id": "lamp", "name": "Lamp", "price": 40, "quantity": 1,
+                  "url": "https://shop.example.com/lamp"}]}}
+    return [*views, *orders, *carts, known]
+
+
+def seed_sailthru(sandbox_url: str, config: SandboxConfig) -> None:
+    """A profile Sailthru has but sailbridge never saw: its order needs a GET /user."""
+    params = {"id": "known-buyer", "key": "extid", "keys": {"email": "known@example.com"}}
+    answer = requests.post(sandbox_url + "/user", timeout=10, data=signed_params(
+        config.api_key, config.api_secret, params))
+    answer.raise_for_status()
 
 
 def post(url: str, events: list[dict[str, Any]]) -> None:
@@ -97,6 +110,7 @@ def main() -> None:
         events = [*demo_events(), *extra_events()]
         try:
             with running_service(settings) as service, sync_playwright() as playwright:
+                seed_sailthru(sandbox.url, config)
                 post(service.url, events)
                 wait_settled(service.url, len(events))
                 browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
@@ -119,7 +133,7 @@ def main() -> None:
                 page.locator("table.events tbody tr a").first.click()
                 page.wait_for_selector(".attempt")
                 shoot(page, "event")
-                page.goto(service.url + "/console/events?event=Order+Completed")
+                page.goto(service.url + "/console/events?user=known-buyer")
                 page.locator("table.events tbody tr a").first.click()
                 page.wait_for_selector(".attempt")
                 shoot(page, "event-with-lookup")

@@ -33,8 +33,10 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    """One Chromium per test module: Playwright's sync API keeps an event loop running
+    in this thread while it is open, which the async tests of other modules need free."""
     path = chromium_path()
     if path is None:
         message = "Chromium is not installed (apt-get install -y chromium)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 
+import pytest
 import requests
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -23,9 +24,14 @@ WINBACK_CART = {
 }
 
 
-def wait_for_dead(service: ServeProcess, count: int) -> None:
-    service.wait_until_settled(count)
-    assert service.admin("/status")["dead"] == count
+@pytest.fixture
+def with_dead_event(serve_process: StartServe) -> ServeProcess:
+    """A running service holding one dead event: a cart naming an unknown template."""
+    service = serve_process()
+    post_batch(service.url, [WINBACK_CART])
+    service.wait_until_settled(1)
+    assert service.admin("/status")["dead"] == 1
+    return service
 
 
 def test_the_console_does_not_exist_without_an_admin_token(
@@ -52,10 +58,8 @@ def test_a_wrong_token_is_refused_and_the_right_one_logs_in(
 
 
 def test_a_dead_events_reason_is_shown_and_replaying_it_after_the_fix_delivers_it(
-        page: Page, sandbox: SandboxHandle, serve_process: StartServe) -> None:
-    service = serve_process()
-    post_batch(service.url, [WINBACK_CART])
-    wait_for_dead(service, 1)
+        page: Page, sandbox: SandboxHandle, with_dead_event: ServeProcess) -> None:
+    service = with_dead_event
     log_in(page, service)
 
     page.click("text=Dead letters")
@@ -136,10 +140,8 @@ def test_the_tester_shows_the_planned_call_and_can_send_it(
 
 
 def test_posts_without_the_sessions_csrf_token_are_refused(
-        page: Page, context: BrowserContext, serve_process: StartServe) -> None:
-    service = serve_process()
-    post_batch(service.url, [WINBACK_CART])
-    wait_for_dead(service, 1)
+        page: Page, context: BrowserContext, with_dead_event: ServeProcess) -> None:
+    service = with_dead_event
     log_in(page, service)
     [dead] = service.admin("/dlq")["dead"]
 
@@ -159,10 +161,8 @@ def test_posts_without_the_sessions_csrf_token_are_refused(
 
 
 def test_every_page_loads_its_own_assets_without_a_script_or_policy_error(
-        page: Page, serve_process: StartServe) -> None:
-    service = serve_process()
-    post_batch(service.url, [WINBACK_CART])
-    wait_for_dead(service, 1)
+        page: Page, with_dead_event: ServeProcess) -> None:
+    service = with_dead_event
     problems: list[str] = []
     page.on("console", lambda message: problems.append(message.text)
             if message.type == "error" else None)
