@@ -185,3 +185,25 @@ def test_every_page_loads_its_own_assets_without_a_script_or_policy_error(
 
     assert problems == []
     assert all(url.startswith(service.url) for url in requested), "an asset from elsewhere"
+
+
+def test_dead_events_chosen_by_reason_are_purged_after_confirmation(
+        page: Page, context: BrowserContext, with_dead_event: ServeProcess) -> None:
+    service = with_dead_event
+    log_in(page, service)
+    page.goto(service.url + "/console/dead")
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    assert csrf
+
+    empty = context.request.post(service.url + "/console/dead/confirm", form={
+        "csrf": csrf, "action": "purge", "scope": "reason", "reason": " "})
+    assert empty.status == 400 and "empty reason" in empty.text()
+
+    page.fill("input[name=reason]", "Unknown template")
+    page.click("text=Show")
+    page.click("text=Purge all…")
+    expect(page.locator(".doomed")).to_contain_text("Unknown template: winback")
+    assert service.admin("/status")["dead"] == 1  # not before the confirmation
+    page.click("text=Yes, purge")
+    expect(page.locator(".banner.flash")).to_have_text("Purged 1 dead event.")
+    assert service.admin("/status")["dead"] == 0

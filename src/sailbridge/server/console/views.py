@@ -93,7 +93,6 @@ def job_row(job: Job, now: float) -> dict[str, Any]:
 
 def rejection_row(rejection: Rejection, now: float) -> dict[str, Any]:
     return {"id": rejection.id, "message_id": rejection.message_id, "reason": rejection.reason,
-            "write_key_hint": rejection.write_key[:4] + "…" if rejection.write_key else "",
             "received": when(rejection.received_at, now), "raw": rejection.raw}
 
 
@@ -130,7 +129,6 @@ def job_page(job: Job, now: float) -> dict[str, Any]:
     """Everything the event page shows about a stored job."""
     return {
         **job_row(job, now),
-        "write_key_hint": job.write_key[:4] + "…" if job.write_key else "",
         "ordering_keys": list(job.ordering_keys),
         "first_attempt": when(job.first_attempt_at, now),
         "available": when(job.available_at, now),
