@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from sailbridge.events import event_from_dict
-from sailbridge.executor import Outcome, deliver_event
+from sailbridge.executor import Outcome, answer_record, deliver_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sailthru.errors import RetryableError
@@ -105,6 +105,11 @@ async def test_order_email_is_looked_up_from_sailthru_by_extid(
     assert outcome.status == "delivered"
     assert [lookup.source for lookup in outcome.lookups] == ["sailthru"]
     assert sandbox.user("buyer")["purchases"][0]["items"][0]["price"] == 300
+    [record] = [lookup.request_record() for lookup in outcome.lookups]  # as history keeps it
+    assert record is not None
+    assert (record["method"], record["endpoint"]) == ("GET", "/user")
+    assert record["answer"]["found"] is True
+    assert record["answer"]["keys"]["email"] == "buyer@example.com"
 
 
 async def test_order_email_comes_from_memory_without_a_get(
@@ -188,3 +193,24 @@ async def test_alias_merges_previous_id_into_user_id(
     await harness.deliver({"type": "alias", "previousId": "old-id", "userId": "new-id"})
     assert sandbox.user("new-id")["vars"] == {"a": 1}
     assert sandbox.user("old-id") is None
+
+
+def test_a_recorded_answer_keeps_the_asked_fields_and_drops_the_cookie() -> None:
+    profile = {"keys": {"sid": "s1", "cookie": "c-secret", "email": "a@example.com"},
+               "vars": {"plan": "gold"}, "purchase_incomplete": None}
+
+    assert answer_record(profile) == {
+        "found": True, "keys": {"sid": "s1", "email": "a@example.com"},
+        "purchase_incomplete": None}
+
+
+async def test_a_get_for_an_unknown_user_records_not_found(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    outcome = await harness.deliver(
+        {"type": "track", "userId": "stranger", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+
+    [record] = [lookup.request_record() for lookup in outcome.lookups]
+    assert record is not None
+    assert record["answer"]["found"] is False
+    assert record["answer"]["code"] == 99

@@ -291,7 +291,8 @@ class Worker:
 def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:
     """The history record of one attempt: calls made (no secrets) and Sailthru's answer
     (used by `Finish` and `RetryAt`; a pause or a release records no attempt)."""
-    requests = [lookup.call.to_dict() for lookup in outcome.lookups if lookup.call is not None]
+    requests = [record for lookup in outcome.lookups
+                if (record := lookup.request_record()) is not None]
     requests += [call.to_dict() for call in outcome.calls]
     error = outcome.error
     return Attempt(

@@ -56,13 +56,18 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.store import listing
 from sailbridge.store.base import (
     FINAL_STATES,
+    SCAN_WINDOW,
     Attempt,
     EnqueueResult,
     Job,
+    JobQuery,
     JobState,
+    MinuteCount,
     NewJob,
+    Page,
     Rejection,
     StatusCounts,
 )
@@ -328,6 +333,21 @@ class PostgresStore:
             await self._execute("forget_empty_lines", {"limit": 100_000})
         return deleted
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        async def purge(conn: Conn) -> int:
+            rows = await _dead_chosen(conn, job_ids, reason_contains)
+            if not rows:
+                return 0
+            deleted = (await conn.execute(QUERIES["purge_jobs_of"], {
+                "ids": _json([job_id for job_id, _keys in rows])})).rowcount
+            await _add_to_counts(conn, {"dead": -deleted})
+            return deleted
+
+        if job_ids is not None and not job_ids:
+            return 0
+        return await self._in_transaction(purge)
+
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs and rejections from before ``older_than``; returns the number
         of dead jobs deleted."""
@@ -357,6 +377,47 @@ class PostgresStore:
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         rows = await self._rows("list_rejections", {"limit": limit})
         return [Rejection(*row) for row in rows]
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        plan = listing.job_listing(query, _DIALECT)
+        rows, window = await self._page_rows(plan, "jobs", _JOB_COLUMNS, query.before,
+                                             query.limit, query.scan)
+        return listing.page_of([_job(row, row[13]) for row in rows], lambda job: job.id,
+                               query.limit, window, query.scan)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        plan = listing.rejection_listing(reason, _DIALECT)
+        rows, window = await self._page_rows(plan, "rejections", _REJECTION_COLUMNS, before,
+                                             limit, scan)
+        return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
+                               window, scan)
+
+    async def _page_rows(self, plan: listing.Listing, table: str, columns: str,
+                         before: int | None, limit: int, scan: int
+                         ) -> tuple[list[Row], tuple[int | None, int] | None]:
+        """One page's rows (up to ``limit + 1``) and its window, in one snapshot."""
+        params = listing.bounds(plan, before, limit, scan)
+        window = None
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if plan.windowed:
+                cursor = await conn.execute(listing.window_sql(plan, _DIALECT, table), params)
+                row = await cursor.fetchone()
+                assert row is not None
+                window = (row[0], int(row[1]))
+                if not window[1]:
+                    return [], window
+                params["floor"] = window[0]
+            cursor = await conn.execute(listing.rows_sql(plan, _DIALECT, table, columns),
+                                        params)
+            return await cursor.fetchall(), window
+
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        rows = await self._rows("finished_per_minute", {"since": int(since // 60 * 60),
+                                   "until": int(until // 60 * 60)})
+        return [MinuteCount(float(minute), int(delivered), int(dead))
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         [(totals, oldest, paused)] = await self._rows("status")
@@ -411,6 +472,18 @@ class PostgresStore:
 
         await self._in_transaction(work)
 
+
+_DIALECT = listing.Dialect(
+    param=lambda name, type_: f"%({name})s::{type_}",
+    event_name="(CASE WHEN event_type = 'track' THEN event->>'event' ELSE event_type END)",
+    contains=lambda column, value: f"strpos({column}, {value}) > 0",
+    index_hints=False,
+)
+_JOB_COLUMNS = ("id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
+                "state, attempts, received_at, first_attempt_at, available_at, reason, "
+                "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
+                "WHERE a.job_id = j.id)::text")
+_REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 # ---------------------------------------------------------------------- transactions
 
@@ -486,13 +559,7 @@ async def _finish_group(conn: Conn, group: Sequence[_Finish]) -> dict[int, JobNo
 async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: str | None,
                   now: float) -> int:
     """Dead jobs back to the back of their lines, as new arrivals would be."""
-    if job_ids is None:
-        cursor = await conn.execute(QUERIES["dead_by_reason"],
-                                    {"reason": reason_contains})
-    else:
-        cursor = await conn.execute(QUERIES["dead_by_ids"], {
-            "ids": _json(list(job_ids)), "reason": reason_contains})
-    rows = await cursor.fetchall()
+    rows = await _dead_chosen(conn, job_ids, reason_contains)
     if not rows:
         return 0
     keys = sorted({key for _id, job_keys in rows for key in job_keys})
@@ -512,6 +579,18 @@ async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: st
     await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
     await _add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
     return len(rows)
+
+
+async def _dead_chosen(conn: Conn, job_ids: Sequence[int] | None,
+                       reason_contains: str | None) -> list[Row]:
+    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id,
+    locked until the transaction ends."""
+    if job_ids is None:
+        cursor = await conn.execute(QUERIES["dead_by_reason"], {"reason": reason_contains})
+    else:
+        cursor = await conn.execute(QUERIES["dead_by_ids"], {
+            "ids": _json(list(job_ids)), "reason": reason_contains})
+    return await cursor.fetchall()
 
 
 async def _lock_lines(conn: Conn, keys: list[str]) -> None:

@@ -381,6 +381,17 @@ WITH doomed AS (
 )
 DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
 
+-- name: purge_jobs_of
+-- Dead jobs chosen (and locked) by dead_by_ids / dead_by_reason, with their history.
+WITH doomed AS (
+    SELECT id FROM jobs
+    WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
+      AND state = 'dead'
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+
 -- name: purge_rejections
 DELETE FROM rejections WHERE received_at < %(before)s::float8;
 
@@ -478,3 +489,17 @@ ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excl
 -- name: route_block
 SELECT blocked_until, extract(epoch FROM clock_timestamp())::float8
 FROM rate_limits WHERE route = %(route)s::text;
+
+-- ---------------------------------------------------------------- console reads
+-- (the paged listings are composed by sailbridge.store.listing)
+
+-- name: finished_per_minute
+-- One count per minute and state from jobs_finished_at (a range each, index only): no
+-- sort, which a GROUP BY on the minute would need (the planner cannot tell how few
+-- minutes there are).
+SELECT minute,
+       (SELECT count(*) FROM jobs
+        WHERE state = 'delivered' AND updated_at >= minute AND updated_at < minute + 60),
+       (SELECT count(*) FROM jobs
+        WHERE state = 'dead' AND updated_at >= minute AND updated_at < minute + 60)
+FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute);

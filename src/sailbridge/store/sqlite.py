@@ -66,13 +66,19 @@ import msgspec
 
 from sailbridge.clock import Clock
 from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.store import listing
 from sailbridge.store.base import (
     FINAL_STATES,
+    SCAN_WINDOW,
     Attempt,
     EnqueueResult,
     Job,
+    JobQuery,
     JobState,
+    ListState,
+    MinuteCount,
     NewJob,
+    Page,
     Rejection,
     StatusCounts,
 )
@@ -256,6 +262,10 @@ class SqliteStore:
 
         return await self._writer.call(purge)
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        return await self._writer.call(lambda tx: _purge_chosen(tx, job_ids, reason_contains))
+
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs and rejections from before ``older_than``; returns the number
         of dead jobs deleted."""
@@ -278,6 +288,23 @@ class SqliteStore:
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await self._readers.call(_list_rejections, limit)
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        if query.state in (None, ListState.PENDING):
+            await self._sort_recent_accepts()
+        return await self._readers.call(_find_jobs, query)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        return await self._readers.call(_find_rejections, reason, before, limit, scan)
+
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        rows = await self._readers.call(
+            lambda db: db.execute(QUERIES["finished_per_minute"],
+                                  {"since": since // 60 * 60,
+                                   "until": until // 60 * 60}).fetchall())
+        return [MinuteCount(float(minute), delivered, dead)
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()
@@ -543,15 +570,28 @@ def _release(tx: _Tx, job_id: int, at: float, worker: str, now: float) -> None:
     tx.count("retrying" if attempts else "pending", 1)
 
 
+def _dead_chosen(tx: _Tx, job_ids: Sequence[int] | None,
+                 reason_contains: str | None) -> list[Row]:
+    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id."""
+    if job_ids is not None and not job_ids:
+        return []
+    if job_ids is None:
+        return tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
+    return tx.run("dead_by_ids", {"ids": _encode(list(job_ids)),
+                                  "reason": reason_contains}).fetchall()
+
+
+def _purge_chosen(tx: _Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> int:
+    ids = _encode([row[0] for row in _dead_chosen(tx, job_ids, reason_contains)])
+    tx.run("purge_attempts_of", {"ids": ids})
+    deleted: int = tx.run("purge_jobs_of", {"ids": ids}).rowcount
+    tx.count("dead", -deleted)
+    return deleted
+
+
 def _replay(tx: _Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
             now: float) -> int:
-    if job_ids is not None and not job_ids:
-        return 0
-    if job_ids is None:
-        rows = tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
-    else:
-        rows = tx.run("dead_by_ids", {"ids": _encode(list(job_ids)),
-                                      "reason": reason_contains}).fetchall()
+    rows = _dead_chosen(tx, job_ids, reason_contains)
     if not rows:
         return 0
     last = tx.run("reserve_positions", {"n": len(rows)}).fetchall()[0][0]
@@ -616,6 +656,51 @@ def _list_jobs(db: sqlite3.Connection, state: JobState, limit: int,
             "state": JobState(state).value, "reason": reason_contains, "limit": limit,
         }).fetchall()
         return _with_history(db, rows)
+
+
+_DIALECT = listing.Dialect(
+    param=lambda name, _type: f":{name}",
+    event_name=("(CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event')"
+                " ELSE event_type END)"),
+    contains=lambda column, value: f"instr({column}, {value}) > 0",
+    index_hints=True,
+)
+_JOB_COLUMNS = ("id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
+                "attempts, received_at, first_attempt_at, available_at, reason")
+_REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
+
+
+def _page_rows(db: sqlite3.Connection, plan: listing.Listing, table: str, columns: str,
+               before: int | None, limit: int, scan: int
+               ) -> tuple[list[Row], tuple[int | None, int] | None]:
+    """The rows of one page (up to ``limit + 1``) and, if windowed, its window."""
+    params = listing.bounds(plan, before, limit, scan)
+    window = None
+    if plan.windowed:
+        floor, examined = db.execute(listing.window_sql(plan, _DIALECT, table), params).fetchone()
+        window = (floor, examined)
+        if not examined:
+            return [], window
+        params["floor"] = floor
+    return db.execute(listing.rows_sql(plan, _DIALECT, table, columns), params).fetchall(), window
+
+
+def _find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
+    plan = listing.job_listing(query, _DIALECT)
+    with _snapshot(db):
+        rows, window = _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.before, query.limit,
+                                  query.scan)
+        jobs = _with_history(db, rows[:query.limit])
+    return listing.page_of([*jobs, *[_job(row) for row in rows[query.limit:]]],
+                           lambda job: job.id, query.limit, window, query.scan)
+
+
+def _find_rejections(db: sqlite3.Connection, reason: str | None, before: int | None,
+                     limit: int, scan: int) -> Page[Rejection]:
+    plan = listing.rejection_listing(reason, _DIALECT)
+    rows, window = _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before, limit, scan)
+    return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
+                           window, scan)
 
 
 def _list_rejections(db: sqlite3.Connection, limit: int) -> list[Rejection]:

@@ -210,6 +210,12 @@ WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < :befo
 -- name: purge_dead_jobs
 DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before;
 
+-- name: purge_attempts_of
+DELETE FROM job_attempts WHERE job_id IN (SELECT value FROM json_each(:ids));
+
+-- name: purge_jobs_of
+DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'dead';
+
 -- name: purge_finished_attempts
 DELETE FROM job_attempts
 WHERE job_id IN (SELECT id FROM jobs WHERE state IN ('delivered', 'skipped')
@@ -264,3 +270,22 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 
 -- name: get_control
 SELECT value FROM control WHERE name = :name;
+
+-- ---------------------------------------------------------------- console reads
+-- (the paged listings are composed by sailbridge.store.listing)
+
+-- name: finished_per_minute
+-- One count per minute and state from jobs_finished_at (a range each; no sort). The
+-- index's own condition is repeated word for word: SQLite uses a partial index only
+-- when the query states its WHERE term.
+WITH RECURSIVE minutes(minute) AS (
+    SELECT :since UNION ALL SELECT minute + 60 FROM minutes WHERE minute + 60 <= :until
+)
+SELECT minute,
+       (SELECT count(*) FROM jobs INDEXED BY jobs_finished_at
+        WHERE state IN ('delivered', 'dead') AND state = 'delivered'
+          AND updated_at >= minute AND updated_at < minute + 60),
+       (SELECT count(*) FROM jobs INDEXED BY jobs_finished_at
+        WHERE state IN ('delivered', 'dead') AND state = 'dead'
+          AND updated_at >= minute AND updated_at < minute + 60)
+FROM minutes;
