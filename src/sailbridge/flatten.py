@@ -33,9 +33,16 @@ def flatten(value: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+_SCALAR_TYPES = frozenset((str, int, float, bool, type(None)))
+"""JSON's scalars, told apart by one set lookup: leaves are most of what is flattened,
+and the `Mapping` check is an ABC check (``bench/backfill.py`` maps millions)."""
+
+
 def _collect(value: Any, key: str, into: dict[str, Any]) -> None:
     """Write the scalar leaves under ``key`` into ``into``, in document order."""
-    if isinstance(value, Mapping):
+    if type(value) in _SCALAR_TYPES:
+        into[key] = value
+    elif isinstance(value, Mapping):
         for child_key, child in value.items():
             _collect(child, f"{key}{SEPARATOR}{child_key}", into)
     elif isinstance(value, (list, tuple)):

@@ -477,3 +477,19 @@ ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excl
 -- name: route_block
 SELECT blocked_until, extract(epoch FROM clock_timestamp())::float8
 FROM rate_limits WHERE route = %(route)s::text;
+
+-- ---------------------------------------------------------------- backfill files
+
+-- name: backfill_file
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+FROM backfill_files WHERE content_hash = %(content_hash)s;
+
+-- name: save_backfill_file
+INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
+                            updated_at)
+VALUES (%(content_hash)s, %(kind)s, %(name)s, %(size)s, %(lines)s, %(state)s, %(job_id)s,
+        %(message)s, %(updated_at)s)
+ON CONFLICT (content_hash) DO UPDATE SET
+    kind = excluded.kind, name = excluded.name, size = excluded.size,
+    lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
+    message = excluded.message, updated_at = excluded.updated_at;

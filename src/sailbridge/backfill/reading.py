@@ -1,0 +1,147 @@
+"""Streaming a backfill's input: JSON lines or one JSON array, plain or gzip, or stdin.
+
+A warehouse export can be gigabytes, so nothing here holds more than one event at a
+time: JSON lines are read line by line, a JSON array element by element (ijson's C
+parser). Each event comes back as an `Entry` (an `Event` or the reason it is
+invalid), read with the same rules as every other file input (`event_from_dict`,
+`with_timestamp`). `read_entries` is the one function the rest of the backfill calls,
+so the event reading can move to the shared intake without touching anything else.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+import ijson  # type: ignore[import-untyped]
+import msgspec
+
+from sailbridge.events import Event, InvalidEvent, format_time
+from sailbridge.inputs import Entry, entry_from_raw
+from sailbridge.server.fastpath import NO_SENT_AT, decode_event, to_job
+
+GZIP_MAGIC = b"\x1f\x8b"
+BACKFILL_WRITE_KEY = "sailbridge-backfill"
+_decode = msgspec.json.decode
+_decode_stored = msgspec.json.Decoder(Event).decode
+
+
+class InputError(ValueError):
+    """The input cannot be read on (a truncated gzip, a broken JSON array)."""
+
+
+@dataclass
+class Source:
+    """An opened input: its binary stream and how far into the raw bytes reading got."""
+
+    name: str
+    stream: IO[bytes]
+    raw: IO[bytes]
+    size: int | None
+    """The raw (possibly compressed) size in bytes, when known (a file, not stdin)."""
+
+    def position(self) -> int:
+        """Raw bytes consumed so far (for a progress bar against ``size``)."""
+        try:
+            return self.raw.tell()
+        except (OSError, ValueError):
+            return 0
+
+
+@contextmanager
+def open_source(name: str) -> Iterator[Source]:
+    """Open ``name`` (a path, or ``-`` for stdin), decompressing gzip when it is gzip."""
+    if name == "-":
+        raw: IO[bytes] = sys.stdin.buffer
+        size = None
+    else:
+        path = Path(name)
+        if not path.is_file():
+            raise InputError(f"no such file: {name}")
+        raw = path.open("rb")
+        size = path.stat().st_size
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+    try:
+        stream: IO[bytes] = buffered
+        if buffered.peek(2)[:2] == GZIP_MAGIC:
+            stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
+        yield Source(name, stream, buffered, size)
+    finally:
+        if name != "-":
+            buffered.close()
+
+
+def read_entries(source: Source, received_at: datetime) -> Iterator[Entry]:
+    """Every event of ``source`` in order; the format is told by its first byte."""
+    try:
+        first = _first_byte(source.stream)
+        if first == b"[":
+            yield from _array_entries(source.stream, received_at)
+        elif first:
+            yield from _line_entries(source.stream, received_at)
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InputError(f"{source.name}: cannot read on: {exc}") from None
+
+
+def _first_byte(stream: IO[bytes]) -> bytes:
+    peek = getattr(stream, "peek", None)
+    while peek is not None:
+        chunk: bytes = peek(64)
+        if not chunk:
+            return b""
+        stripped = chunk.lstrip()
+        if stripped:
+            return stripped[:1]
+        stream.read(len(chunk))
+    raise InputError("the input stream cannot be inspected")  # pragma: no cover
+
+
+def _line_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
+    received_text = format_time(received_at)
+    moment = received_at.timestamp()
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        position = f"line {number}"
+        event = _in_shape(line, received_text, moment)
+        if event is not None:
+            yield Entry(position, None, event=event)
+            continue
+        try:
+            raw = _decode(line)
+        except msgspec.DecodeError as exc:
+            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
+            yield Entry(position, text, error=InvalidEvent(f"malformed JSON: {exc}"))
+            continue
+        yield entry_from_raw(position, raw, received_at)
+
+
+def _in_shape(line: bytes, received_text: str, moment: float) -> Event | None:
+    """The event of a line already in shape, through ingest's fast path (one typed
+    decode; the same rules, checked by ``tests/server/test_fastpath.py``); ``None``
+    sends the line down the general path, which then decides and says why."""
+    wire = decode_event(line)
+    if wire is None:
+        return None
+    job = to_job(wire, BACKFILL_WRITE_KEY, None, NO_SENT_AT, received_text, moment)
+    if job is None:
+        return None
+    return _decode_stored(job.event)  # type: ignore[arg-type]
+
+
+def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
+    number = 0
+    try:
+        for raw in ijson.items(stream, "item", use_float=True):
+            number += 1
+            yield entry_from_raw(f"item {number}", raw, received_at)
+    except ijson.JSONError as exc:
+        raise InputError(f"the JSON array is malformed after item {number}: {exc}") from None
