@@ -186,6 +186,8 @@ def sandbox(
     slow_seconds: Annotated[float, typer.Option(help="How slow a slow answer is.")] = 5.0,
     drop_rate: Annotated[float, typer.Option(help="Share of connections dropped unanswered.")] = 0.0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible faults.")] = None,
+    job_delay: Annotated[float, typer.Option(
+        help="Seconds a Job API upload stays pending before it is applied.")] = 0.5,
 ) -> None:
     """Run a local fake Sailthru that behaves as the real API does (see docs/sandbox.md)."""
     from sailbridge.sandbox.config import ConfigError, SandboxConfig, default_rate_limits
@@ -202,6 +204,7 @@ def sandbox(
             templates=frozenset(template or ["abandoned cart"]), cart_read_lag=cart_read_lag,
             rate_limits=limits, rate_limit_window=rate_limit_window, fail_rate=fail_rate,
             slow_rate=slow_rate, slow_seconds=slow_seconds, drop_rate=drop_rate, seed=seed,
+            job_delay=job_delay,
         )
     except (ValueError, ConfigError) as exc:
         _die(str(exc))
