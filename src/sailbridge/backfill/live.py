@@ -15,7 +15,6 @@ import itertools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Final
 
@@ -94,7 +93,6 @@ async def send_live(path: Path, settings: Settings, store: Store,
 
 def _chunks(path: Path) -> Iterator[list[Event]]:
     with open_source(str(path)) as source:
-        events = (entry.event for entry in read_entries(source, datetime.now(timezone.utc))
-                  if entry.event is not None)
+        events = (entry.event for entry in read_entries(source) if entry.event is not None)
         while chunk := list(itertools.islice(events, CHUNK)):
             yield chunk

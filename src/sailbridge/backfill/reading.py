@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO
 
@@ -47,6 +47,10 @@ class Source:
     raw: IO[bytes]
     size: int | None
     """The raw (possibly compressed) size in bytes, when known (a file, not stdin)."""
+    received_at: datetime
+    """When its events count as received, for those without a ``timestamp``: the file's
+    modification time (an export is not newer than its file), so that running the same
+    file again gives the same job files, byte for byte; now for stdin."""
 
     def position(self) -> int:
         """Raw bytes consumed so far (for a progress bar against ``size``)."""
@@ -62,25 +66,29 @@ def open_source(name: str) -> Iterator[Source]:
     if name == "-":
         raw: IO[bytes] = sys.stdin.buffer
         size = None
+        received_at = datetime.now(timezone.utc)
     else:
         path = Path(name)
         if not path.is_file():
             raise InputError(f"no such file: {name}")
         raw = path.open("rb")
-        size = path.stat().st_size
+        stat = path.stat()
+        size = stat.st_size
+        received_at = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
     try:
         stream: IO[bytes] = buffered
         if buffered.peek(2)[:2] == GZIP_MAGIC:
             stream = gzip.GzipFile(fileobj=buffered, mode="rb")  # type: ignore[assignment]
-        yield Source(name, stream, buffered, size)
+        yield Source(name, stream, buffered, size, received_at)
     finally:
         if name != "-":
             buffered.close()
 
 
-def read_entries(source: Source, received_at: datetime) -> Iterator[Entry]:
+def read_entries(source: Source) -> Iterator[Entry]:
     """Every event of ``source`` in order; the format is told by its first byte."""
+    received_at = source.received_at
     try:
         first = _first_byte(source.stream)
         if first == b"[":

@@ -19,15 +19,15 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import msgspec
 
 from sailbridge.backfill.build import BuildResult, build_job_files
 from sailbridge.backfill.emails import EmailBook
-from sailbridge.backfill.files import JobFileWriter
+from sailbridge.backfill.files import JobFile, JobFileWriter
 from sailbridge.backfill.jobs import JobOutcome, JobRunner
 from sailbridge.backfill.lines import LineKey
 from sailbridge.backfill.live import LiveResult, send_live
@@ -38,6 +38,8 @@ from sailbridge.settings import Settings
 from sailbridge.store.factory import open_store
 
 LIVE_FILE = "live.jsonl"
+MANIFEST = "jobs.json"
+"""A dry run's list of its files with their job parameters (an ``update`` object)."""
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,10 @@ async def run_backfill(request: BackfillRequest, settings: Settings,
         keep_live = request.live or request.dry_run
         build = _build(request, settings, folder, scratch, keep_live, hooks)
         report = BackfillReport(request, build, folder if request.dry_run else None)
-        if not request.dry_run:
+        if request.dry_run:
+            (folder / MANIFEST).write_bytes(msgspec.json.format(
+                msgspec.json.encode([_planned(job_file) for job_file in build.files])))
+        else:
             await _run_jobs(report, settings, hooks)
             if request.live and build.live:
                 await _go_live(report, folder / LIVE_FILE, settings, hooks)
@@ -104,7 +109,7 @@ def _prepare(folder: Path) -> None:
     """An empty place for this run's files (earlier job files there are removed)."""
     folder.mkdir(parents=True, exist_ok=True)
     for old in itertools.chain(folder.glob("[0-9][0-9][0-9][0-9]-*.jsonl"),
-                               folder.glob(LIVE_FILE)):
+                               folder.glob(LIVE_FILE), folder.glob(MANIFEST)):
         old.unlink()
 
 
@@ -146,10 +151,9 @@ class _Tracker:
 
 
 def _entries(sources: list[Source], tracker: _Tracker) -> Iterator[Entry]:
-    received_at = datetime.now(timezone.utc)
     for index, source in enumerate(sources):
         tracker.next_source(index)
-        entries = read_entries(source, received_at)
+        entries = read_entries(source)
         if len(sources) == 1:
             yield from entries
         else:
@@ -216,10 +220,7 @@ def summary(report: BackfillReport) -> dict[str, Any]:
         "failed": build.failed.total,
         "no_bulk_form": build.no_bulk_form.total,
         "jobs": [job.to_dict() for job in report.jobs] if not report.request.dry_run else [
-            {"file": f.name, "job": f.kind, "lines": f.lines, "bytes": f.size,
-             "sha256": f.content_hash, "params": f.params, "job_id": None,
-             "status": "not uploaded (dry run)", "reused": False, "message": None}
-            for f in build.files],
+            _planned(job_file) for job_file in build.files],
         "jobs_not_completed": len(jobs_failed),
         "skipped_reasons": build.skipped.to_list(),
         "failed_reasons": build.failed.to_list(),
@@ -229,6 +230,14 @@ def summary(report: BackfillReport) -> dict[str, Any]:
         "folder": str(report.folder) if report.folder is not None else None,
         "seconds": round(report.seconds, 3),
     }
+
+
+def _planned(job_file: JobFile) -> dict[str, Any]:
+    """A file of a dry run: what would be uploaded, with which job parameters."""
+    return {"file": job_file.name, "job": job_file.kind, "params": job_file.params,
+            "lines": job_file.lines, "bytes": job_file.size, "sha256": job_file.content_hash,
+            "job_id": None, "status": "not uploaded (dry run)", "reused": False,
+            "message": None}
 
 
 def exit_code(report: BackfillReport) -> int:
