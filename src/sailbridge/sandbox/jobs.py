@@ -2,8 +2,9 @@
 
 ``POST /job`` takes the file (already received by the app), checks the job's
 parameters and answers ``{"job_id", "name", "status": "pending"}``; the job runs
-``job_delay`` seconds later (whoever asks first after that — a status read, the
-inspection API, or the timer the app sets — runs it). ``GET /job`` answers its
+``job_delay`` seconds after its upload — the delay configured at the time of asking,
+so a test can hold jobs pending and then release them — by whoever asks first after
+that: a status read, the inspection API, or the timer the app sets. ``GET /job`` answers its
 ``status``, ``name``, ``start_time``, ``end_time`` and, for an error, ``errormsg``.
 
 Choices where Sailthru's behaviour is not documented (docs/sandbox.md):
@@ -56,7 +57,6 @@ class SandboxJob:
     sha256: str
     filename: str
     start_time: float
-    runs_at: float
     status: str = "pending"
     end_time: float | None = None
     message: str | None = None
@@ -86,15 +86,15 @@ class JobRunner:
     """The account's jobs: accepted now, applied once their delay has passed."""
 
     def __init__(self, account: Account, clock: Clock,
-                 templates: Callable[[], frozenset[str]]) -> None:
+                 templates: Callable[[], frozenset[str]], delay: Callable[[], float]) -> None:
         self._account = account
         self._clock = clock
         self._templates = templates
+        self._delay = delay
         self._jobs: dict[str, SandboxJob] = {}
         self._ids = itertools.count(1)
 
-    def submit(self, params: dict[str, Any], data: bytes, filename: str,
-               delay: float) -> dict[str, Any]:
+    def submit(self, params: dict[str, Any], data: bytes, filename: str) -> dict[str, Any]:
         """Accept a job (its parameters checked now, its lines when it runs)."""
         kind = params.get("job")
         if kind is None or kind == "":
@@ -111,7 +111,7 @@ class JobRunner:
         job = SandboxJob(job_id=f"job-{next(self._ids):06d}", kind=kind,
                          params={k: v for k, v in params.items() if k != "job"}, data=data,
                          sha256=hashlib.sha256(data).hexdigest(), filename=filename,
-                         start_time=now, runs_at=now + delay)
+                         start_time=now)
         self._jobs[job.job_id] = job
         return {"job_id": job.job_id, "name": job.name, "status": job.status}
 
@@ -128,9 +128,9 @@ class JobRunner:
 
     def run_due(self) -> None:
         """Run every pending job whose delay has passed, in upload order."""
-        now = self._clock()
+        due = self._clock() - self._delay()
         for job in self._jobs.values():
-            if job.status == "pending" and job.runs_at <= now:
+            if job.status == "pending" and job.start_time <= due:
                 self._run(job)
 
     def snapshot(self) -> list[dict[str, Any]]:

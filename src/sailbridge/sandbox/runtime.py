@@ -40,7 +40,8 @@ class Sandbox:
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)
-        self.jobs = JobRunner(self.account, clock, lambda: self.config.templates)
+        self.jobs = JobRunner(self.account, clock, lambda: self.config.templates,
+                              lambda: self.config.job_delay)
         self._operations: dict[tuple[str, str], Operation] = {
             ("POST", "/user"): self.account.post_user,
             ("GET", "/user"): lambda params: self.account.get_user(
@@ -71,7 +72,7 @@ class Sandbox:
     def submit_job(self, params: Mapping[str, Any], data: bytes,
                    filename: str) -> dict[str, Any]:
         """POST /job with its file: accepted now, run ``config.job_delay`` s later."""
-        return self.jobs.submit(dict(params), data, filename, self.config.job_delay)
+        return self.jobs.submit(dict(params), data, filename)
 
     def configure(self, changes: Mapping[str, Any]) -> SandboxConfig:
         """Apply runtime changes (see `SandboxConfig.with_changes`)."""
