@@ -175,16 +175,16 @@ def backfill(
     config: ConfigOption = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Write the job files to --out and upload nothing.")] = False,
-    out: Annotated[Optional[Path], typer.Option(
+    out: Annotated[Path | None, typer.Option(
         help="Folder for the job files (default for --dry-run: ./sailbridge-backfill).")] = None,
     live: Annotated[bool, typer.Option(
         "--live", help="After the jobs, deliver the events with no bulk form as send does.")
     ] = False,
-    update_key: Annotated[Optional[str], typer.Option(
+    update_key: Annotated[str | None, typer.Option(
         help="How update lines address profiles: email (default) or extid.")] = None,
-    max_file_bytes: Annotated[Optional[int], typer.Option(
+    max_file_bytes: Annotated[int | None, typer.Option(
         help="Split job files to stay under this size (default 90000000).")] = None,
-    poll_interval: Annotated[Optional[float], typer.Option(
+    poll_interval: Annotated[float | None, typer.Option(
         help="Seconds between job status checks (default 5).")] = None,
     reupload_unconfirmed: Annotated[bool, typer.Option(
         "--reupload-unconfirmed",

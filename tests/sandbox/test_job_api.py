@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import time
@@ -164,7 +165,7 @@ async def test_sailbridge_client_uploads_with_aiohttp_multipart_and_reads_the_st
         started = await client.post_job("update", {}, path, on_bytes=sent.append)
         status = await client.job_status(started.body["job_id"])
         assert status.body["status"] == "pending"
-        time.sleep(0.3)
+        await asyncio.sleep(0.3)
         status = await client.job_status(started.body["job_id"])
 
     assert status.body["status"] == "completed"

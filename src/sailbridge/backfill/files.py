@@ -51,7 +51,7 @@ def content_hash_start(kind: str, params: dict[str, Any]) -> Any:
 
 
 class _OpenFile:
-    __slots__ = ("kind", "params", "path", "handle", "digest", "size", "lines")
+    __slots__ = ("digest", "handle", "kind", "lines", "params", "path", "size")
 
     def __init__(self, kind: JobKind, params: dict[str, Any], path: Path) -> None:
         self.kind = kind

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import timezone
+from datetime import UTC
 from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
@@ -176,4 +176,4 @@ def import_date(timestamp: str) -> str:
     (``2019-06-01 12:00:00 +0000``, UTC; fractions of a second dropped)."""
     if _SEGMENT_UTC.fullmatch(timestamp):
         return f"{timestamp[:10]} {timestamp[11:19]} +0000"
-    return parse_time(timestamp).astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S +0000")
+    return parse_time(timestamp).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S +0000")

@@ -17,7 +17,7 @@ import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
@@ -66,7 +66,7 @@ def open_source(name: str) -> Iterator[Source]:
     if name == "-":
         raw: IO[bytes] = sys.stdin.buffer
         size = None
-        received_at = datetime.now(timezone.utc)
+        received_at = datetime.now(UTC)
     else:
         path = Path(name)
         if not path.is_file():
@@ -74,8 +74,8 @@ def open_source(name: str) -> Iterator[Source]:
         raw = path.open("rb")
         stat = path.stat()
         size = stat.st_size
-        received_at = datetime.fromtimestamp(stat.st_mtime, timezone.utc)
-    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[arg-type]
+        received_at = datetime.fromtimestamp(stat.st_mtime, UTC)
+    buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw)  # type: ignore[type-var]
     try:
         stream: IO[bytes] = buffered
         if buffered.peek(2)[:2] == GZIP_MAGIC:
@@ -152,4 +152,5 @@ def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
             number += 1
             yield entry_from_raw(f"item {number}", raw, received_at)
     except ijson.JSONError as exc:
-        raise InputError(f"the JSON array is malformed after item {number}: {exc}") from None
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"the JSON array is malformed after item {number}: {detail}") from None

@@ -29,7 +29,6 @@ from sailbridge.backfill.build import BuildResult, build_job_files
 from sailbridge.backfill.emails import EmailBook
 from sailbridge.backfill.files import JobFile, JobFileWriter
 from sailbridge.backfill.jobs import JobOutcome, JobRunner
-from sailbridge.backfill.lines import LineKey
 from sailbridge.backfill.live import LiveResult, send_live
 from sailbridge.backfill.reading import Source, open_source, read_entries
 from sailbridge.inputs import Entry
@@ -120,7 +119,8 @@ def _build(request: BackfillRequest, settings: Settings, folder: Path, scratch: 
         with ExitStack() as stack:
             sources = [stack.enter_context(open_source(name)) for name in request.sources]
             live = stack.enter_context((folder / LIVE_FILE).open("wb")) if keep_live else None
-            total = sum(s.size for s in sources) if all(s.size for s in sources) else None
+            sizes = [source.size for source in sources]
+            total = None if None in sizes else sum(size or 0 for size in sizes)
             tracker = _Tracker(sources, total, hooks)
             return build_job_files(
                 _entries(sources, tracker), settings.mapping_options(),

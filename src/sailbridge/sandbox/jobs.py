@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import msgspec
@@ -115,7 +115,7 @@ class JobRunner:
         self._jobs[job.job_id] = job
         return {"job_id": job.job_id, "name": job.name, "status": job.status}
 
-    def status(self, params: dict[str, Any]) -> dict[str, Any]:
+    def status(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """``GET /job``: the job's status, after running whatever is due."""
         job_id = params.get("job_id")
         if job_id is None or job_id == "":
@@ -176,7 +176,7 @@ def _check_update_object(update: Any) -> None:
         raise invalid("update must be an object like {\"lists\": {\"Name\": 1}}")
     unknown = set(update) - UPDATE_OBJECT_FIELDS
     if unknown:
-        raise invalid(f"update: unknown field {sorted(unknown)[0]!r} (the sandbox knows "
+        raise invalid(f"update: unknown field {min(unknown)!r} (the sandbox knows "
                       f"{', '.join(sorted(UPDATE_OBJECT_FIELDS))})")
     for name in ("lists", "vars"):
         if name in update and not isinstance(update[name], dict):
@@ -237,5 +237,5 @@ def _import_time(number: int, line: dict[str, Any]) -> float:
             moment = datetime.strptime(date.strip(), layout)
         except ValueError:
             continue
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).timestamp()
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
     raise LineError(f"line {number}: date {date!r} is not like '2019-06-01 12:00:00 +0000'")
