@@ -20,6 +20,20 @@ EVENTS: list[dict[str, Any]] = [
     {"type": "track", "anonymousId": "a-1", "event": "Seen", "originalTimestamp":
      "2024-01-01T00:00:05.000Z", "sentAt": "2024-01-01T00:00:10.000Z"},
     {"type": "page"},
+    {"type": "alias", "previousId": "a-1", "userId": "u-1", "timestamp": "2024-01-01T00:00:00Z"},
+    {"type": "alias", "previousId": "a-1", "timestamp": "2024-01-01T00:00:00Z"},
+    {"type": "track", "userId": "u-1", "event": " ", "timestamp": "2024-01-01T00:00:00Z"},
+    {"type": "track", "userId": " ", "anonymousId": "a-2", "event": "X",
+     "timestamp": "2024-01-01T00:00:00Z", "messageId": "m-1", "receivedAt": "1999-01-01",
+     "channel": "server", "context": {"traits": {"email": "a@example.com"}},
+     "integrations": {"All": False, "Sailthru": True}, "properties": {}},
+    {"type": "screen", "userId": "u-1", "name": "Home", "properties": None,
+     "timestamp": "2024-01-01T00:00:00Z"},
+    {"type": "group", "userId": "u-1", "groupId": 7, "traits": {"plan": "x"},
+     "timestamp": "2024-01-01T00:00:00Z"},
+    {"type": "identify", "userId": "u-3", "timestamp": "2024-01-01T00:00:00Z",
+     "sentAt": "2024-01-01T00:00:09Z", "traits": {"email": "c@example.com", "n": [1, {"a": 2}]}},
+    {"type": "nonsense", "userId": "u-1", "timestamp": "2024-01-01T00:00:00Z"},
 ]
 
 
@@ -41,10 +55,11 @@ def test_json_lines_give_the_same_events_as_every_other_file_input(tmp_path: Pat
     expected = [(e.position, event_to_dict(e.event) if e.event else None,
                  str(e.error) if e.error else None) for e in read_events(text, received)]
     assert entries == expected
-    assert [position for position, _, _ in entries] == ["line 1", "line 2", "line 3",
-                                                         "line 4", "line 6"]
+    assert [position for position, _, _ in entries] == [
+        *(f"line {n}" for n in range(1, len(EVENTS) + 1)), f"line {len(EVENTS) + 2}"]
     assert entries[3][2] == "page needs a userId or an anonymousId"
-    assert entries[4][2] is not None and entries[4][2].startswith("malformed JSON")
+    assert entries[-1][2] is not None and entries[-1][2].startswith("malformed JSON")
+    assert sum(event is not None for _, event, _ in entries) == 8
 
 
 def test_a_gzip_json_array_is_read_item_by_item(tmp_path: Path) -> None:

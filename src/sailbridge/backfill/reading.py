@@ -24,14 +24,12 @@ from typing import IO
 import ijson  # type: ignore[import-untyped]
 import msgspec
 
-from sailbridge.events import Event, InvalidEvent, format_time
+from sailbridge.events import EVENT_TYPES, Event, InvalidEvent, format_time
 from sailbridge.inputs import Entry, entry_from_raw
-from sailbridge.server.fastpath import NO_SENT_AT, decode_event, to_job
 
 GZIP_MAGIC = b"\x1f\x8b"
-BACKFILL_WRITE_KEY = "sailbridge-backfill"
 _decode = msgspec.json.decode
-_decode_stored = msgspec.json.Decoder(Event).decode
+_decode_typed = msgspec.json.Decoder(Event).decode
 
 
 class InputError(ValueError):
@@ -114,12 +112,11 @@ def _first_byte(stream: IO[bytes]) -> bytes:
 
 def _line_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
     received_text = format_time(received_at)
-    moment = received_at.timestamp()
     for number, line in enumerate(stream, start=1):
         if not line.strip():
             continue
         position = f"line {number}"
-        event = _in_shape(line, received_text, moment)
+        event = _in_shape(line, received_text)
         if event is not None:
             yield Entry(position, None, event=event)
             continue
@@ -132,17 +129,29 @@ def _line_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
         yield entry_from_raw(position, raw, received_at)
 
 
-def _in_shape(line: bytes, received_text: str, moment: float) -> Event | None:
-    """The event of a line already in shape, through ingest's fast path (one typed
-    decode; the same rules, checked by ``tests/server/test_fastpath.py``); ``None``
-    sends the line down the general path, which then decides and says why."""
-    wire = decode_event(line)
-    if wire is None:
+def _in_shape(line: bytes, received_text: str) -> Event | None:
+    """The event of a line already in shape — a known lower-case type, string ids that
+    are not blank, what its type requires, a ``timestamp`` — in one typed decode;
+    ``None`` sends the line down the general path, which then decides and says why.
+    ``tests/backfill/test_reading.py`` holds both paths to the same events."""
+    try:
+        event = _decode_typed(line)
+    except msgspec.MsgspecError:
         return None
-    job = to_job(wire, BACKFILL_WRITE_KEY, None, NO_SENT_AT, received_text, moment)
-    if job is None:
+    if event.type not in EVENT_TYPES or not event.timestamp:
         return None
-    return _decode_stored(job.event)  # type: ignore[arg-type]
+    for ident in (event.user_id, event.anonymous_id, event.previous_id, event.group_id,
+                  event.message_id):
+        if ident is not None and not ident.strip():
+            return None
+    if event.type == "alias":
+        if not (event.previous_id and event.user_id):
+            return None
+    elif not event.user_key or (event.type == "track"
+                                and not (event.event and event.event.strip())):
+        return None
+    event.received_at = received_text
+    return event
 
 
 def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
