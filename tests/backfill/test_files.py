@@ -16,7 +16,7 @@ def update(n: int, lists: dict[str, int] | None = None) -> JobLine:
                    {"update": {"lists": lists}} if lists else {})
 
 
-def test_lines_go_to_one_file_per_job_and_parameters_in_the_order_they_started(
+def test_lines_go_to_one_file_per_job_and_parameters_updates_before_purchases(
         tmp_path: Path) -> None:
     writer = JobFileWriter(tmp_path, 10_000)
     writer.add(update(1))
@@ -28,8 +28,8 @@ def test_lines_go_to_one_file_per_job_and_parameters_in_the_order_they_started(
 
     assert [(f.name, f.kind, f.params, f.lines) for f in files] == [
         ("0001-update.jsonl", "update", {}, 2),
-        ("0002-purchase_import.jsonl", "purchase_import", {}, 1),
-        ("0003-update.jsonl", "update", {"update": {"lists": {"VIP": 1}}}, 1)]
+        ("0003-update.jsonl", "update", {"update": {"lists": {"VIP": 1}}}, 1),
+        ("0002-purchase_import.jsonl", "purchase_import", {}, 1)]
     assert [json.loads(line) for line in files[0].path.read_text().splitlines()] == [
         {"email": "user1@example.com"}, {"email": "user3@example.com"}]
     assert all(f.size == f.path.stat().st_size for f in files)

@@ -15,7 +15,7 @@ from typing import IO, Any
 
 import msgspec
 
-from sailbridge.backfill.lines import JobKind, JobLine
+from sailbridge.backfill.lines import UPDATE, JobKind, JobLine
 
 _encode_line = msgspec.json.Encoder().encode
 _encode_params = msgspec.json.Encoder(order="sorted").encode
@@ -78,8 +78,10 @@ class JobFileWriter:
     """Appends lines to the open file of their (job, parameters); starts the next file of
     that series when a line would take it over ``max_bytes``.
 
-    Files are numbered in the order they are started (``0001-update.jsonl``), which is
-    the order they are uploaded in: a user's later line never lands in an earlier file.
+    Files are numbered in the order they are started (``0001-update.jsonl``). They are
+    uploaded every ``update`` file first, then every ``purchase_import`` file, each
+    kind in number order: a user's later line never lands in an earlier file, and a
+    purchase never creates (by email) a profile its user's update would then clash with.
     """
 
     def __init__(self, folder: Path, max_bytes: int) -> None:
@@ -109,7 +111,7 @@ class JobFileWriter:
         current.write(data)
 
     def close(self) -> list[JobFile]:
-        """Finish every file; all of them, in the order they were started."""
+        """Finish every file; all of them, in upload order (updates, then purchases)."""
         self._done.extend(open_file.close() for open_file in self._open.values())
         self._open.clear()
-        return sorted(self._done, key=lambda job_file: job_file.name)
+        return sorted(self._done, key=lambda job_file: (job_file.kind != UPDATE, job_file.name))
