@@ -24,6 +24,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final, Protocol
 
 from sailbridge.backfill.files import JobFile
@@ -41,7 +42,7 @@ Clock = Callable[[], float]
 class JobApi(Protocol):
     """What the backfill needs of a Sailthru client (`SailthruClient` has it)."""
 
-    async def post_job(self, job: str, params: dict[str, Any], file: Any,
+    async def post_job(self, job: str, params: dict[str, Any], file: Path,
                        on_bytes: Callable[[int], None] | None = None) -> SailthruResponse: ...
 
     async def job_status(self, job_id: str) -> SailthruResponse: ...

@@ -46,6 +46,7 @@ from sailbridge.mapping.plan import (
     ProfileState,
     RememberEmail,
     Skip,
+    Unknown,
 )
 
 LineKey = Literal["email", "extid"]
@@ -93,7 +94,7 @@ LinePlan: TypeAlias = JobLine | NoBulkForm | Skip | Fail | Lookup
 """A `Lookup` is only ever an `EmailLookup` (an order without an email of its own)."""
 
 
-def backfill_facts(key: LineKey, email: str | None | Any = UNKNOWN) -> Facts:
+def backfill_facts(key: LineKey, email: str | None | Unknown = UNKNOWN) -> Facts:
     """The facts a backfill plans with: no Sailthru lookups are made, so an anonymous
     profile is taken to exist when merges can be expressed (a merge into a profile that
     does not exist just sets the keys) and to be absent otherwise."""
