@@ -11,7 +11,7 @@ import pytest
 
 from sailbridge.backfill.files import JobFile, JobFileWriter
 from sailbridge.backfill.jobs import JobRunner
-from sailbridge.backfill.lines import JobLine
+from sailbridge.backfill.lines import JobKind, JobLine
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sandbox.server import SandboxHandle
 from sailbridge.store.sqlite import SqliteStore
@@ -25,10 +25,10 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
 
 
 def job_file(tmp_path: Path, lines: list[dict[str, object]],
-             kind: str = "update") -> JobFile:
+             kind: JobKind = "update") -> JobFile:
     writer = JobFileWriter(tmp_path, 10_000)
     for line in lines:
-        writer.add(JobLine(kind, line, {}))  # type: ignore[arg-type]
+        writer.add(JobLine(kind, line, {}))
     [written] = writer.close()
     return written
 
