@@ -218,6 +218,9 @@ def backfill(
             report = asyncio.run(run_backfill(request, settings, hooks))
     except InputError as exc:
         _die(str(exc), code=1)
+    except KeyboardInterrupt:
+        _die("interrupted: finished jobs are recorded; run the same command again to "
+             "resume", code=130)
     result = summary(report)
     if json_output:
         typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
