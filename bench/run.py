@@ -25,6 +25,7 @@ def main() -> int:
     if postgres.exists():
         runs.append(["postgres_claim.py", *(["--big", "200000"] if quick else [])])
     runs.append(["multinode.py", *(["--seconds", "3"] if quick else [])])
+    runs.append(["backfill.py", *(["--identifies", "200000"] if quick else [])])
     failed = 0
     for script, *args in runs:
         print(f"\n=== {script} {' '.join(args)}", flush=True)

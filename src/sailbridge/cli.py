@@ -1,4 +1,4 @@
-"""The ``sailbridge`` command: explain, send, sandbox, demo.
+"""The ``sailbridge`` command: explain, send, backfill, sandbox, demo.
 
 Each command is a thin shell over library functions: read input, call the library,
 render the result. Settings problems end the program with one line naming the setting.
@@ -169,6 +169,135 @@ def _print_summary(summary: dict[str, Any]) -> None:
 
 
 @app.command()
+def backfill(
+    sources: Annotated[list[str], typer.Argument(
+        help="JSON-lines or JSON-array files (gzip or not), or - for stdin.")],
+    config: ConfigOption = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Write the job files to --out and upload nothing.")] = False,
+    out: Annotated[Path | None, typer.Option(
+        help="Folder for the job files (default for --dry-run: ./sailbridge-backfill).")] = None,
+    live: Annotated[bool, typer.Option(
+        "--live", help="After the jobs, deliver the events with no bulk form as send does.")
+    ] = False,
+    update_key: Annotated[str | None, typer.Option(
+        help="How update lines address profiles: email (default) or extid.")] = None,
+    max_file_bytes: Annotated[int | None, typer.Option(
+        help="Split job files to stay under this size (default 90000000).")] = None,
+    poll_interval: Annotated[float | None, typer.Option(
+        help="Seconds between job status checks (default 5).")] = None,
+    reupload_unconfirmed: Annotated[bool, typer.Option(
+        "--reupload-unconfirmed",
+        help="Upload again purchase files whose earlier upload got no answer.")] = False,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+) -> None:
+    """Load history into Sailthru through its Job API: identifies as update jobs, orders
+    as purchase_import jobs; other events are reported (and with --live, sent live).
+
+    Resumable: run the same command again after an interruption; finished jobs are
+    re-used and no file is uploaded twice. Exits 1 if any event or job failed.
+    """
+    from sailbridge.backfill.reading import InputError
+    from sailbridge.backfill.run import BackfillRequest, exit_code, run_backfill, summary
+
+    overrides = {name: value for name, value in (
+        ("backfill_update_key", update_key), ("backfill_max_file_bytes", max_file_bytes),
+        ("backfill_poll_interval", poll_interval)) if value is not None}
+    try:
+        settings = load_settings(config, **overrides)
+        if not dry_run:
+            settings.credentials()
+    except SettingsError as exc:
+        _die(str(exc))
+    request = BackfillRequest(
+        sources=tuple(sources), dry_run=dry_run, live=live,
+        out=out if out is not None else (Path("sailbridge-backfill") if dry_run else None),
+        reupload_unconfirmed=reupload_unconfirmed)
+    try:
+        with _backfill_progress() as hooks:
+            report = asyncio.run(run_backfill(request, settings, hooks))
+    except InputError as exc:
+        _die(str(exc), code=1)
+    except KeyboardInterrupt:
+        _die("interrupted: finished jobs are recorded; run the same command again to "
+             "resume", code=130)
+    result = summary(report)
+    if json_output:
+        typer.echo(json.dumps(result, indent=2, ensure_ascii=False))
+    else:
+        _print_backfill_summary(result)
+    raise typer.Exit(exit_code(report))
+
+
+@contextmanager
+def _backfill_progress() -> Iterator[Any]:
+    """Bars for reading (bytes and events), uploading (bytes) and live sending, on a
+    terminal; silence when stderr is piped or in CI."""
+    from rich.progress import DownloadColumn
+
+    from sailbridge.backfill.run import Hooks
+
+    if not err.is_terminal:
+        yield Hooks()
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TextColumn("{task.fields[events]}"), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True) as progress:
+        tasks: dict[str, Any] = {}
+
+        def bar(name: str, done: int, total: int | None, events: str) -> None:
+            if name not in tasks:
+                tasks[name] = progress.add_task(name, total=total, events="")
+            progress.update(tasks[name], completed=done, total=total, events=events)
+
+        yield Hooks(
+            reading=lambda events, done, total: bar("reading", done, total, f"{events} events"),
+            uploading=lambda sent, total: bar("uploading", sent, total, ""),
+            job=lambda outcome: err.print(
+                f"{outcome.file.name}: job {outcome.job_id or '-'} {outcome.status}"
+                + (" (re-used)" if outcome.reused else ""), highlight=False),
+            live=lambda done, total: bar("sending live", done, total, f"{done} events"),
+        )
+
+
+def _print_backfill_summary(result: dict[str, Any]) -> None:
+    out = Console()
+    out.print(
+        f"read {result['events_read']} events: {result['mapped']} mapped to job lines, "
+        f"{result['skipped']} skipped, {result['failed']} failed, "
+        f"{result['no_bulk_form']} with no bulk form", highlight=False)
+    if result["jobs"]:
+        table = Table("file", "job", "lines", "bytes", "job id", "status")
+        for job in result["jobs"]:
+            status = job["status"] + (" (re-used)" if job["reused"] else "")
+            if job["message"]:
+                status += f": {job['message']}"
+            table.add_row(job["file"], job["job"], str(job["lines"]), str(job["bytes"]),
+                          job["job_id"] or "", status)
+        out.print(table)
+    for title, key in (("skipped", "skipped_reasons"), ("failed", "failed_reasons"),
+                       ("no bulk form", "no_bulk_form_reasons")):
+        if result[key]:
+            table = Table(title, "events", "first examples")
+            for row in result[key]:
+                table.add_row(row["reason"], str(row["events"]), ", ".join(row["examples"]))
+            out.print(table)
+    live = result["live"]
+    if live is not None:
+        out.print(f"live: {live['queued']} queued, {live['delivered']} delivered, "
+                  f"{live['skipped']} skipped, {live['failed']} failed"
+                  + (" (queued by an earlier run)" if live["already_queued_by_an_earlier_run"]
+                     else ""), highlight=False)
+    elif result["no_bulk_form"] and not result["dry_run"] and result["live_held"] is None:
+        out.print("events with no bulk form were not sent: add --live to deliver them "
+                  "as `sailbridge send` does", highlight=False)
+    if result["live_held"]:
+        out.print(f"[bold red]live events held:[/] {result['live_held']}", highlight=False)
+    if result["folder"]:
+        out.print(f"job files written to {result['folder']}", highlight=False)
+
+
+@app.command()
 def sandbox(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8900,
@@ -186,6 +315,8 @@ def sandbox(
     slow_seconds: Annotated[float, typer.Option(help="How slow a slow answer is.")] = 5.0,
     drop_rate: Annotated[float, typer.Option(help="Share of connections dropped unanswered.")] = 0.0,
     seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible faults.")] = None,
+    job_delay: Annotated[float, typer.Option(
+        help="Seconds a Job API upload stays pending before it is applied.")] = 0.5,
 ) -> None:
     """Run a local fake Sailthru that behaves as the real API does (see docs/sandbox.md)."""
     from sailbridge.sandbox.config import ConfigError, SandboxConfig, default_rate_limits
@@ -202,6 +333,7 @@ def sandbox(
             templates=frozenset(template or ["abandoned cart"]), cart_read_lag=cart_read_lag,
             rate_limits=limits, rate_limit_window=rate_limit_window, fail_rate=fail_rate,
             slow_rate=slow_rate, slow_seconds=slow_seconds, drop_rate=drop_rate, seed=seed,
+            job_delay=job_delay,
         )
     except (ValueError, ConfigError) as exc:
         _die(str(exc))

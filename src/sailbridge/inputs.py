@@ -37,7 +37,7 @@ def read_events(text: str, received_at: datetime | None = None) -> list[Entry]:
         except msgspec.DecodeError:
             document = None  # perhaps JSON lines whose first line is an object
         if isinstance(document, list):
-            return [_entry(f"item {i + 1}", raw, now) for i, raw in enumerate(document)]
+            return [entry_from_raw(f"item {i + 1}", raw, now) for i, raw in enumerate(document)]
         if isinstance(document, dict):
             return _from_object(document, now)
     return [
@@ -51,10 +51,10 @@ def _from_object(document: dict[str, Any], now: datetime) -> list[Entry]:
     """A single event, or a Segment ``{"batch": [...]}`` body with shared context."""
     batch = document.get("batch")
     if not isinstance(batch, list):
-        return [_entry("item 1", document, now)]
+        return [entry_from_raw("item 1", document, now)]
     shared = {key: document[key] for key in ("context", "integrations", "sentAt")
               if key in document}
-    return [_entry(f"item {i + 1}", merge_batch_fields(raw, shared), now)
+    return [entry_from_raw(f"item {i + 1}", merge_batch_fields(raw, shared), now)
             for i, raw in enumerate(batch)]
 
 
@@ -77,10 +77,11 @@ def _line_entry(number: int, line: str, now: datetime) -> Entry:
         raw = msgspec.json.decode(line)
     except msgspec.DecodeError as exc:
         return Entry(f"line {number}", line, error=InvalidEvent(f"malformed JSON: {exc}"))
-    return _entry(f"line {number}", raw, now)
+    return entry_from_raw(f"line {number}", raw, now)
 
 
-def _entry(position: str, raw: Any, now: datetime) -> Entry:
+def entry_from_raw(position: str, raw: Any, now: datetime) -> Entry:
+    """One decoded JSON value as an event received at ``now``, or why it is not one."""
     try:
         return Entry(position, raw, event=with_timestamp(event_from_dict(raw), now))
     except InvalidEvent as error:

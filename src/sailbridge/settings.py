@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -107,6 +107,10 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
     retention: float = Field(default=7 * 86400.0, gt=0)
+    backfill_update_key: Literal["email", "extid"] = "email"
+    backfill_max_file_bytes: int = Field(default=90_000_000, gt=0)
+    backfill_poll_interval: float = Field(default=5.0, gt=0)
+    backfill_upload_timeout: float = Field(default=900.0, gt=0)
 
     @field_validator("sailthru_api_key")
     @classmethod

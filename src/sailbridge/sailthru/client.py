@@ -8,8 +8,11 @@ the one-shot CLI and the queueing service.
 from __future__ import annotations
 
 import asyncio
+import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 import aiohttp
@@ -82,6 +85,27 @@ class SailthruClient:
             return await self._request(call, url, data=params)
         return await self._request(call, url, params=params)
 
+    async def post_job(self, job: str, params: dict[str, Any], file: Path,
+                       on_bytes: Callable[[int], None] | None = None) -> SailthruResponse:
+        """Start a Job API job (``POST /job``) with ``file`` as its multipart ``file`` part.
+
+        The text parameters are the usual four (``api_key``, ``format``, ``json`` =
+        ``{"job": job, **params}``, ``sig``); as in every official client, the file is
+        not a parameter and is not signed. ``on_bytes`` is told of each chunk of the
+        file as it is read for sending (a progress bar).
+        """
+        call = Call("POST", "/job", {"job": job, **params})
+        form = aiohttp.FormData(default_to_multipart=True)
+        for name, value in signed_params(self._api_key, self._api_secret, call.params).items():
+            form.add_field(name, value)
+        with _ProgressFile(file, on_bytes) as handle:
+            form.add_field("file", handle, filename=file.name, content_type="application/json")
+            return await self._request(call, self._base_url + call.endpoint, data=form)
+
+    async def job_status(self, job_id: str) -> SailthruResponse:
+        """``GET /job`` for ``job_id``: its ``status`` (pending, completed, error) and more."""
+        return await self.send(Call("GET", "/job", {"job_id": job_id}))
+
     async def _send_pageview(self, call: Call) -> SailthruResponse:
         if not self._customer_id:
             raise CredentialsError("no customer id configured for pageview tracking",
@@ -121,6 +145,20 @@ class SailthruClient:
                 status=status,
             )
         return SailthruResponse(status, body, rate_limit, time.perf_counter() - started)
+
+
+class _ProgressFile(io.BufferedReader):
+    """A file opened for upload that reports every chunk aiohttp reads from it."""
+
+    def __init__(self, path: Path, on_bytes: Callable[[int], None] | None) -> None:
+        super().__init__(io.FileIO(path, "rb"))
+        self._on_bytes = on_bytes
+
+    def read(self, size: int | None = -1) -> bytes:
+        chunk = super().read(size)
+        if self._on_bytes is not None and chunk:
+            self._on_bytes(len(chunk))
+        return chunk
 
 
 def _decode(raw: bytes) -> Any:

@@ -135,7 +135,7 @@ async def rest_call(request: Request) -> Response:
     method = request.method
     endpoint = "/" + request.path_params["endpoint"]
     route = f"{method} {endpoint}"
-    raw = form_params(await request.body()) if method == "POST" else dict(request.query_params)
+    raw, upload = await _request_params(request)
     record = partial(sandbox.recorder.record, method=method, endpoint=endpoint,
                      api_key=raw.get("api_key"), params=_loggable(raw))
     config = sandbox.config
@@ -177,12 +177,36 @@ async def rest_call(request: Request) -> Response:
         return _error(error, headers)
 
     try:
-        body = sandbox.perform(method, endpoint, call.params)
+        if upload is not None and route == "POST /job":
+            body = sandbox.submit_job(call.params, *upload)
+            asyncio.get_running_loop().call_later(config.job_delay, sandbox.jobs.run_due)
+        else:
+            body = sandbox.perform(method, endpoint, call.params)
     except ApiError as error:
         record(status=error.status, error=error.code, errormsg=error.message, delay=plan.delay)
         return _error(error, headers)
     record(status=200, delay=plan.delay)
     return JSONResponse(body, headers=headers)
+
+
+async def _request_params(request: Request) -> tuple[dict[str, str], tuple[bytes, str] | None]:
+    """The text parameters of a call, and the ``file`` part of a multipart POST (its
+    bytes and name). A multipart body's text fields are all parameters, as Sailthru
+    signs them: a stray field breaks the signature."""
+    if request.method != "POST":
+        return dict(request.query_params), None
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return form_params(await request.body()), None
+    form = await request.form()
+    raw: dict[str, str] = {}
+    upload: tuple[bytes, str] | None = None
+    for name, value in form.multi_items():
+        if isinstance(value, str):
+            raw[name] = value
+        elif name == "file":
+            upload = (await value.read(), value.filename or "file")
+    await form.close()
+    return raw, upload
 
 
 def _loggable(raw: dict[str, str]) -> Any:

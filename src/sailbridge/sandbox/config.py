@@ -30,7 +30,7 @@ PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 
 RUNTIME_FIELDS: Final[frozenset[str]] = frozenset({
     "fail_rate", "slow_rate", "slow_seconds", "drop_rate", "cart_read_lag",
-    "rate_limits", "rate_limit_window", "templates",
+    "rate_limits", "rate_limit_window", "templates", "job_delay",
 })
 """The fields `SandboxConfig.with_changes` (and so `POST /_sandbox/config`) may change."""
 
@@ -67,6 +67,8 @@ class SandboxConfig:
     slow_seconds: float = 0.0
     drop_rate: float = 0.0
     seed: int | None = None
+    job_delay: float = 0.5
+    """Seconds between a Job API upload and the job being applied (it is pending until)."""
 
     def __post_init__(self) -> None:
         # Accept any iterable of names (a JSON list, a set) but keep an immutable set.
@@ -77,7 +79,7 @@ class SandboxConfig:
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, not {value}")
             object.__setattr__(self, name, value)
-        for name in ("slow_seconds", "cart_read_lag"):
+        for name in ("slow_seconds", "cart_read_lag", "job_delay"):
             value = _number(name, getattr(self, name))
             if value < 0:
                 raise ConfigError(f"{name} must not be negative, not {value}")
@@ -129,6 +131,7 @@ class SandboxConfig:
             "slow_seconds": self.slow_seconds,
             "drop_rate": self.drop_rate,
             "seed": self.seed,
+            "job_delay": self.job_delay,
         }
 
 

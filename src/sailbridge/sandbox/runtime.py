@@ -11,7 +11,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sailbridge.sandbox.config import SandboxConfig
+from sailbridge.sandbox.errors import missing
 from sailbridge.sandbox.faults import FaultInjector
+from sailbridge.sandbox.jobs import JobRunner
 from sailbridge.sandbox.ratelimit import FixedWindowRateLimiter
 from sailbridge.sandbox.recorder import Recorder
 from sailbridge.sandbox.state import Account, Clock
@@ -38,6 +40,8 @@ class Sandbox:
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)
+        self.jobs = JobRunner(self.account, clock, lambda: self.config.templates,
+                              lambda: self.config.job_delay)
         self._operations: dict[tuple[str, str], Operation] = {
             ("POST", "/user"): self.account.post_user,
             ("GET", "/user"): lambda params: self.account.get_user(
@@ -48,6 +52,8 @@ class Sandbox:
             ("POST", "/purchase"): lambda params: self.account.post_purchase(
                 params, self.config.templates
             ),
+            ("GET", "/job"): self.jobs.status,
+            ("POST", "/job"): _job_without_file,
         }
 
     def operation(self, method: str, endpoint: str) -> Operation:
@@ -62,6 +68,11 @@ class Sandbox:
     def perform(self, method: str, endpoint: str, params: Mapping[str, Any]) -> dict[str, Any]:
         """Run one authenticated call against the account; raises `ApiError`."""
         return self.operation(method, endpoint)(params)
+
+    def submit_job(self, params: Mapping[str, Any], data: bytes,
+                   filename: str) -> dict[str, Any]:
+        """POST /job with its file: accepted now, run ``config.job_delay`` s later."""
+        return self.jobs.submit(dict(params), data, filename)
 
     def configure(self, changes: Mapping[str, Any]) -> SandboxConfig:
         """Apply runtime changes (see `SandboxConfig.with_changes`)."""
@@ -80,14 +91,21 @@ class Sandbox:
         self.limiter.reset()
         self.faults.reset()
         self.recorder.reset()
+        self.jobs.reset()
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as JSON-ready data (carts current, not lagged)."""
         return {
             "profiles": [profile.inspect() for profile in self.account.profiles()],
+            "jobs": self.jobs.snapshot(),
             "counters": self.recorder.counters.as_dict(),
             "config": self.config.public(),
         }
+
+
+def _job_without_file(params: Mapping[str, Any]) -> dict[str, Any]:
+    """POST /job reached the account with no multipart file (the sandbox needs one)."""
+    raise missing("file")
 
 
 __all__ = ["Sandbox", "UnknownRoute"]

@@ -47,6 +47,7 @@ from typing import Any, Final
 from sailbridge.sandbox.errors import INVALID_EMAIL, ApiError, invalid, missing
 from sailbridge.sandbox.purchases import (
     Item,
+    PurchaseRequest,
     is_email,
     item_get_shape,
     parse_purchase,
@@ -365,6 +366,14 @@ class Account:
         profile.purchases.append(purchase)
         profile.set_cart(None, now, self._cart_history_seconds)
         return {"purchase": purchase.get_shape()}
+
+    def import_purchase(self, request: PurchaseRequest, at: float) -> None:
+        """A historical purchase from a ``purchase_import`` job: filed at ``at``, in date
+        order, without touching the user's current cart (it is history, not news)."""
+        profile = self._find_or_create("email", request.email, self._clock())
+        profile.purchases.append(Purchase(items=request.items, time=at,
+                                          adjustments=request.adjustments, extra=request.extra))
+        profile.purchases.sort(key=lambda purchase: purchase.time)
 
     def record_pageview(self, key: str, ident: str, url: str, tags: list[str]) -> Profile:
         """A pageview from the tracking API, on the user (created when unknown)."""

@@ -215,6 +215,26 @@ class MinuteCount:
     minute: float
     delivered: int
     dead: int
+@dataclass(frozen=True)
+class BackfillFile:
+    """One Job API file of a backfill and what became of it (``sailbridge backfill``).
+
+    Keyed by ``content_hash`` (SHA-256 over the job type, its job-level parameters and
+    the file's bytes), so a second run that produces the same file finds its record and
+    never uploads it twice. ``state``: ``uploading`` (sent, no answer recorded yet: a
+    crash there leaves it unconfirmed), ``pending`` (Sailthru took it, ``job_id`` set),
+    ``completed`` or ``error`` (``message`` says why). Never holds credentials.
+    """
+
+    content_hash: str
+    kind: str
+    name: str
+    size: int
+    lines: int
+    state: str
+    updated_at: float
+    job_id: str | None = None
+    message: str | None = None
 
 
 class Store(Memory, Protocol):
@@ -335,3 +355,9 @@ class Store(Memory, Protocol):
         """Pause delivery for every worker with a visible reason; ``None`` resumes."""
 
     async def paused_reason(self) -> str | None: ...
+
+    async def backfill_file(self, content_hash: str) -> BackfillFile | None:
+        """The record of the backfill file with this content hash, if one was saved."""
+
+    async def save_backfill_file(self, record: BackfillFile) -> None:
+        """Insert or replace the record of ``record.content_hash`` (committed on return)."""

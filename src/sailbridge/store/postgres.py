@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import random
@@ -61,6 +62,7 @@ from sailbridge.store.base import (
     FINAL_STATES,
     SCAN_WINDOW,
     Attempt,
+    BackfillFile,
     EnqueueResult,
     Job,
     JobQuery,
@@ -435,6 +437,15 @@ class PostgresStore:
     async def paused_reason(self) -> str | None:
         rows = await self._rows("get_control", {"name": "paused"})
         return rows[0][0] if rows else None
+
+    # ------------------------------------------------------------------ backfill files
+
+    async def backfill_file(self, content_hash: str) -> BackfillFile | None:
+        rows = await self._rows("backfill_file", {"content_hash": content_hash})
+        return BackfillFile(*rows[0]) if rows else None
+
+    async def save_backfill_file(self, record: BackfillFile) -> None:
+        await self._execute("save_backfill_file", dataclasses.asdict(record))
 
     # ------------------------------------------------------------------ memory
 

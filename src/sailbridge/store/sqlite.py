@@ -48,6 +48,7 @@ OS crash or power loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import queue
@@ -71,6 +72,7 @@ from sailbridge.store.base import (
     FINAL_STATES,
     SCAN_WINDOW,
     Attempt,
+    BackfillFile,
     EnqueueResult,
     Job,
     JobQuery,
@@ -318,6 +320,15 @@ class SqliteStore:
 
     async def paused_reason(self) -> str | None:
         return await self._readers.call(_paused_reason)
+
+    # ------------------------------------------------------------------ backfill files
+
+    async def backfill_file(self, content_hash: str) -> BackfillFile | None:
+        return await self._readers.call(_backfill_file, content_hash)
+
+    async def save_backfill_file(self, record: BackfillFile) -> None:
+        await self._writer.call(
+            lambda tx: tx.run("save_backfill_file", dataclasses.asdict(record)))
 
     # ------------------------------------------------------------------ memory
 
@@ -721,6 +732,11 @@ def _counts(db: sqlite3.Connection) -> StatusCounts:
         claimed=counts["claimed"], delivered=counts["delivered"], skipped=counts["skipped"],
         rejected=counts["rejected"], dead=counts["dead"], oldest_pending_at=oldest,
         paused_reason=paused, deduplicated=counts["deduplicated"], inbox=counts["inbox"])
+
+
+def _backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | None:
+    rows = db.execute(QUERIES["backfill_file"], {"content_hash": content_hash}).fetchall()
+    return BackfillFile(*rows[0]) if rows else None
 
 
 def _paused_reason(db: sqlite3.Connection) -> str | None:

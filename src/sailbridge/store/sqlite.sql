@@ -289,3 +289,17 @@ SELECT minute,
         WHERE state IN ('delivered', 'dead') AND state = 'dead'
           AND updated_at >= minute AND updated_at < minute + 60)
 FROM minutes;
+-- ---------------------------------------------------------------- backfill files
+
+-- name: backfill_file
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+FROM backfill_files WHERE content_hash = :content_hash;
+
+-- name: save_backfill_file
+INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
+                            updated_at)
+VALUES (:content_hash, :kind, :name, :size, :lines, :state, :job_id, :message, :updated_at)
+ON CONFLICT (content_hash) DO UPDATE SET
+    kind = excluded.kind, name = excluded.name, size = excluded.size,
+    lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
+    message = excluded.message, updated_at = excluded.updated_at;
