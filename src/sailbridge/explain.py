@@ -1,22 +1,26 @@
 """``sailbridge explain``: what Sailthru would receive for each event, without sending.
 
-Uses the same planning loop as delivery (`resolve_plan`) with `PlannedFacts`, so the
-output cannot drift from what delivery does. Secrets never appear: calls are shown as
-their real parameters, and the signature is described rather than computed.
+Uses the same planning loop and the same memory-first fact source as delivery
+(`resolve_plan`, `MemoryFirstFacts`), falling back to placeholders where delivery asks
+Sailthru, so the output cannot drift from what delivery does. The store's memory is
+opened read-only and never migrated (`sailbridge.store.readonly`). Secrets never
+appear: calls are shown as their real parameters, and the signature is described
+rather than computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from sailbridge.executor import LookupRecord, PlannedFacts, resolve_plan
+from sailbridge.executor import LookupRecord, MemoryFirstFacts, PlaceholderFacts, resolve_plan
 from sailbridge.inputs import Entry
+from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.plan import (
     Call,
     Deliver,
     Fail,
+    ForgetUser,
     Item,
     MemoryUpdate,
     RememberCart,
@@ -25,7 +29,8 @@ from sailbridge.mapping.plan import (
     Skip,
 )
 from sailbridge.settings import Settings
-from sailbridge.store.memory import Memory, SqliteMemory
+from sailbridge.store.memory import Memory
+from sailbridge.store.readonly import open_read_only_memory
 
 
 class DryRunMemory:
@@ -41,21 +46,29 @@ class DryRunMemory:
         self._emails: dict[str, str] = {}
         self._carts: dict[str, tuple[Item, ...]] = {}
         self._merges: set[tuple[str, str]] = set()
+        self._forgotten: set[str] = set()
+        """Ids a deletion earlier in the file forgot: the stored memory no longer counts."""
+
+    def _stored(self, *keys: str) -> Memory | None:
+        return None if self._forgotten.intersection(keys) else self._underlying
 
     async def email(self, user_key: str) -> str | None:
         if user_key in self._emails:
             return self._emails[user_key]
-        return await self._underlying.email(user_key) if self._underlying else None
+        stored = self._stored(user_key)
+        return await stored.email(user_key) if stored else None
 
     async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
         if user_id in self._carts:
             return self._carts[user_id]
-        return await self._underlying.cart(user_id, max_age) if self._underlying else None
+        stored = self._stored(user_id)
+        return await stored.cart(user_id, max_age) if stored else None
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
         if (anonymous_id, user_id) in self._merges:
             return True
-        return await self._underlying.merged(anonymous_id, user_id) if self._underlying else False
+        stored = self._stored(anonymous_id, user_id)
+        return await stored.merged(anonymous_id, user_id) if stored else False
 
     async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
         for update in updates:
@@ -66,6 +79,17 @@ class DryRunMemory:
                     self._carts[user_id] = items
                 case RememberMerge(anonymous_id, user_id):
                     self._merges.add((anonymous_id, user_id))
+                case ForgetUser(user_key):
+                    self._forget(user_key)
+
+    def _forget(self, user_key: str) -> None:
+        """As the store forgets: the id and those merged with it (learned in the file)."""
+        keys = {user_key} | {key for pair in self._merges if user_key in pair for key in pair}
+        self._forgotten |= keys
+        self._merges = {pair for pair in self._merges if not keys.intersection(pair)}
+        for key in keys:
+            self._emails.pop(key, None)
+            self._carts.pop(key, None)
 
 
 def call_view(call: Call, settings: Settings) -> dict[str, Any]:
@@ -82,7 +106,7 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
 
 async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict[str, Any]]:
     """One JSON-ready explanation per input entry, in input order."""
-    stored = SqliteMemory(settings.database) if Path(settings.database).is_file() else None
+    stored = await open_read_only_memory(settings.database)
     memory = DryRunMemory(stored)
     options = settings.mapping_options()
     explained = []
@@ -93,7 +117,8 @@ async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict
                                   "reason": str(entry.error)})
                 continue
             lookups: list[LookupRecord] = []
-            facts = PlannedFacts(memory, settings.cart_memory_ttl, lookups)
+            placeholders = PlaceholderFacts()
+            facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
             resolved = await resolve_plan(entry.event, options, facts, lookups)
             event = entry.event
             view: dict[str, Any] = {
@@ -111,13 +136,16 @@ async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict
                                             if lookup.call else {})}
                     for lookup in lookups
                 ]
-            if facts.assumptions:
-                view["assumptions"] = facts.assumptions
+            if placeholders.assumptions:
+                view["assumptions"] = placeholders.assumptions
+            warnings = ignored_overrides(event)
+            if warnings:
+                view["warnings"] = list(warnings)
             view.update(_plan_view(resolved.plan, settings))
             explained.append(view)
     finally:
         if stored is not None:
-            stored.close()
+            await stored.close()
     return explained
 
 

@@ -75,6 +75,10 @@ def connect(path: str | Path, synchronous: Synchronous = "NORMAL",
     db.execute(f"PRAGMA cache_size = -{cache_mib * 1024}")
     db.execute("PRAGMA temp_store = MEMORY")
     db.execute("PRAGMA journal_size_limit = 67108864")  # shrink the WAL after a burst
+    # Deleted rows are overwritten with zeros, not just unlinked: forgetting a person
+    # (`sailbridge.store.memory.forget_user`) must leave no trace in the file's free
+    # space, and neither may the rows updated or deleted before it.
+    db.execute("PRAGMA secure_delete = ON")
     return db
 
 
