@@ -207,23 +207,26 @@ def _print_summary(summary: dict[str, Any], again: str) -> None:
     if summary["forgotten"]:
         out.print(f"forgotten {summary['forgotten']}: the user was deleted in Sailthru, and "
                   "sailbridge no longer holds their email, cart, merges or stored events",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     if summary["earlier"]:
         requeued = summary["requeued"]
         out.print(f"{summary['earlier']} event{'s' if summary['earlier'] != 1 else ''} "
                   "had been queued by an earlier send and were not queued again"
                   + (f" ({requeued} that had failed were queued again)" if requeued else "")
-                  + "; --force sends them again", highlight=False)
+                  + "; --force sends them again", highlight=False, soft_wrap=True)
     if summary["interrupted"] and summary["waiting"]:
         out.print(f"[bold red]interrupted: {summary['waiting']} not delivered yet[/] (jobs "
                   f"{_id_list(summary['still_queued'])}). They stay queued: run `{again}` "
                   "again to finish (nothing is sent twice), or `sailbridge serve`.",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
+    elif summary["interrupted"] and not summary["events"]:
+        out.print("[bold red]interrupted[/] before this send queued anything: run "
+                  f"`{again}` again to send it.", highlight=False, soft_wrap=True)
     elif summary["waiting"]:
         out.print(f"[bold red]{summary['waiting']} not delivered yet:[/] delivery paused — "
                   f"{summary['paused_reason']}. They stay queued; fix the setting and run "
                   f"`{again}` again (nothing is sent twice) or `sailbridge serve`.",
-                  highlight=False)
+                  highlight=False, soft_wrap=True)
     problems = [job for job in summary["events"] if job["state"] not in ("delivered",)]
     if not problems and not invalid:
         return

@@ -73,32 +73,46 @@ async def send_events(
         # A new send is a new try with the credentials configured now.
         await store.set_paused(None)
         now = time.time()
-        sent = await store.enqueue_sent(
-            [job_for(e.event, e.identity, now, SEND_WRITE_KEY) for e in events], now,
-            force=force)
+        try:
+            sent = await store.enqueue_sent(
+                [job_for(e.event, e.identity, now, SEND_WRITE_KEY) for e in events], now,
+                force=force)
+        except asyncio.CancelledError:
+            _uncancel()  # interrupted before anything was queued (for sure) by this send
+            return SendResult([], None, interrupted=True)
         earlier = sorted({s.job_id for s in sent if not s.queued})
-        requeued = await store.replay(earlier, None, now) if earlier else 0
         job_ids = list(dict.fromkeys(s.job_id for s in sent))
         interrupted = False
-        async with sailthru_sender(settings, store) as sender:
-            worker = build_worker(settings, store, sender)
-            running = asyncio.create_task(worker.run())
-            try:
-                paused = await _wait(store, job_ids, on_progress)
-            except asyncio.CancelledError:
-                task = asyncio.current_task()
-                if task is None or task.uncancel() > 0:
-                    raise
-                interrupted, paused = True, None
-            finally:
-                worker.stop()
-                await running
+        paused: str | None = None
+        requeued = 0
+        try:
+            requeued = await store.replay(earlier, None, now) if earlier else 0
+            async with sailthru_sender(settings, store) as sender:
+                worker = build_worker(settings, store, sender)
+                running = asyncio.create_task(worker.run())
+                try:
+                    paused = await _wait(store, job_ids, on_progress)
+                finally:
+                    worker.stop()
+                    await running
+        except asyncio.CancelledError:
+            _uncancel()
+            interrupted = True
         jobs = [job for job_id in job_ids if (job := await store.get_job(job_id)) is not None]
         return SendResult(jobs, paused, earlier=sum(not s.queued for s in sent),
                           requeued=requeued, forgotten=len(job_ids) - len(jobs),
                           interrupted=interrupted)
     finally:
         await store.close()
+
+
+def _uncancel() -> None:
+    """Take back the cancellation a Ctrl-C caused (asyncio.run cancels the main task on
+    the first SIGINT), so the outcome can still be read and reported; a second Ctrl-C
+    interrupts for good."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def _wait(store: Store, job_ids: Sequence[int],
