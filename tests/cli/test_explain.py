@@ -14,7 +14,7 @@ from ..environment import clean_environment
 def explain(stdin: str, tmp_path: Path, **env_extra: str) -> list[dict[str, Any]]:
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "none.db"), **env_extra}
     result = subprocess.run([sys.executable, "-m", "sailbridge", "explain", "-"], input=stdin,
-                            env=env, capture_output=True, text=True, timeout=60)
+                            env=env, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     for secret in env_extra.values():
         if "secret" in secret:
@@ -93,8 +93,8 @@ def test_an_optout_override_on_a_track_is_warned_about(tmp_path: Path) -> None:
     [view] = explain(json.dumps({"type": "track", "userId": "u", "event": "Signed Up",
                                  "integrations": {"Sailthru": {"optout_email": "all"}}}),
                      tmp_path)
-    assert view["warnings"] == ["integrations.Sailthru.optout_email is ignored on this "
-                                "event: only identify events use it"]
+    assert view["warnings"] == [("integrations.Sailthru.optout_email is ignored on this "
+                                 "event: only identify events use it")]
     assert "optout_email" not in view["calls"][0]["params"]
 
 
@@ -112,7 +112,7 @@ def test_after_a_deletion_in_the_file_nothing_learned_before_is_used(tmp_path: P
 def run_explain(database: str, stdin: str) -> subprocess.CompletedProcess[str]:
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": database}
     return subprocess.run([sys.executable, "-m", "sailbridge", "explain", "-"], input=stdin,
-                          env=env, capture_output=True, text=True, timeout=60)
+                          env=env, capture_output=True, text=True, timeout=60, check=False)
 
 
 ORDER_LINE = json.dumps({"type": "track", "userId": "u", "event": "Order Completed",

@@ -44,7 +44,7 @@ async def test_an_overlapping_batch_queues_only_what_is_new(store: Store) -> Non
 
     second = await store.enqueue_sent([sent("b"), sent("c")], 1_001.0)
 
-    assert [(entry.job_id, entry.queued) for entry in second][0] == (first[1].job_id, False)
+    assert (second[0].job_id, second[0].queued) == (first[1].job_id, False)
     assert second[1].queued and second[1].job_id not in {entry.job_id for entry in first}
 
 

@@ -511,6 +511,7 @@ async def _forget(conn: Conn, user_key: str) -> Forgotten:
     cursor = await conn.execute(QUERIES["forget_rejections"], {
         "needles": _json([f'"{key}"' for key in keys] + emails)})
     rejections = cursor.rowcount
+    await conn.execute(QUERIES["forget_empty_lines_of"], {"keys": keys_json})
     await conn.execute(QUERIES["mark_claimed_jobs"], {"keys": keys_json})
     await _add_to_counts(conn, {"dead": -states.count("dead"), "rejected": -rejections})
     return Forgotten(keys, len(emails), len(states), rejections)

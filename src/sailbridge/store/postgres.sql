@@ -545,6 +545,15 @@ DELETE FROM rejections
 WHERE EXISTS (SELECT 1 FROM json_array_elements_text(%(needles)s::json) AS u(n)
               WHERE strpos(lower(rejections.raw), lower(u.n)) > 0);
 
+-- name: forget_empty_lines_of
+-- The lock rows of these ids' lines, when empty (rows locked right now are skipped:
+-- the line of the deletion being delivered goes when it is finished).
+DELETE FROM lines WHERE key IN (
+    SELECT key FROM lines
+    WHERE key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+      AND NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key)
+    FOR UPDATE SKIP LOCKED);
+
 -- name: mark_claimed_jobs
 -- The job delivering the deletion (claimed now, head of the user's line): deleted when
 -- it is finished (forget_marked_jobs).
@@ -564,5 +573,11 @@ WITH marked AS (
     RETURNING job_id
 ), history AS (
     DELETE FROM job_attempts USING marked WHERE job_attempts.job_id = marked.job_id
+), gone AS (
+    DELETE FROM jobs USING marked WHERE jobs.id = marked.job_id RETURNING jobs.ordering_keys
 )
-DELETE FROM jobs USING marked WHERE jobs.id = marked.job_id;
+-- Their lines' lock rows (locked by finish_jobs already) name the person: when the
+-- line is empty now, they go too.
+DELETE FROM lines
+WHERE key IN (SELECT unnest(ordering_keys) FROM gone)
+  AND NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key);
