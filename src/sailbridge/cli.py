@@ -205,8 +205,9 @@ def _print_summary(summary: dict[str, Any], again: str) -> None:
         highlight=False,
     )
     if summary["forgotten"]:
-        out.print(f"forgotten {summary['forgotten']}: the user was deleted in Sailthru, and "
-                  "sailbridge no longer holds their email, cart, merges or stored events",
+        out.print(f"forgotten {summary['forgotten']}: events of a person deleted in Sailthru "
+                  "(by a User Deleted or `sailbridge forget`); sailbridge no longer holds them, "
+                  "nor the person's email, cart or merges",
                   highlight=False, soft_wrap=True)
     if summary["earlier"]:
         requeued = summary["requeued"]
