@@ -95,7 +95,9 @@ def assert_each_event_delivered_once(sandbox: SandboxHandle) -> None:
     profile = sandbox.user("u-1")
     assert profile is not None and len(profile["purchases"]) == 1
     assert [event["event"] for event in profile["events"]] == ["Played Game"]
-    assert [event["event"] for event in sandbox.user("u-2")["events"]] == ["Clapped", "Clapped"]
+    other = sandbox.user("u-2")
+    assert other is not None
+    assert [event["event"] for event in other["events"]] == ["Clapped", "Clapped"]
 
 
 def summary_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
@@ -150,7 +152,8 @@ def test_force_sends_the_file_again_deliberately(
     forced = send(path, sandbox, database, "--force")
 
     assert forced.returncode == 0, forced.stdout + forced.stderr
-    assert len(sandbox.user("u-1")["purchases"]) == 2
+    profile = sandbox.user("u-1")
+    assert profile is not None and len(profile["purchases"]) == 2
 
 
 def test_after_a_kill_9_of_send_the_same_file_delivers_each_event_once(

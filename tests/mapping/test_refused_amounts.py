@@ -26,7 +26,8 @@ def order(**properties: Any) -> Any:
 
 def reason(result: object) -> str:
     assert isinstance(result, Fail), result
-    return result.reason
+    text: str = result.reason
+    return text
 
 
 def test_integer_cent_adjustments_are_sent_as_given() -> None:

@@ -118,12 +118,14 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         job id, whose state says when Sailthru deleted them and sailbridge forgot them
         (the job is gone then: it forgets itself)."""
         try:
-            body = await _body(request)
-            user_id = body.get("user_id")
-            if not isinstance(user_id, str):
-                raise ValueError('send {"user_id": "<the userId to forget>"}')
+            user_id = (await _body(request)).get("user_id")
+        except ValueError as exc:
+            return _error(400, "invalid_body", str(exc))
+        if not isinstance(user_id, str):
+            return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
+        try:
             event = deletion_event(user_id)
-        except (ValueError, InvalidEvent) as exc:
+        except InvalidEvent as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
         queued = await store.enqueue([job_for(event, None, now, FORGET_WRITE_KEY)], [], 0.0, now)
