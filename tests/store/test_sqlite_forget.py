@@ -39,17 +39,23 @@ async def test_the_files_no_longer_hold_the_email_or_the_id(tmp_path: Path) -> N
     store = await SqliteStore.open(folder / "s.db", FakeClock(1_000.0))
     try:
         profile = {"type": "identify", "userId": USER, "anonymousId": ANONYMOUS,
-                   "traits": {"email": EMAIL, "name": "Ada"}}
-        # Through the inbox (ingest's path) and through enqueue; one delivered, one dead.
+                   "traits": {"email": EMAIL, "name": "Ada", "notes": f"{EMAIL} " * 100}}
+        # Through the inbox (ingest's path: one row of 40 events, big enough to spill
+        # into overflow pages, which are freed when the row is sorted) and through
+        # enqueue; delivered, and one dead.
         await store.accept([new_job(USER, keys=(USER, ANONYMOUS), event=profile,
-                                    message_id="m-1")], [], WINDOW, 1_000.0)
+                                    message_id=f"m-1-{n}") for n in range(40)],
+                           [], WINDOW, 1_000.0)
+        for _ in range(40):
+            [job] = await store.claim("w1", 10, 60.0, 1_000.0)
+            await store.finish(job.id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
         await store.enqueue([new_job(USER, event={"type": "track", "userId": USER,
                                                   "event": "Order Completed",
                                                   "properties": {"email": EMAIL}},
                                      message_id="m-2")],
                             [Rejection("wk", None, f'{{"userId":"{USER}"', "bad", 1_000.0)],
                             WINDOW, 1_000.0)
-        for state in (JobState.DELIVERED, JobState.DEAD):
+        for state in (JobState.DEAD,):
             [job] = await store.claim("w1", 10, 60.0, 1_000.0)
             await store.finish(job.id, state, attempt(1_001.0, requests=[
                 {"method": "POST", "params": {"id": USER, "email": EMAIL}}]),
@@ -68,7 +74,7 @@ async def test_the_files_no_longer_hold_the_email_or_the_id(tmp_path: Path) -> N
 
         assert files_holding(folder, EMAIL, USER, ANONYMOUS) == {}
         counts = await store.counts()
-        assert (counts.delivered, counts.dead, counts.rejected, counts.pending) == (2, 0, 0, 0)
+        assert (counts.delivered, counts.dead, counts.rejected, counts.pending) == (41, 0, 0, 0)
     finally:
         await store.close()
     assert files_holding(folder, EMAIL, USER, ANONYMOUS) == {}

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -116,9 +117,15 @@ def forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
     rejections mentioning them. Unfinished jobs stay: they come after the deletion in
     the user's line and are new events. The job delivering the deletion (claimed now)
     is marked, and deleted when it is finished (`take_forget_mark`). Secure delete is
-    on (`sailbridge.store.sqlite_db.connect`), so the bytes are overwritten; the caller
-    checkpoints the WAL (`truncate_wal`) after the commit.
+    ON for these deletes and the free pages are wiped (`overwriting`,
+    `wipe_free_pages`), so the bytes are overwritten; the caller checkpoints the WAL
+    (`truncate_wal`) after the commit.
     """
+    with overwriting(db):
+        return _forget_user(db, user_key)
+
+
+def _forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
     merges = db.execute(QUERIES["merges_touching"], {"keys": _json([user_key])}).fetchall()
     keys = linked_ids(merges, user_key)
     keys_json = _json(list(keys))
@@ -139,7 +146,52 @@ def forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
             db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
     for (job_id,) in db.execute(QUERIES["claimed_jobs_of"], {"keys": keys_json}).fetchall():
         db.execute(QUERIES["forget_when_finished"], {"id": job_id})
+    wipe_free_pages(db)
     return Forgotten(keys, len(emails), len(finished), rejections)
+
+
+def forget_finished_job(db: sqlite3.Connection, job_id: int) -> bool:
+    """Delete ``job_id`` and its history if `forget_user` marked it (the deletion of a
+    forgotten person, finished now), in the caller's transaction; whether it did."""
+    if not db.execute(QUERIES["take_forget_mark"], {"id": job_id}).rowcount:
+        return False
+    with overwriting(db):
+        ids = _json([job_id])
+        db.execute(QUERIES["forget_attempts"], {"ids": ids})
+        db.execute(QUERIES["forget_jobs"], {"ids": ids})
+        wipe_free_pages(db)
+    return True
+
+
+WIPE_CHUNK_PAGES = 4096
+
+
+@contextmanager
+def overwriting(db: sqlite3.Connection) -> Iterator[None]:
+    """Secure delete ON for the statements inside: every page they free is zeroed too
+    (the connection's FAST mode leaves freed pages as they were)."""
+    db.execute("PRAGMA secure_delete = ON")
+    try:
+        yield
+    finally:
+        db.execute("PRAGMA secure_delete = FAST")
+
+
+def wipe_free_pages(db: sqlite3.Connection) -> None:
+    """Overwrite every page on the file's free list with zeros.
+
+    Pages freed under FAST secure delete (sorted inbox rows, purged jobs) keep their
+    old bytes until reused. Filling the free list with zero blobs reuses every one of
+    them, and deleting the blobs (with `overwriting` on) returns them zeroed. The cost
+    is one write per free page, paid only when a person is forgotten.
+    """
+    page_size = db.execute("PRAGMA page_size").fetchone()[0]
+    free = db.execute("PRAGMA freelist_count").fetchone()[0]
+    while free > 0:
+        chunk = min(free, WIPE_CHUNK_PAGES)
+        db.execute(QUERIES["wipe_fill"], {"bytes": chunk * page_size})
+        free -= chunk
+    db.execute(QUERIES["wipe_empty"])
 
 
 def truncate_wal(db: sqlite3.Connection) -> None:

@@ -79,6 +79,7 @@ from sailbridge.store.base import (
 )
 from sailbridge.store.errors import JobNotClaimed, StoreClosed
 from sailbridge.store.memory import (
+    forget_finished_job,
     forget_user,
     read_cart,
     read_email,
@@ -560,11 +561,8 @@ def _finish(tx: _Tx, job_id: int, state: JobState, attempt: Attempt, reason: str
         tx.run("unblock_next", {"key": key})
     tx.count("claimed", -1)
     tx.count(state.value, 1)
-    if tx.run("take_forget_mark", {"id": job_id}).rowcount:
+    if forget_finished_job(tx.db, job_id):
         # The deletion of a forgotten person: it goes too, once finished (counted).
-        ids = _encode([job_id])
-        tx.run("forget_attempts", {"ids": ids})
-        tx.run("forget_jobs", {"ids": ids})
         tx.truncate_wal = True
 
 

@@ -275,8 +275,8 @@ WHERE write_key = 'sailbridge-send' AND message_id IN (SELECT value FROM json_ea
 GROUP BY message_id;
 
 -- ---------------------------------------------------------------- forgetting a person
--- Every list (:keys, :emails, :needles, :ids) is a JSON array. The connection runs
--- with secure_delete on, so what these delete is overwritten, not just unlinked.
+-- Every list (:keys, :emails, :needles, :ids) is a JSON array. They run with
+-- secure_delete ON, so what they delete is overwritten, not just unlinked.
 
 -- name: merges_touching
 SELECT anonymous_id, user_id FROM memory_merge
@@ -332,3 +332,10 @@ INSERT OR IGNORE INTO forget_on_finish (job_id) VALUES (:id);
 
 -- name: take_forget_mark
 DELETE FROM forget_on_finish WHERE job_id = :id;
+
+-- name: wipe_fill
+-- Takes pages off the free list and writes zeros over them (see wipe_free_pages).
+INSERT INTO free_page_wipe (filler) VALUES (zeroblob(:bytes));
+
+-- name: wipe_empty
+DELETE FROM free_page_wipe;

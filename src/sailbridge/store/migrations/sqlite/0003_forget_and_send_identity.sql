@@ -7,6 +7,12 @@ CREATE TABLE forget_on_finish (
     job_id INTEGER PRIMARY KEY
 );
 
+-- Scratch space: forgetting fills the free pages with zero blobs kept here for a moment,
+-- so the old bytes on them are overwritten (sailbridge.store.memory.wipe_free_pages).
+CREATE TABLE free_page_wipe (
+    filler BLOB NOT NULL
+);
+
 -- Forgetting follows merges in both directions: find them by the known id too.
 CREATE INDEX memory_merge_by_user ON memory_merge (user_id);
 
