@@ -12,8 +12,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from sailbridge.sandbox.server import SandboxHandle
 
 from ..environment import sandbox_environment
@@ -44,14 +42,6 @@ MIXED: list[dict[str, Any]] = [
      "context": {"traits": {"email": "ada.again@example.com"}}},
 ]
 OUTCOMES = ["deliver"] * 8 + ["skip", "fail"] + ["deliver"] * 4
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return str(tmp_path / "sailbridge.db")
 
 
 def run(args: list[str], sandbox: SandboxHandle, database: str) -> subprocess.CompletedProcess[str]:

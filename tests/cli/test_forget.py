@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 
 from sailbridge.sandbox.server import SandboxHandle
 
@@ -43,16 +42,6 @@ HISTORY: list[dict[str, Any]] = [
     {"type": "identify", "userId": "someone-else", "traits": {"email": "other@example.com"}},
 ]
 DELETED = {"type": "track", "userId": USER, "event": "User Deleted"}
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    folder = tmp_path / "store"
-    folder.mkdir()
-    return str(folder / "sailbridge.db")
 
 
 def run(args: list[str], sandbox: SandboxHandle, database: str,

@@ -39,14 +39,6 @@ EVENTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    return str(tmp_path / "sailbridge.db")
-
-
 def with_message_ids(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**event, "messageId": f"m-{n}"} for n, event in enumerate(events)]
 

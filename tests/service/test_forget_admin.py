@@ -6,7 +6,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 import requests
 
 from sailbridge.sandbox.server import SandboxHandle
@@ -14,16 +13,6 @@ from sailbridge.sandbox.server import SandboxHandle
 from ..cli.test_forget import HISTORY, USER, assert_forgotten
 from .conftest import StartServe
 from .process import ADMIN_TOKEN, WRITE_KEY
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "postgres":
-        url: str = request.getfixturevalue("postgres_url")
-        return url
-    folder = tmp_path / "store"
-    folder.mkdir()
-    return str(folder / "sailbridge.db")
 
 
 def test_the_admin_api_forgets_a_person_behind_the_token(
