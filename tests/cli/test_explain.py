@@ -193,3 +193,13 @@ async def test_explain_on_postgresql_reads_its_memory(postgres_url: str) -> None
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["calls"][0]["params"]["email"] == "pg@example.com"
+
+
+def test_explain_goes_on_without_memory_when_postgresql_is_unreachable() -> None:
+    from ..service.process import free_port
+
+    result = run_explain(f"postgresql://root@127.0.0.1:{free_port()}/nowhere", ORDER_LINE)
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)[0]["lookups"][0]["source"] == "planned"
+    assert "without sailbridge's memory: PostgreSQL is not reachable" in result.stderr

@@ -4,11 +4,13 @@
 that is missing, or write to one it reads. So the SQLite file is opened read-only
 (``mode=ro``; ``immutable`` when no WAL is beside it, so that not even an empty WAL or
 shared-memory file is created), and PostgreSQL in read-only transactions. A store that
-has no memory tables yet (never migrated) has nothing to remember: `None`.
+has no memory tables yet (never migrated) has nothing to remember: `None`; so is a
+PostgreSQL server that cannot be reached (with a warning: explain needs no store).
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -17,10 +19,15 @@ from typing import Protocol
 from urllib.parse import quote
 
 import psycopg
+from psycopg_pool import PoolTimeout
 
 from sailbridge.mapping.plan import Item, MemoryUpdate
 from sailbridge.store.factory import is_postgres_url
 from sailbridge.store.memory import Memory, read_cart, read_email, read_merged
+
+log = logging.getLogger("sailbridge.explain")
+CONNECT_TIMEOUT = 5.0
+"""Seconds ``explain`` waits for PostgreSQL before going on without the memory."""
 
 
 class ReadOnlyMemory(Memory, Protocol):
@@ -82,7 +89,12 @@ async def _postgres(url: str) -> ReadOnlyMemory | None:
 
     conninfo = psycopg.conninfo.make_conninfo(
         url, options="-c default_transaction_read_only=on")
-    pool = await open_pool(conninfo, min_size=1, max_size=1)
+    try:
+        pool = await open_pool(conninfo, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT)
+    except (psycopg.Error, PoolTimeout) as exc:
+        log.warning("explain goes on without sailbridge's memory: PostgreSQL is not "
+                    "reachable (%s)", type(exc).__name__)
+        return None
     async with pool.connection() as conn:
         cursor = await conn.execute("SELECT to_regclass('memory_email') IS NOT NULL")
         row = await cursor.fetchone()
