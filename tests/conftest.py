@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,3 +32,16 @@ def no_sailbridge_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith("SAILBRIDGE_"):
             monkeypatch.delenv(name)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """``SAILBRIDGE_DATABASE`` for a test run on each store: a fresh SQLite path alone in
+    its folder (so a test can scan every file the store writes), or an emptied
+    PostgreSQL database (the folder's conftest must register ``postgres_url``)."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    folder = tmp_path / "store"
+    folder.mkdir()
+    return str(folder / "sailbridge.db")

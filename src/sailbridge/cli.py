@@ -84,32 +84,85 @@ def send(
     source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")],
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Send every event again, even those an earlier send delivered.")] = False,
 ) -> None:
     """Deliver the events in a file to Sailthru, in order, and summarise the outcome.
 
     The events go through sailbridge's store like any others (per-user order, rate
-    limits, retries, dead letters). Exits 0 when every event was delivered or skipped,
-    1 when any failed or is still waiting.
+    limits, retries, dead letters). Sending a file again never delivers an event twice:
+    events an earlier send queued are waited for, not queued again (--force does).
+    Exits 0 when every event was delivered or skipped, 1 when any failed or is still
+    waiting, 130 when interrupted (what was queued stays queued).
     """
-    from sailbridge.delivery.send import send_events
-    from sailbridge.operations import job_summary
+    from sailbridge.delivery.send import IdentifiedEvent
+    from sailbridge.identity import send_identities
 
     settings = _settings(config)
+    _require_credentials(settings)
+    entries = _read_input(source)
+    valid = [entry for entry in entries if entry.event is not None]
+    identities = send_identities((entry.raw, entry.event.message_id)
+                                 for entry in valid if entry.event is not None)
+    events = [IdentifiedEvent(entry.event, identity)
+              for entry, identity in zip(valid, identities, strict=True)
+              if entry.event is not None]
+    invalid = [entry for entry in entries if entry.error is not None]
+    _send_and_report(events, invalid, settings, json_output, force=force,
+                     again=f"sailbridge send {source}" if source != "-" else "sailbridge send")
+
+
+@app.command()
+def forget(
+    user_id: Annotated[str, typer.Argument(help="The user's id (userId, Sailthru's extid).")],
+    config: ConfigOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+) -> None:
+    """Delete a user in Sailthru and make sailbridge forget them.
+
+    Queued like a User Deleted event: the user's events queued before it are delivered
+    first, then DELETE /user, then sailbridge removes their email, cart, merges and
+    stored events (see docs/operations.md). Waits until done, as send does.
+    """
+    from sailbridge.delivery.send import IdentifiedEvent
+    from sailbridge.events import InvalidEvent
+    from sailbridge.forget import deletion_event
+
+    settings = _settings(config)
+    _require_credentials(settings)
+    try:
+        event = deletion_event(user_id)
+    except InvalidEvent as exc:
+        _die(str(exc))
+    _send_and_report([IdentifiedEvent(event, None)], [], settings, json_output,
+                     again=f"sailbridge forget {user_id}")
+
+
+def _require_credentials(settings: Settings) -> None:
     try:
         settings.credentials()
     except SettingsError as exc:
         _die(str(exc))
-    entries = _read_input(source)
-    events = [entry.event for entry in entries if entry.event is not None]
-    invalid = [entry for entry in entries if entry.error is not None]
+
+
+def _send_and_report(events: list[Any], invalid: list[Entry], settings: Settings,
+                     json_output: bool, *, again: str, force: bool = False) -> None:
+    """Queue and deliver ``events`` (`send_events`), print the outcome, exit with it."""
+    from sailbridge.delivery.send import send_events
+    from sailbridge.operations import job_summary
+
     with _progress(len(events)) as progress:
-        result = asyncio.run(send_events(events, settings, on_progress=progress))
+        result = asyncio.run(send_events(events, settings, on_progress=progress, force=force))
     jobs = [job_summary(job) for job in result.jobs]
     summary = _send_summary(jobs, invalid, result.paused_reason)
+    summary.update(earlier=result.earlier, requeued=result.requeued,
+                   forgotten=result.forgotten, interrupted=result.interrupted)
     if json_output:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
-        _print_summary(summary)
+        _print_summary(summary, again)
+    if result.interrupted:
+        raise typer.Exit(130)
     raise typer.Exit(1 if summary["failed"] or summary["waiting"] else 0)
 
 
@@ -135,13 +188,14 @@ def _send_summary(jobs: list[dict[str, Any]], invalid: list[Entry],
         "skipped": count("skipped"),
         "failed": count("dead") + len(invalid),
         "waiting": len(jobs) - count("delivered") - count("skipped") - count("dead"),
+        "still_queued": [job["id"] for job in jobs if job["state"] not in FINISHED_STATES],
         "paused_reason": paused_reason,
         "invalid": [{"position": e.position, "reason": str(e.error)} for e in invalid],
         "events": jobs,
     }
 
 
-def _print_summary(summary: dict[str, Any]) -> None:
+def _print_summary(summary: dict[str, Any], again: str) -> None:
     out = Console()
     invalid = summary["invalid"]
     out.print(
@@ -150,10 +204,30 @@ def _print_summary(summary: dict[str, Any]) -> None:
         + (f" ({len(invalid)} invalid)" if invalid else ""),
         highlight=False,
     )
-    if summary["waiting"]:
+    if summary["forgotten"]:
+        out.print(f"forgotten {summary['forgotten']}: events of a person deleted in Sailthru "
+                  "(by a User Deleted or `sailbridge forget`); sailbridge no longer holds them, "
+                  "nor the person's email, cart or merges",
+                  highlight=False, soft_wrap=True)
+    if summary["earlier"]:
+        requeued = summary["requeued"]
+        out.print(f"{summary['earlier']} event{'s' if summary['earlier'] != 1 else ''} "
+                  "had been queued by an earlier send and were not queued again"
+                  + (f" ({requeued} that had failed were queued again)" if requeued else "")
+                  + "; --force sends them again", highlight=False, soft_wrap=True)
+    if summary["interrupted"] and summary["waiting"]:
+        out.print(f"[bold red]interrupted: {summary['waiting']} not delivered yet[/] (jobs "
+                  f"{_id_list(summary['still_queued'])}). They stay queued: run `{again}` "
+                  "again to finish (nothing is sent twice), or `sailbridge serve`.",
+                  highlight=False, soft_wrap=True)
+    elif summary["interrupted"] and not summary["events"]:
+        out.print("[bold red]interrupted[/] before this send queued anything: run "
+                  f"`{again}` again to send it.", highlight=False, soft_wrap=True)
+    elif summary["waiting"]:
         out.print(f"[bold red]{summary['waiting']} not delivered yet:[/] delivery paused — "
                   f"{summary['paused_reason']}. They stay queued; fix the setting and run "
-                  "`sailbridge send` again or `sailbridge serve`.", highlight=False)
+                  f"`{again}` again (nothing is sent twice) or `sailbridge serve`.",
+                  highlight=False, soft_wrap=True)
     problems = [job for job in summary["events"] if job["state"] not in ("delivered",)]
     if not problems and not invalid:
         return
@@ -166,6 +240,14 @@ def _print_summary(summary: dict[str, Any]) -> None:
         table.add_row(f"{job['event']} for {job['user']} (job {job['id']})", outcome, code,
                       job["reason"] or "")
     out.print(table)
+
+
+FINISHED_STATES = frozenset({"delivered", "skipped", "dead"})
+
+
+def _id_list(ids: list[int], shown: int = 10) -> str:
+    listed = ", ".join(str(job_id) for job_id in ids[:shown])
+    return listed + (f" and {len(ids) - shown} more" if len(ids) > shown else "")
 
 
 @app.command()

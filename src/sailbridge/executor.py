@@ -1,9 +1,10 @@
 """Carry out the pure mapping's plan: resolve lookups, make the calls, remember.
 
 The mapping asks for one fact at a time (`Lookup`); a `FactSource` answers it. Delivery
-uses `LiveFacts` (memory first, then a GET to Sailthru); ``sailbridge explain`` uses
-`PlannedFacts`, which never touches the network and records the lookups it would make.
-Both share `resolve_plan`, so what ``explain`` prints is what delivery does.
+and ``sailbridge explain`` both use `MemoryFirstFacts` (sailbridge's memory first),
+falling back to a GET to Sailthru (`SailthruFacts`) or to placeholders that never touch
+the network (`PlaceholderFacts`). Both share `resolve_plan`, so what ``explain`` prints
+is what delivery does.
 """
 
 from __future__ import annotations
@@ -108,53 +109,97 @@ async def resolve_plan(
     raise RuntimeError(f"mapping kept asking for lookups for event {event.message_id!r}")
 
 
-class LiveFacts:
-    """Facts from sailbridge's memory when it has them, else from a GET to Sailthru."""
+class Fallback(Protocol):
+    """Where a fact comes from when sailbridge's memory does not have it."""
 
-    def __init__(self, memory: Memory, sender: Sender, cart_ttl: float,
+    source: Literal["sailthru", "planned"]
+
+    async def answer(self, request: LookupRequest, facts: Facts,
+                     record: LookupRecord) -> Facts:
+        """``facts`` with the fact ``request`` names filled in; what was asked and
+        answered goes into ``record`` (already in the lookups)."""
+
+
+class MemoryFirstFacts:
+    """The one fact source of delivery and ``explain``: memory first, then a fallback.
+
+    Delivery falls back to Sailthru (`SailthruFacts`), ``explain`` to placeholders
+    (`PlaceholderFacts`); the memory step is this class alone, so the two cannot drift.
+    Each lookup is recorded once, with where its answer came from. A cart lookup fills
+    the email from memory too (even when the remembered cart is too old to use), so a
+    profile Sailthru keys by email only is still found for the purchase post.
+    """
+
+    def __init__(self, memory: Memory | None, fallback: Fallback, cart_ttl: float,
                  lookups: list[LookupRecord]) -> None:
         self._memory = memory
-        self._sender = sender
+        self._fallback = fallback
         self._cart_ttl = cart_ttl
         self._lookups = lookups
 
     async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
+        facts, answered = await self._remembered(request, facts)
+        if answered:
+            self._lookups.append(LookupRecord(request, "memory"))
+            return facts
+        record = LookupRecord(request, self._fallback.source, lookup_call(request))
+        self._lookups.append(record)
+        return await self._fallback.answer(request, facts, record)
+
+    async def _remembered(self, request: LookupRequest, facts: Facts) -> tuple[Facts, bool]:
+        """``facts`` with what memory knows for ``request``; whether that answers it."""
+        memory = self._memory
+        if memory is None:
+            return facts, False
         match request:
             case EmailLookup(user_id):
-                email = await self._memory.email(user_id)
-                if email is not None:
-                    self._lookups.append(LookupRecord(request, "memory"))
-                    return dataclasses.replace(facts, email=email)
-                profile = await self._get(request)
-                return dataclasses.replace(facts, email=_email_of(profile))
+                email = await memory.email(user_id)
+                return (facts, False) if email is None else (
+                    dataclasses.replace(facts, email=email), True)
             case CartLookup(user_id):
-                cart = await self._memory.cart(user_id, self._cart_ttl)
-                if cart is not None:
-                    self._lookups.append(LookupRecord(request, "memory"))
-                    email = await self._memory.email(user_id)
-                    return dataclasses.replace(
-                        facts, cart=cart, email=facts.email if email is None else email)
-                profile = await self._get(request)
-                known_email = facts.email if facts.email is not UNKNOWN else _email_of(profile)
-                return dataclasses.replace(
-                    facts,
-                    cart=cart_from_sailthru(profile.get("purchase_incomplete") if profile else None),
-                    email=known_email,
-                )
+                if facts.email is UNKNOWN:
+                    email = await memory.email(user_id)
+                    if email is not None:
+                        facts = dataclasses.replace(facts, email=email)
+                cart = await memory.cart(user_id, self._cart_ttl)
+                return (facts, False) if cart is None else (
+                    dataclasses.replace(facts, cart=cart), True)
             case ProfileLookup(anonymous_id, user_id):
-                if await self._memory.merged(anonymous_id, user_id):
-                    self._lookups.append(LookupRecord(request, "memory"))
-                    return dataclasses.replace(facts, anonymous_profile=ProfileState.ALREADY_MERGED)
-                profile = await self._get(request)
+                if await memory.merged(anonymous_id, user_id):
+                    return dataclasses.replace(
+                        facts, anonymous_profile=ProfileState.ALREADY_MERGED), True
+                return facts, False
+        raise TypeError(f"not a lookup: {request!r}")
+
+
+class SailthruFacts:
+    """Delivery's fallback: a GET /user to Sailthru."""
+
+    source: Literal["sailthru", "planned"] = "sailthru"
+
+    def __init__(self, sender: Sender) -> None:
+        self._sender = sender
+
+    async def answer(self, request: LookupRequest, facts: Facts,
+                     record: LookupRecord) -> Facts:
+        profile = await self._get(record)
+        match request:
+            case EmailLookup():
+                return dataclasses.replace(facts, email=_email_of(profile))
+            case CartLookup():
+                email = facts.email if facts.email is not UNKNOWN else _email_of(profile)
+                cart = cart_from_sailthru(profile.get("purchase_incomplete") if profile else None)
+                return dataclasses.replace(facts, cart=cart, email=email)
+            case ProfileLookup():
                 state = ProfileState.EXISTS if profile is not None else ProfileState.ABSENT
                 return dataclasses.replace(facts, anonymous_profile=state)
         raise TypeError(f"not a lookup: {request!r}")
 
-    async def _get(self, request: LookupRequest) -> dict[str, Any] | None:
-        """GET /user; ``None`` when Sailthru has no such user."""
-        call = lookup_call(request)
-        record = LookupRecord(request, "sailthru", call)
-        self._lookups.append(record)
+    async def _get(self, record: LookupRecord) -> dict[str, Any] | None:
+        """GET /user, its answer kept in ``record``; ``None`` when Sailthru has no such
+        user."""
+        call = record.call
+        assert call is not None  # a fallback lookup always has its GET
         try:
             response = await self._sender.send(call)
         except SailthruError as error:
@@ -167,35 +212,28 @@ class LiveFacts:
         return body
 
 
-class PlannedFacts:
-    """Facts for a dry run: memory when given, else placeholders; never the network.
+class PlaceholderFacts:
+    """``explain``'s fallback: placeholders, never the network.
 
     A placeholder email reads ``<email of USER from GET /user>``; an unknown cart is
     taken as empty and an unknown anonymous profile as existing (the merge is shown),
     and each such assumption is listed so the reader knows what depends on Sailthru.
     """
 
-    def __init__(self, memory: Memory | None, cart_ttl: float,
-                 lookups: list[LookupRecord]) -> None:
-        self._memory = memory
-        self._cart_ttl = cart_ttl
-        self._lookups = lookups
+    source: Literal["sailthru", "planned"] = "planned"
+
+    def __init__(self) -> None:
         self.assumptions: list[str] = []
 
-    async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
-        remembered = await self._remembered(request, facts)
-        if remembered is not None:
-            self._lookups.append(LookupRecord(request, "memory"))
-            return remembered
-        self._lookups.append(LookupRecord(request, "planned", lookup_call(request)))
+    async def answer(self, request: LookupRequest, facts: Facts,
+                     record: LookupRecord) -> Facts:
         match request:
             case EmailLookup(user_id):
                 self.assumptions.append(f"the email is whatever GET /user returns for {user_id}")
-                return dataclasses.replace(facts, email=f"<email of {user_id} from GET /user>")
+                return dataclasses.replace(facts, email=placeholder_email(user_id))
             case CartLookup(user_id):
                 self.assumptions.append(f"the cart of {user_id} in Sailthru is taken as empty")
-                email = facts.email if facts.email is not UNKNOWN else (
-                    f"<email of {user_id} from GET /user>")
+                email = facts.email if facts.email is not UNKNOWN else placeholder_email(user_id)
                 return dataclasses.replace(facts, cart=(), email=email)
             case ProfileLookup(anonymous_id, _):
                 self.assumptions.append(
@@ -203,20 +241,9 @@ class PlannedFacts:
                 return dataclasses.replace(facts, anonymous_profile=ProfileState.EXISTS)
         raise TypeError(f"not a lookup: {request!r}")
 
-    async def _remembered(self, request: LookupRequest, facts: Facts) -> Facts | None:
-        if self._memory is None:
-            return None
-        match request:
-            case EmailLookup(user_id):
-                email = await self._memory.email(user_id)
-                return None if email is None else dataclasses.replace(facts, email=email)
-            case CartLookup(user_id):
-                cart = await self._memory.cart(user_id, self._cart_ttl)
-                return None if cart is None else dataclasses.replace(facts, cart=cart)
-            case ProfileLookup(anonymous_id, user_id):
-                if await self._memory.merged(anonymous_id, user_id):
-                    return dataclasses.replace(facts, anonymous_profile=ProfileState.ALREADY_MERGED)
-        return None
+
+def placeholder_email(user_id: str) -> str:
+    return f"<email of {user_id} from GET /user>"
 
 
 SECRET_PROFILE_KEYS = frozenset({"cookie"})
@@ -286,8 +313,8 @@ async def deliver_event(
     """
     lookups: list[LookupRecord] = []
     try:
-        resolved = await resolve_plan(event, options, LiveFacts(memory, sender, cart_ttl, lookups),
-                                      lookups)
+        facts = MemoryFirstFacts(memory, SailthruFacts(sender), cart_ttl, lookups)
+        resolved = await resolve_plan(event, options, facts, lookups)
     except SailthruError as error:
         return Outcome(Result.FAILED, error.message, lookups=lookups, error=error)
     match resolved.plan:
@@ -307,6 +334,8 @@ async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Me
         try:
             await sender.send(call)
         except SailthruError as error:
+            if call.method == "DELETE" and is_user_not_found(error):
+                continue  # already gone (deleted before, or never created): done
             return Outcome(Result.FAILED, error.message, calls=made, lookups=lookups,
                            error=error)
     await memory.apply(remember)

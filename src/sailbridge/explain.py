@@ -1,23 +1,27 @@
 """``sailbridge explain``: what Sailthru would receive for each event, without sending.
 
-Uses the same planning loop as delivery (`resolve_plan`) with `PlannedFacts`, so the
-output cannot drift from what delivery does. Secrets never appear: calls are shown as
-their real parameters, and the signature is described rather than computed.
+Uses the same planning loop and the same memory-first fact source as delivery
+(`resolve_plan`, `MemoryFirstFacts`), falling back to placeholders where delivery asks
+Sailthru, so the output cannot drift from what delivery does. The store's memory is
+opened read-only and never migrated (`sailbridge.store.readonly`). Secrets never
+appear: calls are shown as their real parameters, and the signature is described
+rather than computed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sailbridge.events import Event
-from sailbridge.executor import LookupRecord, PlannedFacts, resolve_plan
+from sailbridge.executor import LookupRecord, MemoryFirstFacts, PlaceholderFacts, resolve_plan
 from sailbridge.inputs import Entry
+from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.plan import (
     Call,
     Deliver,
     Fail,
+    ForgetUser,
     Item,
     MemoryUpdate,
     RememberCart,
@@ -26,7 +30,8 @@ from sailbridge.mapping.plan import (
     Skip,
 )
 from sailbridge.settings import Settings
-from sailbridge.store.memory import Memory, SqliteMemory
+from sailbridge.store.memory import Memory
+from sailbridge.store.readonly import open_read_only_memory
 
 
 class DryRunMemory:
@@ -42,21 +47,29 @@ class DryRunMemory:
         self._emails: dict[str, str] = {}
         self._carts: dict[str, tuple[Item, ...]] = {}
         self._merges: set[tuple[str, str]] = set()
+        self._forgotten: set[str] = set()
+        """Ids a deletion earlier in the file forgot: the stored memory no longer counts."""
+
+    def _stored(self, *keys: str) -> Memory | None:
+        return None if self._forgotten.intersection(keys) else self._underlying
 
     async def email(self, user_key: str) -> str | None:
         if user_key in self._emails:
             return self._emails[user_key]
-        return await self._underlying.email(user_key) if self._underlying else None
+        stored = self._stored(user_key)
+        return await stored.email(user_key) if stored else None
 
     async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
         if user_id in self._carts:
             return self._carts[user_id]
-        return await self._underlying.cart(user_id, max_age) if self._underlying else None
+        stored = self._stored(user_id)
+        return await stored.cart(user_id, max_age) if stored else None
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
         if (anonymous_id, user_id) in self._merges:
             return True
-        return await self._underlying.merged(anonymous_id, user_id) if self._underlying else False
+        stored = self._stored(anonymous_id, user_id)
+        return await stored.merged(anonymous_id, user_id) if stored else False
 
     async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
         for update in updates:
@@ -67,6 +80,17 @@ class DryRunMemory:
                     self._carts[user_id] = items
                 case RememberMerge(anonymous_id, user_id):
                     self._merges.add((anonymous_id, user_id))
+                case ForgetUser(user_key):
+                    self._forget(user_key)
+
+    def _forget(self, user_key: str) -> None:
+        """As the store forgets: the id and those merged with it (learned in the file)."""
+        keys = {user_key} | {key for pair in self._merges if user_key in pair for key in pair}
+        self._forgotten |= keys
+        self._merges = {pair for pair in self._merges if not keys.intersection(pair)}
+        for key in keys:
+            self._emails.pop(key, None)
+            self._carts.pop(key, None)
 
 
 def call_view(call: Call, settings: Settings) -> dict[str, Any]:
@@ -86,13 +110,12 @@ async def explain_entries(entries: list[Entry], settings: Settings,
     """One JSON-ready explanation per input entry, in input order.
 
     ``memory`` is what sailbridge learned so far (the console passes its store); by
-    default the SQLite file ``settings.database`` names, when it exists. It is only
-    read: what earlier entries would teach is kept in a `DryRunMemory`.
+    default the store ``settings.database`` names, opened read-only and never migrated
+    (`open_read_only_memory`). What earlier entries would teach is kept in a
+    `DryRunMemory`.
     """
-    stored = None
-    if memory is None and Path(settings.database).is_file():
-        memory = stored = SqliteMemory(settings.database)
-    dry_run = DryRunMemory(memory)
+    stored = await open_read_only_memory(settings.database) if memory is None else None
+    dry_run = DryRunMemory(memory if memory is not None else stored)
     explained = []
     try:
         for entry in entries:
@@ -104,7 +127,7 @@ async def explain_entries(entries: list[Entry], settings: Settings,
                               **await explain_event(entry.event, settings, dry_run)})
     finally:
         if stored is not None:
-            stored.close()
+            await stored.close()
     return explained
 
 
@@ -113,7 +136,8 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []
-    facts = PlannedFacts(memory, settings.cart_memory_ttl, lookups)
+    placeholders = PlaceholderFacts()
+    facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
     resolved = await resolve_plan(event, settings.mapping_options(), facts, lookups)
     view: dict[str, Any] = {
         "messageId": event.message_id,
@@ -129,8 +153,11 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
                                     if lookup.call else {})}
             for lookup in lookups
         ]
-    if facts.assumptions:
-        view["assumptions"] = facts.assumptions
+    if placeholders.assumptions:
+        view["assumptions"] = placeholders.assumptions
+    warnings = ignored_overrides(event)
+    if warnings:
+        view["warnings"] = list(warnings)
     view.update(_plan_view(resolved.plan, settings))
     return view
 

@@ -1,5 +1,8 @@
-"""An event made into a queue job, for the producers that are not ingest (``send``, the
-console's event tester). Ingest builds its jobs on its own fast path."""
+"""An event as a job for the queue, for the sources that are not HTTP ingest.
+
+``sailbridge send``, ``sailbridge forget`` and the admin API queue events they built
+or read themselves; ingest has its own fast path for the bytes it received.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +11,10 @@ from sailbridge.mapping import ordering_keys
 from sailbridge.store.base import NewJob
 
 
-def new_job(event: Event, received_at: float, write_key: str) -> NewJob:
-    """``event`` as a job, keyed for per-user order like an ingested one."""
-    return NewJob(write_key=write_key, message_id=event.message_id,
-                  event=event_to_dict(event), event_type=event.type,
-                  user_key=event.user_key or "", ordering_keys=ordering_keys(event),
-                  received_at=received_at)
+def job_for(event: Event, message_id: str | None, received_at: float,
+            write_key: str) -> NewJob:
+    """The job that delivers ``event``; ``message_id`` is its identity in ``write_key``'s
+    namespace (``None``: none, never de-duplicated)."""
+    return NewJob(write_key=write_key, message_id=message_id, event=event_to_dict(event),
+                  event_type=event.type, user_key=event.user_key or "",
+                  ordering_keys=ordering_keys(event), received_at=received_at)

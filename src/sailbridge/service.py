@@ -150,7 +150,7 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         dedupe_window=settings.dedupe_window,
         max_inflight=settings.max_inflight_ingest,
     ) if roles.ingest else None
-    extra: list[BaseRoute] = [*admin_routes(store, token),
+    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker),
                               *console_routes(store, settings, metrics)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import Facts, Fail
 
-from .builders import identify, params, plan, track
+from .builders import event, identify, params, plan, track
 
 CART_KNOWN = Facts(email="a@example.com", cart=())
 ADDED = {"product_id": "p1", "price": 1, "url": "https://shop/p1"}
@@ -61,3 +62,53 @@ def test_a_non_string_override_fails_naming_the_field() -> None:
 def test_sailthru_true_carries_no_overrides() -> None:
     result = plan(identify(integrations={"Sailthru": True}))
     assert "lists" not in params(result)
+
+
+@pytest.mark.parametrize("spelling", ["optoutValue", "optout_value", "optout_email"])
+def test_optout_override_is_read_in_each_spelling(spelling: str) -> None:
+    result = plan(identify(integrations={"Sailthru": {spelling: "Basic"}}))
+    assert params(result)["optout_email"] == "basic"
+
+
+def test_an_invalid_optout_email_override_fails_the_identify() -> None:
+    result = plan(identify(integrations={"Sailthru": {"optout_email": "sometimes"}}))
+    assert isinstance(result, Fail)
+    assert "'sometimes'" in result.reason and "none, basic, blast, all" in result.reason
+
+
+@pytest.mark.parametrize("spelling", ["optoutValue", "optout_email"])
+def test_an_optout_override_on_a_track_is_not_sent(spelling: str) -> None:
+    result = plan(track("Signed Up", {}, integrations={"Sailthru": {spelling: "all"}}))
+    assert "optout_email" not in params(result)
+
+
+@pytest.mark.parametrize("spelling", ["optoutValue", "optout_email"])
+def test_an_optout_override_on_a_track_is_warned_about(spelling: str) -> None:
+    warned = ignored_overrides(track("Signed Up", {}, integrations={"Sailthru": {spelling: "all"}}))
+    assert warned == ((f"integrations.Sailthru.{spelling} is ignored on this event: only "
+                      "identify events use it"),)
+
+
+def test_an_optout_override_on_identify_is_not_warned_about() -> None:
+    assert ignored_overrides(identify(integrations={"Sailthru": {"optoutValue": "all"}})) == ()
+
+
+def test_reminder_overrides_are_warned_about_outside_cart_events() -> None:
+    warned = ignored_overrides(identify(integrations={"Sailthru": {"reminder_time": "1 hour"}}))
+    assert warned == (("integrations.Sailthru.reminder_time is ignored on this event: only "
+                      "Product Added and Product Removed events use it"),)
+
+
+def test_reminder_overrides_on_cart_events_are_not_warned_about() -> None:
+    added = track("product_added", ADDED, integrations={"Sailthru": {"reminderTime": "1 hour"}})
+    assert ignored_overrides(added) == ()
+
+
+def test_a_list_override_on_a_page_is_warned_about() -> None:
+    page = event("page", userId="u", integrations={"Sailthru": {"defaultListName": "VIP"}})
+    assert ignored_overrides(page) == (("integrations.Sailthru.defaultListName is ignored on "
+                                       "this event: only identify events use it"),)
+
+
+def test_no_overrides_no_warnings() -> None:
+    assert ignored_overrides(track("Signed Up", {})) == ()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sailbridge.mapping.plan import Call
+from sailbridge.mapping.plan import Call, Deliver, Facts, ForgetUser
 
 from .builders import event, only_call, plan, track
 
@@ -38,3 +38,14 @@ def test_user_deleted_deletes_the_profile_by_extid() -> None:
 def test_user_deleted_of_an_anonymous_visitor_deletes_by_anonymous_id() -> None:
     anonymous = event("track", event="user_deleted", anonymousId="anon-1")
     assert only_call(plan(anonymous)).params == {"id": "anon-1", "key": "extid"}
+
+
+def test_user_deleted_forgets_the_user_once_the_deletion_succeeded() -> None:
+    result = plan(track("User Deleted", userId="u1"))
+    assert isinstance(result, Deliver)
+    assert result.remember == (ForgetUser("u1"),)
+
+
+def test_user_deleted_needs_no_lookup_whatever_is_known() -> None:
+    result = plan(track("User Deleted", userId="u1"), facts=Facts(email="a@example.com"))
+    assert isinstance(result, Deliver) and result.remember == (ForgetUser("u1"),)

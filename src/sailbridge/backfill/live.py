@@ -3,9 +3,10 @@
 They were written to a JSON-lines file during the streaming pass; here that file is
 read back in chunks and each chunk goes through `send_events` — the store, rate
 limits, retries and per-user order of live delivery — one chunk after the other, so a
-user's events stay in file order. The live file is recorded in the store by its
-content hash like a job file, so a resumed backfill does not queue the same events
-twice.
+user's events stay in file order. Each event carries `send`'s identity (its messageId,
+else its content and position in the live file), so a resumed backfill never delivers
+one twice; each chunk that finished is also recorded in the store by its content hash,
+so a resumed run skips it without looking at its events.
 """
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ from typing import Any, Final
 
 from sailbridge.backfill.build import Reasons
 from sailbridge.backfill.reading import open_source, read_entries
-from sailbridge.delivery.send import send_events
-from sailbridge.events import Event
+from sailbridge.delivery.send import IdentifiedEvent, send_events
+from sailbridge.events import Event, event_to_dict
+from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
 from sailbridge.settings import Settings
 from sailbridge.store.base import BackfillFile, Store
@@ -70,10 +72,10 @@ async def send_live(path: Path, settings: Settings, store: Store,
             result.queued += len(chunk)
             result.reused = True
             continue
+        sent = await send_events(chunk, settings)
         await store.save_backfill_file(BackfillFile(
             content_hash=content_hash, kind=LIVE_KIND, name=f"{path.name}#{number}",
             size=0, lines=len(chunk), state="queued", updated_at=clock()))
-        sent = await send_events(chunk, settings)
         result.queued += len(chunk)
         for job in map(job_summary, sent.jobs):
             if job["state"] == "delivered":
@@ -91,8 +93,17 @@ async def send_live(path: Path, settings: Settings, store: Store,
     return result
 
 
-def _chunks(path: Path) -> Iterator[list[Event]]:
+def _chunks(path: Path) -> Iterator[list[IdentifiedEvent]]:
     with open_source(str(path)) as source:
-        events = (entry.event for entry in read_entries(source) if entry.event is not None)
-        while chunk := list(itertools.islice(events, CHUNK)):
+        identified = _identified(entry.event for entry in read_entries(source)
+                                 if entry.event is not None)
+        while chunk := list(itertools.islice(identified, CHUNK)):
             yield chunk
+
+
+def _identified(events: Iterator[Event]) -> Iterator[IdentifiedEvent]:
+    """``events`` with `send`'s identities, streamed (the counter spans the whole file)."""
+    counted, kept = itertools.tee(events)
+    identities = iter_identities((event_to_dict(e), e.message_id) for e in counted)
+    for event, identity in zip(kept, identities, strict=True):
+        yield IdentifiedEvent(event, identity)

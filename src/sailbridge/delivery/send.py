@@ -2,10 +2,15 @@
 
 The file's events take the same path as events from Segment's SDKs — the durable
 queue, per-user order, rate limits, retries, dead letters — with a worker running in
-this process until every one of them has finished. Nothing is lost if the command is
-interrupted: what was queued stays queued, and ``sailbridge serve`` (or the next
-``send``) delivers it. De-duplication is off for ``send``: running a file again is a
-deliberate request to send it again.
+this process until every one of them has finished.
+
+Re-sending is idempotent: each event has an identity (`sailbridge.identity`), and an
+event whose identity an earlier send already queued is not queued again — this send
+waits for that copy instead, wherever it stands (still queued after a pause, a Ctrl-C
+or a ``kill -9``; delivered already). A copy that died is queued again (it was never
+delivered). ``force`` queues every event anew, deliberately. Nothing is lost if the
+command is interrupted: what was queued stays queued, and ``sailbridge serve`` or the
+next ``send`` of the same file delivers it, once.
 """
 
 from __future__ import annotations
@@ -16,51 +21,97 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sailbridge.events import Event
-from sailbridge.jobs import new_job
+from sailbridge.jobs import job_for
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
-from sailbridge.store.base import FINAL_STATES, Job, Store
+from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Store
 from sailbridge.store.factory import open_store
 
-SEND_WRITE_KEY = "sailbridge-send"
 POLL_SECONDS = 0.1
 CHECK_PER_POLL = 64
 """Unfinished jobs looked at per poll: enough to notice progress, cheap for big files."""
 
 
 @dataclass(frozen=True)
+class IdentifiedEvent:
+    """An event of the file with its identity (see `sailbridge.identity`)."""
+
+    event: Event
+    identity: str | None
+    """``None`` queues the event whatever was sent before (`sailbridge forget`)."""
+
+
+@dataclass(frozen=True)
 class SendResult:
-    """Each queued job as it ended (or stands, when delivery was paused)."""
+    """Each job the file's events went to, as it ended or stands now."""
 
     jobs: list[Job]
     paused_reason: str | None
+    earlier: int = 0
+    """Events whose identity an earlier send (or an earlier line) had queued already:
+    not queued again."""
+    requeued: int = 0
+    """Of those, copies that had died and were queued again."""
+    forgotten: int = 0
+    """Jobs that finished and are gone: the deletion of a person, which forgets itself."""
+    interrupted: bool = False
+    """Stopped by Ctrl-C before every job finished."""
 
 
 async def send_events(
-    events: Sequence[Event],
+    events: Sequence[IdentifiedEvent],
     settings: Settings,
     on_progress: Callable[[int], None] = lambda finished: None,
+    *,
+    force: bool = False,
 ) -> SendResult:
-    """Queue ``events`` and deliver them; return when all finished or delivery paused."""
+    """Queue ``events`` (once per identity, unless ``force``) and deliver them; return
+    when all finished, delivery paused, or the caller was cancelled (Ctrl-C)."""
     store = await open_store(settings.database)
     try:
         # A new send is a new try with the credentials configured now.
         await store.set_paused(None)
         now = time.time()
-        queued = await store.enqueue([new_job(e, now, SEND_WRITE_KEY) for e in events], [], 0.0, now)
-        async with sailthru_sender(settings, store) as sender:
-            worker = build_worker(settings, store, sender)
-            running = asyncio.create_task(worker.run())
-            try:
-                paused = await _wait(store, queued.job_ids, on_progress)
-            finally:
-                worker.stop()
-                await running
-        jobs = [job for job_id in queued.job_ids
-                if (job := await store.get_job(job_id)) is not None]
-        return SendResult(jobs, paused)
+        try:
+            sent = await store.enqueue_sent(
+                [job_for(e.event, e.identity, now, SEND_WRITE_KEY) for e in events], now,
+                force=force)
+        except asyncio.CancelledError:
+            _uncancel()  # interrupted before anything was queued (for sure) by this send
+            return SendResult([], None, interrupted=True)
+        earlier = sorted({s.job_id for s in sent if not s.queued})
+        job_ids = list(dict.fromkeys(s.job_id for s in sent))
+        interrupted = False
+        paused: str | None = None
+        requeued = 0
+        try:
+            requeued = await store.replay(earlier, None, now) if earlier else 0
+            async with sailthru_sender(settings, store) as sender:
+                worker = build_worker(settings, store, sender)
+                running = asyncio.create_task(worker.run())
+                try:
+                    paused = await _wait(store, job_ids, on_progress)
+                finally:
+                    worker.stop()
+                    await running
+        except asyncio.CancelledError:
+            _uncancel()
+            interrupted = True
+        jobs = [job for job_id in job_ids if (job := await store.get_job(job_id)) is not None]
+        return SendResult(jobs, paused, earlier=sum(not s.queued for s in sent),
+                          requeued=requeued, forgotten=len(job_ids) - len(jobs),
+                          interrupted=interrupted)
     finally:
         await store.close()
+
+
+def _uncancel() -> None:
+    """Take back the cancellation a Ctrl-C caused (asyncio.run cancels the main task on
+    the first SIGINT), so the outcome can still be read and reported; a second Ctrl-C
+    interrupts for good."""
+    task = asyncio.current_task()
+    if task is not None:
+        task.uncancel()
 
 
 async def _wait(store: Store, job_ids: Sequence[int],

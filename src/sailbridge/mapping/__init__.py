@@ -8,6 +8,6 @@ facts looked up so far, `plan_event` says what to do. The executor performs any
 from sailbridge.mapping.ordering import ordering_keys
 from sailbridge.mapping.planner import plan_event
 from sailbridge.mapping.products import cart_from_sailthru
-from sailbridge.mapping.routing import normalize_event_name
+from sailbridge.mapping.routing import ignored_overrides, normalize_event_name
 
-__all__ = ["cart_from_sailthru", "normalize_event_name", "ordering_keys", "plan_event"]
+__all__ = ["cart_from_sailthru", "ignored_overrides", "normalize_event_name", "ordering_keys", "plan_event"]

@@ -12,7 +12,7 @@ from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.plan import Call, Deliver, Facts, Item, Lookup, Plan, RememberCart
 from sailbridge.mapping.products import purchase_item
 from sailbridge.mapping.routing import require_user_key
-from sailbridge.mapping.values import cents, identifier
+from sailbridge.mapping.values import cents, identifier, text
 
 _NOT_ORDER_VARS: Final = frozenset(("products", "email", "adjustments"))
 """Order properties sent as purchase fields; every other one goes to the order's vars."""
@@ -69,8 +69,9 @@ def _adjustments(properties: dict[str, Any]) -> list[Any]:
     """``properties.adjustments`` as given, else shipping, tax and discount in cents.
 
     Given adjustments are passed through untouched (Segment's documented behaviour),
-    so their prices must already be Sailthru's integer cents. Built ones leave out
-    zero amounts, which would only clutter the purchase log.
+    so their prices must already be Sailthru's integer cents: one that is not fails
+    the event here, before any call, because Sailthru would reject the whole order.
+    Built ones leave out zero amounts, which would only clutter the purchase log.
     """
     given = properties.get("adjustments")
     if given is not None:
@@ -79,6 +80,8 @@ def _adjustments(properties: dict[str, Any]) -> list[Any]:
                 "adjustments must be a list of {title, price} objects, "
                 f"got {type(given).__name__}"
             )
+        for index, adjustment in enumerate(given):
+            check_adjustment(adjustment, f"adjustments[{index}]")
         return given
     built: list[dict[str, Any]] = []
     for field, title in _ADJUSTMENT_FIELDS:
@@ -92,3 +95,27 @@ def _adjustments(properties: dict[str, Any]) -> list[Any]:
         if amount:
             built.append({"title": title, "price": amount})
     return built
+
+
+def check_adjustment(adjustment: Any, label: str) -> None:
+    """Fail unless ``adjustment`` is what Sailthru takes: a title and integer cents.
+
+    Sailthru reads adjustment prices as integer cents (discounts negative) and rejects
+    the whole purchase otherwise, and purchases cannot be corrected afterwards, so a
+    price in dollars (``5.99``) is refused here with the value it should have been.
+    """
+    if not isinstance(adjustment, dict):
+        raise Unmappable(
+            f"{label} must be a {{title, price}} object, got {type(adjustment).__name__}")
+    if text(adjustment.get("title")) is None:
+        raise Unmappable(f"{label} needs a title; Sailthru requires one for every adjustment")
+    price = adjustment.get("price")
+    if isinstance(price, bool) or not isinstance(price, (int, float)):
+        raise Unmappable(
+            f"{label} price must be a number of cents (an integer, e.g. 599 for $5.99), "
+            f"got {price!r}")
+    if isinstance(price, float) and not price.is_integer():
+        raise Unmappable(
+            f"{label} price {price!r} is not a whole number of cents: Sailthru expects "
+            f"adjustment prices in integer cents (e.g. {round(price * 100)} for {price}); "
+            "properties.adjustments is sent as given, so convert it before sending")

@@ -117,7 +117,19 @@ class RememberMerge:
     user_id: str
 
 
-MemoryUpdate: TypeAlias = RememberEmail | RememberCart | RememberMerge
+@dataclass(frozen=True)
+class ForgetUser:
+    """The user was deleted in Sailthru: forget everything sailbridge holds about them.
+
+    Their email, cart and merges (both directions, and the ids merged with them), and
+    the stored payloads and history of their finished events. Applied when the
+    ``DELETE /user`` succeeded, so a failed deletion forgets nothing.
+    """
+
+    user_key: str
+
+
+MemoryUpdate: TypeAlias = RememberEmail | RememberCart | RememberMerge | ForgetUser
 
 
 @dataclass(frozen=True)

@@ -71,11 +71,16 @@ def purchase_item(product: Mapping[str, Any], label: str, page_url: str | None) 
             f"{label} has no url and the event has no context.page.url; "
             "Sailthru requires a url for every item"
         )
+    price = cents(product["price"], f"{label} price")
+    if price < 0:
+        raise Unmappable(
+            f"{label} price {product['price']!r} is negative; Sailthru requires item prices "
+            "of 0 or more (send a discount as properties.discount or a negative adjustment)")
     item: Item = {
         "id": item_id,
         "title": text(product.get("name")) or item_id,
         "qty": product_quantity(product, label),
-        "price": cents(product["price"], f"{label} price"),
+        "price": price,
         "url": url,
     }
     tags = string_list(product.get("tags"))

@@ -55,11 +55,12 @@ class Overrides:
     reminder_time: str | None = None
 
 
-# Both spellings are accepted; when an event carries both, the spelling Segment's
-# documentation uses (listed first) wins.
-_SPELLINGS: Final[dict[str, tuple[str, str]]] = {
+# Every spelling is accepted (``optout_email`` too: the name of the Sailthru parameter
+# it sets); when an event carries several, the one Segment's documentation uses
+# (listed first) wins.
+_SPELLINGS: Final[dict[str, tuple[str, ...]]] = {
     "default_list_name": ("defaultListName", "default_list_name"),
-    "optout_value": ("optoutValue", "optout_value"),
+    "optout_value": ("optoutValue", "optout_value", "optout_email"),
     "reminder_template": ("reminder_template", "reminderTemplate"),
     "reminder_time": ("reminder_time", "reminderTime"),
 }
@@ -97,3 +98,39 @@ def require_user_key(event: Event) -> str:
     if key is None:
         raise Unmappable(f"{event.type} needs a userId or an anonymousId")
     return key
+
+
+_USED_BY: Final[dict[str, tuple[str, frozenset[str]]]] = {
+    "default_list_name": ("identify", frozenset({"identify"})),
+    "optout_value": ("identify", frozenset({"identify"})),
+    "reminder_template": ("Product Added and Product Removed",
+                          frozenset({"productadded", "productremoved"})),
+    "reminder_time": ("Product Added and Product Removed",
+                      frozenset({"productadded", "productremoved"})),
+}
+"""Which events read each override: the type, or normalised track names."""
+
+
+def ignored_overrides(event: Event) -> tuple[str, ...]:
+    """Warnings for ``integrations.Sailthru`` overrides this event's mapping never reads.
+
+    An opt-out level on a track, say, changes nothing (opt-out is a profile setting,
+    applied by identify), and a sender who put it there expected it to; saying so in
+    ``explain`` beats silently ignoring it. Values that are not strings are reported
+    by the mapping itself, not here.
+    """
+    try:
+        overrides = read_overrides(event)
+    except Unmappable:
+        return ()
+    kind = event.type
+    if kind == "track" and event.event:
+        kind = normalize_event_name(event.event)
+    warnings = []
+    for field, (users, kinds) in _USED_BY.items():
+        if getattr(overrides, field) is not None and kind not in kinds:
+            spelling = next(name for name in _SPELLINGS[field]
+                            if text(event.integrations[DESTINATION].get(name)) is not None)
+            warnings.append(f"integrations.Sailthru.{spelling} is ignored on this event: "
+                            f"only {users} events use it")
+    return tuple(warnings)

@@ -17,6 +17,7 @@ from sailbridge.mapping.plan import (
     Call,
     Deliver,
     Facts,
+    ForgetUser,
     Lookup,
     MemoryUpdate,
     Plan,
@@ -94,8 +95,10 @@ def plan_subscribed(event: Event, list_name: str) -> Plan:
 
 
 def plan_user_deleted(event: Event) -> Plan:
-    """Delete the profile whose extid is the user key."""
-    return Deliver(calls=(Call("DELETE", "/user", {"id": require_user_key(event), "key": EXTID}),))
+    """Delete the profile whose extid is the user key, then forget the person."""
+    key = require_user_key(event)
+    return Deliver(calls=(Call("DELETE", "/user", {"id": key, "key": EXTID}),),
+                   remember=(ForgetUser(key),))
 
 
 def _profile_fields(event: Event, options: MappingOptions) -> dict[str, Any]:

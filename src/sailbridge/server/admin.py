@@ -18,6 +18,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sailbridge import operations
+from sailbridge.events import InvalidEvent
+from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
+from sailbridge.jobs import job_for
 from sailbridge.store.base import Store
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -60,8 +63,10 @@ async def _body(request: Request) -> dict[str, Any]:
     return decoded
 
 
-def admin_routes(store: Store, token: str | None, prefix: str = "/admin") -> list[Route]:
-    """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``."""
+def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
+                 on_enqueued: Callable[[Any], None] = lambda app: None) -> list[Route]:
+    """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
+    ``on_enqueued(app)`` wakes a worker in this process after a route queued a job."""
 
     async def status(request: Request) -> Response:
         return _json(operations.status_view(await store.counts()))
@@ -108,6 +113,25 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin") -> lis
         await store.set_paused(None)
         return _json({"paused": False})
 
+    async def forget(request: Request) -> Response:
+        """Queue the deletion of a user (``sailbridge forget`` over HTTP); 202 with the
+        job id, whose state says when Sailthru deleted them and sailbridge forgot them
+        (the job is gone then: it forgets itself)."""
+        try:
+            user_id = (await _body(request)).get("user_id")
+        except ValueError as exc:
+            return _error(400, "invalid_body", str(exc))
+        if not isinstance(user_id, str):
+            return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
+        try:
+            event = deletion_event(user_id)
+        except InvalidEvent as exc:
+            return _error(400, "invalid_body", str(exc))
+        now = time.time()
+        queued = await store.enqueue([job_for(event, None, now, FORGET_WRITE_KEY)], [], 0.0, now)
+        on_enqueued(request.app)
+        return _json({"queued": queued.job_ids[0]}, 202)
+
     table: list[tuple[str, Handler, list[str]]] = [
         ("/status", status, ["GET"]),
         ("/dlq", dlq_list, ["GET"]),
@@ -116,6 +140,7 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin") -> lis
         ("/dlq/{job_id:int}", dlq_show, ["GET"]),
         ("/rejected", rejected, ["GET"]),
         ("/resume", resume, ["POST"]),
+        ("/forget", forget, ["POST"]),
     ]
     return [Route(prefix + path, _guarded(token, handler), methods=methods)
             for path, handler, methods in table]

@@ -20,7 +20,16 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
-from sailbridge.store.memory import Memory
+from sailbridge.store.memory import Forgotten, Memory
+
+SEND_WRITE_KEY = "sailbridge-send"
+"""The write key `sailbridge send` queues under: its own namespace of identities.
+
+An event a file and an SDK both carry with one messageId is two deliveries asked
+for by two sources, as in Segment, where messageIds are de-duplicated per source.
+"""
+
+__all__ = ["SEND_WRITE_KEY", "Forgotten", "Memory"]
 
 
 class Result(StrEnum):
@@ -136,6 +145,50 @@ class EnqueueResult:
     rejected: int
     job_ids: tuple[int, ...] = ()
     """The ids of the accepted jobs, in the order given (duplicates have none)."""
+
+
+@dataclass(frozen=True)
+class SentJob:
+    """Where one event of `Store.enqueue_sent` went: a job queued now, or an earlier one."""
+
+    job_id: int
+    queued: bool
+    """True when this call queued it; False when a job with its identity already was
+    (by an earlier send, or earlier in the same call)."""
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Which of a send's jobs to queue, given the identities already stored (both stores
+    share this part of `Store.enqueue_sent`)."""
+
+    fresh: list[NewJob]
+    refs: list[tuple[str, int]]
+    """Per job: ``("known", job id)``, or ``("new" | "repeat", position in fresh)``."""
+
+    def results(self, fresh_ids: Sequence[int]) -> list[SentJob]:
+        """The `SentJob` of every job once ``fresh`` was queued with ``fresh_ids``."""
+        return [SentJob(ref if kind == "known" else fresh_ids[ref], kind == "new")
+                for kind, ref in self.refs]
+
+
+def plan_send(jobs: Sequence[NewJob], known: dict[str, int]) -> SendPlan:
+    """Split ``jobs`` into those to queue and those whose identity has a job already:
+    in ``known`` (identity → job id), or earlier in ``jobs``."""
+    plan = SendPlan([], [])
+    first: dict[str, int] = {}
+    for job in jobs:
+        identity = job.message_id
+        if identity is not None and identity in known:
+            plan.refs.append(("known", known[identity]))
+        elif identity is not None and identity in first:
+            plan.refs.append(("repeat", first[identity]))
+        else:
+            if identity is not None:
+                first[identity] = len(plan.fresh)
+            plan.refs.append(("new", len(plan.fresh)))
+            plan.fresh.append(job)
+    return plan
 
 
 @dataclass(frozen=True)
@@ -277,6 +330,33 @@ class Store(Memory, Protocol):
 
         A store without a separate inbox (PostgreSQL) implements this as `enqueue`,
         adding the duplicates it drops to its ``deduplicated`` count.
+        """
+
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        """`sailbridge send`'s enqueue: jobs under `SEND_WRITE_KEY` whose ``message_id``
+        is the event's identity (its messageId, else derived from its content).
+
+        A job whose identity matches a job still stored (any state; the latest one) is
+        not queued again: that job's id comes back with ``queued=False``, as does a
+        repeat of an identity earlier in the same call. ``force`` queues every job
+        anyway (a later call then finds the newest copy). Committed before returning,
+        atomically with the look-up, so two sends racing on one file queue it once.
+        Identities last as long as their jobs (see `purge_finished`, `purge_dead`).
+        """
+
+    async def forget(self, user_key: str) -> Forgotten:
+        """Remove what the store holds about a person, once Sailthru deleted them.
+
+        Memory: the emails (wherever remembered), carts and merges of ``user_key`` and
+        of the ids merged with it, in both directions (one merge away). Jobs: every
+        finished job (delivered, skipped, dead) of those ids, or whose payload carries
+        one of their emails, with its history; rejected events mentioning them.
+        Unfinished jobs stay (they come after the deletion in the user's line: new
+        events); the job delivering the deletion, claimed now, is deleted with its
+        history when it is finished. The lifetime delivered and skipped totals do not
+        go down. What was removed is overwritten (SQLite: secure delete, then the WAL
+        is checkpointed and truncated). `apply` of a `ForgetUser` does the same.
         """
 
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:

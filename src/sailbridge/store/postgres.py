@@ -51,6 +51,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.clock import Clock
 from sailbridge.mapping.plan import (
+    ForgetUser,
     Item,
     MemoryUpdate,
     RememberCart,
@@ -64,6 +65,7 @@ from sailbridge.store.base import (
     Attempt,
     BackfillFile,
     EnqueueResult,
+    Forgotten,
     Job,
     JobQuery,
     JobState,
@@ -71,9 +73,12 @@ from sailbridge.store.base import (
     NewJob,
     Page,
     Rejection,
+    SentJob,
     StatusCounts,
+    plan_send,
 )
 from sailbridge.store.errors import JobNotClaimed, StoreClosed
+from sailbridge.store.memory import linked_ids
 from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
 
 T = TypeVar("T")
@@ -228,6 +233,15 @@ class PostgresStore:
         thread to protect, so accepting is simply enqueueing (sorted at once)."""
         await self.enqueue(jobs, rejections, dedupe_window, now)
         return len(jobs)
+
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        if not jobs:
+            return []
+        return await self._in_transaction(lambda conn: _enqueue_sent(conn, jobs, now, force))
+
+    async def forget(self, user_key: str) -> Forgotten:
+        return await self._in_transaction(lambda conn: _forget(conn, user_key))
 
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         if limit <= 0:
@@ -471,6 +485,8 @@ class PostgresStore:
         async def work(conn: Conn) -> None:
             for update in updates:
                 match update:
+                    case ForgetUser(user_key):
+                        await _forget(conn, user_key)
                     case RememberEmail(user_key, email):
                         await conn.execute(QUERIES["memory_remember_email"],
                                            {"user_key": user_key, "email": email, "now": now})
@@ -544,6 +560,44 @@ async def _enqueue(conn: Conn, jobs: Sequence[NewJob], rejections: Sequence[Reje
     return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), ids)
 
 
+SEND_LOCK = 0x5A11B81D6E5E0D
+"""The advisory lock that makes `enqueue_sent` one step (see ``lock_sends``)."""
+
+
+async def _enqueue_sent(conn: Conn, jobs: Sequence[NewJob], now: float,
+                        force: bool) -> list[SentJob]:
+    """`Store.enqueue_sent` in one transaction: look the identities up, queue the rest."""
+    await conn.execute(QUERIES["lock_sends"], {"lock": SEND_LOCK})
+    known: dict[str, int] = {}
+    if not force:
+        cursor = await conn.execute(QUERIES["sent_jobs"], {
+            "ids": _json([job.message_id for job in jobs])})
+        known = {message_id: job_id for message_id, job_id in await cursor.fetchall()}
+    plan = plan_send(jobs, known)
+    ids = (await _enqueue(conn, plan.fresh, [], 0.0, now)).job_ids if plan.fresh else ()
+    return plan.results(ids)
+
+
+async def _forget(conn: Conn, user_key: str) -> Forgotten:
+    """`Store.forget` inside the caller's transaction."""
+    cursor = await conn.execute(QUERIES["merges_touching"], {"keys": _json([user_key])})
+    keys = linked_ids(await cursor.fetchall(), user_key)
+    keys_json = _json(list(keys))
+    cursor = await conn.execute(QUERIES["emails_of"], {"keys": keys_json})
+    emails = [row[0] for row in await cursor.fetchall()]
+    lists = {"keys": keys_json, "emails": _json(emails)}
+    await conn.execute(QUERIES["forget_memory"], lists)
+    cursor = await conn.execute(QUERIES["forget_finished_jobs"], lists)
+    states = [row[0] for row in await cursor.fetchall()]
+    cursor = await conn.execute(QUERIES["forget_rejections"], {
+        "needles": _json([f'"{key}"' for key in keys] + emails)})
+    rejections = cursor.rowcount
+    await conn.execute(QUERIES["forget_empty_lines_of"], {"keys": keys_json})
+    await conn.execute(QUERIES["mark_claimed_jobs"], {"keys": keys_json})
+    await _add_to_counts(conn, {"dead": -states.count("dead"), "rejected": -rejections})
+    return Forgotten(keys, len(emails), len(states), rejections)
+
+
 @dataclass
 class _Finish:
     """One `PostgresStore.finish` waiting for its group's commit."""
@@ -556,12 +610,14 @@ class _Finish:
 
 async def _finish_group(conn: Conn, group: Sequence[_Finish]) -> dict[int, JobNotClaimed]:
     """Finish a group of jobs (distinct ids) in one transaction, sent in one round trip:
-    the jobs, their lines, the next jobs in those lines, the counters. Returns the
-    refusals of jobs their worker did not hold (the others are finished)."""
+    the jobs, their lines, the next jobs in those lines, the counters, and the
+    deletion of any that delivered the forgetting of a person (`PostgresStore.forget`).
+    Returns the refusals of jobs their worker did not hold (the others are finished)."""
     async with conn.pipeline(), conn.transaction():
         cursor = await conn.execute(QUERIES["finish_jobs"], {
             "jobs": _json([request.row for request in sorted(group, key=lambda r: r.job_id)])})
         await conn.execute(QUERIES["unblock_next"], {"shard": _shard()})
+        await conn.execute(QUERIES["forget_marked_jobs"])
     workers = {request.job_id: request.worker for request in group}
     return {job_id: JobNotClaimed(job_id, workers[job_id], state, owner)
             for job_id, finished, state, owner in await cursor.fetchall() if not finished}

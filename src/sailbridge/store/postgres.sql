@@ -518,3 +518,106 @@ ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
     message = excluded.message, updated_at = excluded.updated_at;
+-- ---------------------------------------------------------------- send identities
+
+-- name: lock_sends
+-- `sailbridge send` processes queue one at a time, so a look-up and the enqueue that
+-- follows it are one step: two sends racing on one file queue it once.
+SELECT pg_advisory_xact_lock(%(lock)s::bigint);
+
+-- name: sent_jobs
+-- The latest job of each of these `send` identities (the write key is spelled out so
+-- the partial index jobs_sent serves it).
+SELECT message_id, max(id) FROM jobs
+WHERE write_key = 'sailbridge-send'
+  AND message_id = ANY (ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
+GROUP BY message_id;
+
+-- ---------------------------------------------------------------- forgetting a person
+-- Every list (keys, emails, needles) is a JSON array of strings.
+
+-- name: merges_touching
+SELECT anonymous_id, user_id FROM memory_merge
+WHERE anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+   OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+
+-- name: emails_of
+SELECT DISTINCT email FROM memory_email
+WHERE user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+
+-- name: forget_memory
+-- Emails (also remembered under other ids), carts and merges, in one statement.
+WITH emails AS (
+    DELETE FROM memory_email
+    WHERE user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+       OR lower(email) = ANY (ARRAY(SELECT lower(e) FROM json_array_elements_text(
+              %(emails)s::json) AS u(e)))
+), carts AS (
+    DELETE FROM memory_cart
+    WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+)
+DELETE FROM memory_merge
+WHERE anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+   OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+
+-- name: forget_finished_jobs
+-- Finished jobs of these ids (as user or in their ordering keys) or carrying one of
+-- these emails in the payload, with their history; returns each one's state. A scan
+-- of the finished jobs: forgetting is rare.
+WITH doomed AS (
+    SELECT id, state FROM jobs
+    WHERE state IN ('delivered', 'skipped', 'dead')
+      AND (user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+           OR ordering_keys && ARRAY(SELECT json_array_elements_text(%(keys)s::json))
+           OR EXISTS (SELECT 1 FROM json_array_elements_text(%(emails)s::json) AS u(e)
+                      WHERE strpos(lower(jobs.event::text), lower(u.e)) > 0))
+    ORDER BY id
+    FOR UPDATE
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id
+RETURNING doomed.state;
+
+-- name: forget_rejections
+-- Rejected events mentioning an id (as a JSON string, quoted) or an email.
+DELETE FROM rejections
+WHERE EXISTS (SELECT 1 FROM json_array_elements_text(%(needles)s::json) AS u(n)
+              WHERE strpos(lower(rejections.raw), lower(u.n)) > 0);
+
+-- name: forget_empty_lines_of
+-- The lock rows of these ids' lines, when empty (rows locked right now are skipped:
+-- the line of the deletion being delivered goes when it is finished).
+DELETE FROM lines WHERE key IN (
+    SELECT key FROM lines
+    WHERE key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+      AND NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key)
+    FOR UPDATE SKIP LOCKED);
+
+-- name: mark_claimed_jobs
+-- The job delivering the deletion (claimed now, head of the user's line): deleted when
+-- it is finished (forget_marked_jobs).
+INSERT INTO forget_on_finish (job_id)
+SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
+WHERE job_keys.key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+  AND jobs.state = 'claimed'
+ON CONFLICT DO NOTHING;
+
+-- name: forget_marked_jobs
+-- After finish_jobs and unblock_next (same transaction): the finished jobs that were
+-- marked by mark_claimed_jobs go, with their history.
+WITH marked AS (
+    DELETE FROM forget_on_finish
+    WHERE job_id = ANY (ARRAY(SELECT value::bigint FROM json_array_elements_text(
+        coalesce(nullif(current_setting('sailbridge.finished', true), ''), '[]')::json)))
+    RETURNING job_id
+), history AS (
+    DELETE FROM job_attempts USING marked WHERE job_attempts.job_id = marked.job_id
+), gone AS (
+    DELETE FROM jobs USING marked WHERE jobs.id = marked.job_id RETURNING jobs.ordering_keys
+)
+-- Their lines' lock rows (locked by finish_jobs already) name the person: when the
+-- line is empty now, they go too.
+DELETE FROM lines
+WHERE key IN (SELECT unnest(ordering_keys) FROM gone)
+  AND NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key);

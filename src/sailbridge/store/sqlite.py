@@ -66,7 +66,7 @@ from typing import Any, Generic, NamedTuple, Self, TypeVar
 import msgspec
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.mapping.plan import ForgetUser, Item, MemoryUpdate
 from sailbridge.store import listing
 from sailbridge.store.base import (
     FINAL_STATES,
@@ -74,6 +74,7 @@ from sailbridge.store.base import (
     Attempt,
     BackfillFile,
     EnqueueResult,
+    Forgotten,
     Job,
     JobQuery,
     JobState,
@@ -82,10 +83,20 @@ from sailbridge.store.base import (
     NewJob,
     Page,
     Rejection,
+    SentJob,
     StatusCounts,
+    plan_send,
 )
 from sailbridge.store.errors import JobNotClaimed, StoreClosed
-from sailbridge.store.memory import read_cart, read_email, read_merged, write_updates
+from sailbridge.store.memory import (
+    forget_finished_job,
+    forget_user,
+    read_cart,
+    read_email,
+    read_merged,
+    truncate_wal,
+    write_updates,
+)
 from sailbridge.store.sqlite_db import QUERIES, Synchronous, connect, migrate
 
 log = logging.getLogger(__name__)
@@ -223,6 +234,18 @@ class SqliteStore:
         return await self._writer.call(lambda tx: _accept(tx, params, rejections),
                                        kind=_Kind.ACCEPT)
 
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        if not jobs:
+            return []
+        return await self._writer.call(lambda tx: self._enqueue_sent(tx, jobs, now, force),
+                                       kind=_Kind.ORDERED)
+
+    async def forget(self, user_key: str) -> Forgotten:
+        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key))
+        await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
+        return forgotten
+
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         if limit <= 0:
             return []
@@ -345,6 +368,8 @@ class SqliteStore:
         if updates:
             now = self._clock()
             await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
+            if any(isinstance(update, ForgetUser) for update in updates):
+                await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
 
     # ------------------------------------------------------------------ writer side
 
@@ -354,6 +379,15 @@ class SqliteStore:
         ids, duplicates = self._place(tx, [_Batch(jobs, dedupe_window, now)])
         _insert_rejections(tx, rejections)
         return EnqueueResult(len(ids), duplicates, len(rejections), tuple(ids))
+
+    def _enqueue_sent(self, tx: _Tx, jobs: Sequence[NewJob], now: float,
+                      force: bool) -> list[SentJob]:
+        known: dict[str, int] = {} if force else {
+            message_id: job_id for message_id, job_id in tx.run(
+                "sent_jobs", {"ids": _encode([job.message_id for job in jobs])})}
+        plan = plan_send(jobs, known)
+        ids, _ = self._place(tx, [_Batch(plan.fresh, 0.0, now)]) if plan.fresh else ([], 0)
+        return plan.results(ids)
 
     def _sort(self, tx: _Tx, max_events: int) -> _SortOutcome:
         """Move the oldest ``max_events`` inbox events (fewer if the inbox holds fewer)
@@ -564,6 +598,9 @@ def _finish(tx: _Tx, job_id: int, state: JobState, attempt: Attempt, reason: str
         tx.run("unblock_next", {"key": key})
     tx.count("claimed", -1)
     tx.count(state.value, 1)
+    if forget_finished_job(tx.db, job_id):
+        # The deletion of a forgotten person: it goes too, once finished (counted).
+        tx.truncate_wal = True
 
 
 def _retry_at(tx: _Tx, job_id: int, at: float, attempt: Attempt, worker: str) -> None:
@@ -767,12 +804,14 @@ class _Tx:
     """What a write request sees: the connection, and the counter changes and inbox
     rows it makes (taken into account with the group only if the request succeeds)."""
 
-    __slots__ = ("counts", "db", "inbox_rows")
+    __slots__ = ("counts", "db", "inbox_rows", "truncate_wal")
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
         self.counts: Counter[str] = Counter()
         self.inbox_rows: list[tuple[int, int]] = []
+        self.truncate_wal = False
+        """Checkpoint and empty the WAL after the commit (something was forgotten)."""
 
     def run(self, query: str, params: Params) -> sqlite3.Cursor:
         return self.db.execute(QUERIES[query], params)
@@ -982,6 +1021,7 @@ class _Writer:
         outcomes: list[tuple[_Request[Any], Any, BaseException | None]] = []
         totals: Counter[str] = Counter()
         inbox_rows: list[tuple[int, int]] = []
+        truncate = False
         try:
             db.execute("BEGIN IMMEDIATE")
             for request in group:
@@ -997,6 +1037,7 @@ class _Writer:
                     db.execute("RELEASE request")
                     totals.update(tx.counts)
                     inbox_rows += tx.inbox_rows
+                    truncate = truncate or tx.truncate_wal
                     outcomes.append((request, result, None))
             _add_counts(db, totals)
             db.execute("COMMIT")
@@ -1005,6 +1046,12 @@ class _Writer:
             _rollback(db)
             outcomes = [(request, None, exc) for request in group]
             inbox_rows = []
+            truncate = False
+        if truncate:
+            try:
+                truncate_wal(db)
+            except sqlite3.Error:  # committed either way; the checkpointer copies it later
+                log.exception("emptying the WAL after forgetting a person failed")
         if inbox_rows:
             self._progress.accepted(inbox_rows)
             self._sort_wanted = self._sort is not None

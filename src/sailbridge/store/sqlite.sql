@@ -303,3 +303,77 @@ ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
     message = excluded.message, updated_at = excluded.updated_at;
+-- ---------------------------------------------------------------- send identities
+
+-- name: sent_jobs
+-- The latest job of each of these `send` identities (the write key is spelled out so
+-- the partial index jobs_sent serves it).
+SELECT message_id, max(id) FROM jobs INDEXED BY jobs_sent
+WHERE write_key = 'sailbridge-send' AND message_id IN (SELECT value FROM json_each(:ids))
+GROUP BY message_id;
+
+-- ---------------------------------------------------------------- forgetting a person
+-- Every list (:keys, :emails, :needles, :ids) is a JSON array. They run with
+-- secure_delete ON, so what they delete is overwritten, not just unlinked.
+
+-- name: merges_touching
+SELECT anonymous_id, user_id FROM memory_merge
+WHERE anonymous_id IN (SELECT value FROM json_each(:keys))
+   OR user_id IN (SELECT value FROM json_each(:keys));
+
+-- name: emails_of
+SELECT DISTINCT email FROM memory_email WHERE user_key IN (SELECT value FROM json_each(:keys));
+
+-- name: forget_emails
+DELETE FROM memory_email
+WHERE user_key IN (SELECT value FROM json_each(:keys))
+   OR lower(email) IN (SELECT lower(value) FROM json_each(:emails));
+
+-- name: forget_carts
+DELETE FROM memory_cart WHERE user_id IN (SELECT value FROM json_each(:keys));
+
+-- name: forget_merges
+DELETE FROM memory_merge
+WHERE anonymous_id IN (SELECT value FROM json_each(:keys))
+   OR user_id IN (SELECT value FROM json_each(:keys));
+
+-- name: finished_jobs_of
+-- Finished jobs of these ids (as user or in their ordering keys) or carrying one of
+-- these emails anywhere in the payload. A scan of the finished jobs: forgetting is rare.
+SELECT id, state FROM jobs
+WHERE state IN ('delivered', 'skipped', 'dead')
+  AND (user_key IN (SELECT value FROM json_each(:keys))
+       OR EXISTS (SELECT 1 FROM json_each(jobs.ordering_keys) AS k
+                  WHERE k.value IN (SELECT value FROM json_each(:keys)))
+       OR EXISTS (SELECT 1 FROM json_each(:emails) AS e
+                  WHERE instr(lower(CAST(jobs.event AS TEXT)), lower(e.value)) > 0));
+
+-- name: forget_attempts
+DELETE FROM job_attempts WHERE job_id IN (SELECT value FROM json_each(:ids));
+
+-- name: forget_jobs
+DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids));
+
+-- name: forget_rejections
+-- Rejected events mentioning an id (as a JSON string, quoted) or an email.
+DELETE FROM rejections
+WHERE EXISTS (SELECT 1 FROM json_each(:needles) AS n
+              WHERE instr(lower(rejections.raw), lower(n.value)) > 0);
+
+-- name: claimed_jobs_of
+-- The job being delivered for these ids right now (the deletion itself): line heads.
+SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
+WHERE job_keys.key IN (SELECT value FROM json_each(:keys)) AND jobs.state = 'claimed';
+
+-- name: forget_when_finished
+INSERT OR IGNORE INTO forget_on_finish (job_id) VALUES (:id);
+
+-- name: take_forget_mark
+DELETE FROM forget_on_finish WHERE job_id = :id;
+
+-- name: wipe_fill
+-- Takes pages off the free list and writes zeros over them (see wipe_free_pages).
+INSERT INTO free_page_wipe (filler) VALUES (zeroblob(:bytes));
+
+-- name: wipe_empty
+DELETE FROM free_page_wipe;

@@ -1,0 +1,104 @@
+"""sailbridge's memory opened for reading only, for ``sailbridge explain``.
+
+``explain`` promises to change nothing: it must not migrate a database, create a file
+that is missing, or write to one it reads. So the SQLite file is opened read-only
+(``mode=ro``; ``immutable`` when no WAL is beside it, so that not even an empty WAL or
+shared-memory file is created), and PostgreSQL in read-only transactions. A store that
+has no memory tables yet (never migrated) has nothing to remember: `None`; so is a
+PostgreSQL server that cannot be reached (with a warning: explain needs no store).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.store.factory import is_postgres_url
+from sailbridge.store.memory import Memory, read_cart, read_email, read_merged
+
+log = logging.getLogger("sailbridge.explain")
+CONNECT_TIMEOUT = 5.0
+"""Seconds ``explain`` waits for PostgreSQL before going on without the memory."""
+
+
+class ReadOnlyMemory(Memory, Protocol):
+    async def close(self) -> None: ...
+
+
+class ReadOnlySqliteMemory:
+    """`Memory` read from a SQLite file that is never written."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    async def email(self, user_key: str) -> str | None:
+        return read_email(self._db, user_key)
+
+    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+        return read_cart(self._db, user_id, time.time() - max_age)
+
+    async def merged(self, anonymous_id: str, user_id: str) -> bool:
+        return read_merged(self._db, anonymous_id, user_id)
+
+    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+        raise PermissionError("this memory is read-only")
+
+    async def close(self) -> None:
+        self._db.close()
+
+
+async def open_read_only_memory(database: str) -> ReadOnlyMemory | None:
+    """The memory in ``database`` (a SQLite path or PostgreSQL URL), read-only; ``None``
+    when there is none (no such file, or a store never migrated)."""
+    if is_postgres_url(database):
+        return await _postgres(database)
+    return _sqlite(Path(database))
+
+
+def _sqlite(path: Path) -> ReadOnlySqliteMemory | None:
+    if not path.is_file():
+        return None
+    wal = path.with_name(path.name + "-wal")
+    mode = "ro" if wal.exists() else "ro&immutable=1"
+    db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode={mode}", uri=True,
+                         isolation_level=None, check_same_thread=False)
+    try:
+        tables = {row[0] for row in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError:  # not a SQLite file: nothing to remember
+        db.close()
+        return None
+    if not {"memory_email", "memory_cart", "memory_merge"} <= tables:
+        db.close()
+        return None
+    return ReadOnlySqliteMemory(db)
+
+
+async def _postgres(url: str) -> ReadOnlyMemory | None:
+    from sailbridge.store.postgres import PostgresStore
+    from sailbridge.store.postgres_db import open_pool
+
+    conninfo = psycopg.conninfo.make_conninfo(
+        url, options="-c default_transaction_read_only=on")
+    try:
+        pool = await open_pool(conninfo, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT)
+    except (psycopg.Error, PoolTimeout) as exc:
+        log.warning("explain goes on without sailbridge's memory: PostgreSQL is not "
+                    "reachable (%s)", type(exc).__name__)
+        return None
+    async with pool.connection() as conn:
+        cursor = await conn.execute("SELECT to_regclass('memory_email') IS NOT NULL")
+        row = await cursor.fetchone()
+    if not row or not row[0]:
+        await pool.close()
+        return None
+    return PostgresStore(pool)
