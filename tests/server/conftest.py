@@ -25,6 +25,7 @@ from tests.store.postgres_server import (  # noqa: F401 - fixtures, registered b
 from .live import OTHER_KEY, WRITE_KEY, LiveServer, start_server
 
 Serve = Callable[..., LiveServer]
+DEFAULT_LIMITS = ConnectionLimits()
 
 
 def _serve(tmp_path: Path, place: Callable[[], str] | None) -> Iterator[Serve]:
@@ -32,7 +33,7 @@ def _serve(tmp_path: Path, place: Callable[[], str] | None) -> Iterator[Serve]:
 
     def start(wrap_store: Callable[[Store], Store] | None = None,
               on_enqueued: Callable[[Starlette], None] | None = None,
-              limits: ConnectionLimits = ConnectionLimits(),
+              limits: ConnectionLimits = DEFAULT_LIMITS,
               **overrides: Any) -> LiveServer:
         settings: dict[str, Any] = {"write_keys": frozenset({WRITE_KEY, OTHER_KEY})}
         settings.update(overrides)

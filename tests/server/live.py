@@ -31,6 +31,7 @@ T = TypeVar("T")
 
 WRITE_KEY = "wk_test"
 OTHER_KEY = "wk_other"
+DEFAULT_LIMITS = ConnectionLimits()
 
 
 def basic_auth(write_key: str) -> dict[str, str]:
@@ -69,7 +70,7 @@ class LiveServer:
 def start_server(db: Path | str, config: IngestConfig,
                  wrap_store: Callable[[Store], Store] | None = None,
                  on_enqueued: Callable[[Starlette], None] | None = None,
-                 limits: ConnectionLimits = ConnectionLimits()) -> LiveServer:
+                 limits: ConnectionLimits = DEFAULT_LIMITS) -> LiveServer:
     """Serve a new app over ``db`` until `LiveServer.stop`; ``wrap_store`` may put a
     test double around the real store (to make it fail or stall). ``db`` is a SQLite
     file, or a ``postgresql://`` URL for the PostgreSQL store."""
