@@ -16,6 +16,8 @@ and ``wrk`` to CPU 1 with ``taskset``. In the same run, on the same cores:
 - ``sailbridge``: the real app (its guarded uvicorn protocol included) over a real
   `SqliteStore`; 200 only after the events are committed.
 
+Both servers are `bench/ingest.py`'s (``BENCH_PROFILE=prefix`` profiles them there).
+
 Reported: requests/s for ``/v1/t`` (analytics.js's route, text/plain, writeKey in the
 body) and ``/v1/track``, their ratio to bare; events/s for ``/v1/batch`` with 100
 events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
@@ -28,15 +30,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from ingest import free_port, serve, wait_ready
+
 WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
 SERVER_CPU = "0"
@@ -77,102 +80,6 @@ request = function()
   return wrk.format("POST", nil, {["Content-Type"] = "text/plain"}, body)
 end
 """
-
-
-def serve(kind: str, port: int, db: str) -> None:
-    """Run one server (``bare`` or ``sailbridge``) on ``port`` until SIGTERM."""
-    import asyncio
-
-    import uvicorn
-    import uvloop
-
-    async def main() -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        store = None
-        http: Any = "httptools"
-        if kind == "bare":
-            app = bare_app()
-        else:
-            from sailbridge.server.app import create_app
-            from sailbridge.server.connections import ConnectionLimits, guarded_protocol
-            from sailbridge.server.ingest import IngestConfig
-            from sailbridge.server.metrics import Metrics
-            from sailbridge.store.sqlite import SqliteStore
-
-            store = await SqliteStore.open(db)
-            app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
-            http = guarded_protocol(ConnectionLimits())
-        config = uvicorn.Config(app, http=http, loop="none", log_level="warning",
-                                access_log=False, lifespan="off", backlog=2048)
-        try:
-            await uvicorn.Server(config).serve(sockets=[sock])
-        finally:
-            if store is not None:
-                await store.close()
-
-    del asyncio
-    profile_to = os.environ.get("BENCH_PROFILE")
-    if not profile_to:
-        uvloop.run(main())
-        return
-    import cProfile  # the event-loop thread only; the store's writer thread is not seen
-    import signal
-
-    def stop(signum: int, frame: Any) -> None:  # uvicorn re-raises SIGTERM after shutdown
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        uvloop.run(main())
-    finally:
-        profiler.disable()
-        profiler.dump_stats(f"{profile_to}-{kind}.prof")
-
-
-def bare_app() -> Any:
-    """The same HTTP stack and JSON decode, no validation and no store."""
-    import msgspec
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    decode = msgspec.json.decode
-
-    async def ingest(request: Request) -> Response:
-        decode(await request.body())
-        return Response(b'{"success":true}', media_type="application/json")
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    return Starlette(routes=[Route(path, ingest, methods=["POST"])
-                             for path in ("/v1/t", "/v1/track", "/v1/batch")]
-                     + [Route("/healthz", healthz)])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 15.0) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server at {url} did not become ready")
 
 
 def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> dict[str, float]:
