@@ -21,6 +21,11 @@ Both servers are `bench/ingest.py`'s (``BENCH_PROFILE=prefix`` profiles them the
 Reported: requests/s for ``/v1/t`` (analytics.js's route, text/plain, writeKey in the
 body) and ``/v1/track``, their ratio to bare; events/s for ``/v1/batch`` with 100
 events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
+
+On a shared machine the server's core is shared with other work too, so each run also
+reports the server's CPU time per request (``/proc``, every thread: the store's writer
+included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
+the two would reach each on a core of its own, much less moved by other load.
 """
 
 from __future__ import annotations
@@ -91,9 +96,11 @@ def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> d
          "--latency", "-s", script, url], env=env, capture_output=True, text=True,
         check=True, timeout=seconds + 60).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rate, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+    return {"rps": rate, "requests": total,
+            "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
             "non_2xx": float(bad.group(1)) if bad else 0.0,
             "socket_errors": 1.0 if errors else 0.0}
 
@@ -104,6 +111,17 @@ def _latency(out: str, label: str) -> float:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) of process ``pid`` and its children: the
+    server is ``taskset``'s child, so its own pid is found below it."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12]))
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
 
 
 def run(kind: str, path: str, mode: str, connections: int, seconds: float,
@@ -118,7 +136,11 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         wrk(url + path, mode, connections, 2, script)  # warm-up
-        return wrk(url + path, mode, connections, seconds, script)
+        cpu_before = _cpu_seconds(server.pid)
+        figures = wrk(url + path, mode, connections, seconds, script)
+        figures["server_cpu_us_per_request"] = round(
+            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1)
+        return figures
     finally:
         server.terminate()
         server.wait(30)
@@ -152,8 +174,17 @@ def main() -> None:
                   file=sys.stderr, flush=True)
         bare_single = figures["bare /v1/t"]["rps"]
         bare_batch = figures["bare /v1/batch"]["rps"]
+
+        def cpu(name: str) -> float:
+            return figures[name]["server_cpu_us_per_request"]
+
         results.append({
             "figures": figures,
+            # throughput ratios if each server had its core to itself: bare CPU per
+            # request over sailbridge's (robust to other load on the machine)
+            "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
+            "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
+            "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
             "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
             "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
             "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
