@@ -156,3 +156,11 @@ def test_a_delete_request_is_queued_as_user_deleted_and_plans_delete_user(
     assert job.event["event"] == "User Deleted"
     planned = plan_event(event_from_dict(job.event), MappingOptions())
     assert planned == Deliver(calls=(Call("DELETE", "/user", {"id": "gone-1", "key": "extid"}),))
+
+
+def test_an_unauthenticated_malformed_body_is_401_but_a_signed_one_is_400(
+        hooked: LiveServer) -> None:
+    broken = b'[{"type":"track",'
+    assert post(hooked, broken, **{"X-Signature": "0" * 40}).status_code == 401
+    assert post(hooked, broken).status_code == 401
+    assert post(hooked, broken, **{"X-Signature": sign(SECRET, broken)}).status_code == 400

@@ -62,7 +62,7 @@ from sailbridge.server.errors import (
     Unauthorized,
 )
 from sailbridge.server.metrics import Metrics
-from sailbridge.server.webhook import signature_matches, signed_forms
+from sailbridge.server.webhook import first_element_forms, signature_matches
 from sailbridge.settings import Settings
 from sailbridge.store.base import Store
 
@@ -256,32 +256,48 @@ class Ingest:
         return _SUCCESS_RESPONSE
 
     async def _ingest_webhook(self, request: Request) -> Response:
-        """Segment Webhooks: one event or an array, signed (X-Signature) or with a key."""
+        """Segment Webhooks: one event or an array, signed (X-Signature) or with a key.
+        Authentication is settled before the body's content is judged: a client that
+        is not authenticated learns nothing about its body but the 401."""
         secrets = self.config.webhook_secrets
         given = header_value(request, b"x-signature")
-        authorization = header_value(request, b"authorization")
-        if not secrets and not authorization:
+        if not secrets and not header_value(request, b"authorization"):
             raise NotFound("webhooks are not enabled on this sailbridge: set "
                            "SAILBRIDGE_WEBHOOK_SECRETS, or send a write key as Basic auth")
-        key = None if given is not None else self._header_write_key(request)
-        self._check_capacity()
-        data = await read_body(request, self.config.max_body_bytes)
-        received = self.clock()
-        body = _read(events_body, data)
-        if given is not None:
-            first = bytes(body.events[0]) if data.lstrip()[:1] == b"[" and body.events else None
-            if not secrets or not signature_matches(given, secrets,
-                                                    signed_forms(data, first)):
-                raise Unauthorized("X-Signature is not the HMAC-SHA1 of this body under any "
-                                   "of SAILBRIDGE_WEBHOOK_SECRETS")
-            write_key = WEBHOOK_WRITE_KEY
-        else:
+        if given is None:
+            key = self._header_write_key(request)
             if key is None:
                 raise Unauthorized("a webhook needs an X-Signature header or a write key as "
                                    "Basic auth")
             write_key = self._authorize(key)
+            data = await read_body(request, self.config.max_body_bytes)
+            received = self.clock()
+            body = _read(events_body, data)
+        else:
+            self._check_capacity()
+            data = await read_body(request, self.config.max_body_bytes)
+            received = self.clock()
+            body = self._signed_body(given, secrets, data)
+            write_key = WEBHOOK_WRITE_KEY
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
+
+    def _signed_body(self, given: str, secrets: tuple[str, ...], data: bytes) -> Body:
+        """The body, if ``given`` signs it (or, for an array, its first element)."""
+        refused = Unauthorized("X-Signature is not the HMAC-SHA1 of this body under any "
+                               "of SAILBRIDGE_WEBHOOK_SECRETS")
+        if secrets and signature_matches(given, secrets, [data]):
+            return _read(events_body, data)
+        if not secrets or data.lstrip()[:1] != b"[":
+            raise refused
+        try:
+            body = _read(events_body, data)
+        except IngestError:
+            raise refused from None
+        if not body.events or not signature_matches(
+                given, secrets, first_element_forms(bytes(body.events[0]))):
+            raise refused
+        return body
 
     # -- steps --------------------------------------------------------------------------
 

@@ -23,16 +23,14 @@ def signature(secret: str, data: bytes) -> str:
     return hmac.new(secret.encode("utf-8"), data, hashlib.sha1).hexdigest()
 
 
-def signed_forms(body: bytes, first_event: bytes | None) -> list[bytes]:
-    """The byte strings a valid signature may be over: the body, and for an array its
-    first element as sent and re-encoded compactly."""
-    forms = [body]
-    if first_event is not None:
-        forms.append(first_event)
-        try:
-            forms.append(msgspec.json.encode(msgspec.json.decode(first_event)))
-        except (msgspec.MsgspecError, RecursionError):
-            pass
+def first_element_forms(first_event: bytes) -> list[bytes]:
+    """What a valid signature of an array body may be over besides the body: its first
+    element as sent, and re-encoded compactly."""
+    forms = [first_event]
+    try:
+        forms.append(msgspec.json.encode(msgspec.json.decode(first_event)))
+    except (msgspec.MsgspecError, RecursionError):
+        pass
     return forms
 
 
