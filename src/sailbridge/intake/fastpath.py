@@ -71,13 +71,16 @@ _decode_single: Final = msgspec.json.Decoder(WireSingle).decode
 
 
 def decode_event(raw: bytes | msgspec.Raw, shallow: bool = False) -> WireEvent | None:
-    """The event in ``raw`` if it decodes as `WireEvent`; ``None`` sends it the long way.
+    """The event in ``raw`` if it decodes as `WireEvent` and needs no repair; ``None``
+    sends it the long way.
 
-    ``shallow``: the caller knows no event of the body can nest too deep; otherwise an
-    event with more brackets than `MAX_DEPTH` goes the long way, which checks depth."""
+    ``shallow``: the caller knows no event of its (unrepaired) body can nest too deep;
+    otherwise an event with more brackets than `MAX_DEPTH` goes the long way, which
+    checks depth. A ``\u0000`` always goes the long way (repair); callers that took
+    the body from `documents` have that settled already (a NUL repairs the body)."""
     if not shallow:
         data = bytes(raw)
-        if data.count(b"{") + data.count(b"[") > MAX_DEPTH:
+        if data.count(b"{") + data.count(b"[") > MAX_DEPTH or NUL_ESCAPE in data:
             return None
     try:
         return _decode_event(raw)
