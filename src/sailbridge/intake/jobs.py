@@ -28,4 +28,4 @@ def job_for(event: Event | WireEvent, write_key: str, received_at: float) -> New
     event_type: str = event.type  # type: ignore[assignment,unused-ignore] # both set it
     keys = (user_key,) if user_key and event_type in _ONE_KEY_TYPES else ordering_keys(event)
     return NewJob(write_key, event.message_id, msgspec.Raw(_encode(event)), event_type,
-                  user_key or "", keys, received_at)  # type: ignore[arg-type]
+                  user_key or "", keys, received_at)
