@@ -107,11 +107,10 @@ def serve(kind: str, port: int, db: str) -> None:
             app = bare_app()
         else:
             from sailbridge.server.app import create_app
+            from sailbridge.server.connections import ConnectionLimits, guarded_protocol
             from sailbridge.server.ingest import IngestConfig
             from sailbridge.server.metrics import Metrics
             from sailbridge.store.sqlite import SqliteStore
-
-            from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 
             store = await SqliteStore.open(db)
             app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())

@@ -175,7 +175,7 @@ def main() -> None:
         bare_single = figures["bare /v1/t"]["rps"]
         bare_batch = figures["bare /v1/batch"]["rps"]
 
-        def cpu(name: str) -> float:
+        def cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
             return figures[name]["server_cpu_us_per_request"]
 
         results.append({
