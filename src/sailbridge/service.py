@@ -35,6 +35,7 @@ from sailbridge.sailthru.errors import SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.console import console_routes
+from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings
@@ -145,11 +146,7 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
                 await store.close()
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    ingest_config = IngestConfig(
-        write_keys=settings.write_key_set,
-        dedupe_window=settings.dedupe_window,
-        max_inflight=settings.max_inflight_ingest,
-    ) if roles.ingest else None
+    ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
     extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker),
                               *console_routes(store, settings, metrics)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
@@ -186,7 +183,8 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            lifespan="on", access_log=False, timeout_graceful_shutdown=30)
+                            lifespan="on", access_log=False, timeout_graceful_shutdown=30,
+                            http=guarded_protocol(ConnectionLimits.from_settings(settings)))
     await uvicorn.Server(config).serve()
 
 
@@ -213,8 +211,9 @@ def running_service(settings: Settings, roles: Roles = Roles(),
         try:
             store = await open_store(settings.database)
             app = build_app(settings, store, Metrics(), roles)
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                                   access_log=False))
+            server = uvicorn.Server(uvicorn.Config(
+                app, log_level="warning", lifespan="on", access_log=False,
+                http=guarded_protocol(ConnectionLimits.from_settings(settings))))
             holder["server"] = server
         except BaseException as exc:
             holder["error"] = exc

@@ -10,14 +10,15 @@ from typing import Any
 from sailbridge.backfill.build import EXAMPLES_PER_REASON, build_job_files
 from sailbridge.backfill.emails import BATCH, EmailBook
 from sailbridge.backfill.files import JobFileWriter
-from sailbridge.inputs import entry_from_raw
+from sailbridge.inputs import entry_from_bytes
 from sailbridge.mapping.options import MappingOptions
 
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 def entries(raws: list[Any]) -> list[Any]:
-    return [entry_from_raw(f"line {n}", raw, NOW) for n, raw in enumerate(raws, 1)]
+    return [entry_from_bytes(f"line {n}", json.dumps(raw).encode(), NOW)
+            for n, raw in enumerate(raws, 1)]
 
 
 def order(user: str, email: str | None = None) -> dict[str, Any]:

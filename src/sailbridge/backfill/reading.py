@@ -24,11 +24,11 @@ from typing import IO
 import ijson  # type: ignore[import-untyped]
 import msgspec
 
-from sailbridge.events import EVENT_TYPES, Event, InvalidEvent, format_time
-from sailbridge.inputs import Entry, entry_from_raw
+from sailbridge.events import EVENT_TYPES, Event, format_time
+from sailbridge.inputs import Entry, entry_from_bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
-_decode = msgspec.json.decode
+_encode = msgspec.json.encode
 _decode_typed = msgspec.json.Decoder(Event).decode
 
 
@@ -120,13 +120,7 @@ def _line_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
         if event is not None:
             yield Entry(position, None, event=event)
             continue
-        try:
-            raw = _decode(line)
-        except msgspec.DecodeError as exc:
-            text = line.decode("utf-8", errors="replace").rstrip("\r\n")
-            yield Entry(position, text, error=InvalidEvent(f"malformed JSON: {exc}"))
-            continue
-        yield entry_from_raw(position, raw, received_at)
+        yield entry_from_bytes(position, line, received_at)
 
 
 def _in_shape(line: bytes, received_text: str) -> Event | None:
@@ -159,7 +153,7 @@ def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
     try:
         for raw in ijson.items(stream, "item", use_float=True):
             number += 1
-            yield entry_from_raw(f"item {number}", raw, received_at)
+            yield entry_from_bytes(f"item {number}", _encode(raw), received_at)
     except ijson.JSONError as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"the JSON array is malformed after item {number}: {detail}") from None

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sailbridge.events import Event
-from sailbridge.jobs import job_for
+from sailbridge.intake.jobs import job_for
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
 from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Store
@@ -74,7 +74,7 @@ async def send_events(
         now = time.time()
         try:
             sent = await store.enqueue_sent(
-                [job_for(e.event, e.identity, now, SEND_WRITE_KEY) for e in events], now,
+                [job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity) for e in events], now,
                 force=force)
         except asyncio.CancelledError:
             _uncancel()  # interrupted before anything was queued (for sure) by this send

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from sailbridge import operations
 from sailbridge.events import InvalidEvent
 from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
-from sailbridge.jobs import job_for
+from sailbridge.intake.jobs import job_for
 from sailbridge.store.base import Store
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -128,7 +128,7 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         except InvalidEvent as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
-        queued = await store.enqueue([job_for(event, None, now, FORGET_WRITE_KEY)], [], 0.0, now)
+        queued = await store.enqueue([job_for(event, FORGET_WRITE_KEY, now, identity=None)], [], 0.0, now)
         on_enqueued(request.app)
         return _json({"queued": queued.job_ids[0]}, 202)
 

@@ -37,7 +37,7 @@ from sailbridge import operations
 from sailbridge.events import InvalidEvent, event_from_dict
 from sailbridge.explain import DryRunMemory, explain_entries, explain_event
 from sailbridge.inputs import read_events
-from sailbridge.jobs import job_for
+from sailbridge.intake.jobs import job_for
 from sailbridge.server.console import auth, views
 from sailbridge.server.console.chart import minute_chart
 from sailbridge.server.metrics import Metrics
@@ -303,7 +303,7 @@ class Console:
             now = time.time()
             events = [entry.event for entry in entries if entry.event is not None]
             result = await self.store.enqueue(
-                [job_for(event, event.message_id, now, TESTER_WRITE_KEY) for event in events], [], 0.0, now)
+                [job_for(event, TESTER_WRITE_KEY, now) for event in events], [], 0.0, now)
             sent = list(result.job_ids)
         return await self.render(request, "tester.html", {
             "text": text, "explained": explained, "sent": sent, "error": None})

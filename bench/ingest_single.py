@@ -1,0 +1,201 @@
+"""Single-event and batch ingest against a bare Starlette endpoint, driven by ``wrk``.
+
+Usage::
+
+    .venv/bin/python bench/ingest_single.py [--seconds 8] [--connections 64]
+                                            [--batch-connections 16] [--repeat 1]
+
+Browsers (analytics.js) send one event per request, so the single-event path is
+measured the way the issue asks: the load generator is ``wrk`` (C, not Python: the
+previous Python client was itself the bottleneck), with a Lua script that gives every
+event a unique messageId and scatters users; the server process is pinned to CPU 0
+and ``wrk`` to CPU 1 with ``taskset``. In the same run, on the same cores:
+
+- ``bare``: Starlette on uvicorn (httptools, uvloop), reads the body and JSON-decodes
+  it, answers ``{"success":true}``; stores nothing — the ceiling of the HTTP stack;
+- ``sailbridge``: the real app (its guarded uvicorn protocol included) over a real
+  `SqliteStore`; 200 only after the events are committed.
+
+Both servers are `bench/ingest.py`'s (``BENCH_PROFILE=prefix`` profiles them there).
+
+Reported: requests/s for ``/v1/t`` (analytics.js's route, text/plain, writeKey in the
+body) and ``/v1/track``, their ratio to bare; events/s for ``/v1/batch`` with 100
+events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
+
+On a shared machine the server's core is shared with other work too, so each run also
+reports the server's CPU time per request (``/proc``, every thread: the store's writer
+included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
+the two would reach each on a core of its own, much less moved by other load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from ingest import free_port, serve, wait_ready
+
+WRITE_KEY = "wk_bench"
+BATCH_SIZE = 100
+SERVER_CPU = "0"
+CLIENT_CPU = "1"
+
+# The Lua script: each request a fresh body with unique messageIds (per wrk thread
+# prefix + counter) and users scattered over 10,000.
+LUA = r"""
+local counter = 0
+local prefix = tostring(math.random(1, 2147483647))
+local mode = os.getenv("BENCH_MODE")
+local key = os.getenv("BENCH_WRITE_KEY")
+local size = tonumber(os.getenv("BENCH_BATCH_SIZE"))
+
+local function event(n)
+  counter = counter + 1
+  return string.format(
+    '{"type":"track","event":"Product Viewed","userId":"user-%d",' ..
+    '"messageId":"ajs-%s-%d","timestamp":"2024-05-01T12:30:15.250Z",' ..
+    '"sentAt":"2024-05-01T12:30:15.300Z","properties":{"product_id":"sku-%d",' ..
+    '"name":"Blue Shirt","price":19.99,"category":"apparel"},' ..
+    '"context":{"library":{"name":"analytics.js","version":"next-1.70.0"},' ..
+    '"page":{"url":"https://shop.example/p/blue-shirt","path":"/p/blue-shirt",' ..
+    '"referrer":"","title":"Blue Shirt"},"userAgent":"Mozilla/5.0 (X11; Linux x86_64)",' ..
+    '"locale":"en-US"},"integrations":{}',
+    (counter * 7919) % 10000, prefix, counter, n % 97)
+end
+
+request = function()
+  if mode == "batch" then
+    local parts = {}
+    for i = 1, size do parts[i] = event(i) .. "}" end
+    local body = '{"batch":[' .. table.concat(parts, ",") ..
+      '],"sentAt":"2024-05-01T12:30:16.000Z","writeKey":"' .. key .. '"}'
+    return wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  end
+  local body = event(1) .. ',"writeKey":"' .. key .. '"}'
+  return wrk.format("POST", nil, {["Content-Type"] = "text/plain"}, body)
+end
+"""
+
+
+def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> dict[str, float]:
+    """One wrk run pinned to the client CPU; requests/s, p50/p99 ms, non-2xx count."""
+    env = {**os.environ, "BENCH_MODE": mode, "BENCH_WRITE_KEY": WRITE_KEY,
+           "BENCH_BATCH_SIZE": str(BATCH_SIZE)}
+    out = subprocess.run(
+        ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s",
+         "--latency", "-s", script, url], env=env, capture_output=True, text=True,
+        check=True, timeout=seconds + 60).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rate, "requests": total,
+            "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+            "non_2xx": float(bad.group(1)) if bad else 0.0,
+            "socket_errors": 1.0 if errors else 0.0}
+
+
+def _latency(out: str, label: str) -> float:
+    match = re.search(rf"{re.escape(label)}\s+([\d.]+)(us|ms|s)", out)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) of process ``pid`` and its children: the
+    server is ``taskset``'s child, so its own pid is found below it."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12]))
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
+
+
+def run(kind: str, path: str, mode: str, connections: int, seconds: float,
+        script: str) -> dict[str, float]:
+    """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run."""
+    port = free_port()
+    workdir = tempfile.mkdtemp(prefix="sailbridge-bench-")
+    db = str(Path(workdir) / "bench.db")
+    server = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, str(HERE),
+                               "serve", kind, str(port), db])
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_ready(url)
+        wrk(url + path, mode, connections, 2, script)  # warm-up
+        cpu_before = _cpu_seconds(server.pid)
+        figures = wrk(url + path, mode, connections, seconds, script)
+        figures["server_cpu_us_per_request"] = round(
+            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1)
+        return figures
+    finally:
+        server.terminate()
+        server.wait(30)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--batch-connections", type=int, default=16)
+    parser.add_argument("--repeat", type=int, default=1)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None or shutil.which("taskset") is None:
+        sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
+        handle.write(LUA)
+        script = handle.name
+    plan = [("bare", "/v1/t", "single", args.connections),
+            ("sailbridge", "/v1/t", "single", args.connections),
+            ("sailbridge", "/v1/track", "single", args.connections),
+            ("bare", "/v1/batch", "batch", args.batch_connections),
+            ("sailbridge", "/v1/batch", "batch", args.batch_connections)]
+    results: list[dict[str, Any]] = []
+    for round_ in range(args.repeat):
+        figures: dict[str, dict[str, float]] = {}
+        for kind, path, mode, connections in plan:
+            figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds,
+                                            script)
+            print(f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
+                  file=sys.stderr, flush=True)
+        bare_single = figures["bare /v1/t"]["rps"]
+        bare_batch = figures["bare /v1/batch"]["rps"]
+
+        def cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
+            return figures[name]["server_cpu_us_per_request"]
+
+        results.append({
+            "figures": figures,
+            # throughput ratios if each server had its core to itself: bare CPU per
+            # request over sailbridge's (robust to other load on the machine)
+            "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
+            "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
+            "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
+            "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
+            "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
+            "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
+            "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
+        })
+    os.unlink(script)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 1 and sys.argv[1] == "serve":
+        serve(sys.argv[2], int(sys.argv[3]), sys.argv[4])
+    else:
+        main()
