@@ -1,0 +1,124 @@
+"""Browser libraries in headless Chromium → `sailbridge serve` → the sandbox.
+
+The libraries are bundled from npm by esbuild into a page served from another origin
+than sailbridge, so every event crosses CORS exactly as on a real site (analytics-next
+sends `Authorization`, so the browser preflights). Each replays the whole story
+(tests/sources/scenario.py) and the sandbox must hold it. The test also records what the
+page sent (paths, content types) so a library that silently changed its endpoints fails.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Page, Request
+
+from sailbridge.sandbox.server import SandboxHandle
+
+from ..service.conftest import StartServe
+from ..service.process import WRITE_KEY, ServeProcess
+from .scenario import SCENARIO_SETTINGS, assert_story_delivered, scenario_calls
+
+
+@dataclass
+class SentRequests:
+    """The requests the page made to sailbridge, as (method, path, content type)."""
+
+    sailbridge: str
+    seen: list[tuple[str, str, str]] = field(default_factory=list)
+    elsewhere: list[str] = field(default_factory=list)
+
+    def record(self, request: Request) -> None:
+        if request.url.startswith(self.sailbridge):
+            split = urlsplit(request.url)
+            path = split.path + (f"?{split.query}" if split.query else "")
+            self.seen.append((request.method, path,
+                              request.headers.get("content-type", "").split(";")[0]))
+        elif not request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+            self.elsewhere.append(request.url)
+
+    @property
+    def paths(self) -> set[str]:
+        return {path for _, path, _ in self.seen}
+
+
+@pytest.fixture
+def sent(browser_page: Page) -> Iterator[SentRequests]:
+    recorder = SentRequests(sailbridge="")
+    browser_page.on("request", recorder.record)
+    yield recorder
+    assert recorder.elsewhere == [], "the page reached beyond the test machine"
+
+
+def serve_for(serve_process: StartServe, page: Page, **extra: str) -> ServeProcess:
+    """`serve` letting the test page's origin in."""
+    origin = "{0.scheme}://{0.netloc}".format(urlsplit(page.url))
+    return serve_process(**SCENARIO_SETTINGS, SAILBRIDGE_CORS_ORIGINS=origin, **extra)
+
+
+REPLAY_DEADLINE_MS = 30_000
+
+
+def replay(page: Page, function: str, calls: list[Any], options: dict[str, Any]) -> None:
+    """Run a replay function of the bundle; a library still retrying after the deadline fails."""
+    result = page.evaluate(
+        f"""([calls, options, deadline]) => Promise.race([
+              window.sailbridgeClients.{function}(calls, options),
+              new Promise((resolve) => setTimeout(() => resolve('not sent in time'), deadline))])""",
+        [calls, options, REPLAY_DEADLINE_MS])
+    assert result == {"sent": len(calls), "failed": []}
+
+
+@pytest.mark.parametrize("batching", [False, True], ids=["one-per-request", "batching"])
+def test_segment_analytics_next(sandbox: SandboxHandle, serve_process: StartServe,
+                                browser_page: Page, sent: SentRequests, batching: bool) -> None:
+    service = serve_for(serve_process, browser_page)
+    sent.sailbridge = service.url
+    calls = scenario_calls()
+    apiHost = urlsplit(service.url).netloc + "/v1"
+    replay(browser_page, "replaySegment", calls,
+           {"writeKey": WRITE_KEY, "apiHost": apiHost, "batching": batching})
+    assert_story_delivered(service, sandbox, calls)
+    expected = {"/v1/b"} if batching else {"/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/g", "/v1/a"}
+    assert sent.paths == expected
+    assert {(method, content_type) for method, _, content_type in sent.seen} == {
+        ("POST", "text/plain")}
+
+
+@pytest.mark.parametrize("transport", ["beacon", "xhr"])
+def test_rudderstack_js_sdk(sandbox: SandboxHandle, serve_process: StartServe,
+                            browser_page: Page, sent: SentRequests, transport: str) -> None:
+    service = serve_for(serve_process, browser_page)
+    sent.sailbridge = service.url
+    calls = scenario_calls(screen=False)  # the JS SDK has no screen call
+    replay(browser_page, "replayRudderstack", calls,
+           {"writeKey": WRITE_KEY, "dataPlaneUrl": service.url, "transport": transport})
+    assert_story_delivered(service, sandbox, calls)
+    if transport == "beacon":
+        assert set(sent.seen) == {("POST", f"/beacon/v1/batch?writeKey={WRITE_KEY}",
+                                   "text/plain")}
+    else:
+        assert set(sent.seen) == {("POST", "/v1/batch", "application/json")}
+
+
+def test_an_origin_not_allowed_is_refused_by_the_browser(
+        sandbox: SandboxHandle, serve_process: StartServe, browser_page: Page) -> None:
+    """Without the page's origin in SAILBRIDGE_CORS_ORIGINS the preflight fails: no event."""
+    service = serve_process(SAILBRIDGE_CORS_ORIGINS="http://shop.example")
+    outcome = browser_page.evaluate(
+        """async ([url, auth]) => {
+             try {
+               await fetch(url, {method: 'POST', body: '{"userId": "u", "event": "E"}',
+                                 headers: {'Content-Type': 'text/plain', Authorization: auth}})
+               return 'sent'
+             } catch (error) { return error.name }
+           }""",
+        [service.url + "/v1/t", "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()])
+    assert outcome == "TypeError"
+    status = service.admin("/status")
+    assert status["pending"] + status["delivered"] + status["rejected"] == 0
