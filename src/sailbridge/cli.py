@@ -55,11 +55,11 @@ def _die(message: str, code: int = 2) -> Any:
 
 def _read_input(source: str) -> list[Entry]:
     if source == "-":
-        return read_events(sys.stdin.read())
+        return read_events(sys.stdin.buffer.read())
     path = Path(source)
     if not path.is_file():
         _die(f"no such file: {source}")
-    return read_events(path.read_text(encoding="utf-8"))
+    return read_events(path.read_bytes())
 
 
 @app.command()

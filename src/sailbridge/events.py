@@ -107,7 +107,9 @@ def event_from_dict(raw: Any) -> Event:
         fields[name] = value
     for name in _TIME_FIELDS:
         value = raw.get(name)
-        if value is not None and not isinstance(value, str):
+        if name == "sentAt" and not isinstance(value, str):
+            value = None  # unreadable: the receive time stands in (`with_timestamp`)
+        elif value is not None and not isinstance(value, str):
             raise InvalidEvent(f"{name} must be an ISO-8601 string, got {type(value).__name__}")
         fields[name] = value
     event = msgspec.convert(
@@ -171,13 +173,20 @@ def with_timestamp(event: Event, received_at: datetime) -> Event:
     ``timestamp`` wins when given; otherwise the device clock is corrected by the
     difference between when the device sent the batch and when we received it:
     ``receivedAt - (sentAt - originalTimestamp)``. With no device times at all, the
-    receive time is the best we know.
+    receive time is the best we know. An unreadable ``sentAt`` is replaced by the
+    receive time (as Segment does), which makes the correction zero.
     """
-    stamped = msgspec.structs.replace(event, received_at=format_time(received_at))
+    received_text = format_time(received_at)
+    stamped = msgspec.structs.replace(event, received_at=received_text)
     if event.timestamp:
         return stamped
     if event.original_timestamp and event.sent_at:
-        skew = parse_time(event.sent_at) - parse_time(event.original_timestamp)
+        try:
+            sent = parse_time(event.sent_at)
+        except InvalidEvent:
+            sent = received_at
+            stamped = msgspec.structs.replace(stamped, sent_at=received_text)
+        skew = sent - parse_time(event.original_timestamp)
         return msgspec.structs.replace(stamped, timestamp=format_time(received_at - skew))
     if event.original_timestamp:
         return msgspec.structs.replace(stamped, timestamp=event.original_timestamp)

@@ -1,18 +1,22 @@
 """Reading events from a file: a JSON array, JSON lines, or a Segment batch object.
 
-A bad line never hides the good ones around it: each entry comes back either as an
-`Event` or as the `InvalidEvent` explaining what is wrong with it, with its position.
+A bad entry never hides the good ones around it: each comes back either as an `Event`
+or as the `InvalidEvent` explaining what is wrong with it, with its position. Files go
+through the same intake as HTTP requests (`sailbridge.intake`): the same batch rules,
+repairs (invalid UTF-8, lone surrogates, NUL) and limits (nesting, numbers), so
+``explain`` and ``send`` show what ``serve`` would do with the same events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
-
-from sailbridge.events import Event, InvalidEvent, event_from_dict, with_timestamp
+from sailbridge.events import Event, InvalidEvent
+from sailbridge.intake.documents import BodyError, events_body
+from sailbridge.intake.rules import NO_SHARED, Shared
+from sailbridge.intake.sorting import Received, Refusal, decode_event, event_or_refusal
 
 
 @dataclass(frozen=True)
@@ -25,63 +29,31 @@ class Entry:
     error: InvalidEvent | None = None
 
 
-def read_events(text: str, received_at: datetime | None = None) -> list[Entry]:
-    """Parse ``text`` into entries, fixing timestamps as if received at ``received_at``."""
-    now = received_at or datetime.now(timezone.utc)
-    stripped = text.lstrip()
+def read_events(data: bytes | str, received_at: datetime | None = None) -> list[Entry]:
+    """Parse ``data`` into entries, fixing timestamps as if received at ``received_at``."""
+    raw = data.encode("utf-8", "surrogatepass") if isinstance(data, str) else data
+    received = Received((received_at or datetime.now(UTC)).timestamp())
+    stripped = raw.lstrip()
     if not stripped:
         return []
-    if stripped[0] in "[{":
+    if stripped[:1] in (b"[", b"{"):
         try:
-            document = msgspec.json.decode(stripped)
-        except msgspec.DecodeError:
-            document = None  # perhaps JSON lines whose first line is an object
-        if isinstance(document, list):
-            return [_entry(f"item {i + 1}", raw, now) for i, raw in enumerate(document)]
-        if isinstance(document, dict):
-            return _from_object(document, now)
-    return [
-        _line_entry(number, line, now)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip()
-    ]
+            body = events_body(stripped, max_events=None)
+        except BodyError:
+            pass  # perhaps JSON lines whose first line is an object
+        else:
+            return [_entry(f"item {index}", bytes(event), body.shared, received)
+                    for index, event in enumerate(body.events, start=1)]
+    return [_entry(f"line {number}", line, NO_SHARED, received)
+            for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
 
 
-def _from_object(document: dict[str, Any], now: datetime) -> list[Entry]:
-    """A single event, or a Segment ``{"batch": [...]}`` body with shared context."""
-    batch = document.get("batch")
-    if not isinstance(batch, list):
-        return [_entry("item 1", document, now)]
-    shared = {key: document[key] for key in ("context", "integrations", "sentAt")
-              if key in document}
-    return [_entry(f"item {i + 1}", merge_batch_fields(raw, shared), now)
-            for i, raw in enumerate(batch)]
-
-
-def merge_batch_fields(raw: Any, shared: dict[str, Any]) -> Any:
-    """Batch-level ``context``/``integrations`` under each event's own (SPEC §6)."""
-    if not isinstance(raw, dict) or not shared:
-        return raw
-    merged = dict(raw)
-    for key in ("context", "integrations"):
-        if isinstance(shared.get(key), dict):
-            own = merged.get(key)
-            merged[key] = {**shared[key], **own} if isinstance(own, dict) else shared[key]
-    if "sentAt" in shared and "sentAt" not in merged:
-        merged["sentAt"] = shared["sentAt"]
-    return merged
-
-
-def _line_entry(number: int, line: str, now: datetime) -> Entry:
-    try:
-        raw = msgspec.json.decode(line)
-    except msgspec.DecodeError as exc:
-        return Entry(f"line {number}", line, error=InvalidEvent(f"malformed JSON: {exc}"))
-    return _entry(f"line {number}", raw, now)
-
-
-def _entry(position: str, raw: Any, now: datetime) -> Entry:
-    try:
-        return Entry(position, raw, event=with_timestamp(event_from_dict(raw), now))
-    except InvalidEvent as error:
-        return Entry(position, raw, error=error)
+def _entry(position: str, data: bytes, shared: Shared, received: Received) -> Entry:
+    document, refusal = decode_event(data)
+    if refusal is not None:
+        return Entry(position, data.decode("utf-8", "replace"),
+                     error=InvalidEvent(refusal.reason))
+    outcome = event_or_refusal(document, shared, None, received)
+    if isinstance(outcome, Refusal):
+        return Entry(position, document, error=InvalidEvent(outcome.reason))
+    return Entry(position, document, event=outcome)

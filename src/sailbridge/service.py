@@ -147,11 +147,7 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
                 await store.close()
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
-    ingest_config = IngestConfig(
-        write_keys=settings.write_key_set,
-        dedupe_window=settings.dedupe_window,
-        max_inflight=settings.max_inflight_ingest,
-    ) if roles.ingest else None
+    ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
     extra: list[BaseRoute] = list(admin_routes(store, token))
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)

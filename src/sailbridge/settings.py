@@ -97,6 +97,11 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
     retention: float = Field(default=7 * 86400.0, gt=0)
+    cors_origins: str = ""
+    webhook_secrets: SecretStr | None = None
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -156,6 +161,22 @@ class Settings(BaseSettings):
     def write_key_set(self) -> frozenset[str]:
         """The accepted Segment write keys (``SAILBRIDGE_WRITE_KEYS``, comma-separated)."""
         return frozenset(key.strip() for key in self.write_keys.split(",") if key.strip())
+
+    @property
+    def cors_origin_set(self) -> frozenset[str]:
+        """Web origins browsers may post events from (``SAILBRIDGE_CORS_ORIGINS``,
+        comma-separated, or ``*`` for any); empty: no browser access."""
+        return frozenset(origin.strip().rstrip("/") for origin in self.cors_origins.split(",")
+                         if origin.strip())
+
+    @property
+    def webhook_secret_list(self) -> tuple[str, ...]:
+        """The shared secrets Segment Webhooks may sign with (``SAILBRIDGE_WEBHOOK_SECRETS``,
+        comma-separated, so a secret can be rotated without a gap)."""
+        if self.webhook_secrets is None:
+            return ()
+        return tuple(secret.strip() for secret in
+                     self.webhook_secrets.get_secret_value().split(",") if secret.strip())
 
     @property
     def rate_limits_per_second(self) -> dict[str, float]:

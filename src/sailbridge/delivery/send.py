@@ -15,11 +15,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sailbridge.events import Event, event_to_dict
-from sailbridge.mapping import ordering_keys
+from sailbridge.events import Event
+from sailbridge.intake.jobs import job_for
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
-from sailbridge.store.base import Job, JobState, NewJob, Store
+from sailbridge.store.base import Job, JobState, Store
 from sailbridge.store.factory import open_store
 
 SEND_WRITE_KEY = "sailbridge-send"
@@ -37,13 +37,6 @@ class SendResult:
     paused_reason: str | None
 
 
-def new_job(event: Event, received_at: float) -> NewJob:
-    return NewJob(write_key=SEND_WRITE_KEY, message_id=event.message_id,
-                  event=event_to_dict(event), event_type=event.type,
-                  user_key=event.user_key or "", ordering_keys=ordering_keys(event),
-                  received_at=received_at)
-
-
 async def send_events(
     events: Sequence[Event],
     settings: Settings,
@@ -55,7 +48,7 @@ async def send_events(
         # A new send is a new try with the credentials configured now.
         await store.set_paused(None)
         now = time.time()
-        queued = await store.enqueue([new_job(e, now) for e in events], [], 0.0, now)
+        queued = await store.enqueue([job_for(e, SEND_WRITE_KEY, now) for e in events], [], 0.0, now)
         async with sailthru_sender(settings, store) as sender:
             worker = build_worker(settings, store, sender)
             running = asyncio.create_task(worker.run())

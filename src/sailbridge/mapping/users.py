@@ -10,6 +10,7 @@ from typing import Any
 
 from sailbridge.events import Event
 from sailbridge.flatten import flatten
+from sailbridge.mapping.context import identify_traits
 from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.mapping.plan import (
@@ -40,8 +41,9 @@ def plan_identify(event: Event, options: MappingOptions, facts: Facts) -> Plan:
     known one, so whether it exists is looked up unless already known.
     """
     key = require_user_key(event)
-    email = text(event.traits.get("email"))
-    profile = _profile_fields(event, options)
+    traits = identify_traits(event)
+    email = text(traits.get("email"))
+    profile = _profile_fields(event, traits, options)
     remember: tuple[MemoryUpdate, ...] = (RememberEmail(key, email),) if email else ()
     anonymous_id = event.anonymous_id
     if event.user_id is None or anonymous_id is None or anonymous_id == event.user_id:
@@ -98,13 +100,15 @@ def plan_user_deleted(event: Event) -> Plan:
     return Deliver(calls=(Call("DELETE", "/user", {"id": require_user_key(event), "key": EXTID}),))
 
 
-def _profile_fields(event: Event, options: MappingOptions) -> dict[str, Any]:
-    """``vars``, ``lists`` and ``optout_email`` of an identify, each only when it has a value."""
+def _profile_fields(event: Event, traits: dict[str, Any], options: MappingOptions
+                    ) -> dict[str, Any]:
+    """``vars``, ``lists`` and ``optout_email`` of an identify, each only when it has a
+    value; ``traits`` are the identify's merged traits (`identify_traits`)."""
     overrides = read_overrides(event)
     fields: dict[str, Any] = {}
-    traits = flatten(event.traits)
-    if traits:
-        fields["vars"] = traits
+    flat = flatten(traits)
+    if flat:
+        fields["vars"] = flat
     list_name = overrides.default_list_name or text(options.default_list_name)
     if list_name is not None:
         fields["lists"] = {list_name: 1}

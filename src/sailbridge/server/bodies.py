@@ -9,7 +9,6 @@ output size, so a small "zip bomb" stops at the cap instead of filling memory.
 from __future__ import annotations
 
 import base64
-import binascii
 import zlib
 
 from starlette.requests import ClientDisconnect, Request
@@ -27,21 +26,26 @@ _GZIP_WBITS = 16 + zlib.MAX_WBITS
 def write_key_from_authorization(header: str | None) -> str | None:
     """The write key in ``Authorization: Basic base64(writeKey + ":")``, else ``None``.
 
-    A present but unreadable Basic header is refused rather than ignored: the client
-    meant to authenticate, and silently falling back to the body would hide its bug.
-    Other schemes (``Bearer`` OAuth tokens) are not supported and read as no key.
+    A present but unreadable Basic header — not base64, not UTF-8, non-ASCII bytes, or
+    empty (``Basic `` alone, or no user name) — is refused rather than ignored: the
+    client meant to authenticate, and silently falling back to the body's ``writeKey``
+    would hide its bug. Other schemes (``Bearer`` OAuth tokens) are not supported and
+    read as no key.
     """
     if not header:
         return None
-    scheme, _, value = header.partition(" ")
+    scheme, _, value = header.strip().partition(" ")
     if scheme.lower() != "basic":
         return None
     try:
         decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
-    except (binascii.Error, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # binascii.Error is a ValueError
         raise Unauthorized("the Authorization header is not valid Basic credentials") from exc
     user, _, _password = decoded.partition(":")
-    return user or None
+    if not user:
+        raise Unauthorized("the Authorization header's Basic credentials hold no write key "
+                           "(expected base64 of \"writeKey:\")")
+    return user
 
 
 def header_value(request: Request, name: bytes) -> str | None:

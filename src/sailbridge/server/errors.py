@@ -38,6 +38,11 @@ class Unauthorized(IngestError):
     code = "unauthorized"
 
 
+class NotFound(IngestError):
+    status = 404
+    code = "not_found"
+
+
 class InvalidJson(IngestError):
     code = "invalid_json"
 

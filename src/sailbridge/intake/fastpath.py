@@ -1,4 +1,4 @@
-"""Ingest's fast path: an event that needs no fixing, decoded once and stored as is.
+"""The intake's fast path: an event that needs no fixing, decoded once and stored as is.
 
 The general path (`sailbridge.events.event_from_dict`, `with_timestamp`,
 `event_to_dict`, then encoding) costs ~17 µs an event in Python, which caps durable
@@ -9,21 +9,23 @@ general path's rules, and encoding the same struct gives *byte for byte* the JSO
 general path would store (same fields, same order, same omissions) — ~4 µs.
 
 Anything unusual — numeric ids, a missing timestamp, a missing field the rules
-require, a wrong type, a batch-level ``context`` to merge — returns ``None`` and
-the caller takes the general path, so results and error messages stay exactly the
-general path's. ``tests/server/test_fastpath.py`` holds the two paths to that.
+require, a wrong type, a batch-level ``context`` to merge, anything repair would
+touch, nesting that might be too deep — returns ``None`` and the caller takes the
+general path (`sorting`), so results and error messages stay exactly the general
+path's, and the Segment rules (`rules`) are applied the one way they are written
+there. ``tests/server/test_fastpath.py`` holds the two paths to that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any, Final
 
 import msgspec
 from msgspec import UNSET, UnsetType
 
 from sailbridge.events import EVENT_TYPES
-from sailbridge.mapping import ordering_keys
+from sailbridge.intake.jobs import job_for
+from sailbridge.intake.repair import MAX_DEPTH, NUL_ESCAPE
 from sailbridge.store.base import NewJob
 
 
@@ -66,11 +68,17 @@ class WireSingle(WireEvent):
 
 _decode_event: Final = msgspec.json.Decoder(WireEvent).decode
 _decode_single: Final = msgspec.json.Decoder(WireSingle).decode
-_encode: Final = msgspec.json.encode
 
 
-def decode_event(raw: bytes | msgspec.Raw) -> WireEvent | None:
-    """The event in ``raw`` if it decodes as `WireEvent`; ``None`` sends it the long way."""
+def decode_event(raw: bytes | msgspec.Raw, shallow: bool = False) -> WireEvent | None:
+    """The event in ``raw`` if it decodes as `WireEvent`; ``None`` sends it the long way.
+
+    ``shallow``: the caller knows no event of the body can nest too deep; otherwise an
+    event with more brackets than `MAX_DEPTH` goes the long way, which checks depth."""
+    if not shallow:
+        data = bytes(raw)
+        if data.count(b"{") + data.count(b"[") > MAX_DEPTH:
+            return None
     try:
         return _decode_event(raw)
     except msgspec.MsgspecError:
@@ -78,39 +86,25 @@ def decode_event(raw: bytes | msgspec.Raw) -> WireEvent | None:
 
 
 def decode_single(body: bytes) -> WireSingle | None:
-    """A single-event body if it decodes as `WireSingle`; ``None`` sends it the long way."""
+    """A single-event body if it decodes as `WireSingle` and needs no repair; ``None``
+    sends it the long way."""
+    if NUL_ESCAPE in body or body.count(b"{") + body.count(b"[") > MAX_DEPTH:
+        return None
     try:
         return _decode_single(body)
     except msgspec.MsgspecError:
         return None
 
 
-NO_SENT_AT: Final = object()
-"""`shared_sent_at`'s answer for a batch without a ``sentAt`` field."""
-
-_ONE_KEY_TYPES: Final = frozenset({"track", "page", "screen", "group"})
-"""Types whose ordering keys are just the user key (see `ordering_keys`)."""
-
-
-def shared_fits(shared: Mapping[str, Any]) -> bool:
-    """Whether a batch's shared fields leave its events to the fast path: a shared
-    ``context`` or ``integrations`` object must be merged into each event (long way);
-    a shared ``sentAt`` (a string or null) is applied here."""
-    if isinstance(shared.get("context"), dict) or isinstance(shared.get("integrations"), dict):
-        return False
-    sent_at = shared.get("sentAt")
-    return sent_at is None or isinstance(sent_at, str)
-
-
-def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: object,
+def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: str | None,
            received_text: str, received_at: float) -> NewJob | None:
     """The job the general path would make of this event, or ``None`` if the event is
     not plainly valid and in shape (the general path then decides, and says why).
 
     ``kind`` is the single-event endpoint's type (``None`` for a batch);
-    ``shared_sent_at`` the batch's ``sentAt`` (`NO_SENT_AT` when it has none; the
-    batch must pass `shared_fits`); ``received_text`` the receive time as Segment's
-    ISO text. Mutates ``wire``. Written for speed: it runs once per event.
+    ``shared_sent_at`` the batch's readable ``sentAt`` (`rules.shared_fields`; the batch
+    must have no shared objects to merge); ``received_text`` the receive time as
+    Segment's ISO text. Mutates ``wire``. Written for speed: it runs once per event.
     """
     event_type = wire.type
     if event_type is None:
@@ -149,8 +143,8 @@ def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: ob
     if not wire.timestamp:
         return None  # the device-clock correction is the long way's
     if wire.sent_at is UNSET:
-        if shared_sent_at is not NO_SENT_AT and shared_sent_at is not None:
-            wire.sent_at = shared_sent_at  # type: ignore[assignment] # a str: shared_fits
+        if shared_sent_at is not None:
+            wire.sent_at = shared_sent_at
     elif wire.sent_at is None:
         wire.sent_at = UNSET
     # empty objects are Event's defaults, left out of the stored JSON
@@ -163,13 +157,11 @@ def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: ob
     if not wire.integrations:
         wire.integrations = None
     wire.received_at = received_text
-    keys = (user_key,) if event_type in _ONE_KEY_TYPES else ordering_keys(wire)
-    return NewJob(write_key, message_id, msgspec.Raw(_encode(wire)), event_type,
-                  user_key or "", keys, received_at)  # type: ignore[arg-type]
+    return job_for(wire, write_key, received_at)
 
 
 def to_single_job(wire: WireSingle, write_key: str, kind: str, received_text: str,
                   received_at: float) -> NewJob | None:
     """`to_job` for a single-event request body (its ``writeKey`` is not stored)."""
     wire.write_key = UNSET
-    return to_job(wire, write_key, kind, NO_SENT_AT, received_text, received_at)
+    return to_job(wire, write_key, kind, None, received_text, received_at)

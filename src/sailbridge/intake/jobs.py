@@ -1,0 +1,31 @@
+"""The one way a queued job is made from an event, whichever path decoded it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+import msgspec
+
+from sailbridge.mapping import ordering_keys
+from sailbridge.store.base import NewJob
+
+if TYPE_CHECKING:
+    from sailbridge.events import Event
+    from sailbridge.intake.fastpath import WireEvent
+
+_encode: Final = msgspec.json.encode
+_ONE_KEY_TYPES: Final = frozenset({"track", "page", "screen", "group"})
+"""Types whose ordering keys are just the user key (see `ordering_keys`)."""
+
+
+def job_for(event: Event | WireEvent, write_key: str, received_at: float) -> NewJob:
+    """The job for ``event``: its JSON as stored, its type, user key and ordering keys.
+
+    The general path's `Event` and the fast path's `WireEvent` encode to the same bytes
+    (``tests/server/test_fastpath.py`` holds them to it), so the job does not depend on
+    which path made it."""
+    user_key = event.user_key
+    event_type: str = event.type  # type: ignore[assignment,unused-ignore] # both set it
+    keys = (user_key,) if user_key and event_type in _ONE_KEY_TYPES else ordering_keys(event)
+    return NewJob(write_key, event.message_id, msgspec.Raw(_encode(event)), event_type,
+                  user_key or "", keys, received_at)  # type: ignore[arg-type]

@@ -1,0 +1,207 @@
+"""To job or rejection: what becomes of one event, whatever its source.
+
+`Sorter.sort` takes a body's events (see `documents`) and files each as a `NewJob`
+or as a `Rejection` with its reason. An event already in shape takes the fast path
+(`fastpath`: one typed decode, the stored JSON re-encoded from it); anything else
+takes the general path — decode, repair checks (`repair.value_problem`), the Segment
+rules (`rules`), validation (`sailbridge.events`), the timestamp fix — which is also
+what ``sailbridge send`` and ``explain`` use for files (`event_or_refusal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import msgspec
+
+from sailbridge.events import Event, InvalidEvent, event_from_dict, format_time, with_timestamp
+from sailbridge.intake import fastpath
+from sailbridge.intake.documents import Body, decode_any
+from sailbridge.intake.jobs import job_for
+from sailbridge.intake.repair import repair_json, value_problem
+from sailbridge.intake.rules import (
+    NO_SHARED,
+    Shared,
+    TypeMismatch,
+    deletion_as_track,
+    with_shared,
+    with_type,
+)
+from sailbridge.store.base import NewJob, Rejection
+
+# Reason classes, the ``reason`` label of ``sailbridge_events_rejected_total``.
+TOO_LARGE: Final = "too_large"
+INVALID_EVENT: Final = "invalid_event"
+INVALID_TIMESTAMP: Final = "invalid_timestamp"
+TYPE_MISMATCH: Final = "type_mismatch"
+
+MAX_EVENT_BYTES: Final = 32 * 1024
+"""Segment's limit on one event's JSON."""
+
+REJECTED_RAW_KEEP: Final = 1024
+"""Bytes of an oversize event's JSON kept in its rejection record (the rest is dropped)."""
+
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why one event is not queued: a reason class (a metric label) and the reason."""
+
+    reason_class: str
+    reason: str
+
+
+class Received:
+    """The receive time of one request, as a datetime and as Segment's ISO text."""
+
+    __slots__ = ("epoch", "moment", "text")
+
+    def __init__(self, epoch: float, text: TimeText | None = None) -> None:
+        self.epoch = epoch
+        self.moment = datetime.fromtimestamp(epoch, UTC)
+        self.text = format_time(self.moment) if text is None else text(self.moment)
+
+
+class TimeText:
+    """`format_time` for a stream of receive times: ``strftime`` is the slow part and
+    its output changes once a second, so the second's prefix is formatted once."""
+
+    __slots__ = ("_prefix", "_second")
+
+    def __init__(self) -> None:
+        self._second: datetime | None = None
+        self._prefix = ""
+
+    def __call__(self, moment: datetime) -> str:
+        second = moment.replace(microsecond=0)
+        if second != self._second:
+            self._second = second
+            self._prefix = format_time(second)[:-4]  # "...:SS." without "000Z"
+        return f"{self._prefix}{moment.microsecond // 1000:03d}Z"
+
+
+def stamped(event: Event, received: Received) -> Event:
+    """`with_timestamp`, with the common case (the SDKs always send ``timestamp``) done
+    without formatting the receive time again for every event of the batch."""
+    if event.timestamp:
+        return msgspec.structs.replace(event, received_at=received.text)
+    return with_timestamp(event, received.moment)
+
+
+def event_or_refusal(document: Any, shared: Shared, kind: str | None,
+                     received: Received) -> Event | Refusal:
+    """The general path for one decoded event: the `Event` to queue (rules applied,
+    timestamp fixed), or the `Refusal` saying why not."""
+    if isinstance(document, dict):
+        try:
+            document = deletion_as_track(with_type(document, kind))
+        except TypeMismatch as exc:
+            return Refusal(TYPE_MISMATCH, str(exc))
+        document = with_shared(document, shared)
+        problem = value_problem(document)
+        if problem is not None:
+            return Refusal(INVALID_EVENT, problem)
+    try:
+        event = event_from_dict(document)
+    except (InvalidEvent, msgspec.MsgspecError) as exc:
+        return Refusal(INVALID_EVENT, str(exc))
+    try:
+        return stamped(event, received)
+    except (InvalidEvent, ValueError, OverflowError) as exc:
+        return Refusal(INVALID_TIMESTAMP, f"bad timestamp: {exc}")
+
+
+def decode_event(raw: bytes) -> tuple[Any, Refusal | None]:
+    """One event's JSON decoded, repaired if it must be (see `repair`)."""
+    try:
+        return decode_any(raw), None
+    except (msgspec.MsgspecError, RecursionError):
+        pass
+    try:
+        return decode_any(repair_json(raw)), None
+    except (msgspec.MsgspecError, RecursionError) as exc:
+        return None, Refusal(INVALID_EVENT, f"malformed JSON: {exc}")
+
+
+@dataclass
+class Sorted:
+    """A request's events sorted into jobs and rejections (with each refusal)."""
+
+    jobs: list[NewJob] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+    refusals: list[Refusal] = field(default_factory=list)
+
+
+class Sorter:
+    """Sorts bodies' events into `Sorted`; one per server (it caches the time text)."""
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self.max_event_bytes = max_event_bytes
+        self._time_text = TimeText()
+
+    def received(self, epoch: float) -> Received:
+        return Received(epoch, self._time_text)
+
+    def sort(self, body: Body, write_key: str, received: Received, into: Sorted,
+             kind: str | None = None, start: int = 0, stop: int | None = None) -> None:
+        """File ``body.events[start:stop]`` into ``into``; ``kind`` is a single-event
+        endpoint's type (``None``: each event says its own)."""
+        quick = body.plain
+        shallow = body.shallow
+        shared = body.shared
+        sent_at = shared.sent_at
+        limit = self.max_event_bytes
+        epoch, text = received.epoch, received.text
+        decode, to_job, jobs = fastpath.decode_event, fastpath.to_job, into.jobs
+        for raw in body.events[start:stop]:
+            if quick and len(raw) <= limit:
+                wire = decode(raw, shallow)
+                job = None if wire is None else to_job(wire, write_key, kind, sent_at, text,
+                                                      epoch)
+                if job is not None:
+                    jobs.append(job)
+                    continue
+            self.sort_slow(raw, shared, kind, write_key, received, into)
+
+    def sort_slow(self, raw: msgspec.Raw | bytes, shared: Shared, kind: str | None,
+                  write_key: str, received: Received, into: Sorted) -> None:
+        """The general path for one raw event."""
+        data = bytes(raw)
+        document: Any = None
+        if len(data) > self.max_event_bytes:
+            outcome: Event | Refusal = Refusal(
+                TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit is "
+                           f"{self.max_event_bytes} bytes")
+        else:
+            document, refusal = decode_event(data)
+            outcome = refusal or event_or_refusal(document, shared, kind, received)
+        if isinstance(outcome, Refusal):
+            into.rejections.append(rejection_for(write_key, data, document, outcome,
+                                                 received.epoch))
+            into.refusals.append(outcome)
+        else:
+            into.jobs.append(job_for(outcome, write_key, received.epoch))
+
+
+def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
+                  received_at: float) -> Rejection:
+    """The durable record of a refused event (its JSON cut short when oversize)."""
+    reason = refusal.reason
+    if refusal.reason_class == TOO_LARGE:
+        data = data[:REJECTED_RAW_KEEP]
+        reason += f" (only its first {REJECTED_RAW_KEEP} bytes are kept here)"
+    message_id = document.get("messageId") if isinstance(document, dict) else None
+    return Rejection(
+        write_key=write_key,
+        message_id=message_id if isinstance(message_id, str) else None,
+        raw=data.decode("utf-8", "replace").replace("\x00", "\ufffd"),
+        reason=reason,
+        received_at=received_at,
+    )
+
+
+__all__ = ["INVALID_EVENT", "INVALID_TIMESTAMP", "NO_SHARED", "TOO_LARGE", "TYPE_MISMATCH",
+           "Received", "Refusal", "Sorted", "Sorter", "TimeText", "decode_event",
+           "event_or_refusal", "job_for", "rejection_for", "stamped"]
