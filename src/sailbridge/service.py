@@ -34,6 +34,7 @@ from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
 from sailbridge.sailthru.errors import SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
+from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings
@@ -183,7 +184,8 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            lifespan="on", access_log=False, timeout_graceful_shutdown=30)
+                            lifespan="on", access_log=False, timeout_graceful_shutdown=30,
+                            http=guarded_protocol(ConnectionLimits.from_settings(settings)))
     await uvicorn.Server(config).serve()
 
 
@@ -210,8 +212,9 @@ def running_service(settings: Settings, roles: Roles = Roles(),
         try:
             store = await open_store(settings.database)
             app = build_app(settings, store, Metrics(), roles)
-            server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on",
-                                                   access_log=False))
+            server = uvicorn.Server(uvicorn.Config(
+                app, log_level="warning", lifespan="on", access_log=False,
+                http=guarded_protocol(ConnectionLimits.from_settings(settings))))
             holder["server"] = server
         except BaseException as exc:
             holder["error"] = exc

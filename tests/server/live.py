@@ -20,15 +20,18 @@ import uvicorn
 from starlette.applications import Starlette
 
 from sailbridge.server.app import create_app
+from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import Metrics
 from sailbridge.store.base import Job, JobState, Rejection, Store
+from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.sqlite import SqliteStore
 
 T = TypeVar("T")
 
 WRITE_KEY = "wk_test"
 OTHER_KEY = "wk_other"
+DEFAULT_LIMITS = ConnectionLimits()
 
 
 def basic_auth(write_key: str) -> dict[str, str]:
@@ -64,11 +67,13 @@ class LiveServer:
         self._thread.join(10)
 
 
-def start_server(db: Path, config: IngestConfig,
+def start_server(db: Path | str, config: IngestConfig,
                  wrap_store: Callable[[Store], Store] | None = None,
-                 on_enqueued: Callable[[Starlette], None] | None = None) -> LiveServer:
+                 on_enqueued: Callable[[Starlette], None] | None = None,
+                 limits: ConnectionLimits = DEFAULT_LIMITS) -> LiveServer:
     """Serve a new app over ``db`` until `LiveServer.stop`; ``wrap_store`` may put a
-    test double around the real store (to make it fail or stall)."""
+    test double around the real store (to make it fail or stall). ``db`` is a SQLite
+    file, or a ``postgresql://`` URL for the PostgreSQL store."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -78,12 +83,14 @@ def start_server(db: Path, config: IngestConfig,
 
     async def main() -> None:
         try:
-            real = await SqliteStore.open(db)
+            real: Store = (await PostgresStore.open(db, max_size=4)
+                           if isinstance(db, str) else await SqliteStore.open(db))
             store: Store = wrap_store(real) if wrap_store is not None else real
             metrics = Metrics()
             app = create_app(store, config, metrics, on_enqueued=on_enqueued)
             server = uvicorn.Server(uvicorn.Config(
-                app, log_level="warning", lifespan="off", access_log=False))
+                app, log_level="warning", lifespan="off", access_log=False,
+                http=guarded_protocol(limits)))
             holder.update(store=store, metrics=metrics, server=server,
                           loop=asyncio.get_running_loop())
         except BaseException as exc:

@@ -38,7 +38,10 @@ MARKER: Final = "\x00"
 NUL_ESCAPE: Final = b"\\u0000"
 
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-_NUMBER = rb'-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+|-?\d{300,}'
+_NUMBER = rb'-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+|-?\d{4301,}'
+MAX_INTEGER_DIGITS: Final = 4300
+# Longest integer the decoder reads (Python's limit for int conversions); longer ones
+# are out of range. Shorter integers are kept exactly, however large.
 _TOKEN: Final = re.compile(rb"(" + _STRING + rb")|([\[{])|([\]}])|(" + _NUMBER + rb")", re.DOTALL)
 _ESCAPE: Final = re.compile(
     rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
@@ -60,6 +63,9 @@ def _number_marker(text: bytes) -> bytes:
 
 
 def _out_of_range(text: bytes) -> bool:
+    """A float beyond a double's range, or an integer longer than the decoder reads."""
+    if b"." not in text and b"e" not in text and b"E" not in text:
+        return len(text.lstrip(b"-")) > MAX_INTEGER_DIGITS
     return abs(float(text)) == float("inf")
 
 

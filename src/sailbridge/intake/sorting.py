@@ -20,7 +20,7 @@ from sailbridge.events import Event, InvalidEvent, event_from_dict, format_time,
 from sailbridge.intake import fastpath
 from sailbridge.intake.documents import Body, decode_any
 from sailbridge.intake.jobs import job_for
-from sailbridge.intake.repair import repair_json, value_problem
+from sailbridge.intake.repair import NUL_ESCAPE, repair_json, value_problem
 from sailbridge.intake.rules import (
     NO_SHARED,
     Shared,
@@ -115,10 +115,11 @@ def event_or_refusal(document: Any, shared: Shared, kind: str | None,
 
 def decode_event(raw: bytes) -> tuple[Any, Refusal | None]:
     """One event's JSON decoded, repaired if it must be (see `repair`)."""
-    try:
-        return decode_any(raw), None
-    except (msgspec.MsgspecError, RecursionError):
-        pass
+    if NUL_ESCAPE not in raw:
+        try:
+            return decode_any(raw), None
+        except (msgspec.MsgspecError, RecursionError):
+            pass
     try:
         return decode_any(repair_json(raw)), None
     except (msgspec.MsgspecError, RecursionError) as exc:
