@@ -11,6 +11,7 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
 from rudderstack.analytics.client import Client as RudderClient  # type: ignore[import-untyped]
 
 from sailbridge.sandbox.server import SandboxHandle
@@ -28,19 +29,15 @@ def run_node_client(js_clients: Path, client: str, url: str, calls: list[Call]) 
     assert result.returncode == 0, f"{client} exited {result.returncode}:\n{result.stderr}"
 
 
-def test_segment_analytics_node(sandbox: SandboxHandle, serve_process: StartServe,
-                                js_clients: Path) -> None:
+@pytest.mark.parametrize("client", [
+    pytest.param("segment", id="segment-analytics-node"),
+    pytest.param("rudderstack", id="rudderstack-rudder-sdk-node"),
+])
+def test_node_sdk(sandbox: SandboxHandle, serve_process: StartServe, js_clients: Path,
+                  client: str) -> None:
     service = serve_process(**SCENARIO_SETTINGS)
     calls = scenario_calls()
-    run_node_client(js_clients, "segment", service.url, calls)
-    assert_story_delivered(service, sandbox, calls)
-
-
-def test_rudderstack_node_sdk(sandbox: SandboxHandle, serve_process: StartServe,
-                              js_clients: Path) -> None:
-    service = serve_process(**SCENARIO_SETTINGS)
-    calls = scenario_calls()
-    run_node_client(js_clients, "rudderstack", service.url, calls)
+    run_node_client(js_clients, client, service.url, calls)
     assert_story_delivered(service, sandbox, calls)
 
 
