@@ -32,16 +32,16 @@ function replayOn(analytics, call) {
  * appends `/t`, `/i`, ... or `/b` when batching).
  */
 async function replaySegment(calls, { writeKey, apiHost, batching }) {
+  // cdnSettings: what Segment's CDN would serve for the write key, given inline. The
+  // destination's options are the documented load options, merged over it.
+  const cdnSettings = { integrations: { 'Segment.io': { apiKey: writeKey } }, metrics: { sampleRate: 0 } }
   const segmentio = {
-    apiKey: writeKey,
     apiHost,
     protocol: 'http',
     ...(batching ? { deliveryStrategy: { strategy: 'batching', config: { size: 100, timeout: 300 } } } : {}),
   }
   const [analytics] = await AnalyticsBrowser.load(
-    { writeKey, cdnSettings: { integrations: { 'Segment.io': segmentio }, metrics: { sampleRate: 0 } } },
-    { integrations: { 'Segment.io': { apiHost, protocol: 'http' } } },
-  )
+    { writeKey, cdnSettings }, { integrations: { 'Segment.io': segmentio } })
   analytics.setAnonymousId(calls.find((call) => call.anonymousId)?.anonymousId)
   // One call at a time, as a visitor's clicks come: analytics-next sends each event in
   // its own request as soon as it is called, so calls fired in the same instant race
