@@ -10,7 +10,6 @@ page sent (paths, content types) so a library that silently changed its endpoint
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,42 +26,41 @@ from .scenario import SCENARIO_SETTINGS, assert_story_delivered, scenario_calls
 
 @dataclass
 class SentRequests:
-    """The requests the page made to sailbridge, as (method, path, content type)."""
+    """The requests a page made to sailbridge, as (method, path, content type), and any
+    it made beyond this machine (there must be none: no CDN, no telemetry)."""
 
     page: Page
-    sailbridge: str = ""
+    sailbridge: str
     seen: list[tuple[str, str, str]] = field(default_factory=list)
     elsewhere: list[str] = field(default_factory=list)
 
+    @classmethod
+    def watch(cls, page: Page, sailbridge: str) -> SentRequests:
+        recorder = cls(page, sailbridge)
+        page.on("request", recorder.record)
+        return recorder
+
     def record(self, request: Request) -> None:
-        if request.url.startswith(self.sailbridge):
+        if request.url.startswith(self.sailbridge + "/"):
             split = urlsplit(request.url)
             path = split.path + (f"?{split.query}" if split.query else "")
             self.seen.append((request.method, path,
                               request.headers.get("content-type", "").split(";")[0]))
-        elif not request.url.startswith(("http://127.0.0.1", "data:", "blob:")):
+        elif not request.url.startswith(("http://127.0.0.1:", "data:", "blob:")):
             self.elsewhere.append(request.url)
 
     def observed(self) -> set[tuple[str, str, str]]:
-        """Everything sent so far. Playwright's sync API hands over the browser's events
-        only during a call into it, hence the round trip first."""
+        """Everything sent to sailbridge so far. Playwright's sync API hands over the
+        browser's events only during a call into it, hence the round trip first."""
         self.page.evaluate("0")
+        assert self.elsewhere == [], "the page reached beyond the test machine"
         return set(self.seen)
 
 
-@pytest.fixture
-def sent(browser_page: Page) -> Iterator[SentRequests]:
-    recorder = SentRequests(browser_page)
-    browser_page.on("request", recorder.record)
-    yield recorder
-    recorder.observed()
-    assert recorder.elsewhere == [], "the page reached beyond the test machine"
-
-
-def serve_for(serve_process: StartServe, page: Page, **extra: str) -> ServeProcess:
+def serve_for(serve_process: StartServe, page: Page) -> ServeProcess:
     """`serve` letting the test page's origin in."""
     origin = "{0.scheme}://{0.netloc}".format(urlsplit(page.url))
-    return serve_process(**SCENARIO_SETTINGS, SAILBRIDGE_CORS_ORIGINS=origin, **extra)
+    return serve_process(**SCENARIO_SETTINGS, SAILBRIDGE_CORS_ORIGINS=origin)
 
 
 REPLAY_DEADLINE_MS = 30_000
@@ -80,9 +78,9 @@ def replay(page: Page, function: str, calls: list[Any], options: dict[str, Any])
 
 @pytest.mark.parametrize("batching", [False, True], ids=["one-per-request", "batching"])
 def test_segment_analytics_next(sandbox: SandboxHandle, serve_process: StartServe,
-                                browser_page: Page, sent: SentRequests, batching: bool) -> None:
+                                browser_page: Page, batching: bool) -> None:
     service = serve_for(serve_process, browser_page)
-    sent.sailbridge = service.url
+    sent = SentRequests.watch(browser_page, service.url)
     calls = scenario_calls()
     apiHost = urlsplit(service.url).netloc + "/v1"
     replay(browser_page, "replaySegment", calls,
@@ -94,9 +92,9 @@ def test_segment_analytics_next(sandbox: SandboxHandle, serve_process: StartServ
 
 @pytest.mark.parametrize("transport", ["beacon", "xhr"])
 def test_rudderstack_js_sdk(sandbox: SandboxHandle, serve_process: StartServe,
-                            browser_page: Page, sent: SentRequests, transport: str) -> None:
+                            browser_page: Page, transport: str) -> None:
     service = serve_for(serve_process, browser_page)
-    sent.sailbridge = service.url
+    sent = SentRequests.watch(browser_page, service.url)
     calls = scenario_calls(screen=False)  # the JS SDK has no screen call
     replay(browser_page, "replayRudderstack", calls,
            {"writeKey": WRITE_KEY, "dataPlaneUrl": service.url, "transport": transport})
