@@ -45,8 +45,10 @@ class BodyError(ValueError):
 class Body:
     """A body's events (raw JSON each), shared batch fields, and its ``writeKey``.
 
-    ``plain`` says the fast path may take its events: not repaired (repair leaves
-    markers only the general path looks for) and no shared objects to merge.
+    ``repaired`` says the body was rewritten by `repair_json` (its events must not be
+    repaired again: that would erase its markers). ``plain`` says the fast path may
+    take its events: not repaired (repair leaves markers only the general path looks
+    for) and no shared objects to merge.
     ``shallow`` says no event can nest deeper than `MAX_DEPTH` (the whole body has
     fewer brackets than that), so the fast path need not count per event.
     """
@@ -54,8 +56,12 @@ class Body:
     events: list[msgspec.Raw]
     shared: Shared
     write_key: str | None
-    plain: bool
+    repaired: bool
     shallow: bool
+
+    @property
+    def plain(self) -> bool:
+        return not self.repaired and not self.shared.merges_objects
 
 
 def _text(value: Any) -> str | None:
@@ -109,9 +115,7 @@ def batch_body(data: bytes, limit: int | None = MAX_EVENTS) -> Body:
         return _batch_parts(top)
 
     (events, shared, write_key), data, repaired = _checked(data, read)
-    return Body(_bounded(events, limit), shared, write_key,
-                not repaired and not shared.merges_objects,
-                _shallow(data))
+    return Body(_bounded(events, limit), shared, write_key, repaired, _shallow(data))
 
 
 def _batch_parts(top: dict[str, msgspec.Raw]) -> tuple[list[msgspec.Raw], Shared, str | None]:
@@ -150,7 +154,7 @@ def event_body(data: bytes) -> Body:
         return _text(decode_any(fields["writeKey"])) if "writeKey" in fields else None
 
     write_key, data, repaired = _checked(data, read)
-    return Body([msgspec.Raw(data)], NO_SHARED, write_key, not repaired, _shallow(data))
+    return Body([msgspec.Raw(data)], NO_SHARED, write_key, repaired, _shallow(data))
 
 
 def events_body(data: bytes, max_events: int | None = MAX_EVENTS) -> Body:
@@ -162,16 +166,16 @@ def events_body(data: bytes, max_events: int | None = MAX_EVENTS) -> Body:
             top: Any = _decode_raw_object(data)
         except msgspec.ValidationError:
             try:
-                return Body(_decode_raw_list(data), NO_SHARED, None, True, True)
+                return Body(_decode_raw_list(data), NO_SHARED, None, False, True)
             except msgspec.ValidationError as exc:
                 raise _Shape("the body must be an event object, a JSON array of events "
                              "or a {\"batch\": [...]} object") from exc
         if "batch" in top:
             events, shared, write_key = _batch_parts(top)
-            return Body(events, shared, write_key, not shared.merges_objects, True)
+            return Body(events, shared, write_key, False, True)
         write_key = _text(decode_any(top["writeKey"])) if "writeKey" in top else None
-        return Body([msgspec.Raw(data)], NO_SHARED, write_key, True, True)
+        return Body([msgspec.Raw(data)], NO_SHARED, write_key, False, True)
 
     body, data, repaired = _checked(data, read)
-    return Body(_bounded(body.events, max_events), body.shared, body.write_key,
-                body.plain and not repaired, _shallow(data))
+    return Body(_bounded(body.events, max_events), body.shared, body.write_key, repaired,
+                _shallow(data))

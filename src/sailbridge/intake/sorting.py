@@ -10,6 +10,7 @@ what ``sailbridge send`` and ``explain`` use for files (`event_or_refusal`).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -54,32 +55,43 @@ class Refusal:
 
 
 class Received:
-    """The receive time of one request, as a datetime and as Segment's ISO text."""
+    """The receive time of one request: epoch seconds, Segment's ISO text of it, and
+    (made only when the general path asks) the datetime."""
 
-    __slots__ = ("epoch", "moment", "text")
+    __slots__ = ("_moment", "epoch", "text")
 
     def __init__(self, epoch: float, text: TimeText | None = None) -> None:
         self.epoch = epoch
-        self.moment = datetime.fromtimestamp(epoch, UTC)
-        self.text = format_time(self.moment) if text is None else text(self.moment)
+        self._moment: datetime | None = None
+        self.text = (text or TimeText())(epoch)
+
+    @property
+    def moment(self) -> datetime:
+        if self._moment is None:
+            self._moment = datetime.fromtimestamp(self.epoch, UTC)
+        return self._moment
 
 
 class TimeText:
     """`format_time` for a stream of receive times: ``strftime`` is the slow part and
-    its output changes once a second, so the second's prefix is formatted once."""
+    its output changes once a second, so each second's prefix is formatted once."""
 
     __slots__ = ("_prefix", "_second")
 
     def __init__(self) -> None:
-        self._second: datetime | None = None
+        self._second = -1
         self._prefix = ""
 
-    def __call__(self, moment: datetime) -> str:
-        second = moment.replace(microsecond=0)
+    def __call__(self, epoch: float) -> str:
+        fraction, whole = math.modf(epoch)
+        second, micros = int(whole), round(fraction * 1e6)  # as datetime.fromtimestamp
+        if micros >= 1_000_000:
+            second, micros = second + 1, micros - 1_000_000
         if second != self._second:
             self._second = second
-            self._prefix = format_time(second)[:-4]  # "...:SS." without "000Z"
-        return f"{self._prefix}{moment.microsecond // 1000:03d}Z"
+            moment = datetime.fromtimestamp(second, UTC)
+            self._prefix = format_time(moment)[:-4]  # "...:SS." without "000Z"
+        return f"{self._prefix}{micros // 1000:03d}Z"
 
 
 def stamped(event: Event, received: Received) -> Event:
@@ -113,13 +125,15 @@ def event_or_refusal(document: Any, shared: Shared, kind: str | None,
         return Refusal(INVALID_TIMESTAMP, f"bad timestamp: {exc}")
 
 
-def decode_event(raw: bytes) -> tuple[Any, Refusal | None]:
-    """One event's JSON decoded, repaired if it must be (see `repair`)."""
-    if NUL_ESCAPE not in raw:
+def decode_event(raw: bytes, repaired: bool = False) -> tuple[Any, Refusal | None]:
+    """One event's JSON decoded, repaired if it must be (see `repair`); ``repaired``:
+    it already was (repairing again would erase the markers repair left)."""
+    if repaired or NUL_ESCAPE not in raw:
         try:
             return decode_any(raw), None
-        except (msgspec.MsgspecError, RecursionError):
-            pass
+        except (msgspec.MsgspecError, RecursionError) as exc:
+            if repaired:
+                return None, Refusal(INVALID_EVENT, f"malformed JSON: {exc}")
     try:
         return decode_any(repair_json(raw)), None
     except (msgspec.MsgspecError, RecursionError) as exc:
@@ -164,11 +178,12 @@ class Sorter:
                 if job is not None:
                     jobs.append(job)
                     continue
-            self.sort_slow(raw, shared, kind, write_key, received, into)
+            self.sort_slow(raw, shared, kind, write_key, received, into, body.repaired)
 
     def sort_slow(self, raw: msgspec.Raw | bytes, shared: Shared, kind: str | None,
-                  write_key: str, received: Received, into: Sorted) -> None:
-        """The general path for one raw event."""
+                  write_key: str, received: Received, into: Sorted,
+                  repaired: bool = False) -> None:
+        """The general path for one raw event (``repaired``: see `decode_event`)."""
         data = bytes(raw)
         document: Any = None
         if len(data) > self.max_event_bytes:
@@ -176,7 +191,7 @@ class Sorter:
                 TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit is "
                            f"{self.max_event_bytes} bytes")
         else:
-            document, refusal = decode_event(data)
+            document, refusal = decode_event(data, repaired)
             outcome = refusal or event_or_refusal(document, shared, kind, received)
         if isinstance(outcome, Refusal):
             into.rejections.append(rejection_for(write_key, data, document, outcome,

@@ -85,6 +85,7 @@ SINGLE_PATHS: Final = {
     "/v1/a": "alias",
     "/v1/g": "group",
 }
+HOT_PATHS: Final = ("/v1/t", "/v1/batch", "/v1/p", "/v1/track", "/v1/i", "/v1/identify")
 BEACON_PATH: Final = "/beacon/v1/batch"
 WEBHOOK_PATH: Final = "/v1/webhook"
 WEBHOOK_WRITE_KEY: Final = "segment-webhook"
@@ -156,15 +157,24 @@ class Ingest:
                                           config.max_store_calls)
 
     def routes(self) -> list[Route]:
-        handlers: dict[str, Callable[[Request], Awaitable[Response]]] = {
-            path: self._ingest_batch for path in BATCH_PATHS}
-        for path, kind in SINGLE_PATHS.items():
-            handlers[path] = _bound_kind(self._ingest_single, kind)
-        handlers[BEACON_PATH] = self._ingest_beacon
-        handlers[WEBHOOK_PATH] = self._ingest_webhook
-        routes = [Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
-                  for path, handler in handlers.items()]
-        return routes
+        """Every ingest route, the busiest first: Starlette tries routes in order, so
+        analytics.js's ``/v1/t`` and the SDKs' ``/v1/batch`` match at the first tries."""
+        handlers: dict[str, Callable[[Request], Awaitable[Response]]] = {}
+        for path in HOT_PATHS:
+            handlers[path] = self._handler(path)
+        for path in (*BATCH_PATHS, *SINGLE_PATHS, BEACON_PATH, WEBHOOK_PATH):
+            handlers.setdefault(path, self._handler(path))
+        return [Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
+                for path, handler in handlers.items()]
+
+    def _handler(self, path: str) -> Callable[[Request], Awaitable[Response]]:
+        if path in SINGLE_PATHS:
+            return _bound_kind(self._ingest_single, SINGLE_PATHS[path])
+        if path == BEACON_PATH:
+            return self._ingest_beacon
+        if path == WEBHOOK_PATH:
+            return self._ingest_webhook
+        return self._ingest_batch
 
     # -- endpoints ----------------------------------------------------------------------
 
@@ -237,7 +247,7 @@ class Ingest:
         write_key = self._authorize(key or body.write_key)
         sorted_ = Sorted()
         self.sorter.sort_slow(body.events[0], body.shared, kind, write_key,
-                              self.sorter.received(received), sorted_)
+                              self.sorter.received(received), sorted_, body.repaired)
         await self._store(sorted_, received)
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
