@@ -87,9 +87,13 @@ CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-network
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium() -> Iterator[Browser]:
-    """Debian's headless Chromium driven by Playwright (which cannot download its own)."""
+    """Debian's headless Chromium driven by Playwright (which cannot download its own).
+
+    Module-scoped on purpose: while Playwright's sync API is open, the main thread has
+    a running event loop, and every asyncio test after it would fail to start its own.
+    """
     if not CHROMIUM.exists():
         unavailable(f"{CHROMIUM} is missing (Debian: apt-get install -y chromium); "
                     "the browser client tests need it")
