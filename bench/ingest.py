@@ -102,6 +102,7 @@ def serve(kind: str, port: int, db: str) -> None:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", port))
         store = None
+        http: Any = "httptools"
         if kind == "bare":
             app = bare_app()
         else:
@@ -110,9 +111,12 @@ def serve(kind: str, port: int, db: str) -> None:
             from sailbridge.server.metrics import Metrics
             from sailbridge.store.sqlite import SqliteStore
 
+            from sailbridge.server.connections import ConnectionLimits, guarded_protocol
+
             store = await SqliteStore.open(db)
             app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
-        config = uvicorn.Config(app, http="httptools", loop="none", log_level="warning",
+            http = guarded_protocol(ConnectionLimits())  # what `serve` runs
+        config = uvicorn.Config(app, http=http, loop="none", log_level="warning",
                                 access_log=False, lifespan="off", backlog=2048)
         try:
             await uvicorn.Server(config).serve(sockets=[sock])
@@ -157,9 +161,9 @@ def bare_app() -> Any:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route("/v1/batch", ingest, methods=["POST"]),
-                             Route("/v1/track", ingest, methods=["POST"]),
-                             Route("/healthz", healthz)])
+    return Starlette(routes=[Route(path, ingest, methods=["POST"])
+                             for path in ("/v1/t", "/v1/batch", "/v1/track")]
+                     + [Route("/healthz", healthz)])
 
 
 # ---------------------------------------------------------------- load client

@@ -16,9 +16,16 @@ and ``wrk`` to CPU 1 with ``taskset``. In the same run, on the same cores:
 - ``sailbridge``: the real app (its guarded uvicorn protocol included) over a real
   `SqliteStore`; 200 only after the events are committed.
 
+Both servers are `bench/ingest.py`'s (``BENCH_PROFILE=prefix`` profiles them there).
+
 Reported: requests/s for ``/v1/t`` (analytics.js's route, text/plain, writeKey in the
 body) and ``/v1/track``, their ratio to bare; events/s for ``/v1/batch`` with 100
 events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
+
+On a shared machine the server's core is shared with other work too, so each run also
+reports the server's CPU time per request (``/proc``, every thread: the store's writer
+included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
+the two would reach each on a core of its own, much less moved by other load.
 """
 
 from __future__ import annotations
@@ -28,15 +35,16 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve()
+sys.path.insert(0, str(HERE.parent))
+from ingest import free_port, serve, wait_ready
+
 WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
 SERVER_CPU = "0"
@@ -79,102 +87,6 @@ end
 """
 
 
-def serve(kind: str, port: int, db: str) -> None:
-    """Run one server (``bare`` or ``sailbridge``) on ``port`` until SIGTERM."""
-    import asyncio
-
-    import uvicorn
-    import uvloop
-
-    async def main() -> None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        store = None
-        http: Any = "httptools"
-        if kind == "bare":
-            app = bare_app()
-        else:
-            from sailbridge.server.app import create_app
-            from sailbridge.server.connections import ConnectionLimits, guarded_protocol
-            from sailbridge.server.ingest import IngestConfig
-            from sailbridge.server.metrics import Metrics
-            from sailbridge.store.sqlite import SqliteStore
-
-            store = await SqliteStore.open(db)
-            app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
-            http = guarded_protocol(ConnectionLimits())
-        config = uvicorn.Config(app, http=http, loop="none", log_level="warning",
-                                access_log=False, lifespan="off", backlog=2048)
-        try:
-            await uvicorn.Server(config).serve(sockets=[sock])
-        finally:
-            if store is not None:
-                await store.close()
-
-    del asyncio
-    profile_to = os.environ.get("BENCH_PROFILE")
-    if not profile_to:
-        uvloop.run(main())
-        return
-    import cProfile  # the event-loop thread only; the store's writer thread is not seen
-    import signal
-
-    def stop(signum: int, frame: Any) -> None:  # uvicorn re-raises SIGTERM after shutdown
-        raise SystemExit(0)
-
-    signal.signal(signal.SIGTERM, stop)
-    profiler = cProfile.Profile()
-    profiler.enable()
-    try:
-        uvloop.run(main())
-    finally:
-        profiler.disable()
-        profiler.dump_stats(f"{profile_to}-{kind}.prof")
-
-
-def bare_app() -> Any:
-    """The same HTTP stack and JSON decode, no validation and no store."""
-    import msgspec
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    decode = msgspec.json.decode
-
-    async def ingest(request: Request) -> Response:
-        decode(await request.body())
-        return Response(b'{"success":true}', media_type="application/json")
-
-    async def healthz(request: Request) -> Response:
-        return JSONResponse({"ok": True})
-
-    return Starlette(routes=[Route(path, ingest, methods=["POST"])
-                             for path in ("/v1/t", "/v1/track", "/v1/batch")]
-                     + [Route("/healthz", healthz)])
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, timeout: float = 15.0) -> None:
-    import requests
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"server at {url} did not become ready")
-
-
 def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> dict[str, float]:
     """One wrk run pinned to the client CPU; requests/s, p50/p99 ms, non-2xx count."""
     env = {**os.environ, "BENCH_MODE": mode, "BENCH_WRITE_KEY": WRITE_KEY,
@@ -184,9 +96,11 @@ def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> d
          "--latency", "-s", script, url], env=env, capture_output=True, text=True,
         check=True, timeout=seconds + 60).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rate, "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
+    return {"rps": rate, "requests": total,
+            "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
             "non_2xx": float(bad.group(1)) if bad else 0.0,
             "socket_errors": 1.0 if errors else 0.0}
 
@@ -197,6 +111,17 @@ def _latency(out: str, label: str) -> float:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
     return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system, every thread) of process ``pid`` and its children: the
+    server is ``taskset``'s child, so its own pid is found below it."""
+    total = 0.0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12]))
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
 
 
 def run(kind: str, path: str, mode: str, connections: int, seconds: float,
@@ -211,7 +136,11 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         wrk(url + path, mode, connections, 2, script)  # warm-up
-        return wrk(url + path, mode, connections, seconds, script)
+        cpu_before = _cpu_seconds(server.pid)
+        figures = wrk(url + path, mode, connections, seconds, script)
+        figures["server_cpu_us_per_request"] = round(
+            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1)
+        return figures
     finally:
         server.terminate()
         server.wait(30)
@@ -245,8 +174,17 @@ def main() -> None:
                   file=sys.stderr, flush=True)
         bare_single = figures["bare /v1/t"]["rps"]
         bare_batch = figures["bare /v1/batch"]["rps"]
+
+        def cpu(name: str) -> float:
+            return figures[name]["server_cpu_us_per_request"]
+
         results.append({
             "figures": figures,
+            # throughput ratios if each server had its core to itself: bare CPU per
+            # request over sailbridge's (robust to other load on the machine)
+            "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
+            "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
+            "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
             "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
             "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
             "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,

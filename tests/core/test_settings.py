@@ -4,6 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from sailbridge.server.connections import ConnectionLimits
+from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import SettingsError, load_settings, parse_rate_limits
 
 
@@ -92,3 +94,26 @@ def test_unknown_setting_in_file_is_named(tmp_path: Path) -> None:
 def test_secret_is_not_shown_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAILBRIDGE_SAILTHRU_API_SECRET", "hunter2")
     assert "hunter2" not in repr(load_settings())
+
+
+def test_browser_and_webhook_settings_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAILBRIDGE_CORS_ORIGINS", " https://a.example/ , https://b.example")
+    monkeypatch.setenv("SAILBRIDGE_WEBHOOK_SECRETS", "new-secret, old-secret")
+    monkeypatch.setenv("SAILBRIDGE_HEADER_TIMEOUT", "4")
+    monkeypatch.setenv("SAILBRIDGE_MAX_CONNECTIONS", "50")
+    settings = load_settings()
+    assert settings.cors_origin_set == {"https://a.example", "https://b.example"}
+    assert settings.webhook_secret_list == ("new-secret", "old-secret")
+    assert settings.header_timeout == 4.0 and settings.max_connections == 50
+    assert "new-secret" not in repr(settings)
+    ingest = IngestConfig.from_settings(settings)
+    assert ingest.cors_origins == settings.cors_origin_set
+    assert ingest.webhook_secrets == ("new-secret", "old-secret")
+    limits = ConnectionLimits.from_settings(settings)
+    assert (limits.header_timeout, limits.max_connections) == (4.0, 50)
+
+
+def test_without_browser_or_webhook_settings_both_are_off() -> None:
+    settings = load_settings()
+    assert settings.cors_origin_set == frozenset()
+    assert settings.webhook_secret_list == ()

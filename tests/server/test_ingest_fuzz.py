@@ -158,7 +158,7 @@ _paths = st.sampled_from(["/v1/batch", "/v1/import", "/v1/b", "/v1/t", "/v1/i", 
 
 @st.composite
 def _mangled(draw: st.DrawFn) -> bytes:
-    message_id, marked = marked_event()
+    _, marked = marked_event()
     body = draw(st.one_of(
         st.binary(max_size=200),
         _bad_event,

@@ -7,7 +7,7 @@ from typing import Protocol
 
 class Keyed(Protocol):
     """What ordering needs of an event: a `sailbridge.events.Event`, or ingest's typed
-    wire form of one (`sailbridge.server.fastpath.WireEvent`)."""
+    wire form of one (`sailbridge.intake.fastpath.WireEvent`)."""
 
     @property
     def type(self) -> str | None: ...

@@ -212,20 +212,19 @@ class Ingest:
         return response
 
     async def _ingest_batch(self, request: Request) -> Response:
-        key = self._header_write_key(request)
-        data = await read_body(request, self.config.max_body_bytes)
-        received = self.clock()
-        body = _read(batch_body, data)
-        write_key = self._authorize(key or body.write_key)
-        await self._sort_and_store(body, write_key, received)
-        return _SUCCESS_RESPONSE
+        return await self._ingest_events(request, batch_body, None)
 
     async def _ingest_beacon(self, request: Request) -> Response:
         """RudderStack's beacon: a batch (or array) as text/plain, the key in the URL."""
-        key = self._header_write_key(request) or request.query_params.get("writeKey") or None
+        return await self._ingest_events(request, events_body,
+                                         request.query_params.get("writeKey") or None)
+
+    async def _ingest_events(self, request: Request, reader: Callable[[bytes], Body],
+                             url_key: str | None) -> Response:
+        key = self._header_write_key(request) or url_key
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
-        body = _read(events_body, data)
+        body = _read(reader, data)
         write_key = self._authorize(key or body.write_key)
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
@@ -343,7 +342,7 @@ class Ingest:
         self.metrics.ingest_inflight.inc()
         try:
             await self._coalescer.accept(sorted_.jobs, sorted_.rejections, received)
-        except Exception as exc:  # noqa: BLE001 - any store failure is "try again later"
+        except Exception as exc:
             log.exception("store.accept failed; answering 503")
             raise StoreUnavailable(
                 f"the event store is unavailable ({type(exc).__name__}); retry later",
@@ -364,7 +363,7 @@ class Ingest:
         if sorted_.jobs and self.on_enqueued is not None:
             try:
                 self.on_enqueued()
-            except Exception:  # noqa: BLE001 - the events are stored; only the nudge failed
+            except Exception:
                 log.exception("the on_enqueued hook failed")
 
 
