@@ -66,14 +66,14 @@ def serve_for(serve_process: StartServe, page: Page) -> ServeProcess:
 REPLAY_DEADLINE_MS = 30_000
 
 
-def replay(page: Page, function: str, calls: list[Any], options: dict[str, Any]) -> None:
-    """Run a replay function of the bundle; a library still retrying after the deadline fails."""
-    result = page.evaluate(
+def replay(page: Page, function: str, calls: list[Any], options: dict[str, Any]) -> Any:
+    """Run a replay function of the bundle: what it reports, or 'not sent in time' when
+    the library is still retrying after the deadline."""
+    return page.evaluate(
         f"""([calls, options, deadline]) => Promise.race([
               window.sailbridgeClients.{function}(calls, options),
               new Promise((resolve) => setTimeout(() => resolve('not sent in time'), deadline))])""",
         [calls, options, REPLAY_DEADLINE_MS])
-    assert result == {"sent": len(calls), "failed": []}
 
 
 @pytest.mark.parametrize("batching", [False, True], ids=["one-per-request", "batching"])
@@ -82,9 +82,10 @@ def test_segment_analytics_next(sandbox: SandboxHandle, serve_process: StartServ
     service = serve_for(serve_process, browser_page)
     sent = SentRequests.watch(browser_page, service.url)
     calls = scenario_calls()
-    apiHost = urlsplit(service.url).netloc + "/v1"
-    replay(browser_page, "replaySegment", calls,
-           {"writeKey": WRITE_KEY, "apiHost": apiHost, "batching": batching})
+    api_host = urlsplit(service.url).netloc + "/v1"
+    assert replay(browser_page, "replaySegment", calls,
+                  {"writeKey": WRITE_KEY, "apiHost": api_host, "batching": batching}
+                  ) == {"sent": len(calls), "failed": []}
     assert_story_delivered(service, sandbox, calls)
     paths = ["/v1/b"] if batching else ["/v1/i", "/v1/t", "/v1/p", "/v1/s", "/v1/g", "/v1/a"]
     assert sent.observed() == {("POST", path, "text/plain") for path in paths}
@@ -96,14 +97,29 @@ def test_rudderstack_js_sdk(sandbox: SandboxHandle, serve_process: StartServe,
     service = serve_for(serve_process, browser_page)
     sent = SentRequests.watch(browser_page, service.url)
     calls = scenario_calls(screen=False)  # the JS SDK has no screen call
-    replay(browser_page, "replayRudderstack", calls,
-           {"writeKey": WRITE_KEY, "dataPlaneUrl": service.url, "transport": transport})
+    assert replay(browser_page, "replayRudderstack", calls,
+                  {"writeKey": WRITE_KEY, "dataPlaneUrl": service.url, "transport": transport}
+                  ) == {"sent": len(calls), "failed": []}
     assert_story_delivered(service, sandbox, calls)
     if transport == "beacon":
         assert sent.observed() == {("POST", f"/beacon/v1/batch?writeKey={WRITE_KEY}",
                                     "text/plain")}
     else:
         assert sent.observed() == {("POST", "/v1/batch", "application/json")}
+
+
+def test_analytics_next_without_the_destinations_api_key_sends_no_write_key(
+        sandbox: SandboxHandle, serve_process: StartServe, browser_page: Page) -> None:
+    """The write key analytics-next sends is Segment.io's apiKey, not load's writeKey:
+    without it sailbridge answers 401 and stores nothing (docs/sources.md)."""
+    service = serve_for(serve_process, browser_page)
+    calls = [{"type": "track", "event": "Viewed Pricing", "properties": {}}]
+    api_host = urlsplit(service.url).netloc + "/v1"
+    result = replay(browser_page, "replaySegment", calls,
+                    {"writeKey": WRITE_KEY, "apiHost": api_host, "withApiKey": False})
+    assert result == {"sent": 1, "failed": ["NonRetryableError: Non-retryable error: 401"]}
+    status = service.admin("/status")
+    assert status["pending"] + status["delivered"] + status["rejected"] == 0
 
 
 def test_an_origin_not_allowed_is_refused_by_the_browser(

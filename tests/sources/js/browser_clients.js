@@ -31,10 +31,12 @@ function replayOn(analytics, call) {
  * apiHost is host:port/path without scheme (analytics-next prefixes `protocol://` and
  * appends `/t`, `/i`, ... or `/b` when batching).
  */
-async function replaySegment(calls, { writeKey, apiHost, batching }) {
+async function replaySegment(calls, { writeKey, apiHost, batching, withApiKey = true }) {
   // cdnSettings: what Segment's CDN would serve for the write key, given inline. The
-  // destination's options are the documented load options, merged over it.
-  const cdnSettings = { integrations: { 'Segment.io': { apiKey: writeKey } }, metrics: { sampleRate: 0 } }
+  // destination's options are the documented load options, merged over it. The write
+  // key the library sends is the destination's apiKey (withApiKey: false leaves it out).
+  const destination = withApiKey ? { apiKey: writeKey } : {}
+  const cdnSettings = { integrations: { 'Segment.io': destination }, metrics: { sampleRate: 0 } }
   const segmentio = {
     apiHost,
     protocol: 'http',
