@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from typing import NoReturn
+
+import pytest
 
 from sailbridge.sandbox.server import SandboxHandle
 
@@ -27,3 +30,14 @@ def sandbox_environment(sandbox: SandboxHandle, database: str, **extra: str) -> 
         "SAILBRIDGE_RETRY_MIN_DELAY": "0.1",
         **extra,
     }
+
+
+def unavailable(message: str) -> NoReturn:
+    """Skip a test whose tool or server is missing here; fail instead when ``CI`` is set.
+
+    A developer's machine may lack PostgreSQL, Node or Chromium; CI must not go green
+    without the tests that need them.
+    """
+    if os.environ.get("CI"):
+        pytest.fail(f"CI is set, so this must be tested: {message}", pytrace=False)
+    pytest.skip(message)

@@ -25,6 +25,8 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from ..environment import unavailable
+
 POSTGRES_URL_VARIABLE = "SAILBRIDGE_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://root@127.0.0.1:5432/postgres"
 # Read once, at collection: the autouse fixture in tests/conftest.py removes every
@@ -45,10 +47,7 @@ def postgres_server() -> tuple[str, psycopg.Connection[Any]]:
         message = (f"PostgreSQL is not reachable at {url} ({exc}). Start it with "
                    "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main "
                    f"start` or point {POSTGRES_URL_VARIABLE} at a server.")
-        if os.environ.get("CI"):
-            pytest.fail(f"CI is set, so the PostgreSQL store must be tested: {message}",
-                        pytrace=False)
-        pytest.skip(message)
+        unavailable(message)
     return url, admin
 
 

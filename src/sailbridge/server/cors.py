@@ -4,6 +4,7 @@ Browsers send analytics.js's events from the shop's own origin to sailbridge's, 
 each answer must name that origin in ``Access-Control-Allow-Origin`` or the page's
 script never sees it; recent analytics.js versions also send ``Authorization`` and
 ``X-Retry-Count``, which makes the browser ask first (a preflight ``OPTIONS``).
+RudderStack's JS SDK (XHR transport) adds ``AnonymousId`` and ``SentAt`` headers.
 Origins are configured (`SAILBRIDGE_CORS_ORIGINS`), empty by default: no page may
 post until someone says which. An origin not allowed gets no CORS headers at all.
 """
@@ -14,7 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 ANY_ORIGIN: Final = "*"
-ALLOWED_HEADERS: Final = "Content-Type, Authorization, X-Retry-Count, Content-Encoding"
+ALLOWED_HEADERS: Final = ("Content-Type, Authorization, X-Retry-Count, Content-Encoding, "
+                          "AnonymousId, SentAt")
 MAX_AGE_SECONDS: Final = 7200
 """How long a browser may cache a preflight answer (Chromium's own cap is 2 hours)."""
 
