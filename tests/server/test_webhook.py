@@ -13,7 +13,7 @@ import requests
 from sailbridge.events import event_from_dict
 from sailbridge.mapping import plan_event
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.mapping.plan import Call, Deliver
+from sailbridge.mapping.plan import Call, Deliver, ForgetUser
 
 from .conftest import Serve
 from .live import WRITE_KEY, LiveServer, basic_auth
@@ -146,7 +146,7 @@ def test_an_invalid_event_in_a_webhook_array_is_rejected_alone(hooked: LiveServe
     assert "event name" in rejection.reason
 
 
-def test_a_delete_request_is_queued_as_user_deleted_and_plans_delete_user(
+def test_a_delete_request_is_queued_as_user_deleted_deletes_and_forgets(
         hooked: LiveServer) -> None:
     body = js_stringify({"type": "delete", "userId": "gone-1", "messageId": "del-1",
                          "timestamp": "2024-05-01T12:00:00.000Z"})
@@ -155,7 +155,8 @@ def test_a_delete_request_is_queued_as_user_deleted_and_plans_delete_user(
     assert job.event_type == "track"
     assert job.event["event"] == "User Deleted"
     planned = plan_event(event_from_dict(job.event), MappingOptions())
-    assert planned == Deliver(calls=(Call("DELETE", "/user", {"id": "gone-1", "key": "extid"}),))
+    assert planned == Deliver(calls=(Call("DELETE", "/user", {"id": "gone-1", "key": "extid"}),),
+                              remember=(ForgetUser("gone-1"),))
 
 
 def test_an_unauthenticated_malformed_body_is_401_but_a_signed_one_is_400(
