@@ -151,7 +151,13 @@ class Worker:
         now = time.monotonic()
         if self._paused_seen or now - self._paused_read_at >= PAUSE_READ_EVERY:
             self._paused_read_at = now
-            self._paused_seen = await self._store.paused_reason() is not None
+            reason = await self._store.paused_reason()
+            if (reason is not None) != self._paused_seen:  # set or cleared elsewhere
+                if reason is None:
+                    log.info("delivery resumed", extra={"by": "another node or an operator"})
+                else:
+                    log.warning("delivery paused", extra={"reason": reason})
+            self._paused_seen = reason is not None
         return self._paused_seen
 
     def _free(self) -> int:
@@ -228,10 +234,13 @@ class Worker:
             return "skipped"
         if isinstance(error, CredentialsError):
             self._probe_at = self._clock() + self._config.pause_probe_interval
+            reason = (f"Sailthru refused the credentials on {error.route}: {error.message}"
+                      + (f" (error {error.code})" if error.code is not None else ""))
+            if not self._paused_seen:
+                log.warning("delivery paused", extra={"reason": reason, "route": error.route,
+                                                      "sailthru_code": error.code})
             self._paused_seen = True
-            await self._store.set_paused(
-                f"Sailthru refused the credentials on {error.route}: {error.message}"
-                + (f" (error {error.code})" if error.code is not None else ""))
+            await self._store.set_paused(reason)
             await self._store.release(job.id, self._clock(), worker=self.name)
             return "paused"
         if isinstance(error, RetryableError):
@@ -260,7 +269,7 @@ class Worker:
         if not self._paused_seen:
             return
         if await self._store.paused_reason() is not None:
-            log.info("Sailthru accepted a call again; resuming delivery")
+            log.info("delivery resumed", extra={"by": "Sailthru accepted a call again"})
             await self._store.set_paused(None)
         self._paused_seen = False
 

@@ -215,3 +215,9 @@ class Store(Memory, Protocol):
         """Pause delivery for every worker with a visible reason; ``None`` resumes."""
 
     async def paused_reason(self) -> str | None: ...
+
+    async def check_writable(self, now: float) -> None:
+        """Commit one tiny write (the time of this check) and return, or raise
+        `sailbridge.store.errors.StoreUnwritable` saying why the store cannot accept
+        writes now (a full disk, a read-only database). Readiness checks call it: a
+        store that still answers reads but refuses every write must not look healthy."""

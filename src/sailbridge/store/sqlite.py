@@ -50,6 +50,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -74,7 +75,7 @@ from sailbridge.store.base import (
     Rejection,
     StatusCounts,
 )
-from sailbridge.store.errors import JobNotClaimed, StoreClosed
+from sailbridge.store.errors import JobNotClaimed, StoreClosed, StoreUnwritable
 from sailbridge.store.memory import read_cart, read_email, read_merged, write_updates
 from sailbridge.store.sqlite_db import QUERIES, Synchronous, connect, migrate
 
@@ -265,6 +266,20 @@ class SqliteStore:
     async def set_paused(self, reason: str | None) -> None:
         await self._writer.call(
             lambda tx: tx.run("set_control", {"name": "paused", "value": reason}))
+
+    async def check_writable(self, now: float) -> None:
+        """A write through the writer thread (which proves it alive) — and, first, free
+        space on the file's disk: in WAL mode a small write can still land in WAL pages
+        written before, so a full disk would pass the write alone while every real
+        batch fails."""
+        free = await asyncio.to_thread(_free_bytes, self._path)
+        if free < MIN_FREE_BYTES:
+            raise StoreUnwritable(f"the disk holding {self._path} is full ({free} bytes free)")
+        try:
+            await self._writer.call(
+                lambda tx: tx.run("set_control", {"name": "health_probe", "value": repr(now)}))
+        except sqlite3.Error as exc:
+            raise StoreUnwritable(f"SQLite refused a write to {self._path}: {exc}") from exc
 
     # ------------------------------------------------------------------ queue reads
 
@@ -716,6 +731,17 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
     else:
         future.set_exception(error)
+
+
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on its disk the store reports itself unwritable: about
+what one group commit of a large batch needs."""
+
+
+def _free_bytes(path: str) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return stats.f_bavail * stats.f_frsize
 
 
 class _Writer:
