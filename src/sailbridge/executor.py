@@ -60,6 +60,17 @@ class LookupRecord:
     request: LookupRequest
     source: Literal["memory", "sailthru", "planned"]
     call: Call | None = None
+    answer: dict[str, Any] | None = None
+    """What Sailthru answered the GET (`answer_record`); ``None`` before it answered."""
+
+    def request_record(self) -> dict[str, Any] | None:
+        """The GET as an attempt's history records it, with Sailthru's answer."""
+        if self.call is None:
+            return None
+        record = self.call.to_dict()
+        if self.answer is not None:
+            record["answer"] = self.answer
+        return record
 
     def to_dict(self) -> dict[str, Any]:
         what = {EmailLookup: "email", CartLookup: "cart", ProfileLookup: "anonymous profile"}
@@ -141,14 +152,17 @@ class LiveFacts:
     async def _get(self, request: LookupRequest) -> dict[str, Any] | None:
         """GET /user; ``None`` when Sailthru has no such user."""
         call = lookup_call(request)
-        self._lookups.append(LookupRecord(request, "sailthru", call))
+        record = LookupRecord(request, "sailthru", call)
+        self._lookups.append(record)
         try:
             response = await self._sender.send(call)
         except SailthruError as error:
             if is_user_not_found(error):
+                record.answer = {"found": False, "code": error.code, "message": error.message}
                 return None
             raise
         body: dict[str, Any] = response.body
+        record.answer = answer_record(body)
         return body
 
 
@@ -202,6 +216,23 @@ class PlannedFacts:
                 if await self._memory.merged(anonymous_id, user_id):
                     return dataclasses.replace(facts, anonymous_profile=ProfileState.ALREADY_MERGED)
         return None
+
+
+SECRET_PROFILE_KEYS = frozenset({"cookie"})
+"""Profile keys kept out of history: Sailthru's cookie id identifies the user's browser."""
+
+
+def answer_record(profile: dict[str, Any]) -> dict[str, Any]:
+    """A GET /user answer as history keeps it: found, with the fields sailbridge asked
+    for (keys, cart), the browser cookie id left out."""
+    record: dict[str, Any] = {"found": True}
+    keys = profile.get("keys")
+    if isinstance(keys, dict):
+        record["keys"] = {name: value for name, value in keys.items()
+                          if name not in SECRET_PROFILE_KEYS}
+    if "purchase_incomplete" in profile:
+        record["purchase_incomplete"] = profile["purchase_incomplete"]
+    return record
 
 
 def _email_of(profile: dict[str, Any] | None) -> str | None:

@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 
 from sailbridge.events import event_from_dict
-from sailbridge.executor import Outcome, deliver_event
+from sailbridge.executor import Outcome, answer_record, deliver_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sailthru.errors import RetryableError
@@ -188,3 +188,40 @@ async def test_alias_merges_previous_id_into_user_id(
     await harness.deliver({"type": "alias", "previousId": "old-id", "userId": "new-id"})
     assert sandbox.user("new-id")["vars"] == {"a": 1}
     assert sandbox.user("old-id") is None
+
+
+async def test_a_get_records_sailthrus_answer(
+        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
+    await harness.deliver({"type": "identify", "userId": "reader",
+                           "traits": {"email": "reader@example.com"}})
+    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
+    outcome = await forgetful.deliver(
+        {"type": "track", "userId": "reader", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+
+    [record] = [lookup.request_record() for lookup in outcome.lookups]
+    assert record is not None
+    assert record["method"] == "GET" and record["endpoint"] == "/user"
+    assert record["answer"]["found"] is True
+    assert record["answer"]["keys"]["email"] == "reader@example.com"
+
+
+def test_a_recorded_answer_keeps_the_asked_fields_and_drops_the_cookie() -> None:
+    profile = {"keys": {"sid": "s1", "cookie": "c-secret", "email": "a@example.com"},
+               "vars": {"plan": "gold"}, "purchase_incomplete": None}
+
+    assert answer_record(profile) == {
+        "found": True, "keys": {"sid": "s1", "email": "a@example.com"},
+        "purchase_incomplete": None}
+
+
+async def test_a_get_for_an_unknown_user_records_not_found(
+        sandbox: SandboxHandle, harness: Harness) -> None:
+    outcome = await harness.deliver(
+        {"type": "track", "userId": "stranger", "event": "Order Completed",
+         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
+
+    [record] = [lookup.request_record() for lookup in outcome.lookups]
+    assert record is not None
+    assert record["answer"]["found"] is False
+    assert record["answer"]["code"] == 99

@@ -299,7 +299,8 @@ def _attempt(started: float, outcome: Outcome | None, result: str) -> Attempt:
     """The history record of one attempt: calls made (no secrets) and Sailthru's answer."""
     if outcome is None:
         return Attempt(at=started, outcome=result)
-    requests = [lookup.call.to_dict() for lookup in outcome.lookups if lookup.call is not None]
+    requests = [record for lookup in outcome.lookups
+                if (record := lookup.request_record()) is not None]
     requests += [call.to_dict() for call in outcome.calls]
     error = outcome.error
     return Attempt(

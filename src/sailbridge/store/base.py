@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 import msgspec
 
@@ -59,6 +59,8 @@ class Rejection:
     raw: str
     reason: str
     received_at: float
+    id: int | None = None
+    """Set on rejections read back from a store (the cursor of `Store.find_rejections`)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +121,68 @@ class StatusCounts:
     """Lifetime total of events dropped as duplicates of a recent (write key, messageId)."""
     inbox: int = 0
     """Of ``pending``, events accepted but not yet sorted into the queue (see `Store.accept`)."""
+
+
+class ListState(StrEnum):
+    """The states an operator lists jobs by: `JobState`, with pending split in two."""
+
+    PENDING = "pending"        # waiting, never attempted
+    RETRYING = "retrying"      # waiting after a failed attempt
+    IN_FLIGHT = "in_flight"    # claimed by a worker right now
+    DELIVERED = "delivered"
+    SKIPPED = "skipped"
+    DEAD = "dead"
+
+
+SCAN_WINDOW = 10_000
+"""Index entries a filtered listing examines per call at most: a filter no index serves
+(event name, reason text, a state within a user's jobs) costs a bounded scan, and the
+page says where it stopped so the caller can go on from there."""
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """What `Store.find_jobs` lists: newest first, every given filter applied.
+
+    ``user`` is the job's user key (userId, else anonymousId); ``event`` is a track's
+    event name or, for other types, the type (``identify``, ``page``…); ``reason``
+    must occur in the job's reason (case-sensitive, as replay's filter). ``before`` is
+    a cursor: only jobs with a smaller id (`JobPage.next_before` of the previous page).
+    """
+
+    state: ListState | None = None
+    user: str | None = None
+    event: str | None = None
+    reason: str | None = None
+    before: int | None = None
+    limit: int = 50
+    scan: int = SCAN_WINDOW
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a listing, newest first.
+
+    ``next_before`` is the cursor of the next (older) page, ``None`` at the end. A
+    page can hold fewer than ``limit`` items and still have a next one when a filter
+    stopped at the scan window: ``searched_to`` is then the oldest id it examined.
+    """
+
+    items: list[T]
+    next_before: int | None
+    searched_to: int | None = None
+
+
+@dataclass(frozen=True)
+class MinuteCount:
+    """Jobs that ended in one minute (``minute`` is its start, epoch seconds)."""
+
+    minute: float
+    delivered: int
+    dead: int
 
 
 class Store(Memory, Protocol):
@@ -193,6 +257,23 @@ class Store(Memory, Protocol):
                         reason_contains: str | None = None) -> list[Job]: ...
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]: ...
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        """Jobs matching ``query``, newest first, with their history (see `JobQuery`).
+
+        Served by indexes: by user key when ``user`` is given, else by state; a filter
+        no index serves examines at most ``query.scan`` entries (see `Page`). A user's
+        timeline is ``JobQuery(user=...)``.
+        """
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        """Rejected events, newest first, with their ids; ``reason`` as in `find_jobs`."""
+
+    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        """Per minute since ``since`` (floored to its minute), the jobs that ended
+        delivered or dead then, oldest minute first; minutes with none are left out.
+        A dead job replayed since no longer counts where it died."""
 
     async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                      now: float) -> int:

@@ -54,12 +54,17 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.store import listing
 from sailbridge.store.base import (
+    SCAN_WINDOW,
     Attempt,
     EnqueueResult,
     Job,
+    JobQuery,
     JobState,
+    MinuteCount,
     NewJob,
+    Page,
     Rejection,
     StatusCounts,
 )
@@ -374,6 +379,46 @@ class PostgresStore:
         rows = await self._rows("list_rejections", {"limit": limit})
         return [Rejection(*row) for row in rows]
 
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        plan = listing.job_listing(query, _DIALECT)
+        rows, window = await self._page_rows(plan, "jobs", _JOB_COLUMNS, query.before,
+                                             query.limit, query.scan)
+        return listing.page_of([_job(row, row[13]) for row in rows], lambda job: job.id,
+                               query.limit, window, query.scan)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        plan = listing.rejection_listing(reason, _DIALECT)
+        rows, window = await self._page_rows(plan, "rejections", _REJECTION_COLUMNS, before,
+                                             limit, scan)
+        return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
+                               window, scan)
+
+    async def _page_rows(self, plan: listing.Listing, table: str, columns: str,
+                         before: int | None, limit: int, scan: int
+                         ) -> tuple[list[Row], tuple[int | None, int] | None]:
+        """One page's rows (up to ``limit + 1``) and its window, in one snapshot."""
+        params = listing.bounds(plan, before, limit, scan)
+        window = None
+        async with self._connection() as conn, conn.transaction():
+            await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            if plan.windowed:
+                cursor = await conn.execute(listing.window_sql(plan, _DIALECT, table), params)
+                row = await cursor.fetchone()
+                assert row is not None
+                window = (row[0], int(row[1]))
+                if not window[1]:
+                    return [], window
+                params["floor"] = window[0]
+            cursor = await conn.execute(listing.rows_sql(plan, _DIALECT, table, columns),
+                                        params)
+            return await cursor.fetchall(), window
+
+    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        rows = await self._rows("finished_per_minute", {"since": since // 60 * 60})
+        return [MinuteCount(float(minute), int(delivered), int(dead))
+                for minute, delivered, dead in rows]
+
     async def counts(self) -> StatusCounts:
         [(totals, oldest, paused)] = await self._rows("status")
         counts: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
@@ -427,6 +472,18 @@ class PostgresStore:
 
         await self._in_transaction(work)
 
+
+_DIALECT = listing.Dialect(
+    param=lambda name, type_: f"%({name})s::{type_}",
+    event_name="(CASE WHEN event_type = 'track' THEN event->>'event' ELSE event_type END)",
+    contains=lambda column, value: f"strpos({column}, {value}) > 0",
+    index_hints=False,
+)
+_JOB_COLUMNS = ("id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
+                "state, attempts, received_at, first_attempt_at, available_at, reason, "
+                "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
+                "WHERE a.job_id = j.id)::text")
+_REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 # ---------------------------------------------------------------------- transactions
 

@@ -477,3 +477,14 @@ ON CONFLICT (route) DO UPDATE SET blocked_until = greatest(r.blocked_until, excl
 -- name: route_block
 SELECT blocked_until, extract(epoch FROM clock_timestamp())::float8
 FROM rate_limits WHERE route = %(route)s::text;
+
+-- ---------------------------------------------------------------- console reads
+-- (the paged listings are composed by sailbridge.store.listing)
+
+-- name: finished_per_minute
+-- A range of jobs_finished_at per state: the jobs that ended since `since`.
+SELECT floor(updated_at / 60) * 60 AS minute,
+       count(*) FILTER (WHERE state = 'delivered'), count(*) FILTER (WHERE state = 'dead')
+FROM jobs
+WHERE state IN ('delivered', 'dead') AND updated_at >= %(since)s::float8
+GROUP BY minute ORDER BY minute;

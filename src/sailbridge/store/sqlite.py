@@ -66,12 +66,18 @@ from typing import Any, Generic, NamedTuple, TypeVar
 import msgspec
 
 from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.store import listing
 from sailbridge.store.base import (
+    SCAN_WINDOW,
     Attempt,
     EnqueueResult,
     Job,
+    JobQuery,
     JobState,
+    ListState,
+    MinuteCount,
     NewJob,
+    Page,
     Rejection,
     StatusCounts,
 )
@@ -294,6 +300,21 @@ class SqliteStore:
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await self._readers.call(_list_rejections, limit)
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        if query.state in (None, ListState.PENDING):
+            await self._sort_recent_accepts()
+        return await self._readers.call(_find_jobs, query)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        return await self._readers.call(_find_rejections, reason, before, limit, scan)
+
+    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
+        rows = await self._readers.call(
+            lambda db: db.execute(QUERIES["finished_per_minute"],
+                                  {"since": since // 60 * 60}).fetchall())
+        return [MinuteCount(float(minute), delivered, dead) for minute, delivered, dead in rows]
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()
@@ -632,6 +653,51 @@ def _list_jobs(db: sqlite3.Connection, state: JobState, limit: int,
             "state": JobState(state).value, "reason": reason_contains, "limit": limit,
         }).fetchall()
         return _with_history(db, rows)
+
+
+_DIALECT = listing.Dialect(
+    param=lambda name, _type: f":{name}",
+    event_name=("(CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event')"
+                " ELSE event_type END)"),
+    contains=lambda column, value: f"instr({column}, {value}) > 0",
+    index_hints=True,
+)
+_JOB_COLUMNS = ("id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
+                "attempts, received_at, first_attempt_at, available_at, reason")
+_REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
+
+
+def _page_rows(db: sqlite3.Connection, plan: listing.Listing, table: str, columns: str,
+               before: int | None, limit: int, scan: int
+               ) -> tuple[list[Row], tuple[int | None, int] | None]:
+    """The rows of one page (up to ``limit + 1``) and, if windowed, its window."""
+    params = listing.bounds(plan, before, limit, scan)
+    window = None
+    if plan.windowed:
+        floor, examined = db.execute(listing.window_sql(plan, _DIALECT, table), params).fetchone()
+        window = (floor, examined)
+        if not examined:
+            return [], window
+        params["floor"] = floor
+    return db.execute(listing.rows_sql(plan, _DIALECT, table, columns), params).fetchall(), window
+
+
+def _find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
+    plan = listing.job_listing(query, _DIALECT)
+    with _snapshot(db):
+        rows, window = _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.before, query.limit,
+                                  query.scan)
+        jobs = _with_history(db, rows[:query.limit])
+    return listing.page_of([*jobs, *[_job(row) for row in rows[query.limit:]]],
+                           lambda job: job.id, query.limit, window, query.scan)
+
+
+def _find_rejections(db: sqlite3.Connection, reason: str | None, before: int | None,
+                     limit: int, scan: int) -> Page[Rejection]:
+    plan = listing.rejection_listing(reason, _DIALECT)
+    rows, window = _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before, limit, scan)
+    return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
+                           window, scan)
 
 
 def _list_rejections(db: sqlite3.Connection, limit: int) -> list[Rejection]:

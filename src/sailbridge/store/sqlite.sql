@@ -264,3 +264,14 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 
 -- name: get_control
 SELECT value FROM control WHERE name = :name;
+
+-- ---------------------------------------------------------------- console reads
+-- (the paged listings are composed by sailbridge.store.listing)
+
+-- name: finished_per_minute
+-- A range of jobs_finished_at per state: the jobs that ended since `since`.
+SELECT CAST(updated_at / 60 AS INTEGER) * 60 AS minute,
+       sum(state = 'delivered'), sum(state = 'dead')
+FROM jobs INDEXED BY jobs_finished_at
+WHERE state IN ('delivered', 'dead') AND updated_at >= :since
+GROUP BY minute ORDER BY minute;
