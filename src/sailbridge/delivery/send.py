@@ -15,7 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event, event_to_dict
+from sailbridge.executor import Outcome
 from sailbridge.mapping import ordering_keys
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
@@ -48,8 +50,12 @@ async def send_events(
     events: Sequence[Event],
     settings: Settings,
     on_progress: Callable[[int], None] = lambda finished: None,
+    on_retry: Callable[[str], None] = lambda reason: None,
 ) -> SendResult:
-    """Queue ``events`` and deliver them; return when all finished or delivery paused."""
+    """Queue ``events`` and deliver them; return when all finished or delivery paused.
+
+    ``on_retry(reason)`` hears each failed attempt that will be tried again, so a
+    send waiting out retries (an unreachable host, Sailthru down) can say why."""
     store = await open_store(settings.database)
     try:
         # A new send is a new try with the credentials configured now.
@@ -57,7 +63,7 @@ async def send_events(
         now = time.time()
         queued = await store.enqueue([new_job(e, now) for e in events], [], 0.0, now)
         async with sailthru_sender(settings, store) as sender:
-            worker = build_worker(settings, store, sender)
+            worker = build_worker(settings, store, sender, observers=[_RetryReasons(on_retry)])
             running = asyncio.create_task(worker.run())
             try:
                 paused = await _wait(store, queued.job_ids, on_progress)
@@ -69,6 +75,15 @@ async def send_events(
         return SendResult(jobs, paused)
     finally:
         await store.close()
+
+
+class _RetryReasons(DeliveryObserver):
+    def __init__(self, on_retry: Callable[[str], None]) -> None:
+        self._on_retry = on_retry
+
+    def outcome(self, job: Job, outcome: Outcome, state: str, seconds: float) -> None:
+        if state == "retrying" and outcome.reason:
+            self._on_retry(outcome.reason)
 
 
 async def _wait(store: Store, job_ids: Sequence[int],

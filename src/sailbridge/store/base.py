@@ -283,6 +283,10 @@ class Store(Memory, Protocol):
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs (and old rejections) last updated before ``older_than``."""
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
+        """Delete these jobs, and their history, if they are dead (others are left
+        alone: an id that is not a dead letter is never purged); returns how many."""
+
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last
         updated before ``older_than``; returns how many. The delivered and skipped

@@ -353,6 +353,15 @@ class PostgresStore:
             await _add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
         return jobs
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
+        if not job_ids:
+            return 0
+        async with self._transaction() as conn:
+            jobs = (await conn.execute(QUERIES["purge_dead_jobs_by_id"],
+                                       {"ids": list(job_ids)})).rowcount
+            await _add_to_counts(conn, {"dead": -jobs})
+        return jobs
+
     async def set_paused(self, reason: str | None) -> None:
         await self._execute("set_control", {"name": "paused", "value": reason})
 

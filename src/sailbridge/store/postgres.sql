@@ -381,6 +381,15 @@ WITH doomed AS (
 )
 DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
 
+-- name: purge_dead_jobs_by_id
+WITH doomed AS (
+    SELECT id FROM jobs WHERE id = ANY(%(ids)s::bigint[]) AND state = 'dead'
+    FOR UPDATE SKIP LOCKED
+), history AS (
+    DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
+)
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+
 -- name: purge_rejections
 DELETE FROM rejections WHERE received_at < %(before)s::float8;
 

@@ -269,6 +269,19 @@ class SqliteStore:
         of dead jobs deleted."""
         return await self._writer.call(lambda tx: _purge(tx, older_than))
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
+        if not job_ids:
+            return 0
+        params = {"ids": _encode(list(job_ids))}
+
+        def purge(tx: _Tx) -> int:
+            tx.run("purge_dead_attempts_by_id", params)
+            deleted: int = tx.run("purge_dead_jobs_by_id", params).rowcount
+            tx.count("dead", -deleted)
+            return deleted
+
+        return await self._writer.call(purge)
+
     async def set_paused(self, reason: str | None) -> None:
         await self._writer.call(
             lambda tx: tx.run("set_control", {"name": "paused", "value": reason}))

@@ -210,6 +210,14 @@ WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < :befo
 -- name: purge_dead_jobs
 DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before;
 
+-- name: purge_dead_attempts_by_id
+DELETE FROM job_attempts
+WHERE job_id IN (SELECT id FROM jobs
+                 WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'dead');
+
+-- name: purge_dead_jobs_by_id
+DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'dead';
+
 -- name: purge_finished_attempts
 DELETE FROM job_attempts
 WHERE job_id IN (SELECT id FROM jobs WHERE state IN ('delivered', 'skipped')
