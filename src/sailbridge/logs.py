@@ -31,6 +31,17 @@ _SHARED: list[Processor] = [
 ]
 
 
+_FIRST = ("timestamp", "level", "logger", "event")
+
+
+def _tidy(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+    """Time, level, logger and event first (a line reads left to right as a sentence);
+    uvicorn's ``color_message`` (the same text with terminal colours) dropped."""
+    event.pop("color_message", None)
+    return {**{key: event[key] for key in _FIRST if key in event},
+            **{key: value for key, value in event.items() if key not in _FIRST}}
+
+
 def configure_logging(level: str | int = "info", *, stream: TextIO | None = None,
                       render: Render | None = None) -> None:
     """Send every log record, structlog's and the standard library's, to ``stream``
@@ -44,7 +55,7 @@ def configure_logging(level: str | int = "info", *, stream: TextIO | None = None
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if as_json:
         final.append(structlog.processors.format_exc_info)  # text: never frame locals
-    final.append(renderer)
+    final += [_tidy, renderer]
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()], processors=final)
     handler = logging.StreamHandler(stream)

@@ -97,8 +97,11 @@ def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
         upper = name.upper()
         if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
-        close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
+        # Compared without the prefix every name shares, or anything looks close.
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
+                                          sorted(n.removeprefix(ENV_PREFIX) for n in known),
+                                          n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
         warnings.append(f"{name} is not a sailbridge setting and is ignored{hint}")
     return warnings
 
