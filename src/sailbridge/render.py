@@ -31,5 +31,6 @@ def print_table(console: Console, columns: Sequence[str], rows: Sequence[Sequenc
         return
     lines = ["\t".join(columns)] if header else []
     lines += ["\t".join(plain_cell(cell) for cell in row) for row in rows]
-    for line in lines:
-        console.print(line, highlight=False, markup=False, soft_wrap=True, crop=False)
+    for line in lines:  # written as is: rich would expand the tabs into spaces
+        console.file.write(line + "\n")
+    console.file.flush()
