@@ -37,21 +37,54 @@ READY_TIMEOUT = 0.8
 Clock = Callable[[], float]
 
 
-async def readiness(store: Store, clock: Clock = time.time,
-                    timeout: float = READY_TIMEOUT) -> tuple[int, dict[str, object]]:
-    """The readiness answer: ``(200, {"ok": true})`` or ``(503, {... "code", "message"})``."""
-    try:
-        await asyncio.wait_for(store.check_writable(clock()), timeout)
-    except StoreUnwritable as exc:
-        code, message = "store_unwritable", str(exc)
-    except TimeoutError:
-        code, message = "store_unavailable", f"the store did not answer within {timeout} s"
-    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"
-        code, message = "store_unavailable", f"the store failed: {type(exc).__name__}: {exc}"
-    else:
-        return 200, {"ok": True}
-    log.warning("not ready", extra={"code": code, "reason": message})
-    return 503, {"ok": False, "code": code, "message": message}
+class Readiness:
+    """The readiness check of one app, with at most one store check in flight.
+
+    A check that outlives `READY_TIMEOUT` is not waited for: the answer is 503 at once,
+    and the check is left to end on its own (cancelling a PostgreSQL call can itself
+    wait on the dead connection, which is how a health check used to hang for 13 s).
+    While it has not ended, later checks answer 503 without starting another, so an
+    outage does not pile up one stuck connection attempt per probe.
+    """
+
+    def __init__(self, store: Store, clock: Clock = time.time,
+                 timeout: float = READY_TIMEOUT) -> None:
+        self._store = store
+        self._clock = clock
+        self._timeout = timeout
+        self._stuck: asyncio.Task[None] | None = None
+
+    async def check(self) -> tuple[int, dict[str, object]]:
+        """``(200, {"ok": true})`` or ``(503, {"ok": false, "code", "message"})``."""
+        if self._stuck is not None and not self._stuck.done():
+            return self._unready("store_unavailable",
+                                 "the store has not answered the previous check yet")
+        task = asyncio.ensure_future(self._store.check_writable(self._clock()))
+        done, _ = await asyncio.wait({task}, timeout=self._timeout)
+        if not done:
+            self._stuck = task
+            task.add_done_callback(_consume)
+            task.cancel()
+            return self._unready("store_unavailable",
+                                 f"the store did not answer within {self._timeout} s")
+        error = task.exception()
+        if error is None:
+            return 200, {"ok": True}
+        if isinstance(error, StoreUnwritable):
+            return self._unready("store_unwritable", str(error))
+        return self._unready("store_unavailable",
+                             f"the store failed: {type(error).__name__}: {error}")
+
+    @staticmethod
+    def _unready(code: str, message: str) -> tuple[int, dict[str, object]]:
+        log.warning("not ready", extra={"code": code, "reason": message})
+        return 503, {"ok": False, "code": code, "message": message}
+
+
+def _consume(task: asyncio.Task[None]) -> None:
+    """Retrieve an abandoned check's outcome, so asyncio does not log it as lost."""
+    if not task.cancelled():
+        task.exception()
 
 
 def health_routes(store: Store, clock: Clock = time.time) -> list[Route]:
@@ -60,8 +93,10 @@ def health_routes(store: Store, clock: Clock = time.time) -> list[Route]:
     async def livez(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
+    readiness = Readiness(store, clock)
+
     async def readyz(request: Request) -> Response:
-        status, body = await readiness(store, clock)
+        status, body = await readiness.check()
         return JSONResponse(body, status_code=status)
 
     return [Route("/livez", livez, methods=["GET"], name="livez"),
