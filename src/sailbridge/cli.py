@@ -600,7 +600,8 @@ def events_list(
     user: Annotated[str | None, typer.Option(help="Only this user's (userId, else "
                                                      "anonymousId).")] = None,
     event: Annotated[str | None, typer.Option(help="Only this event name (or type).")] = None,
-    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[str | None, typer.Option(
+        help="Only those whose reason contains TEXT.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     before: Annotated[int | None, typer.Option(help="Only older than this id (the next "
                                                        "page's cursor).")] = None,

@@ -44,7 +44,8 @@ def check_job_id(value: object) -> int:
     if isinstance(value, str) and re.fullmatch(r"\d{1,30}", value.strip()):
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"a job id is a positive whole number, not {value!r}")  # noqa: TRY004 - a 400, not a bug
+        # ValueError, not TypeError: a wrong type here is the client's input (a 400).
+        raise ValueError(f"a job id is a positive whole number, not {value!r}")  # noqa: TRY004
     if not 1 <= value <= MAX_JOB_ID:
         raise ValueError(f"no job can have id {value} (ids run from 1 to {MAX_JOB_ID})")
     return value

@@ -40,7 +40,7 @@ EVENTS: list[dict[str, Any]] = [
 def run(args: list[str], env: dict[str, str], cwd: Path | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "sailbridge", *args], env=env, cwd=cwd,
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
@@ -89,9 +89,9 @@ def test_reading_commands_never_create_a_store(command: list[str], tmp_path: Pat
     result = run(command, clean_environment(), cwd=tmp_path)
     assert result.returncode == EXIT_STORE, result.stderr
     assert "store: SQLite ./sailbridge.db" in result.stderr
-    assert error_lines(result) == [
+    assert error_lines(result) == [(
         "error: SAILBRIDGE_DATABASE=./sailbridge.db: no store there (nothing has been queued "
-        "with this setting; check the path, or start `sailbridge serve` first)"]
+        "with this setting; check the path, or start `sailbridge serve` first)")]
     assert list(tmp_path.iterdir()) == []
 
 
@@ -161,17 +161,17 @@ def test_a_reminder_time_sailthru_would_refuse_stops_the_start() -> None:
     env = {**clean_environment(), "SAILBRIDGE_REMINDER_TIME": "tomorrow"}
     result = run(["status"], env)
     assert result.returncode == EXIT_USAGE
-    assert error_lines(result) == [
+    assert error_lines(result) == [(
         "error: SAILBRIDGE_REMINDER_TIME is invalid: 'tomorrow' is not a time Sailthru "
         "accepts; use an offset like '60 minutes', '+24 hours', '2 weeks', or an ISO date and "
-        "time like '2026-12-24 09:00'"]
+        "time like '2026-12-24 09:00'")]
 
 
 def test_an_optout_sailthru_would_refuse_stops_the_start() -> None:
     result = run(["status"], {**clean_environment(), "SAILBRIDGE_OPTOUT_VALUE": "sometimes"})
     assert result.returncode == EXIT_USAGE
-    assert error_lines(result) == ["error: SAILBRIDGE_OPTOUT_VALUE is invalid: 'sometimes': "
-                                   "Sailthru takes one of none|basic|blast|all"]
+    assert error_lines(result) == [("error: SAILBRIDGE_OPTOUT_VALUE is invalid: 'sometimes': "
+                                    "Sailthru takes one of none|basic|blast|all")]
 
 
 def test_a_toml_error_names_the_file_and_key(tmp_path: Path) -> None:

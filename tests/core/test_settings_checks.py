@@ -60,8 +60,8 @@ def test_unknown_variables_are_named_with_the_closest_setting() -> None:
                                     "SAILBRIDGE_CONFIG": "c", "HOME": "/root",
                                     "SAILBRIDGE_ZZZ_QQQ": "1"})
     assert warnings == [
-        "SAILBRIDGE_DEFAULT_LIST is not a sailbridge setting and is ignored; did you mean "
-        "SAILBRIDGE_DEFAULT_LIST_NAME?",
+        ("SAILBRIDGE_DEFAULT_LIST is not a sailbridge setting and is ignored; did you mean "
+         "SAILBRIDGE_DEFAULT_LIST_NAME?"),
         "SAILBRIDGE_ZZZ_QQQ is not a sailbridge setting and is ignored",
     ]
 
