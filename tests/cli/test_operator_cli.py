@@ -95,10 +95,12 @@ def test_reading_commands_never_create_a_store(command: list[str], tmp_path: Pat
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("command", [["migrate"], ["status"]])
+@pytest.mark.parametrize("command", [["migrate"], ["status"], ["serve"]])
 def test_an_unopenable_sqlite_path_is_one_line_naming_setting_and_value(
         command: list[str]) -> None:
-    env = {**clean_environment(), "SAILBRIDGE_DATABASE": "/nonexistent/x.db"}
+    env = {**clean_environment(), "SAILBRIDGE_DATABASE": "/nonexistent/x.db",
+           "SAILBRIDGE_SAILTHRU_API_KEY": "k", "SAILBRIDGE_SAILTHRU_API_SECRET": "s",
+           "SAILBRIDGE_WRITE_KEYS": "wk"}
     result = run(command, env)
     assert result.returncode == EXIT_STORE
     [line] = error_lines(result)
@@ -122,10 +124,14 @@ def silent_server() -> Iterator[int]:
         yield listener.getsockname()[1]
 
 
-def test_an_unresponsive_postgresql_fails_fast_in_one_line(silent_server: int) -> None:
+@pytest.mark.parametrize("command", [["migrate"], ["serve"]])
+def test_an_unresponsive_postgresql_fails_fast_in_one_line(silent_server: int,
+                                                           command: list[str]) -> None:
     url = f"postgresql://root:db-password@127.0.0.1:{silent_server}/sailbridge"
     started = time.monotonic()
-    result = run(["migrate"], {**clean_environment(), "SAILBRIDGE_DATABASE": url}, timeout=30)
+    result = run(command, {**clean_environment(), "SAILBRIDGE_DATABASE": url,
+                           "SAILBRIDGE_SAILTHRU_API_KEY": "k", "SAILBRIDGE_SAILTHRU_API_SECRET": "s",
+                           "SAILBRIDGE_WRITE_KEYS": "wk"}, timeout=30)
     elapsed = time.monotonic() - started
     assert result.returncode == EXIT_STORE
     assert elapsed < 10, elapsed
@@ -133,6 +139,7 @@ def test_an_unresponsive_postgresql_fails_fast_in_one_line(silent_server: int) -
     assert line.startswith(f"error: SAILBRIDGE_DATABASE=postgresql://root:***@127.0.0.1:"
                            f"{silent_server}/sailbridge: cannot connect to PostgreSQL")
     assert "db-password" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_refused_postgresql_connection_is_one_line() -> None:
