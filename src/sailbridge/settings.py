@@ -17,7 +17,14 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
@@ -206,18 +213,13 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
-    @field_validator("reminder_time")
+    @field_validator("reminder_time", "default_list_name")
     @classmethod
-    def _sailthru_time(cls, value: str | None) -> str | None:
-        problem = None if value is None else reminder_time_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-    @field_validator("default_list_name")
-    @classmethod
-    def _sailthru_list_name(cls, value: str | None) -> str | None:
-        problem = None if value is None else list_name_problem(value)
+    def _sailthru_would_take(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Values Sailthru would refuse on every event are refused at start instead."""
+        check = {"reminder_time": reminder_time_problem,
+                 "default_list_name": list_name_problem}[str(info.field_name)]
+        problem = None if value is None else check(value)
         if problem is not None:
             raise ValueError(problem)
         return value

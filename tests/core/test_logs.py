@@ -33,14 +33,15 @@ def test_off_a_terminal_each_record_is_one_json_line_led_by_time_level_event() -
     stream = io.StringIO()
     configure_logging("info", stream=stream)
     get_logger("sailbridge.test").warning("event dead", job_id=3, reason="Unknown template")
-    logging.getLogger("uvicorn.error").info("Started %s", "server",
-                                            extra={"color_message": "\x1b[36mStarted\x1b[0m"})
+    # a standard-library logger, as uvicorn's are (with uvicorn's coloured duplicate)
+    logging.getLogger("sailbridge.test.stdlib").info(
+        "Started %s", "server", extra={"color_message": "\x1b[36mStarted\x1b[0m"})
     get_logger("sailbridge.test").debug("not shown at info")
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert list(first)[:4] == ["timestamp", "level", "logger", "event"]
     assert (first["event"], first["level"], first["job_id"]) == ("event dead", "warning", 3)
     assert first["timestamp"].endswith("Z")
-    assert second == {**second, "event": "Started server", "logger": "uvicorn.error"}
+    assert second == {**second, "event": "Started server", "logger": "sailbridge.test.stdlib"}
     assert "color_message" not in second
 
 

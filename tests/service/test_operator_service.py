@@ -246,3 +246,28 @@ def test_admin_api_purges_dead_events_by_id(sandbox: SandboxHandle,
     first, second = (row["id"] for row in service.admin("/dlq")["dead"])
     assert service.admin("/dlq/purge", "POST", json={"ids": [first, 424242]}) == {"purged": 1}
     assert [row["id"] for row in service.admin("/dlq")["dead"]] == [second]
+
+
+def test_on_a_terminal_serve_logs_for_people(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    import pty
+    import select
+
+    main, terminal = pty.openpty()
+    env = service_env(sandbox, str(tmp_path / "s.db"), free_port())
+    process = subprocess.Popen([sys.executable, "-m", "sailbridge", "serve", *INFO], env=env,
+                               stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 20
+        while b"Application startup complete" not in seen and time.monotonic() < deadline:
+            if select.select([main], [], [], 0.5)[0]:
+                seen += os.read(main, 65536)
+    finally:
+        process.kill()
+        process.wait(10)
+        os.close(main)
+    text = seen.decode(errors="replace")
+    assert "sailbridge starting" in text and "Application startup complete" in text, text
+    assert '{"timestamp"' not in text
+    assert "\x1b[" in text  # coloured, for a person
