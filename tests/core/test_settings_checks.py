@@ -174,7 +174,8 @@ def test_impossible_job_ids_are_refused(value: object) -> None:
 def test_job_ids_are_read_from_ints_and_decimal_text() -> None:
     assert check_job_id(7) == 7 and check_job_id("42") == 42 and check_job_id(MAX_JOB_ID)
     assert check_job_ids([1, "2"]) == [1, 2]
-    for bad in ([], "1", {"a": 1}):
+    bad_lists: list[object] = [[], "1", {"a": 1}]
+    for bad in bad_lists:
         with pytest.raises(ValueError):
             check_job_ids(bad)
 
