@@ -575,7 +575,7 @@ def dlq_purge(
         _die("name what to purge: dead job ids, or --older-than AGE")
     settings = _settings(config)
     if job_ids:
-        _by_ids(settings, job_ids, lambda store, dead: store.purge_dead_jobs(dead), "purged")
+        _by_ids(settings, job_ids, lambda store, dead: store.purge_dead_jobs(dead, None), "purged")
         return
     try:
         seconds = parse_duration(older_than or "")

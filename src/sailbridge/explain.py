@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sailbridge.events import Event
 from sailbridge.executor import LookupRecord, PlannedFacts, resolve_plan
 from sailbridge.inputs import Entry
 from sailbridge.mapping.plan import (
@@ -80,11 +81,18 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
     return view
 
 
-async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict[str, Any]]:
-    """One JSON-ready explanation per input entry, in input order."""
-    stored = SqliteMemory(settings.database) if Path(settings.database).is_file() else None
-    memory = DryRunMemory(stored)
-    options = settings.mapping_options()
+async def explain_entries(entries: list[Entry], settings: Settings,
+                          memory: Memory | None = None) -> list[dict[str, Any]]:
+    """One JSON-ready explanation per input entry, in input order.
+
+    ``memory`` is what sailbridge learned so far (the console passes its store); by
+    default the SQLite file ``settings.database`` names, when it exists. It is only
+    read: what earlier entries would teach is kept in a `DryRunMemory`.
+    """
+    stored = None
+    if memory is None and Path(settings.database).is_file():
+        memory = stored = SqliteMemory(settings.database)
+    dry_run = DryRunMemory(memory)
     explained = []
     try:
         for entry in entries:
@@ -92,33 +100,39 @@ async def explain_entries(entries: list[Entry], settings: Settings) -> list[dict
                 explained.append({"position": entry.position, "outcome": "invalid",
                                   "reason": str(entry.error)})
                 continue
-            lookups: list[LookupRecord] = []
-            facts = PlannedFacts(memory, settings.cart_memory_ttl, lookups)
-            resolved = await resolve_plan(entry.event, options, facts, lookups)
-            event = entry.event
-            view: dict[str, Any] = {
-                "position": entry.position,
-                "messageId": event.message_id,
-                "type": event.type,
-                **({"event": event.event} if event.type == "track" else {}),
-                "userKey": event.user_key,
-            }
-            if isinstance(resolved.plan, Deliver):
-                await memory.apply(resolved.plan.remember)
-            if lookups:
-                view["lookups"] = [
-                    {**lookup.to_dict(), **({"call": call_view(lookup.call, settings)}
-                                            if lookup.call else {})}
-                    for lookup in lookups
-                ]
-            if facts.assumptions:
-                view["assumptions"] = facts.assumptions
-            view.update(_plan_view(resolved.plan, settings))
-            explained.append(view)
+            explained.append({"position": entry.position,
+                              **await explain_event(entry.event, settings, dry_run)})
     finally:
         if stored is not None:
             stored.close()
     return explained
+
+
+async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
+                        ) -> dict[str, Any]:
+    """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
+    reason there are none. What delivering it would teach goes into ``memory``."""
+    lookups: list[LookupRecord] = []
+    facts = PlannedFacts(memory, settings.cart_memory_ttl, lookups)
+    resolved = await resolve_plan(event, settings.mapping_options(), facts, lookups)
+    view: dict[str, Any] = {
+        "messageId": event.message_id,
+        "type": event.type,
+        **({"event": event.event} if event.type == "track" else {}),
+        "userKey": event.user_key,
+    }
+    if isinstance(resolved.plan, Deliver):
+        await memory.apply(resolved.plan.remember)
+    if lookups:
+        view["lookups"] = [
+            {**lookup.to_dict(), **({"call": call_view(lookup.call, settings)}
+                                    if lookup.call else {})}
+            for lookup in lookups
+        ]
+    if facts.assumptions:
+        view["assumptions"] = facts.assumptions
+    view.update(_plan_view(resolved.plan, settings))
+    return view
 
 
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:

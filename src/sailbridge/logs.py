@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
 
 import structlog
@@ -34,7 +35,7 @@ _SHARED: list[Processor] = [
 _FIRST = ("timestamp", "level", "logger", "event")
 
 
-def _tidy(logger: Any, method: str, event: dict[str, Any]) -> dict[str, Any]:
+def _tidy(logger: Any, method: str, event: MutableMapping[str, Any]) -> dict[str, Any]:
     """Time, level, logger and event first (a line reads left to right as a sentence);
     uvicorn's ``color_message`` (the same text with terminal colours) dropped."""
     event.pop("color_message", None)

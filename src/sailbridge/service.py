@@ -36,6 +36,7 @@ from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
 from sailbridge.sailthru.errors import RetryableError, SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
+from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings, masked_settings, unknown_environment
@@ -59,10 +60,10 @@ class MeasuredSender:
             response = await self._inner.send(call)
         except SailthruError as error:
             self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status)
+                                                error.status, error.rate_limit)
             raise
         self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status)
+                                            response.status, response.rate_limit)
         return response
 
 
@@ -188,7 +189,8 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         dedupe_window=settings.dedupe_window,
         max_inflight=settings.max_inflight_ingest,
     ) if roles.ingest else None
-    extra: list[BaseRoute] = list(admin_routes(store, token))
+    extra: list[BaseRoute] = [*admin_routes(store, token),
+                              *console_routes(store, settings, metrics)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app

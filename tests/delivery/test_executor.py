@@ -105,6 +105,11 @@ async def test_order_email_is_looked_up_from_sailthru_by_extid(
     assert outcome.status == "delivered"
     assert [lookup.source for lookup in outcome.lookups] == ["sailthru"]
     assert sandbox.user("buyer")["purchases"][0]["items"][0]["price"] == 300
+    [record] = [lookup.request_record() for lookup in outcome.lookups]  # as history keeps it
+    assert record is not None
+    assert (record["method"], record["endpoint"]) == ("GET", "/user")
+    assert record["answer"]["found"] is True
+    assert record["answer"]["keys"]["email"] == "buyer@example.com"
 
 
 async def test_order_email_comes_from_memory_without_a_get(
@@ -188,22 +193,6 @@ async def test_alias_merges_previous_id_into_user_id(
     await harness.deliver({"type": "alias", "previousId": "old-id", "userId": "new-id"})
     assert sandbox.user("new-id")["vars"] == {"a": 1}
     assert sandbox.user("old-id") is None
-
-
-async def test_a_get_records_sailthrus_answer(
-        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
-    await harness.deliver({"type": "identify", "userId": "reader",
-                           "traits": {"email": "reader@example.com"}})
-    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
-    outcome = await forgetful.deliver(
-        {"type": "track", "userId": "reader", "event": "Order Completed",
-         "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
-
-    [record] = [lookup.request_record() for lookup in outcome.lookups]
-    assert record is not None
-    assert record["method"] == "GET" and record["endpoint"] == "/user"
-    assert record["answer"]["found"] is True
-    assert record["answer"]["keys"]["email"] == "reader@example.com"
 
 
 def test_a_recorded_answer_keeps_the_asked_fields_and_drops_the_cookie() -> None:

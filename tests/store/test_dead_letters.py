@@ -155,18 +155,21 @@ async def test_purge_finished_deletes_old_delivered_and_skipped_jobs_only(
 
 async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:
     ids = await kill(store, "a", "b", "c")
-    [pending_id] = await enqueue(store, new_job("still-waiting"))
+    [pending_id] = await enqueue(store, new_job("alive"))
 
-    assert await store.purge_dead_jobs([ids[0], ids[2], pending_id, 999_999]) == 2
+    assert await store.purge_dead_jobs([ids[0], ids[2], pending_id, 999_999], None) == 2
 
     assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
     assert await store.get_job(ids[0]) is None
-    assert (await store.get_job(pending_id)) is not None
+    assert await store.get_job(pending_id) is not None
     assert (await store.counts()).dead == 1
 
 
-async def test_purge_by_no_ids_deletes_nothing(store: Store) -> None:
-    await kill(store, "a")
+async def test_purge_by_reason_deletes_the_matching_dead_jobs(store: Store) -> None:
+    ids = await kill(store, "unknown template", "bad email", "unknown template again")
 
-    assert await store.purge_dead_jobs([]) == 0
+    assert await store.purge_dead_jobs(None, "unknown template") == 2
+    assert await store.purge_dead_jobs([], None) == 0
+
+    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
     assert (await store.counts()).dead == 1

@@ -169,7 +169,10 @@ async def test_finished_per_minute_counts_delivered_and_dead_by_the_minute(
         await store.finish(job.id, state, attempt(at, state.value),
                            "why" if state is JobState.DEAD else None, worker="w1")
 
-    minutes = await store.finished_per_minute(since=1_190.0)
+    minutes = await store.finished_per_minute(since=1_190.0, until=1_330.0)
+    earlier = await store.finished_per_minute(since=1_100.0, until=1_250.0)
 
     assert [(m.minute, m.delivered, m.dead) for m in minutes] == [
         (1_200.0, 2, 1), (1_320.0, 1, 0)]
+    assert [(m.minute, m.delivered, m.dead) for m in earlier] == [
+        (1_080.0, 1, 0), (1_200.0, 2, 1)]

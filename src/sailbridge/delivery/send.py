@@ -16,12 +16,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sailbridge.delivery.worker import DeliveryObserver
-from sailbridge.events import Event, event_to_dict
+from sailbridge.events import Event
 from sailbridge.executor import Outcome
-from sailbridge.mapping import ordering_keys
+from sailbridge.jobs import new_job
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
-from sailbridge.store.base import Job, JobState, NewJob, Store
+from sailbridge.store.base import Job, JobState, Store
 from sailbridge.store.factory import open_store
 
 SEND_WRITE_KEY = "sailbridge-send"
@@ -39,13 +39,6 @@ class SendResult:
     paused_reason: str | None
 
 
-def new_job(event: Event, received_at: float) -> NewJob:
-    return NewJob(write_key=SEND_WRITE_KEY, message_id=event.message_id,
-                  event=event_to_dict(event), event_type=event.type,
-                  user_key=event.user_key or "", ordering_keys=ordering_keys(event),
-                  received_at=received_at)
-
-
 async def send_events(
     events: Sequence[Event],
     settings: Settings,
@@ -61,7 +54,7 @@ async def send_events(
         # A new send is a new try with the credentials configured now.
         await store.set_paused(None)
         now = time.time()
-        queued = await store.enqueue([new_job(e, now) for e in events], [], 0.0, now)
+        queued = await store.enqueue([new_job(e, now, SEND_WRITE_KEY) for e in events], [], 0.0, now)
         async with sailthru_sender(settings, store) as sender:
             worker = build_worker(settings, store, sender, observers=[_RetryReasons(on_retry)])
             running = asyncio.create_task(worker.run())

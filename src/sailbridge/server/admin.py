@@ -117,7 +117,7 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin") -> lis
         if ("ids" in body) == ("older_than" in body):
             raise ValueError('send {"older_than": "7d"} or {"ids": [...]}')
         if "ids" in body:
-            purged = await store.purge_dead_jobs(operations.check_job_ids(body["ids"]))
+            purged = await store.purge_dead_jobs(operations.check_job_ids(body["ids"]), None)
         else:
             older_than = operations.parse_duration(str(body["older_than"]))
             purged = await store.purge_dead(time.time() - older_than)

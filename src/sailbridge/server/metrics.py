@@ -34,6 +34,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.server.route_usage import RouteUsage
 from sailbridge.store.base import StatusCounts, Store
 
 log = logging.getLogger(__name__)
@@ -133,6 +135,9 @@ class Metrics:
             "sailbridge_store_up", "1 when the store answered the last scrape, else 0.",
             registry=r, multiprocess_mode="mostrecent")
 
+        # per-route use of Sailthru's rate limits over the last minute (the console's view)
+        self.route_usage = RouteUsage()
+
         # labelled children on the per-request path, looked up once (labels() is not free)
         self._ingest_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
         self._received_children: dict[str, Counter] = {}
@@ -184,9 +189,11 @@ class Metrics:
         self.throttle_waits.labels(route).inc()
         self.throttle_wait_seconds.labels(route).inc(max(seconds, 0.0))
 
-    def observe_sailthru_call(self, route: str, seconds: float, status: int | None) -> None:
+    def observe_sailthru_call(self, route: str, seconds: float, status: int | None,
+                              rate_limit: RateLimitInfo | None = None) -> None:
         """One Sailthru HTTP call: its latency and status (``None`` for a network error
-        or timeout, counted as ``"error"``)."""
+        or timeout, counted as ``"error"``) and the rate-limit headers it came with."""
+        self.route_usage.record(route, status, rate_limit)
         self.sailthru_latency.labels(route).observe(seconds)
         self.sailthru_responses.labels(route, "error" if status is None else str(status)).inc()
 

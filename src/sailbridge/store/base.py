@@ -270,10 +270,12 @@ class Store(Memory, Protocol):
                               limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
         """Rejected events, newest first, with their ids; ``reason`` as in `find_jobs`."""
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
-        """Per minute since ``since`` (floored to its minute), the jobs that ended
-        delivered or dead then, oldest minute first; minutes with none are left out.
-        A dead job replayed since no longer counts where it died."""
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        """Per minute from ``since`` to ``until`` (both floored to their minute), the
+        jobs that ended delivered or dead then, oldest minute first; minutes with none
+        are left out. A dead job replayed since no longer counts where it died. Each
+        minute is counted from an index range, so the cost follows the jobs that
+        ended in the window, with no sort."""
 
     async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                      now: float) -> int:
@@ -283,9 +285,10 @@ class Store(Memory, Protocol):
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs (and old rejections) last updated before ``older_than``."""
 
-    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
-        """Delete these jobs, and their history, if they are dead (others are left
-        alone: an id that is not a dead letter is never purged); returns how many."""
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        """Delete dead jobs and their history, chosen as `replay` chooses them (every
+        dead job when both are None); returns how many. Ids that are not dead are left."""
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last

@@ -342,6 +342,21 @@ class PostgresStore:
             await self._execute("forget_empty_lines", {"limit": 100_000})
         return deleted
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        async def purge(conn: Conn) -> int:
+            rows = await _dead_chosen(conn, job_ids, reason_contains)
+            if not rows:
+                return 0
+            deleted = (await conn.execute(QUERIES["purge_jobs_of"], {
+                "ids": _json([job_id for job_id, _keys in rows])})).rowcount
+            await _add_to_counts(conn, {"dead": -deleted})
+            return deleted
+
+        if job_ids is not None and not job_ids:
+            return 0
+        return await self._in_transaction(purge)
+
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs and rejections from before ``older_than``; returns the number
         of dead jobs deleted."""
@@ -351,15 +366,6 @@ class PostgresStore:
             rejections = (await conn.execute(QUERIES["purge_rejections"],
                                              {"before": older_than})).rowcount
             await _add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
-        return jobs
-
-    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
-        if not job_ids:
-            return 0
-        async with self._transaction() as conn:
-            jobs = (await conn.execute(QUERIES["purge_dead_jobs_by_id"],
-                                       {"ids": list(job_ids)})).rowcount
-            await _add_to_counts(conn, {"dead": -jobs})
         return jobs
 
     async def set_paused(self, reason: str | None) -> None:
@@ -423,10 +429,11 @@ class PostgresStore:
                                         params)
             return await cursor.fetchall(), window
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
-        rows = await self._rows("finished_per_minute", {"since": since // 60 * 60})
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        rows = await self._rows("finished_per_minute", {"since": int(since // 60 * 60),
+                                   "until": int(until // 60 * 60)})
         return [MinuteCount(float(minute), int(delivered), int(dead))
-                for minute, delivered, dead in rows]
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         [(totals, oldest, paused)] = await self._rows("status")
@@ -568,13 +575,7 @@ async def _finish_group(conn: Conn, group: Sequence[_Finish]) -> dict[int, JobNo
 async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: str | None,
                   now: float) -> int:
     """Dead jobs back to the back of their lines, as new arrivals would be."""
-    if job_ids is None:
-        cursor = await conn.execute(QUERIES["dead_by_reason"],
-                                    {"reason": reason_contains})
-    else:
-        cursor = await conn.execute(QUERIES["dead_by_ids"], {
-            "ids": _json(list(job_ids)), "reason": reason_contains})
-    rows = await cursor.fetchall()
+    rows = await _dead_chosen(conn, job_ids, reason_contains)
     if not rows:
         return 0
     keys = sorted({key for _id, job_keys in rows for key in job_keys})
@@ -594,6 +595,18 @@ async def _replay(conn: Conn, job_ids: Sequence[int] | None, reason_contains: st
     await conn.execute(QUERIES["join_lines"], {"lines": _json(lines)})
     await _add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
     return len(rows)
+
+
+async def _dead_chosen(conn: Conn, job_ids: Sequence[int] | None,
+                       reason_contains: str | None) -> list[Row]:
+    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id,
+    locked until the transaction ends."""
+    if job_ids is None:
+        cursor = await conn.execute(QUERIES["dead_by_reason"], {"reason": reason_contains})
+    else:
+        cursor = await conn.execute(QUERIES["dead_by_ids"], {
+            "ids": _json(list(job_ids)), "reason": reason_contains})
+    return await cursor.fetchall()
 
 
 async def _lock_lines(conn: Conn, keys: list[str]) -> None:

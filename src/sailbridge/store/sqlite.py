@@ -264,23 +264,14 @@ class SqliteStore:
 
         return await self._writer.call(purge)
 
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        return await self._writer.call(lambda tx: _purge_chosen(tx, job_ids, reason_contains))
+
     async def purge_dead(self, older_than: float) -> int:
         """Delete dead jobs and rejections from before ``older_than``; returns the number
         of dead jobs deleted."""
         return await self._writer.call(lambda tx: _purge(tx, older_than))
-
-    async def purge_dead_jobs(self, job_ids: Sequence[int]) -> int:
-        if not job_ids:
-            return 0
-        params = {"ids": _encode(list(job_ids))}
-
-        def purge(tx: _Tx) -> int:
-            tx.run("purge_dead_attempts_by_id", params)
-            deleted: int = tx.run("purge_dead_jobs_by_id", params).rowcount
-            tx.count("dead", -deleted)
-            return deleted
-
-        return await self._writer.call(purge)
 
     async def set_paused(self, reason: str | None) -> None:
         await self._writer.call(
@@ -323,11 +314,13 @@ class SqliteStore:
                               limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
         return await self._readers.call(_find_rejections, reason, before, limit, scan)
 
-    async def finished_per_minute(self, since: float) -> list[MinuteCount]:
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         rows = await self._readers.call(
             lambda db: db.execute(QUERIES["finished_per_minute"],
-                                  {"since": since // 60 * 60}).fetchall())
-        return [MinuteCount(float(minute), delivered, dead) for minute, delivered, dead in rows]
+                                  {"since": since // 60 * 60,
+                                   "until": until // 60 * 60}).fetchall())
+        return [MinuteCount(float(minute), delivered, dead)
+                for minute, delivered, dead in rows if delivered or dead]
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()
@@ -593,15 +586,28 @@ def _release(tx: _Tx, job_id: int, at: float, worker: str, now: float) -> None:
     tx.count("retrying" if attempts else "pending", 1)
 
 
+def _dead_chosen(tx: _Tx, job_ids: Sequence[int] | None,
+                 reason_contains: str | None) -> list[Row]:
+    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id."""
+    if job_ids is not None and not job_ids:
+        return []
+    if job_ids is None:
+        return tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
+    return tx.run("dead_by_ids", {"ids": _encode(list(job_ids)),
+                                  "reason": reason_contains}).fetchall()
+
+
+def _purge_chosen(tx: _Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> int:
+    ids = _encode([row[0] for row in _dead_chosen(tx, job_ids, reason_contains)])
+    tx.run("purge_attempts_of", {"ids": ids})
+    deleted: int = tx.run("purge_jobs_of", {"ids": ids}).rowcount
+    tx.count("dead", -deleted)
+    return deleted
+
+
 def _replay(tx: _Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
             now: float) -> int:
-    if job_ids is not None and not job_ids:
-        return 0
-    if job_ids is None:
-        rows = tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
-    else:
-        rows = tx.run("dead_by_ids", {"ids": _encode(list(job_ids)),
-                                      "reason": reason_contains}).fetchall()
+    rows = _dead_chosen(tx, job_ids, reason_contains)
     if not rows:
         return 0
     last = tx.run("reserve_positions", {"n": len(rows)}).fetchall()[0][0]
