@@ -18,10 +18,10 @@ from typing import Any
 from urllib.request import urlopen
 
 from rich.console import Console
-from rich.table import Table
 from segment.analytics import Client
 
 from sailbridge import operations
+from sailbridge.render import print_table
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
 from sailbridge.service import running_service
@@ -121,11 +121,9 @@ async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
 
 
 def _print_outcomes(console: Console, jobs: list[dict[str, Any]]) -> None:
-    table = Table("#", "event", "user", "outcome", "detail", title="sailbridge → Sailthru")
-    for job in jobs:
-        table.add_row(str(job["id"]), job["event"], job["user"], job["state"],
-                      job["reason"] or "")
-    console.print(table)
+    print_table(console, ("#", "event", "user", "outcome", "detail"),
+                [(job["id"], job["event"], job["user"], job["state"], job["reason"] or "")
+                 for job in jobs], title="sailbridge → Sailthru")
 
 
 def _get_json(url: str) -> Any:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
 
 from sailbridge.store.base import Job, JobState, StatusCounts, Store
 
@@ -17,6 +19,82 @@ _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s
                        re.IGNORECASE)
 _UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400,
                  "day": 86400, "w": 604800, "week": 604800}
+
+
+MAX_JOB_ID: Final = 2**63 - 1
+"""Job ids are 64-bit signed integers in both stores."""
+
+MAX_LIST_LIMIT: Final = 10_000
+"""The most items one listing returns (admin API and CLI alike)."""
+
+
+def parse_limit(text: str, maximum: int = MAX_LIST_LIMIT) -> int:
+    """``"100"`` → 100: a whole number from 1 to ``maximum``; ValueError otherwise
+    (``abc``, ``1e3``, ``-5``, ``0``)."""
+    if not re.fullmatch(r"\s*\d{1,9}\s*", text):
+        raise ValueError(f"limit must be a whole number from 1 to {maximum}, not {text!r}")
+    value = int(text)
+    if not 1 <= value <= maximum:
+        raise ValueError(f"limit must be from 1 to {maximum}, not {value}")
+    return value
+
+
+def check_job_id(value: object) -> int:
+    """A job id as given (an int, or decimal text): positive and within 64 bits."""
+    if isinstance(value, str) and re.fullmatch(r"\d{1,30}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        # ValueError, not TypeError: a wrong type here is the client's input (a 400).
+        raise ValueError(f"a job id is a positive whole number, not {value!r}")  # noqa: TRY004
+    if not 1 <= value <= MAX_JOB_ID:
+        raise ValueError(f"no job can have id {value} (ids run from 1 to {MAX_JOB_ID})")
+    return value
+
+
+def check_job_ids(values: object) -> list[int]:
+    """A non-empty list of job ids, each as `check_job_id` takes it."""
+    if not isinstance(values, list) or not values:
+        raise ValueError("ids must be a non-empty list of job ids")
+    return [check_job_id(value) for value in values]
+
+
+def check_reason_filter(reason: object) -> str | None:
+    """A reason filter as given: ``None`` (no filter) or text to look for. Empty text is
+    refused: it would match every dead event, and replaying or listing everything
+    must be asked for as such (``all``), not by accident."""
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise ValueError(f"reason must be text, not {type(reason).__name__}")  # noqa: TRY004
+    if not reason.strip():
+        raise ValueError("an empty reason matches every dead event; give the text to look "
+                         "for (or ask for all of them)")
+    return reason
+
+
+def iso_utc(epoch: float | None) -> str | None:
+    """Epoch seconds → ``2026-12-01T21:20:11.837Z`` (ISO 8601, UTC, milliseconds)."""
+    if epoch is None:
+        return None
+    moment = datetime.fromtimestamp(epoch, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def with_iso_times(view: Mapping[str, Any]) -> dict[str, Any]:
+    """A job view with its own time fields (``*_at``, and each history entry's ``at``)
+    as `iso_utc` text: the form people read, where the API keeps epoch seconds. The
+    event and the requests are left as they are (their ``*_at`` fields are the user's)."""
+    shown: dict[str, Any] = {key: iso_utc(value) if _is_time_field(key, value) else value
+                             for key, value in view.items()}
+    history = shown.get("history")
+    if isinstance(history, list):
+        shown["history"] = [{**entry, "at": iso_utc(entry.get("at"))}
+                            if isinstance(entry, dict) else entry for entry in history]
+    return shown
+
+
+def _is_time_field(key: str, value: object) -> bool:
+    return key.endswith("_at") and isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_duration(text: str) -> float:

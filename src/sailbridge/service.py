@@ -15,7 +15,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -29,20 +29,23 @@ from sailbridge.delivery.ratelimit import RateLimitedSender
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
 from sailbridge.executor import Outcome
+from sailbridge.logs import get_logger
 from sailbridge.mapping.plan import Call
+from sailbridge.operations import status_view
 from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
-from sailbridge.sailthru.errors import SailthruError
+from sailbridge.sailthru.errors import RetryableError, SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.console import console_routes
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
-from sailbridge.settings import Settings
+from sailbridge.settings import Settings, masked_settings, unknown_environment
 from sailbridge.store.base import Job, Result, Store
-from sailbridge.store.factory import open_store, rate_limiter_for
+from sailbridge.store.factory import describe_store, open_store, rate_limiter_for
 
 log = logging.getLogger("sailbridge.service")
+events_log = get_logger("sailbridge.delivery")
 
 
 class MeasuredSender:
@@ -82,6 +85,34 @@ class MetricsObserver(DeliveryObserver):
             record(job.event_type, route)
 
 
+class DeadEventLog(DeliveryObserver):
+    """One log line per event that went dead, with its reason and Sailthru's answer."""
+
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
+        if result is not Result.DEAD:
+            return
+        error = outcome.error
+        events_log.warning(
+            "event dead", job_id=job.id, type=job.event_type,
+            event_name=job.event.get("event") if job.event_type == "track" else None,
+            user=job.user_key, reason=outcome.reason,
+            sailthru_code=error.code if error else None,
+            http_status=error.status if error else None,
+            route=error.route if error else None, attempts=job.attempts + 1,
+            gave_up_retrying=isinstance(error, RetryableError))
+
+
+class Observers(DeliveryObserver):
+    """Several observers as one."""
+
+    def __init__(self, observers: Sequence[DeliveryObserver]) -> None:
+        self._observers = tuple(observers)
+
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
+        for observer in self._observers:
+            observer.outcome(job, outcome, result, seconds)
+
+
 @asynccontextmanager
 async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | None = None
                           ) -> AsyncIterator[Sender]:
@@ -107,12 +138,14 @@ async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | N
 
 
 def build_worker(settings: Settings, store: Store, sender: Sender,
-                 metrics: Metrics | None = None) -> Worker:
+                 metrics: Metrics | None = None, *,
+                 observers: Sequence[DeliveryObserver] = ()) -> Worker:
+    every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
     return Worker(
         store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
         config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
-        observer=MetricsObserver(metrics) if metrics else DeliveryObserver(),
+        observer=Observers(every),
     )
 
 
@@ -132,14 +165,17 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
             if roles.delivery:
                 sender = await stack.enter_async_context(
                     sailthru_sender(settings, store, metrics))
-                worker = build_worker(settings, store, sender, metrics)
+                worker = build_worker(settings, store, sender, metrics,
+                                      observers=[DeadEventLog()])
                 task = asyncio.create_task(worker.run())
                 app.state.worker = worker
             housekeeping = asyncio.create_task(keep_tidy(store, settings.retention))
+            summary = asyncio.create_task(log_queue_summary(store, settings.queue_log_interval))
             try:
                 yield
             finally:
                 housekeeping.cancel()
+                summary.cancel()
                 if worker is not None:
                     worker.stop()
                     await task
@@ -169,6 +205,39 @@ async def keep_tidy(store: Store, retention: float) -> None:
             log.exception("purging finished jobs failed; will try again")
 
 
+async def log_queue_summary(store: Store, interval: float) -> None:
+    """Every ``interval`` seconds (``SAILBRIDGE_QUEUE_LOG_INTERVAL``; 0 = never) one
+    info line with the queue's counts, so a log alone shows a backlog building."""
+    if interval <= 0:
+        return
+    queue_log = get_logger("sailbridge.queue")
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            view = status_view(await store.counts())
+        except Exception as exc:  # noqa: BLE001 - the summary must not stop for an outage
+            queue_log.warning("queue summary unavailable", error=f"{type(exc).__name__}: {exc}")
+            continue
+        queue_log.info("queue", **{name: view[name] for name in (
+            "pending", "retrying", "in_flight", "dead", "delivered", "skipped", "rejected",
+            "oldest_pending_age_seconds", "paused", "paused_reason")})
+
+
+def log_start(settings: Settings, roles: Roles) -> None:
+    """The start line: version, roles, store and every setting's effective value, secrets
+    masked; then a warning per unknown ``SAILBRIDGE_*`` variable."""
+    from sailbridge import __version__
+
+    start_log = get_logger("sailbridge.service")
+    start_log.info("sailbridge starting", version=__version__,
+                   roles=[name for name in ("ingest", "delivery") if getattr(roles, name)],
+                   store=describe_store(settings.database),
+                   listen=f"http://{settings.host}:{settings.port}",
+                   settings=masked_settings(settings))
+    for warning in unknown_environment():
+        start_log.warning("unknown setting", detail=warning)
+
+
 def _wake_worker(app: Any) -> None:
     worker = getattr(app.state, "worker", None)
     if worker is not None:
@@ -179,11 +248,15 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
         settings.credentials()
+    log_start(settings, roles)
     store = await open_store(settings.database)
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
+    # log_config None: uvicorn's loggers propagate to the root handler `configure_logging`
+    # set up, so its lines come out in the same format as sailbridge's.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            lifespan="on", access_log=False, timeout_graceful_shutdown=30,
+                            log_config=None, lifespan="on", access_log=False,
+                            timeout_graceful_shutdown=30,
                             http=guarded_protocol(ConnectionLimits.from_settings(settings)))
     await uvicorn.Server(config).serve()
 

@@ -7,15 +7,29 @@ that is what the person starting the program has to fix.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
+from sailbridge.redact import MASK, mask_url_password
+from sailbridge.sailthru.times import reminder_time_problem
 
 ENV_PREFIX: Final = "SAILBRIDGE_"
 
@@ -46,8 +60,65 @@ _RATE_ITEM = re.compile(
 )
 
 
+MIN_ADMIN_TOKEN_LENGTH: Final = 16
+
+OTHER_ENVIRONMENT_NAMES: Final = frozenset({f"{ENV_PREFIX}CONFIG"})
+"""``SAILBRIDGE_*`` variables read outside `Settings` (the command line's ``--config``)."""
+
+_LIST_NAME_MAX = 255
+
+
 class SettingsError(ValueError):
     """A missing or invalid setting; the message is one line naming it."""
+
+
+def is_loopback_url(url: str) -> bool:
+    """Whether ``url``'s host is this machine (``localhost``, ``127.x``, ``::1``)."""
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def list_name_problem(name: str) -> str | None:
+    """Why Sailthru would not take ``name`` as a list name, or ``None``.
+
+    Sailthru's list names are free text shown in its UI; what it cannot take is a
+    name with control characters (a pasted newline or tab), or an absurdly long one.
+    """
+    if any(ord(char) < 32 or ord(char) == 127 for char in name):
+        return "a list name cannot contain control characters (newline, tab ...)"
+    if len(name) > _LIST_NAME_MAX:
+        return f"a list name is at most {_LIST_NAME_MAX} characters"
+    return None
+
+
+def known_environment_names() -> frozenset[str]:
+    """Every ``SAILBRIDGE_*`` variable sailbridge reads."""
+    return frozenset(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields) | \
+        OTHER_ENVIRONMENT_NAMES
+
+
+def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
+    """One warning per ``SAILBRIDGE_*`` variable that is no setting (a typo is otherwise
+    silently ignored), with the closest real name when one is close."""
+    environ = os.environ if environ is None else environ
+    known = known_environment_names()
+    warnings = []
+    for name in sorted(environ):
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or upper in known:
+            continue
+        # Compared without the prefix every name shares, or anything looks close.
+        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
+                                          sorted(n.removeprefix(ENV_PREFIX) for n in known),
+                                          n=1, cutoff=0.6)
+        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
+        warnings.append(f"{name} is not a sailbridge setting and is ignored{hint}")
+    return warnings
 
 
 def parse_rate_limit_items(text: str) -> dict[str, float]:
@@ -116,6 +187,7 @@ class Settings(BaseSettings):
     header_timeout: float = Field(default=10.0, gt=0)
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    queue_log_interval: float = Field(default=60.0, ge=0)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -143,7 +215,7 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str) -> str:
         if not re.match(r"^https?://[^\s/]+", value):
-            raise ValueError(f"{value!r} is not an http(s) URL")
+            raise ValueError("not an http(s) URL")
         return value.rstrip("/")
 
     @field_validator("optout_value")
@@ -152,13 +224,36 @@ class Settings(BaseSettings):
         if value is None or value.strip() == "":
             return None
         if value.strip().lower() not in OPTOUT_VALUES:
-            raise ValueError(f"{value!r} is not one of {'|'.join(OPTOUT_VALUES)}")
+            raise ValueError(f"Sailthru takes one of {'|'.join(OPTOUT_VALUES)}")
         return value.strip().lower()
 
     @field_validator("customer_id", "default_list_name", "reminder_template", "reminder_time")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
+
+    @field_validator("reminder_time", "default_list_name")
+    @classmethod
+    def _sailthru_would_take(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Values Sailthru would refuse on every event are refused at start instead."""
+        check = {"reminder_time": reminder_time_problem,
+                 "default_list_name": list_name_problem}[str(info.field_name)]
+        problem = None if value is None else check(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _pageviews_follow_a_sandbox(cls, data: Any) -> Any:
+        """A Sailthru base URL on this machine is a sandbox (the real API never is),
+        and the sandbox serves the pageview API too: unless the pageview base URL is
+        set, send pageviews there rather than to the real pageview host."""
+        if isinstance(data, dict) and not data.get("pageview_base_url"):
+            base = data.get("sailthru_base_url")
+            if isinstance(base, str) and is_loopback_url(base):
+                return {**data, "pageview_base_url": base}
+        return data
 
     @field_validator("rate_limits")
     @classmethod
@@ -169,7 +264,13 @@ class Settings(BaseSettings):
     @field_validator("admin_token")
     @classmethod
     def _token_blank_is_none(cls, value: SecretStr | None) -> SecretStr | None:
-        return value if value is not None and value.get_secret_value().strip() else None
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_LENGTH:
+            raise ValueError(
+                f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters: it guards replay "
+                "and purge of every dead event (make one with `openssl rand -hex 16`)")
+        return value
 
     @property
     def write_key_set(self) -> frozenset[str]:
@@ -208,9 +309,10 @@ class Settings(BaseSettings):
         )
 
 
-def _toml_values(path: Path) -> dict[str, Any]:
+def _toml_values(path: Path) -> dict[str, tuple[str, Any]]:
     """Read a TOML file whose keys are the setting names, with or without the prefix,
-    in any case (``sailthru_api_key`` or ``SAILBRIDGE_SAILTHRU_API_KEY``)."""
+    in any case (``sailthru_api_key`` or ``SAILBRIDGE_SAILTHRU_API_KEY``): each field
+    name → (the key as written, its value)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -218,12 +320,12 @@ def _toml_values(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
     table = raw.get("sailbridge", raw)
-    values: dict[str, Any] = {}
+    values: dict[str, tuple[str, Any]] = {}
     for key, value in table.items():
         name = key.lower().removeprefix(ENV_PREFIX.lower())
-        values[name] = ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(
+        values[name] = (key, ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(
             value, dict
-        ) else value
+        ) else value)
     return values
 
 
@@ -231,16 +333,19 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     """Load settings from the environment over ``config_file``; raise `SettingsError`.
 
     Environment variables win over the file, so one file can serve several machines
-    that differ by an environment variable or two.
+    that differ by an environment variable or two. A problem names where the value
+    came from: the command line, the environment variable, or the file and its key.
     """
-    file_values = _toml_values(config_file) if config_file else {}
+    file_entries = _toml_values(config_file) if config_file else {}
+    file_values = {name: value for name, (_key, value) in file_entries.items()}
     try:
-        return _settings_with_file(file_values, overrides)
+        return _settings_with_file(file_values, overrides, config_file)
     except ValidationError as exc:
-        raise SettingsError(_first_problem(exc)) from None
+        raise SettingsError(_first_problem(exc, file_entries, config_file, overrides)) from None
 
 
-def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any]) -> Settings:
+def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],
+                        config_file: Path | None = None) -> Settings:
     """pydantic-settings gives init kwargs priority over env; we want env over file, so
     the file's values become defaults of a subclass instead."""
     if not file_values:
@@ -248,7 +353,9 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any]) 
     known = set(Settings.model_fields)
     unknown = sorted(set(file_values) - known)
     if unknown:
-        raise SettingsError(f"config file has an unknown setting: {unknown[0]}")
+        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SettingsError(f"config file {config_file}: unknown setting: {unknown[0]}{hint}")
 
     class _WithFile(Settings):
         @classmethod
@@ -262,11 +369,46 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any]) 
     return _WithFile(**overrides)
 
 
-def _first_problem(exc: ValidationError) -> str:
+def _is_secret(field: str) -> bool:
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields \
+        else None
+    return "SecretStr" in repr(annotation) or any(
+        word in field for word in ("secret", "token", "password", "write_keys"))
+
+
+def _first_problem(exc: ValidationError, file_entries: Mapping[str, tuple[str, Any]] | None = None,
+                   config_file: Path | None = None,
+                   overrides: Mapping[str, Any] | None = None) -> str:
+    """One line: which setting (as the person wrote it), the value unless secret, why."""
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else "settings"
     env_name = f"{ENV_PREFIX}{field.upper()}"
+    in_environment = any(name.upper() == env_name for name in os.environ)
+    if overrides and field in overrides:
+        where = f"--{field.replace('_', '-')}"
+    elif not in_environment and file_entries and field in file_entries:
+        where = f"config file {config_file}: {file_entries[field][0]}"
+    else:
+        where = env_name
     if error["type"] == "missing":
-        return f"{env_name} is required but not set"
+        return f"{where} is required but not set"
     message = str(error["msg"]).removeprefix("Value error, ")
-    return f"{env_name} is invalid: {message}"
+    value = error.get("input")
+    if _is_secret(field) or not isinstance(value, str | int | float) or repr(value) in message:
+        return f"{where} is invalid: {message}"
+    return f"{where} is invalid: {value!r}: {message}"
+
+
+def masked_settings(settings: Settings) -> dict[str, Any]:
+    """Every setting's effective value, safe to log: a secret set shows as ``***``
+    (unset as ``None``), a password inside a URL is masked."""
+    shown: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        value = getattr(settings, name)
+        if _is_secret(name):
+            shown[name] = MASK if value else None
+        elif isinstance(value, str):
+            shown[name] = mask_url_password(value)
+        else:
+            shown[name] = value
+    return shown

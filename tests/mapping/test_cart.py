@@ -328,3 +328,8 @@ def test_adding_a_product_repeatedly_sums_the_quantities(quantities: list[int]) 
 def test_removing_leaves_the_difference_or_nothing(had: int, take: int) -> None:
     final = run([added({"quantity": had}), removed({"quantity": take})])
     assert [i["qty"] for i in final] == ([had - take] if had > take else [])
+
+
+def test_an_absolute_reminder_time_is_sent_as_written() -> None:
+    settings = MappingOptions(reminder_template="abandoned cart", reminder_time="2026-12-24 09:00")
+    assert params(plan(added(), settings, cart()))["reminder_time"] == "2026-12-24 09:00"

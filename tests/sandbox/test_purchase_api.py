@@ -126,7 +126,8 @@ def test_configured_templates_are_known(client: SailthruClient, sandbox: Sandbox
     assert response.is_ok()
 
 
-@pytest.mark.parametrize("when", ["20 minutes", "+20 lightyears", "+ minutes", "tomorrow", "+1.5 hours"])
+@pytest.mark.parametrize("when", ["20 minutes", "+20 lightyears", "+ minutes", "tomorrow", "+1.5 hours",
+                                  "2026-13-45"])
 def test_badly_formed_reminder_time_is_error_18(client: SailthruClient, item: Any,
                                                 when: str) -> None:
     response = post(client, incomplete=1, items=[item()], reminder_template="abandoned cart",
@@ -138,6 +139,15 @@ def test_badly_formed_reminder_time_is_error_18(client: SailthruClient, item: An
 @pytest.mark.parametrize("when", ["+20 minutes", "+1 min", "+60 mins", "+1 hour", "+24 hrs",
                                   "+2 days", "+1 week", "+2 weeks", "+1 month"])
 def test_relative_reminder_times_are_accepted(client: SailthruClient, item: Any,
+                                              when: str) -> None:
+    response = post(client, incomplete=1, items=[item()], reminder_template="abandoned cart",
+                    reminder_time=when)
+
+    assert response.is_ok(), response.get_body()
+
+
+@pytest.mark.parametrize("when", ["2026-12-24", "2026-12-24 09:00", "2026-12-24T09:00:00Z"])
+def test_absolute_reminder_times_are_accepted(client: SailthruClient, item: Any,
                                               when: str) -> None:
     response = post(client, incomplete=1, items=[item()], reminder_template="abandoned cart",
                     reminder_time=when)

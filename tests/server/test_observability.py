@@ -22,6 +22,9 @@ class BrokenCountsStore:
     async def counts(self) -> StatusCounts:
         raise OSError("disk I/O error")
 
+    async def check_writable(self, now: float) -> None:
+        raise OSError("disk I/O error")
+
 
 def scrape(server: LiveServer) -> str:
     response = requests.get(f"{server.url}/metrics", timeout=10)
@@ -41,6 +44,7 @@ def test_healthz_is_503_when_the_store_does_not_answer(serve: Serve) -> None:
     response = requests.get(f"{server.url}/healthz", timeout=10)
     assert response.status_code == 503
     assert response.json()["ok"] is False
+    assert "disk I/O error" in response.json()["message"]
 
 
 def test_metrics_count_received_rejected_and_deduplicated_events(server: LiveServer) -> None:

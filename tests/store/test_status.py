@@ -49,3 +49,9 @@ async def test_pause_reason_is_visible_in_status_until_resumed(store: Store) -> 
     assert (await store.counts()).paused_reason == "Sailthru error 3: invalid API key"
     await store.set_paused(None)
     assert await store.paused_reason() is None
+
+
+async def test_a_working_store_is_writable(store: Store) -> None:
+    await store.check_writable(1_000.0)
+    await store.check_writable(1_001.0)
+    assert (await store.counts()).pending == 0

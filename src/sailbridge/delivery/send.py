@@ -20,11 +20,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event
+from sailbridge.executor import Outcome
 from sailbridge.intake.jobs import job_for
 from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
-from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Store
+from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Result, Store
 from sailbridge.store.factory import open_store
 
 POLL_SECONDS = 0.1
@@ -62,11 +64,15 @@ async def send_events(
     events: Sequence[IdentifiedEvent],
     settings: Settings,
     on_progress: Callable[[int], None] = lambda finished: None,
+    on_retry: Callable[[str], None] = lambda reason: None,
     *,
     force: bool = False,
 ) -> SendResult:
     """Queue ``events`` (once per identity, unless ``force``) and deliver them; return
-    when all finished, delivery paused, or the caller was cancelled (Ctrl-C)."""
+    when all finished, delivery paused, or the caller was cancelled (Ctrl-C).
+
+    ``on_retry(reason)`` hears each failed attempt that will be tried again, so a
+    send waiting out retries (an unreachable host, Sailthru down) can say why."""
     store = await open_store(settings.database)
     try:
         # A new send is a new try with the credentials configured now.
@@ -87,7 +93,8 @@ async def send_events(
         try:
             requeued = await store.replay(earlier, None, now) if earlier else 0
             async with sailthru_sender(settings, store) as sender:
-                worker = build_worker(settings, store, sender)
+                worker = build_worker(settings, store, sender,
+                                      observers=[_RetryReasons(on_retry)])
                 running = asyncio.create_task(worker.run())
                 try:
                     paused = await _wait(store, job_ids, on_progress)
@@ -112,6 +119,15 @@ def _uncancel() -> None:
     task = asyncio.current_task()
     if task is not None:
         task.uncancel()
+
+
+class _RetryReasons(DeliveryObserver):
+    def __init__(self, on_retry: Callable[[str], None]) -> None:
+        self._on_retry = on_retry
+
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
+        if result is Result.RETRY and outcome.reason:
+            self._on_retry(outcome.reason)
 
 
 async def _wait(store: Store, job_ids: Sequence[int],

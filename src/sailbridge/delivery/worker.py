@@ -149,7 +149,13 @@ class Worker:
         now = time.monotonic()
         if self._paused_seen or now - self._paused_read_at >= PAUSE_READ_EVERY:
             self._paused_read_at = now
-            self._paused_seen = await self._store.paused_reason() is not None
+            reason = await self._store.paused_reason()
+            if (reason is not None) != self._paused_seen:  # set or cleared elsewhere
+                if reason is None:
+                    log.info("delivery resumed", extra={"by": "another node or an operator"})
+                else:
+                    log.warning("delivery paused", extra={"reason": reason})
+            self._paused_seen = reason is not None
         return self._paused_seen
 
     def _free(self) -> int:
@@ -226,7 +232,7 @@ class Worker:
             case RetryAt():
                 await self._retry(job, decision, attempt)
             case Pause():
-                await self._pause(job, decision)
+                await self._pause(job, decision, attempt)
             case Release():
                 await self._release(job, decision)
             case _:
@@ -243,10 +249,13 @@ class Worker:
         """Back to the queue until ``retry.at``, the failed attempt counted."""
         await self._store.retry_at(job.id, retry.at, attempt, worker=self.name)
 
-    async def _pause(self, job: Job, pause: Pause) -> None:
+    async def _pause(self, job: Job, pause: Pause, attempt: Attempt) -> None:
         """Pause delivery for every node sharing the store; the job goes back untouched
         and this worker probes again after ``pause_probe_interval``."""
         self._probe_at = self._clock() + self._config.pause_probe_interval
+        if not self._paused_seen:
+            log.warning("delivery paused", extra={"reason": pause.reason,
+                                                  "sailthru_code": attempt.code})
         self._paused_seen = True
         await self._store.set_paused(pause.reason)
         await self._store.release(job.id, self._clock(), worker=self.name)
@@ -262,7 +271,7 @@ class Worker:
         if not self._paused_seen:
             return
         if await self._store.paused_reason() is not None:
-            log.info("Sailthru accepted a call again; resuming delivery")
+            log.info("delivery resumed", extra={"by": "Sailthru accepted a call again"})
             await self._store.set_paused(None)
         self._paused_seen = False
 

@@ -29,6 +29,7 @@ from sailbridge.mapping.plan import (
 from sailbridge.mapping.products import product_id, product_quantity, purchase_item
 from sailbridge.mapping.routing import read_overrides
 from sailbridge.mapping.values import text
+from sailbridge.sailthru.times import sailthru_time
 
 PRODUCT = "the product"
 """How failure reasons name a cart event's product (its properties are the product)."""
@@ -133,9 +134,6 @@ def _reminder(event: Event, options: MappingOptions) -> dict[str, str]:
     time = overrides.reminder_time or text(options.reminder_time)
     if template is None or time is None:
         return {}
-    return {"reminder_template": template, "reminder_time": _relative(time)}
+    return {"reminder_template": template, "reminder_time": sailthru_time(time)}
 
 
-def _relative(time: str) -> str:
-    """``20 minutes`` → ``+20 minutes``: Segment documents adding the ``+`` for you."""
-    return time if time.startswith("+") else f"+{time}"

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from sailbridge.sailthru.times import accepted_by_sailthru
 from sailbridge.sandbox.errors import (
     INVALID_EMAIL,
     INVALID_TIME,
@@ -27,11 +28,6 @@ from sailbridge.sandbox.errors import (
 Item = dict[str, Any]
 
 EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-
-REMINDER_TIME: Final = re.compile(
-    r"^\+\s*\d+\s*(?:minutes?|mins?|hours?|hrs?|hr|days?|weeks?|months?)$", re.IGNORECASE
-)
-"""``+20 minutes``, ``+1 hour``, ``+24 hrs``, ``+2 weeks``: the relative form Sailthru takes."""
 
 REQUIRED_ITEM_FIELDS: Final = ("id", "title", "qty", "price", "url")
 
@@ -75,7 +71,7 @@ def parse_purchase(params: Mapping[str, Any], templates: frozenset[str]) -> Purc
         raise ApiError(UNKNOWN_TEMPLATE, f"Unknown template: {template}")
     reminder_time = params.get("reminder_time")
     if reminder_time is not None and (
-        not isinstance(reminder_time, str) or not REMINDER_TIME.match(reminder_time.strip())
+        not isinstance(reminder_time, str) or not accepted_by_sailthru(reminder_time)
     ):
         raise ApiError(INVALID_TIME, f"Invalid time: {reminder_time}")
     adjustments = _adjustments(params.get("adjustments", []))

@@ -63,6 +63,25 @@ async def _body(request: Request) -> dict[str, Any]:
     return decoded
 
 
+def _bad_input_is_400(handler: Handler) -> Handler:
+    """A `ValueError` from reading the request (a bad limit, id or body) is the
+    client's mistake: 400 with the reason, never a 500."""
+
+    async def checked(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except ValueError as exc:
+            return _error(400, "invalid_request", str(exc))
+
+    return checked
+
+
+def _only(body: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
+
+
 def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
                  on_enqueued: Callable[[Any], None] = lambda app: None) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
@@ -72,41 +91,45 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         return _json(operations.status_view(await store.counts()))
 
     async def dlq_list(request: Request) -> Response:
-        limit = int(request.query_params.get("limit", "100"))
-        reason = request.query_params.get("reason")
+        limit = operations.parse_limit(request.query_params.get("limit", "100"))
+        reason = operations.check_reason_filter(request.query_params.get("reason"))
         return _json({"dead": await operations.dead_jobs(store, limit, reason)})
 
     async def dlq_show(request: Request) -> Response:
-        job = await store.get_job(int(request.path_params["job_id"]))
+        job_id = operations.check_job_id(request.path_params["job_id"])
+        job = await store.get_job(job_id)
         if job is None:
-            return _error(404, "not_found", f"no job {request.path_params['job_id']}")
+            return _error(404, "not_found", f"no job {job_id}")
         return _json(operations.job_detail(job))
 
     async def dlq_replay(request: Request) -> Response:
-        try:
-            body = await _body(request)
-        except ValueError as exc:
-            return _error(400, "invalid_body", str(exc))
-        ids, reason, everything = body.get("ids"), body.get("reason"), body.get("all") is True
-        if ids is not None and not (isinstance(ids, list) and all(isinstance(i, int) for i in ids)):
-            return _error(400, "invalid_body", "ids must be a list of job ids")
+        body = await _body(request)
+        _only(body, {"ids", "reason", "all"})
+        everything = body.get("all", False)
+        if not isinstance(everything, bool):
+            raise ValueError("all must be true or false")  # noqa: TRY004 - a 400
+        ids = None if body.get("ids") is None else operations.check_job_ids(body["ids"])
+        reason = operations.check_reason_filter(body.get("reason"))
         if ids is None and reason is None and not everything:
-            return _error(400, "invalid_body", 'name what to replay: {"ids": [...]}, '
-                          '{"reason": "text"} or {"all": true}')
+            raise ValueError('name what to replay: {"ids": [...]}, {"reason": "text"} or '
+                             '{"all": true}')
         replayed = await store.replay(ids, reason, time.time())
         return _json({"replayed": replayed})
 
     async def dlq_purge(request: Request) -> Response:
-        try:
-            body = await _body(request)
-            older_than = operations.parse_duration(str(body.get("older_than", "")))
-        except ValueError as exc:
-            return _error(400, "invalid_body", f'{exc} (send {{"older_than": "7d"}})')
-        purged = await store.purge_dead(time.time() - older_than)
+        body = await _body(request)
+        _only(body, {"older_than", "ids"})
+        if ("ids" in body) == ("older_than" in body):
+            raise ValueError('send {"older_than": "7d"} or {"ids": [...]}')
+        if "ids" in body:
+            purged = await store.purge_dead_jobs(operations.check_job_ids(body["ids"]), None)
+        else:
+            older_than = operations.parse_duration(str(body["older_than"]))
+            purged = await store.purge_dead(time.time() - older_than)
         return _json({"purged": purged})
 
     async def rejected(request: Request) -> Response:
-        limit = int(request.query_params.get("limit", "100"))
+        limit = operations.parse_limit(request.query_params.get("limit", "100"))
         return _json({"rejected": await operations.rejected_events(store, limit)})
 
     async def resume(request: Request) -> Response:
@@ -142,5 +165,5 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         ("/resume", resume, ["POST"]),
         ("/forget", forget, ["POST"]),
     ]
-    return [Route(prefix + path, _guarded(token, handler), methods=methods)
+    return [Route(prefix + path, _guarded(token, _bad_input_is_400(handler)), methods=methods)
             for path, handler, methods in table]

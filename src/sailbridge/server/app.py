@@ -1,4 +1,4 @@
-"""The ASGI application: ingest, ``/healthz`` and ``/metrics``, plus whatever the caller adds.
+"""The ASGI application: ingest, health checks and ``/metrics``, plus whatever the caller adds.
 
 Nothing here starts workers or opens the store: the caller owns both and passes them
 in, along with a ``lifespan`` if it wants startup and shutdown hooks (delivery
@@ -17,8 +17,9 @@ from starlette.routing import BaseRoute
 from starlette.types import Lifespan
 
 from sailbridge.server.errors import http_exception_handler, internal_error_handler
+from sailbridge.server.health import health_routes
 from sailbridge.server.ingest import IngestConfig, ingest_routes
-from sailbridge.server.metrics import Metrics, healthz_route, metrics_route
+from sailbridge.server.metrics import Metrics, metrics_route
 from sailbridge.store.base import Store
 
 
@@ -31,7 +32,8 @@ def create_app(
     on_enqueued: Callable[[Starlette], None] | None = None,
     debug: bool = False,
 ) -> Starlette:
-    """Assemble the service: ``POST /v1/*`` ingest, ``GET /healthz``, ``GET /metrics``,
+    """Assemble the service: ``POST /v1/*`` ingest, ``GET /livez /readyz /healthz``,
+    ``GET /metrics``,
     then ``extra_routes`` (admin API, dashboard). Every error answer is JSON.
 
     ``ingest_config`` ``None`` leaves the ingest routes out (a delivery-only node).
@@ -43,7 +45,7 @@ def create_app(
                                                              on_enqueued=nudge)
     routes: list[BaseRoute] = [
         *ingest,
-        healthz_route(store),
+        *health_routes(store),
         metrics_route(metrics, store),
         *extra_routes,
     ]

@@ -1,4 +1,4 @@
-"""Prometheus metrics, ``GET /metrics`` and ``GET /healthz``.
+"""Prometheus metrics and ``GET /metrics`` (health checks are in `sailbridge.server.health`).
 
 `Metrics` owns its own `CollectorRegistry`, so two apps in one process (tests, a
 sandbox beside the real thing) never share counters. Ingest records into it, the
@@ -31,7 +31,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from sailbridge.sailthru.errors import RateLimitInfo
@@ -245,7 +245,7 @@ class _StoreTotals(Collector):
 Clock = Callable[[], float]
 
 STORE_TIMEOUT = 5.0
-"""Seconds /healthz and /metrics wait for ``store.counts()`` before calling it down."""
+"""Seconds /metrics waits for ``store.counts()`` before calling it down."""
 
 
 def metrics_route(metrics: Metrics, store: Store, clock: Clock = time.time,
@@ -267,25 +267,3 @@ def metrics_route(metrics: Metrics, store: Store, clock: Clock = time.time,
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return Route(path, scrape, methods=["GET"], name="metrics")
-
-
-def healthz_route(store: Store, path: str = "/healthz") -> Route:
-    """``GET /healthz``: 200 ``{"ok": true}`` when the store answers ``counts()``, else 503."""
-
-    async def healthz(request: Request) -> Response:
-        try:
-            await asyncio.wait_for(store.counts(), STORE_TIMEOUT)
-        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
-            log.warning("health check: store did not answer: %r", exc)
-            return JSONResponse(
-                {"ok": False, "code": "store_unavailable",
-                 "message": f"the store did not answer: {type(exc).__name__}"},
-                status_code=503)
-        return JSONResponse({"ok": True})
-
-    return Route(path, healthz, methods=["GET"], name="healthz")
-
-
-def observability_routes(metrics: Metrics, store: Store) -> Iterable[Route]:
-    """``/healthz`` and ``/metrics`` together."""
-    return (healthz_route(store), metrics_route(metrics, store))

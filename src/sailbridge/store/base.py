@@ -441,3 +441,9 @@ class Store(Memory, Protocol):
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
         """Insert or replace the record of ``record.content_hash`` (committed on return)."""
+
+    async def check_writable(self, now: float) -> None:
+        """Commit one tiny write (the time of this check) and return, or raise
+        `sailbridge.store.errors.StoreUnwritable` saying why the store cannot accept
+        writes now (a full disk, a read-only database). Readiness checks call it: a
+        store that still answers reads but refuses every write must not look healthy."""

@@ -45,3 +45,18 @@ class SchemaTooNew(StoreError):
 
 class StoreClosed(StoreError):
     """The store was closed; no more reads or writes are possible."""
+
+
+class StoreUnavailable(StoreError):
+    """The store cannot be opened or reached. The message is one line naming the
+    setting and its value (a password in a URL masked), for the person to fix."""
+
+
+class StoreMissing(StoreUnavailable):
+    """There is no store where the setting points, and the caller would not create one
+    (read-only commands: a typo'd path must not show an empty new queue)."""
+
+
+class StoreUnwritable(StoreError):
+    """The store answers but cannot accept writes now (a full disk, a read-only
+    database); the message says why."""

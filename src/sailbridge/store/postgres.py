@@ -77,9 +77,9 @@ from sailbridge.store.base import (
     StatusCounts,
     plan_send,
 )
-from sailbridge.store.errors import JobNotClaimed, StoreClosed
+from sailbridge.store.errors import JobNotClaimed, StoreClosed, StoreMissing, StoreUnwritable
 from sailbridge.store.memory import linked_ids
-from sailbridge.store.postgres_db import QUERIES, migrate, open_pool
+from sailbridge.store.postgres_db import QUERIES, has_schema, migrate, open_pool
 
 T = TypeVar("T")
 Conn = psycopg.AsyncConnection[Any]
@@ -127,11 +127,17 @@ class PostgresStore:
 
     @classmethod
     async def open(cls, url: str, clock: Clock = time.time, *, min_size: int = 1,
-                   max_size: int = 10) -> PostgresStore:
-        """Connect a pool to ``url`` (``postgresql://…``) and bring the schema up to date."""
+                   max_size: int = 10, create: bool = True) -> PostgresStore:
+        """Connect a pool to ``url`` (``postgresql://…``) and bring the schema up to date;
+        with ``create`` false, a database without sailbridge's schema raises
+        `StoreMissing` instead of getting one."""
         pool = await open_pool(url, min_size=min_size, max_size=max_size)
         store = cls(pool, clock)
         try:
+            if not create:
+                async with store._connection() as conn:
+                    if not await has_schema(conn):
+                        raise StoreMissing("the database has no sailbridge schema yet")
             await store.migrate()
         except BaseException:
             await store.close()
@@ -377,6 +383,13 @@ class PostgresStore:
 
     async def set_paused(self, reason: str | None) -> None:
         await self._execute("set_control", {"name": "paused", "value": reason})
+
+    async def check_writable(self, now: float) -> None:
+        try:
+            await self._execute("set_control", {"name": "health_probe", "value": repr(now)})
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnwritable(f"PostgreSQL refused a write: {message}") from exc
 
     # ------------------------------------------------------------------ queue reads
 

@@ -40,6 +40,13 @@ def migrations() -> list[tuple[int, str, str]]:
 LATEST_VERSION = migrations()[-1][0]
 
 
+async def has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
+    """Whether sailbridge's schema exists in this database (any version)."""
+    cursor = await conn.execute("SELECT to_regclass('schema_version') IS NOT NULL")
+    row = await cursor.fetchone()
+    return bool(row and row[0])
+
+
 async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
     """Apply every shipped migration newer than the database's version; idempotent.
 
@@ -70,15 +77,27 @@ async def _locked_version(conn: psycopg.AsyncConnection[Any]) -> int:
     return current
 
 
+CONNECT_TIMEOUT = 3
+"""Seconds (libpq's ``connect_timeout``, whole, at least 2) one connection attempt may
+take: an unreachable server fails a start, or a reconnect during an outage, quickly."""
+
+
 async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
-                    timeout: float = 30.0) -> AsyncConnectionPool:
+                    timeout: float = 30.0,
+                    connect_timeout: int = CONNECT_TIMEOUT) -> AsyncConnectionPool:
     """A pool of autocommit connections (transactions are explicit), opened and ready.
 
-    Raises `psycopg_pool.PoolTimeout` when the server cannot be reached in ``timeout``.
+    One connection is made first, outside the pool: an unreachable or refusing server
+    then fails within ``connect_timeout`` with libpq's own reason (``psycopg.
+    OperationalError``), where the pool would retry for ``timeout`` and only say
+    `psycopg_pool.PoolTimeout`.
     """
+    first = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=connect_timeout)
+    await first.close()
     pool = AsyncConnectionPool(
         conninfo, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-        kwargs={"autocommit": True, "application_name": "sailbridge"},
+        kwargs={"autocommit": True, "application_name": "sailbridge",
+                "connect_timeout": connect_timeout},
         name="sailbridge")
     try:
         await pool.open(wait=True, timeout=timeout)

@@ -51,6 +51,7 @@ import asyncio
 import dataclasses
 import enum
 import logging
+import os
 import queue
 import sqlite3
 import threading
@@ -87,7 +88,7 @@ from sailbridge.store.base import (
     StatusCounts,
     plan_send,
 )
-from sailbridge.store.errors import JobNotClaimed, StoreClosed
+from sailbridge.store.errors import JobNotClaimed, StoreClosed, StoreUnwritable
 from sailbridge.store.memory import (
     forget_finished_job,
     forget_user,
@@ -299,6 +300,20 @@ class SqliteStore:
     async def set_paused(self, reason: str | None) -> None:
         await self._writer.call(
             lambda tx: tx.run("set_control", {"name": "paused", "value": reason}))
+
+    async def check_writable(self, now: float) -> None:
+        """A write through the writer thread (which proves it alive) — and, first, free
+        space on the file's disk: in WAL mode a small write can still land in WAL pages
+        written before, so a full disk would pass the write alone while every real
+        batch fails."""
+        free = await asyncio.to_thread(_free_bytes, self._path)
+        if free < MIN_FREE_BYTES:
+            raise StoreUnwritable(f"the disk holding {self._path} is full ({free} bytes free)")
+        try:
+            await self._writer.call(
+                lambda tx: tx.run("set_control", {"name": "health_probe", "value": repr(now)}))
+        except sqlite3.Error as exc:
+            raise StoreUnwritable(f"SQLite refused a write to {self._path}: {exc}") from exc
 
     # ------------------------------------------------------------------ queue reads
 
@@ -855,6 +870,17 @@ def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | Non
         future.set_result(result)
     else:
         future.set_exception(error)
+
+
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on its disk the store reports itself unwritable: about
+what one group commit of a large batch needs."""
+
+
+def _free_bytes(path: str) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return stats.f_bavail * stats.f_frsize
 
 
 class _Writer:
