@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, Optional
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -86,7 +86,7 @@ def _main(
     configure_logging("debug" if debug else "warning")
 
 ConfigOption = Annotated[
-    Optional[Path],
+    Path | None,
     typer.Option("--config", "-c", envvar="SAILBRIDGE_CONFIG",
                  help="TOML file of settings; SAILBRIDGE_* environment variables win."),
 ]
@@ -475,17 +475,17 @@ def sandbox(
     api_key: Annotated[str, typer.Option(help="The api key the sandbox accepts.")] = "sandbox-key",
     api_secret: Annotated[str, typer.Option(help="The shared secret it verifies with.")] = "sandbox-secret",
     customer_id: Annotated[str, typer.Option(help="Bearer token for pageviews.")] = "sandbox-customer",
-    template: Annotated[Optional[list[str]], typer.Option(
+    template: Annotated[list[str] | None, typer.Option(
         help="A known reminder template (repeatable; default 'abandoned cart').")] = None,
     cart_read_lag: Annotated[float, typer.Option(help="Seconds GET /user lags cart posts.")] = 0.0,
-    rate_limit: Annotated[Optional[list[str]], typer.Option(
+    rate_limit: Annotated[list[str] | None, typer.Option(
         help="A route's limit, e.g. 'POST /event=40/s' (repeatable).")] = None,
     rate_limit_window: Annotated[float, typer.Option(help="Rate-limit window, seconds.")] = 60.0,
     fail_rate: Annotated[float, typer.Option(help="Share of calls failing with error 9.")] = 0.0,
     slow_rate: Annotated[float, typer.Option(help="Share of calls answered slowly.")] = 0.0,
     slow_seconds: Annotated[float, typer.Option(help="How slow a slow answer is.")] = 5.0,
     drop_rate: Annotated[float, typer.Option(help="Share of connections dropped unanswered.")] = 0.0,
-    seed: Annotated[Optional[int], typer.Option(help="Seed for reproducible faults.")] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed for reproducible faults.")] = None,
     job_delay: Annotated[float, typer.Option(
         help="Seconds a Job API upload stays pending before it is applied.")] = 0.5,
 ) -> None:
@@ -674,7 +674,7 @@ def _job_ids(job_ids: list[int]) -> list[int]:
 @dlq.command("list")
 def dlq_list(
     config: ConfigOption = None,
-    reason: Annotated[Optional[str], typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -744,10 +744,10 @@ def _by_ids(settings: Settings, job_ids: list[int], act: Any, verb: str) -> None
 
 @dlq.command("replay")
 def dlq_replay(
-    job_ids: Annotated[Optional[list[int]], typer.Argument(help="Job ids to replay.")] = None,
+    job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids to replay.")] = None,
     config: ConfigOption = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead event.")] = False,
-    reason: Annotated[Optional[str], typer.Option(help="Replay those whose reason contains TEXT.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Replay those whose reason contains TEXT.")] = None,
 ) -> None:
     """Send dead events back to the queue (they are delivered by a running worker).
 

@@ -9,7 +9,7 @@ what the Sailthru mapping cannot do without: a known type, a user key, an event 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Final, Literal
 
 import msgspec
@@ -71,7 +71,7 @@ def _as_id(value: Any, field: str) -> str | None:
     return text if text.strip() else None
 
 
-def _number_text(value: int | float) -> str:
+def _number_text(value: float) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
@@ -157,13 +157,13 @@ def parse_time(text: str) -> datetime:
     except ValueError as exc:
         raise InvalidEvent(f"not an ISO-8601 timestamp: {text!r}") from exc
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
     return parsed
 
 
 def format_time(moment: datetime) -> str:
     """Format as ISO-8601 UTC with millisecond precision and a ``Z``, as Segment does."""
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 

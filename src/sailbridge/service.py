@@ -36,8 +36,8 @@ from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
 from sailbridge.sailthru.errors import RetryableError, SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
-from sailbridge.server.console import console_routes
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
+from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings, masked_settings, unknown_environment

@@ -7,7 +7,6 @@ the one-shot CLI and the queueing service.
 
 from __future__ import annotations
 
-import asyncio
 import io
 import time
 from collections.abc import Callable
@@ -127,7 +126,7 @@ class SailthruClient:
                 raw = await response.read()
                 status = response.status
                 rate_limit = parse_rate_limit(response.headers)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TransportError(
                 f"no answer within {self._timeout.total:g} s", route=call.route
             ) from None

@@ -159,9 +159,9 @@ async def rest_call(request: Request) -> Response:
     rate = sandbox.limiter.hit(route, limit, window)
     headers = rate.headers()
     if not rate.allowed:
-        error = ApiError(RATE_LIMITED, "Too many requests", status=429)
-        record(status=429, error=error.code, errormsg=error.message)
-        return _error(error, headers)
+        limited = ApiError(RATE_LIMITED, "Too many requests", status=429)
+        record(status=429, error=limited.code, errormsg=limited.message)
+        return _error(limited, headers)
 
     plan = sandbox.faults.plan(config)
     if plan.delay:
@@ -171,10 +171,10 @@ async def rest_call(request: Request) -> Response:
         return DroppedConnection()
     if plan.outcome in (Outcome.ERROR_500, Outcome.ERROR_200):
         status = 500 if plan.outcome is Outcome.ERROR_500 else 200
-        error = ApiError(INTERNAL_ERROR, "Internal error", status=status)
-        record(status=status, error=error.code, errormsg=error.message,
+        internal = ApiError(INTERNAL_ERROR, "Internal error", status=status)
+        record(status=status, error=internal.code, errormsg=internal.message,
                fault=plan.outcome.value, delay=plan.delay)
-        return _error(error, headers)
+        return _error(internal, headers)
 
     try:
         if upload is not None and route == "POST /job":

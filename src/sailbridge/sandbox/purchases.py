@@ -187,9 +187,9 @@ def _tag_list(tags: str | list[str] | None) -> list[str]:
 
 def total_price(items: Sequence[Item], adjustments: Sequence[Mapping[str, Any]] = ()) -> int:
     """Cents: price × qty for every item, plus every adjustment (discounts are negative)."""
-    return sum(item["price"] * item["qty"] for item in items) + sum(
-        adjustment["price"] for adjustment in adjustments
-    )
+    items_total: int = sum(item["price"] * item["qty"] for item in items)
+    adjustments_total: int = sum(adjustment["price"] for adjustment in adjustments)
+    return items_total + adjustments_total
 
 
 def total_qty(items: Sequence[Item]) -> int:

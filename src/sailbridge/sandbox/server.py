@@ -53,12 +53,15 @@ class SandboxHandle:
         return sandbox
 
     def state(self) -> dict[str, Any]:
-        return self._call("GET", "/_sandbox/state")
+        state: dict[str, Any] = self._call("GET", "/_sandbox/state")
+        return state
 
     def user(self, extid: str) -> dict[str, Any] | None:
         """One profile by extid, ``None`` if there is none."""
         try:
-            return self._call("GET", "/_sandbox/users/" + urllib.parse.quote(extid, safe=""))
+            profile: dict[str, Any] = self._call(
+                "GET", "/_sandbox/users/" + urllib.parse.quote(extid, safe=""))
+            return profile
         except urllib.error.HTTPError as error:
             if error.code == 404:
                 return None

@@ -59,7 +59,8 @@ async def _body(request: Request) -> dict[str, Any]:
     except msgspec.DecodeError as exc:
         raise ValueError(f"malformed JSON: {exc}") from exc
     if not isinstance(decoded, dict):
-        raise ValueError("the body must be a JSON object")
+        # ValueError, not TypeError: `_bad_input_is_400` turns it into the client's 400
+        raise ValueError("the body must be a JSON object")  # noqa: TRY004
     return decoded
 
 

@@ -40,6 +40,7 @@ def create_app(
     ``on_enqueued(app)`` runs after each ingest commit that stored jobs (to wake the
     delivery worker kept in ``app.state``, say).
     """
+    app: Starlette
     nudge = None if on_enqueued is None else (lambda: on_enqueued(app))
     ingest = [] if ingest_config is None else ingest_routes(store, ingest_config, metrics,
                                                              on_enqueued=nudge)

@@ -109,7 +109,8 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     """Starlette's own 404/405 answers, as JSON like every other error we send."""
     assert isinstance(exc, HTTPException)
     code = _HTTP_CODES.get(exc.status_code, "http_error")
-    return error_response(exc.status_code, code, str(exc.detail), exc.headers)
+    headers = None if exc.headers is None else dict(exc.headers)
+    return error_response(exc.status_code, code, str(exc.detail), headers)
 
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:

@@ -221,7 +221,7 @@ class Metrics:
             from prometheus_client import multiprocess
 
             aggregate = CollectorRegistry()
-            multiprocess.MultiProcessCollector(aggregate)
+            multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
             aggregate.register(self.store_totals)  # the shared store's, not per process
             return generate_latest(aggregate)
         return generate_latest(self.registry)
@@ -259,7 +259,7 @@ def metrics_route(metrics: Metrics, store: Store, clock: Clock = time.time,
     async def scrape(request: Request) -> Response:
         try:
             counts = await asyncio.wait_for(store.counts(), STORE_TIMEOUT)
-        except Exception:  # noqa: BLE001 - reported as a metric, logged for the operator
+        except Exception:
             log.exception("store.counts() failed during a metrics scrape")
             metrics.mark_store_down()
         else:

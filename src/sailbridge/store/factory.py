@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK
 from sailbridge.redact import mask_url_password
+from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreError, StoreMissing, StoreUnavailable
 

@@ -121,7 +121,7 @@ def migrate(db: sqlite3.Connection) -> int:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-    version: int = db.execute(QUERIES["schema_version"]).fetchone()[0]
-    if version > LATEST_VERSION:
-        raise SchemaTooNew(version, LATEST_VERSION)
+    applied: int = db.execute(QUERIES["schema_version"]).fetchone()[0]
+    if applied > LATEST_VERSION:
+        raise SchemaTooNew(applied, LATEST_VERSION)
     return version
