@@ -29,6 +29,7 @@ from typing import Any, Final, Protocol
 
 from sailbridge.backfill.files import JobFile
 from sailbridge.backfill.lines import UPDATE
+from sailbridge.clock import Clock
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RetryableError, SailthruError, TransportError
 from sailbridge.store.base import BackfillFile, Store
@@ -36,7 +37,6 @@ from sailbridge.store.base import BackfillFile, Store
 UPLOAD_ATTEMPTS: Final = 3
 MAX_POLL_FAILURES: Final = 30
 FINAL_STATUSES: Final = frozenset({"completed", "error"})
-Clock = Callable[[], float]
 
 
 class JobApi(Protocol):

@@ -35,6 +35,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from sailbridge.clock import Clock
 from sailbridge.sandbox.config import PAGEVIEW_ROUTE, ConfigError, SandboxConfig
 from sailbridge.sandbox.errors import (
     INTERNAL_ERROR,
@@ -47,7 +48,7 @@ from sailbridge.sandbox.errors import (
 )
 from sailbridge.sandbox.faults import Outcome
 from sailbridge.sandbox.runtime import Sandbox, UnknownRoute
-from sailbridge.sandbox.state import KEY_TYPES, Clock
+from sailbridge.sandbox.state import KEY_TYPES
 from sailbridge.sandbox.wire import authenticate, form_params
 
 CLOSE_CONNECTION: Final = "sailbridge.sandbox.close_connection"

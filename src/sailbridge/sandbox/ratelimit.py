@@ -12,7 +12,7 @@ import math
 import time
 from dataclasses import dataclass
 
-from sailbridge.sandbox.state import Clock
+from sailbridge.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from sailbridge.sandbox.state import Clock
+from sailbridge.clock import Clock
 
 DEFAULT_LOG_SIZE = 10_000
 

@@ -44,6 +44,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any, Final
 
+from sailbridge.clock import Clock
 from sailbridge.sandbox.errors import INVALID_EMAIL, ApiError, invalid, missing
 from sailbridge.sandbox.purchases import (
     Item,
@@ -54,8 +55,6 @@ from sailbridge.sandbox.purchases import (
     total_price,
     total_qty,
 )
-
-Clock = Callable[[], float]
 
 KEY_TYPES: Final = ("sid", "email", "extid")
 SETTABLE_KEYS: Final = ("email", "extid")

@@ -20,12 +20,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from sailbridge.clock import Clock
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreUnwritable
 
@@ -34,7 +34,6 @@ log = logging.getLogger(__name__)
 READY_TIMEOUT = 0.8
 """Seconds the readiness check waits for the store; the answer comes within a second."""
 
-Clock = Callable[[], float]
 
 
 class Readiness:

@@ -43,6 +43,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sailbridge.clock import Clock
 from sailbridge.intake import fastpath
 from sailbridge.intake.documents import Body, BodyError, batch_body, event_body, events_body
 from sailbridge.intake.sorting import TOO_LARGE, TYPE_MISMATCH, Sorted, Sorter
@@ -68,7 +69,6 @@ from sailbridge.store.base import Store
 
 log = logging.getLogger(__name__)
 
-Clock = Callable[[], float]
 
 BATCH_PATHS: Final = ("/v1/batch", "/v1/import", "/v1/b")
 SINGLE_PATHS: Final = {

@@ -18,7 +18,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,6 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from sailbridge.clock import Clock
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.server.route_usage import RouteUsage
 from sailbridge.store.base import StatusCounts, Store
@@ -242,7 +243,6 @@ class _StoreTotals(Collector):
         yield family
 
 
-Clock = Callable[[], float]
 
 STORE_TIMEOUT = 5.0
 """Seconds /metrics waits for ``store.counts()`` before calling it down."""

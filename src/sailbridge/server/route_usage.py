@@ -10,14 +10,13 @@ buckets, so recording a call is a few integer operations however busy the route.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from sailbridge.clock import Clock
 from sailbridge.sailthru.errors import RateLimitInfo
 
 WINDOW_SECONDS = 60
 
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +19,7 @@ from typing import Protocol
 
 import msgspec
 
+from sailbridge.clock import Clock
 from sailbridge.mapping.plan import (
     ForgetUser,
     Item,
@@ -28,8 +29,6 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.store.sqlite_db import QUERIES, connect, migrate
-
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
