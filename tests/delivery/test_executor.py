@@ -15,14 +15,15 @@ from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sailthru.errors import RetryableError
 from sailbridge.sandbox.server import SandboxHandle
-from sailbridge.store.memory import SqliteMemory
+from sailbridge.store.memory import Memory
+from sailbridge.store.sqlite import SqliteStore
 
 OPTIONS = MappingOptions(reminder_template="abandoned cart", reminder_time="20 minutes",
                          customer_id="sandbox-customer")
 
 
 class Harness:
-    def __init__(self, client: SailthruClient, memory: SqliteMemory) -> None:
+    def __init__(self, client: SailthruClient, memory: Memory) -> None:
         self.client = client
         self.memory = memory
 
@@ -39,10 +40,16 @@ def client_for(session: aiohttp.ClientSession, sandbox: SandboxHandle) -> Sailth
 
 @pytest.fixture
 async def harness(sandbox: SandboxHandle, tmp_path: Path) -> AsyncIterator[Harness]:
-    memory = SqliteMemory(tmp_path / "memory.db")
-    async with aiohttp.ClientSession() as session:
+    async with await SqliteStore.open(tmp_path / "memory.db") as memory, \
+            aiohttp.ClientSession() as session:
         yield Harness(client_for(session, sandbox), memory)
-    memory.close()
+
+
+@pytest.fixture
+async def other_memory(tmp_path: Path) -> AsyncIterator[SqliteStore]:
+    """A second store, which knows nothing the harness's memory learned."""
+    async with await SqliteStore.open(tmp_path / "other.db") as memory:
+        yield memory
 
 
 def product_added(product_id: str, quantity: int = 1, **extra: Any) -> dict[str, Any]:
@@ -71,10 +78,10 @@ async def test_burst_of_cart_events_is_right_despite_read_lag(
 
 
 async def test_cart_is_read_from_sailthru_when_memory_has_none(
-        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
+        sandbox: SandboxHandle, harness: Harness, other_memory: SqliteStore) -> None:
     await harness.deliver(SHOPPER)
     await harness.deliver(product_added("mug"))
-    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
+    forgetful = Harness(harness.client, other_memory)
     outcome = await forgetful.deliver(product_added("mug"))
     assert [lookup.source for lookup in outcome.lookups] == ["sailthru"]
     assert cart_items(sandbox, "shopper") == [("mug", 2)]
@@ -97,10 +104,10 @@ async def test_removing_from_an_empty_cart_fails_with_sailthrus_message(
 
 
 async def test_order_email_is_looked_up_from_sailthru_by_extid(
-        sandbox: SandboxHandle, harness: Harness, tmp_path: Path) -> None:
+        sandbox: SandboxHandle, harness: Harness, other_memory: SqliteStore) -> None:
     await harness.deliver({"type": "identify", "userId": "buyer",
                            "traits": {"email": "buyer@example.com"}})
-    forgetful = Harness(harness.client, SqliteMemory(tmp_path / "other.db"))
+    forgetful = Harness(harness.client, other_memory)
     outcome = await forgetful.deliver(
         {"type": "track", "userId": "buyer", "event": "Order Completed",
          "properties": {"products": [{"product_id": "p", "price": 3, "url": "https://e/p"}]}})
@@ -226,7 +233,7 @@ async def test_a_cart_after_the_memory_ttl_uses_the_remembered_email(
     # Sailthru knows this buyer by email only (no identify, so no extid): once the
     # remembered cart is too old, GET /user by extid finds nobody, and the email
     # sailbridge remembered from the order is what lets the cart be posted.
-    memory = SqliteMemory(tmp_path / "ttl.db")
+    memory = await SqliteStore.open(tmp_path / "ttl.db")
     async with aiohttp.ClientSession() as session:
         harness = Harness(client_for(session, sandbox), memory)
         order = {"type": "track", "userId": "buyer", "event": "Order Completed",
@@ -238,7 +245,7 @@ async def test_a_cart_after_the_memory_ttl_uses_the_remembered_email(
         added = {**product_added("mug"), "userId": "buyer", "context": {}}
         outcome = await deliver_event(event_from_dict(added), OPTIONS, memory, harness.client,
                                       cart_ttl=0)
-    memory.close()
+    await memory.close()
     assert outcome.status == "delivered", outcome.reason
     assert [(lookup.source, type(lookup.request).__name__) for lookup in outcome.lookups] == [
         ("sailthru", "CartLookup")]

@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from sailbridge.mapping.plan import RememberEmail
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
-from sailbridge.store.memory import SqliteMemory
 from sailbridge.store.sqlite import SqliteStore
 from sailbridge.store.sqlite_db import LATEST_VERSION
 
@@ -81,15 +79,6 @@ async def test_many_concurrent_enqueues_are_all_committed(sqlite_store: SqliteSt
     assert (await sqlite_store.counts()).pending == 1_000
 
 
-async def test_memory_written_by_sqlite_memory_is_read_by_the_store(tmp_path: Path) -> None:
-    memory = SqliteMemory(tmp_path / "shared.db")
-    await memory.apply([RememberEmail("u1", "a@example.com")])
-    memory.close()
-
-    async with await SqliteStore.open(tmp_path / "shared.db") as store:
-        assert await store.email("u1") == "a@example.com"
-
-
 async def test_a_file_from_before_migrations_keeps_its_memory(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
@@ -130,7 +119,7 @@ async def test_a_closed_store_refuses_calls(tmp_path: Path) -> None:
 async def test_synchronous_full_can_be_chosen(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "full.db", synchronous="FULL")
     try:
-        level = await store._writer.call(  # noqa: SLF001 - inspecting the write connection
+        level = await store._writer.call(
             lambda tx: tx.db.execute("PRAGMA synchronous").fetchone()[0])
     finally:
         await store.close()
@@ -149,7 +138,7 @@ async def test_blockers_match_the_lines_after_a_busy_workload(
             await sqlite_store.finish(job.id, state, attempt(1_000.0), worker="w1")
     await sqlite_store.replay(None, None, 1_010.0)
 
-    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+    rows = await sqlite_store._writer.call(
         lambda tx: tx.db.execute("""
             SELECT j.id, j.blockers, (
                 SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier
@@ -207,13 +196,13 @@ def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: 
 async def _without_background_sorting(store: SqliteStore) -> None:
     """Leave the inbox to the test: only its explicit `_sort` calls move rows."""
     def stop(tx: object) -> None:
-        store._writer._sort = None  # noqa: SLF001 - a test hook
-    await store._writer.call(stop)  # noqa: SLF001
+        store._writer._sort = None
+    await store._writer.call(stop)
 
 
 async def _sort_step(store: SqliteStore, events: int) -> int:
-    outcome = await store._writer.call(  # noqa: SLF001 - driving the sorter by hand
-        lambda tx: store._sort(tx, events))  # noqa: SLF001
+    outcome = await store._writer.call(
+        lambda tx: store._sort(tx, events))
     return outcome.events
 
 
@@ -232,7 +221,7 @@ async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(
     pending = await sqlite_store.list_jobs(JobState.PENDING, limit=1_000)
     assert [job.event["n"] for job in pending] == list(range(250))
     assert [job.id for job in pending] == sorted(job.id for job in pending)
-    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+    rows = await sqlite_store._writer.call(
         lambda tx: tx.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
     assert rows == 0
 
@@ -273,7 +262,7 @@ async def test_blockers_match_the_lines_after_accepts_sorted_in_pieces(
         for job in await sqlite_store.claim("w1", 2, 60.0, 1_000.0):
             await sqlite_store.finish(job.id, JobState.DELIVERED, attempt(1_000.0), worker="w1")
 
-    rows = await sqlite_store._writer.call(  # noqa: SLF001 - checking internals
+    rows = await sqlite_store._writer.call(
         lambda tx: tx.db.execute("""
             SELECT j.id, j.blockers, (
                 SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier

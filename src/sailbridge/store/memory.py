@@ -2,24 +2,22 @@
 
 Sailthru's GET lags its POSTs, and its purchase API cannot find a user by extid, so
 sailbridge keeps its own record of what it told Sailthru. The contract is async so the
-PostgreSQL store can implement it too; `SqliteMemory` is the embedded implementation
-for direct delivery, and the ``read_*``/`write_updates` helpers are the SQL it shares
-with the SQLite queue (`sailbridge.store.sqlite`), which keeps memory in the same file.
+PostgreSQL store implements it as well as the SQLite one; the ``read_*``/`write_updates`
+helpers are the SQL the SQLite queue (`sailbridge.store.sqlite`, which keeps memory in
+the same file as the queue) shares with the read-only view `explain` opens
+(`sailbridge.store.readonly`).
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import msgspec
 
-from sailbridge.clock import Clock
 from sailbridge.mapping.plan import (
     ForgetUser,
     Item,
@@ -28,7 +26,7 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
-from sailbridge.store.sqlite_db import QUERIES, connect, migrate
+from sailbridge.store.sqlite_db import QUERIES
 
 
 @dataclass(frozen=True)
@@ -201,44 +199,3 @@ def truncate_wal(db: sqlite3.Connection) -> None:
 
 def _json(value: object) -> str:
     return msgspec.json.encode(value).decode()
-
-
-class SqliteMemory:
-    """`Memory` in a local SQLite file (``SAILBRIDGE_DATABASE``), WAL mode.
-
-    Every statement is a few microseconds on a local file, so the calls run inline
-    rather than in a thread; `apply` commits once per event. The file gets the full
-    sailbridge schema (migrated), so the queue can later open the same file.
-    `sailbridge.store.sqlite.SqliteStore` implements `Memory` too, through its writer.
-    """
-
-    def __init__(self, path: str | Path, clock: Clock = time.time) -> None:
-        self._db = connect(path)
-        migrate(self._db)
-        self._clock = clock
-
-    def close(self) -> None:
-        self._db.close()
-
-    async def email(self, user_key: str) -> str | None:
-        return read_email(self._db, user_key)
-
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
-        return read_cart(self._db, user_id, self._clock() - max_age)
-
-    async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        return read_merged(self._db, anonymous_id, user_id)
-
-    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
-        if not updates:
-            return
-        now = self._clock()
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            write_updates(self._db, updates, now)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
-        if any(isinstance(update, ForgetUser) for update in updates):
-            truncate_wal(self._db)
