@@ -106,10 +106,10 @@ def serve(kind: str, port: int, db: str) -> None:
         if kind == "bare":
             app = bare_app()
         else:
+            from sailbridge.metrics import Metrics
             from sailbridge.server.app import create_app
             from sailbridge.server.connections import ConnectionLimits, guarded_protocol
             from sailbridge.server.ingest import IngestConfig
-            from sailbridge.server.metrics import Metrics
             from sailbridge.store.sqlite import SqliteStore
 
             store = await SqliteStore.open(db)

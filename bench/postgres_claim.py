@@ -37,7 +37,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from store_claim import (  # noqa: E402 - the shared workload
+from store_claim import (
     BATCH,
     CLAIM,
     HEAVY_USERS,
@@ -46,8 +46,8 @@ from store_claim import (  # noqa: E402 - the shared workload
     user_for,
 )
 
-from sailbridge.store.base import Attempt, JobState  # noqa: E402
-from sailbridge.store.postgres import PostgresStore  # noqa: E402
+from sailbridge.store.base import Attempt, JobState
+from sailbridge.store.postgres import PostgresStore
 
 DEFAULT_URL = "postgresql://root@127.0.0.1:5432/postgres"
 

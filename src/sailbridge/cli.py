@@ -153,8 +153,8 @@ def send(
     Exits 0 when every event was delivered or skipped, 1 when any failed or is still
     waiting, 130 when interrupted (what was queued stays queued).
     """
-    from sailbridge.delivery.send import IdentifiedEvent
     from sailbridge.identity import send_identities
+    from sailbridge.send import IdentifiedEvent
 
     settings = _settings(config)
     _require_credentials(settings)
@@ -182,9 +182,9 @@ def forget(
     first, then DELETE /user, then sailbridge removes their email, cart, merges and
     stored events (see docs/operations.md). Waits until done, as send does.
     """
-    from sailbridge.delivery.send import IdentifiedEvent
     from sailbridge.events import InvalidEvent
     from sailbridge.forget import deletion_event
+    from sailbridge.send import IdentifiedEvent
 
     settings = _settings(config)
     _require_credentials(settings)
@@ -206,8 +206,8 @@ def _require_credentials(settings: Settings) -> None:
 def _send_and_report(events: list[Any], invalid: list[Entry], settings: Settings,
                      json_output: bool, *, again: str, force: bool = False) -> None:
     """Queue and deliver ``events`` (`send_events`), print the outcome, exit with it."""
-    from sailbridge.delivery.send import send_events
     from sailbridge.operations import job_summary
+    from sailbridge.send import send_events
 
     with _progress(len(events)) as (progress, retrying):
         try:

@@ -31,6 +31,7 @@ from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
 from sailbridge.executor import Outcome
 from sailbridge.logs import get_logger
 from sailbridge.mapping.plan import Call
+from sailbridge.metrics import NO_CALL, Metrics
 from sailbridge.operations import status_view
 from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
 from sailbridge.sailthru.errors import RetryableError, SailthruError
@@ -39,7 +40,6 @@ from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
-from sailbridge.server.metrics import NO_CALL, Metrics
 from sailbridge.settings import Settings, masked_settings, unknown_environment
 from sailbridge.store.base import Job, Result, Store
 from sailbridge.store.factory import describe_store, open_store, rate_limiter_for

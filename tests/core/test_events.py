@@ -1,12 +1,12 @@
 """Event decoding, validation and Segment's timestamp correction."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from sailbridge.events import InvalidEvent, event_from_dict, with_timestamp
 
-RECEIVED = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
+RECEIVED = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
 
 def test_numeric_ids_become_strings_like_segments_sdks() -> None:

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 import uvicorn
 from starlette.applications import Starlette
 
+from sailbridge.metrics import Metrics
 from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.ingest import IngestConfig
-from sailbridge.server.metrics import Metrics
 from sailbridge.store.base import Job, JobState, Rejection, Store
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.sqlite import SqliteStore

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
-from sailbridge.server.route_usage import RouteUsage
 
 
 class Clock:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from segment.analytics import Client
@@ -11,7 +11,7 @@ from sailbridge.store.base import Job
 
 from .live import WRITE_KEY, LiveServer
 
-WHEN = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=timezone.utc)
+WHEN = datetime(2024, 5, 1, 12, 30, 15, 250000, tzinfo=UTC)
 
 
 def sdk(server: LiveServer, **options: object) -> Client:
@@ -73,7 +73,7 @@ def test_the_sdk_timestamp_is_kept_and_received_at_is_stamped(server: LiveServer
     event = only_job(server).event
     assert event["timestamp"] == "2024-05-01T12:30:15.250+00:00"
     received = datetime.fromisoformat(event["receivedAt"].replace("Z", "+00:00"))
-    assert abs((datetime.now(timezone.utc) - received).total_seconds()) < 30
+    assert abs((datetime.now(UTC) - received).total_seconds()) < 30
     assert event["context"]["library"]["name"] == "analytics-python"
 
 

@@ -21,10 +21,10 @@ from typing import Any, Final
 
 from sailbridge.backfill.build import Reasons
 from sailbridge.backfill.reading import open_source, read_entries
-from sailbridge.delivery.send import IdentifiedEvent, send_events
 from sailbridge.events import Event, event_to_dict
 from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
+from sailbridge.send import IdentifiedEvent, send_events
 from sailbridge.settings import Settings
 from sailbridge.store.base import BackfillFile, Store
 

@@ -16,10 +16,11 @@ from starlette.exceptions import HTTPException
 from starlette.routing import BaseRoute
 from starlette.types import Lifespan
 
+from sailbridge.metrics import Metrics
 from sailbridge.server.errors import http_exception_handler, internal_error_handler
 from sailbridge.server.health import health_routes
 from sailbridge.server.ingest import IngestConfig, ingest_routes
-from sailbridge.server.metrics import Metrics, metrics_route
+from sailbridge.server.metrics import metrics_route
 from sailbridge.store.base import Store
 
 

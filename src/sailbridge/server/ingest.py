@@ -47,6 +47,7 @@ from sailbridge.clock import Clock
 from sailbridge.intake import fastpath
 from sailbridge.intake.documents import Body, BodyError, batch_body, event_body, events_body
 from sailbridge.intake.sorting import TOO_LARGE, TYPE_MISMATCH, Sorted, Sorter
+from sailbridge.metrics import Metrics
 from sailbridge.server.bodies import header_value, read_body, write_key_from_authorization
 from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.cors import CorsPolicy
@@ -62,7 +63,6 @@ from sailbridge.server.errors import (
     TypeMismatch,
     Unauthorized,
 )
-from sailbridge.server.metrics import Metrics
 from sailbridge.server.webhook import first_element_forms, signature_matches
 from sailbridge.settings import Settings
 from sailbridge.store.base import Store

@@ -38,9 +38,9 @@ from sailbridge.events import InvalidEvent, event_from_dict
 from sailbridge.explain import DryRunMemory, explain_entries, explain_event
 from sailbridge.inputs import read_events
 from sailbridge.intake.jobs import job_for
+from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth, views
 from sailbridge.server.console.chart import minute_chart
-from sailbridge.server.metrics import Metrics
 from sailbridge.settings import Settings
 from sailbridge.store.base import JobQuery, ListState, Store
 
