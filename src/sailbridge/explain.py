@@ -13,12 +13,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from sailbridge.delivery.executor import (
+    LookupRecord,
+    MemoryFirstFacts,
+    PlaceholderFacts,
+    resolve_plan,
+)
 from sailbridge.events import Event
-from sailbridge.executor import LookupRecord, MemoryFirstFacts, PlaceholderFacts, resolve_plan
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.plan import (
-    Call,
     Deliver,
     Fail,
     ForgetUser,
@@ -29,6 +33,7 @@ from sailbridge.mapping.plan import (
     RememberMerge,
     Skip,
 )
+from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
 from sailbridge.store.memory import Memory
 from sailbridge.store.readonly import open_read_only_memory

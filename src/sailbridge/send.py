@@ -20,14 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event
-from sailbridge.executor import Outcome
 from sailbridge.intake.jobs import job_for
-from sailbridge.service import build_worker, sailthru_sender
 from sailbridge.settings import Settings
 from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Result, Store
 from sailbridge.store.factory import open_store
+from sailbridge.wiring import delivery_worker
 
 POLL_SECONDS = 0.1
 CHECK_PER_POLL = 64
@@ -92,9 +92,8 @@ async def send_events(
         requeued = 0
         try:
             requeued = await store.replay(earlier, None, now) if earlier else 0
-            async with sailthru_sender(settings, store) as sender:
-                worker = build_worker(settings, store, sender,
-                                      observers=[_RetryReasons(on_retry)])
+            async with delivery_worker(settings, store,
+                                       observers=[_RetryReasons(on_retry)]) as worker:
                 running = asyncio.create_task(worker.run())
                 try:
                     paused = await _wait(store, job_ids, on_progress)

@@ -15,138 +15,31 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import aiohttp
 import uvicorn
 from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
-from sailbridge.delivery.ratelimit import RateLimitedSender
-from sailbridge.delivery.retry import RetryPolicy
-from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
-from sailbridge.executor import Outcome
+from sailbridge.delivery.observers import DeadEventLog
+from sailbridge.delivery.worker import Worker
 from sailbridge.logs import get_logger
-from sailbridge.mapping.plan import Call
-from sailbridge.metrics import NO_CALL, Metrics
+from sailbridge.metrics import Metrics
 from sailbridge.operations import status_view
-from sailbridge.sailthru.client import SailthruClient, SailthruResponse, Sender
-from sailbridge.sailthru.errors import RetryableError, SailthruError
 from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
-from sailbridge.store.base import Job, Result, Store
-from sailbridge.store.factory import describe_store, open_store, rate_limiter_for
+from sailbridge.store.base import Store
+from sailbridge.store.factory import describe_store, open_store
+from sailbridge.wiring import delivery_worker
 
 log = logging.getLogger("sailbridge.service")
-events_log = get_logger("sailbridge.delivery")
-
-
-class MeasuredSender:
-    """Records each Sailthru call's latency and status in the metrics."""
-
-    def __init__(self, inner: Sender, metrics: Metrics) -> None:
-        self._inner = inner
-        self._metrics = metrics
-
-    async def send(self, call: Call) -> SailthruResponse:
-        started = time.perf_counter()
-        try:
-            response = await self._inner.send(call)
-        except SailthruError as error:
-            self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status, error.rate_limit)
-            raise
-        self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status, response.rate_limit)
-        return response
-
-
-class MetricsObserver(DeliveryObserver):
-    """Counts each attempt's result by event type and the Sailthru route it used."""
-
-    def __init__(self, metrics: Metrics) -> None:
-        self._metrics = metrics
-
-    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
-        route = outcome.error.route if outcome.error else (
-            outcome.calls[-1].route if outcome.calls else NO_CALL)
-        record = {Result.DELIVERED: self._metrics.record_delivered,
-                  Result.SKIPPED: self._metrics.record_skipped,
-                  Result.RETRY: self._metrics.record_retried,
-                  Result.DEAD: self._metrics.record_dead}.get(result)
-        if record is not None:
-            record(job.event_type, route)
-
-
-class DeadEventLog(DeliveryObserver):
-    """One log line per event that went dead, with its reason and Sailthru's answer."""
-
-    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
-        if result is not Result.DEAD:
-            return
-        error = outcome.error
-        events_log.warning(
-            "event dead", job_id=job.id, type=job.event_type,
-            event_name=job.event.get("event") if job.event_type == "track" else None,
-            user=job.user_key, reason=outcome.reason,
-            sailthru_code=error.code if error else None,
-            http_status=error.status if error else None,
-            route=error.route if error else None, attempts=job.attempts + 1,
-            gave_up_retrying=isinstance(error, RetryableError))
-
-
-class Observers(DeliveryObserver):
-    """Several observers as one."""
-
-    def __init__(self, observers: Sequence[DeliveryObserver]) -> None:
-        self._observers = tuple(observers)
-
-    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
-        for observer in self._observers:
-            observer.outcome(job, outcome, result, seconds)
-
-
-@asynccontextmanager
-async def sailthru_sender(settings: Settings, store: Store, metrics: Metrics | None = None
-                          ) -> AsyncIterator[Sender]:
-    """The client behind the rate limiter (and metrics), over one pooled session.
-
-    The limiter matches the store: shared by every node on PostgreSQL (Sailthru's
-    limits are per account), in-process on SQLite.
-    """
-    api_key, api_secret = settings.credentials()
-    policy = RetryPolicy.from_settings(settings)
-    connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
-    async with aiohttp.ClientSession(connector=connector) as session:
-        client: Sender = SailthruClient(
-            session, api_key=api_key, api_secret=api_secret,
-            base_url=settings.sailthru_base_url, pageview_base_url=settings.pageview_base_url,
-            customer_id=settings.customer_id, timeout=settings.request_timeout)
-        if metrics is not None:
-            client = MeasuredSender(client, metrics)
-        limiter = rate_limiter_for(
-            store, settings.rate_limits_per_second, max_block=policy.max_rate_limit_block,
-            on_wait=metrics.record_throttle_wait if metrics else (lambda route, seconds: None))
-        yield RateLimitedSender(client, limiter, policy.rate_limit_resends)
-
-
-def build_worker(settings: Settings, store: Store, sender: Sender,
-                 metrics: Metrics | None = None, *,
-                 observers: Sequence[DeliveryObserver] = ()) -> Worker:
-    every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
-    return Worker(
-        store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
-        cart_ttl=settings.cart_memory_ttl,
-        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
-        observer=Observers(every),
-    )
 
 
 @dataclass(frozen=True)
@@ -163,10 +56,8 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         async with contextlib.AsyncExitStack() as stack:
             worker: Worker | None = None
             if roles.delivery:
-                sender = await stack.enter_async_context(
-                    sailthru_sender(settings, store, metrics))
-                worker = build_worker(settings, store, sender, metrics,
-                                      observers=[DeadEventLog()])
+                worker = await stack.enter_async_context(
+                    delivery_worker(settings, store, metrics, observers=[DeadEventLog()]))
                 task = asyncio.create_task(worker.run())
                 app.state.worker = worker
             housekeeping = asyncio.create_task(keep_tidy(store, settings.retention))

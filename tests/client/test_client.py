@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import SailthruClient, is_user_not_found
 from sailbridge.sailthru.errors import (
     CredentialsError,

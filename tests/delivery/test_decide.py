@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 
 from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
+from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.ratelimit import DEFAULT_BLOCK_SECONDS, PAST_RESET_BLOCK_SECONDS
 from sailbridge.delivery.retry import RetryPolicy
-from sailbridge.executor import Outcome
-from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.errors import (
     CredentialsError,
     PermanentError,

@@ -9,8 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from sailbridge.delivery.executor import Outcome, answer_record, deliver_event
 from sailbridge.events import event_from_dict
-from sailbridge.executor import Outcome, answer_record, deliver_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sailthru.errors import RetryableError

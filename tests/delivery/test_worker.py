@@ -9,6 +9,7 @@ second so that backoffs, windows and rate-limit blocks happen within a test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Callable
@@ -19,20 +20,22 @@ from typing import Any
 import aiohttp
 import pytest
 
-from sailbridge.delivery.ratelimit import RateLimitedSender, RateLimiter
+from sailbridge.delivery.executor import Outcome
+from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.delivery.senders import RateLimitedSender
 from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
 from sailbridge.events import event_from_dict
-from sailbridge.executor import Outcome
 from sailbridge.mapping import ordering_keys
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.sandbox.server import SandboxHandle
 from sailbridge.settings import DEFAULT_RATE_LIMITS
 from sailbridge.store.base import FINAL_STATES, Job, JobState, NewJob, Result, Store
-from sailbridge.store.factory import rate_limiter_for
+from sailbridge.store.factory import is_postgres_url
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.sqlite import SqliteStore
+from sailbridge.wiring import rate_limiter
 from tests.store.postgres_server import (  # noqa: F401 - fixture, registered by import
     empty_database,
     postgres_database,
@@ -69,14 +72,22 @@ class Seen(DeliveryObserver):
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
-    opened: Store
+async def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the store lives: a SQLite file, or an emptied PostgreSQL database."""
     if request.param == "sqlite":
-        opened = await SqliteStore.open(tmp_path / "sailbridge.db")
+        return str(tmp_path / "sailbridge.db")
+    url: str = request.getfixturevalue("postgres_database")
+    await empty_database(url)
+    return url
+
+
+@pytest.fixture
+async def store(database: str) -> AsyncIterator[Store]:
+    opened: Store
+    if is_postgres_url(database):
+        opened = await PostgresStore.open(database, max_size=4)
     else:
-        url: str = request.getfixturevalue("postgres_database")
-        await empty_database(url)
-        opened = await PostgresStore.open(url, max_size=4)
+        opened = await SqliteStore.open(database)
     yield opened
     await opened.close()
 
@@ -86,8 +97,11 @@ class Rig:
     """A worker's parts: the store, a sender stack like the service's, an observer."""
 
     sandbox: SandboxHandle
+    database: str
     store: Store
     session: aiohttp.ClientSession
+    resources: contextlib.AsyncExitStack
+    default_limiter: RateLimiter
     seen: Seen = field(default_factory=Seen)
 
     def sender(self, secret: str | None = None,
@@ -97,12 +111,13 @@ class Rig:
             api_secret=secret or self.sandbox.config.api_secret, base_url=self.sandbox.url,
             pageview_base_url=self.sandbox.url, customer_id=self.sandbox.config.customer_id,
             timeout=5.0)
-        limiter = limiter or self.limiter()
-        return RateLimitedSender(client, limiter, POLICY.rate_limit_resends)
+        return RateLimitedSender(client, limiter or self.default_limiter,
+                                 POLICY.rate_limit_resends)
 
-    def limiter(self, max_block: float = POLICY.max_rate_limit_block) -> RateLimiter:
+    async def limiter(self, max_block: float = POLICY.max_rate_limit_block) -> RateLimiter:
         """The limiter the service would pick for this store (shared on PostgreSQL)."""
-        return rate_limiter_for(self.store, DEFAULT_RATE_LIMITS, max_block=max_block)
+        return await self.resources.enter_async_context(
+            rate_limiter(self.database, DEFAULT_RATE_LIMITS, max_block=max_block))
 
     def worker(self, sender: RateLimitedSender, policy: RetryPolicy = POLICY) -> Worker:
         return Worker(self.store, sender, MappingOptions(), policy, cart_ttl=600,
@@ -126,9 +141,11 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(sandbox: SandboxHandle, store: Store) -> AsyncIterator[Rig]:
-    async with aiohttp.ClientSession() as session:
-        yield Rig(sandbox, store, session)
+async def rig(sandbox: SandboxHandle, database: str, store: Store) -> AsyncIterator[Rig]:
+    async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as resources:
+        limiter = await resources.enter_async_context(
+            rate_limiter(database, DEFAULT_RATE_LIMITS, max_block=POLICY.max_rate_limit_block))
+        yield Rig(sandbox, database, store, session, resources, limiter)
 
 
 async def running(worker: Worker, until: Callable[[], Any], timeout: float = 10.0) -> None:
@@ -309,7 +326,7 @@ async def test_nothing_remaining_with_a_reset_far_ahead_holds_the_route_one_bloc
         rig: Rig) -> None:
     far_reset(rig.sandbox)
     rig.sandbox.configure(rate_limits={"POST /user": 1}, rate_limit_window=FAR_WINDOW)
-    limiter = rig.limiter(max_block=2.0)  # long enough to outlast restarting the worker
+    limiter = await rig.limiter(max_block=2.0)  # long enough to outlast restarting the worker
     sender = rig.sender(limiter=limiter)
     [first] = await rig.enqueue(identify("ann"))
     await running(rig.worker(sender), finished(rig, first))

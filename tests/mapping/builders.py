@@ -7,7 +7,8 @@ from typing import Any
 from sailbridge.events import Event, event_from_dict
 from sailbridge.mapping import plan_event
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.mapping.plan import Call, Deliver, Facts, Plan
+from sailbridge.mapping.plan import Deliver, Facts, Plan
+from sailbridge.sailthru.calls import Call
 
 NO_SETTINGS = MappingOptions()
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sailbridge.events import Event
-from sailbridge.mapping.plan import Call, Deliver, Fail, RememberMerge, Skip
+from sailbridge.mapping.plan import Deliver, Fail, RememberMerge, Skip
+from sailbridge.sailthru.calls import Call
 
 from .builders import event, plan
 

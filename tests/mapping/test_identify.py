@@ -6,7 +6,6 @@ import pytest
 
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
-    Call,
     Deliver,
     Facts,
     Fail,
@@ -16,6 +15,7 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.sailthru.calls import Call
 
 from .builders import identify, only_call, params, plan
 

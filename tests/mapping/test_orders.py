@@ -8,7 +8,6 @@ import pytest
 
 from sailbridge.events import Event
 from sailbridge.mapping.plan import (
-    Call,
     Deliver,
     EmailLookup,
     Facts,
@@ -17,6 +16,7 @@ from sailbridge.mapping.plan import (
     RememberCart,
     RememberEmail,
 )
+from sailbridge.sailthru.calls import Call
 
 from .builders import event, only_call, params, plan, track
 

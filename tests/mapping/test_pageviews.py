@@ -8,7 +8,8 @@ import pytest
 
 from sailbridge.events import Event
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.mapping.plan import Call, Fail, Skip
+from sailbridge.mapping.plan import Fail, Skip
+from sailbridge.sailthru.calls import Call
 
 from .builders import event, only_call, params, plan
 

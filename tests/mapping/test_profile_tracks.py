@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sailbridge.mapping.plan import Call, Deliver, Facts, ForgetUser
+from sailbridge.mapping.plan import Deliver, Facts, ForgetUser
+from sailbridge.sailthru.calls import Call
 
 from .builders import event, only_call, plan, track
 

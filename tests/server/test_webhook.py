@@ -13,7 +13,8 @@ import requests
 from sailbridge.events import event_from_dict
 from sailbridge.mapping import plan_event
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.mapping.plan import Call, Deliver, ForgetUser
+from sailbridge.mapping.plan import Deliver, ForgetUser
+from sailbridge.sailthru.calls import Call
 
 from .conftest import Serve
 from .live import WRITE_KEY, LiveServer, basic_auth

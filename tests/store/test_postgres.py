@@ -22,10 +22,10 @@ from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
-from sailbridge.store.factory import open_store, rate_limiter_for
+from sailbridge.store.factory import open_store
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.postgres_db import LATEST_VERSION, migrations
-from sailbridge.store.sqlite import SqliteStore
+from sailbridge.wiring import rate_limiter
 
 from .conftest import fresh_database
 from .helpers import WINDOW, FakeClock, attempt, new_job
@@ -363,8 +363,8 @@ async def test_a_postgresql_url_opens_the_shared_store_and_limiter(postgres_url:
     store = await open_store(postgres_url)
     try:
         assert isinstance(store, PostgresStore)
-        limiter = rate_limiter_for(store, {"POST user": 40.0})
-        assert isinstance(limiter, PostgresRateLimiter)
+        async with rate_limiter(postgres_url, {"POST user": 40.0}) as limiter:
+            assert isinstance(limiter, PostgresRateLimiter)
     finally:
         await store.close()
 
@@ -372,6 +372,6 @@ async def test_a_postgresql_url_opens_the_shared_store_and_limiter(postgres_url:
 async def test_an_embedded_store_gets_the_in_process_limiter(tmp_path: object) -> None:
     from pathlib import Path
 
-    async with await SqliteStore.open(Path(str(tmp_path)) / "s.db") as store:
-        limiter = rate_limiter_for(store, {"POST user": 40.0})
-    assert type(limiter) is RateLimiter
+    database = str(Path(str(tmp_path)) / "s.db")
+    async with await open_store(database), rate_limiter(database, {"POST user": 40.0}) as limiter:
+        assert type(limiter) is RateLimiter

@@ -14,21 +14,23 @@ from collections.abc import AsyncIterator
 import pytest
 from psycopg_pool import AsyncConnectionPool
 
-from sailbridge.delivery.ratelimit import RateLimitedSender
+from sailbridge.delivery.senders import RateLimitedSender
 from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
-from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.store.postgres import PostgresStore
+from sailbridge.store.postgres_db import open_pool
 
 
 @pytest.fixture
 async def pools(postgres_url: str) -> AsyncIterator[list[AsyncConnectionPool]]:
-    """Two nodes' pools on the migrated test database."""
-    stores = [await PostgresStore.open(postgres_url, max_size=8) for _ in range(2)]
-    yield [store.pool for store in stores]
-    for store in stores:
-        await store.close()
+    """Two nodes' limiter pools on the migrated test database."""
+    await (await PostgresStore.open(postgres_url)).close()  # the schema, rate_limits too
+    opened = [await open_pool(postgres_url, max_size=8) for _ in range(2)]
+    yield opened
+    for pool in opened:
+        await pool.close()
 
 
 @pytest.fixture
@@ -132,9 +134,9 @@ async def test_a_block_set_while_a_call_waits_defers_it(pools: list[AsyncConnect
 
 async def test_without_the_database_a_node_paces_itself(postgres_url: str,
                                                         route: str) -> None:
-    store = await PostgresStore.open(postgres_url)
-    limiter = PostgresRateLimiter(store.pool, {route: 10.0})
-    await store.close()
+    pool = await open_pool(postgres_url)
+    limiter = PostgresRateLimiter(pool, {route: 10.0})
+    await pool.close()
 
     began = time.monotonic()
     for _ in range(3):

@@ -35,7 +35,6 @@ from sailbridge.mapping import plan_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
-    Call,
     CartLookup,
     Deliver,
     EmailLookup,
@@ -48,6 +47,7 @@ from sailbridge.mapping.plan import (
     Skip,
     Unknown,
 )
+from sailbridge.sailthru.calls import Call
 
 LineKey = Literal["email", "extid"]
 LINE_KEYS: Final[tuple[str, ...]] = ("email", "extid")

@@ -27,9 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar, Literal, TypeAlias
 
+from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.ratelimit import block_target
 from sailbridge.delivery.retry import RetryPolicy
-from sailbridge.executor import Outcome
 from sailbridge.sailthru.errors import CredentialsError, RateLimitedError, RetryableError
 from sailbridge.store.base import Job, JobState, Result
 

@@ -19,13 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import Call
-from sailbridge.sailthru.client import SailthruResponse, Sender
-from sailbridge.sailthru.errors import RateLimitedError, RateLimitInfo
+from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
     DEFAULT_OTHER_LIMIT,
-    DEFAULT_RATE_LIMIT_RESENDS,
 )
 
 DEFAULT_BLOCK_SECONDS = 1.0
@@ -121,37 +118,3 @@ def block_target(until: float | None, now: float,
     else:
         target = until if until > now else now + PAST_RESET_BLOCK_SECONDS
     return min(target, now + max_block)
-
-
-class RateLimitedSender:
-    """A `Sender` that paces calls through a `RateLimiter` and absorbs 429s.
-
-    A 429 is Sailthru asking us to slow down, not a failure of the event: the route is
-    blocked until the reset (at most the limiter's ``max_block``) and the same call is
-    sent again, up to ``resends`` times (`RetryPolicy.rate_limit_resends`). Then the
-    `RateLimitedError` is passed on, and the worker's `decide` releases the job to the
-    queue untouched — it is not counted as a failed attempt.
-    """
-
-    def __init__(self, client: Sender, limiter: RateLimiter,
-                 resends: int = DEFAULT_RATE_LIMIT_RESENDS) -> None:
-        self._client = client
-        self._limiter = limiter
-        self._resends = resends
-        self.throttled = 0
-
-    async def send(self, call: Call) -> SailthruResponse:
-        for attempt in range(self._resends + 1):
-            await self._limiter.acquire(call.route)
-            try:
-                response = await self._client.send(call)
-            except RateLimitedError as error:
-                self.throttled += 1
-                self._limiter.block(call.route, error.reset_at)
-                if attempt == self._resends:
-                    raise
-                continue
-            self._limiter.observe(call.route, response.rate_limit)
-            return response
-        raise AssertionError("unreachable")
-

@@ -30,6 +30,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from importlib import resources
 from typing import Any
 
 import psycopg
@@ -42,9 +43,14 @@ from sailbridge.delivery.ratelimit import (
     RateLimiter,
 )
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, DEFAULT_OTHER_LIMIT
-from sailbridge.store.postgres_db import QUERIES
+from sailbridge.store.sqlite_db import parse_queries
 
 log = logging.getLogger("sailbridge.ratelimit")
+
+QUERIES = parse_queries(
+    resources.files("sailbridge.delivery").joinpath("shared_ratelimit.sql")
+    .read_text(encoding="utf-8"))
+"""The limiter's statements; its table, ``rate_limits``, is in the store's schema."""
 
 DATABASE_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 WARN_EVERY = 60.0
@@ -68,7 +74,8 @@ class _SharedRoute:
 class PostgresRateLimiter(RateLimiter):
     """Per-route pacing whose slots and blocks are shared through the database.
 
-    ``pool`` is the store's (`sailbridge.store.postgres.PostgresStore.pool`). ``clock``
+    ``pool`` is the limiter's own, on the store's database (`sailbridge.wiring` opens
+    it), so a burst of claims never waits behind slot reservations or the reverse. ``clock``
     and ``sleep`` serve the local fallback and the waiting; the slots themselves are
     computed with the database's clock, so nodes with skewed clocks still agree.
     """

@@ -23,9 +23,9 @@ from typing import assert_never
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
+from sailbridge.delivery.executor import Outcome, deliver_event
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.events import event_from_dict
-from sailbridge.executor import Outcome, deliver_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
 from sailbridge.store.base import Attempt, Job, Result, Store

@@ -16,7 +16,6 @@ from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
-    Call,
     CartLookup,
     Deliver,
     Facts,
@@ -29,6 +28,7 @@ from sailbridge.mapping.plan import (
 from sailbridge.mapping.products import product_id, product_quantity, purchase_item
 from sailbridge.mapping.routing import read_overrides
 from sailbridge.mapping.values import text
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.times import sailthru_time
 
 PRODUCT = "the product"

@@ -7,8 +7,9 @@ from typing import Any, Final
 from sailbridge.events import Event
 from sailbridge.flatten import flatten
 from sailbridge.mapping.errors import Unmappable
-from sailbridge.mapping.plan import Call, Deliver, Plan
+from sailbridge.mapping.plan import Deliver, Plan
 from sailbridge.mapping.routing import require_user_key
+from sailbridge.sailthru.calls import Call
 
 RESERVED_EVENT_NAMES: Final = frozenset(("send", "cancel", "open", "click", "purchase", "daily"))
 """Names Sailthru keeps for its own events and rejects on POST /event."""

@@ -9,10 +9,11 @@ from sailbridge.flatten import flatten
 from sailbridge.mapping.context import page_url
 from sailbridge.mapping.emails import purchase_email
 from sailbridge.mapping.errors import Unmappable
-from sailbridge.mapping.plan import Call, Deliver, Facts, Item, Lookup, Plan, RememberCart
+from sailbridge.mapping.plan import Deliver, Facts, Item, Lookup, Plan, RememberCart
 from sailbridge.mapping.products import purchase_item
 from sailbridge.mapping.routing import require_user_key
 from sailbridge.mapping.values import cents, identifier, text
+from sailbridge.sailthru.calls import Call
 
 _NOT_ORDER_VARS: Final = frozenset(("products", "email", "adjustments"))
 """Order properties sent as purchase fields; every other one goes to the order's vars."""

@@ -12,9 +12,10 @@ from sailbridge.events import Event
 from sailbridge.mapping.context import page_url
 from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.mapping.plan import Call, Deliver, Plan, Skip
+from sailbridge.mapping.plan import Deliver, Plan, Skip
 from sailbridge.mapping.routing import require_user_key
 from sailbridge.mapping.values import string_list, text
+from sailbridge.sailthru.calls import Call
 
 PAGEVIEW_ENDPOINT: Final = "/v1/track/event/pageview"
 

@@ -1,7 +1,7 @@
 """What the pure mapping returns: the calls to make, a lookup it needs first, or a verdict.
 
 These types are the contract between the pure mapping (``sailbridge.mapping``) and the
-code that does I/O (``sailbridge.executor``). Mapping never performs a request; when it
+code that does I/O (``sailbridge.delivery.executor``). Mapping never performs a request; when it
 needs a fact only Sailthru or sailbridge's memory knows (an email, the current cart,
 whether an anonymous profile exists), it returns a `Lookup` naming the fact, and the
 executor calls it again with that fact filled in.
@@ -11,36 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Literal, TypeAlias
+from typing import Any, TypeAlias
 
-Method = Literal["GET", "POST", "DELETE"]
-Api = Literal["rest", "pageview"]
+from sailbridge.sailthru.calls import Call
+
 Item = dict[str, Any]
 """A purchase item in the shape POST /purchase takes (price in integer cents)."""
-
-
-@dataclass(frozen=True)
-class Call:
-    """One request: signed to Sailthru's REST API, or to the pageview tracking API.
-
-    ``params`` are the real parameters — for the REST API they become the signed
-    ``json`` parameter; for the pageview API they are the JSON body. Credentials are
-    never part of a `Call`, so a `Call` is always safe to log, store and show.
-    """
-
-    method: Method
-    endpoint: str
-    params: dict[str, Any]
-    api: Api = "rest"
-
-    @property
-    def route(self) -> str:
-        """``"POST /user"``: the key rate limits and metrics are counted by."""
-        return f"{self.method} {self.endpoint}"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"api": self.api, "method": self.method, "endpoint": self.endpoint,
-                "params": self.params}
 
 
 class Unknown(Enum):

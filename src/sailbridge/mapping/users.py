@@ -15,7 +15,6 @@ from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
-    Call,
     Deliver,
     Facts,
     ForgetUser,
@@ -30,6 +29,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.mapping.routing import Overrides, read_overrides, require_user_key
 from sailbridge.mapping.values import text
+from sailbridge.sailthru.calls import Call
 
 EXTID = "extid"
 

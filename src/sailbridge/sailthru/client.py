@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import aiohttp
 import msgspec
 
-from sailbridge.mapping.plan import Call
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.errors import (
     CredentialsError,
     RateLimitInfo,

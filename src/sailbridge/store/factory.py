@@ -4,17 +4,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from sailbridge.redact import mask_url_password
-from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreError, StoreMissing, StoreUnavailable
-
-if TYPE_CHECKING:
-    from sailbridge.delivery.ratelimit import RateLimiter
 
 
 def is_postgres_url(database: str) -> bool:
@@ -73,25 +67,3 @@ async def open_store(database: str, *, create: bool = True) -> Store:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-def rate_limiter_for(
-    store: Store,
-    limits_per_second: Mapping[str, float],
-    *,
-    max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
-    on_wait: Callable[[str, float], None] = lambda route, seconds: None,
-) -> RateLimiter:
-    """The rate limiter that matches the store: shared by every node on a PostgreSQL
-    store (the limits are Sailthru's, per account), in-process on an embedded one;
-    either holds a route for at most ``max_block`` seconds."""
-    from sailbridge.store.postgres import PostgresStore
-
-    if isinstance(store, PostgresStore):
-        from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
-
-        return PostgresRateLimiter(store.pool, limits_per_second, on_wait=on_wait,
-                                   max_block=max_block)
-    from sailbridge.delivery.ratelimit import RateLimiter
-
-    return RateLimiter(limits_per_second, on_wait=on_wait, max_block=max_block)

@@ -19,7 +19,6 @@ from sailbridge.mapping import cart_from_sailthru, plan_event
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
-    Call,
     CartLookup,
     Deliver,
     EmailLookup,
@@ -32,6 +31,7 @@ from sailbridge.mapping.plan import (
     ProfileState,
     Skip,
 )
+from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import Sender, is_user_not_found
 from sailbridge.sailthru.errors import SailthruError
 from sailbridge.store.base import Result

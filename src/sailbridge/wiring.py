@@ -1,0 +1,108 @@
+"""The composition root: the one place that picks implementations and plugs them together.
+
+Everything under it takes its collaborators as arguments — the worker a `Store` and a
+`Sender`, the `RateLimitedSender` a limiter, the limiter a connection pool — so each
+part can be built alone in a test. Which store, which limiter and which wrappers go
+together is decided here and nowhere else:
+
+- the store named by ``SAILBRIDGE_DATABASE`` (`sailbridge.store.factory.open_store`);
+- the rate limiter matching it: shared through the database by every node on
+  PostgreSQL (Sailthru's limits are per account), in-process on SQLite;
+- the sender stack around Sailthru's client (`sailbridge.delivery.senders`);
+- the worker, with the observers the caller wants.
+
+``sailbridge serve`` (`sailbridge.service`), ``sailbridge send`` (`sailbridge.send`)
+and through them the CLI and the backfill's live remainder all build delivery here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+
+import aiohttp
+
+from sailbridge.delivery.observers import MetricsObserver, Observers
+from sailbridge.delivery.ratelimit import RateLimiter
+from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.delivery.senders import MeasuredSender, RateLimitedSender
+from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
+from sailbridge.metrics import Metrics
+from sailbridge.sailthru.client import SailthruClient, Sender
+from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, Settings
+from sailbridge.store.base import Store
+from sailbridge.store.factory import is_postgres_url
+from sailbridge.store.postgres_db import open_pool
+
+LIMITER_POOL_SIZE = 4
+"""Connections of the shared limiter's own pool: one route's slot reservation, block
+read and block write can be in flight at once, and a few routes are busy at a time."""
+
+
+@asynccontextmanager
+async def rate_limiter(
+    database: str,
+    limits_per_second: Mapping[str, float],
+    *,
+    max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
+    on_wait: Callable[[str, float], None] = lambda route, seconds: None,
+) -> AsyncIterator[RateLimiter]:
+    """The limiter for the store at ``database``: shared through PostgreSQL (on a pool
+    of its own, closed on exit), else in-process; either holds a route for at most
+    ``max_block`` seconds."""
+    if not is_postgres_url(database):
+        yield RateLimiter(limits_per_second, on_wait=on_wait, max_block=max_block)
+        return
+    pool = await open_pool(database, min_size=1, max_size=LIMITER_POOL_SIZE)
+    try:
+        yield PostgresRateLimiter(pool, limits_per_second, on_wait=on_wait,
+                                  max_block=max_block)
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def sailthru_sender(settings: Settings, metrics: Metrics | None = None
+                          ) -> AsyncIterator[Sender]:
+    """Sailthru's client over one pooled HTTP session, measured (with ``metrics``) and
+    behind the rate limiter that matches the store."""
+    api_key, api_secret = settings.credentials()
+    policy = RetryPolicy.from_settings(settings)
+    connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
+    async with aiohttp.ClientSession(connector=connector) as session, rate_limiter(
+            settings.database, settings.rate_limits_per_second,
+            max_block=policy.max_rate_limit_block,
+            on_wait=metrics.record_throttle_wait if metrics else (lambda route, s: None),
+    ) as limiter:
+        client: Sender = SailthruClient(
+            session, api_key=api_key, api_secret=api_secret,
+            base_url=settings.sailthru_base_url, pageview_base_url=settings.pageview_base_url,
+            customer_id=settings.customer_id, timeout=settings.request_timeout)
+        if metrics is not None:
+            client = MeasuredSender(client, metrics)
+        yield RateLimitedSender(client, limiter, policy.rate_limit_resends)
+
+
+def build_worker(settings: Settings, store: Store, sender: Sender,
+                 metrics: Metrics | None = None, *,
+                 observers: Sequence[DeliveryObserver] = ()) -> Worker:
+    """A worker on ``store`` sending through ``sender``, configured from ``settings``;
+    with ``metrics``, every attempt is counted there too."""
+    every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
+    return Worker(
+        store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
+        cart_ttl=settings.cart_memory_ttl,
+        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
+        observer=Observers(every),
+    )
+
+
+@asynccontextmanager
+async def delivery_worker(settings: Settings, store: Store, metrics: Metrics | None = None,
+                          *, observers: Sequence[DeliveryObserver] = ()
+                          ) -> AsyncIterator[Worker]:
+    """A worker with its whole sender stack, open for as long as the block runs; the
+    caller runs it (``await worker.run()``) and stops it before leaving the block."""
+    async with sailthru_sender(settings, metrics) as sender:
+        yield build_worker(settings, store, sender, metrics, observers=observers)
