@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.errors import ApiError
 from sailbridge.sandbox.ratelimit import FixedWindowRateLimiter
-from sailbridge.sandbox.state import Account
 
 
 class FakeClock:

@@ -47,8 +47,8 @@ from sailbridge.sandbox.errors import (
     missing,
 )
 from sailbridge.sandbox.faults import Outcome
+from sailbridge.sandbox.profile import KEY_TYPES
 from sailbridge.sandbox.runtime import Sandbox, UnknownRoute
-from sailbridge.sandbox.state import KEY_TYPES
 from sailbridge.sandbox.wire import authenticate, form_params
 
 CLOSE_CONNECTION: Final = "sailbridge.sandbox.close_connection"

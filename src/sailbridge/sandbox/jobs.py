@@ -34,9 +34,9 @@ from typing import Any, Final
 import msgspec
 
 from sailbridge.clock import Clock
+from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.errors import ApiError, invalid, missing
 from sailbridge.sandbox.purchases import PurchaseRequest, parse_purchase
-from sailbridge.sandbox.state import Account
 
 JOB_TYPES: Final = ("update", "purchase_import")
 UPDATE_OBJECT_FIELDS: Final = frozenset({"lists", "vars", "optout"})

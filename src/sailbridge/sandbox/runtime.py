@@ -11,13 +11,13 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sailbridge.clock import Clock
+from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.errors import missing
 from sailbridge.sandbox.faults import FaultInjector
 from sailbridge.sandbox.jobs import JobRunner
 from sailbridge.sandbox.ratelimit import FixedWindowRateLimiter
 from sailbridge.sandbox.recorder import Recorder
-from sailbridge.sandbox.state import Account
 
 Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
 

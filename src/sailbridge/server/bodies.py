@@ -1,4 +1,5 @@
-"""Reading an ingest request: the write key from Basic auth, the body under a size cap.
+"""Reading an ingest request: the write key from Basic auth, the body under a size cap,
+and the intake's reading of that body with its refusals as HTTP errors.
 
 Starlette neither decompresses request bodies nor limits their size, so both happen
 here, in a way a hostile client cannot turn into memory use: the wire body is read
@@ -10,11 +11,15 @@ from __future__ import annotations
 
 import base64
 import zlib
+from collections.abc import Callable
 
 from starlette.requests import ClientDisconnect, Request
 
+from sailbridge.intake.documents import Body, BodyError
 from sailbridge.server.errors import (
+    InvalidBody,
     InvalidGzip,
+    InvalidJson,
     PayloadTooLarge,
     Unauthorized,
     UnsupportedEncoding,
@@ -89,6 +94,18 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         return gunzip_capped(body, max_bytes)
     raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip")
 
+
+
+def read_document(reader: Callable[[bytes], Body], data: bytes) -> Body:
+    """The intake's reading of a body, its refusals as HTTP errors."""
+    try:
+        return reader(data)
+    except BodyError as error:
+        if error.kind == "malformed":
+            raise InvalidJson(error.message) from error
+        if error.kind == "too_many":
+            raise PayloadTooLarge(error.message) from error
+        raise InvalidBody(error.message) from error
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     """Inflate gzip ``data`` (one or more members) but never past ``max_bytes``.

@@ -45,17 +45,15 @@ from starlette.routing import Route
 
 from sailbridge.clock import Clock
 from sailbridge.intake import fastpath
-from sailbridge.intake.documents import Body, BodyError, batch_body, event_body, events_body
+from sailbridge.intake.documents import Body, batch_body, event_body, events_body
 from sailbridge.intake.sorting import TOO_LARGE, TYPE_MISMATCH, Sorted, Sorter
 from sailbridge.metrics import Metrics
-from sailbridge.server.bodies import header_value, read_body, write_key_from_authorization
+from sailbridge.server.bodies import header_value, read_body, read_document
 from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.cors import CorsPolicy
 from sailbridge.server.errors import (
     IngestError,
-    InvalidBody,
     InvalidEventError,
-    InvalidJson,
     NotFound,
     Overloaded,
     PayloadTooLarge,
@@ -63,7 +61,8 @@ from sailbridge.server.errors import (
     TypeMismatch,
     Unauthorized,
 )
-from sailbridge.server.webhook import first_element_forms, signature_matches
+from sailbridge.server.webhook import signed_body
+from sailbridge.server.writekeys import WriteKeys
 from sailbridge.settings import Settings
 from sailbridge.store.base import Store
 
@@ -91,9 +90,6 @@ WEBHOOK_PATH: Final = "/v1/webhook"
 WEBHOOK_WRITE_KEY: Final = "segment-webhook"
 """Recorded as the write key of events that came in with a valid webhook signature."""
 
-KNOWN_HEADERS_KEPT: Final = 256
-"""Authorization headers remembered with their (configured) write key."""
-
 SORT_CHUNK: Final = 500
 """Events sorted between two yields to the event loop, so one large request cannot
 hold every other client's request up for long."""
@@ -103,8 +99,7 @@ hold every other client's request up for long."""
 class IngestConfig:
     """How ingest accepts events.
 
-    ``write_keys`` empty refuses every request (401 saying none is configured): an
-    open endpoint would let anyone on the network send mail-affecting events.
+    ``write_keys`` empty refuses every request (see `writekeys`).
     ``max_inflight`` is how many requests may wait on the store at once; one more
     is answered 429 at once rather than queued behind them (0 refuses everything,
     useful to drain). The limits match Segment's: 500 KB a request (before and after
@@ -151,8 +146,8 @@ class Ingest:
         self.on_enqueued = on_enqueued
         self.cors = CorsPolicy(config.cors_origins)
         self.sorter = Sorter(config.max_event_bytes)
+        self.write_keys = WriteKeys(config.write_keys)
         self._waiting = 0
-        self._known_headers: dict[str, str] = {}
         self._coalescer = AcceptCoalescer(store, config.dedupe_window,
                                           config.max_store_calls)
 
@@ -224,8 +219,8 @@ class Ingest:
         key = self._header_write_key(request) or url_key
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
-        body = _read(reader, data)
-        write_key = self._authorize(key or body.write_key)
+        body = read_document(reader, data)
+        write_key = self.write_keys.authorize(key or body.write_key)
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
 
@@ -235,15 +230,15 @@ class Ingest:
         received = self.clock()
         wire = fastpath.decode_single(data)
         if wire is not None:
-            write_key = self._authorize(key or _text(wire.write_key))
+            write_key = self.write_keys.authorize(key or _text(wire.write_key))
             if len(data) <= self.config.max_event_bytes:
                 stamp = self.sorter.received(received)
                 job = fastpath.to_single_job(wire, write_key, kind, stamp.text, received)
                 if job is not None:
                     await self._store(Sorted([job]), received)
                     return _SUCCESS_RESPONSE
-        body = _read(event_body, data)
-        write_key = self._authorize(key or body.write_key)
+        body = read_document(event_body, data)
+        write_key = self.write_keys.authorize(key or body.write_key)
         sorted_ = Sorted()
         self.sorter.sort_slow(body.events[0], body.shared, kind, write_key,
                               self.sorter.received(received), sorted_, body.repaired)
@@ -269,65 +264,28 @@ class Ingest:
             if key is None:
                 raise Unauthorized("a webhook needs an X-Signature header or a write key as "
                                    "Basic auth")
-            write_key = self._authorize(key)
+            write_key = self.write_keys.authorize(key)
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
-            body = _read(events_body, data)
+            body = read_document(events_body, data)
         else:
             self._check_capacity()
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
-            body = self._signed_body(given, secrets, data)
+            body = signed_body(given, secrets, data)
             write_key = WEBHOOK_WRITE_KEY
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
-
-    def _signed_body(self, given: str, secrets: tuple[str, ...], data: bytes) -> Body:
-        """The body, if ``given`` signs it (or, for an array, its first element)."""
-        refused = Unauthorized("X-Signature is not the HMAC-SHA1 of this body under any "
-                               "of SAILBRIDGE_WEBHOOK_SECRETS")
-        if secrets and signature_matches(given, secrets, [data]):
-            return _read(events_body, data)
-        if not secrets or data.lstrip()[:1] != b"[":
-            raise refused
-        try:
-            body = _read(events_body, data)
-        except IngestError:
-            raise refused from None
-        if not body.events or not signature_matches(
-                given, secrets, first_element_forms(bytes(body.events[0]))):
-            raise refused
-        return body
 
     # -- steps --------------------------------------------------------------------------
 
     def _header_write_key(self, request: Request) -> str | None:
         """The Basic-auth key, checked before the body is read (a wrong key costs no
         parsing); the capacity check is here too so an overloaded server sheds a request
-        before reading it. Headers carrying a configured key are remembered (an SDK
-        sends the same one every time), so the base64 is decoded once."""
-        header = header_value(request, b"authorization")
-        key = self._known_headers.get(header) if header else None
-        if key is None:
-            key = write_key_from_authorization(header)
-            if key is not None:
-                self._authorize(key)
-                if len(self._known_headers) >= KNOWN_HEADERS_KEPT:
-                    self._known_headers.clear()
-                self._known_headers[header] = key  # type: ignore[index] # header is set
+        before reading it."""
+        key = self.write_keys.from_header(header_value(request, b"authorization"))
         self._check_capacity()
         return key
-
-    def _authorize(self, write_key: str | None) -> str:
-        if not self.config.write_keys:
-            raise Unauthorized("no write keys are configured on this sailbridge "
-                               "(SAILBRIDGE_WRITE_KEYS); every request is refused until one is")
-        if write_key is None:
-            raise Unauthorized("missing write key: send it as Basic auth (writeKey as the "
-                               "user name) or as \"writeKey\" in the body")
-        if write_key not in self.config.write_keys:
-            raise Unauthorized("unknown write key")
-        return write_key
 
     def _check_capacity(self) -> None:
         if self._waiting >= self.config.max_inflight:
@@ -388,18 +346,6 @@ def _bound_kind(handler: Callable[[Request, str], Awaitable[Response]], kind: st
     async def bound(request: Request) -> Response:
         return await handler(request, kind)
     return bound
-
-
-def _read(reader: Callable[[bytes], Body], data: bytes) -> Body:
-    """The intake's reading of a body, its refusals as HTTP errors."""
-    try:
-        return reader(data)
-    except BodyError as error:
-        if error.kind == "malformed":
-            raise InvalidJson(error.message) from error
-        if error.kind == "too_many":
-            raise PayloadTooLarge(error.message) from error
-        raise InvalidBody(error.message) from error
 
 
 def _text(value: Any) -> str | None:

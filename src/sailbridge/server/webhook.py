@@ -7,6 +7,8 @@ JSON array, and Segment computes the digest over ``JSON.stringify`` of the array
 JSON of the first element is taken as it appears in the body (which is exactly
 ``JSON.stringify``'s output when Segment serialised the array), and also re-encoded
 compactly, in case something in between reformatted the body.
+
+`signed_body` settles which of those a request's signature covers and reads the body.
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ import hmac
 from collections.abc import Iterable, Sequence
 
 import msgspec
+
+from sailbridge.intake.documents import Body, events_body
+from sailbridge.server.bodies import read_document
+from sailbridge.server.errors import IngestError, Unauthorized
 
 
 def signature(secret: str, data: bytes) -> str:
@@ -44,3 +50,22 @@ def signature_matches(given: str, secrets: Iterable[str], forms: Sequence[bytes]
         for data in forms:
             matched |= hmac.compare_digest(signature(secret, data).encode("ascii"), wanted)
     return matched
+
+
+def signed_body(given: str, secrets: tuple[str, ...], data: bytes) -> Body:
+    """The body (one event or an array), if ``given`` signs it or, for an array, its
+    first element; otherwise 401, without a word about what is in the body."""
+    refused = Unauthorized("X-Signature is not the HMAC-SHA1 of this body under any "
+                           "of SAILBRIDGE_WEBHOOK_SECRETS")
+    if secrets and signature_matches(given, secrets, [data]):
+        return read_document(events_body, data)
+    if not secrets or data.lstrip()[:1] != b"[":
+        raise refused
+    try:
+        body = read_document(events_body, data)
+    except IngestError:
+        raise refused from None
+    if not body.events or not signature_matches(
+            given, secrets, first_element_forms(bytes(body.events[0]))):
+        raise refused
+    return body

@@ -1,26 +1,21 @@
-"""Settings: environment variables (``SAILBRIDGE_*``) over an optional TOML file.
+"""The `Settings` object: every setting, its type, default and the checks on its value.
 
-One typed object for the whole program. Every problem is reported as a
-`SettingsError` whose message is one line naming the environment variable, because
-that is what the person starting the program has to fix.
+One typed object for the whole program, read from ``SAILBRIDGE_*`` environment
+variables (`sailbridge.settings.loading` adds the TOML file under them). A value
+Sailthru would refuse on every event (an unreadable reminder time, a list name with a
+newline) is refused here, at start, rather than on each delivery.
 """
 
 from __future__ import annotations
 
-import difflib
 import ipaddress
-import os
 import re
-import tomllib
-from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
     SecretStr,
-    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -28,42 +23,16 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
-from sailbridge.redact import MASK, mask_url_password
 from sailbridge.sailthru.times import reminder_time_problem
+from sailbridge.settings.rate_limits import (
+    DEFAULT_MAX_RATE_LIMIT_BLOCK,
+    DEFAULT_RATE_LIMIT_RESENDS,
+    parse_rate_limits,
+)
 
 ENV_PREFIX: Final = "SAILBRIDGE_"
 
-DEFAULT_RATE_LIMITS: Final[dict[str, float]] = {
-    "POST /user": 300.0,
-    "GET /user": 300.0,
-    "DELETE /user": 40.0,
-    "POST /event": 40.0,
-    "POST /purchase": 40.0,
-    "POST /v1/track/event/pageview": 40.0,
-}
-"""Sailthru's documented per-second limits; other POSTs and DELETEs get 40/s."""
-
-DEFAULT_OTHER_LIMIT: Final = 40.0
-
-DEFAULT_RATE_LIMIT_RESENDS: Final = 20
-"""How many times one call is sent again after a 429 before its job goes back to the
-queue (not counted as an attempt)."""
-
-DEFAULT_MAX_RATE_LIMIT_BLOCK: Final = 65.0
-"""The longest a route is held after a 429 or ``X-Rate-Limit-Remaining: 0``, whatever
-``X-Rate-Limit-Reset`` says: Sailthru counts per minute, plus 5 s for clock skew."""
-
-_RATE_ITEM = re.compile(
-    r"^\s*(?P<method>GET|POST|DELETE)\s+(?P<endpoint>/\S*)\s*=\s*"
-    r"(?P<count>\d+(?:\.\d+)?)\s*/\s*(?P<unit>s|sec|second|m|min|minute)\s*$",
-    re.IGNORECASE,
-)
-
-
 MIN_ADMIN_TOKEN_LENGTH: Final = 16
-
-OTHER_ENVIRONMENT_NAMES: Final = frozenset({f"{ENV_PREFIX}CONFIG"})
-"""``SAILBRIDGE_*`` variables read outside `Settings` (the command line's ``--config``)."""
 
 _LIST_NAME_MAX = 255
 
@@ -94,53 +63,6 @@ def list_name_problem(name: str) -> str | None:
     if len(name) > _LIST_NAME_MAX:
         return f"a list name is at most {_LIST_NAME_MAX} characters"
     return None
-
-
-def known_environment_names() -> frozenset[str]:
-    """Every ``SAILBRIDGE_*`` variable sailbridge reads."""
-    return frozenset(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields) | \
-        OTHER_ENVIRONMENT_NAMES
-
-
-def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
-    """One warning per ``SAILBRIDGE_*`` variable that is no setting (a typo is otherwise
-    silently ignored), with the closest real name when one is close."""
-    environ = os.environ if environ is None else environ
-    known = known_environment_names()
-    warnings = []
-    for name in sorted(environ):
-        upper = name.upper()
-        if not upper.startswith(ENV_PREFIX) or upper in known:
-            continue
-        # Compared without the prefix every name shares, or anything looks close.
-        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
-                                          sorted(n.removeprefix(ENV_PREFIX) for n in known),
-                                          n=1, cutoff=0.6)
-        hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
-        warnings.append(f"{name} is not a sailbridge setting and is ignored{hint}")
-    return warnings
-
-
-def parse_rate_limit_items(text: str) -> dict[str, float]:
-    """Parse ``"POST /user=300/s,POST /event=2400/min"`` into per-second limits keyed
-    ``"METHOD /endpoint"`` (only the routes named)."""
-    limits: dict[str, float] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        match = _RATE_ITEM.match(item)
-        if match is None:
-            raise ValueError(f"cannot read {item!r}; expected like 'POST /user=300/s'")
-        count = float(match["count"])
-        per_second = count if match["unit"].lower().startswith("s") else count / 60.0
-        if per_second <= 0:
-            raise ValueError(f"{item!r}: a limit must be positive")
-        limits[f"{match['method'].upper()} {match['endpoint']}"] = per_second
-    return limits
-
-
-def parse_rate_limits(text: str) -> dict[str, float]:
-    """Per-second limits for every route: Sailthru's documented defaults, overridden
-    by the routes ``text`` names."""
-    return {**DEFAULT_RATE_LIMITS, **parse_rate_limit_items(text)}
 
 
 class Settings(BaseSettings):
@@ -309,106 +231,9 @@ class Settings(BaseSettings):
         )
 
 
-def _toml_values(path: Path) -> dict[str, tuple[str, Any]]:
-    """Read a TOML file whose keys are the setting names, with or without the prefix,
-    in any case (``sailthru_api_key`` or ``SAILBRIDGE_SAILTHRU_API_KEY``): each field
-    name → (the key as written, its value)."""
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SettingsError(f"config file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
-    table = raw.get("sailbridge", raw)
-    values: dict[str, tuple[str, Any]] = {}
-    for key, value in table.items():
-        name = key.lower().removeprefix(ENV_PREFIX.lower())
-        values[name] = (key, ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(
-            value, dict
-        ) else value)
-    return values
-
-
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
-    """Load settings from the environment over ``config_file``; raise `SettingsError`.
-
-    Environment variables win over the file, so one file can serve several machines
-    that differ by an environment variable or two. A problem names where the value
-    came from: the command line, the environment variable, or the file and its key.
-    """
-    file_entries = _toml_values(config_file) if config_file else {}
-    file_values = {name: value for name, (_key, value) in file_entries.items()}
-    try:
-        return _settings_with_file(file_values, overrides, config_file)
-    except ValidationError as exc:
-        raise SettingsError(_first_problem(exc, file_entries, config_file, overrides)) from None
-
-
-def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],
-                        config_file: Path | None = None) -> Settings:
-    """pydantic-settings gives init kwargs priority over env; we want env over file, so
-    the file's values become defaults of a subclass instead."""
-    if not file_values:
-        return Settings(**overrides)
-    known = set(Settings.model_fields)
-    unknown = sorted(set(file_values) - known)
-    if unknown:
-        close = difflib.get_close_matches(unknown[0], sorted(known), n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise SettingsError(f"config file {config_file}: unknown setting: {unknown[0]}{hint}")
-
-    class _WithFile(Settings):
-        @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
-                                       dotenv_settings, file_secret_settings):
-            def file_source() -> dict[str, Any]:
-                return file_values
-
-            return (init_settings, env_settings, file_source)
-
-    return _WithFile(**overrides)
-
-
-def _is_secret(field: str) -> bool:
+def is_secret(field: str) -> bool:
+    """Whether setting ``field`` is a secret: its value is never shown or logged."""
     annotation = Settings.model_fields[field].annotation if field in Settings.model_fields \
         else None
     return "SecretStr" in repr(annotation) or any(
         word in field for word in ("secret", "token", "password", "write_keys"))
-
-
-def _first_problem(exc: ValidationError, file_entries: Mapping[str, tuple[str, Any]] | None = None,
-                   config_file: Path | None = None,
-                   overrides: Mapping[str, Any] | None = None) -> str:
-    """One line: which setting (as the person wrote it), the value unless secret, why."""
-    error = exc.errors()[0]
-    field = str(error["loc"][0]) if error["loc"] else "settings"
-    env_name = f"{ENV_PREFIX}{field.upper()}"
-    in_environment = any(name.upper() == env_name for name in os.environ)
-    if overrides and field in overrides:
-        where = f"--{field.replace('_', '-')}"
-    elif not in_environment and file_entries and field in file_entries:
-        where = f"config file {config_file}: {file_entries[field][0]}"
-    else:
-        where = env_name
-    if error["type"] == "missing":
-        return f"{where} is required but not set"
-    message = str(error["msg"]).removeprefix("Value error, ")
-    value = error.get("input")
-    if _is_secret(field) or not isinstance(value, str | int | float) or repr(value) in message:
-        return f"{where} is invalid: {message}"
-    return f"{where} is invalid: {value!r}: {message}"
-
-
-def masked_settings(settings: Settings) -> dict[str, Any]:
-    """Every setting's effective value, safe to log: a secret set shows as ``***``
-    (unset as ``None``), a password inside a URL is masked."""
-    shown: dict[str, Any] = {}
-    for name in Settings.model_fields:
-        value = getattr(settings, name)
-        if _is_secret(name):
-            shown[name] = MASK if value else None
-        elif isinstance(value, str):
-            shown[name] = mask_url_password(value)
-        else:
-            shown[name] = value
-    return shown

@@ -40,25 +40,31 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from email.utils import formatdate
 from typing import Any, Final
 
 from sailbridge.clock import Clock
-from sailbridge.sandbox.errors import INVALID_EMAIL, ApiError, invalid, missing
-from sailbridge.sandbox.purchases import (
-    Item,
-    PurchaseRequest,
-    is_email,
-    item_get_shape,
-    parse_purchase,
-    total_price,
-    total_qty,
+from sailbridge.sandbox.errors import invalid, missing
+from sailbridge.sandbox.params import (
+    check_creatable,
+    fields_param,
+    key_type,
+    list_changes,
+    new_keys,
+    not_found,
+    object_param,
+    optional_id,
+    required_id,
 )
+from sailbridge.sandbox.profile import (
+    KEY_TYPES,
+    OPTOUT_STRICTNESS,
+    SETTABLE_KEYS,
+    Cart,
+    Profile,
+    Purchase,
+)
+from sailbridge.sandbox.purchases import PurchaseRequest, parse_purchase
 
-KEY_TYPES: Final = ("sid", "email", "extid")
-SETTABLE_KEYS: Final = ("email", "extid")
-OPTOUT_STRICTNESS: Final = ("none", "basic", "blast", "all")
 RESERVED_EVENTS: Final = frozenset({"send", "cancel", "open", "click", "purchase", "daily"})
 DEFAULT_FIELDS: Final = {"keys": 1, "vars": 1, "lists": 1, "engagement": 1, "optout_email": 1}
 CART_HISTORY_SECONDS: Final = 3600.0
@@ -68,144 +74,6 @@ CART_HISTORY_SECONDS: Final = 3600.0
 def random_sid() -> str:
     """A fresh profile id shaped like Sailthru's (a 24-hex-digit object id)."""
     return secrets.token_hex(12)
-
-
-@dataclass
-class Cart:
-    """A user's incomplete purchase as last posted (items in POST shape)."""
-
-    items: list[Item]
-    time: float
-    reminder_template: str | None = None
-    reminder_time: str | None = None
-    adjustments: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def get_shape(self) -> dict[str, Any]:
-        """``purchase_incomplete`` as GET /user returns it."""
-        shaped: dict[str, Any] = {
-            "items": [item_get_shape(item) for item in self.items],
-            "price": total_price(self.items, self.adjustments),
-            "qty": total_qty(self.items),
-            "time": int(self.time),
-        }
-        if self.reminder_template is not None:
-            shaped["reminder_template"] = self.reminder_template
-        if self.reminder_time is not None:
-            shaped["reminder_time"] = self.reminder_time
-        if self.adjustments:
-            shaped["adjustments"] = self.adjustments
-        return {**self.extra, **shaped}
-
-    def inspect(self) -> dict[str, Any]:
-        """The cart as it was posted, for the inspection API."""
-        return {
-            "items": self.items,
-            "time": self.time,
-            "reminder_template": self.reminder_template,
-            "reminder_time": self.reminder_time,
-            "adjustments": self.adjustments,
-            **self.extra,
-        }
-
-
-@dataclass(frozen=True)
-class CartVersion:
-    """The cart from ``time`` on (``None``: empty), kept so reads can lag."""
-
-    time: float
-    cart: Cart | None
-
-
-@dataclass
-class Purchase:
-    """A completed order; Sailthru cannot edit these once posted."""
-
-    items: list[Item]
-    time: float
-    adjustments: list[dict[str, Any]] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def get_shape(self) -> dict[str, Any]:
-        return {
-            **self.extra,
-            "items": [item_get_shape(item) for item in self.items],
-            "adjustments": self.adjustments,
-            "price": total_price(self.items, self.adjustments),
-            "qty": total_qty(self.items),
-            "time": int(self.time),
-        }
-
-    def inspect(self) -> dict[str, Any]:
-        return {
-            **self.extra,
-            "items": self.items,
-            "adjustments": self.adjustments,
-            "price": total_price(self.items, self.adjustments),
-            "time": self.time,
-        }
-
-
-@dataclass
-class Profile:
-    """One Sailthru user profile."""
-
-    sid: str
-    create_time: float
-    email: str | None = None
-    extid: str | None = None
-    vars: dict[str, Any] = field(default_factory=dict)
-    lists: dict[str, float] = field(default_factory=dict)
-    optout_email: str = "none"
-    cart_versions: list[CartVersion] = field(default_factory=list)
-    purchases: list[Purchase] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    pageviews: list[dict[str, Any]] = field(default_factory=list)
-
-    def keys(self) -> dict[str, str]:
-        """The keys this profile holds (``sid`` always; ``email``, ``extid`` when set)."""
-        keys = {"sid": self.sid}
-        if self.email is not None:
-            keys["email"] = self.email
-        if self.extid is not None:
-            keys["extid"] = self.extid
-        return keys
-
-    @property
-    def cart(self) -> Cart | None:
-        """The current cart, without lag."""
-        return self.cart_versions[-1].cart if self.cart_versions else None
-
-    def cart_as_of(self, when: float) -> Cart | None:
-        """The cart a read at time ``when`` would have seen."""
-        for version in reversed(self.cart_versions):
-            if version.time <= when:
-                return version.cart
-        return None
-
-    def set_cart(self, cart: Cart | None, now: float, keep_seconds: float) -> None:
-        if cart is None and self.cart is None:
-            return
-        self.cart_versions.append(CartVersion(now, cart))
-        # The oldest version is needed only until its successor is older than any lag.
-        while len(self.cart_versions) > 1 and self.cart_versions[1].time <= now - keep_seconds:
-            del self.cart_versions[0]
-
-    def inspect(self) -> dict[str, Any]:
-        """Everything about the profile, as JSON-ready data (cart current, unlagged)."""
-        cart = self.cart
-        return {
-            "sid": self.sid,
-            "keys": self.keys(),
-            "vars": self.vars,
-            "lists": self.lists,
-            "optout_email": self.optout_email,
-            "cart": cart.inspect() if cart is not None else None,
-            "purchases": [purchase.inspect() for purchase in self.purchases],
-            "events": self.events,
-            "pageviews": self.pageviews,
-            "create_time": self.create_time,
-        }
 
 
 class Account:
@@ -248,26 +116,26 @@ class Account:
 
     def post_user(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """POST /user: create or update a profile, possibly merging another into it."""
-        key = _key_type(params, default="sid")
-        ident = _optional_id(params, key)
-        new_keys = _new_keys(params.get("keys"))
+        key = key_type(params, default="sid")
+        ident = optional_id(params, key)
+        keys_to_set = new_keys(params.get("keys"))
         conflict_mode = params.get("keysconflict", "error")
         if conflict_mode not in ("error", "merge"):
             raise invalid(f"keysconflict must be 'error' or 'merge', not {conflict_mode!r}")
-        new_vars = _object(params, "vars")
-        list_changes = _list_changes(params.get("lists"))
+        new_vars = object_param(params, "vars")
+        lists_to_change = list_changes(params.get("lists"))
         optout = params.get("optout_email")
         if optout is not None and optout not in OPTOUT_STRICTNESS:
             raise invalid(
                 f"Invalid optout_email value: {optout!r} (use none, basic, blast or all)"
             )
-        fields = _fields_param(params)
+        fields = fields_param(params)
 
         profile = self.find(key, ident) if ident is not None else None
         if profile is None and key == "sid" and ident is not None:
-            raise _not_found(key, ident)
+            raise not_found(key, ident)
         others: list[Profile] = []
-        for name, value in new_keys.items():
+        for name, value in keys_to_set.items():
             holder = self.find(name, value)
             if holder is None or holder is profile or holder in others:
                 continue
@@ -285,11 +153,11 @@ class Account:
             if ident is not None:
                 self._set_key(profile, key, ident)
         for other in others:
-            self._merge(survivor=profile, absorbed=other, keys_set=new_keys.keys())
-        for name, value in new_keys.items():
+            self._merge(survivor=profile, absorbed=other, keys_set=keys_to_set.keys())
+        for name, value in keys_to_set.items():
             self._set_key(profile, name, value)
         profile.vars.update(new_vars)
-        for name, subscribe in list_changes.items():
+        for name, subscribe in lists_to_change.items():
             if subscribe:
                 profile.lists.setdefault(name, now)
             else:
@@ -298,33 +166,33 @@ class Account:
             profile.optout_email = optout
         answer: dict[str, Any] = {"ok": True, "keys": profile.keys()}
         if fields:
-            answer.update(self._fields(profile, fields, cart_time=now))
+            answer.update(profile.requested_fields(fields, cart_time=now))
         return answer
 
     def get_user(self, params: Mapping[str, Any], cart_read_lag: float = 0.0) -> dict[str, Any]:
         """GET /user: the requested fields; the cart as it was ``cart_read_lag`` s ago."""
-        key = _key_type(params, default="email")
-        ident = _required_id(params)
-        fields = _fields_param(params) or DEFAULT_FIELDS
+        key = key_type(params, default="email")
+        ident = required_id(params)
+        fields = fields_param(params) or DEFAULT_FIELDS
         profile = self.find(key, ident)
         if profile is None:
-            raise _not_found(key, ident)
-        return self._fields(profile, fields, cart_time=self._clock() - cart_read_lag)
+            raise not_found(key, ident)
+        return profile.requested_fields(fields, cart_time=self._clock() - cart_read_lag)
 
     def delete_user(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """DELETE /user: forget the profile entirely."""
-        key = _key_type(params, default="email")
-        ident = _required_id(params)
+        key = key_type(params, default="email")
+        ident = required_id(params)
         profile = self.find(key, ident)
         if profile is None:
-            raise _not_found(key, ident)
+            raise not_found(key, ident)
         self._remove(profile)
         return {"ok": True}
 
     def post_event(self, params: Mapping[str, Any]) -> dict[str, Any]:
         """POST /event: record a custom event on the user (created when unknown)."""
-        key = _key_type(params, default="email")
-        ident = _required_id(params)
+        key = key_type(params, default="email")
+        ident = required_id(params)
         name = params.get("event")
         if name is None or name == "":
             raise missing("event")
@@ -335,8 +203,8 @@ class Account:
                 f"Event name '{name}' is reserved by Sailthru "
                 f"({', '.join(sorted(RESERVED_EVENTS))}) and cannot be posted"
             )
-        event_vars = _object(params, "vars")
-        _check_creatable(key, ident)
+        event_vars = object_param(params, "vars")
+        check_creatable(key, ident)
         now = self._clock()
         profile = self._find_or_create(key, ident, now)
         profile.events.append({"event": name, "vars": event_vars, "time": now})
@@ -378,7 +246,7 @@ class Account:
         """A pageview from the tracking API, on the user (created when unknown)."""
         if key not in KEY_TYPES:
             raise invalid(f"Unsupported userIdKey: {key}")
-        _check_creatable(key, ident)
+        check_creatable(key, ident)
         now = self._clock()
         profile = self._find_or_create(key, ident, now)
         profile.pageviews.append({"url": url, "tags": tags, "time": now})
@@ -432,123 +300,3 @@ class Account:
             value = getattr(absorbed, key)
             if key not in keys_set and getattr(survivor, key) is None and value is not None:
                 self._set_key(survivor, key, value)
-
-    def _fields(
-        self, profile: Profile, fields: Mapping[str, Any], cart_time: float
-    ) -> dict[str, Any]:
-        wanted = {name for name, on in fields.items() if on}
-        answer: dict[str, Any] = {}
-        if "keys" in wanted:
-            answer["keys"] = profile.keys()
-        if "vars" in wanted:
-            answer["vars"] = dict(profile.vars)
-        if "lists" in wanted:
-            answer["lists"] = {name: _date(at) for name, at in profile.lists.items()}
-        if "engagement" in wanted:
-            answer["engagement"] = "new"
-        if "optout_email" in wanted:
-            answer["optout_email"] = profile.optout_email
-        if "purchase_incomplete" in wanted:
-            cart = profile.cart_as_of(cart_time)
-            answer["purchase_incomplete"] = cart.get_shape() if cart is not None else None
-        if "purchases" in wanted:
-            answer["purchases"] = [purchase.get_shape() for purchase in profile.purchases]
-        if "activity" in wanted:
-            answer["activity"] = {"create_time": _date(profile.create_time)}
-        return answer
-
-
-# -- parameter helpers ---------------------------------------------------------------
-
-
-def _key_type(params: Mapping[str, Any], default: str) -> str:
-    key = params.get("key", default)
-    if key not in KEY_TYPES:
-        raise invalid(f"Invalid key: {key!r} (the sandbox knows sid, email and extid)")
-    return str(key)
-
-
-def _id_string(value: Any) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int) or value == "":
-        raise invalid(f"id must be a non-empty string, not {value!r}")
-    return str(value)
-
-
-def _optional_id(params: Mapping[str, Any], key: str) -> str | None:
-    if params.get("id") is None:
-        return None
-    ident = _id_string(params["id"])
-    if key == "email" and not is_email(ident):
-        raise ApiError(INVALID_EMAIL, f"Invalid email: {ident}")
-    return ident
-
-
-def _required_id(params: Mapping[str, Any]) -> str:
-    if params.get("id") is None or params.get("id") == "":
-        raise missing("id")
-    return _id_string(params["id"])
-
-
-def _check_creatable(key: str, ident: str) -> None:
-    if key == "email" and not is_email(ident):
-        raise ApiError(INVALID_EMAIL, f"Invalid email: {ident}")
-
-
-def _new_keys(value: Any) -> dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise invalid("keys must be an object of key type → value")
-    keys: dict[str, str] = {}
-    for name, raw in value.items():
-        if name == "sid":
-            raise invalid("The sid key is assigned by Sailthru and cannot be set")
-        if name not in SETTABLE_KEYS:
-            raise invalid(f"Invalid key: {name!r} (the sandbox can set email and extid)")
-        ident = _id_string(raw)
-        if name == "email" and not is_email(ident):
-            raise ApiError(INVALID_EMAIL, f"Invalid email: {ident}")
-        keys[name] = ident.lower() if name == "email" else ident
-    return keys
-
-
-def _object(params: Mapping[str, Any], name: str) -> dict[str, Any]:
-    value = params.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise invalid(f"{name} must be an object")
-    return dict(value)
-
-
-def _list_changes(value: Any) -> dict[str, bool]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise invalid("lists must be an object of list name → 1 or 0")
-    changes: dict[str, bool] = {}
-    for name, flag in value.items():
-        if flag in (1, "1", True) and not isinstance(flag, float):
-            changes[name] = True
-        elif flag in (0, "0", False) and not isinstance(flag, float):
-            changes[name] = False
-        else:
-            raise invalid(f"lists.{name} must be 1 (add) or 0 (remove), not {flag!r}")
-    return changes
-
-
-def _fields_param(params: Mapping[str, Any]) -> dict[str, Any] | None:
-    fields = params.get("fields")
-    if fields is None:
-        return None
-    if not isinstance(fields, dict):
-        raise invalid("fields must be an object like {\"keys\": 1}")
-    return fields
-
-
-def _not_found(key: str, ident: str) -> ApiError:
-    return invalid(f"User not found with {key}: {ident}")
-
-
-def _date(epoch: float) -> str:
-    return formatdate(epoch, localtime=False)

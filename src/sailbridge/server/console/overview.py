@@ -1,0 +1,65 @@
+"""The overview page: queue depth and age, the last hour's deliveries, each Sailthru
+route's limit and use; and resuming delivery when it is paused."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from sailbridge import operations
+from sailbridge.server.console import views
+from sailbridge.server.console.chart import minute_chart
+from sailbridge.server.console.rendering import Console, see_other
+
+CHART_SECONDS = 3600
+"""How far back the deliveries chart reaches."""
+
+
+async def overview(console: Console, request: Request) -> Response:
+    """The status at a glance (htmx refreshes it every few seconds)."""
+    now = time.time()
+    counts = await console.store.counts()
+    minutes = await console.store.finished_per_minute(now - CHART_SECONDS, now)
+    status = operations.status_view(counts, now)
+    oldest = status["oldest_pending_age_seconds"]
+    return await console.render(request, "overview.html", {
+        "status": status,
+        "depth": counts.pending + counts.retrying + counts.claimed,
+        "oldest": None if oldest is None else views.duration(oldest),
+        "chart": minute_chart(minutes, now),
+        "routes": _route_rows(console, now),
+    })
+
+
+def _route_rows(console: Console, now: float) -> list[dict[str, Any]]:
+    """Each Sailthru route: the configured limit and this minute's use."""
+    limits = console.settings.rate_limits_per_second
+    usage = console.metrics.route_usage.snapshot()
+    rows = []
+    for route in sorted(set(limits) | set(usage)):
+        use = usage.get(route)
+        limit_per_minute = round(limits[route] * 60) if route in limits else None
+        headers = use.sailthru if use else None
+        rows.append({
+            "route": route,
+            "limit": limit_per_minute,
+            "calls": use.calls_last_minute if use else 0,
+            "throttled": use.throttled_last_minute if use else 0,
+            "sailthru_limit": headers.limit if headers else None,
+            "sailthru_remaining": headers.remaining if headers else None,
+            "sailthru_reset": views.when(headers.reset, now) if headers else None,
+        })
+    return rows
+
+
+async def resume(console: Console, request: Request) -> Response:
+    """Resume paused delivery (the pause the store holds for every node)."""
+    if await console.store.paused_reason() is None:
+        request.session["flash"] = "Delivery was not paused."
+    else:
+        await console.store.set_paused(None)
+        request.session["flash"] = "Delivery resumed."
+    return see_other("/console/")

@@ -1,0 +1,65 @@
+"""How the console answers: its pages rendered from the Jinja2 templates, refusals
+shown as an error page, and redirects after a form.
+
+`Console` is what every page needs (the store, the settings, this process's metrics);
+the pages are functions of it and the request (`overview`, `events`, `dead`, `tester`,
+`login`), so each group of pages lives in its own module and `routes` binds them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from sailbridge.metrics import Metrics
+from sailbridge.server.console import auth
+from sailbridge.settings import Settings
+from sailbridge.store.base import Store
+
+PACKAGE = "sailbridge.server.console"
+"""Where the templates and static files are (package data)."""
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader(PACKAGE, "templates"),
+    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+_ENV.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+
+
+@dataclass(frozen=True)
+class Console:
+    """What the pages need: the store, the settings, this process's metrics."""
+
+    store: Store
+    settings: Settings
+    metrics: Metrics
+
+    async def render(self, request: Request, template: str, context: dict[str, Any],
+                     status: int = 200) -> Response:
+        """``template`` with ``context`` and what the layout shows on every page (the
+        login state, the CSRF token, a flash message, whether delivery is paused)."""
+        paused = await self.store.paused_reason() if auth.logged_in(request) else None
+        html = _ENV.get_template(template).render(
+            request=request, csrf=auth.csrf_token(request), logged_in=auth.logged_in(request),
+            flash=request.session.pop("flash") if "flash" in request.session else None,
+            paused_reason=paused,
+            nav=template.split(".")[0], **context)
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+    async def refuse(self, request: Request, status: int, message: str) -> Response:
+        """The error page, with ``status`` and the reason in words."""
+        return await self.render(request, "error.html", {"status": status, "message": message},
+                                 status)
+
+
+Page = Callable[[Console, Request], Awaitable[Response]]
+"""A console page or action: it answers ``request`` from what the `Console` holds."""
+
+
+def see_other(path: str) -> Response:
+    """The redirect after a form (303, so the browser follows with a GET)."""
+    return RedirectResponse(path, status_code=303)
