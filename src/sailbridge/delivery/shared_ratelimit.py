@@ -42,7 +42,7 @@ from sailbridge.delivery.ratelimit import (
     RateLimiter,
 )
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, DEFAULT_OTHER_LIMIT
-from sailbridge.store.postgres_db import QUERIES
+from sailbridge.store.postgres.connection import QUERIES
 
 log = logging.getLogger("sailbridge.ratelimit")
 
