@@ -53,7 +53,7 @@ def _append_attempt(tx: Tx, job_id: int, attempt: Attempt) -> None:
 
 
 def finish(tx: Tx, job_id: int, state: JobState, attempt: Attempt, reason: str | None,
-            worker: str) -> None:
+           worker: str) -> None:
     _attempts, keys, pos = _lease_of(tx, job_id, worker)
     _append_attempt(tx, job_id, attempt)
     tx.run("finish_job", {"id": job_id, "state": state.value, "reason": reason,
@@ -103,7 +103,7 @@ def purge_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | N
 
 
 def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
-            now: float) -> int:
+           now: float) -> int:
     rows = _dead_chosen(tx, job_ids, reason_contains)
     if not rows:
         return 0

@@ -42,7 +42,7 @@ def get_job(db: sqlite3.Connection, job_id: int) -> Job | None:
 
 
 def list_jobs(db: sqlite3.Connection, state: JobState, limit: int,
-               reason_contains: str | None) -> list[Job]:
+              reason_contains: str | None) -> list[Job]:
     with _snapshot(db):
         rows = db.execute(QUERIES["list_jobs"], {
             "state": JobState(state).value, "reason": reason_contains, "limit": limit,
@@ -88,7 +88,7 @@ def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
 
 
 def find_rejections(db: sqlite3.Connection, reason: str | None, before: int | None,
-                     limit: int, scan: int) -> Page[Rejection]:
+                    limit: int, scan: int) -> Page[Rejection]:
     plan = listing.rejection_listing(reason, _DIALECT)
     rows, window = _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before, limit, scan)
     return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
