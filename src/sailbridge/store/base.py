@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
+from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.memory import Forgotten, Memory
 
-if TYPE_CHECKING:  # records of their own modules, which import this one
-    from sailbridge.store.backfill_files import BackfillFile
+if TYPE_CHECKING:  # send_plan imports this module (for NewJob)
     from sailbridge.store.send_plan import SentJob
 
 SEND_WRITE_KEY = "sailbridge-send"
@@ -32,6 +32,7 @@ SEND_WRITE_KEY = "sailbridge-send"
 An event a file and an SDK both carry with one messageId is two deliveries asked
 for by two sources, as in Segment, where messageIds are de-duplicated per source.
 """
+
 
 class Result(StrEnum):
     """How one delivery attempt ended: the one word for it in the executor's report,
