@@ -41,7 +41,7 @@ import requests
 from sailbridge.service import Roles, running_service
 from sailbridge.settings import load_settings
 from sailbridge.store.base import Attempt
-from sailbridge.store.sqlite_db import connect, migrate
+from sailbridge.store.sqlite.connection import connect, migrate
 
 TOKEN = "bench-console-admin-token-0123"
 EVENTS_PER_USER = 20

@@ -145,7 +145,7 @@ async def steady_claims(store: PostgresStore, depth: int, cycles: int) -> list[f
 
 async def claim_plan(url: str) -> str:
     """EXPLAIN of the claim's candidate scans, to see they use the partial indexes."""
-    from sailbridge.store.postgres_db import QUERIES
+    from sailbridge.store.postgres.connection import QUERIES
 
     async with await psycopg.AsyncConnection.connect(url) as conn:
         cursor = await conn.execute("EXPLAIN " + QUERIES["claim"], {

@@ -25,9 +25,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from sailbridge.store import sqlite_db
 from sailbridge.store.base import Attempt, JobState, NewJob
-from sailbridge.store.sqlite import SqliteStore
+from sailbridge.store.sqlite import SqliteStore, connection
 
 BATCH = 100
 PRODUCERS = 16
@@ -92,12 +91,14 @@ async def one_round(path: Path, events: int) -> dict[str, float]:
 def with_secure_delete(mode: str) -> None:
     """Make every store connection opened from now on use secure delete ``mode``."""
     def connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:
-        db: sqlite3.Connection = sqlite_db.connect(*args, **kwargs)
+        db: sqlite3.Connection = connection.connect(*args, **kwargs)
         db.execute(f"PRAGMA secure_delete = {mode}")
         return db
 
-    import sailbridge.store.sqlite as sqlite_module
-    setattr(sqlite_module, "connect", connect)  # noqa: B010 - the bench swaps it
+    import sailbridge.store.sqlite.readers as readers_module
+    import sailbridge.store.sqlite.store as store_module
+    for module in (store_module, readers_module):  # the modules that open connections
+        setattr(module, "connect", connect)  # noqa: B010 - the bench swaps it
 
 
 async def main() -> None:

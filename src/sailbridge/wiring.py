@@ -33,7 +33,7 @@ from sailbridge.sailthru.client import SailthruClient, Sender
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, Settings
 from sailbridge.store.base import Store
 from sailbridge.store.factory import is_postgres_url
-from sailbridge.store.postgres_db import open_pool
+from sailbridge.store.postgres.connection import open_pool
 
 LIMITER_POOL_SIZE = 4
 """Connections of the shared limiter's own pool: one route's slot reservation, block

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 
-from sailbridge.store.base import BackfillFile, Store
+from sailbridge.store.backfill_files import BackfillFile
+from sailbridge.store.base import Store
 
 from .conftest import OpenStore
 

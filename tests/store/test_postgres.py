@@ -24,7 +24,8 @@ from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.factory import open_store
 from sailbridge.store.postgres import PostgresStore
-from sailbridge.store.postgres_db import LATEST_VERSION, migrations
+from sailbridge.store.postgres.connection import LATEST_VERSION
+from sailbridge.store.sql import migrations
 from sailbridge.wiring import rate_limiter
 
 from .conftest import fresh_database
@@ -297,7 +298,7 @@ async def test_nodes_starting_together_migrate_once() -> None:
 
     assert versions == [LATEST_VERSION] * 5
     # each shipped migration once (numbers may have gaps: branches take their own)
-    assert sorted(row[0] for row in rows) == [version for version, _, _ in migrations()]
+    assert sorted(row[0] for row in rows) == [version for version, _, _ in migrations("postgres")]
 
 
 async def test_a_database_from_a_newer_sailbridge_is_refused(postgres_url: str) -> None:

@@ -20,7 +20,7 @@ from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.store.postgres import PostgresStore
-from sailbridge.store.postgres_db import open_pool
+from sailbridge.store.postgres.connection import open_pool
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ import pytest
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.sqlite import SqliteStore
-from sailbridge.store.sqlite_db import LATEST_VERSION
+from sailbridge.store.sqlite.connection import LATEST_VERSION
 
 from .helpers import WINDOW, FakeClock, attempt, new_job
 
@@ -202,7 +202,7 @@ async def _without_background_sorting(store: SqliteStore) -> None:
 
 async def _sort_step(store: SqliteStore, events: int) -> int:
     outcome = await store._writer.call(
-        lambda tx: store._sort(tx, events))
+        lambda tx: store._intake.sort(tx, events))
     return outcome.events
 
 

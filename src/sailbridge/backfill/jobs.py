@@ -32,7 +32,8 @@ from sailbridge.backfill.lines import UPDATE
 from sailbridge.clock import Clock
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RetryableError, SailthruError, TransportError
-from sailbridge.store.base import BackfillFile, Store
+from sailbridge.store.backfill_files import BackfillFile
+from sailbridge.store.base import Store
 
 UPLOAD_ATTEMPTS: Final = 3
 MAX_POLL_FAILURES: Final = 30

@@ -26,7 +26,8 @@ from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
 from sailbridge.send import IdentifiedEvent, send_events
 from sailbridge.settings import Settings
-from sailbridge.store.base import BackfillFile, Store
+from sailbridge.store.backfill_files import BackfillFile
+from sailbridge.store.base import Store
 
 CHUNK: Final = 10_000
 LIVE_KIND: Final = "live"

@@ -30,7 +30,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 import psycopg
@@ -43,13 +42,11 @@ from sailbridge.delivery.ratelimit import (
     RateLimiter,
 )
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, DEFAULT_OTHER_LIMIT
-from sailbridge.store.sqlite_db import parse_queries
+from sailbridge.store.sql import load_queries
 
 log = logging.getLogger("sailbridge.ratelimit")
 
-QUERIES = parse_queries(
-    resources.files("sailbridge.delivery").joinpath("shared_ratelimit.sql")
-    .read_text(encoding="utf-8"))
+QUERIES = load_queries("sailbridge.delivery", "shared_ratelimit.sql")
 """The limiter's statements; its table, ``rate_limits``, is in the store's schema."""
 
 DATABASE_ERRORS = (psycopg.Error, PoolTimeout, OSError)

@@ -16,11 +16,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
+from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.memory import Forgotten, Memory
+
+if TYPE_CHECKING:  # send_plan imports this module (for NewJob)
+    from sailbridge.store.send_plan import SentJob
 
 SEND_WRITE_KEY = "sailbridge-send"
 """The write key `sailbridge send` queues under: its own namespace of identities.
@@ -28,8 +32,6 @@ SEND_WRITE_KEY = "sailbridge-send"
 An event a file and an SDK both carry with one messageId is two deliveries asked
 for by two sources, as in Segment, where messageIds are de-duplicated per source.
 """
-
-__all__ = ["SEND_WRITE_KEY", "Forgotten", "Memory"]
 
 
 class Result(StrEnum):
@@ -148,50 +150,6 @@ class EnqueueResult:
 
 
 @dataclass(frozen=True)
-class SentJob:
-    """Where one event of `Store.enqueue_sent` went: a job queued now, or an earlier one."""
-
-    job_id: int
-    queued: bool
-    """True when this call queued it; False when a job with its identity already was
-    (by an earlier send, or earlier in the same call)."""
-
-
-@dataclass(frozen=True)
-class SendPlan:
-    """Which of a send's jobs to queue, given the identities already stored (both stores
-    share this part of `Store.enqueue_sent`)."""
-
-    fresh: list[NewJob]
-    refs: list[tuple[str, int]]
-    """Per job: ``("known", job id)``, or ``("new" | "repeat", position in fresh)``."""
-
-    def results(self, fresh_ids: Sequence[int]) -> list[SentJob]:
-        """The `SentJob` of every job once ``fresh`` was queued with ``fresh_ids``."""
-        return [SentJob(ref if kind == "known" else fresh_ids[ref], kind == "new")
-                for kind, ref in self.refs]
-
-
-def plan_send(jobs: Sequence[NewJob], known: dict[str, int]) -> SendPlan:
-    """Split ``jobs`` into those to queue and those whose identity has a job already:
-    in ``known`` (identity → job id), or earlier in ``jobs``."""
-    plan = SendPlan([], [])
-    first: dict[str, int] = {}
-    for job in jobs:
-        identity = job.message_id
-        if identity is not None and identity in known:
-            plan.refs.append(("known", known[identity]))
-        elif identity is not None and identity in first:
-            plan.refs.append(("repeat", first[identity]))
-        else:
-            if identity is not None:
-                first[identity] = len(plan.fresh)
-            plan.refs.append(("new", len(plan.fresh)))
-            plan.fresh.append(job)
-    return plan
-
-
-@dataclass(frozen=True)
 class StatusCounts:
     pending: int
     retrying: int
@@ -268,28 +226,6 @@ class MinuteCount:
     minute: float
     delivered: int
     dead: int
-@dataclass(frozen=True)
-class BackfillFile:
-    """One Job API file of a backfill and what became of it (``sailbridge backfill``).
-
-    Keyed by ``content_hash`` (SHA-256 over the job type, its job-level parameters and
-    the file's bytes), so a second run that produces the same file finds its record and
-    never uploads it twice. ``state``: ``uploading`` (sent, no answer recorded yet: a
-    crash there leaves it unconfirmed), ``pending`` (Sailthru took it, ``job_id`` set),
-    ``completed`` or ``error`` (``message`` says why). Never holds credentials.
-    """
-
-    content_hash: str
-    kind: str
-    name: str
-    size: int
-    lines: int
-    state: str
-    updated_at: float
-    job_id: str | None = None
-    message: str | None = None
-
-
 class Store(Memory, Protocol):
     """The durable queue plus sailbridge's memory and shared control state."""
 

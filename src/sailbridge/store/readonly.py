@@ -23,7 +23,8 @@ from psycopg_pool import PoolTimeout
 
 from sailbridge.mapping.plan import Item, MemoryUpdate
 from sailbridge.store.factory import is_postgres_url
-from sailbridge.store.memory import Memory, read_cart, read_email, read_merged
+from sailbridge.store.memory import Memory
+from sailbridge.store.sqlite.memory import read_cart, read_email, read_merged
 
 log = logging.getLogger("sailbridge.explain")
 CONNECT_TIMEOUT = 5.0
@@ -85,7 +86,7 @@ def _sqlite(path: Path) -> ReadOnlySqliteMemory | None:
 
 async def _postgres(url: str) -> ReadOnlyMemory | None:
     from sailbridge.store.postgres import PostgresStore
-    from sailbridge.store.postgres_db import open_pool
+    from sailbridge.store.postgres.connection import open_pool
 
     conninfo = psycopg.conninfo.make_conninfo(
         url, options="-c default_transaction_read_only=on")

@@ -1,43 +1,26 @@
 """Opening sailbridge's PostgreSQL database: the pool, the named queries, migrations.
 
-Shared by the queue (`sailbridge.store.postgres`) and the global rate limiter
-(`sailbridge.delivery.shared_ratelimit`), which keep their state in the same schema.
+The queue (`sailbridge.store.postgres`) opens its pool here; so does the global rate
+limiter (`sailbridge.delivery.shared_ratelimit`, through `sailbridge.wiring`), whose
+``rate_limits`` table is part of this schema but whose statements live beside it.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
-from importlib import resources
 from typing import Any
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.store.errors import SchemaTooNew
-from sailbridge.store.sqlite_db import parse_queries
+from sailbridge.store.sql import load_queries, migrations
 
-QUERIES: Mapping[str, str] = parse_queries(
-    resources.files("sailbridge.store").joinpath("postgres.sql").read_text(encoding="utf-8")
-)
+QUERIES: Mapping[str, str] = load_queries("sailbridge.store.postgres")
+LATEST_VERSION = migrations("postgres")[-1][0]
 
 MIGRATION_LOCK = 0x5A11B41D6E
 """The advisory lock key nodes take while migrating (any constant; "sailbridge")."""
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """``(version, name, sql)`` of every migration shipped with the package, in order."""
-    folder = resources.files("sailbridge.store").joinpath("migrations", "postgres")
-    found = []
-    for entry in folder.iterdir():
-        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    return found
-
-
-LATEST_VERSION = migrations()[-1][0]
 
 
 async def has_schema(conn: psycopg.AsyncConnection[Any]) -> bool:
@@ -55,7 +38,7 @@ async def migrate(conn: psycopg.AsyncConnection[Any]) -> int:
     and nodes starting together apply each migration once (the others wait for the
     lock, then find the version already recorded).
     """
-    for version, _name, sql in migrations():
+    for version, _name, sql in migrations("postgres"):
         async with conn.transaction():
             current = await _locked_version(conn)
             if version > current:

@@ -1,4 +1,4 @@
--- Named queries of the PostgreSQL store (loaded by sailbridge.store.postgres_db).
+-- Named queries of the PostgreSQL store (loaded by sailbridge.store.postgres.connection).
 -- Each query starts at a "-- name: <name>" line; the comment lines after it say why.
 -- Parameters are psycopg's %(name)s and always cast: psycopg sends str as "unknown".
 -- A batch travels as ONE JSON document (msgspec encodes it in microseconds, where

@@ -1,4 +1,4 @@
--- Named queries of the SQLite store and memory (loaded by sailbridge.store.sqlite_db).
+-- Named queries of the SQLite store and memory (loaded by sailbridge.store.sqlite.connection).
 -- Each query starts at a "-- name: <name>" line; the comment lines after it say why.
 -- Lists of ids are bound as one JSON array and read back with json_each, so every
 -- query here is static text and stays in the statement cache.

@@ -1,7 +1,7 @@
 """Opening sailbridge's SQLite file: pragmas, the named queries, versioned migrations.
 
-Shared by the queue (`sailbridge.store.sqlite`) and the memory
-(`sailbridge.store.memory`), which live in the same file and the same schema.
+Shared by the queue (`sailbridge.store.sqlite`) and its memory
+(`sailbridge.store.sqlite.memory`), which live in the same file and the same schema.
 
 Durability: WAL with ``synchronous=NORMAL`` makes every COMMIT survive the process
 dying (``kill -9``, a crash): the WAL is written before COMMIT returns and the OS
@@ -12,56 +12,20 @@ one fsync per group commit.
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 from sailbridge.store.errors import SchemaTooNew
+from sailbridge.store.sql import load_queries, migrations
 
 Synchronous = Literal["NORMAL", "FULL"]
 
-_NAME = re.compile(r"^-- name: (\w+)\s*$")
+QUERIES: Mapping[str, str] = load_queries("sailbridge.store.sqlite")
 
-
-def parse_queries(text: str) -> dict[str, str]:
-    """Split a ``.sql`` file into named queries (procrastinate's layout).
-
-    A query starts at a ``-- name: <name>`` line and runs to the next one; comment
-    lines are dropped, so they can explain a query without reaching SQLite.
-    """
-    queries: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in text.splitlines():
-        match = _NAME.match(line)
-        if match:
-            current = queries.setdefault(match.group(1), [])
-        elif current is not None and not line.lstrip().startswith("--"):
-            current.append(line)
-    return {name: "\n".join(lines).strip().rstrip(";") for name, lines in queries.items()}
-
-
-QUERIES: Mapping[str, str] = parse_queries(
-    resources.files("sailbridge.store").joinpath("sqlite.sql").read_text(encoding="utf-8")
-)
-
-
-def migrations() -> list[tuple[int, str, str]]:
-    """``(version, name, sql)`` of every migration shipped with the package, in order."""
-    folder = resources.files("sailbridge.store").joinpath("migrations", "sqlite")
-    found = []
-    for entry in folder.iterdir():
-        match = re.fullmatch(r"(\d{4})_(\w+)\.sql", entry.name)
-        if match:
-            found.append((int(match.group(1)), match.group(2), entry.read_text(encoding="utf-8")))
-    found.sort()
-    return found
-
-
-LATEST_VERSION = migrations()[-1][0]
+LATEST_VERSION = migrations("sqlite")[-1][0]
 
 
 def connect(path: str | Path, synchronous: Synchronous = "NORMAL",
@@ -78,7 +42,7 @@ def connect(path: str | Path, synchronous: Synchronous = "NORMAL",
     # Deleted and rewritten rows are overwritten with zeros inside their pages, not just
     # unlinked (FAST: at no extra I/O, ~5 % of the sort rate; ON, which also zeroes
     # every freed page, cost ~25 %: bench/secure_delete.py). Forgetting a person sets ON
-    # for its own deletes and wipes the free pages (`sailbridge.store.memory`), so no
+    # for its own deletes and wipes the free pages (`sailbridge.store.sqlite.memory`), so no
     # trace of them is left in the file.
     db.execute("PRAGMA secure_delete = FAST")
     return db
@@ -106,7 +70,7 @@ def migrate(db: sqlite3.Connection) -> int:
     apply each migration once.
     """
     db.execute(QUERIES["create_schema_version"])
-    for version, _name, sql in migrations():
+    for version, _name, sql in migrations("sqlite"):
         db.execute("BEGIN IMMEDIATE")
         try:
             current = db.execute(QUERIES["schema_version"]).fetchone()[0]

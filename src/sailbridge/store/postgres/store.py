@@ -1,0 +1,286 @@
+"""`PostgresStore`: the asyncio face of the shared queue (see `sailbridge.store.postgres`).
+
+Writes run as transactions (`sailbridge.store.postgres.transactions`) through the
+store's `Database`, finishes in groups (`sailbridge.store.postgres.finishes`), reads
+as single snapshots (`sailbridge.store.postgres.reads`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+import msgspec
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from sailbridge.clock import Clock
+from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.store.backfill_files import BackfillFile
+from sailbridge.store.base import (
+    FINAL_STATES,
+    SCAN_WINDOW,
+    Attempt,
+    EnqueueResult,
+    Job,
+    JobQuery,
+    JobState,
+    MinuteCount,
+    NewJob,
+    Page,
+    Rejection,
+    StatusCounts,
+)
+from sailbridge.store.errors import StoreClosed, StoreMissing, StoreUnwritable
+from sailbridge.store.memory import Forgotten
+from sailbridge.store.postgres import reads, transactions
+from sailbridge.store.postgres.connection import QUERIES, has_schema, migrate, open_pool
+from sailbridge.store.postgres.database import Database
+from sailbridge.store.postgres.finishes import Finishes
+from sailbridge.store.postgres.rows import cart_decoder, encode, job_from_row, json_param
+from sailbridge.store.postgres.transactions import add_to_counts, not_claimed, shard
+from sailbridge.store.send_plan import SentJob
+
+PRUNE_EVERY = 60.0
+"""Seconds between sweeps of message ids that fell out of the dedupe window."""
+PRUNE_CHUNK = 50_000
+
+
+class PostgresStore:
+    """`sailbridge.store.base.Store` in a PostgreSQL database shared by every node.
+
+    Use `PostgresStore.open` (it migrates), and `close` when done. Lists are in
+    arrival (id) order. `claim` returns jobs without their history (`get_job` has it);
+    a job keeps its id when replayed but joins the back of its users' lines. The
+    store's ``clock`` stamps memory and releases, as in the SQLite store; every other
+    time is the one the caller passes.
+    """
+
+
+    def __init__(self, pool: AsyncConnectionPool, clock: Clock = time.time) -> None:
+        self._db = Database(pool)
+        self._clock = clock
+        self._prune_at = float("-inf")
+        self._finishes = Finishes(self._db)
+
+    @classmethod
+    async def open(cls, url: str, clock: Clock = time.time, *, min_size: int = 1,
+                   max_size: int = 10, create: bool = True) -> PostgresStore:
+        """Connect a pool to ``url`` (``postgresql://…``) and bring the schema up to date;
+        with ``create`` false, a database without sailbridge's schema raises
+        `StoreMissing` instead of getting one."""
+        pool = await open_pool(url, min_size=min_size, max_size=max_size)
+        store = cls(pool, clock)
+        try:
+            if not create:
+                async with store._db.connection() as conn:
+                    if not await has_schema(conn):
+                        raise StoreMissing("the database has no sailbridge schema yet")
+            await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def migrate(self) -> int:
+        async with self._db.connection() as conn:
+            return await migrate(conn)
+
+    async def close(self) -> None:
+        if not self._db.closed:
+            self._db.closed = True
+            await self._finishes.drain()
+            await self._db.pool.close()
+
+    # ------------------------------------------------------------------ queue writes
+
+    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      dedupe_window: float, now: float) -> EnqueueResult:
+        """Store jobs and rejections; ``dedupe_window <= 0`` turns dedupe off."""
+        if not jobs and not rejections:
+            return EnqueueResult(0, 0, 0)
+        dedupe = dedupe_window > 0
+        result = await self._db.in_transaction(
+            lambda conn: transactions.enqueue(conn, jobs, rejections, dedupe_window, now))
+        if dedupe and now >= self._prune_at:
+            self._prune_at = now + PRUNE_EVERY
+            await self._db.execute("forget_messages", {"seen_after": now - dedupe_window,
+                                                       "limit": PRUNE_CHUNK})
+        return result
+
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        """Ingest's call. PostgreSQL takes concurrent writers without a single writer
+        thread to protect, so accepting is simply enqueueing (sorted at once)."""
+        await self.enqueue(jobs, rejections, dedupe_window, now)
+        return len(jobs)
+
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        if not jobs:
+            return []
+        return await self._db.in_transaction(
+            lambda conn: transactions.enqueue_sent(conn, jobs, now, force))
+
+    async def forget(self, user_key: str) -> Forgotten:
+        return await self._db.in_transaction(lambda conn: transactions.forget(conn, user_key))
+
+    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+        rows = await self._db.rows("claim", {
+            "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
+            "shard": shard()})
+        return [job_from_row(row) for row in rows]
+
+    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                        now: float) -> None:
+        if job_ids:
+            await self._db.execute("extend_leases", {
+                "ids": json_param(list(job_ids)), "worker": worker, "lease_until": now + lease})
+
+    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
+                     reason: str | None = None, *, worker: str) -> None:
+        """Settle a claimed job; returns once committed. Finishes that arrive while one
+        group is being committed are committed together as the next group (one
+        transaction, a few statements, whatever their number), so the cost of a
+        durable commit is shared by every job settled in the same moment."""
+        final = JobState(state)
+        if final not in FINAL_STATES:
+            raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
+        if self._db.closed:
+            raise StoreClosed("the store is closed")
+        await self._finishes.finish(job_id, worker, {
+            "id": job_id, "worker": worker, "state": final.value, "reason": reason,
+            "attempt_at": attempt.at, "attempt": msgspec.Raw(encode(attempt))})
+
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(QUERIES["retry_job"], {
+                "id": job_id, "at": at, "worker": worker, "attempt_at": attempt.at,
+                "attempt": json_param(attempt), "shard": shard()})
+            if not await cursor.fetchall():
+                raise await not_claimed(conn, job_id, worker)
+
+    async def release(self, job_id: int, at: float, *, worker: str) -> None:
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(QUERIES["release_job"], {
+                "id": job_id, "at": at, "worker": worker, "now": self._clock(),
+                "shard": shard()})
+            if not await cursor.fetchall():
+                raise await not_claimed(conn, job_id, worker)
+
+    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                     now: float) -> int:
+        if job_ids is not None and not job_ids:
+            return 0
+        return await self._db.in_transaction(
+            lambda conn: transactions.replay(conn, job_ids, reason_contains, now))
+
+    async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
+        async with self._db.transaction() as conn:
+            cursor = await conn.execute(QUERIES["purge_finished_jobs"],
+                                        {"before": older_than, "limit": limit})
+            deleted = cursor.rowcount
+        if deleted < limit:
+            # The last chunk of a housekeeping round: also drop the lock rows of lines
+            # that are empty now (scanning them once per round, not once per chunk).
+            await self._db.execute("forget_empty_lines", {"limit": 100_000})
+        return deleted
+
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        if job_ids is not None and not job_ids:
+            return 0
+        return await self._db.in_transaction(
+            lambda conn: transactions.purge_chosen(conn, job_ids, reason_contains))
+
+    async def purge_dead(self, older_than: float) -> int:
+        """Delete dead jobs and rejections from before ``older_than``; returns the number
+        of dead jobs deleted."""
+        async with self._db.transaction() as conn:
+            jobs = (await conn.execute(QUERIES["purge_dead_jobs"],
+                                       {"before": older_than})).rowcount
+            rejections = (await conn.execute(QUERIES["purge_rejections"],
+                                             {"before": older_than})).rowcount
+            await add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
+        return jobs
+
+    async def set_paused(self, reason: str | None) -> None:
+        await self._db.execute("set_control", {"name": "paused", "value": reason})
+
+    async def check_writable(self, now: float) -> None:
+        try:
+            await self._db.execute("set_control", {"name": "health_probe", "value": repr(now)})
+        except psycopg.Error as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise StoreUnwritable(f"PostgreSQL refused a write: {message}") from exc
+
+    # ------------------------------------------------------------------ queue reads
+
+    async def get_job(self, job_id: int) -> Job | None:
+        return await reads.get_job(self._db, job_id)
+
+    async def list_jobs(self, state: JobState, limit: int = 100,
+                        reason_contains: str | None = None) -> list[Job]:
+        return await reads.list_jobs(self._db, state, limit, reason_contains)
+
+    async def list_rejections(self, limit: int = 100) -> list[Rejection]:
+        return await reads.list_rejections(self._db, limit)
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        return await reads.find_jobs(self._db, query)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        return await reads.find_rejections(self._db, reason, before, limit, scan)
+
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        return await reads.finished_per_minute(self._db, since, until)
+
+    async def counts(self) -> StatusCounts:
+        return await reads.counts(self._db)
+
+    async def paused_reason(self) -> str | None:
+        return await reads.paused_reason(self._db)
+
+    # ------------------------------------------------------------------ backfill files
+
+    async def backfill_file(self, content_hash: str) -> BackfillFile | None:
+        return await reads.backfill_file(self._db, content_hash)
+
+    async def save_backfill_file(self, record: BackfillFile) -> None:
+        await self._db.execute("save_backfill_file", dataclasses.asdict(record))
+
+    # ------------------------------------------------------------------ memory
+
+    async def email(self, user_key: str) -> str | None:
+        rows = await self._db.rows("memory_email", {"user_key": user_key})
+        return rows[0][0] if rows else None
+
+    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+        rows = await self._db.rows("memory_cart",
+                                   {"user_id": user_id, "since": self._clock() - max_age})
+        return tuple(cart_decoder.decode(rows[0][0])) if rows else None
+
+    async def merged(self, anonymous_id: str, user_id: str) -> bool:
+        rows = await self._db.rows("memory_merged",
+                                   {"anonymous_id": anonymous_id, "user_id": user_id})
+        return bool(rows)
+
+    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+        if not updates:
+            return
+        now = self._clock()
+        await self._db.in_transaction(
+            lambda conn: transactions.apply_updates(conn, updates, now))

@@ -1,0 +1,137 @@
+"""What happens to jobs once queued in SQLite: claimed, settled, replayed, purged.
+
+Runs on the writer thread (`sailbridge.store.sqlite.writer`), each request inside the
+group transaction and a savepoint. Claiming reads only line heads (jobs whose
+``blockers`` count is zero); finishing and replaying keep those counts and the lines
+(``job_keys``) in step, so a claim costs about ``limit`` index entries however many
+jobs wait behind busy users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sailbridge.store.base import Attempt, Job, JobState
+from sailbridge.store.errors import JobNotClaimed
+from sailbridge.store.sqlite.intake import busy_lines
+from sailbridge.store.sqlite.memory import forget_finished_job
+from sailbridge.store.sqlite.rows import Row, encode, job_from_row, keys_decoder
+from sailbridge.store.sqlite.transaction import Tx
+
+
+def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+    window = {"now": now, "limit": limit}
+    expired = {row[0] for row in tx.run("claimable_expired", window)}
+    ready = [row[0] for row in tx.run("claimable_new", window)]
+    ready += [row[0] for row in tx.run("claimable_retry", window)]
+    chosen = sorted(expired.union(ready))[:limit]
+    if not chosen:
+        return []
+    rows = tx.run("lease_jobs", {"ids": encode(chosen), "worker": worker,
+                                 "lease_until": now + lease, "now": now}).fetchall()
+    jobs = sorted((job_from_row(row) for row in rows), key=lambda job: job.id)
+    for job in jobs:
+        if job.id not in expired:
+            tx.count("retrying" if job.attempts else "pending", -1)
+            tx.count("claimed", 1)
+    return jobs
+
+
+def _lease_of(tx: Tx, job_id: int, worker: str) -> tuple[int, list[str], int]:
+    """``(attempts, ordering keys, line position)`` of a job ``worker`` holds."""
+    rows = tx.run("job_lease", {"id": job_id}).fetchall()
+    if not rows:
+        raise JobNotClaimed(job_id, worker, None, None)
+    state, owner, attempts, keys, pos = rows[0]
+    if state != JobState.CLAIMED or owner != worker:
+        raise JobNotClaimed(job_id, worker, state, owner)
+    return attempts, keys_decoder.decode(keys), pos
+
+
+def _append_attempt(tx: Tx, job_id: int, attempt: Attempt) -> None:
+    tx.run("append_attempt", {"job_id": job_id, "attempt": encode(attempt)})
+
+
+def finish(tx: Tx, job_id: int, state: JobState, attempt: Attempt, reason: str | None,
+           worker: str) -> None:
+    _attempts, keys, pos = _lease_of(tx, job_id, worker)
+    _append_attempt(tx, job_id, attempt)
+    tx.run("finish_job", {"id": job_id, "state": state.value, "reason": reason,
+                          "attempt_at": attempt.at})
+    for key in keys:
+        tx.run("leave_line", {"key": key, "pos": pos})
+        tx.run("unblock_next", {"key": key})
+    tx.count("claimed", -1)
+    tx.count(state.value, 1)
+    if forget_finished_job(tx.db, job_id):
+        # The deletion of a forgotten person: it goes too, once finished (counted).
+        tx.truncate_wal = True
+
+
+def retry_at(tx: Tx, job_id: int, at: float, attempt: Attempt, worker: str) -> None:
+    _lease_of(tx, job_id, worker)
+    _append_attempt(tx, job_id, attempt)
+    tx.run("schedule_retry", {"id": job_id, "at": at, "attempt_at": attempt.at})
+    tx.count("claimed", -1)
+    tx.count("retrying", 1)
+
+
+def release(tx: Tx, job_id: int, at: float, worker: str, now: float) -> None:
+    attempts, _keys, _pos = _lease_of(tx, job_id, worker)
+    tx.run("release_job", {"id": job_id, "at": at, "now": now})
+    tx.count("claimed", -1)
+    tx.count("retrying" if attempts else "pending", 1)
+
+
+def _dead_chosen(tx: Tx, job_ids: Sequence[int] | None,
+                 reason_contains: str | None) -> list[Row]:
+    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id."""
+    if job_ids is not None and not job_ids:
+        return []
+    if job_ids is None:
+        return tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
+    return tx.run("dead_by_ids", {"ids": encode(list(job_ids)),
+                                  "reason": reason_contains}).fetchall()
+
+
+def purge_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> int:
+    ids = encode([row[0] for row in _dead_chosen(tx, job_ids, reason_contains)])
+    tx.run("purge_attempts_of", {"ids": ids})
+    deleted: int = tx.run("purge_jobs_of", {"ids": ids}).rowcount
+    tx.count("dead", -deleted)
+    return deleted
+
+
+def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
+           now: float) -> int:
+    rows = _dead_chosen(tx, job_ids, reason_contains)
+    if not rows:
+        return 0
+    last = tx.run("reserve_positions", {"n": len(rows)}).fetchall()[0][0]
+    for pos, (job_id, keys_json) in enumerate(rows, start=last - len(rows) + 1):
+        keys = keys_decoder.decode(keys_json)
+        tx.run("requeue_job", {"id": job_id, "pos": pos,
+                               "blockers": len(busy_lines(tx, keys)), "now": now})
+        for key in keys:
+            tx.run("join_line", (key, pos, job_id))
+    tx.count("dead", -len(rows))
+    tx.count("pending", len(rows))
+    return len(rows)
+
+
+def purge_dead(tx: Tx, older_than: float) -> int:
+    before = {"before": older_than}
+    tx.run("purge_dead_attempts", before)
+    jobs: int = tx.run("purge_dead_jobs", before).rowcount
+    rejections: int = tx.run("purge_rejections", before).rowcount
+    tx.count("dead", -jobs)
+    tx.count("rejected", -rejections)
+    return jobs
+
+
+def purge_finished(tx: Tx, older_than: float, limit: int) -> int:
+    """Delete up to ``limit`` finished jobs (with their history) from before ``older_than``."""
+    params = {"before": older_than, "limit": limit}
+    tx.run("purge_finished_attempts", params)
+    deleted: int = tx.run("purge_finished_jobs", params).rowcount
+    return deleted

@@ -1,0 +1,297 @@
+"""`SqliteStore`: the asyncio face of the embedded queue (see `sailbridge.store.sqlite`).
+
+Every write is handed to the writer thread (`sailbridge.store.sqlite.writer`) as a
+request run in its group transaction (`sailbridge.store.sqlite.intake`,
+`sailbridge.store.sqlite.lifecycle`, `sailbridge.store.sqlite.memory`); every read to
+a reader thread (`sailbridge.store.sqlite.reads`). Durability: see
+`sailbridge.store.sqlite.connection` — WAL with ``synchronous=NORMAL`` survives the
+process being killed; pass ``synchronous="FULL"`` to also survive an OS crash or power
+loss, at one fsync per group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import os
+import sqlite3
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from sailbridge.clock import Clock
+from sailbridge.mapping.plan import ForgetUser, Item, MemoryUpdate
+from sailbridge.store.backfill_files import BackfillFile
+from sailbridge.store.base import (
+    FINAL_STATES,
+    SCAN_WINDOW,
+    Attempt,
+    EnqueueResult,
+    Job,
+    JobQuery,
+    JobState,
+    ListState,
+    MinuteCount,
+    NewJob,
+    Page,
+    Rejection,
+    StatusCounts,
+)
+from sailbridge.store.errors import StoreUnwritable
+from sailbridge.store.memory import Forgotten
+from sailbridge.store.send_plan import SentJob
+from sailbridge.store.sqlite import lifecycle, reads
+from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Checkpointer
+from sailbridge.store.sqlite.connection import Synchronous, connect, migrate
+from sailbridge.store.sqlite.intake import Intake, accept
+from sailbridge.store.sqlite.memory import (
+    forget_user,
+    read_cart,
+    read_email,
+    read_merged,
+    truncate_wal,
+    write_updates,
+)
+from sailbridge.store.sqlite.readers import Readers
+from sailbridge.store.sqlite.rows import encode
+from sailbridge.store.sqlite.sort_progress import SortProgress
+from sailbridge.store.sqlite.writer import Kind, Writer
+
+READ_SORTS_UP_TO = 2_000
+"""`counts` and `list_jobs` first sort this store's accepted events if no more than
+this many wait (a short wait: what a client was just told is stored shows as a job);
+beyond that, a burst's backlog, they answer at once (`counts` includes the inbox)."""
+
+MIN_FREE_BYTES = 1 << 20
+"""Below this much free space on its disk the store reports itself unwritable: about
+what one group commit of a large batch needs."""
+
+
+def _free_bytes(path: str) -> int:
+    """Bytes an unprivileged writer may still use on the filesystem holding ``path``."""
+    stats = os.statvfs(os.path.dirname(os.path.abspath(path)))
+    return stats.f_bavail * stats.f_frsize
+
+
+class SqliteStore:
+    """`sailbridge.store.base.Store` in one local SQLite file.
+
+    Use `SqliteStore.open` (or call `migrate` yourself) before anything else, and
+    `close` when done. Lists are in arrival (id) order. `claim` returns jobs without
+    their history (`get_job` has it); a job keeps its id when replayed but joins the
+    back of its users' lines.
+    """
+
+    def __init__(self, path: str | Path, clock: Clock = time.time, *,
+                 synchronous: Synchronous = "NORMAL", readers: int = 2,
+                 max_batch: int = 1000) -> None:
+        self._path = str(path)
+        self._clock = clock
+        writer_db = connect(self._path, synchronous, cache_mib=64)
+        # The checkpointer copies the WAL back into the file off the write path; the
+        # writer only checkpoints itself if the WAL grows past ~40 MB regardless.
+        writer_db.execute(f"PRAGMA wal_autocheckpoint = {BACKSTOP_CHECKPOINT_PAGES}")
+        self._checkpointer = Checkpointer(connect(self._path, synchronous, cache_mib=2))
+        self._progress = SortProgress()
+        self._intake = Intake()  # touched by the writer thread only
+        self._writer = Writer(writer_db, max_batch, on_commit=self._checkpointer.poke,
+                              sort=self._intake.sort, progress=self._progress)
+        self._readers = Readers(self._path, readers)
+
+    @classmethod
+    async def open(cls, path: str | Path, clock: Clock = time.time, *,
+                   synchronous: Synchronous = "NORMAL") -> SqliteStore:
+        """Open the file, creating or upgrading its schema."""
+        store = cls(path, clock, synchronous=synchronous)
+        try:
+            await store.migrate()
+        except BaseException:
+            await store.close()
+            raise
+        return store
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        await self.close()
+
+    async def migrate(self) -> int:
+        return await self._writer.call(lambda tx: migrate(tx.db), own_transaction=True)
+
+    async def close(self) -> None:
+        """Stop after the requests already made; inbox rows not sorted yet stay on disk
+        and are sorted when the file is opened again."""
+        await self._writer.stop()
+        await asyncio.to_thread(self._readers.close)
+        await asyncio.to_thread(self._checkpointer.stop)
+
+    # ------------------------------------------------------------------ queue writes
+
+    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      dedupe_window: float, now: float) -> EnqueueResult:
+        """Store jobs and rejections; ``dedupe_window <= 0`` turns dedupe off."""
+        if not jobs and not rejections:
+            return EnqueueResult(0, 0, 0)
+        return await self._writer.call(
+            lambda tx: self._intake.enqueue(tx, jobs, rejections, dedupe_window, now),
+            kind=Kind.ORDERED)
+
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
+        """Append the jobs to the inbox as one row (rejections go straight to their
+        table); ``dedupe_window <= 0`` turns dedupe off when the row is sorted."""
+        if not jobs and not rejections:
+            return 0
+        payload = encode(jobs) if jobs else b""
+        received_at = min(job.received_at for job in jobs) if jobs else now
+        params = {"events": len(jobs), "jobs": payload, "dedupe_window": dedupe_window,
+                  "now": now, "received_at": received_at}
+        return await self._writer.call(lambda tx: accept(tx, params, rejections),
+                                       kind=Kind.ACCEPT)
+
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        if not jobs:
+            return []
+        return await self._writer.call(
+            lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED)
+
+    async def forget(self, user_key: str) -> Forgotten:
+        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key))
+        await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
+        return forgotten
+
+    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+        if limit <= 0:
+            return []
+        return await self._writer.call(
+            lambda tx: lifecycle.claim(tx, worker, limit, lease, now), kind=Kind.CLAIM)
+
+    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                        now: float) -> None:
+        if job_ids:
+            await self._writer.call(lambda tx: tx.run(
+                "extend_leases",
+                {"ids": encode(list(job_ids)), "worker": worker, "lease_until": now + lease}))
+
+    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
+                     reason: str | None = None, *, worker: str) -> None:
+        final = JobState(state)
+        if final not in FINAL_STATES:
+            raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
+        await self._writer.call(
+            lambda tx: lifecycle.finish(tx, job_id, final, attempt, reason, worker))
+
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
+        await self._writer.call(lambda tx: lifecycle.retry_at(tx, job_id, at, attempt, worker))
+
+    async def release(self, job_id: int, at: float, *, worker: str) -> None:
+        await self._writer.call(
+            lambda tx: lifecycle.release(tx, job_id, at, worker, self._clock()))
+
+    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                     now: float) -> int:
+        return await self._writer.call(
+            lambda tx: lifecycle.replay(tx, job_ids, reason_contains, now), kind=Kind.ORDERED)
+
+    async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
+        return await self._writer.call(
+            lambda tx: lifecycle.purge_finished(tx, older_than, limit))
+
+    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
+                              reason_contains: str | None) -> int:
+        return await self._writer.call(
+            lambda tx: lifecycle.purge_chosen(tx, job_ids, reason_contains))
+
+    async def purge_dead(self, older_than: float) -> int:
+        """Delete dead jobs and rejections from before ``older_than``; returns the number
+        of dead jobs deleted."""
+        return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
+
+    async def set_paused(self, reason: str | None) -> None:
+        await self._writer.call(
+            lambda tx: tx.run("set_control", {"name": "paused", "value": reason}))
+
+    async def check_writable(self, now: float) -> None:
+        """A write through the writer thread (which proves it alive) — and, first, free
+        space on the file's disk: in WAL mode a small write can still land in WAL pages
+        written before, so a full disk would pass the write alone while every real
+        batch fails."""
+        free = await asyncio.to_thread(_free_bytes, self._path)
+        if free < MIN_FREE_BYTES:
+            raise StoreUnwritable(f"the disk holding {self._path} is full ({free} bytes free)")
+        try:
+            await self._writer.call(
+                lambda tx: tx.run("set_control", {"name": "health_probe", "value": repr(now)}))
+        except sqlite3.Error as exc:
+            raise StoreUnwritable(f"SQLite refused a write to {self._path}: {exc}") from exc
+
+    # ------------------------------------------------------------------ queue reads
+
+    async def get_job(self, job_id: int) -> Job | None:
+        return await self._readers.call(reads.get_job, job_id)
+
+    async def list_jobs(self, state: JobState, limit: int = 100,
+                        reason_contains: str | None = None) -> list[Job]:
+        if JobState(state) is JobState.PENDING:
+            await self._sort_recent_accepts()
+        return await self._readers.call(reads.list_jobs, state, limit, reason_contains)
+
+    async def list_rejections(self, limit: int = 100) -> list[Rejection]:
+        return await self._readers.call(reads.list_rejections, limit)
+
+    async def find_jobs(self, query: JobQuery) -> Page[Job]:
+        if query.state in (None, ListState.PENDING):
+            await self._sort_recent_accepts()
+        return await self._readers.call(reads.find_jobs, query)
+
+    async def find_rejections(self, reason: str | None = None, before: int | None = None,
+                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+        return await self._readers.call(reads.find_rejections, reason, before, limit, scan)
+
+    async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
+        return await self._readers.call(reads.finished_per_minute, since, until)
+
+    async def counts(self) -> StatusCounts:
+        await self._sort_recent_accepts()
+        return await self._readers.call(reads.counts)
+
+    async def _sort_recent_accepts(self) -> None:
+        """Read-your-writes for a reader after ingest: sort what this store accepted
+        first, unless that is a burst's backlog (see `READ_SORTS_UP_TO`)."""
+        if self._progress.lagging(READ_SORTS_UP_TO):
+            await self._writer.call(lambda tx: None, kind=Kind.ORDERED)
+
+    async def paused_reason(self) -> str | None:
+        return await self._readers.call(reads.paused_reason)
+
+    # ------------------------------------------------------------------ backfill files
+
+    async def backfill_file(self, content_hash: str) -> BackfillFile | None:
+        return await self._readers.call(reads.backfill_file, content_hash)
+
+    async def save_backfill_file(self, record: BackfillFile) -> None:
+        await self._writer.call(
+            lambda tx: tx.run("save_backfill_file", dataclasses.asdict(record)))
+
+    # ------------------------------------------------------------------ memory
+
+    async def email(self, user_key: str) -> str | None:
+        return await self._readers.call(read_email, user_key)
+
+    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+        return await self._readers.call(read_cart, user_id, self._clock() - max_age)
+
+    async def merged(self, anonymous_id: str, user_id: str) -> bool:
+        return await self._readers.call(read_merged, anonymous_id, user_id)
+
+    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+        if updates:
+            now = self._clock()
+            await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
+            if any(isinstance(update, ForgetUser) for update in updates):
+                await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
