@@ -22,8 +22,8 @@ EXIT_USAGE = 2
 EXIT_STORE = 3
 """The store cannot be opened: missing, unreachable, unreadable."""
 EXIT_NOTHING_TO_DO = 4
-"""Nothing matched: ``resume`` with delivery not paused, a replay or purge that found
-no dead event."""
+"""Nothing matched: ``resume`` with delivery not paused, a replay by ``--reason`` or
+``--all`` that found no dead event (a purge by age that found none is still done: 0)."""
 EXIT_INTERRUPTED = 130
 """Stopped by Ctrl-C (128 + SIGINT, as shells report it)."""
 
