@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, Final
 
 from sailbridge.store.base import Job, JobState, StatusCounts, Store
@@ -70,6 +71,35 @@ def check_reason_filter(reason: object) -> str | None:
         raise ValueError("an empty reason matches every dead event; give the text to look "
                          "for (or ask for all of them)")
     return reason
+
+
+class ReplayRefusal(Enum):
+    """Why a replay cannot go ahead as asked; each caller words it for its own input
+    (command-line arguments, a JSON body)."""
+
+    NOTHING_NAMED = "nothing named"
+    """No ids, no reason, not all: `Store.replay` with neither filter replays every dead
+    event, so replaying everything must be asked for as such, never by omission."""
+    IDS_WITH_FILTER = "ids with a filter"
+    """Ids together with a reason or all, where the caller takes one or the other."""
+
+
+def replay_refusal(ids: Sequence[int] | None, reason: str | None, everything: bool, *,
+                   ids_exclusive: bool) -> ReplayRefusal | None:
+    """Why a replay of ``ids`` (named when not empty), ``reason`` (named when not None;
+    `check_reason_filter` refuses an empty one) and ``everything`` cannot go ahead, or
+    None when it names what to replay.
+
+    ``ids_exclusive``: the caller takes ids or a filter, not both (the command line
+    reports on each id named, which a filter would muddle); the admin API passes both
+    to `Store.replay`, which replays the named ids the reason matches.
+    """
+    filtered = everything or reason is not None
+    if not ids and not filtered:
+        return ReplayRefusal.NOTHING_NAMED
+    if ids and filtered and ids_exclusive:
+        return ReplayRefusal.IDS_WITH_FILTER
+    return None
 
 
 def iso_utc(epoch: float | None) -> str | None:

@@ -252,6 +252,16 @@ def test_replaying_a_reason_nothing_matches_is_nothing_to_do(
     assert (result.returncode, result.stdout.strip()) == (EXIT_NOTHING_TO_DO, "replayed 0 events")
 
 
+@pytest.mark.parametrize(("command", "message"), [
+    (["dlq", "replay"], "error: name what to replay: job ids, --all, or --reason TEXT"),
+    (["dlq", "replay", "1", "--all"], "error: give job ids, or --all / --reason, not both"),
+    (["dlq", "replay", "1", "--reason", "x"], "error: give job ids, or --all / --reason, not both"),
+])
+def test_a_replay_names_ids_or_a_filter(command: list[str], message: str) -> None:
+    result = run(command, clean_environment())
+    assert (result.returncode, error_lines(result)) == (EXIT_USAGE, [message])
+
+
 def test_an_empty_reason_filter_is_refused(env: dict[str, str], sent: dict[str, int]) -> None:
     for command in (["dlq", "list", "--reason", ""], ["dlq", "replay", "--reason", ""]):
         result = run(command, env)

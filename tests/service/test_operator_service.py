@@ -223,6 +223,8 @@ def test_health_answers_within_a_second_during_a_postgresql_outage(
     ("POST", "/dlq/replay", {"all": "yes"}, "all"),
     ("POST", "/dlq/replay", {"everything": True}, "unknown field"),
     ("POST", "/dlq/replay", [1, 2], "JSON object"),
+    ("POST", "/dlq/replay", {}, 'name what to replay: {"ids": [...]}, {"reason": "text"}'),
+    ("POST", "/dlq/replay", {"all": False, "ids": None}, "name what to replay"),
     ("POST", "/dlq/purge", {"older_than": "soon"}, "duration"),
     ("POST", "/dlq/purge", {"ids": [0]}, "id"),
     ("POST", "/dlq/purge", {}, "older_than"),

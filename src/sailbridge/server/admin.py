@@ -111,7 +111,7 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
             raise ValueError("all must be true or false")  # noqa: TRY004 - a 400
         ids = None if body.get("ids") is None else operations.check_job_ids(body["ids"])
         reason = operations.check_reason_filter(body.get("reason"))
-        if ids is None and reason is None and not everything:
+        if operations.replay_refusal(ids, reason, everything, ids_exclusive=False) is not None:
             raise ValueError('name what to replay: {"ids": [...]}, {"reason": "text"} or '
                              '{"all": true}')
         replayed = await store.replay(ids, reason, time.time())

@@ -1,0 +1,166 @@
+"""The commands that only read: ``explain``, ``status``, ``dlq list``, ``dlq show`` and
+``events list``.
+
+None of them changes the store, and none creates one: pointed at the wrong store they
+say so (exit 3) instead of answering "nothing" from an empty new one. Listings are a
+table on a terminal and tab-separated lines when piped; ``--json`` for programs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Annotated
+
+import typer
+
+from sailbridge.cli.consoles import err, out
+from sailbridge.cli.exits import EXIT_FAILED, die
+from sailbridge.cli.loading import read_input, read_settings, with_store
+from sailbridge.cli.options import ConfigOption, checked_job_ids, list_limit, reason_filter
+from sailbridge.explain import explain_entries
+from sailbridge.render import print_table
+
+EVENT_STATES = ("pending", "retrying", "in_flight", "delivered", "skipped", "dead", "rejected")
+
+
+def explain(
+    source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")] = "-",
+    config: ConfigOption = None,
+) -> None:
+    """Print, as JSON, the Sailthru calls planned for each event — without sending any.
+
+    Lookups Sailthru would answer (a user's email or cart) are listed, and the calls show
+    placeholders or assumptions for them; sailbridge's memory is used when it exists.
+    No credentials are needed and the secret is never shown.
+    """
+    settings = read_settings(config)
+    entries = read_input(source)
+    explained = asyncio.run(explain_entries(entries, settings))
+    typer.echo(json.dumps(explained, indent=2, ensure_ascii=False))
+
+
+def status(
+    config: ConfigOption = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events."""
+    from sailbridge.operations import status_view
+
+    settings = read_settings(config)
+    view = status_view(with_store(settings, lambda store: store.counts(), read_only=True))
+    if json_output:
+        typer.echo(json.dumps(view, indent=2))
+        return
+    stdout = out()
+    rows: list[tuple[object, ...]] = [
+        (name.replace("_", " "), view[name])
+        for name in ("pending", "retrying", "in_flight", "delivered", "skipped", "rejected",
+                     "dead", "deduplicated")]
+    if view["not_yet_sorted"]:
+        rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
+    age = view["oldest_pending_age_seconds"]
+    rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
+    print_table(stdout, ("state", "events"), rows, header=False)
+    if view["paused"]:
+        stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
+        stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
+
+
+def dlq_list(
+    config: ConfigOption = None,
+    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Dead events with their id, type, user, reason and Sailthru's message.
+
+    Piped, one event per line: id, event, user, attempts, code, reason (tab-separated).
+    """
+    from sailbridge.operations import dead_jobs
+
+    settings = read_settings(config)
+    reason, limit = reason_filter(reason), list_limit(limit)
+    rows = with_store(settings, lambda store: dead_jobs(store, limit, reason), read_only=True)
+    if json_output:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        out().print("no dead events")
+        return
+    print_table(out(), ("id", "event", "user", "attempts", "code", "reason"),
+                [(row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"],
+                  row["reason"]) for row in rows])
+
+
+def dlq_show(job_id: int, config: ConfigOption = None) -> None:
+    """Everything about one job: the event, each attempt's requests and Sailthru's answers
+    (a GET /user's answer included), times in ISO 8601 UTC."""
+    from sailbridge.operations import job_detail, with_iso_times
+
+    settings = read_settings(config)
+    [checked] = checked_job_ids([job_id])
+    job = with_store(settings, lambda store: store.get_job(checked), read_only=True)
+    if job is None:
+        die(f"no job {job_id}", code=EXIT_FAILED)
+    typer.echo(json.dumps(with_iso_times(job_detail(job)), indent=2, ensure_ascii=False))
+
+
+def events_list(
+    state: Annotated[str, typer.Option(help=f"One of {', '.join(EVENT_STATES)}.")],
+    config: ConfigOption = None,
+    user: Annotated[str | None, typer.Option(help="Only this user's (userId, else "
+                                                     "anonymousId).")] = None,
+    event: Annotated[str | None, typer.Option(help="Only this event name (or type).")] = None,
+    reason: Annotated[str | None, typer.Option(
+        help="Only those whose reason contains TEXT.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
+    before: Annotated[int | None, typer.Option(help="Only older than this id (the next "
+                                                       "page's cursor).")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
+) -> None:
+    """Events in one state, newest first, times in ISO 8601 UTC.
+
+    Piped, one event per line (tab-separated): id, received, event, user, attempts,
+    code, reason. When there are more, the next page's ``--before`` goes to stderr.
+    """
+    from sailbridge.operations import iso_utc, job_summary
+    from sailbridge.store.base import JobQuery, ListState
+
+    if state not in EVENT_STATES:
+        die(f"--state {state!r}: use one of {', '.join(EVENT_STATES)}")
+    settings = read_settings(config)
+    reason, limit = reason_filter(reason), list_limit(limit)
+    if before is not None:
+        [before] = checked_job_ids([before])
+    if state == "rejected":
+        if user is not None or event is not None:
+            die("--user and --event do not apply to rejected events (they never became jobs)")
+        page = with_store(settings, lambda store: store.find_rejections(
+            reason=reason, before=before, limit=limit), read_only=True)
+        rows = [{"id": r.id, "received_at": iso_utc(r.received_at), "write_key": r.write_key,
+                 "message_id": r.message_id, "reason": r.reason, "raw": r.raw}
+                for r in page.items]
+        columns: tuple[str, ...] = ("id", "received", "message id", "reason")
+        cells: list[tuple[object, ...]] = [
+            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows]
+    else:
+        query = JobQuery(state=ListState(state), user=user, event=event, reason=reason,
+                         before=before, limit=limit)
+        page = with_store(settings, lambda store: store.find_jobs(query), read_only=True)
+        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)}
+                for job in page.items]
+        columns = ("id", "received", "event", "user", "attempts", "code", "reason")
+        cells = [(r["id"], r["received_at"], r["event"], r["user"], r["attempts"],
+                  r["sailthru_code"], r["reason"]) for r in rows]
+    if json_output:
+        typer.echo(json.dumps({"events": rows, "next_before": page.next_before},
+                              indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        out().print(f"no {state} events" + ("" if page.next_before is None else
+                                             " in this stretch"))
+    else:
+        print_table(out(), columns, cells)
+    if page.next_before is not None:
+        err.print(f"more: --before {page.next_before}", highlight=False)
