@@ -29,6 +29,8 @@ from typing import Any
 import requests
 
 WRITE_KEY = "wk_bench"
+ADMIN_TOKEN = "bench-admin-token"
+"""At least 16 characters, as `serve` requires."""
 
 
 def free_port() -> int:
@@ -75,7 +77,7 @@ class Processes:
             "SAILBRIDGE_PORT": str(self.serve_port),
             "SAILBRIDGE_DATABASE": str(scratch / "bench.db"),
             "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
-            "SAILBRIDGE_ADMIN_TOKEN": "bench",
+            "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
         })
         self.serve = subprocess.Popen(
             [sys.executable, "-m", "sailbridge", "serve", "--log-level", "warning"], env=env,
@@ -84,7 +86,7 @@ class Processes:
 
     def status(self) -> dict[str, Any]:
         response = requests.get(self.serve_url + "/admin/status", timeout=10,
-                                headers={"Authorization": "Bearer bench"})
+                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         return dict(response.json())
 
     def sandbox_requests(self) -> list[dict[str, Any]]:

@@ -36,6 +36,8 @@ import requests
 
 ADMIN_URL = os.environ.get("SAILBRIDGE_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
 WRITE_KEY = "wk_bench"
+ADMIN_TOKEN = "bench-admin-token"
+"""At least 16 characters, as `serve` requires."""
 
 
 def free_port() -> int:
@@ -90,7 +92,7 @@ class Cluster:
                 "SAILBRIDGE_SAILTHRU_API_SECRET": "sandbox-secret",
                 "SAILBRIDGE_SAILTHRU_BASE_URL": self.sandbox_url,
                 "SAILBRIDGE_WRITE_KEYS": WRITE_KEY, "SAILBRIDGE_PORT": str(port),
-                "SAILBRIDGE_DATABASE": self.database.url, "SAILBRIDGE_ADMIN_TOKEN": "bench",
+                "SAILBRIDGE_DATABASE": self.database.url, "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
                 "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
             })
             node = self._spawn(["serve", "--log-level", "warning"], env,
@@ -107,7 +109,7 @@ class Cluster:
 
     def status(self) -> dict[str, Any]:
         return dict(requests.get(self.urls[0] + "/admin/status", timeout=30,
-                                 headers={"Authorization": "Bearer bench"}).json())
+                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json())
 
     def sandbox_counters(self) -> dict[str, Any]:
         return dict(requests.get(self.sandbox_url + "/_sandbox/state", timeout=30)
