@@ -4,9 +4,9 @@
 
 A restructuring should change no figure. Absolute figures move with the machine's load,
 so each benchmark runs alternately on the baseline's code and on this tree's, round
-after round (on each tree's own ``src/``, through ``PYTHONPATH``), and the report is this tree's median over the baseline's median for
-each figure: 1.00 means unchanged. The baseline is checked out into a temporary git
-worktree, removed afterwards.
+after round (on each tree's own ``src/``, through ``PYTHONPATH``), and the report is
+this tree's median over the baseline's median for each figure: 1.00 means unchanged.
+The baseline is checked out into a temporary git worktree, removed afterwards.
 
 The benchmarks that drive ``sailbridge`` processes or the store's public API run this
 tree's script against both (the same workload, and fixes to the script apply to both);
@@ -88,8 +88,9 @@ def run(tree: Path, name: str) -> Figures:
     command, parse, own_script = BENCHMARKS[name]
     environment = {**os.environ, "PYTHONPATH": str(tree / "src")}
     script = (tree if own_script else ROOT) / "bench" / command[0]
-    done = subprocess.run([sys.executable, str(script), *command[1:]], cwd=tree, env=environment, capture_output=True, text=True,
-                          check=False, timeout=1800)
+    done = subprocess.run([sys.executable, str(script), *command[1:]], cwd=tree,
+                          env=environment, capture_output=True, text=True, check=False,
+                          timeout=1800)
     if done.returncode != 0:
         raise SystemExit(f"{name} failed on {tree}:\n{done.stdout}\n{done.stderr}")
     return parse(done.stdout)
