@@ -59,7 +59,10 @@ def _store_claim(output: str) -> Figures:
 
 
 def _ingest_single(output: str) -> Figures:
-    rounds = json.loads(output[output.index("\n[") + 1:])
+    start = re.search(r"^\[", output, re.MULTILINE)
+    if start is None:
+        raise ValueError(f"no JSON figures in the output:\n{output[-2000:]}")
+    rounds = json.loads(output[start.start():])
     keys = ("cpu_ratio_v1_t", "cpu_ratio_v1_track", "cpu_batch_events_per_core_second")
     return {key: statistics.median(r[key] for r in rounds) for key in keys}
 
