@@ -124,9 +124,3 @@ def test_the_mapping_imports_nothing_that_does_io() -> None:
                 found.add(f"{module_name(path)} imports {target}")
     assert sorted(found) == []
 
-
-def test_the_store_knows_nothing_of_delivery_or_its_callers() -> None:
-    above = sorted(f"{source} imports {target}" for source, target in edges()
-                   if unit_of(source) == "store" and unit_of(target) not in {
-                       "sailbridge", "clock", "redact", "mapping", "store", "settings"})
-    assert above == []
