@@ -1,0 +1,455 @@
+"""Destination filters: ordered rules that decide which events reach Sailthru, and with
+which fields (Segment's Destination Filters; RudderStack's allow and deny lists).
+
+A rule is data: a name, an optional condition over the event and one action. The
+rules are read from the settings file once, at start (`parse_filters`, which refuses a
+rule written wrong with one line naming it), and evaluated for each event by the pure
+`apply_filters`, which `plan_event` calls, so delivery, ``explain`` and the console's
+tester agree. The set is a value handed to planning (`MappingOptions.filters`), never a
+global, so it can later come from one account's settings.
+
+Rules run in order; the first that skips the event ends it, and a rule that removes
+fields hands the smaller event to the rules after it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal, TypeAlias
+
+import msgspec
+
+from sailbridge.events import EVENT_TYPES, Event
+from sailbridge.mapping.plan import Skip
+from sailbridge.mapping.routing import normalize_event_name
+
+
+class FilterError(ValueError):
+    """A rule written wrong; the message names the rule and what to change."""
+
+
+# -- the compiled conditions ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TypeIs:
+    """The event's type is one of ``types``."""
+
+    types: frozenset[str]
+
+
+@dataclass(frozen=True)
+class EventIs:
+    """A track event whose name, normalised as track names are, is one of ``names``."""
+
+    names: frozenset[str]
+
+
+@dataclass(frozen=True)
+class WriteKeyIs:
+    """The event came in with one of these write keys (never shown: they are secrets)."""
+
+    keys: frozenset[str]
+
+
+@dataclass(frozen=True)
+class FieldEquals:
+    """The field at ``path`` is one of ``values`` (``equals`` is a one-value ``one_of``)."""
+
+    path: tuple[str, ...]
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class FieldExists:
+    """The field at ``path`` is present (``exists = false``: absent), ``null`` included."""
+
+    path: tuple[str, ...]
+    present: bool
+
+
+@dataclass(frozen=True)
+class FieldMatches:
+    """The field at ``path`` is a string in which ``pattern`` is found."""
+
+    path: tuple[str, ...]
+    pattern: re.Pattern[str]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    parts: tuple[Condition, ...]
+
+
+@dataclass(frozen=True)
+class Not:
+    part: Condition
+
+
+Condition: TypeAlias = (TypeIs | EventIs | WriteKeyIs | FieldEquals | FieldExists
+                        | FieldMatches | AllOf | AnyOf | Not)
+
+Action = Literal["drop", "only_send", "sample", "drop_fields", "keep_fields"]
+ACTIONS: Final[tuple[str, ...]] = ("drop", "only_send", "sample", "drop_fields",
+                                   "keep_fields")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One destination filter. ``when`` ``None``: every event. ``share`` is the sampled
+    fraction (``sample``); ``fields`` the paths dropped or kept."""
+
+    name: str
+    action: Action
+    when: Condition | None = None
+    share: float = 1.0
+    fields: tuple[tuple[str, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class FilterSet:
+    """The destination's rules, in the order they run."""
+
+    rules: tuple[Rule, ...] = ()
+
+
+NO_FILTERS: Final = FilterSet()
+
+
+@dataclass(frozen=True)
+class Filtered(Skip):
+    """Skipped by the destination filter ``rule`` (counted per rule in metrics)."""
+
+    rule: str
+
+
+@dataclass(frozen=True)
+class Passed:
+    """The event (perhaps with fields removed) goes on to the mapping; ``notes`` say
+    what the rules changed, for ``explain``."""
+
+    event: Event
+    notes: tuple[str, ...] = field(default=())
+
+
+# -- evaluation (pure) ----------------------------------------------------------------
+
+_MISSING: Final = object()
+
+
+def field_value(event: Event, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` in the event as Segment spells it, or ``_MISSING``."""
+    value: Any = _ROOTS[path[0]](event)
+    for part in path[1:]:
+        if isinstance(value, dict):
+            value = value.get(part, _MISSING)
+        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
+            value = value[int(part)]
+        else:
+            return _MISSING
+        if value is _MISSING:
+            return _MISSING
+    return value
+
+
+def _same(left: Any, right: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, ``"1"`` is not ``1``."""
+    if isinstance(left, bool) or isinstance(right, bool):
+        return isinstance(left, bool) and isinstance(right, bool) and left is right
+    return bool(left == right) and isinstance(left, str) == isinstance(right, str)
+
+
+def matches(condition: Condition, event: Event, write_key: str | None) -> bool:
+    """Whether ``event`` (received with ``write_key``; ``None`` when it had none)
+    meets ``condition``."""
+    match condition:
+        case TypeIs(types):
+            return event.type in types
+        case EventIs(names):
+            return event.type == "track" and event.event is not None and \
+                normalize_event_name(event.event) in names
+        case WriteKeyIs(keys):
+            return write_key is not None and write_key in keys
+        case FieldEquals(path, values):
+            value = field_value(event, path)
+            return value is not _MISSING and any(_same(value, want) for want in values)
+        case FieldExists(path, present):
+            return (field_value(event, path) is not _MISSING) == present
+        case FieldMatches(path, pattern):
+            value = field_value(event, path)
+            return isinstance(value, str) and pattern.search(value) is not None
+        case AllOf(parts):
+            return all(matches(part, event, write_key) for part in parts)
+        case AnyOf(parts):
+            return any(matches(part, event, write_key) for part in parts)
+        case Not(part):
+            return not matches(part, event, write_key)
+    raise TypeError(f"not a condition: {condition!r}")
+
+
+def sample_point(user_key: str) -> float:
+    """Where ``user_key`` falls in [0, 1): a stable hash, the same in every process and
+    every release, so a person is always in or always out of a sample."""
+    digest = hashlib.blake2b(user_key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def apply_filters(filters: FilterSet, event: Event, write_key: str | None) -> Passed | Filtered:
+    """Run the rules in order over ``event``: `Filtered` by the first that skips it,
+    else `Passed` with the event as the later rules and the mapping see it."""
+    notes: list[str] = []
+    for rule in filters.rules:
+        hit = rule.when is None or matches(rule.when, event, write_key)
+        match rule.action:
+            case "drop" if hit:
+                return Filtered(f"dropped by filter {rule.name!r}", rule.name)
+            case "only_send" if not hit:
+                return Filtered(f"not sent: filter {rule.name!r} only sends events that "
+                                "match it", rule.name)
+            case "sample" if hit and sample_point(event.user_key or "") >= rule.share:
+                return Filtered(f"left out of the {rule.share:.4g} sample of filter "
+                                f"{rule.name!r}", rule.name)
+            case "drop_fields" | "keep_fields" if hit:
+                event, changed = _reshape(event, rule)
+                if changed:
+                    verb = "dropped" if rule.action == "drop_fields" else "kept only"
+                    notes.append(f"filter {rule.name!r} {verb} " + ", ".join(
+                        ".".join(path) for path in rule.fields))
+    return Passed(event, tuple(notes))
+
+
+_OBJECT_ROOTS: Final = ("properties", "traits", "context", "integrations")
+"""Roots whose fields a rule may drop or keep (the event's own objects)."""
+
+
+def _reshape(event: Event, rule: Rule) -> tuple[Event, bool]:
+    """``event`` with ``rule.fields`` dropped, or with only them kept under each root
+    they name (roots they do not name are left whole); whether anything changed."""
+    changes: dict[str, dict[str, Any]] = {}
+    for root in dict.fromkeys(path[0] for path in rule.fields):
+        current: dict[str, Any] = getattr(event, root)
+        paths = [path[1:] for path in rule.fields if path[0] == root]
+        reshaped = _without(current, paths) if rule.action == "drop_fields" \
+            else _only(current, paths)
+        if reshaped != current:
+            changes[root] = reshaped
+    if not changes:
+        return event, False
+    return msgspec.structs.replace(event, **changes), True
+
+
+def _without(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """``value`` without the fields at ``paths`` (copied only along them)."""
+    result = dict(value)
+    for path in paths:
+        head, rest = path[0], path[1:]
+        if head not in result:
+            continue
+        if not rest:
+            del result[head]
+        elif isinstance(result[head], dict):
+            result[head] = _without(result[head], [rest])
+    return result
+
+
+def _only(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
+    """Only the fields of ``value`` at ``paths`` (a path to an object keeps it whole)."""
+    result: dict[str, Any] = {}
+    for head in dict.fromkeys(path[0] for path in paths):
+        if head not in value:
+            continue
+        rests = [path[1:] for path in paths if path[0] == head]
+        if any(not rest for rest in rests) or not isinstance(value[head], dict):
+            result[head] = value[head]
+        else:
+            result[head] = _only(value[head], rests)
+    return result
+
+
+# -- reading the rules (once, at start) -------------------------------------------------
+
+_ROOTS: Final[dict[str, Any]] = {
+    "properties": lambda e: e.properties, "traits": lambda e: e.traits,
+    "context": lambda e: e.context, "integrations": lambda e: e.integrations,
+    "type": lambda e: e.type, "event": lambda e: _or_missing(e.event),
+    "name": lambda e: _or_missing(e.name), "userId": lambda e: _or_missing(e.user_id),
+    "anonymousId": lambda e: _or_missing(e.anonymous_id),
+    "previousId": lambda e: _or_missing(e.previous_id),
+    "groupId": lambda e: _or_missing(e.group_id),
+    "messageId": lambda e: _or_missing(e.message_id),
+    "timestamp": lambda e: _or_missing(e.timestamp),
+}
+"""The fields a path may start with, spelled as on the wire."""
+
+
+def _or_missing(value: str | None) -> Any:
+    return _MISSING if value is None else value
+
+
+class _ConditionSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A condition as written: exactly one of its forms."""
+
+    type: str | list[str] | None = None
+    event: str | list[str] | None = None
+    write_key: str | list[str] | None = None
+    field: str | None = None
+    equals: Any = msgspec.UNSET
+    one_of: list[Any] | None = None
+    exists: bool | None = None
+    matches: str | None = None
+    all: list[_ConditionSpec] | None = None
+    any: list[_ConditionSpec] | None = None
+    not_: _ConditionSpec | None = msgspec.field(default=None, name="not")
+
+
+class _RuleSpec(msgspec.Struct, forbid_unknown_fields=True):
+    """A rule as written in the settings file."""
+
+    name: str
+    action: str
+    when: _ConditionSpec | None = None
+    share: float | None = None
+    fields: list[str] | None = None
+
+
+_FORMS: Final = ("type", "event", "write_key", "field", "all", "any", "not")
+
+
+def parse_filters(raw: Any) -> FilterSet:
+    """The rules from the settings file's ``[[filters]]`` tables (or JSON of the same
+    shape), checked; a rule written wrong raises `FilterError` naming it."""
+    if raw is None or raw == "" or raw == []:
+        return NO_FILTERS
+    if not isinstance(raw, list):
+        raise FilterError("must be a list of rules ([[filters]] tables in the settings file)")
+    rules: list[Rule] = []
+    for number, item in enumerate(raw, start=1):
+        label = f"rule {number}"
+        if isinstance(item, dict) and isinstance(item.get("name"), str):
+            label += f" ({item['name']!r})"
+        try:
+            spec = msgspec.convert(item, _RuleSpec)
+            rules.append(_rule(spec))
+        except (msgspec.ValidationError, FilterError) as exc:
+            raise FilterError(f"{label}: {exc}") from None
+    names = [rule.name for rule in rules]
+    repeated = next((name for name in names if names.count(name) > 1), None)
+    if repeated is not None:
+        raise FilterError(f"two rules are named {repeated!r}: each needs its own name "
+                          "(skips are counted by it)")
+    return FilterSet(tuple(rules))
+
+
+def _rule(spec: _RuleSpec) -> Rule:
+    name = spec.name.strip()
+    if not name:
+        raise FilterError("name is blank")
+    action = spec.action.strip().lower().replace("-", "_").replace(" ", "_")
+    if action not in ACTIONS:
+        raise FilterError(f"unknown action {spec.action!r} (one of {', '.join(ACTIONS)})")
+    when = None if spec.when is None else _condition(spec.when, "when")
+    if action == "only_send" and when is None:
+        raise FilterError("only_send needs a condition (when): it sends only what matches it")
+    if action == "drop" and when is None:
+        raise FilterError("drop needs a condition (when); without one it drops every event")
+    if (spec.share is not None) != (action == "sample"):
+        raise FilterError("share is for action sample, which needs one" if action == "sample"
+                          else f"share is only for action sample, not {action}")
+    share = 1.0 if spec.share is None else spec.share
+    if action == "sample" and not 0 < share < 1:
+        raise FilterError(f"share must be above 0 and below 1 (0.1 is 10 %), got {share}")
+    reshapes = action in ("drop_fields", "keep_fields")
+    if reshapes != bool(spec.fields):
+        raise FilterError(f"{action} needs fields (a list of paths)" if reshapes
+                          else f"fields are only for drop_fields and keep_fields, not {action}")
+    fields = tuple(_path(text, "fields", objects_only=True) for text in spec.fields or ())
+    return Rule(name, action, when, share, fields)  # type: ignore[arg-type] # checked above
+
+
+def _condition(spec: _ConditionSpec, where: str) -> Condition:
+    given = [form for form in _FORMS if getattr(spec, "not_" if form == "not" else form)
+             is not None]
+    if len(given) != 1:
+        raise FilterError(f"{where}: a condition is exactly one of {', '.join(_FORMS)}, "
+                          f"got {', '.join(given) or 'none'}")
+    comparisons = [name for name in ("equals", "one_of", "exists", "matches")
+                   if getattr(spec, name) not in (None, msgspec.UNSET)]
+    if given[0] != "field" and comparisons:
+        raise FilterError(f"{where}: {comparisons[0]} goes with field")
+    match given[0]:
+        case "type":
+            types = _texts(spec.type)
+            unknown = sorted(types - EVENT_TYPES)
+            if unknown:
+                raise FilterError(f"{where}: unknown event type {unknown[0]!r} "
+                                  f"(one of {', '.join(sorted(EVENT_TYPES))})")
+            return TypeIs(types)
+        case "event":
+            return EventIs(frozenset(normalize_event_name(name) for name in _texts(spec.event)))
+        case "write_key":
+            return WriteKeyIs(_texts(spec.write_key))
+        case "field":
+            return _field_condition(spec, where)
+        case "all" | "any":
+            parts = getattr(spec, given[0])
+            if not parts:
+                raise FilterError(f"{where}: {given[0]} needs at least one condition")
+            compiled = tuple(_condition(part, f"{where}.{given[0]}[{index}]")
+                             for index, part in enumerate(parts))
+            return AllOf(compiled) if given[0] == "all" else AnyOf(compiled)
+    assert spec.not_ is not None
+    return Not(_condition(spec.not_, f"{where}.not"))
+
+
+def _texts(value: str | list[str] | None) -> frozenset[str]:
+    values = [value] if isinstance(value, str) else list(value or ())
+    if not values or any(not text.strip() for text in values):
+        raise FilterError("names must be non-blank")
+    return frozenset(text.strip() for text in values)
+
+
+def _field_condition(spec: _ConditionSpec, where: str) -> Condition:
+    assert spec.field is not None
+    path = _path(spec.field, f"{where}.field")
+    given = [name for name in ("equals", "one_of", "exists", "matches")
+             if getattr(spec, name) not in (None, msgspec.UNSET)]
+    if len(given) != 1:
+        raise FilterError(f"{where}: field {spec.field!r} needs exactly one of equals, "
+                          f"one_of, exists, matches; got {', '.join(given) or 'none'}")
+    match given[0]:
+        case "equals":
+            return FieldEquals(path, (spec.equals,))
+        case "one_of":
+            if not spec.one_of:
+                raise FilterError(f"{where}: one_of needs at least one value")
+            return FieldEquals(path, tuple(spec.one_of))
+        case "exists":
+            return FieldExists(path, bool(spec.exists))
+    try:
+        pattern = re.compile(spec.matches or "")
+    except re.error as exc:
+        raise FilterError(f"{where}: matches {spec.matches!r} is not a valid regular "
+                          f"expression: {exc}") from None
+    return FieldMatches(path, pattern)
+
+
+def _path(text: str, where: str, *, objects_only: bool = False) -> tuple[str, ...]:
+    path = tuple(text.strip().split("."))
+    if any(not part for part in path):
+        raise FilterError(f"{where}: {text!r} is not a field path (like properties.plan)")
+    roots = _OBJECT_ROOTS if objects_only else tuple(_ROOTS)
+    if path[0] not in roots:
+        raise FilterError(f"{where}: unknown field root {path[0]!r} in {text!r} "
+                          f"(one of {', '.join(roots)})")
+    if objects_only and len(path) < 2:
+        raise FilterError(f"{where}: {text!r} names a whole object; name fields in it "
+                          f"(like {path[0]}.x)")
+    return path
