@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Final, Literal, TypeAlias
 
 import msgspec
@@ -102,16 +103,26 @@ ACTIONS: Final[tuple[str, ...]] = ("drop", "only_send", "sample", "drop_fields",
                                    "keep_fields")
 
 
+Test: TypeAlias = Callable[[Event, "str | None"], bool]
+"""A compiled condition: the event and its write key → whether it matches."""
+
+
 @dataclass(frozen=True)
 class Rule:
     """One destination filter. ``when`` ``None``: every event. ``share`` is the sampled
-    fraction (``sample``); ``fields`` the paths dropped or kept."""
+    fraction (``sample``); ``fields`` the paths dropped or kept. ``test`` is ``when``
+    compiled once (`compile_condition`), which is what runs for each event."""
 
     name: str
     action: Action
     when: Condition | None = None
     share: float = 1.0
     fields: tuple[tuple[str, ...], ...] = ()
+    test: Test | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.test is None and self.when is not None:
+            object.__setattr__(self, "test", compile_condition(self.when))
 
 
 @dataclass(frozen=True)
@@ -133,11 +144,19 @@ class Filtered(Skip):
 
 @dataclass(frozen=True)
 class Passed:
-    """The event (perhaps with fields removed) goes on to the mapping; ``notes`` say
-    what the rules changed, for ``explain``."""
+    """The event (perhaps with fields removed) goes on to the mapping; ``changed_by``
+    are the rules that removed fields from it."""
 
     event: Event
-    notes: tuple[str, ...] = field(default=())
+    changed_by: tuple[Rule, ...] = ()
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What the rules changed, in words (for ``explain``)."""
+        return tuple(f"filter {rule.name!r} "
+                     f"{'dropped' if rule.action == 'drop_fields' else 'kept only'} "
+                     + ", ".join(".".join(path) for path in rule.fields)
+                     for rule in self.changed_by)
 
 
 # -- evaluation (pure) ----------------------------------------------------------------
@@ -147,52 +166,110 @@ _MISSING: Final = object()
 
 def field_value(event: Event, path: tuple[str, ...]) -> Any:
     """The value at ``path`` in the event as Segment spells it, or ``_MISSING``."""
-    value: Any = _ROOTS[path[0]](event)
-    for part in path[1:]:
-        if isinstance(value, dict):
-            value = value.get(part, _MISSING)
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return _MISSING
-        if value is _MISSING:
-            return _MISSING
-    return value
+    return _reader(path)(event)
+
+
+def _reader(path: tuple[str, ...]) -> Callable[[Event], Any]:
+    """A function reading ``path`` from an event (the root looked up once, here)."""
+    root = _ROOTS[path[0]]
+    rest = path[1:]
+
+    def read(event: Event) -> Any:
+        value: Any = root(event)
+        for part in rest:
+            if type(value) is dict:
+                value = value.get(part, _MISSING)
+                if value is _MISSING:
+                    return _MISSING
+            elif type(value) is list and part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return _MISSING
+        return value
+
+    return read
 
 
 def _same(left: Any, right: Any) -> bool:
     """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``, ``"1"`` is not ``1``."""
+    if type(left) is type(right):
+        return bool(left == right)
     if isinstance(left, bool) or isinstance(right, bool):
         return isinstance(left, bool) and isinstance(right, bool) and left is right
     return bool(left == right) and isinstance(left, str) == isinstance(right, str)
 
 
+@lru_cache(maxsize=1024)
+def _event_key(name: str) -> str:
+    """`normalize_event_name`, remembered: a site sends few distinct names, many times."""
+    return normalize_event_name(name)
+
+
+def compile_condition(condition: Condition) -> Test:
+    """``condition`` as a function of the event and its write key, built once at start
+    so that each event costs only the comparisons themselves."""
+    match condition:
+        case TypeIs(types):
+            return lambda event, write_key: event.type in types
+        case EventIs(names):
+            return lambda event, write_key: (event.type == "track" and event.event is not None
+                                             and _event_key(event.event) in names)
+        case WriteKeyIs(keys):
+            return lambda event, write_key: write_key is not None and write_key in keys
+        case FieldEquals(path, (value,)):
+            read = _reader(path)
+            return lambda event, write_key: _equals(read(event), value)
+        case FieldEquals(path, values):
+            read = _reader(path)
+            return lambda event, write_key: any(_equals(read(event), want) for want in values)
+        case FieldExists(path, present):
+            read = _reader(path)
+            return lambda event, write_key: (read(event) is not _MISSING) == present
+        case FieldMatches(path, pattern):
+            read, search = _reader(path), pattern.search
+            return lambda event, write_key: _search(read(event), search)
+        case AllOf(parts):
+            return _all_of(tuple(compile_condition(part) for part in parts))
+        case AnyOf(parts):
+            return _any_of(tuple(compile_condition(part) for part in parts))
+        case Not(part):
+            test = compile_condition(part)
+            return lambda event, write_key: not test(event, write_key)
+    raise TypeError(f"not a condition: {condition!r}")
+
+
+def _equals(value: Any, want: Any) -> bool:
+    return value is not _MISSING and _same(value, want)
+
+
+def _all_of(tests: tuple[Test, ...]) -> Test:
+    def test(event: Event, write_key: str | None) -> bool:
+        for part in tests:
+            if not part(event, write_key):
+                return False
+        return True
+
+    return test
+
+
+def _any_of(tests: tuple[Test, ...]) -> Test:
+    def test(event: Event, write_key: str | None) -> bool:
+        for part in tests:
+            if part(event, write_key):
+                return True
+        return False
+
+    return test
+
+
+def _search(value: Any, search: Callable[[str], object]) -> bool:
+    return isinstance(value, str) and search(value) is not None
+
+
 def matches(condition: Condition, event: Event, write_key: str | None) -> bool:
     """Whether ``event`` (received with ``write_key``; ``None`` when it had none)
     meets ``condition``."""
-    match condition:
-        case TypeIs(types):
-            return event.type in types
-        case EventIs(names):
-            return event.type == "track" and event.event is not None and \
-                normalize_event_name(event.event) in names
-        case WriteKeyIs(keys):
-            return write_key is not None and write_key in keys
-        case FieldEquals(path, values):
-            value = field_value(event, path)
-            return value is not _MISSING and any(_same(value, want) for want in values)
-        case FieldExists(path, present):
-            return (field_value(event, path) is not _MISSING) == present
-        case FieldMatches(path, pattern):
-            value = field_value(event, path)
-            return isinstance(value, str) and pattern.search(value) is not None
-        case AllOf(parts):
-            return all(matches(part, event, write_key) for part in parts)
-        case AnyOf(parts):
-            return any(matches(part, event, write_key) for part in parts)
-        case Not(part):
-            return not matches(part, event, write_key)
-    raise TypeError(f"not a condition: {condition!r}")
+    return compile_condition(condition)(event, write_key)
 
 
 def sample_point(user_key: str) -> float:
@@ -205,25 +282,25 @@ def sample_point(user_key: str) -> float:
 def apply_filters(filters: FilterSet, event: Event, write_key: str | None) -> Passed | Filtered:
     """Run the rules in order over ``event``: `Filtered` by the first that skips it,
     else `Passed` with the event as the later rules and the mapping see it."""
-    notes: list[str] = []
+    changed_by: tuple[Rule, ...] = ()
     for rule in filters.rules:
-        hit = rule.when is None or matches(rule.when, event, write_key)
-        match rule.action:
-            case "drop" if hit:
-                return Filtered(f"dropped by filter {rule.name!r}", rule.name)
-            case "only_send" if not hit:
+        test = rule.test
+        action = rule.action
+        if test is not None and not test(event, write_key):
+            if action == "only_send":
                 return Filtered(f"not sent: filter {rule.name!r} only sends events that "
                                 "match it", rule.name)
-            case "sample" if hit and sample_point(event.user_key or "") >= rule.share:
+        elif action == "drop":
+            return Filtered(f"dropped by filter {rule.name!r}", rule.name)
+        elif action == "sample":
+            if sample_point(event.user_key or "") >= rule.share:
                 return Filtered(f"left out of the {rule.share:.4g} sample of filter "
                                 f"{rule.name!r}", rule.name)
-            case "drop_fields" | "keep_fields" if hit:
-                event, changed = _reshape(event, rule)
-                if changed:
-                    verb = "dropped" if rule.action == "drop_fields" else "kept only"
-                    notes.append(f"filter {rule.name!r} {verb} " + ", ".join(
-                        ".".join(path) for path in rule.fields))
-    return Passed(event, tuple(notes))
+        elif action != "only_send":
+            event, changed = _reshape(event, rule)
+            if changed:
+                changed_by += (rule,)
+    return Passed(event, changed_by)
 
 
 _OBJECT_ROOTS: Final = ("properties", "traits", "context", "integrations")
@@ -234,44 +311,61 @@ def _reshape(event: Event, rule: Rule) -> tuple[Event, bool]:
     """``event`` with ``rule.fields`` dropped, or with only them kept under each root
     they name (roots they do not name are left whole); whether anything changed."""
     changes: dict[str, dict[str, Any]] = {}
-    for root in dict.fromkeys(path[0] for path in rule.fields):
+    for root, paths in _by_root(rule.fields):
         current: dict[str, Any] = getattr(event, root)
-        paths = [path[1:] for path in rule.fields if path[0] == root]
         reshaped = _without(current, paths) if rule.action == "drop_fields" \
             else _only(current, paths)
-        if reshaped != current:
+        if reshaped is not current:
             changes[root] = reshaped
     if not changes:
         return event, False
     return msgspec.structs.replace(event, **changes), True
 
 
+@lru_cache(maxsize=256)
+def _by_root(fields: tuple[tuple[str, ...], ...]
+             ) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+    """The paths grouped by their first part, each without it (in the order given)."""
+    return tuple((root, tuple(path[1:] for path in fields if path[0] == root))
+                 for root in dict.fromkeys(path[0] for path in fields))
+
+
 def _without(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    """``value`` without the fields at ``paths`` (copied only along them)."""
-    result = dict(value)
+    """``value`` without the fields at ``paths``, copied only along them: ``value``
+    itself when none of them is there."""
+    result = value
     for path in paths:
         head, rest = path[0], path[1:]
         if head not in result:
             continue
-        if not rest:
+        if rest and type(result[head]) is not dict:
+            continue
+        replaced = _without(result[head], [rest]) if rest else None
+        if rest and replaced is result[head]:
+            continue
+        if result is value:
+            result = dict(value)
+        if rest:
+            result[head] = replaced
+        else:
             del result[head]
-        elif isinstance(result[head], dict):
-            result[head] = _without(result[head], [rest])
     return result
 
 
 def _only(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
-    """Only the fields of ``value`` at ``paths`` (a path to an object keeps it whole)."""
+    """Only the fields of ``value`` at ``paths`` (a path to an object keeps it whole):
+    ``value`` itself when that is all it holds."""
     result: dict[str, Any] = {}
     for head in dict.fromkeys(path[0] for path in paths):
         if head not in value:
             continue
         rests = [path[1:] for path in paths if path[0] == head]
-        if any(not rest for rest in rests) or not isinstance(value[head], dict):
+        if any(not rest for rest in rests) or type(value[head]) is not dict:
             result[head] = value[head]
         else:
             result[head] = _only(value[head], rests)
-    return result
+    unchanged = len(result) == len(value) and all(result[key] is value[key] for key in result)
+    return value if unchanged else result
 
 
 # -- reading the rules (once, at start) -------------------------------------------------
