@@ -12,6 +12,7 @@ Reported: (1) µs per event, (1) ÷ (2 without filters) as the share of the deli
 has delivery paused (refused credentials), so the measured serve only delivers.
 
     python bench/filters.py [--events 3000] [--rounds 2]
+    python bench/compare.py --baseline 5afbc4f --rounds 3 filters  # no rules: before/now
 """
 
 from __future__ import annotations
@@ -29,52 +30,47 @@ from typing import Any
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from delivery import ADMIN_TOKEN, WRITE_KEY, free_port, wait_healthy  # noqa: E402
-
-from sailbridge.events import event_from_dict  # noqa: E402
-from sailbridge.mapping.consent import ConsentPolicy, consent_verdict  # noqa: E402
-from sailbridge.mapping.filters import apply_filters, parse_filters  # noqa: E402
+from delivery import ADMIN_TOKEN, WRITE_KEY, free_port, wait_healthy
 
 FLOW_EVENTS = ["Signed Up", "Trial Started", "Order Completed", "Product Added",
                "Product Removed", "User Deleted", "Subscribed", "Backlog"]
 
-RULES_TOML = '''
-consent_categories = ["Email"]
-
-[[filters]]
-name = "Lifecycle Optimizer events"
-action = "only_send"
-when = { any = [{ not = { type = "track" } }, { event = %(flow)s }] }
-''' % {"flow": "[" + ", ".join(f'"{name}"' for name in FLOW_EVENTS) + "]"} + "".join(f'''
-[[filters]]
-name = "rule {n}"
-{body}
-''' for n, body in enumerate([
+_FLOW_LIST = "[" + ", ".join(f'"{name}"' for name in FLOW_EVENTS) + "]"
+_RULE_BODIES = (
     'action = "drop"\nwhen = { write_key = ["wk_staging", "wk_qa"] }',
     'action = "drop"\nwhen = { field = "traits.email", matches = "@staff\\\\.example$" }',
     'action = "drop"\nwhen = { field = "context.page.url", matches = "^https://preview\\\\." }',
-    'action = "drop"\nwhen = { all = [{ type = "page" }, { field = "name", one_of = ["Admin", '
-    '"Debug"] }] }',
+    ('action = "drop"\nwhen = { all = [{ type = "page" }, '
+     '{ field = "name", one_of = ["Admin", "Debug"] }] }'),
     'action = "drop"\nwhen = { field = "properties.test", equals = true }',
     'action = "drop"\nwhen = { field = "context.library.name", equals = "analytics-debug" }',
-    'action = "drop"\nwhen = { any = [{ field = "userId", matches = "^bot-" }, '
-    '{ field = "anonymousId", matches = "^bot-" }] }',
-    'action = "drop"\nwhen = { not = { any = [{ field = "userId", exists = true }, '
-    '{ field = "anonymousId", exists = true }] } }',
+    ('action = "drop"\nwhen = { any = [{ field = "userId", matches = "^bot-" }, '
+     '{ field = "anonymousId", matches = "^bot-" }] }'),
+    ('action = "drop"\nwhen = { not = { any = [{ field = "userId", exists = true }, '
+     '{ field = "anonymousId", exists = true }] } }'),
     'action = "drop"\nwhen = { event = ["Test Event", "Debug Ping"] }',
     'action = "drop"\nwhen = { field = "context.userAgent", matches = "(?i)bot|crawler|spider" }',
     'action = "drop"\nwhen = { field = "properties.internal", exists = true }',
-    'action = "drop"\nwhen = { all = [{ type = "identify" }, { field = "traits.plan", '
-    'equals = "internal" }] }',
+    ('action = "drop"\nwhen = { all = [{ type = "identify" }, '
+     '{ field = "traits.plan", equals = "internal" }] }'),
     'action = "drop"\nwhen = { field = "context.locale", one_of = ["xx-XX", "zz-ZZ"] }',
     'action = "drop"\nwhen = { field = "properties.products.0.sku", equals = "TEST-SKU" }',
     'action = "sample"\nshare = 0.999999\nwhen = { event = "Product Viewed" }',
     'action = "drop_fields"\nfields = ["context.ip", "traits.phone", "context.traits.phone"]',
     'action = "drop_fields"\nfields = ["properties.card_number"]\nwhen = { type = "page" }',
-    'action = "keep_fields"\nfields = ["properties.url"]\nwhen = { field = "properties.kind", '
-    'equals = "minimal" }',
+    ('action = "keep_fields"\nfields = ["properties.url"]\n'
+     'when = { field = "properties.kind", equals = "minimal" }'),
     'action = "drop"\nwhen = { field = "integrations.Sailthru", equals = false }',
-], start=2))
+)
+RULES_TOML = f"""
+consent_categories = ["Email"]
+
+[[filters]]
+name = "Lifecycle Optimizer events"
+action = "only_send"
+when = {{ any = [{{ not = {{ type = "track" }} }}, {{ event = {_FLOW_LIST} }}] }}
+""" + "".join(f'\n[[filters]]\nname = "rule {n}"\n{body}\n'
+              for n, body in enumerate(_RULE_BODIES, start=2))
 
 CONSENT = {"consent": {"categoryPreferences": {"Email": True, "Advertising": False}}}
 
@@ -101,6 +97,10 @@ def sample_events() -> list[dict[str, Any]]:
 
 def gate_cost(iterations: int) -> float:
     """CPU µs per event of consent + 20 filter rules, in process."""
+    from sailbridge.events import event_from_dict
+    from sailbridge.mapping.consent import ConsentPolicy, consent_verdict
+    from sailbridge.mapping.filters import apply_filters, parse_filters
+
     filters = parse_filters(_toml_rules())
     policy = ConsentPolicy(("Email",))
     events = [event_from_dict(raw) for raw in sample_events()]
@@ -226,7 +226,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=20_000)
+    parser.add_argument("--without-only", action="store_true",
+                        help="only serve's CPU per event without filters (what compare.py "
+                             "runs on the code before filters existed)")
     args = parser.parse_args()
+    if args.without_only:
+        with tempfile.TemporaryDirectory() as scratch_dir:
+            for _ in range(args.rounds):
+                without = delivery_cpu(args.events, None, Path(scratch_dir))
+                print(f"serve CPU per delivered event: without filters {without:.0f} µs")
+        return
     gate = gate_cost(args.iterations)
     print(f"gate (consent + 20 rules), in process: {gate:.2f} µs CPU per event")
     with tempfile.TemporaryDirectory() as scratch_dir:
