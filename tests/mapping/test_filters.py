@@ -17,7 +17,6 @@ from sailbridge.mapping.filters import (
     Filtered,
     Passed,
     apply_filters,
-    matches,
     parse_filters,
     sample_point,
 )
@@ -38,8 +37,8 @@ def verdict(filters: FilterSet, subject: Event, write_key: str | None = "wk-web"
 
 def when(condition: dict[str, Any], subject: Event, write_key: str | None = "wk-web") -> bool:
     rule = parse_filters([{"name": "c", "action": "drop", "when": condition}]).rules[0]
-    assert rule.when is not None
-    return matches(rule.when, subject, write_key)
+    assert rule.test is not None
+    return rule.test(subject, write_key)
 
 
 # -- conditions -------------------------------------------------------------------------

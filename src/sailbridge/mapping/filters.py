@@ -104,7 +104,8 @@ ACTIONS: Final[tuple[str, ...]] = ("drop", "only_send", "sample", "drop_fields",
 
 
 Test: TypeAlias = Callable[[Event, "str | None"], bool]
-"""A compiled condition: the event and its write key → whether it matches."""
+"""A compiled condition: whether the event, received with this write key (``None``:
+it had none), meets it."""
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,6 @@ class Passed:
 # -- evaluation (pure) ----------------------------------------------------------------
 
 _MISSING: Final = object()
-
-
-def field_value(event: Event, path: tuple[str, ...]) -> Any:
-    """The value at ``path`` in the event as Segment spells it, or ``_MISSING``."""
-    return _reader(path)(event)
 
 
 def _reader(path: tuple[str, ...]) -> Callable[[Event], Any]:
@@ -264,12 +260,6 @@ def _any_of(tests: tuple[Test, ...]) -> Test:
 
 def _search(value: Any, search: Callable[[str], object]) -> bool:
     return isinstance(value, str) and search(value) is not None
-
-
-def matches(condition: Condition, event: Event, write_key: str | None) -> bool:
-    """Whether ``event`` (received with ``write_key``; ``None`` when it had none)
-    meets ``condition``."""
-    return compile_condition(condition)(event, write_key)
 
 
 def sample_point(user_key: str) -> float:
