@@ -84,6 +84,9 @@ BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures], bool]] = {
                     False),
     "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single, True),
     "multinode": (["multinode.py", "--seconds", "4"], _multinode, False),
+    "filters": (["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
+                _numbers(r"without filters (\d+) µs", ("serve CPU µs per event, no rules",)),
+                False),
 }
 
 

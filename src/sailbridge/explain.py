@@ -22,6 +22,9 @@ from sailbridge.delivery.executor import (
 from sailbridge.events import Event
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
+from sailbridge.mapping.consent import consent_verdict
+from sailbridge.mapping.filters import Filtered, Passed, apply_filters
+from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     Deliver,
     Fail,
@@ -35,6 +38,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
+from sailbridge.store.base import SEND_WRITE_KEY
 from sailbridge.store.memory import Memory
 from sailbridge.store.readonly import open_read_only_memory
 
@@ -111,13 +115,15 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
 
 
 async def explain_entries(entries: list[Entry], settings: Settings,
-                          memory: Memory | None = None) -> list[dict[str, Any]]:
+                          memory: Memory | None = None, *,
+                          write_key: str = SEND_WRITE_KEY) -> list[dict[str, Any]]:
     """One JSON-ready explanation per input entry, in input order.
 
     ``memory`` is what sailbridge learned so far (the console passes its store); by
     default the store ``settings.database`` names, opened read-only and never migrated
     (`open_read_only_memory`). What earlier entries would teach is kept in a
-    `DryRunMemory`.
+    `DryRunMemory`. The events are planned as if received with ``write_key``: the one
+    `sailbridge send` queues a file under, unless the caller queues under another.
     """
     stored = await open_read_only_memory(settings.database) if memory is None else None
     dry_run = DryRunMemory(memory if memory is not None else stored)
@@ -129,21 +135,23 @@ async def explain_entries(entries: list[Entry], settings: Settings,
                                   "reason": str(entry.error)})
                 continue
             explained.append({"position": entry.position,
-                              **await explain_event(entry.event, settings, dry_run)})
+                              **await explain_event(entry.event, settings, dry_run,
+                                                    write_key=write_key)})
     finally:
         if stored is not None:
             await stored.close()
     return explained
 
 
-async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
-                        ) -> dict[str, Any]:
+async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, *,
+                        write_key: str | None = SEND_WRITE_KEY) -> dict[str, Any]:
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []
     placeholders = PlaceholderFacts()
     facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
-    resolved = await resolve_plan(event, settings.mapping_options(), facts, lookups)
+    options = settings.mapping_options()
+    resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     view: dict[str, Any] = {
         "messageId": event.message_id,
         "type": event.type,
@@ -163,6 +171,7 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
     warnings = ignored_overrides(event)
     if warnings:
         view["warnings"] = list(warnings)
+    view.update(gate_view(event, options, write_key, resolved.plan))
     view.update(_plan_view(resolved.plan, settings))
     return view
 
@@ -175,3 +184,21 @@ def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any
             return {"outcome": "skip", "reason": reason}
         case Fail(reason):
             return {"outcome": "fail", "reason": reason}
+
+
+def gate_view(event: Event, options: MappingOptions, write_key: str | None,
+              plan: Deliver | Skip | Fail) -> dict[str, Any]:
+    """The consent verdict (when categories are configured), the filter that skipped
+    the event, or what the filters changed in it: the same pure steps `plan_event`
+    takes, shown."""
+    view: dict[str, Any] = {}
+    consent = consent_verdict(event, options.consent)
+    if consent is not None:
+        view["consent"] = consent if isinstance(consent, str) else consent.reason
+    if isinstance(plan, Filtered):
+        view["filter"] = plan.rule
+    elif options.filters.rules and not isinstance(plan, Skip):  # the filters passed it
+        passed = apply_filters(options.filters, event, write_key)
+        if isinstance(passed, Passed) and passed.notes:
+            view["filters"] = list(passed.notes)
+    return view

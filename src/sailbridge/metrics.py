@@ -96,6 +96,13 @@ class Metrics:
             labels, registry=r)
         self.jobs_dead = Counter(
             "sailbridge_jobs_dead", "Jobs dead-lettered.", labels, registry=r)
+        self.jobs_filtered = Counter(
+            "sailbridge_jobs_filtered", "Jobs skipped by a destination filter, by rule.",
+            ["rule"], registry=r)
+        self.jobs_without_consent = Counter(
+            "sailbridge_jobs_without_consent",
+            "Jobs skipped for lack of consent, by the category missing (\"none\": no "
+            "consent object while consent is required).", ["category"], registry=r)
 
         # Sailthru calls and throttling
         self.throttle_waits = Counter(
@@ -180,6 +187,15 @@ class Metrics:
     def record_dead(self, event_type: str, route: str = NO_CALL) -> None:
         """A job dead-lettered; ``route`` is the call that failed, if any was made."""
         self.jobs_dead.labels(event_type, route).inc()
+
+    def record_filtered(self, rule: str) -> None:
+        """A job skipped by the destination filter named ``rule``."""
+        self.jobs_filtered.labels(rule).inc()
+
+    def record_without_consent(self, category: str | None) -> None:
+        """A job skipped because ``category`` was not granted (``None``: no consent
+        object while consent is required)."""
+        self.jobs_without_consent.labels(category or "none").inc()
 
     def record_throttle_wait(self, route: str, seconds: float) -> None:
         """A call to ``route`` that waited ``seconds`` for its rate limit."""

@@ -96,16 +96,18 @@ class ResolvedPlan:
 
 
 async def resolve_plan(
-    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord]
+    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord],
+    *, write_key: str | None = None,
 ) -> ResolvedPlan:
-    """Plan ``event``, resolving each requested fact through ``source`` until done."""
+    """Plan ``event`` (received with ``write_key``), resolving each requested fact
+    through ``source`` until done."""
     facts = Facts()
-    plan: Plan = plan_event(event, options, facts)
+    plan: Plan = plan_event(event, options, facts, write_key=write_key)
     for _ in range(MAX_LOOKUPS):
         if not isinstance(plan, Lookup):
             return ResolvedPlan(plan, lookups)
         facts = await source.resolve(plan.request, facts)
-        plan = plan_event(event, options, facts)
+        plan = plan_event(event, options, facts, write_key=write_key)
     raise RuntimeError(f"mapping kept asking for lookups for event {event.message_id!r}")
 
 
@@ -285,6 +287,8 @@ class Outcome:
     calls: list[Call] = field(default_factory=list)
     lookups: list[LookupRecord] = field(default_factory=list)
     error: SailthruError | None = None
+    skip: Skip | None = None
+    """The planned skip (a filter's or consent's, counted by the metrics)."""
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"status": self.status}
@@ -303,6 +307,7 @@ async def deliver_event(
     memory: Memory,
     sender: Sender,
     cart_ttl: float,
+    write_key: str | None = None,
 ) -> Outcome:
     """Deliver one event: plan with live facts, make its calls, then remember.
 
@@ -314,12 +319,12 @@ async def deliver_event(
     lookups: list[LookupRecord] = []
     try:
         facts = MemoryFirstFacts(memory, SailthruFacts(sender), cart_ttl, lookups)
-        resolved = await resolve_plan(event, options, facts, lookups)
+        resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     except SailthruError as error:
         return Outcome(Result.FAILED, error.message, lookups=lookups, error=error)
     match resolved.plan:
         case Skip(reason):
-            return Outcome(Result.SKIPPED, reason, lookups=lookups)
+            return Outcome(Result.SKIPPED, reason, lookups=lookups, skip=resolved.plan)
         case Fail(reason):
             return Outcome(Result.FAILED, reason, lookups=lookups)
         case Deliver(calls, remember):

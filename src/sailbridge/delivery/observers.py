@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.logs import get_logger
+from sailbridge.mapping.consent import WithoutConsent
+from sailbridge.mapping.filters import Filtered
 from sailbridge.metrics import NO_CALL, Metrics
 from sailbridge.sailthru.errors import RetryableError
 from sailbridge.store.base import Job, Result
@@ -34,6 +36,11 @@ class MetricsObserver(DeliveryObserver):
                   Result.DEAD: self._metrics.record_dead}.get(result)
         if record is not None:
             record(job.event_type, route)
+        match outcome.skip:
+            case Filtered(rule=rule):
+                self._metrics.record_filtered(rule)
+            case WithoutConsent(category=category):
+                self._metrics.record_without_consent(category)
 
 
 class DeadEventLog(DeliveryObserver):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from sailbridge.events import Event
+from sailbridge.mapping.consent import WithoutConsent, consent_verdict
 from sailbridge.mapping.errors import Unmappable
+from sailbridge.mapping.filters import Filtered, apply_filters
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.pageviews import plan_page, plan_screen
 from sailbridge.mapping.plan import Facts, Fail, Plan, Skip
@@ -15,17 +17,26 @@ NOTHING_KNOWN = Facts()
 """The facts before any lookup: every one `UNKNOWN`."""
 
 
-def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNOWN) -> Plan:
+def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNOWN, *,
+               write_key: str | None = None) -> Plan:
     """What to do for ``event``: calls to make, a fact to look up first, or a verdict.
 
     Pure: the same arguments always give the same plan, so the executor may plan again
-    after every lookup, and retries replay exactly the same calls.
+    after every lookup, and retries replay exactly the same calls. Consent comes first,
+    then the ``integrations`` object, then the destination filters (which may see
+    ``write_key``, the one the event came in with) and last the mapping.
     """
+    consent = consent_verdict(event, options.consent)
+    if isinstance(consent, WithoutConsent):
+        return consent
     disabled = disabled_reason(event.integrations)
     if disabled is not None:
         return Skip(disabled)
+    filtered = apply_filters(options.filters, event, write_key)
+    if isinstance(filtered, Filtered):
+        return filtered
     try:
-        return _plan(event, options, facts)
+        return _plan(filtered.event, options, facts)
     except Unmappable as exc:
         return Fail(str(exc))
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
+    PlainValidator,
     SecretStr,
     ValidationInfo,
     field_validator,
@@ -22,6 +23,8 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sailbridge.mapping.consent import ConsentPolicy
+from sailbridge.mapping.filters import NO_FILTERS, FilterSet, parse_filters
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.sailthru.times import reminder_time_problem
 from sailbridge.settings.rate_limits import (
@@ -63,6 +66,11 @@ def list_name_problem(name: str) -> str | None:
     if len(name) > _LIST_NAME_MAX:
         return f"a list name is at most {_LIST_NAME_MAX} characters"
     return None
+
+
+def _filter_set(value: Any) -> FilterSet:
+    """The ``[[filters]]`` tables (or ``SAILBRIDGE_FILTERS`` as JSON), checked once."""
+    return value if isinstance(value, FilterSet) else parse_filters(value)
 
 
 class Settings(BaseSettings):
@@ -110,6 +118,10 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     queue_log_interval: float = Field(default=60.0, ge=0)
+    # What reaches Sailthru (docs/filters.md): destination filters and consent.
+    filters: Annotated[FilterSet, PlainValidator(_filter_set)] = NO_FILTERS
+    consent_categories: str = ""
+    consent_required: bool = False
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -215,6 +227,22 @@ class Settings(BaseSettings):
         return tuple(secret.strip() for secret in
                      self.webhook_secrets.get_secret_value().split(",") if secret.strip())
 
+    @field_validator("consent_categories", mode="before")
+    @classmethod
+    def _categories_list(cls, value: Any) -> Any:
+        """The settings file may give the categories as a list."""
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return ",".join(value)
+        return value
+
+    @property
+    def consent_policy(self) -> ConsentPolicy:
+        """The consent categories (``SAILBRIDGE_CONSENT_CATEGORIES``, comma-separated)
+        and whether an event without a consent object is held back."""
+        categories = tuple(dict.fromkeys(
+            name.strip() for name in self.consent_categories.split(",") if name.strip()))
+        return ConsentPolicy(categories, self.consent_required)
+
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
         return parse_rate_limits(self.rate_limits)
@@ -228,6 +256,8 @@ class Settings(BaseSettings):
             reminder_time=self.reminder_time,
             customer_id=self.customer_id,
             track_screens_as_pageviews=self.track_screens_as_pageviews,
+            filters=self.filters,
+            consent=self.consent_policy,
         )
 
 

@@ -67,7 +67,8 @@ async def event(console: Console, request: Request) -> Response:
         raise HTTPException(404, f"There is no event #{request.path_params['job_id']}.")
     try:
         planned = views.call_views(await explain_event(
-            event_from_dict(job.event), console.settings, DryRunMemory(console.store)))
+            event_from_dict(job.event), console.settings, DryRunMemory(console.store),
+            write_key=job.write_key))
     except InvalidEvent as error:
         planned = {"outcome": "invalid", "reason": str(error), "calls": [], "lookups": []}
     return await console.render(request, "event.html", {
