@@ -17,6 +17,7 @@ PER_SECOND_LIMITS: Final[Mapping[str, int]] = {
     "GET /user": 300,
     "POST /event": 40,
     "POST /purchase": 40,
+    "POST /return": 40,
     "DELETE /user": 40,
 }
 """Sailthru's documented default limits per second (SPEC §1)."""

@@ -98,6 +98,19 @@ class Purchase:
 
 
 @dataclass
+class Return:
+    """Items a buyer returned (POST /return): they lower the profile's net revenue."""
+
+    items: list[Item]
+    time: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def inspect(self) -> dict[str, Any]:
+        return {**self.extra, "items": self.items, "price": total_price(self.items),
+                "time": self.time}
+
+
+@dataclass
 class Profile:
     """One Sailthru user profile."""
 
@@ -112,6 +125,13 @@ class Profile:
     purchases: list[Purchase] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     pageviews: list[dict[str, Any]] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
+
+    @property
+    def net_revenue(self) -> int:
+        """Cents: every purchase's total less every return's (what /return corrects)."""
+        bought = sum(total_price(p.items, p.adjustments) for p in self.purchases)
+        return bought - sum(total_price(r.items) for r in self.returns)
 
     def keys(self) -> dict[str, str]:
         """The keys this profile holds (``sid`` always; ``email``, ``extid`` when set)."""
@@ -155,6 +175,8 @@ class Profile:
             "purchases": [purchase.inspect() for purchase in self.purchases],
             "events": self.events,
             "pageviews": self.pageviews,
+            "returns": [returned.inspect() for returned in self.returns],
+            "net_revenue": self.net_revenue,
             "create_time": self.create_time,
         }
 

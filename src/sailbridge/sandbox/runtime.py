@@ -53,6 +53,7 @@ class Sandbox:
             ("POST", "/purchase"): lambda params: self.account.post_purchase(
                 params, self.config.templates
             ),
+            ("POST", "/return"): self.account.post_return,
             ("GET", "/job"): self.jobs.status,
             ("POST", "/job"): _job_without_file,
         }

@@ -1,0 +1,43 @@
+"""Issue 21 through `sailbridge send` and `sailbridge explain`, real processes, the sandbox."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sailbridge.sandbox.server import SandboxHandle
+
+from .test_explain import explain
+from .test_send import sailbridge, write_jsonl
+
+MUG: dict[str, Any] = {"product_id": "mug", "name": "Mug", "price": 12.5, "quantity": 2,
+                       "url": "https://shop/mug"}
+BUYER = {"type": "identify", "userId": "u-1", "traits": {"email": "u1@example.com"}}
+
+
+def track(name: str, properties: dict[str, Any], user: str = "u-1") -> dict[str, Any]:
+    return {"type": "track", "userId": user, "event": name, "properties": properties}
+
+
+def test_send_files_a_refund_as_a_return(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    events = [BUYER, track("Order Completed", {"order_id": "o-1", "products": [MUG]}),
+              track("Order Refunded", {"order_id": "o-1", "products": [MUG]}),
+              track("Order Refunded", {"order_id": "o-1"})]
+    result = sailbridge(["send", "--json", str(write_jsonl(tmp_path / "e.jsonl", events))],
+                        sandbox, tmp_path)
+    summary = json.loads(result.stdout)
+    assert (summary["delivered"], summary["failed"]) == (3, 1), result.stdout + result.stderr
+    assert "needs the returned items" in summary["events"][3]["reason"]
+    profile = sandbox.user("u-1")
+    assert profile is not None and profile["net_revenue"] == 0
+    assert profile["returns"][0]["items"][0]["price"] == 1250
+
+
+def test_explain_shows_the_return(tmp_path: Path) -> None:
+    [_, view] = explain("\n".join(json.dumps(e) for e in [
+        BUYER, track("Order Refunded", {"order_id": "o-1", "products": [MUG]})]), tmp_path)
+    [call] = view["calls"]
+    assert call["url"].endswith("/return")
+    assert call["params"]["email"] == "u1@example.com"
+    assert call["params"]["purchase_keys"] == {"extid": "o-1"}

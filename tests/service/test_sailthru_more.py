@@ -1,0 +1,49 @@
+"""Issue 21 end to end: Segment's SDK → `sailbridge serve` (each store) → the sandbox."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from sailbridge.sandbox.server import SandboxHandle
+
+from .conftest import StartServe, segment_client
+
+MUG: dict[str, Any] = {"product_id": "mug", "name": "Mug", "price": 12.5, "quantity": 2,
+                       "url": "https://shop/mug"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest) -> str | None:
+    """The store's location: the default SQLite file, or the test PostgreSQL database."""
+    if request.param == "postgres":
+        url: str = request.getfixturevalue("postgres_url")
+        return url
+    return None
+
+
+def test_a_refund_reaches_sailthru_as_a_return_and_lowers_net_revenue(
+        sandbox: SandboxHandle, serve_process: StartServe, database: str | None) -> None:
+    service = serve_process(database=database)
+    client = segment_client(service.url)
+    client.identify("buyer", {"email": "buyer@example.com"})
+    client.track("buyer", "Order Completed", {"order_id": "o-1", "products": [MUG]})
+    client.track("buyer", "Order Refunded", {"order_id": "o-1", "total": 12.5,
+                                             "products": [{**MUG, "quantity": 1}]})
+    client.track("buyer", "Order Refunded", {"order_id": "o-1"})
+    client.flush()
+
+    status = service.wait_until_settled(4)
+    assert (status["delivered"], status["dead"]) == (3, 1)
+
+    profile = sandbox.user("buyer")
+    assert profile is not None
+    [returned] = profile["returns"]
+    assert returned["items"] == [{"id": "mug", "title": "Mug", "qty": 1, "price": 1250,
+                                  "url": "https://shop/mug"}]
+    assert returned["purchase_keys"] == {"extid": "o-1"}
+    assert returned["vars"] == {"order_id": "o-1", "total": 12.5}
+    assert profile["net_revenue"] == 2 * 1250 - 1250
+    [dead] = service.admin("/dlq")["dead"]
+    assert dead["event"] == "Order Refunded" and "needs the returned items" in dead["reason"]
