@@ -41,3 +41,28 @@ def test_explain_shows_the_return(tmp_path: Path) -> None:
     assert call["url"].endswith("/return")
     assert call["params"]["email"] == "u1@example.com"
     assert call["params"]["purchase_keys"] == {"extid": "o-1"}
+
+
+def test_send_starts_a_stale_cart_afresh(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    sandbox.configure(clock_offset=-30 * 3600)
+    first = sailbridge(["send", str(write_jsonl(tmp_path / "a.jsonl", [
+        BUYER, track("Product Added", {**MUG, "product_id": "old"})]))], sandbox, tmp_path)
+    assert first.returncode == 0, first.stdout + first.stderr
+    sandbox.configure(clock_offset=0)
+    # A new store (no remembered cart): the age is the one Sailthru returns.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    later = sailbridge(["send", str(write_jsonl(tmp_path / "b.jsonl", [
+        track("Product Added", {**MUG, "clearIncompleteCartAfterNHours": 24})]))],
+        sandbox, elsewhere)
+    assert later.returncode == 0, later.stdout + later.stderr
+    profile = sandbox.user("u-1")
+    assert profile is not None
+    assert [item["id"] for item in profile["cart"]["items"]] == ["mug"]
+
+
+def test_explain_warns_of_an_unusable_expiry_and_notes_a_cleared_cart(tmp_path: Path) -> None:
+    [view] = explain(json.dumps(track("Product Added", {
+        **MUG, "email": "u1@example.com", "clearIncompleteCartAfterNHours": "soon"})), tmp_path)
+    assert view["outcome"] == "deliver"
+    assert any("clearIncompleteCartAfterNHours is ignored" in w for w in view["warnings"])

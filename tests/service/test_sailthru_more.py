@@ -47,3 +47,40 @@ def test_a_refund_reaches_sailthru_as_a_return_and_lowers_net_revenue(
     assert profile["net_revenue"] == 2 * 1250 - 1250
     [dead] = service.admin("/dlq")["dead"]
     assert dead["event"] == "Order Refunded" and "needs the returned items" in dead["reason"]
+
+
+def test_a_cart_older_than_its_expiry_starts_empty(
+        sandbox: SandboxHandle, serve_process: StartServe, database: str | None) -> None:
+    """The age comes from the cart Sailthru returns (``purchase_incomplete.time``); the
+    memory TTL is 0 so every cart event reads it back."""
+    service = serve_process(database=database, SAILBRIDGE_CART_MEMORY_TTL="0",
+                            SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS="72")
+    client = segment_client(service.url)
+    sandbox.configure(clock_offset=-30 * 3600)  # these carts were filed 30 hours ago
+    for user in ("by-event", "by-setting", "fresh"):
+        client.identify(user, {"email": f"{user}@example.com"})
+        client.track(user, "Product Added", {**MUG, "product_id": "old"})
+    client.flush()
+    service.wait_until_settled(6)
+    sandbox.configure(clock_offset=0)
+
+    client.track("by-event", "Product Added", {**MUG, "clearIncompleteCartAfterNHours": "24"})
+    client.track("fresh", "Product Added", {**MUG, "clearIncompleteCartAfterNHours": 48.7})
+    client.flush()
+    service.wait_until_settled(8)
+    service.stop()  # the same store: only the node with the 12-hour setting may deliver
+    with_setting = serve_process(database=database, SAILBRIDGE_CART_MEMORY_TTL="0",
+                                 SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS="12")
+    setting_client = segment_client(with_setting.url)
+    setting_client.track("by-setting", "Product Added", MUG)
+    setting_client.flush()
+    with_setting.wait_until_settled(9)
+
+    def cart_ids(user: str) -> list[str]:
+        profile = sandbox.user(user)
+        assert profile is not None and profile["cart"] is not None
+        return [item["id"] for item in profile["cart"]["items"]]
+
+    assert cart_ids("by-event") == ["mug"]
+    assert cart_ids("fresh") == ["old", "mug"]
+    assert cart_ids("by-setting") == ["mug"]

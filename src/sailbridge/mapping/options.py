@@ -23,3 +23,5 @@ class MappingOptions:
     reminder_time: str | None = None
     customer_id: str | None = None
     track_screens_as_pageviews: bool = False
+    clear_cart_after_hours: int | None = None
+    """Default ``clearIncompleteCartAfterNHours`` for cart events without one (issue 21)."""

@@ -41,12 +41,14 @@ class Facts:
     """Facts the mapping may need beyond the event itself; `UNKNOWN` until looked up.
 
     ``email`` is ``None`` when it was looked up and Sailthru has none. ``cart`` is the
-    user's incomplete purchase in POST shape, ``()`` when empty.
+    user's incomplete purchase in POST shape, ``()`` when empty. ``cart_age`` is how
+    many seconds ago that cart last changed, when known (read with the cart).
     """
 
     email: str | None | Unknown = UNKNOWN
     cart: tuple[Item, ...] | Unknown = UNKNOWN
     anonymous_profile: ProfileState | Unknown = UNKNOWN
+    cart_age: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,9 @@ class Deliver:
 
     calls: tuple[Call, ...]
     remember: tuple[MemoryUpdate, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the mapping decided from facts that the calls alone do not show (a stale
+    cart cleared); ``explain`` and the console's tester list them."""
 
 
 @dataclass(frozen=True)

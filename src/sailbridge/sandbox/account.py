@@ -26,8 +26,9 @@ Choices made where Sailthru's behaviour is not documented (or not certain):
   ``{"purchase": {...}}`` in GET shape.
 - GET /user without ``fields`` returns keys, vars, lists, engagement and optout_email
   (Sailthru's documented defaults). ``purchase_incomplete`` is ``null`` when the cart
-  is empty, including after ``items: []``. List sign-up times are RFC 2822 strings,
-  cart and purchase ``time`` integer epoch seconds.
+  is empty, including after ``items: []``. List sign-up times and the cart's ``time`` (its
+  last update) are RFC 2822 strings, as Sailthru writes them; purchase ``time`` is
+  integer epoch seconds.
 - Cart reads may lag: each cart post is kept as a version with its time, and a read
   with a lag returns the version current ``lag`` seconds ago. Everything else is read
   current.

@@ -31,7 +31,7 @@ PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 
 RUNTIME_FIELDS: Final[frozenset[str]] = frozenset({
     "fail_rate", "slow_rate", "slow_seconds", "drop_rate", "cart_read_lag",
-    "rate_limits", "rate_limit_window", "templates", "job_delay",
+    "rate_limits", "rate_limit_window", "templates", "job_delay", "clock_offset",
 })
 """The fields `SandboxConfig.with_changes` (and so `POST /_sandbox/config`) may change."""
 
@@ -70,6 +70,9 @@ class SandboxConfig:
     seed: int | None = None
     job_delay: float = 0.5
     """Seconds between a Job API upload and the job being applied (it is pending until)."""
+    clock_offset: float = 0.0
+    """Seconds added to the account's clock (negative: the past), so a test can file a
+    cart "30 hours ago" and then read it back as 30 hours old. Rate limits keep real time."""
 
     def __post_init__(self) -> None:
         # Accept any iterable of names (a JSON list, a set) but keep an immutable set.
@@ -85,6 +88,7 @@ class SandboxConfig:
             if value < 0:
                 raise ConfigError(f"{name} must not be negative, not {value}")
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "clock_offset", _number("clock_offset", self.clock_offset))
         window = _number("rate_limit_window", self.rate_limit_window)
         if window <= 0:
             raise ConfigError(f"rate_limit_window must be positive, not {window}")
@@ -133,6 +137,7 @@ class SandboxConfig:
             "drop_rate": self.drop_rate,
             "seed": self.seed,
             "job_delay": self.job_delay,
+            "clock_offset": self.clock_offset,
         }
 
 

@@ -33,12 +33,13 @@ class Cart:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def get_shape(self) -> dict[str, Any]:
-        """``purchase_incomplete`` as GET /user returns it."""
+        """``purchase_incomplete`` as GET /user returns it; ``time`` (the last cart
+        update) in RFC 2822, as Sailthru writes it."""
         shaped: dict[str, Any] = {
             "items": [item_get_shape(item) for item in self.items],
             "price": total_price(self.items, self.adjustments),
             "qty": total_qty(self.items),
-            "time": int(self.time),
+            "time": _date(self.time),
         }
         if self.reminder_template is not None:
             shaped["reminder_template"] = self.reminder_template

@@ -37,7 +37,7 @@ class Sandbox:
         self.initial_config = config
         self.config = config
         self.clock = clock
-        self.account = Account(clock)
+        self.account = Account(lambda: clock() + self.config.clock_offset)
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)

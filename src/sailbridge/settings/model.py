@@ -110,6 +110,8 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     queue_log_interval: float = Field(default=60.0, ge=0)
+    # Issue 21: what more Sailthru can take.
+    clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -228,6 +230,7 @@ class Settings(BaseSettings):
             reminder_time=self.reminder_time,
             customer_id=self.customer_id,
             track_screens_as_pageviews=self.track_screens_as_pageviews,
+            clear_cart_after_hours=self.clear_incomplete_cart_after_hours,
         )
 
 
