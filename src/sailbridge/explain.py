@@ -170,9 +170,10 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
 
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:
     match plan:
-        case Deliver(calls, _, notes):
+        case Deliver(calls, _, notes, renamed):
             return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls],
-                    **({"notes": list(notes)} if notes else {})}
+                    **({"notes": list(notes)} if notes else {}),
+                    **({"renamed": [r.to_dict() for r in renamed]} if renamed else {})}
         case Skip(reason):
             return {"outcome": "skip", "reason": reason}
         case Fail(reason):

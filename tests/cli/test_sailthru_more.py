@@ -66,3 +66,21 @@ def test_explain_warns_of_an_unusable_expiry_and_notes_a_cleared_cart(tmp_path: 
         **MUG, "email": "u1@example.com", "clearIncompleteCartAfterNHours": "soon"})), tmp_path)
     assert view["outcome"] == "deliver"
     assert any("clearIncompleteCartAfterNHours is ignored" in w for w in view["warnings"])
+
+
+def test_send_renames_vars_and_explain_lists_each_rename(
+        sandbox: SandboxHandle, tmp_path: Path) -> None:
+    odd = {"type": "identify", "userId": "u-2", "traits": {"1st_visit": "2024", "a-b": 1}}
+    refused = sailbridge(["send", str(write_jsonl(tmp_path / "a.jsonl", [odd]))], sandbox,
+                         tmp_path, SAILBRIDGE_RENAME_VARS="false")
+    assert refused.returncode == 1 and "Invalid variable name" in refused.stdout
+    sent = sailbridge(["send", str(write_jsonl(tmp_path / "b.jsonl", [odd]))], sandbox, tmp_path)
+    assert sent.returncode == 0, sent.stdout + sent.stderr
+    assert sandbox.user("u-2")["vars"] == {"var_1st_visit": "2024", "ab": 1}  # type: ignore[index]
+
+    [view] = explain(json.dumps(odd), tmp_path)
+    assert view["renamed"] == [
+        {"where": "POST /user vars", "from": "1st_visit", "to": "var_1st_visit"},
+        {"where": "POST /user vars", "from": "a-b", "to": "ab"}]
+    [unrenamed] = explain(json.dumps(odd), tmp_path, SAILBRIDGE_RENAME_VARS="false")
+    assert "renamed" not in unrenamed

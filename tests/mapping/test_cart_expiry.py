@@ -108,8 +108,8 @@ def test_product_added_to_a_stale_cart_starts_a_new_cart() -> None:
     assert [item["id"] for item in params(result)["items"]] == ["new"]
     assert isinstance(result, Deliver)
     assert result.remember[0] == RememberCart("u1", tuple(params(result)["items"]))
-    assert result.notes == ("the cart read back was last updated 30.0 hours ago, older than "
-                            f"{EXPIRY_PROPERTY}=24: it starts empty",)
+    assert result.notes == (("the cart read back was last updated 30.0 hours ago, older than "
+                             f"{EXPIRY_PROPERTY}=24: it starts empty"),)
 
 
 def test_a_fresh_cart_keeps_growing() -> None:

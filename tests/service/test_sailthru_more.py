@@ -84,3 +84,38 @@ def test_a_cart_older_than_its_expiry_starts_empty(
     assert cart_ids("by-event") == ["mug"]
     assert cart_ids("fresh") == ["old", "mug"]
     assert cart_ids("by-setting") == ["mug"]
+
+
+ODD_NAMES = {"1st_visit": "2024-01-01", "utm-source": "ads", "Played Game": "Pong",
+             "checkout_shipping_address_postal_code": "N1 9GU"}
+
+
+def test_var_names_sailthru_refuses_are_renamed_so_the_call_is_taken(
+        sandbox: SandboxHandle, serve_process: StartServe, database: str | None) -> None:
+    sandbox.configure(var_name_max_length=32)
+    as_written = serve_process(database=database, SAILBRIDGE_RENAME_VARS="false")
+    client = segment_client(as_written.url)
+    client.identify("before", ODD_NAMES)
+    client.flush()
+    status = as_written.wait_until_settled(1)
+    assert status["dead"] == 1  # the refusal before: error 99, every var with it
+    [dead] = as_written.admin("/dlq")["dead"]
+    assert "Invalid variable name" in dead["reason"]
+    assert sandbox.user("before") is None
+    as_written.stop()
+
+    renaming = serve_process(database=database, SAILBRIDGE_VAR_NAME_MAX_LENGTH="32")
+    client = segment_client(renaming.url)
+    client.identify("after", ODD_NAMES)
+    client.track("after", "Clicked", {"utm.medium": "cpc", "2": "x"})
+    client.flush()
+    status = renaming.wait_until_settled(3)
+    assert (status["delivered"], status["dead"]) == (2, 1)
+
+    profile = sandbox.user("after")
+    assert profile is not None
+    postal = [name for name in profile["vars"] if name.startswith("checkout_shipping_address_")]
+    assert profile["vars"] == {"var_1st_visit": "2024-01-01", "utmsource": "ads",
+                               "Played Game": "Pong", postal[0]: "N1 9GU"}
+    assert len(postal[0]) == 32
+    assert profile["events"][0]["vars"] == {"utmmedium": "cpc", "var_2": "x"}

@@ -25,3 +25,6 @@ class MappingOptions:
     track_screens_as_pageviews: bool = False
     clear_cart_after_hours: int | None = None
     """Default ``clearIncompleteCartAfterNHours`` for cart events without one (issue 21)."""
+    rename_vars: bool = True
+    """Make every var name valid by Sailthru's rules (`sailbridge.mapping.var_names`)."""
+    var_name_max_length: int | None = None

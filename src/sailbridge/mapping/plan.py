@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sailbridge.sailthru.calls import Call
+
+if TYPE_CHECKING:
+    from sailbridge.mapping.var_names import Rename
 
 Item = dict[str, Any]
 """A purchase item in the shape POST /purchase takes (price in integer cents)."""
@@ -119,6 +122,9 @@ class Deliver:
     notes: tuple[str, ...] = ()
     """What the mapping decided from facts that the calls alone do not show (a stale
     cart cleared); ``explain`` and the console's tester list them."""
+    renamed: tuple[Rename, ...] = ()
+    """Each var sent under a name Sailthru accepts instead of its own
+    (`sailbridge.mapping.var_names.Rename`), for ``explain`` and the tester."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from sailbridge.mapping.plan import Facts, Fail, Plan, Skip
 from sailbridge.mapping.routing import disabled_reason
 from sailbridge.mapping.track import plan_track
 from sailbridge.mapping.users import plan_alias, plan_identify
+from sailbridge.mapping.var_names import rename_plan_vars
 
 NOTHING_KNOWN = Facts()
 """The facts before any lookup: every one `UNKNOWN`."""
@@ -25,9 +26,12 @@ def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNO
     if disabled is not None:
         return Skip(disabled)
     try:
-        return _plan(event, options, facts)
+        planned = _plan(event, options, facts)
     except Unmappable as exc:
         return Fail(str(exc))
+    if options.rename_vars:
+        return rename_plan_vars(planned, options.var_name_max_length)
+    return planned
 
 
 def _plan(event: Event, options: MappingOptions, facts: Facts) -> Plan:

@@ -32,6 +32,7 @@ PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 RUNTIME_FIELDS: Final[frozenset[str]] = frozenset({
     "fail_rate", "slow_rate", "slow_seconds", "drop_rate", "cart_read_lag",
     "rate_limits", "rate_limit_window", "templates", "job_delay", "clock_offset",
+    "var_name_max_length",
 })
 """The fields `SandboxConfig.with_changes` (and so `POST /_sandbox/config`) may change."""
 
@@ -73,6 +74,8 @@ class SandboxConfig:
     clock_offset: float = 0.0
     """Seconds added to the account's clock (negative: the past), so a test can file a
     cart "30 hours ago" and then read it back as 30 hours old. Rate limits keep real time."""
+    var_name_max_length: int | None = None
+    """Var names longer than this are refused with error 99 (``None``: no cap)."""
 
     def __post_init__(self) -> None:
         # Accept any iterable of names (a JSON list, a set) but keep an immutable set.
@@ -89,6 +92,10 @@ class SandboxConfig:
                 raise ConfigError(f"{name} must not be negative, not {value}")
             object.__setattr__(self, name, value)
         object.__setattr__(self, "clock_offset", _number("clock_offset", self.clock_offset))
+        cap = self.var_name_max_length
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError(f"var_name_max_length must be a positive integer or null, "
+                              f"not {cap!r}")
         window = _number("rate_limit_window", self.rate_limit_window)
         if window <= 0:
             raise ConfigError(f"rate_limit_window must be positive, not {window}")
@@ -138,6 +145,7 @@ class SandboxConfig:
             "seed": self.seed,
             "job_delay": self.job_delay,
             "clock_offset": self.clock_offset,
+            "var_name_max_length": self.var_name_max_length,
         }
 
 

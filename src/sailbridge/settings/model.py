@@ -23,6 +23,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
+from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
 from sailbridge.settings.rate_limits import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
@@ -112,6 +113,8 @@ class Settings(BaseSettings):
     queue_log_interval: float = Field(default=60.0, ge=0)
     # Issue 21: what more Sailthru can take.
     clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
+    rename_vars: bool = True
+    var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -231,6 +234,8 @@ class Settings(BaseSettings):
             customer_id=self.customer_id,
             track_screens_as_pageviews=self.track_screens_as_pageviews,
             clear_cart_after_hours=self.clear_incomplete_cart_after_hours,
+            rename_vars=self.rename_vars,
+            var_name_max_length=self.var_name_max_length,
         )
 
 

@@ -1,0 +1,150 @@
+"""Var names Sailthru accepts: the documented rules, applied to every var sailbridge sends.
+
+Sailthru's documentation ("Set Custom Fields (Variables) on Users"): var names are
+case-sensitive, may not start with a number or be only numbers, and may not contain
+special characters such as ``%``, ``-``, ``.`` or ``$`` ("scrubbed from variable names
+upon import"); spaces are converted to underscores by Sailthru itself. What the REST API
+does with an invalid name is not documented, so names are made valid before sending:
+
+1. **Scrub**: every character other than an ASCII letter, digit, underscore or space is
+   removed (``utm-source`` → ``utmsource``, ``price.$`` → ``price``), as Sailthru's
+   import does. Spaces stay as written: Sailthru turns them into underscores, and the
+   seed document's ``arcade_blips and chitz_planet`` must come out exactly.
+2. **Leading digit**: a name that starts with a digit (so also one of digits only) gets
+   the prefix ``var_`` (``1st_visit`` → ``var_1st_visit``, ``2024`` → ``var_2024``); a
+   name scrubbed to nothing becomes ``var``.
+3. **Length cap** (``SAILBRIDGE_VAR_NAME_MAX_LENGTH``, none by default): a longer name
+   keeps its beginning and ends with ``_`` and 4 hex digits of a hash of the original
+   name, so it stays readable and is the same in every call
+   (``checkout_shipping_address_postal_code`` at 32 → ``checkout_shipping_address_p_3f1c``).
+4. **Unique within the call**: names within the rules are never touched and keep their
+   place; a renamed name that meets one already used in the same ``vars`` gets ``_2``,
+   ``_3`` … (shortened first to stay under the cap), in document order.
+
+Pure; `rename_plan_vars` applies the rules to a plan's calls and records each rename.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Final
+
+from sailbridge.mapping.plan import Deliver, Plan
+from sailbridge.sailthru.calls import Call
+
+DIGIT_PREFIX: Final = "var_"
+EMPTY_NAME: Final = "var"
+HASH_DIGITS: Final = 4
+MIN_MAX_LENGTH: Final = 8
+"""The shortest cap that leaves room for a readable start and the hash suffix."""
+
+_VALID: Final = re.compile(r"[A-Za-z_ ][A-Za-z0-9_ ]*")
+_SCRUBBED: Final = re.compile(r"[^A-Za-z0-9_ ]")
+_VAR_ROUTES: Final = frozenset(("POST /user", "POST /event", "POST /purchase", "POST /return"))
+
+
+@dataclass(frozen=True)
+class Rename:
+    """One var sent under another name: where (``POST /user vars``), old and new."""
+
+    where: str
+    old: str
+    new: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"where": self.where, "from": self.old, "to": self.new}
+
+
+def is_valid_var_name(name: str, max_length: int | None = None) -> bool:
+    """Whether Sailthru takes ``name`` as it is (and it fits the cap, if any)."""
+    return _VALID.fullmatch(name) is not None and (max_length is None or len(name) <= max_length)
+
+
+def sailthru_var_name(name: str, max_length: int | None = None) -> str:
+    """``name`` made valid by rules 1–3; a valid name is returned unchanged."""
+    if is_valid_var_name(name, max_length):
+        return name
+    scrubbed = _SCRUBBED.sub("", name)
+    if not scrubbed:
+        scrubbed = EMPTY_NAME
+    elif scrubbed[0].isdigit():
+        scrubbed = DIGIT_PREFIX + scrubbed
+    if max_length is None or len(scrubbed) <= max_length:
+        return scrubbed
+    digest = hashlib.blake2s(name.encode("utf-8", "surrogatepass"),
+                             digest_size=HASH_DIGITS // 2).hexdigest()
+    return f"{scrubbed[:max_length - HASH_DIGITS - 1]}_{digest}"
+
+
+def rename_vars(names: list[str], max_length: int | None = None) -> dict[str, str]:
+    """Old → new for every name of one ``vars`` that must change (rule 4 included).
+
+    Empty when every name is valid: the common case costs one regex match a name.
+    """
+    invalid = [name for name in names if not is_valid_var_name(name, max_length)]
+    if not invalid:
+        return {}
+    used = {name for name in names if name not in invalid}
+    renamed: dict[str, str] = {}
+    for name in invalid:
+        candidate = sailthru_var_name(name, max_length)
+        number = 1
+        while candidate in used:
+            number += 1
+            suffix = f"_{number}"
+            base = sailthru_var_name(name, max_length)
+            if max_length is not None:
+                base = base[:max_length - len(suffix)]
+            candidate = base + suffix
+        used.add(candidate)
+        renamed[name] = candidate
+    return renamed
+
+
+def _renamed_vars(values: Mapping[str, Any], max_length: int | None, where: str,
+                  renames: list[Rename]) -> dict[str, Any] | None:
+    """``values`` under valid names (``None`` when nothing changes), renames recorded."""
+    changes = rename_vars(list(values), max_length)
+    if not changes:
+        return None
+    renames.extend(Rename(where, old, new) for old, new in changes.items())
+    return {changes.get(name, name): value for name, value in values.items()}
+
+
+def _call_with_valid_names(call: Call, max_length: int | None,
+                           renames: list[Rename]) -> Call:
+    params = call.params
+    changed: dict[str, Any] = {}
+    values = params.get("vars")
+    if isinstance(values, dict):
+        fixed = _renamed_vars(values, max_length, f"{call.route} vars", renames)
+        if fixed is not None:
+            changed["vars"] = fixed
+    items = params.get("items")
+    if isinstance(items, list):
+        new_items = list(items)
+        for index, item in enumerate(items):
+            item_vars = item.get("vars") if isinstance(item, dict) else None
+            if isinstance(item_vars, dict):
+                fixed = _renamed_vars(item_vars, max_length,
+                                      f"{call.route} items[{index}].vars", renames)
+                if fixed is not None:
+                    new_items[index] = {**item, "vars": fixed}
+                    changed["items"] = new_items
+    return replace(call, params={**params, **changed}) if changed else call
+
+
+def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
+    """``plan`` with every var name its calls send made valid (profile, event, purchase,
+    return and item vars); each change is listed in `Deliver.renamed`."""
+    if not isinstance(plan, Deliver):
+        return plan
+    renames: list[Rename] = []
+    calls = tuple(_call_with_valid_names(call, max_length, renames)
+                  if call.route in _VAR_ROUTES else call for call in plan.calls)
+    if not renames:
+        return plan
+    return replace(plan, calls=calls, renamed=(*plan.renamed, *renames))
