@@ -101,7 +101,7 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
     retention: float = Field(default=7 * 86400.0, gt=0)
-    backfill_update_key: Literal["email", "extid"] = "email"
+    backfill_update_key: Literal["email", "extid"] = "extid"
     backfill_max_file_bytes: int = Field(default=90_000_000, gt=0)
     backfill_poll_interval: float = Field(default=5.0, gt=0)
     backfill_upload_timeout: float = Field(default=900.0, gt=0)
