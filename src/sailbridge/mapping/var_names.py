@@ -29,7 +29,8 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Final
 
 from sailbridge.mapping.plan import Deliver, Plan
@@ -42,8 +43,13 @@ MIN_MAX_LENGTH: Final = 8
 """The shortest cap that leaves room for a readable start and the hash suffix."""
 
 _VALID: Final = re.compile(r"[A-Za-z_ ][A-Za-z0-9_ ]*")
+_KNOWN_VALID: Final[dict[int | None, set[str]]] = {}
+"""Names already found valid, per length cap: a memo, so the common case (the same trait
+and property names event after event) is one C-level set comparison per ``vars``."""
+_KNOWN_VALID_MAX: Final = 65_536
 _SCRUBBED: Final = re.compile(r"[^A-Za-z0-9_ ]")
-_VAR_ROUTES: Final = frozenset(("POST /user", "POST /event", "POST /purchase", "POST /return"))
+_VAR_ENDPOINTS: Final = frozenset(("/user", "/event", "/purchase", "/return"))
+"""The POST endpoints whose ``vars`` (and items' ``vars``) are var names."""
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,30 @@ def is_valid_var_name(name: str, max_length: int | None = None) -> bool:
     return _VALID.fullmatch(name) is not None and (max_length is None or len(name) <= max_length)
 
 
+def all_valid(names: Mapping[str, Any] | list[str], max_length: int | None = None) -> bool:
+    """Whether every name is valid (`is_valid_var_name`), answered from a memo of names
+    already checked; the memo is emptied when it outgrows ``_KNOWN_VALID_MAX``."""
+    known = _KNOWN_VALID.setdefault(max_length, set())
+    if known.issuperset(names):
+        return True
+    if len(known) > _KNOWN_VALID_MAX:
+        known.clear()
+    valid = True
+    for name in names:
+        if name in known:
+            continue
+        if isinstance(name, str) and is_valid_var_name(name, max_length):
+            known.add(name)
+        else:
+            valid = False
+    return valid
+
+
+@lru_cache(maxsize=_KNOWN_VALID_MAX)
 def sailthru_var_name(name: str, max_length: int | None = None) -> str:
-    """``name`` made valid by rules 1–3; a valid name is returned unchanged."""
+    """``name`` made valid by rules 1–3; a valid name is returned unchanged.
+
+    Memoised: the same odd names (``utm-source``) come back event after event."""
     if is_valid_var_name(name, max_length):
         return name
     scrubbed = _SCRUBBED.sub("", name)
@@ -82,11 +110,12 @@ def sailthru_var_name(name: str, max_length: int | None = None) -> str:
 def rename_vars(names: list[str], max_length: int | None = None) -> dict[str, str]:
     """Old → new for every name of one ``vars`` that must change (rule 4 included).
 
-    Empty when every name is valid: the common case costs one regex match a name.
+    Empty when every name is valid: the common case costs one regex match in all.
     """
-    invalid = [name for name in names if not is_valid_var_name(name, max_length)]
-    if not invalid:
+    if all_valid(names, max_length):
         return {}
+    known = _KNOWN_VALID[max_length]  # all_valid just filled it with the valid ones
+    invalid = [name for name in names if name not in known]
     used = {name for name in names if name not in invalid}
     renamed: dict[str, str] = {}
     for name in invalid:
@@ -104,12 +133,15 @@ def rename_vars(names: list[str], max_length: int | None = None) -> dict[str, st
     return renamed
 
 
-def _renamed_vars(values: Mapping[str, Any], max_length: int | None, where: str,
-                  renames: list[Rename]) -> dict[str, Any] | None:
-    """``values`` under valid names (``None`` when nothing changes), renames recorded."""
-    changes = rename_vars(list(values), max_length)
-    if not changes:
+def _renamed_vars(values: Mapping[str, Any], max_length: int | None, call: Call,
+                  item: int | None, renames: list[Rename]) -> dict[str, Any] | None:
+    """``values`` under valid names (``None`` when nothing changes), renames recorded
+    under ``"POST /user vars"`` or ``"POST /purchase items[2].vars"`` (``item`` is the
+    item's position), a label built only when something is renamed."""
+    if all_valid(values, max_length):
         return None
+    changes = rename_vars(list(values), max_length)
+    where = f"{call.route} vars" if item is None else f"{call.route} items[{item}].vars"
     renames.extend(Rename(where, old, new) for old, new in changes.items())
     return {changes.get(name, name): value for name, value in values.items()}
 
@@ -120,21 +152,21 @@ def _call_with_valid_names(call: Call, max_length: int | None,
     changed: dict[str, Any] = {}
     values = params.get("vars")
     if isinstance(values, dict):
-        fixed = _renamed_vars(values, max_length, f"{call.route} vars", renames)
+        fixed = _renamed_vars(values, max_length, call, None, renames)
         if fixed is not None:
             changed["vars"] = fixed
     items = params.get("items")
     if isinstance(items, list):
-        new_items = list(items)
         for index, item in enumerate(items):
             item_vars = item.get("vars") if isinstance(item, dict) else None
             if isinstance(item_vars, dict):
-                fixed = _renamed_vars(item_vars, max_length,
-                                      f"{call.route} items[{index}].vars", renames)
+                fixed = _renamed_vars(item_vars, max_length, call, index, renames)
                 if fixed is not None:
+                    new_items = changed.setdefault("items", list(items))
                     new_items[index] = {**item, "vars": fixed}
-                    changed["items"] = new_items
-    return replace(call, params={**params, **changed}) if changed else call
+    # Built directly: dataclasses.replace costs several times more, once per renamed call.
+    return Call(call.method, call.endpoint, {**params, **changed}, call.api) if changed \
+        else call
 
 
 def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
@@ -144,7 +176,8 @@ def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
         return plan
     renames: list[Rename] = []
     calls = tuple(_call_with_valid_names(call, max_length, renames)
-                  if call.route in _VAR_ROUTES else call for call in plan.calls)
+                  if call.method == "POST" and call.endpoint in _VAR_ENDPOINTS else call
+                  for call in plan.calls)
     if not renames:
         return plan
-    return replace(plan, calls=calls, renamed=(*plan.renamed, *renames))
+    return Deliver(calls, plan.remember, plan.notes, (*plan.renamed, *renames))
