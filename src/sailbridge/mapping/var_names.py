@@ -47,6 +47,7 @@ _KNOWN_VALID: Final[dict[int | None, set[str]]] = {}
 """Names already found valid, per length cap: a memo, so the common case (the same trait
 and property names event after event) is one C-level set comparison per ``vars``."""
 _KNOWN_VALID_MAX: Final = 65_536
+_NONE_KNOWN: Final[frozenset[str]] = frozenset()
 _SCRUBBED: Final = re.compile(r"[^A-Za-z0-9_ ]")
 _VAR_ENDPOINTS: Final = frozenset(("/user", "/event", "/purchase", "/return"))
 """The POST endpoints whose ``vars`` (and items' ``vars``) are var names."""
@@ -149,13 +150,16 @@ def _renamed_vars(values: Mapping[str, Any], max_length: int | None, call: Call,
 def _call_with_valid_names(call: Call, max_length: int | None,
                            renames: list[Rename]) -> Call:
     params = call.params
-    changed: dict[str, Any] = {}
     values = params.get("vars")
+    items = params.get("items")
+    if not items and (values is None or (isinstance(values, dict) and _KNOWN_VALID.get(
+            max_length, _NONE_KNOWN).issuperset(values))):
+        return call  # the common case: a call without items whose names were seen valid
+    changed: dict[str, Any] = {}
     if isinstance(values, dict):
         fixed = _renamed_vars(values, max_length, call, None, renames)
         if fixed is not None:
             changed["vars"] = fixed
-    items = params.get("items")
     if isinstance(items, list):
         for index, item in enumerate(items):
             item_vars = item.get("vars") if isinstance(item, dict) else None
@@ -175,9 +179,12 @@ def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
     if not isinstance(plan, Deliver):
         return plan
     renames: list[Rename] = []
-    calls = tuple(_call_with_valid_names(call, max_length, renames)
-                  if call.method == "POST" and call.endpoint in _VAR_ENDPOINTS else call
-                  for call in plan.calls)
+    calls = plan.calls
+    for position, call in enumerate(calls):
+        if call.method == "POST" and call.endpoint in _VAR_ENDPOINTS:
+            fixed = _call_with_valid_names(call, max_length, renames)
+            if fixed is not call:
+                calls = (*calls[:position], fixed, *calls[position + 1:])
     if not renames:
         return plan
     return Deliver(calls, plan.remember, plan.notes, (*plan.renamed, *renames))
