@@ -66,7 +66,7 @@ def debian_mirror() -> str:
         if not source.is_file() or not source.name.endswith((".list", ".sources")):
             continue
         for url in re.findall(r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)",
-                              source.read_text(encoding="utf-8"), re.M):
+                              source.read_text(encoding="utf-8"), re.MULTILINE):
             if url.rstrip("/").endswith("/debian"):
                 return str(url)
     return "http://deb.debian.org/debian"
