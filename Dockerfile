@@ -11,9 +11,10 @@
 ARG BASE=docker.io/library/python:3.12-slim-bookworm
 
 FROM ${BASE} AS build
-# The certificate authority pip trusts, for a build behind a TLS-inspecting proxy. Mount the CA bundle as a build-time volume
-# (`podman build -v /etc/ssl/certs/ca-certificates.crt:/build-ca.crt:ro
-# --build-arg PIP_CERT=/build-ca.crt`): these exist in this stage only, never in the image.
+# The certificate authority pip trusts, for a build behind a TLS-inspecting proxy: mount
+# the CA bundle as a build-time volume (`podman build -v
+# /etc/ssl/certs/ca-certificates.crt:/build-ca.crt:ro --build-arg PIP_CERT=/build-ca.crt`).
+# Both exist in this stage only, never in the image.
 ARG PIP_CERT
 WORKDIR /src
 COPY pyproject.toml README.md ./
