@@ -36,7 +36,7 @@ from ..store.postgres_server import fresh_database
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "localhost/sailbridge-test-base:bookworm"
 APT_PACKAGES = {"podman": "podman", "buildah": "buildah", "debootstrap": "debootstrap",
-                "promtool": "prometheus"}
+                "promtool": "prometheus", "prometheus": "prometheus"}
 
 
 def require_tool(name: str) -> str:

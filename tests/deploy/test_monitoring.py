@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -136,3 +138,83 @@ def test_every_metric_in_the_rules_and_the_dashboard_is_exported(exported: set[s
                             if group != PENDING_GROUP), *map(METRIC.findall,
                                                              dashboard_expressions()))
     assert not outside - exported, sorted(outside - exported)
+
+
+@pytest.fixture
+def two_nodes(sandbox: SandboxHandle, tmp_path: Path) -> Iterator[list[ServeProcess]]:
+    """Two ``serve`` processes after the demo events: one delivering (through Sailthru
+    errors, so some calls are retried; one event of an unknown type is rejected), one
+    whose secret Sailthru refuses (so its delivery pauses)."""
+    good = ServeProcess(service_env(sandbox, str(tmp_path / "good.db"), free_port()),
+                        tmp_path / "good.log")
+    bad = ServeProcess(service_env(sandbox, str(tmp_path / "bad.db"), free_port(),
+                                   SAILBRIDGE_SAILTHRU_API_SECRET="not-the-secret"),
+                       tmp_path / "bad.log")
+    sandbox.configure(fail_rate=0.5)
+    unknown = {"type": "bogus", "userId": "user-x", "messageId": "unknown-type"}
+    try:
+        for node in (good.start(), bad.start()):
+            assert requests.post(node.url + "/v1/batch", auth=(WRITE_KEY, ""), timeout=10,
+                                 json={"batch": [*demo_events(), unknown]}).status_code == 200
+        good.wait_until_settled(len(demo_events()))
+        deadline = time.monotonic() + 30
+        while not bad.admin("/status")["paused"]:
+            assert time.monotonic() < deadline, bad.log.read_text()[-2000:]
+            time.sleep(0.2)
+        yield [good, bad]
+    finally:
+        good.stop()
+        bad.stop()
+
+
+def prometheus_api(url: str, path: str, **params: str) -> Any:
+    answer = requests.get(url + "/api/v1/" + path, params=params, timeout=10).json()
+    assert answer["status"] == "success", (path, params, answer)
+    return answer["data"]
+
+
+def test_a_real_prometheus_evaluates_the_rules_and_every_panel(
+        two_nodes: list[ServeProcess], tmp_path: Path) -> None:
+    """Prometheus scrapes the two nodes every second with the rules loaded: the paused
+    node's alert goes pending, and every dashboard query is valid PromQL with data."""
+    binary = require_tool("prometheus")
+    port = free_port()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(yaml.safe_dump({
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+        "rule_files": [str(RULES)],
+        "scrape_configs": [{"job_name": "sailbridge", "static_configs": [
+            {"targets": [node.url.removeprefix("http://") for node in two_nodes]}]}]}))
+    url = f"http://127.0.0.1:{port}"
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        server = subprocess.Popen(
+            [binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{port}"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None and time.monotonic() < deadline, (
+                tmp_path / "prometheus.log").read_text()[-3000:]
+            try:
+                series = prometheus_api(url, "query", query="sailbridge_delivery_paused")
+                if len(series["result"]) == 2 and time.monotonic() > deadline - 50:
+                    break  # both nodes scraped, and ten seconds of samples for rate()
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.5)
+        alerts = {alert["labels"]["alertname"]: alert["state"]
+                  for alert in prometheus_api(url, "alerts")["alerts"]}
+        assert alerts.get("SailbridgeDeliveryPaused") in ("pending", "firing"), alerts
+        groups = prometheus_api(url, "rules")["groups"]
+        assert not [rule["name"] for group in groups for rule in group["rules"]
+                    if rule.get("health") != "ok"]
+        empty = []
+        for expression in dashboard_expressions():
+            result = prometheus_api(url, "query", query=expression.replace(
+                "$__rate_interval", "10s"))["result"]
+            if not result:
+                empty.append(expression)
+        assert empty == []
+    finally:
+        server.terminate()
+        server.wait(30)
