@@ -36,7 +36,8 @@ from ..store.postgres_server import fresh_database
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "localhost/sailbridge-test-base:bookworm"
 APT_PACKAGES = {"podman": "podman", "buildah": "buildah", "debootstrap": "debootstrap",
-                "promtool": "prometheus", "prometheus": "prometheus"}
+                "promtool": "prometheus", "prometheus": "prometheus",
+                "docker-compose": "--no-install-recommends docker-compose"}
 
 
 def require_tool(name: str) -> str:

@@ -11,6 +11,7 @@ postgres tag exists on Docker Hub cannot be checked here: no registry is reachab
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 from pathlib import Path
@@ -25,7 +26,7 @@ from sailbridge.cli.app import app
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.settings import Settings, load_settings
 
-from .conftest import ROOT
+from .conftest import ROOT, require_tool, run
 
 COMPOSE = ROOT / "compose.yaml"
 PRODUCTION_EXAMPLE = ROOT / "deploy" / "production.env.example"
@@ -33,6 +34,12 @@ NODES = ("sailbridge-1", "sailbridge-2")
 VARIABLE = re.compile(r"\$\{(?P<name>[A-Z_][A-Z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 OPTIONAL_VARIABLES = {"SAILBRIDGE_IMAGE_TAG"}
 """Variables with a default that production may keep (the others are in the example)."""
+
+
+def filled_production_variables() -> dict[str, str]:
+    """The production example with a placeholder in every blank."""
+    return {name: value or f"{name.lower()}-0123456789abcdef"
+            for name, value in production_variables().items()}
 
 
 def compose() -> dict[str, Any]:
@@ -83,9 +90,7 @@ def test_every_variable_is_listed_for_production_and_every_listed_one_is_used() 
 @pytest.mark.parametrize("variables", ["defaults", "production"])
 def test_the_nodes_settings_are_known_and_load(variables: str,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    given = {} if variables == "defaults" else {
-        name: value or f"{name.lower()}-0123456789abcdef"
-        for name, value in production_variables().items()}
+    given = {} if variables == "defaults" else filled_production_variables()
     for node in NODES:
         environment = interpolate(compose()["services"][node]["environment"], given)
         unknown = [name for name in environment if not name.startswith("SAILBRIDGE_")
@@ -100,6 +105,28 @@ def test_the_nodes_settings_are_known_and_load(variables: str,
             assert settings.sailthru_base_url == "https://api.sailthru.com"
             assert settings.pageview_base_url == "https://api.sail-track.com"
             assert settings.admin_token is not None
+
+
+@pytest.mark.parametrize("variables", ["defaults", "production"])
+def test_docker_compose_validates_it_and_resolves_it_as_these_tests_do(
+        variables: str, tmp_path: Path) -> None:
+    """Compose's own schema check and interpolation (docker-compose 1.29, Debian's: it
+    needs no daemon for ``config``), so the checks above read what compose would run."""
+    tool = require_tool("docker-compose")
+    given = {} if variables == "defaults" else filled_production_variables()
+    environment = {name: value for name, value in os.environ.items()
+                   if name not in production_variables() and name not in OPTIONAL_VARIABLES}
+    no_env_file = tmp_path / "empty.env"  # not a developer's .env beside compose.yaml
+    no_env_file.write_text("")
+    resolved = yaml.safe_load(run(
+        tool, "--env-file", str(no_env_file), "--file", str(COMPOSE), "--profile", "demo", "config",
+        env={**environment, **given}, cwd=tmp_path).stdout)
+    assert set(resolved["services"]) == set(compose()["services"])
+    for name, service in compose()["services"].items():
+        ours = interpolate(service.get("environment", {}), given)
+        assert resolved["services"][name].get("environment", {}) == {
+            key: str(value) for key, value in ours.items()}, name
+        assert resolved["services"][name]["image"] == interpolate(service["image"], given)
 
 
 def test_images_are_this_tree_or_a_pinned_tag() -> None:
