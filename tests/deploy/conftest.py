@@ -131,13 +131,14 @@ class Image:
         return name
 
     def run_argv(self, container: str, *command: str, env: dict[str, str] | None = None,
-                 user: str | None = None) -> list[str]:
-        """The ``buildah run`` command line for ``command`` in ``container``."""
+                 mounts: dict[Path, str] | None = None) -> list[str]:
+        """The ``buildah run`` command line for ``command`` in ``container``, with
+        ``env`` set and each file of ``mounts`` mounted read-only where it maps to."""
         argv = [self.buildah, "run", "--isolation", "chroot"]
         for key, value in (env or {}).items():
             argv += ["--env", f"{key}={value}"]
-        if user is not None:
-            argv += ["--user", user]
+        for source, target in (mounts or {}).items():
+            argv += ["--volume", f"{source}:{target}:ro"]
         return [*argv, container, "--", *command]
 
     def run(self, container: str, *command: str, env: dict[str, str] | None = None,

@@ -74,22 +74,30 @@ def test_the_demo_runs_inside(image: Image, container: str) -> None:
 
 
 @pytest.fixture
-def serving(image: Image, sandbox: SandboxHandle, database_url: str) -> Iterator[
-        tuple[str, str, str]]:
+def serving(image: Image, sandbox: SandboxHandle, database_url: str,
+            tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
     """``sailbridge serve`` (the image's default command) inside a container of its own,
-    on the machine's PostgreSQL and network: its URL, its container and its log."""
+    on the machine's PostgreSQL and network: its URL, its container and its log. The
+    secrets come from a TOML file mounted read-only, the rest from the environment, the
+    two ways the image takes settings."""
     port = free_port()
     settings = {name: value for name, value in sandbox_environment(
-        sandbox, database_url, SAILBRIDGE_WRITE_KEYS=WRITE_KEY,
-        SAILBRIDGE_ADMIN_TOKEN=ADMIN_TOKEN, SAILBRIDGE_HOST="127.0.0.1",
+        sandbox, database_url, SAILBRIDGE_ADMIN_TOKEN=ADMIN_TOKEN, SAILBRIDGE_HOST="127.0.0.1",
         SAILBRIDGE_PORT=str(port)).items() if name.startswith("SAILBRIDGE_")}
+    secrets = {"sailthru_api_secret": settings.pop("SAILBRIDGE_SAILTHRU_API_SECRET"),
+               "write_keys": WRITE_KEY}
+    config = tmp_path / "sailbridge.toml"
+    config.write_text("".join(f'{key} = "{value}"\n' for key, value in secrets.items()))
+    config.chmod(0o644)  # readable by the image's user
     container = image.container()
     entrypoint = image.inspect()["Config"]["Entrypoint"] + image.inspect()["Config"]["Cmd"]
-    log = Path(os.environ.get("TMPDIR", "/tmp")) / f"{container}.log"
+    log = tmp_path / "serve.log"
     with log.open("wb") as handle:
-        process = subprocess.Popen(image.run_argv(container, *entrypoint, env=settings),
-                                   stdout=handle, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            image.run_argv(container, *entrypoint,
+                           env={**settings, "SAILBRIDGE_CONFIG": "/etc/sailbridge/sailbridge.toml"},
+                           mounts={config: "/etc/sailbridge/sailbridge.toml"}),
+            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -100,7 +108,7 @@ def serving(image: Image, sandbox: SandboxHandle, database_url: str) -> Iterator
             except requests.ConnectionError:
                 time.sleep(0.2)
         assert process.poll() is None, log.read_text(errors="replace")[-3000:]
-        yield url, container, log.read_text(errors="replace")
+        yield url, container, log
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -108,7 +116,6 @@ def serving(image: Image, sandbox: SandboxHandle, database_url: str) -> Iterator
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait(10)
-        log.unlink(missing_ok=True)
 
 
 def serve_uids(port: str) -> set[int]:
@@ -129,8 +136,8 @@ def serve_uids(port: str) -> set[int]:
 
 
 def test_serve_in_the_image_delivers_to_the_sandbox_as_a_non_root_user(
-        image: Image, serving: tuple[str, str, str], sandbox: SandboxHandle) -> None:
-    url, container, _log = serving
+        image: Image, serving: tuple[str, str, Path], sandbox: SandboxHandle) -> None:
+    url, container, log = serving
     assert requests.get(url + "/readyz", timeout=5).json() == {"ok": True}
 
     answer = requests.post(url + "/v1/batch", auth=(WRITE_KEY, ""), timeout=10,
@@ -158,3 +165,6 @@ def test_serve_in_the_image_delivers_to_the_sandbox_as_a_non_root_user(
 
     # The serving process is the image's user (uid 10001), not root.
     assert serve_uids(port) == {10001}
+    # The secret came from the mounted file and is not in the log.
+    text = log.read_text(errors="replace")
+    assert '"sailthru_api_secret": "***"' in text and sandbox.config.api_secret not in text
