@@ -214,6 +214,18 @@ def test_a_real_prometheus_evaluates_the_rules_and_every_panel(
                 "$__rate_interval", "10s"))["result"]
             if not result:
                 empty.append(expression)
+        # The share of the limit in use has no sample once the minute Sailthru counted
+        # it in is over (by design: an old burst must not keep the alert going). If that
+        # minute ended before the query, one more call gives a fresh sample.
+        ratio = "sailbridge_sailthru_rate_limit_used_ratio"
+        for attempt in range(3):
+            if not any(ratio in expression for expression in empty):
+                break
+            requests.post(two_nodes[0].url + "/v1/track", auth=(WRITE_KEY, ""), timeout=10,
+                          json={"userId": "user-1001", "event": "Fresh", "messageId": f"f{attempt}"})
+            time.sleep(2)
+            empty = [e for e in empty if not prometheus_api(url, "query", query=e.replace(
+                "$__rate_interval", "10s"))["result"]]
         assert empty == []
     finally:
         server.terminate()
