@@ -10,6 +10,7 @@ rather than computed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from sailbridge.delivery.executor import (
 from sailbridge.events import Event
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
+from sailbridge.mapping.cart_expiry import expiry_warning
 from sailbridge.mapping.consent import consent_verdict
 from sailbridge.mapping.filters import Filtered, Passed, apply_filters
 from sailbridge.mapping.options import MappingOptions
@@ -29,7 +31,6 @@ from sailbridge.mapping.plan import (
     Deliver,
     Fail,
     ForgetUser,
-    Item,
     MemoryUpdate,
     RememberCart,
     RememberEmail,
@@ -39,7 +40,7 @@ from sailbridge.mapping.plan import (
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
 from sailbridge.store.base import SEND_WRITE_KEY
-from sailbridge.store.memory import Memory
+from sailbridge.store.memory import Memory, RememberedCart
 from sailbridge.store.readonly import open_read_only_memory
 
 
@@ -54,7 +55,7 @@ class DryRunMemory:
     def __init__(self, underlying: Memory | None) -> None:
         self._underlying = underlying
         self._emails: dict[str, str] = {}
-        self._carts: dict[str, tuple[Item, ...]] = {}
+        self._carts: dict[str, RememberedCart] = {}
         self._merges: set[tuple[str, str]] = set()
         self._forgotten: set[str] = set()
         """Ids a deletion earlier in the file forgot: the stored memory no longer counts."""
@@ -68,7 +69,7 @@ class DryRunMemory:
         stored = self._stored(user_key)
         return await stored.email(user_key) if stored else None
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         if user_id in self._carts:
             return self._carts[user_id]
         stored = self._stored(user_id)
@@ -86,7 +87,7 @@ class DryRunMemory:
                 case RememberEmail(user_key, email):
                     self._emails[user_key] = email
                 case RememberCart(user_id, items):
-                    self._carts[user_id] = items
+                    self._carts[user_id] = RememberedCart(items, time.time())
                 case RememberMerge(anonymous_id, user_id):
                     self._merges.add((anonymous_id, user_id))
                 case ForgetUser(user_key):
@@ -168,7 +169,7 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
         ]
     if placeholders.assumptions:
         view["assumptions"] = placeholders.assumptions
-    warnings = ignored_overrides(event)
+    warnings = [*ignored_overrides(event), *filter(None, [expiry_warning(event)])]
     if warnings:
         view["warnings"] = list(warnings)
     view.update(gate_view(event, options, write_key, resolved.plan))
@@ -178,8 +179,10 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
 
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:
     match plan:
-        case Deliver(calls, _):
-            return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls]}
+        case Deliver(calls, _, notes, renamed):
+            return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls],
+                    **({"notes": list(notes)} if notes else {}),
+                    **({"renamed": [r.to_dict() for r in renamed]} if renamed else {})}
         case Skip(reason):
             return {"outcome": "skip", "reason": reason}
         case Fail(reason):

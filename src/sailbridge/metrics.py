@@ -141,6 +141,7 @@ class Metrics:
 
         # per-route use of Sailthru's rate limits over the last minute (the console's view)
         self.route_usage = RouteUsage()
+        r.register(self.route_usage)
 
         # labelled children on the per-request path, looked up once (labels() is not free)
         self._ingest_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
@@ -236,6 +237,7 @@ class Metrics:
             aggregate = CollectorRegistry()
             multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
             aggregate.register(self.store_totals)  # the shared store's, not per process
+            aggregate.register(self.route_usage)  # Sailthru's account-wide headers
             return generate_latest(aggregate)
         return generate_latest(self.registry)
 

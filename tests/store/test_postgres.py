@@ -279,7 +279,8 @@ async def test_pause_memory_and_dead_letters_are_shared_by_every_node(
 
     assert await second.paused_reason() == "Sailthru error 3: invalid API key"
     assert await second.email("u1") == "a@example.com"
-    assert await second.cart("u1", 60.0) == ()
+    remembered = await second.cart("u1", 60.0)
+    assert remembered is not None and remembered.items == ()
     assert [dead.id for dead in await second.list_jobs(JobState.DEAD)] == [job.id]
     assert await second.replay(None, None, 1_002.0) == 1
     assert (await first.counts()).pending == 1

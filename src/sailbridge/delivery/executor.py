@@ -10,12 +10,15 @@ is what delivery does.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
+from sailbridge.clock import Clock
 from sailbridge.events import Event
 from sailbridge.mapping import cart_from_sailthru, plan_event
+from sailbridge.mapping.cart_expiry import cart_time
 from sailbridge.mapping.coalescing import GroupPlan, Kind, Member, Unmergeable, plan_group
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
@@ -149,11 +152,12 @@ class MemoryFirstFacts:
     """
 
     def __init__(self, memory: Memory | None, fallback: Fallback, cart_ttl: float,
-                 lookups: list[LookupRecord]) -> None:
+                 lookups: list[LookupRecord], clock: Clock = time.time) -> None:
         self._memory = memory
         self._fallback = fallback
         self._cart_ttl = cart_ttl
         self._lookups = lookups
+        self._clock = clock
 
     async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
         facts, answered = await self._remembered(request, facts)
@@ -180,8 +184,8 @@ class MemoryFirstFacts:
                     if email is not None:
                         facts = dataclasses.replace(facts, email=email)
                 cart = await memory.cart(user_id, self._cart_ttl)
-                return (facts, False) if cart is None else (
-                    dataclasses.replace(facts, cart=cart), True)
+                return (facts, False) if cart is None else (dataclasses.replace(
+                    facts, cart=cart.items, cart_age=self._clock() - cart.posted_at), True)
             case ProfileLookup(anonymous_id, user_id):
                 if await memory.merged(anonymous_id, user_id):
                     return dataclasses.replace(
@@ -195,8 +199,9 @@ class SailthruFacts:
 
     source: Literal["sailthru", "planned"] = "sailthru"
 
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: Sender, clock: Clock = time.time) -> None:
         self._sender = sender
+        self._clock = clock
 
     async def answer(self, request: LookupRequest, facts: Facts,
                      record: LookupRecord) -> Facts:
@@ -206,8 +211,11 @@ class SailthruFacts:
                 return dataclasses.replace(facts, email=_email_of(profile))
             case CartLookup():
                 email = facts.email if facts.email is not UNKNOWN else _email_of(profile)
-                cart = cart_from_sailthru(profile.get("purchase_incomplete") if profile else None)
-                return dataclasses.replace(facts, cart=cart, email=email)
+                incomplete = profile.get("purchase_incomplete") if profile else None
+                updated = cart_time(incomplete)
+                return dataclasses.replace(
+                    facts, cart=cart_from_sailthru(incomplete), email=email,
+                    cart_age=None if updated is None else self._clock() - updated)
             case ProfileLookup():
                 state = ProfileState.EXISTS if profile is not None else ProfileState.ABSENT
                 return dataclasses.replace(facts, anonymous_profile=state)

@@ -258,12 +258,13 @@ def _shape_problem(plan: Deliver, kind: Kind) -> str | None:
 
 def _fold(facts: Facts, remember: Sequence[MemoryUpdate], event: Event) -> Facts:
     """The facts the next member would find: what this member taught memory about its
-    user (the cart it posted, an email) replaces what was known."""
+    user (the cart it posted, an email) replaces what was known. A cart just posted is
+    no age at all, so cart expiry never clears it for the next member."""
     user_keys = {event.user_key, event.user_id}
     for update in remember:
         match update:
             case RememberCart(user_id, items) if user_id in user_keys:
-                facts = dataclasses.replace(facts, cart=items)
+                facts = dataclasses.replace(facts, cart=items, cart_age=0.0)
             case RememberEmail(user_key, email) if user_key in user_keys:
                 facts = dataclasses.replace(facts, email=email)
     return facts

@@ -29,3 +29,8 @@ class MappingOptions:
     # What reaches Sailthru at all (docs/filters.md): checked before the mapping.
     filters: FilterSet = NO_FILTERS
     consent: ConsentPolicy = NO_CONSENT_POLICY
+    clear_cart_after_hours: int | None = None
+    """Default ``clearIncompleteCartAfterNHours`` for cart events without one (issue 21)."""
+    rename_vars: bool = True
+    """Make every var name valid by Sailthru's rules (`sailbridge.mapping.var_names`)."""
+    var_name_max_length: int | None = None

@@ -12,6 +12,7 @@ from sailbridge.mapping.plan import Facts, Fail, Plan, Skip
 from sailbridge.mapping.routing import disabled_reason
 from sailbridge.mapping.track import plan_track
 from sailbridge.mapping.users import plan_alias, plan_identify
+from sailbridge.mapping.var_names import rename_plan_vars
 
 NOTHING_KNOWN = Facts()
 """The facts before any lookup: every one `UNKNOWN`."""
@@ -24,7 +25,8 @@ def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNO
     Pure: the same arguments always give the same plan, so the executor may plan again
     after every lookup, and retries replay exactly the same calls. Consent comes first,
     then the ``integrations`` object, then the destination filters (which may see
-    ``write_key``, the one the event came in with) and last the mapping.
+    ``write_key``, the one the event came in with), then the mapping, and last the var
+    names of the calls are made ones Sailthru accepts (`rename_plan_vars`).
     """
     consent = consent_verdict(event, options.consent)
     if isinstance(consent, WithoutConsent):
@@ -36,9 +38,12 @@ def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNO
     if isinstance(filtered, Filtered):
         return filtered
     try:
-        return _plan(filtered.event, options, facts)
+        planned = _plan(filtered.event, options, facts)
     except Unmappable as exc:
         return Fail(str(exc))
+    if options.rename_vars:
+        return rename_plan_vars(planned, options.var_name_max_length)
+    return planned
 
 
 def _plan(event: Event, options: MappingOptions, facts: Facts) -> Plan:

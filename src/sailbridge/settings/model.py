@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sailbridge.mapping.consent import ConsentPolicy
 from sailbridge.mapping.filters import NO_FILTERS, FilterSet, parse_filters
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
+from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
 from sailbridge.settings.rate_limits import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
@@ -108,7 +109,7 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
     retention: float = Field(default=7 * 86400.0, gt=0)
-    backfill_update_key: Literal["email", "extid"] = "email"
+    backfill_update_key: Literal["email", "extid"] = "extid"
     backfill_max_file_bytes: int = Field(default=90_000_000, gt=0)
     backfill_poll_interval: float = Field(default=5.0, gt=0)
     backfill_upload_timeout: float = Field(default=900.0, gt=0)
@@ -122,6 +123,10 @@ class Settings(BaseSettings):
     filters: Annotated[FilterSet, PlainValidator(_filter_set)] = NO_FILTERS
     consent_categories: str = ""
     consent_required: bool = False
+    # What Sailthru can take (docs/mapping.md): cart expiry, var names.
+    clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
+    rename_vars: bool = True
+    var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -258,6 +263,9 @@ class Settings(BaseSettings):
             track_screens_as_pageviews=self.track_screens_as_pageviews,
             filters=self.filters,
             consent=self.consent_policy,
+            clear_cart_after_hours=self.clear_incomplete_cart_after_hours,
+            rename_vars=self.rename_vars,
+            var_name_max_length=self.var_name_max_length,
         )
 
 

@@ -21,9 +21,9 @@ from urllib.parse import quote
 import psycopg
 from psycopg_pool import PoolTimeout
 
-from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.factory import is_postgres_url
-from sailbridge.store.memory import Memory
+from sailbridge.store.memory import Memory, RememberedCart
 from sailbridge.store.sqlite.memory import read_cart, read_email, read_merged
 
 log = logging.getLogger("sailbridge.explain")
@@ -44,7 +44,7 @@ class ReadOnlySqliteMemory:
     async def email(self, user_key: str) -> str | None:
         return read_email(self._db, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         return read_cart(self._db, user_id, time.time() - max_age)
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:

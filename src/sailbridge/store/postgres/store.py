@@ -18,7 +18,7 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     FINAL_STATES,
@@ -35,7 +35,7 @@ from sailbridge.store.base import (
     StatusCounts,
 )
 from sailbridge.store.errors import StoreClosed, StoreMissing, StoreUnwritable
-from sailbridge.store.memory import Forgotten
+from sailbridge.store.memory import Forgotten, RememberedCart
 from sailbridge.store.postgres import reads, transactions
 from sailbridge.store.postgres.connection import QUERIES, has_schema, migrate, open_pool
 from sailbridge.store.postgres.database import Database
@@ -268,10 +268,11 @@ class PostgresStore:
         rows = await self._db.rows("memory_email", {"user_key": user_key})
         return rows[0][0] if rows else None
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         rows = await self._db.rows("memory_cart",
                                    {"user_id": user_id, "since": self._clock() - max_age})
-        return tuple(cart_decoder.decode(rows[0][0])) if rows else None
+        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) \
+            if rows else None
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
         rows = await self._db.rows("memory_merged",

@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import Self
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import ForgetUser, Item, MemoryUpdate
+from sailbridge.mapping.plan import ForgetUser, MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     FINAL_STATES,
@@ -40,7 +40,7 @@ from sailbridge.store.base import (
     StatusCounts,
 )
 from sailbridge.store.errors import StoreUnwritable
-from sailbridge.store.memory import Forgotten
+from sailbridge.store.memory import Forgotten, RememberedCart
 from sailbridge.store.send_plan import SentJob
 from sailbridge.store.sqlite import lifecycle, reads
 from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Checkpointer
@@ -283,7 +283,7 @@ class SqliteStore:
     async def email(self, user_key: str) -> str | None:
         return await self._readers.call(read_email, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         return await self._readers.call(read_cart, user_id, self._clock() - max_age)
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
