@@ -26,6 +26,7 @@ _TRACK_ROUTES: Final[dict[str, str]] = {
     "ordercompleted": "POST /purchase",
     "productadded": "POST /purchase",
     "productremoved": "POST /purchase",
+    "orderrefunded": "POST /return",
     "userdeleted": "DELETE /user",
     "subscribed": "POST /user",
 }

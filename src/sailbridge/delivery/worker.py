@@ -239,6 +239,7 @@ class Worker:
                 self._wake.set()
             await self._settle(job, outcome, decision, started)
         except Exception:
+            log.exception("delivery of job %s crashed; releasing it", job.id)
             await self._crashed([job])
         finally:
             self._inflight.pop(job.id, None)
@@ -260,6 +261,8 @@ class Worker:
                     del left[:1]  # settled (retry, pause, release): not finished
                     break
         except Exception:
+            log.exception("delivery of jobs %s crashed; releasing them",
+                          ", ".join(str(job.id) for job in left))
             await self._crashed(left)
             left = []
         finally:
@@ -314,8 +317,6 @@ class Worker:
 
     async def _crashed(self, jobs: list[Job]) -> None:
         """A delivery raised (a bug, the store gone): its jobs go back after a lease."""
-        log.exception("delivery of job(s) %s crashed; releasing them",
-                      ", ".join(str(job.id) for job in jobs))
         for job in jobs:
             with contextlib.suppress(Exception):
                 await self._release_untouched(job, self._clock() + self._config.lease)

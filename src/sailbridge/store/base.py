@@ -72,6 +72,15 @@ FINAL_STATES: Final = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.
 """The states a job never leaves (but for a replay of the dead)."""
 
 
+def may_follow(head: Job, state: str, available_at: float, ordering_keys: Sequence[str],
+               user_key: str, now: float) -> bool:
+    """Whether a job behind ``head`` in its user's line may be claimed with it: waiting
+    and due, of the same user, and in that line only (a job also in another line, as
+    an identify that merges an anonymous profile, waits for that line's head too)."""
+    return (state == JobState.PENDING and available_at <= now and user_key == head.user_key
+            and tuple(ordering_keys) == (head.user_key,))
+
+
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
     """An accepted event to deliver. ``event`` is the Segment JSON (camelCase): a dict,
     or a `msgspec.Raw` holding the encoded JSON object when ingest already has the exact
@@ -298,6 +307,17 @@ class Store(Memory, Protocol):
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
         not held back by an earlier unfinished job sharing an ordering key), oldest first."""
+
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int) -> list[list[Job]]:
+        """`claim` up to ``limit`` jobs, each with the jobs right behind it in its user's
+        line that are ready too (`may_follow`), at most ``size`` jobs a line, all leased
+        to ``worker``: one user's consecutive events, handed out together so the worker
+        may merge them (coalescing). Each line is in line order, head first.
+
+        A follower is settled after the jobs before it; until then it is not a line
+        head, so nobody else may claim it, and a lease that runs out (a crashed worker)
+        returns the line one job at a time, in order."""
 
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:

@@ -126,10 +126,20 @@ WHERE state = 'pending' AND blockers = 0 AND attempts > 0 AND available_at <= :n
 ORDER BY available_at LIMIT :limit;
 
 -- name: claimable_expired
--- Claimed jobs whose worker stopped renewing the lease (crashed): still line heads.
+-- Claimed jobs whose worker stopped renewing the lease (crashed) and that head their
+-- lines: a crashed worker may have held a user's line (claim_groups), whose later jobs
+-- wait until the earlier ones are settled.
 SELECT id FROM jobs INDEXED BY jobs_leased
-WHERE state = 'claimed' AND lease_until < :now
+WHERE state = 'claimed' AND lease_until < :now AND blockers = 0
 ORDER BY lease_until LIMIT :limit;
+
+-- name: line_behind
+-- A line from its head (the claimed job first), with what decides whether each job
+-- may be claimed with the head: pending, due, and in no other line.
+SELECT k.job_id, j.state, j.available_at, j.ordering_keys, j.user_key
+FROM job_keys k JOIN jobs j ON j.id = k.job_id
+WHERE k.key = :key
+ORDER BY k.pos LIMIT :limit;
 
 -- name: lease_jobs
 UPDATE jobs SET state = 'claimed', lease_owner = :worker, lease_until = :lease_until,

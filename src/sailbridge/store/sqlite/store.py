@@ -171,6 +171,14 @@ class SqliteStore:
         return await self._writer.call(
             lambda tx: lifecycle.claim(tx, worker, limit, lease, now), kind=Kind.CLAIM)
 
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int) -> list[list[Job]]:
+        if limit <= 0:
+            return []
+        return await self._writer.call(
+            lambda tx: lifecycle.claim_groups(tx, worker, limit, lease, now, size),
+            kind=Kind.CLAIM)
+
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:
         if job_ids:
