@@ -6,19 +6,22 @@ is, per route, the calls the queued events still need there divided by the route
 current limit: the one Sailthru last reported in ``X-Rate-Limit-Limit`` (its count for
 the whole account, which may differ from the configuration), else the configured one.
 
-Pure: the caller reads the queue (`Store.queued_kinds`) and the route usage; this
-module only counts and divides, so ``status``, the console and ``/metrics`` agree.
+Pure: the caller reads the queue (`Store.counts`, `Store.queued_kinds`) and the route
+usage; this module only counts and divides, so ``status``, the console and ``/metrics``
+agree. Every queued event is counted as one call: with coalescing a backlog of profile
+updates and cart changes needs fewer, so the estimate is an upper bound there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Any, Final, Literal
 
 from sailbridge.mapping import normalize_event_name
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.rate_limits import DEFAULT_OTHER_LIMIT
+from sailbridge.store.base import QueuedKinds, StatusCounts
 
 PAGEVIEW_ROUTE: Final = "POST /v1/track/event/pageview"
 
@@ -120,3 +123,25 @@ def estimate_drain(waiting: Mapping[str, int], configured: Mapping[str, float],
             routes.append(RouteDrain(route, calls, configured.get(route, DEFAULT_OTHER_LIMIT),
                                      "configured"))
     return DrainEstimate(tuple(routes))
+
+
+def backlog_estimate(counts: StatusCounts, sample: QueuedKinds,
+                     configured: Mapping[str, float],
+                     reported: Mapping[str, RateLimitInfo | None] | None = None
+                     ) -> DrainEstimate:
+    """The drain time of the whole queue (pending, retrying, in flight; the unsorted
+    inbox too), its mix of routes read from ``sample`` (the oldest unfinished jobs)."""
+    unfinished = counts.pending + counts.retrying + counts.claimed
+    scale = unfinished / sample.sampled if sample.sampled else 0.0
+    return estimate_drain(calls_waiting(sample.kinds, scale), configured, reported)
+
+
+def drain_view(estimate: DrainEstimate) -> dict[str, Any]:
+    """The estimate as JSON-ready data (``status --json``, the admin API)."""
+    return {
+        "total_seconds": round(estimate.total_seconds, 1),
+        "routes": [{"route": route.route, "calls": route.calls,
+                    "limit_per_second": round(route.limit, 3),
+                    "limit_from": route.limit_from, "seconds": round(route.seconds, 1)}
+                   for route in estimate.routes],
+    }

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,7 +19,10 @@ from sailbridge.cli.exits import EXIT_FAILED, die
 from sailbridge.cli.loading import read_input, read_settings, with_store
 from sailbridge.cli.options import ConfigOption, checked_job_ids, list_limit, reason_filter
 from sailbridge.explain import explain_entries
-from sailbridge.render import print_table
+from sailbridge.render import duration, print_table
+
+if TYPE_CHECKING:
+    from sailbridge.store.base import QueuedKinds, StatusCounts, Store
 
 EVENT_STATES = ("pending", "retrying", "in_flight", "delivered", "skipped", "dead", "rejected")
 
@@ -45,10 +48,18 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events."""
+    from sailbridge.drain import backlog_estimate, drain_view
     from sailbridge.operations import status_view
 
     settings = read_settings(config)
-    view = status_view(with_store(settings, lambda store: store.counts(), read_only=True))
+
+    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds]:
+        return await store.counts(), await store.queued_kinds()
+
+    counts, sample = with_store(settings, read, read_only=True)
+    view = status_view(counts)
+    estimate = backlog_estimate(counts, sample, settings.rate_limits_per_second)
+    view["drain"] = drain_view(estimate)
     if json_output:
         typer.echo(json.dumps(view, indent=2))
         return
@@ -62,6 +73,13 @@ def status(
     age = view["oldest_pending_age_seconds"]
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
     print_table(stdout, ("state", "events"), rows, header=False)
+    if estimate.routes:
+        drain_rows: list[tuple[object, ...]] = [
+            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
+             duration(route.seconds)) for route in estimate.routes]
+        drain_rows.append(("all routes", estimate.total_calls, "",
+                           duration(estimate.total_seconds)))
+        print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
     if view["paused"]:
         stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)

@@ -175,6 +175,31 @@ class StatusCounts:
     """Of ``pending``, events accepted but not yet sorted into the queue (see `Store.accept`)."""
 
 
+QUEUE_SAMPLE: Final = 10_000
+"""Unfinished jobs `Store.queued_kinds` reads at most: enough for a mix's shares, and a
+bounded read however deep the queue."""
+
+
+@dataclass(frozen=True)
+class QueuedKinds:
+    """Unfinished jobs by (type, track event name; ``None`` for other types)."""
+
+    kinds: dict[tuple[str, str | None], int]
+
+    @property
+    def sampled(self) -> int:
+        return sum(self.kinds.values())
+
+
+def queued_kinds_from(rows: Sequence[Sequence[Any]]) -> QueuedKinds:
+    """`QueuedKinds` from ``(event_type, event name, count)`` rows (both stores)."""
+    kinds: dict[tuple[str, str | None], int] = {}
+    for event_type, name, count in rows:
+        key = (str(event_type), str(name) if name is not None else None)
+        kinds[key] = kinds.get(key, 0) + int(count)
+    return QueuedKinds(kinds)
+
+
 class ListState(StrEnum):
     """The states an operator lists jobs by: `JobState`, with pending split in two."""
 
@@ -382,6 +407,11 @@ class Store(Memory, Protocol):
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last
         updated before ``older_than``; returns how many. The delivered and skipped
         counts are lifetime totals and do not go down."""
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        """What the oldest ``limit`` unfinished jobs are (pending, retrying or claimed;
+        not the unsorted inbox), counted by type and track event name: the sample the
+        drain-time estimate scales to the whole queue (`sailbridge.drain`)."""
 
     async def counts(self) -> StatusCounts:
         """Current pending (including accepted events not sorted yet), retrying, claimed,

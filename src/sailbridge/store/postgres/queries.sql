@@ -508,6 +508,15 @@ SELECT minute,
 FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute);
 -- ---------------------------------------------------------------- backfill files
 
+-- name: queued_kinds
+-- The oldest `limit` unfinished jobs by type and (track) event name: what the drain
+-- time estimate counts calls from. A bounded read of one partial index, however deep
+-- the queue.
+SELECT event_type, CASE WHEN event_type = 'track' THEN event->>'event' END, count(*)
+FROM (SELECT event_type, event FROM jobs
+      WHERE state IN ('pending', 'claimed') ORDER BY received_at LIMIT %(limit)s::integer) AS oldest
+GROUP BY 1, 2;
+
 -- name: backfill_file
 SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
 FROM backfill_files WHERE content_hash = %(content_hash)s;

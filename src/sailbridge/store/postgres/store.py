@@ -22,6 +22,7 @@ from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     FINAL_STATES,
+    QUEUE_SAMPLE,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -31,6 +32,7 @@ from sailbridge.store.base import (
     MinuteCount,
     NewJob,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
 )
@@ -279,6 +281,9 @@ class PostgresStore:
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await reads.finished_per_minute(self._db, since, until)
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        return await reads.queued_kinds(self._db, limit)
 
     async def counts(self) -> StatusCounts:
         return await reads.counts(self._db)

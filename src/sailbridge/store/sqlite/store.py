@@ -26,6 +26,7 @@ from sailbridge.mapping.plan import ForgetUser, MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     FINAL_STATES,
+    QUEUE_SAMPLE,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -36,6 +37,7 @@ from sailbridge.store.base import (
     MinuteCount,
     NewJob,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
 )
@@ -263,6 +265,9 @@ class SqliteStore:
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await self._readers.call(reads.finished_per_minute, since, until)
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        return await self._readers.call(reads.queued_kinds, limit)
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()
