@@ -35,7 +35,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
-from sailbridge.store.memory import Memory
+from sailbridge.store.memory import Memory, linked_ids
 from sailbridge.store.readonly import open_read_only_memory
 
 
@@ -90,7 +90,7 @@ class DryRunMemory:
 
     def _forget(self, user_key: str) -> None:
         """As the store forgets: the id and those merged with it (learned in the file)."""
-        keys = {user_key} | {key for pair in self._merges if user_key in pair for key in pair}
+        keys = set(linked_ids([pair for pair in self._merges if user_key in pair], user_key))
         self._forgotten |= keys
         self._merges = {pair for pair in self._merges if not keys.intersection(pair)}
         for key in keys:

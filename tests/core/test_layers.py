@@ -19,7 +19,7 @@ PACKAGE = Path(sailbridge.__file__).parent
 
 LAYERS: list[set[str]] = [
     # Foundations: plain values and helpers with no view of the product.
-    {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity",
+    {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity", "futures",
      "examples"},
     # Sailthru's vocabulary and its HTTP client; the sandbox imitates it from outside.
     {"sailthru"},

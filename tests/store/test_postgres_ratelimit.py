@@ -171,7 +171,7 @@ async def test_the_rate_limited_sender_uses_it_unchanged(pools: list[AsyncConnec
 
     await sender.send(call)
 
-    assert (client.calls, sender.throttled) == (2, 1)
+    assert client.calls == 2  # the 429 was absorbed and the call sent again
     assert time.monotonic() - began >= 0.4
 
 

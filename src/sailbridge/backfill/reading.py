@@ -26,6 +26,7 @@ import msgspec
 
 from sailbridge.events import EVENT_TYPES, Event, format_time
 from sailbridge.inputs import Entry, entry_from_bytes
+from sailbridge.logs import first_line
 
 GZIP_MAGIC = b"\x1f\x8b"
 _encode = msgspec.json.encode
@@ -155,5 +156,5 @@ def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
             number += 1
             yield entry_from_bytes(f"item {number}", _encode(raw), received_at)
     except ijson.JSONError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"the JSON array is malformed after item {number}: {detail}") from None
+        raise InputError(f"the JSON array is malformed after item {number}: "
+                         f"{first_line(exc)}") from None

@@ -52,13 +52,13 @@ from sailbridge.server.bodies import header_value, read_body, read_document
 from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.cors import CorsPolicy
 from sailbridge.server.errors import (
+    EndpointTypeMismatch,
     IngestError,
     InvalidEventError,
     NotFound,
     Overloaded,
     PayloadTooLarge,
-    StoreUnavailable,
-    TypeMismatch,
+    QueueUnavailable,
     Unauthorized,
 )
 from sailbridge.server.webhook import signed_body
@@ -245,7 +245,7 @@ class Ingest:
         await self._store(sorted_, received)
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
-            error_class = {TOO_LARGE: PayloadTooLarge, TYPE_MISMATCH: TypeMismatch}.get(
+            error_class = {TOO_LARGE: PayloadTooLarge, TYPE_MISMATCH: EndpointTypeMismatch}.get(
                 refusal.reason_class, InvalidEventError)
             raise error_class(refusal.reason)
         return _SUCCESS_RESPONSE
@@ -318,7 +318,7 @@ class Ingest:
             await self._coalescer.accept(sorted_.jobs, sorted_.rejections, received)
         except Exception as exc:
             log.exception("store.accept failed; answering 503")
-            raise StoreUnavailable(
+            raise QueueUnavailable(
                 f"the event store is unavailable ({type(exc).__name__}); retry later",
                 retry_after=self.config.unavailable_retry_after) from exc
         finally:

@@ -71,6 +71,9 @@ class JobState(StrEnum):
 FINAL_STATES: Final = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 """The states a job never leaves (but for a replay of the dead)."""
 
+PRUNE_EVERY: Final = 60.0
+"""Seconds between sweeps of message ids that fell out of the dedupe window."""
+
 
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
     """An accepted event to deliver. ``event`` is the Segment JSON (camelCase): a dict,

@@ -6,6 +6,7 @@ import os
 import sqlite3
 from pathlib import Path
 
+from sailbridge.logs import first_line
 from sailbridge.redact import mask_url_password
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreError, StoreMissing, StoreUnavailable
@@ -44,7 +45,7 @@ async def open_store(database: str, *, create: bool = True) -> Store:
             raise StoreMissing(f"{where}: {exc}") from exc
         except (psycopg.Error, PoolTimeout, OSError) as exc:
             raise StoreUnavailable(
-                f"{where}: cannot connect to PostgreSQL: {_first_line(exc)}") from exc
+                f"{where}: cannot connect to PostgreSQL: {first_line(exc)}") from exc
         except StoreError as exc:
             raise StoreUnavailable(f"{where}: {exc}") from exc
     from sailbridge.store.sqlite import SqliteStore
@@ -62,8 +63,3 @@ async def open_store(database: str, *, create: bool = True) -> Store:
         raise StoreUnavailable(f"{where}: cannot open the SQLite file: {exc}{hint}") from exc
     except StoreError as exc:
         raise StoreUnavailable(f"{where}: {exc}") from exc
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

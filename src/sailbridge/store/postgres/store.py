@@ -18,10 +18,12 @@ import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.clock import Clock
+from sailbridge.logs import first_line
 from sailbridge.mapping.plan import Item, MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     FINAL_STATES,
+    PRUNE_EVERY,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -44,8 +46,6 @@ from sailbridge.store.postgres.rows import cart_decoder, encode, job_from_row, j
 from sailbridge.store.postgres.transactions import add_to_counts, not_claimed, shard
 from sailbridge.store.send_plan import SentJob
 
-PRUNE_EVERY = 60.0
-"""Seconds between sweeps of message ids that fell out of the dedupe window."""
 PRUNE_CHUNK = 50_000
 
 
@@ -223,8 +223,7 @@ class PostgresStore:
         try:
             await self._db.execute("set_control", {"name": "health_probe", "value": repr(now)})
         except psycopg.Error as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnwritable(f"PostgreSQL refused a write: {message}") from exc
+            raise StoreUnwritable(f"PostgreSQL refused a write: {first_line(exc)}") from exc
 
     # ------------------------------------------------------------------ queue reads
 
