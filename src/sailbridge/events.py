@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from enum import StrEnum
+from typing import Any, Final
 
 import msgspec
 
-EventType = Literal["identify", "track", "page", "screen", "alias", "group"]
-EVENT_TYPES: Final[frozenset[str]] = frozenset(
-    ("identify", "track", "page", "screen", "alias", "group")
-)
+
+class EventType(StrEnum):
+    """The Segment spec's event types, lower case as stored (and as every source's
+    ``type`` is read: case-insensitively)."""
+
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    ALIAS = "alias"
+    GROUP = "group"
+
+
+EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)
 
 
 class InvalidEvent(ValueError):
@@ -32,7 +43,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
     user's, and the mapping reads only the parts it knows.
     """
 
-    type: str
+    type: EventType
     message_id: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
-from sailbridge.store.base import Job, JobState, StatusCounts, Store
+from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, StatusCounts, Store
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
                        re.IGNORECASE)
@@ -140,13 +140,7 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
     now = time.time() if now is None else now
     oldest = counts.oldest_pending_at
     return {
-        "pending": counts.pending,
-        "retrying": counts.retrying,
-        "in_flight": counts.claimed,
-        "delivered": counts.delivered,
-        "skipped": counts.skipped,
-        "rejected": counts.rejected,
-        "dead": counts.dead,
+        **{str(shown): getattr(counts, field) for shown, field in SHOWN_COUNTS.items()},
         "deduplicated": counts.deduplicated,
         "not_yet_sorted": counts.inbox,
         "paused": counts.paused_reason is not None,

@@ -35,7 +35,7 @@ from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
-from sailbridge.store.base import Store
+from sailbridge.store.base import SHOWN_COUNTS, Store
 from sailbridge.store.factory import describe_store, open_store
 from sailbridge.wiring import delivery_worker
 
@@ -110,8 +110,7 @@ async def log_queue_summary(store: Store, interval: float) -> None:
             queue_log.warning("queue summary unavailable", error=f"{type(exc).__name__}: {exc}")
             continue
         queue_log.info("queue", **{name: view[name] for name in (
-            "pending", "retrying", "in_flight", "dead", "delivered", "skipped", "rejected",
-            "oldest_pending_age_seconds", "paused", "paused_reason")})
+            *SHOWN_COUNTS, "oldest_pending_age_seconds", "paused", "paused_reason")})
 
 
 def log_start(settings: Settings, roles: Roles) -> None:

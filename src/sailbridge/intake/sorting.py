@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
@@ -32,11 +33,16 @@ from sailbridge.intake.rules import (
 )
 from sailbridge.store.base import NewJob, Rejection
 
-# Reason classes, the ``reason`` label of ``sailbridge_events_rejected_total``.
-TOO_LARGE: Final = "too_large"
-INVALID_EVENT: Final = "invalid_event"
-INVALID_TIMESTAMP: Final = "invalid_timestamp"
-TYPE_MISMATCH: Final = "type_mismatch"
+
+class RefusalClass(StrEnum):
+    """Why an event was refused, in one word: the ``reason`` label of
+    ``sailbridge_events_rejected_total``, and what a single-event route answers."""
+
+    TOO_LARGE = "too_large"
+    INVALID_EVENT = "invalid_event"
+    INVALID_TIMESTAMP = "invalid_timestamp"
+    TYPE_MISMATCH = "type_mismatch"
+
 
 MAX_EVENT_BYTES: Final = 32 * 1024
 """Segment's limit on one event's JSON."""
@@ -45,12 +51,11 @@ REJECTED_RAW_KEEP: Final = 1024
 """Bytes of an oversize event's JSON kept in its rejection record (the rest is dropped)."""
 
 
-
 @dataclass(frozen=True, slots=True)
 class Refusal:
     """Why one event is not queued: a reason class (a metric label) and the reason."""
 
-    reason_class: str
+    reason_class: RefusalClass
     reason: str
 
 
@@ -110,19 +115,19 @@ def event_or_refusal(document: Any, shared: Shared, kind: str | None,
         try:
             document = deletion_as_track(with_type(document, kind))
         except TypeMismatch as exc:
-            return Refusal(TYPE_MISMATCH, str(exc))
+            return Refusal(RefusalClass.TYPE_MISMATCH, str(exc))
         document = with_shared(document, shared)
         problem = value_problem(document)
         if problem is not None:
-            return Refusal(INVALID_EVENT, problem)
+            return Refusal(RefusalClass.INVALID_EVENT, problem)
     try:
         event = event_from_dict(document)
     except (InvalidEvent, msgspec.MsgspecError) as exc:
-        return Refusal(INVALID_EVENT, str(exc))
+        return Refusal(RefusalClass.INVALID_EVENT, str(exc))
     try:
         return stamped(event, received)
     except (InvalidEvent, ValueError, OverflowError) as exc:
-        return Refusal(INVALID_TIMESTAMP, f"bad timestamp: {exc}")
+        return Refusal(RefusalClass.INVALID_TIMESTAMP, f"bad timestamp: {exc}")
 
 
 def decode_event(raw: bytes, repaired: bool = False) -> tuple[Any, Refusal | None]:
@@ -133,11 +138,11 @@ def decode_event(raw: bytes, repaired: bool = False) -> tuple[Any, Refusal | Non
             return decode_any(raw), None
         except (msgspec.MsgspecError, RecursionError) as exc:
             if repaired:
-                return None, Refusal(INVALID_EVENT, f"malformed JSON: {exc}")
+                return None, Refusal(RefusalClass.INVALID_EVENT, f"malformed JSON: {exc}")
     try:
         return decode_any(repair_json(raw)), None
     except (msgspec.MsgspecError, RecursionError) as exc:
-        return None, Refusal(INVALID_EVENT, f"malformed JSON: {exc}")
+        return None, Refusal(RefusalClass.INVALID_EVENT, f"malformed JSON: {exc}")
 
 
 @dataclass
@@ -188,8 +193,8 @@ class Sorter:
         document: Any = None
         if len(data) > self.max_event_bytes:
             outcome: Event | Refusal = Refusal(
-                TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit is "
-                           f"{self.max_event_bytes} bytes")
+                RefusalClass.TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit "
+                                        f"is {self.max_event_bytes} bytes")
         else:
             document, refusal = decode_event(data, repaired)
             outcome = refusal or event_or_refusal(document, shared, kind, received)
@@ -205,7 +210,7 @@ def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
                   received_at: float) -> Rejection:
     """The durable record of a refused event (its JSON cut short when oversize)."""
     reason = refusal.reason
-    if refusal.reason_class == TOO_LARGE:
+    if refusal.reason_class == RefusalClass.TOO_LARGE:
         data = data[:REJECTED_RAW_KEEP]
         reason += f" (only its first {REJECTED_RAW_KEEP} bytes are kept here)"
     message_id = document.get("messageId") if isinstance(document, dict) else None
@@ -218,6 +223,5 @@ def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
     )
 
 
-__all__ = ["INVALID_EVENT", "INVALID_TIMESTAMP", "NO_SHARED", "TOO_LARGE", "TYPE_MISMATCH",
-           "Received", "Refusal", "Sorted", "Sorter", "TimeText", "decode_event",
-           "event_or_refusal", "job_for", "rejection_for", "stamped"]
+__all__ = ["NO_SHARED", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter", "TimeText",
+           "decode_event", "event_or_refusal", "job_for", "rejection_for", "stamped"]

@@ -46,7 +46,7 @@ from starlette.routing import Route
 from sailbridge.clock import Clock
 from sailbridge.intake import fastpath
 from sailbridge.intake.documents import Body, batch_body, event_body, events_body
-from sailbridge.intake.sorting import TOO_LARGE, TYPE_MISMATCH, Sorted, Sorter
+from sailbridge.intake.sorting import RefusalClass, Sorted, Sorter
 from sailbridge.metrics import Metrics
 from sailbridge.server.bodies import header_value, read_body, read_document
 from sailbridge.server.coalesce import AcceptCoalescer
@@ -245,7 +245,8 @@ class Ingest:
         await self._store(sorted_, received)
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
-            error_class = {TOO_LARGE: PayloadTooLarge, TYPE_MISMATCH: EndpointTypeMismatch}.get(
+            error_class = {RefusalClass.TOO_LARGE: PayloadTooLarge,
+                           RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch}.get(
                 refusal.reason_class, InvalidEventError)
             raise error_class(refusal.reason)
         return _SUCCESS_RESPONSE

@@ -170,7 +170,8 @@ class StatusCounts:
 
 
 class ListState(StrEnum):
-    """The states an operator lists jobs by: `JobState`, with pending split in two."""
+    """The states people see (status, listings, the console): `JobState`, with pending
+    split in two and claimed shown as in flight (`list_state` maps one to the other)."""
 
     PENDING = "pending"        # waiting, never attempted
     RETRYING = "retrying"      # waiting after a failed attempt
@@ -178,6 +179,28 @@ class ListState(StrEnum):
     DELIVERED = "delivered"
     SKIPPED = "skipped"
     DEAD = "dead"
+
+
+def list_state(state: JobState, attempts: int) -> ListState:
+    """A stored job's state as people see it."""
+    if state is JobState.PENDING:
+        return ListState.RETRYING if attempts else ListState.PENDING
+    if state is JobState.CLAIMED:
+        return ListState.IN_FLIGHT
+    return ListState(state.value)
+
+
+REJECTED: Final = "rejected"
+"""Events refused at ingest: counted and listed beside the jobs, never a job's state."""
+
+SHOWN_COUNTS: Final[dict[str, str]] = {
+    ListState.PENDING: "pending", ListState.RETRYING: "retrying",
+    ListState.IN_FLIGHT: "claimed", ListState.DELIVERED: "delivered",
+    ListState.SKIPPED: "skipped", REJECTED: "rejected", ListState.DEAD: "dead",
+}
+"""Each count people see (its name in status, the admin API and the queue log) → the
+`StatusCounts` field holding it (also the ``state`` label of the queue metric), in the
+order every view shows them."""
 
 
 SCAN_WINDOW = 10_000

@@ -7,7 +7,6 @@ as single snapshots (`sailbridge.store.postgres.reads`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
 from types import TracebackType
@@ -259,7 +258,7 @@ class PostgresStore:
         return await reads.backfill_file(self._db, content_hash)
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
-        await self._db.execute("save_backfill_file", dataclasses.asdict(record))
+        await self._db.execute("save_backfill_file", record.row())
 
     # ------------------------------------------------------------------ memory
 

@@ -12,7 +12,6 @@ loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import os
 import sqlite3
 import time
@@ -276,7 +275,7 @@ class SqliteStore:
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
         await self._writer.call(
-            lambda tx: tx.run("save_backfill_file", dataclasses.asdict(record)))
+            lambda tx: tx.run("save_backfill_file", record.row()))
 
     # ------------------------------------------------------------------ memory
 
