@@ -10,17 +10,17 @@ what ``sailbridge send`` and ``explain`` use for files (`event_or_refusal`).
 
 from __future__ import annotations
 
-import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Final
 
 import msgspec
 
-from sailbridge.events import Event, InvalidEvent, event_from_dict, format_time, with_timestamp
+from sailbridge.events import Event, InvalidEvent, event_from_dict, with_timestamp
 from sailbridge.intake import fastpath
-from sailbridge.intake.documents import Body, decode_any
+from sailbridge.intake.arrival import Arrival, Received, TimeText
+from sailbridge.intake.documents import Body, decode_any, event_body
 from sailbridge.intake.jobs import job_for
 from sailbridge.intake.repair import NUL_ESCAPE, repair_json, value_problem
 from sailbridge.intake.rules import (
@@ -57,46 +57,6 @@ class Refusal:
 
     reason_class: RefusalClass
     reason: str
-
-
-class Received:
-    """The receive time of one request: epoch seconds, Segment's ISO text of it, and
-    (made only when the general path asks) the datetime."""
-
-    __slots__ = ("_moment", "epoch", "text")
-
-    def __init__(self, epoch: float, text: TimeText | None = None) -> None:
-        self.epoch = epoch
-        self._moment: datetime | None = None
-        self.text = (text or TimeText())(epoch)
-
-    @property
-    def moment(self) -> datetime:
-        if self._moment is None:
-            self._moment = datetime.fromtimestamp(self.epoch, UTC)
-        return self._moment
-
-
-class TimeText:
-    """`format_time` for a stream of receive times: ``strftime`` is the slow part and
-    its output changes once a second, so each second's prefix is formatted once."""
-
-    __slots__ = ("_prefix", "_second")
-
-    def __init__(self) -> None:
-        self._second = -1
-        self._prefix = ""
-
-    def __call__(self, epoch: float) -> str:
-        fraction, whole = math.modf(epoch)
-        second, micros = int(whole), round(fraction * 1e6)  # as datetime.fromtimestamp
-        if micros >= 1_000_000:
-            second, micros = second + 1, micros - 1_000_000
-        if second != self._second:
-            self._second = second
-            moment = datetime.fromtimestamp(second, UTC)
-            self._prefix = format_time(moment)[:-4]  # "...:SS." without "000Z"
-        return f"{self._prefix}{micros // 1000:03d}Z"
 
 
 def stamped(event: Event, received: Received) -> Event:
@@ -164,46 +124,67 @@ class Sorter:
     def received(self, epoch: float) -> Received:
         return Received(epoch, self._time_text)
 
-    def sort(self, body: Body, write_key: str, received: Received, into: Sorted,
-             kind: str | None = None, start: int = 0, stop: int | None = None) -> None:
-        """File ``body.events[start:stop]`` into ``into``; ``kind`` is a single-event
-        endpoint's type (``None``: each event says its own)."""
+    def sort(self, body: Body, arrival: Arrival, into: Sorted, start: int = 0,
+             stop: int | None = None) -> None:
+        """File ``body.events[start:stop]`` into ``into``."""
         quick = body.plain
         shallow = body.shallow
-        shared = body.shared
-        sent_at = shared.sent_at
         limit = self.max_event_bytes
-        epoch, text = received.epoch, received.text
-        decode, to_job, jobs = fastpath.decode_event, fastpath.to_job, into.jobs
+        decode, to_job, jobs = fastpath.decode_wire, fastpath.to_job, into.jobs
         for raw in body.events[start:stop]:
             if quick and len(raw) <= limit:
                 wire = decode(raw, shallow)
-                job = None if wire is None else to_job(wire, write_key, kind, sent_at, text,
-                                                      epoch)
+                job = None if wire is None else to_job(wire, arrival)
                 if job is not None:
                     jobs.append(job)
                     continue
-            self.sort_slow(raw, shared, kind, write_key, received, into, body.repaired)
+            self.sort_slow(raw, arrival, into)
 
-    def sort_slow(self, raw: msgspec.Raw | bytes, shared: Shared, kind: str | None,
-                  write_key: str, received: Received, into: Sorted,
-                  repaired: bool = False) -> None:
-        """The general path for one raw event (``repaired``: see `decode_event`)."""
+    def sort_single(self, data: bytes, kind: str, header_key: str | None, epoch: float,
+                    authorize: Callable[[str | None], str]) -> Sorted:
+        """A single-event request's body (``/v1/track``…) filed as its job or refusal.
+
+        ``authorize`` turns the key the request carries (``header_key``, else the
+        body's ``writeKey``) into the write key, or raises (the server's 401); a body
+        that cannot be read raises `BodyError`."""
+        wire = fastpath.decode_single(data)
+        if wire is not None:
+            write_key = authorize(header_key or _text(wire.write_key))
+            if len(data) <= self.max_event_bytes:
+                job = fastpath.to_single_job(wire, Arrival(write_key, self.received(epoch),
+                                                            kind))
+                if job is not None:
+                    return Sorted([job])
+        body = event_body(data)
+        write_key = authorize(header_key or body.write_key)
+        into = Sorted()
+        self.sort_slow(body.events[0], Arrival(write_key, self.received(epoch), kind,
+                                               body.shared, body.repaired), into)
+        return into
+
+    def sort_slow(self, raw: msgspec.Raw | bytes, arrival: Arrival, into: Sorted) -> None:
+        """The general path for one raw event."""
         data = bytes(raw)
         document: Any = None
+        received = arrival.received
         if len(data) > self.max_event_bytes:
             outcome: Event | Refusal = Refusal(
                 RefusalClass.TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit "
                                         f"is {self.max_event_bytes} bytes")
         else:
-            document, refusal = decode_event(data, repaired)
-            outcome = refusal or event_or_refusal(document, shared, kind, received)
+            document, refusal = decode_event(data, arrival.repaired)
+            outcome = refusal or event_or_refusal(document, arrival.shared, arrival.kind,
+                                                  received)
         if isinstance(outcome, Refusal):
-            into.rejections.append(rejection_for(write_key, data, document, outcome,
+            into.rejections.append(rejection_for(arrival.write_key, data, document, outcome,
                                                  received.epoch))
             into.refusals.append(outcome)
         else:
-            into.jobs.append(job_for(outcome, write_key, received.epoch))
+            into.jobs.append(job_for(outcome, arrival.write_key, received.epoch))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
 def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
@@ -223,5 +204,5 @@ def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
     )
 
 
-__all__ = ["NO_SHARED", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter", "TimeText",
+__all__ = ["NO_SHARED", "Arrival", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter", "TimeText",
            "decode_event", "event_or_refusal", "job_for", "rejection_for", "stamped"]

@@ -37,18 +37,17 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sailbridge.clock import Clock
-from sailbridge.intake import fastpath
-from sailbridge.intake.documents import Body, batch_body, event_body, events_body
-from sailbridge.intake.sorting import RefusalClass, Sorted, Sorter
+from sailbridge.intake.documents import Body, BodyError, batch_body, events_body
+from sailbridge.intake.sorting import Arrival, RefusalClass, Sorted, Sorter
 from sailbridge.metrics import Metrics
-from sailbridge.server.bodies import header_value, read_body, read_document
+from sailbridge.server.bodies import body_error, header_value, read_body, read_document
 from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.cors import CorsPolicy
 from sailbridge.server.errors import (
@@ -131,6 +130,9 @@ class IngestConfig:
 
 _SUCCESS: Final = b'{"success":true}'
 _SUCCESS_RESPONSE: Final = Response(_SUCCESS, media_type="application/json")
+_SINGLE_ERRORS: Final[dict[RefusalClass, type[IngestError]]] = {
+    RefusalClass.TOO_LARGE: PayloadTooLarge, RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch}
+"""A single-event request's refusal as its HTTP error (any other: `InvalidEventError`)."""
 
 
 class Ingest:
@@ -228,27 +230,15 @@ class Ingest:
         key = self._header_write_key(request)
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
-        wire = fastpath.decode_single(data)
-        if wire is not None:
-            write_key = self.write_keys.authorize(key or _text(wire.write_key))
-            if len(data) <= self.config.max_event_bytes:
-                stamp = self.sorter.received(received)
-                job = fastpath.to_single_job(wire, write_key, kind, stamp.text, received)
-                if job is not None:
-                    await self._store(Sorted([job]), received)
-                    return _SUCCESS_RESPONSE
-        body = read_document(event_body, data)
-        write_key = self.write_keys.authorize(key or body.write_key)
-        sorted_ = Sorted()
-        self.sorter.sort_slow(body.events[0], body.shared, kind, write_key,
-                              self.sorter.received(received), sorted_, body.repaired)
+        try:
+            sorted_ = self.sorter.sort_single(data, kind, key, received,
+                                              self.write_keys.authorize)
+        except BodyError as error:
+            raise body_error(error) from error
         await self._store(sorted_, received)
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
-            error_class = {RefusalClass.TOO_LARGE: PayloadTooLarge,
-                           RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch}.get(
-                refusal.reason_class, InvalidEventError)
-            raise error_class(refusal.reason)
+            raise _SINGLE_ERRORS.get(refusal.reason_class, InvalidEventError)(refusal.reason)
         return _SUCCESS_RESPONSE
 
     async def _ingest_webhook(self, request: Request) -> Response:
@@ -298,13 +288,14 @@ class Ingest:
         """Sort the body's events (yielding to other requests between chunks), store."""
         if not body.events:
             return
-        stamp = self.sorter.received(received)
+        arrival = Arrival(write_key, self.sorter.received(received), None, body.shared,
+                          body.repaired)
         sorted_ = Sorted()
         count = len(body.events)
         for start in range(0, count, SORT_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            self.sorter.sort(body, write_key, stamp, sorted_, start=start,
+            self.sorter.sort(body, arrival, sorted_, start=start,
                              stop=start + SORT_CHUNK if count > SORT_CHUNK else None)
         await self._store(sorted_, received)
 
@@ -347,10 +338,6 @@ def _bound_kind(handler: Callable[[Request, str], Awaitable[Response]], kind: st
     async def bound(request: Request) -> Response:
         return await handler(request, kind)
     return bound
-
-
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
 
 
 def ingest_routes(store: Store, config: IngestConfig, metrics: Metrics,
