@@ -35,8 +35,8 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
+from sailbridge.store.factory import open_read_only_memory
 from sailbridge.store.memory import Memory, linked_ids
-from sailbridge.store.readonly import open_read_only_memory
 
 
 class DryRunMemory:
