@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sailbridge.futures import settle
-from sailbridge.store.base import NewJob, Rejection, Store
+from sailbridge.store.base import NewJob, Queue, Rejection
 
 
 @dataclass
@@ -36,7 +36,7 @@ class _Waiting:
 class AcceptCoalescer:
     """Runs at most ``max_calls`` `Store.accept` calls at once, each with all requests waiting."""
 
-    def __init__(self, store: Store, dedupe_window: float, max_calls: int = 2) -> None:
+    def __init__(self, store: Queue, dedupe_window: float, max_calls: int = 2) -> None:
         self.store = store
         self.dedupe_window = dedupe_window
         self.max_calls = max(1, max_calls)

@@ -63,7 +63,7 @@ from sailbridge.server.errors import (
 from sailbridge.server.webhook import signed_body
 from sailbridge.server.writekeys import WriteKeys
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import Queue
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ _SINGLE_ERRORS: Final[dict[RefusalClass, type[IngestError]]] = {
 class Ingest:
     """The request handlers, bound to one store, config, metrics and clock."""
 
-    def __init__(self, store: Store, config: IngestConfig, metrics: Metrics,
+    def __init__(self, store: Queue, config: IngestConfig, metrics: Metrics,
                  clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
                  ) -> None:
         self.store = store
@@ -340,7 +340,7 @@ def _bound_kind(handler: Callable[[Request, str], Awaitable[Response]], kind: st
     return bound
 
 
-def ingest_routes(store: Store, config: IngestConfig, metrics: Metrics,
+def ingest_routes(store: Queue, config: IngestConfig, metrics: Metrics,
                   clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
                   ) -> list[Route]:
     """The ingest routes (see the module docstring), storing into ``store``.
