@@ -1,10 +1,13 @@
 """To job or rejection: what becomes of one event, whatever its source.
 
 `Sorter.sort` takes a body's events (see `documents`) and files each as a `NewJob`
-or as a `Rejection` with its reason. An event already in shape takes the fast path
+or as a `Rejection` with its reason; `Sorter.sort_single` does it for a whole
+single-event request (its body and write key). What a request's events share travels
+with them as one `Arrival`. An event already in shape takes the fast path
 (`fastpath`: one typed decode, the stored JSON re-encoded from it); anything else
 takes the general path — decode, repair checks (`repair.value_problem`), the Segment
-rules (`rules`), validation (`sailbridge.events`), the timestamp fix — which is also
+rules (`rules`), validation (`sailbridge.events`, whose `shape_problem` the fast
+paths apply too), the timestamp fix — which is also
 what ``sailbridge send`` and ``explain`` use for files (`event_or_refusal`).
 """
 
