@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
-from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, StatusCounts, Store
+from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, OperatorReads, StatusCounts
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
                        re.IGNORECASE)
@@ -188,11 +188,11 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
-async def dead_jobs(store: Store, limit: int = 100, reason: str | None = None) -> list[dict[str, Any]]:
+async def dead_jobs(store: OperatorReads, limit: int = 100, reason: str | None = None) -> list[dict[str, Any]]:
     return [job_summary(job) for job in await store.list_jobs(JobState.DEAD, limit, reason)]
 
 
-async def rejected_events(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+async def rejected_events(store: OperatorReads, limit: int = 100) -> list[dict[str, Any]]:
     return [
         {"write_key": r.write_key, "message_id": r.message_id, "reason": r.reason,
          "received_at": r.received_at, "raw": r.raw}
