@@ -19,7 +19,7 @@ from sailbridge.delivery.executor import (
     PlaceholderFacts,
     resolve_plan,
 )
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.plan import (
@@ -147,7 +147,7 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
     view: dict[str, Any] = {
         "messageId": event.message_id,
         "type": event.type,
-        **({"event": event.event} if event.type == "track" else {}),
+        **({"event": event.event} if event.type == EventType.TRACK else {}),
         "userKey": event.user_key,
     }
     if isinstance(resolved.plan, Deliver):

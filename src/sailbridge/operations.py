@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
+from sailbridge.events import EventType
 from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, OperatorReads, StatusCounts
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
@@ -150,7 +151,7 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
 
 
 def _event_name(job: Job) -> str:
-    name = job.event.get("event") if job.event_type == "track" else None
+    name = job.event.get("event") if job.event_type == EventType.TRACK else None
     return str(name) if name else job.event_type
 
 
@@ -188,7 +189,8 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
-async def dead_jobs(store: OperatorReads, limit: int = 100, reason: str | None = None) -> list[dict[str, Any]]:
+async def dead_jobs(store: OperatorReads, limit: int = 100,
+                    reason: str | None = None) -> list[dict[str, Any]]:
     return [job_summary(job) for job in await store.list_jobs(JobState.DEAD, limit, reason)]
 
 

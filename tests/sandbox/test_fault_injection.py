@@ -86,4 +86,5 @@ def test_the_same_seed_replays_the_same_faults() -> None:
 
     assert plans == [second.plan(config) for _ in range(200)]
     outcomes = {plan.outcome for plan in plans}
-    assert outcomes == {FaultOutcome.ANSWER, FaultOutcome.ERROR_500, FaultOutcome.ERROR_200, FaultOutcome.DROP}
+    assert outcomes == {FaultOutcome.ANSWER, FaultOutcome.ERROR_500, FaultOutcome.ERROR_200,
+                        FaultOutcome.DROP}

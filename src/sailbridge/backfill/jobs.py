@@ -145,7 +145,8 @@ class JobRunner:
             message = "Sailthru's answer to the upload has no job_id"
             await self._save(dataclasses.replace(record, state=FileState.ERROR, message=message))
             return JobOutcome(job_file, "error", message=message)
-        record = await self._save(dataclasses.replace(record, state=FileState.PENDING, job_id=job_id))
+        record = await self._save(dataclasses.replace(record, state=FileState.PENDING,
+                                                      job_id=job_id))
         return await self._poll(job_file, record, reused=False)
 
     async def _poll(self, job_file: JobFile, record: BackfillFile, reused: bool) -> JobOutcome:

@@ -6,7 +6,8 @@ ingest well below what the store can take. Almost every event Segment's SDKs sen
 is already in shape: a known type, string ids, a ``timestamp``. For those, one typed
 msgspec decode into `WireEvent` validates everything, `sailbridge.events.shape_problem`
 applies the rules of shape every reader applies, and encoding the same struct gives
-*byte for byte* the JSON the general path would store (same fields, same order, same omissions) — ~4 µs.
+*byte for byte* the JSON the general path would store (same fields, same order, same
+omissions) — ~4 µs.
 
 Anything unusual — numeric ids, a missing timestamp, a missing field the rules
 require, a wrong type, a batch-level ``context`` to merge, anything repair would

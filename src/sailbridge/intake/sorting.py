@@ -207,5 +207,5 @@ def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
     )
 
 
-__all__ = ["NO_SHARED", "Arrival", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter", "TimeText",
-           "decode_event", "event_or_refusal", "job_for", "rejection_for", "stamped"]
+__all__ = ["NO_SHARED", "Arrival", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter",
+           "TimeText", "decode_event", "event_or_refusal", "job_for", "rejection_for", "stamped"]

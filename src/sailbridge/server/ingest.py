@@ -44,6 +44,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from sailbridge.clock import Clock
+from sailbridge.events import EventType
 from sailbridge.intake.documents import Body, BodyError, batch_body, events_body
 from sailbridge.intake.sorting import Arrival, RefusalClass, Sorted, Sorter
 from sailbridge.metrics import Metrics
@@ -69,19 +70,19 @@ log = logging.getLogger(__name__)
 
 
 BATCH_PATHS: Final = ("/v1/batch", "/v1/import", "/v1/b")
-SINGLE_PATHS: Final = {
-    "/v1/identify": "identify",
-    "/v1/track": "track",
-    "/v1/page": "page",
-    "/v1/screen": "screen",
-    "/v1/alias": "alias",
-    "/v1/group": "group",
-    "/v1/i": "identify",
-    "/v1/t": "track",
-    "/v1/p": "page",
-    "/v1/s": "screen",
-    "/v1/a": "alias",
-    "/v1/g": "group",
+SINGLE_PATHS: Final[dict[str, EventType]] = {
+    "/v1/identify": EventType.IDENTIFY,
+    "/v1/track": EventType.TRACK,
+    "/v1/page": EventType.PAGE,
+    "/v1/screen": EventType.SCREEN,
+    "/v1/alias": EventType.ALIAS,
+    "/v1/group": EventType.GROUP,
+    "/v1/i": EventType.IDENTIFY,
+    "/v1/t": EventType.TRACK,
+    "/v1/p": EventType.PAGE,
+    "/v1/s": EventType.SCREEN,
+    "/v1/a": EventType.ALIAS,
+    "/v1/g": EventType.GROUP,
 }
 HOT_PATHS: Final = ("/v1/t", "/v1/batch", "/v1/p", "/v1/track", "/v1/i", "/v1/identify")
 BEACON_PATH: Final = "/beacon/v1/batch"
@@ -226,7 +227,7 @@ class Ingest:
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
 
-    async def _ingest_single(self, request: Request, kind: str) -> Response:
+    async def _ingest_single(self, request: Request, kind: EventType) -> Response:
         key = self._header_write_key(request)
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
@@ -333,8 +334,8 @@ class Ingest:
                 log.exception("the on_enqueued hook failed")
 
 
-def _bound_kind(handler: Callable[[Request, str], Awaitable[Response]], kind: str
-                ) -> Callable[[Request], Awaitable[Response]]:
+def _bound_kind(handler: Callable[[Request, EventType], Awaitable[Response]],
+                kind: EventType) -> Callable[[Request], Awaitable[Response]]:
     async def bound(request: Request) -> Response:
         return await handler(request, kind)
     return bound
