@@ -26,7 +26,7 @@ from sailbridge.delivery.executor import (
     resolve_group,
     resolve_plan,
 )
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.cart_expiry import expiry_warning
@@ -47,8 +47,8 @@ from sailbridge.mapping.plan import (
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
 from sailbridge.store.base import SEND_WRITE_KEY
-from sailbridge.store.memory import Memory, RememberedCart
-from sailbridge.store.readonly import open_read_only_memory
+from sailbridge.store.factory import open_read_only_memory
+from sailbridge.store.memory import Memory, RememberedCart, linked_ids
 
 
 class DryRunMemory:
@@ -102,7 +102,7 @@ class DryRunMemory:
 
     def _forget(self, user_key: str) -> None:
         """As the store forgets: the id and those merged with it (learned in the file)."""
-        keys = {user_key} | {key for pair in self._merges if user_key in pair for key in pair}
+        keys = set(linked_ids([pair for pair in self._merges if user_key in pair], user_key))
         self._forgotten |= keys
         self._merges = {pair for pair in self._merges if not keys.intersection(pair)}
         for key in keys:
@@ -167,7 +167,7 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
     view: dict[str, Any] = {
         "messageId": event.message_id,
         "type": event.type,
-        **({"event": event.event} if event.type == "track" else {}),
+        **({"event": event.event} if event.type == EventType.TRACK else {}),
         "userKey": event.user_key,
     }
     if isinstance(resolved.plan, Deliver):

@@ -35,19 +35,20 @@ from sailbridge.drain import DrainEstimate
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
-from sailbridge.store.base import StatusCounts
+from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 
 log = logging.getLogger(__name__)
 
 INGEST_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SAILTHRU_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-QUEUE_STATES = ("pending", "retrying", "claimed", "delivered", "skipped", "rejected", "dead")
+QUEUE_STATES = tuple(SHOWN_COUNTS.values())
+"""The ``state`` labels of the queue gauge: the `StatusCounts` fields."""
 
 NO_CALL = "none"
+"""The ``route`` label of an outcome reached without calling Sailthru (e.g. skipped)."""
 ALL_ROUTES = "all"
 """The ``route`` label of the whole backlog's drain time (the sum over routes)."""
-"""The ``route`` label of an outcome reached without calling Sailthru (e.g. skipped)."""
 
 
 class Metrics:

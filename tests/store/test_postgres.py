@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from sailbridge.delivery.ratelimit import RateLimiter
-from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
+from sailbridge.store.postgres.ratelimit import PostgresSlots
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.factory import open_store
@@ -366,7 +367,7 @@ async def test_a_postgresql_url_opens_the_shared_store_and_limiter(postgres_url:
     try:
         assert isinstance(store, PostgresStore)
         async with rate_limiter(postgres_url, {"POST user": 40.0}) as limiter:
-            assert isinstance(limiter, PostgresRateLimiter)
+            assert isinstance(limiter, SharedRateLimiter)
     finally:
         await store.close()
 

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
+from sailbridge.events import EventType
 from sailbridge.logs import get_logger
 from sailbridge.mapping.consent import WithoutConsent
 from sailbridge.mapping.filters import Filtered
@@ -52,7 +53,7 @@ class DeadEventLog(DeliveryObserver):
         error = outcome.error
         events_log.warning(
             "event dead", job_id=job.id, type=job.event_type,
-            event_name=job.event.get("event") if job.event_type == "track" else None,
+            event_name=job.event.get("event") if job.event_type == EventType.TRACK else None,
             user=job.user_key, reason=outcome.reason,
             sailthru_code=error.code if error else None,
             http_status=error.status if error else None,

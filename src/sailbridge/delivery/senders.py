@@ -38,7 +38,6 @@ class RateLimitedSender:
         self._client = client
         self._limiter = limiter
         self._resends = resends
-        self.throttled = 0
 
     async def send(self, call: Call) -> SailthruResponse:
         for attempt in range(self._resends + 1):
@@ -46,7 +45,6 @@ class RateLimitedSender:
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:
-                self.throttled += 1
                 self._limiter.block(call.route, error.reset_at)
                 if attempt == self._resends:
                     raise

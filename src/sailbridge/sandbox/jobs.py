@@ -84,7 +84,7 @@ class SandboxJob:
                 "sha256": self.sha256, "size": len(self.data), "lines": self.lines}
 
 
-class JobRunner:
+class SandboxJobs:
     """The account's jobs: accepted now, applied once their delay has passed."""
 
     def __init__(self, account: Account, clock: Clock,

@@ -15,7 +15,7 @@ from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.errors import missing
 from sailbridge.sandbox.faults import FaultInjector
-from sailbridge.sandbox.jobs import JobRunner
+from sailbridge.sandbox.jobs import SandboxJobs
 from sailbridge.sandbox.ratelimit import FixedWindowRateLimiter
 from sailbridge.sandbox.recorder import Recorder
 from sailbridge.sandbox.var_names import check_call_var_names
@@ -42,9 +42,9 @@ class Sandbox:
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)
-        self.jobs = JobRunner(self.account, clock, lambda: self.config.templates,
-                              lambda: self.config.job_delay,
-                              lambda: self.config.var_name_max_length)
+        self.jobs = SandboxJobs(self.account, clock, lambda: self.config.templates,
+                                lambda: self.config.job_delay,
+                                lambda: self.config.var_name_max_length)
         self._operations: dict[tuple[str, str], Operation] = {
             ("POST", "/user"): self.account.post_user,
             ("GET", "/user"): lambda params: self.account.get_user(

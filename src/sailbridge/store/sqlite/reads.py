@@ -124,7 +124,7 @@ def queued_kinds(db: sqlite3.Connection, limit: int) -> QueuedKinds:
 
 def backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | None:
     rows = db.execute(QUERIES["backfill_file"], {"content_hash": content_hash}).fetchall()
-    return BackfillFile(*rows[0]) if rows else None
+    return BackfillFile.from_row(rows[0]) if rows else None
 
 
 def paused_reason(db: sqlite3.Connection) -> str | None:
