@@ -111,3 +111,18 @@ async def test_a_crashed_workers_line_comes_back_one_job_at_a_time_in_order(
     counts = await store.counts()
     assert counts.claimed == 2 and counts.pending == 0
     assert third.id not in {then.id}
+
+
+async def test_concurrent_claimers_never_share_a_user_or_a_job(store: Store) -> None:
+    import asyncio
+
+    await enqueue(store, *(new_job(f"u{n % 7}") for n in range(70)))
+
+    first, second = await asyncio.gather(claim_groups(store, worker="w1", limit=4),
+                                         claim_groups(store, worker="w2", limit=4))
+
+    held = [job for line in first + second for job in line]
+    assert len({job.id for job in held}) == len(held)
+    users = [line[0].user_key for line in first + second]
+    assert len(set(users)) == len(users)
+    assert all(len({job.user_key for job in line}) == 1 for line in first + second)

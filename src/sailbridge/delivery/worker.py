@@ -296,7 +296,10 @@ class Worker:
             decision = decide(jobs[0], result.outcome, self._policy, self._clock(),
                               started=started)
             await self._settle(jobs[0], result.outcome, decision, started)
-            return 1 if isinstance(decision, Finish) else 0
+            if not isinstance(decision, Finish):
+                return 0
+            # The first event is dead (a lookup Sailthru refused): the rest go on alone.
+            return 1 + await self._deliver_alone(jobs[1:])
         if not isinstance(result, GroupDelivered):
             log.info("delivering %d events one by one: %s", len(jobs), result.reason)
             return await self._deliver_alone(jobs)
