@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
+import time
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from sailbridge.delivery.worker import Worker
 from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.mapping.options import MappingOptions
-from sailbridge.store.base import FINAL_STATES, JobState, Result
+from sailbridge.store.base import FINAL_STATES, JobState, NewJob, Result
 from tests.delivery.test_worker import (  # noqa: F401 - fixtures, registered by import
     CONFIG,
     POLICY,
@@ -218,3 +219,19 @@ async def test_coalesced_delivery_leaves_the_profiles_and_carts_of_one_by_one(
     alone = await deliver_all(rig, events, coalescing=False)
     merged = await deliver_all(rig, events, coalescing=True)
     assert merged == alone
+
+
+async def test_an_event_that_no_longer_reads_goes_alone_between_runs(rig: Rig) -> None:
+    now = time.time()
+    jobs = [NewJob(write_key="wk", message_id=f"gus-{n}", event=raw, event_type=raw["type"],
+                   user_key="gus", ordering_keys=("gus",), received_at=now)
+            for n, raw in enumerate([identify("gus", {"a": 1}, 1), identify("gus", {"b": 1}, 2),
+                                     {"type": "screenview", "userId": "gus"},
+                                     identify("gus", {"c": 1}, 4)])]
+    ids = list((await rig.store.enqueue(jobs, [], 0.0, now)).job_ids)
+    await running(worker(rig), all_finished(rig, ids))
+
+    states = [(await rig.job(job_id)).state for job_id in ids]
+    assert states == [JobState.DELIVERED, JobState.DELIVERED, JobState.DEAD,
+                      JobState.DELIVERED]
+    assert routes(rig) == ["POST /user", "POST /user"]

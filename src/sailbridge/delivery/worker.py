@@ -251,13 +251,13 @@ class Worker:
         stop at the first job that is not finished (the rest go back untouched)."""
         left = list(line)
         try:
-            for run, kind in _runs(line):
-                if kind is None:
-                    done = await self._deliver_alone(run)
+            for run in _runs(line):
+                if run.kind is None:
+                    done = await self._deliver_alone(run.jobs)
                 else:
-                    done = await self._deliver_run(run, kind)
+                    done = await self._deliver_run(run.jobs, run.events, run.kind)
                 del left[:done]
-                if done < len(run):
+                if done < len(run.jobs):
                     del left[:1]  # settled (retry, pause, release): not finished
                     break
         except Exception:
@@ -283,11 +283,11 @@ class Worker:
                 return done
         return len(jobs)
 
-    async def _deliver_run(self, jobs: list[Job], kind: Kind) -> int:
+    async def _deliver_run(self, jobs: list[Job], events: list[Event], kind: Kind) -> int:
         """A run in the calls it merges into; how many jobs finished (see
         `_deliver_line`). A refused merge is delivered one by one instead."""
         started = self._clock()
-        members = [Member(event_from_dict(job.event), job.write_key) for job in jobs]
+        members = [Member(event, job.write_key) for job, event in zip(jobs, events, strict=True)]
         result = await deliver_group(members, kind, self._options, self._store,
                                      self._sender, self._cart_ttl)
         if isinstance(result, GroupFailed):
@@ -417,28 +417,34 @@ def together_note(job_id: int, riders: list[int]) -> str:
     return f"sent together with {others}"
 
 
-def _runs(line: list[Job]) -> list[tuple[list[Job], Kind | None]]:
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive jobs of a line that go together: merged (``kind``) or one alone."""
+
+    jobs: list[Job]
+    events: list[Event]
+    kind: Kind | None
+
+
+def _runs(line: list[Job]) -> list[_Run]:
     """The line's runs in order (`partition`); a job whose event no longer reads as one
     goes alone (and fails as it would alone)."""
-    runs: list[tuple[list[Job], Kind | None]] = []
-    parsed: list[tuple[Job, Event]] = []
-    for job in [*line, None]:
-        event = None
-        if job is not None:
-            try:
-                event = event_from_dict(job.event)
-            except ValueError:
-                event = None
-        if event is None:
-            for run in partition([each for _, each in parsed]):
-                runs.append(([parsed[i][0] for i in range(run.start, run.stop)],
-                             run.kind if len(run) > 1 else None))
-            parsed = []
-            if job is not None:
-                runs.append(([job], None))
-        else:
-            assert job is not None
-            parsed.append((job, event))
+    events: list[Event | None] = []
+    for job in line:
+        try:
+            events.append(event_from_dict(job.event))
+        except ValueError:
+            events.append(None)
+    runs: list[_Run] = []
+    start = 0
+    for stop in [*(i for i, event in enumerate(events) if event is None), len(line)]:
+        readable = [event for event in events[start:stop] if event is not None]
+        for run in partition(readable):
+            runs.append(_Run(line[start + run.start:start + run.stop],
+                             readable[run.start:run.stop], run.kind if len(run) > 1 else None))
+        if stop < len(line):
+            runs.append(_Run([line[stop]], [], None))
+        start = stop + 1
     return runs
 
 
