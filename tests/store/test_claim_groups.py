@@ -126,3 +126,17 @@ async def test_concurrent_claimers_never_share_a_user_or_a_job(store: Store) -> 
     users = [line[0].user_key for line in first + second]
     assert len(set(users)) == len(users)
     assert all(len({job.user_key for job in line}) == 1 for line in first + second)
+
+
+async def test_forgetting_a_user_keeps_the_later_jobs_held_with_the_deletion(
+        store: Store) -> None:
+    await enqueue(store, new_job("a"), new_job("a"))
+    [[deletion, later]] = await claim_groups(store)
+
+    await store.forget("a")
+    await deliver(store, deletion)
+    await deliver(store, later)
+
+    assert await store.get_job(deletion.id) is None  # the deletion goes once finished
+    kept = await store.get_job(later.id)
+    assert kept is not None and kept.state == JobState.DELIVERED

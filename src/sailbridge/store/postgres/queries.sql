@@ -608,11 +608,12 @@ DELETE FROM lines WHERE key IN (
 
 -- name: mark_claimed_jobs
 -- The job delivering the deletion (claimed now, head of the user's line): deleted when
--- it is finished (forget_marked_jobs).
+-- it is finished (forget_marked_jobs). Line heads only: the later jobs a worker holds
+-- with it (claim_groups) come after the deletion and stay.
 INSERT INTO forget_on_finish (job_id)
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
 WHERE job_keys.key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
-  AND jobs.state = 'claimed'
+  AND jobs.state = 'claimed' AND jobs.blockers = 0
 ON CONFLICT DO NOTHING;
 
 -- name: forget_marked_jobs

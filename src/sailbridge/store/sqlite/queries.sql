@@ -382,9 +382,12 @@ WHERE EXISTS (SELECT 1 FROM json_each(:needles) AS n
               WHERE instr(lower(rejections.raw), lower(n.value)) > 0);
 
 -- name: claimed_jobs_of
--- The job being delivered for these ids right now (the deletion itself): line heads.
+-- The job being delivered for these ids right now (the deletion itself): line heads
+-- only, since the later jobs a worker holds with it (claim_groups) come after the
+-- deletion and stay.
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
-WHERE job_keys.key IN (SELECT value FROM json_each(:keys)) AND jobs.state = 'claimed';
+WHERE job_keys.key IN (SELECT value FROM json_each(:keys)) AND jobs.state = 'claimed'
+  AND jobs.blockers = 0;
 
 -- name: forget_when_finished
 INSERT OR IGNORE INTO forget_on_finish (job_id) VALUES (:id);
