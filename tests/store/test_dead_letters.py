@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sailbridge.store.base import JobState, Rejection, Store
 
 from .helpers import WINDOW, FakeClock, attempt, claim_all, deliver, enqueue, new_job
@@ -157,7 +159,7 @@ async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:
     ids = await kill(store, "a", "b", "c")
     [pending_id] = await enqueue(store, new_job("alive"))
 
-    assert await store.purge_dead_jobs([ids[0], ids[2], pending_id, 999_999], None) == 2
+    assert await store.purge_dead([ids[0], ids[2], pending_id, 999_999], None) == 2
 
     assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
     assert await store.get_job(ids[0]) is None
@@ -168,8 +170,19 @@ async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:
 async def test_purge_by_reason_deletes_the_matching_dead_jobs(store: Store) -> None:
     ids = await kill(store, "unknown template", "bad email", "unknown template again")
 
-    assert await store.purge_dead_jobs(None, "unknown template") == 2
-    assert await store.purge_dead_jobs([], None) == 0
+    assert await store.purge_dead(None, "unknown template") == 2
+    assert await store.purge_dead([], None) == 0
 
     assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
     assert (await store.counts()).dead == 1
+
+
+async def test_purge_chooses_by_age_or_by_ids_and_reason_never_both(store: Store) -> None:
+    ids = await kill(store, "a")
+
+    with pytest.raises(ValueError, match="by age, or by ids and reason"):
+        await store.purge_dead([ids[0]], older_than=9_000.0)
+    with pytest.raises(ValueError, match="by age, or by ids and reason"):
+        await store.purge_dead(None, "a", older_than=9_000.0)
+
+    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == ids

@@ -372,13 +372,13 @@ class Control(Protocol):
         """Send dead jobs back to pending (all of them when both filters are None);
         attempts and first-attempt time reset, history kept. Returns how many."""
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs (and old rejections) last updated before ``older_than``."""
-
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
-        """Delete dead jobs and their history, chosen as `replay` chooses them (every
-        dead job when both are None); returns how many. Ids that are not dead are left."""
+    async def purge_dead(self, job_ids: Sequence[int] | None = None,
+                         reason_contains: str | None = None, *,
+                         older_than: float | None = None) -> int:
+        """Delete dead jobs and their history, returning how many: with ``older_than``,
+        those last updated before it (and the rejections from before then); else those
+        chosen as `replay` chooses them (every dead job when both filters are None).
+        Ids that are not dead are left."""
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last

@@ -174,14 +174,12 @@ class SqliteStore(StoreGuards):
         return await self._writer.call(
             lambda tx: lifecycle.purge_finished(tx, older_than, limit))
 
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
+    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
+                                 reason_contains: str | None) -> int:
         return await self._writer.call(
             lambda tx: lifecycle.purge_chosen(tx, job_ids, reason_contains))
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs and rejections from before ``older_than``; returns the number
-        of dead jobs deleted."""
+    async def _purge_dead_before(self, older_than: float) -> int:
         return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
 
     async def set_paused(self, reason: str | None) -> None:
