@@ -200,10 +200,6 @@ class PostgresStore(StoreGuards):
     async def get_job(self, job_id: int) -> Job | None:
         return await reads.get_job(self._db, job_id)
 
-    async def list_jobs(self, state: JobState, limit: int = 100,
-                        reason_contains: str | None = None) -> list[Job]:
-        return await reads.list_jobs(self._db, state, limit, reason_contains)
-
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await reads.list_rejections(self._db, limit)
 
