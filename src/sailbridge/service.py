@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import socket
 import threading
@@ -25,6 +26,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from sailbridge.delivery.observers import DeadEventLog
+from sailbridge.delivery.stall import judge
 from sailbridge.delivery.worker import Worker
 from sailbridge.logs import get_logger
 from sailbridge.metrics import Metrics
@@ -33,10 +35,12 @@ from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
+from sailbridge.server.health import DeliveryCheck
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
 from sailbridge.store.base import Store
 from sailbridge.store.factory import describe_store, open_store
+from sailbridge.supervise import supervised
 from sailbridge.wiring import delivery_worker
 
 log = logging.getLogger("sailbridge.service")
@@ -58,10 +62,14 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
             if roles.delivery:
                 worker = await stack.enter_async_context(
                     delivery_worker(settings, store, metrics, observers=[DeadEventLog()]))
-                task = asyncio.create_task(worker.run())
+                task = asyncio.create_task(supervised("delivery worker", worker.run))
                 app.state.worker = worker
-            housekeeping = asyncio.create_task(keep_tidy(store, settings.retention))
-            summary = asyncio.create_task(log_queue_summary(store, settings.queue_log_interval))
+                app.state.delivery_check = delivery_check(worker, settings.delivery_stall_after)
+                metrics.watch_delivery(lambda: app.state.delivery_check() is not None)
+            housekeeping = asyncio.create_task(supervised(
+                "housekeeping", functools.partial(keep_tidy, store, settings.retention)))
+            summary = asyncio.create_task(supervised("queue log", functools.partial(
+                log_queue_summary, store, settings.queue_log_interval)))
             try:
                 yield
             finally:
@@ -79,6 +87,11 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app
+
+
+def delivery_check(worker: Worker, stall_after: float) -> DeliveryCheck:
+    """Readiness's question about ``worker``: is its delivery stalled, and why."""
+    return lambda: judge(worker.facts(), stall_after)
 
 
 HOUSEKEEPING_INTERVAL = 600.0

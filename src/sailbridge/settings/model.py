@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     queue_log_interval: float = Field(default=60.0, ge=0)
+    delivery_stall_after: float = Field(default=120.0, ge=0)
 
     @field_validator("sailthru_api_key")
     @classmethod
