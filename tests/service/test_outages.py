@@ -159,6 +159,7 @@ def test_postgres_restart_and_outage_recover_without_restarting_serve(
         assert readiness.seen[-1][1] == 200
         metrics = requests.get(service.url + "/metrics", timeout=5).text
         assert "sailbridge_delivery_stalled 0.0" in metrics
+        assert 'sailbridge_background_task_restarts_total{task="delivery worker"}' in metrics
 
 
 def test_sqlite_locked_by_another_process_recovers(
