@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import functools
 import logging
 import socket
@@ -35,6 +36,13 @@ from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
+from sailbridge.server.files import (
+    FileLimit,
+    connection_cap,
+    listen_backlog,
+    raise_file_limit,
+    reserved_files,
+)
 from sailbridge.server.health import DeliveryCheck
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
@@ -127,17 +135,28 @@ async def log_queue_summary(store: Store, interval: float) -> None:
             "oldest_pending_age_seconds", "paused", "paused_reason")})
 
 
-def log_start(settings: Settings, roles: Roles) -> None:
+def log_start(settings: Settings, roles: Roles, files: FileLimit | None = None,
+              limits: ConnectionLimits | None = None) -> None:
     """The start line: version, roles, store and every setting's effective value, secrets
-    masked; then a warning per unknown ``SAILBRIDGE_*`` variable."""
+    masked, the open-file limit and the connection limit it allows; then a warning per
+    unknown ``SAILBRIDGE_*`` variable."""
     from sailbridge import __version__
 
     start_log = get_logger("sailbridge.service")
+    extra: dict[str, object] = {}
+    if files is not None and limits is not None:
+        extra = {"open_files": {"soft": files.soft, "hard": files.hard, "was": files.was},
+                 "max_connections": limits.max_connections}
+        if limits.max_connections < settings.max_connections:
+            extra["max_connections_capped"] = (
+                f"SAILBRIDGE_MAX_CONNECTIONS {settings.max_connections} lowered to "
+                f"{limits.max_connections}: the process may open {files.soft} files "
+                f"(raise `ulimit -n`)")
     start_log.info("sailbridge starting", version=__version__,
                    roles=[name for name in ("ingest", "delivery") if getattr(roles, name)],
                    store=describe_store(settings.database),
                    listen=f"http://{settings.host}:{settings.port}",
-                   settings=masked_settings(settings))
+                   settings=masked_settings(settings), **extra)
     for warning in unknown_environment():
         start_log.warning("unknown setting", detail=warning)
 
@@ -152,7 +171,11 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
         settings.credentials()
-    log_start(settings, roles)
+    files = raise_file_limit()
+    limits = ConnectionLimits.from_settings(settings)
+    limits = dataclasses.replace(limits, max_connections=connection_cap(
+        limits.max_connections, files.soft, reserved_files(settings.concurrency)))
+    log_start(settings, roles, files, limits)
     store = await open_store(settings.database)
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
@@ -160,8 +183,8 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     # set up, so its lines come out in the same format as sailbridge's.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             log_config=None, lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=30,
-                            http=guarded_protocol(ConnectionLimits.from_settings(settings)))
+                            timeout_graceful_shutdown=30, backlog=listen_backlog(files.soft),
+                            http=guarded_protocol(limits))
     await uvicorn.Server(config).serve()
 
 
