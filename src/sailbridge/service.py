@@ -27,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from sailbridge.delivery.observers import DeadEventLog
-from sailbridge.delivery.stall import judge
+from sailbridge.delivery.stall import Stall, judge
 from sailbridge.delivery.worker import Worker
 from sailbridge.logs import get_logger
 from sailbridge.metrics import Metrics
@@ -90,8 +90,12 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
+    def delivery_stall() -> Stall | None:  # what readiness says, for the console
+        check: DeliveryCheck | None = getattr(app.state, "delivery_check", None)
+        return check() if check is not None else None
+
     extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker),
-                              *console_routes(store, settings, metrics)]
+                              *console_routes(store, settings, metrics, delivery_stall)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app

@@ -9,6 +9,8 @@ The recovery times are printed (``pytest -s``) for docs/operations.md.
 from __future__ import annotations
 
 import itertools
+import json
+import re
 import sqlite3
 import threading
 import time
@@ -20,7 +22,8 @@ from sailbridge.sandbox.server import SandboxHandle
 
 from .conftest import StartServe
 from .private_postgres import private_cluster
-from .process import WRITE_KEY, ServeProcess
+from .process import ADMIN_TOKEN, WRITE_KEY, ServeProcess
+from .test_operations import sailbridge_cli
 
 OUTAGE = 10.0
 """Seconds PostgreSQL is stopped (the issue's measured case)."""
@@ -191,3 +194,39 @@ def test_sqlite_locked_by_another_process_recovers(
           f"was released; {len(traffic.acknowledged)} acknowledged, {traffic.refused} refused")
     assert 503 in readiness.between(locked + 1, released)
     assert readiness.seen[-1][1] == 200
+
+
+def test_a_stalled_delivery_is_not_ready_and_says_so_everywhere(
+        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox.configure(slow_rate=1.0, slow_seconds=6.0)  # every call hangs for 6 s
+    service = serve_process(SAILBRIDGE_DELIVERY_STALL_AFTER="1.5", SAILBRIDGE_CONCURRENCY="1",
+                            SAILBRIDGE_REQUEST_TIMEOUT="30")
+    assert requests.get(service.url + "/readyz", timeout=5).status_code == 200
+    Traffic(service.url, "stall").post(3)
+    deadline = time.monotonic() + 10
+    while (ready := requests.get(service.url + "/readyz", timeout=5)).status_code == 200:
+        assert time.monotonic() < deadline, "readiness never noticed the stall"
+        time.sleep(0.1)
+    assert ready.status_code == 503
+    assert ready.json()["code"] == "delivery_stalled"
+    assert "no progress" in ready.json()["message"]
+    health = requests.get(service.url + "/healthz", timeout=5)
+    assert (health.status_code, health.json()["code"]) == (503, "delivery_stalled")
+    assert requests.get(service.url + "/livez", timeout=5).status_code == 200
+    assert "sailbridge_delivery_stalled 1.0" in requests.get(service.url + "/metrics",
+                                                             timeout=5).text
+    status = sailbridge_cli(service, "status", "--json")
+    assert json.loads(status.stdout)["readiness"]["code"] == "delivery_stalled", status.stderr
+    console = requests.Session()
+    login = console.get(service.url + "/console/login", timeout=5).text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', login)
+    assert csrf
+    overview = console.post(service.url + "/console/login", timeout=5, data={
+        "csrf": csrf.group(1), "next": "/console/", "token": ADMIN_TOKEN}).text
+    assert "stalled" in overview and "no progress" in overview
+
+    sandbox.configure(slow_rate=0.0)
+    service.wait_until_settled(3, timeout=60)
+    wait_ready(service)
+    assert "sailbridge_delivery_stalled 0.0" in requests.get(service.url + "/metrics",
+                                                             timeout=5).text
