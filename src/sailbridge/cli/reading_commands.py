@@ -62,19 +62,20 @@ def status(
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
+    rows.append(("serve", readiness_line(view["readiness"])))
     print_table(stdout, ("state", "events"), rows, header=False)
     if view["paused"]:
         stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
-    ready = view["readiness"]
+
+
+def readiness_line(ready: dict[str, object]) -> str:
+    """The node's readiness in a few words: ready, not ready (why), or unreachable."""
     if ready["status"] is None:
-        stdout.print(f"serve: not reachable at {ready['url']} ({ready['message']})",
-                     highlight=False)
-    elif ready["status"] == 200:
-        stdout.print(f"serve: ready ({ready['url']})", highlight=False)
-    else:
-        stdout.print(f"[bold red]serve: not ready ({ready['code']}):[/] {ready['message']}",
-                     highlight=False)
+        return f"not reachable at {ready['url']}"
+    if ready["status"] == 200:
+        return "ready"
+    return f"not ready ({ready['code']}): {ready['message']}"
 
 
 READINESS_TIMEOUT = 3.0
