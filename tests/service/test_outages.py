@@ -14,6 +14,8 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -116,6 +118,24 @@ def wait_ready(service: ServeProcess, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
+@contextmanager
+def watched(service: ServeProcess, prefix: str) -> Iterator[tuple[Traffic, ReadinessLog]]:
+    """Traffic and readiness polling for the block's length; at its end, once the
+    node is ready again and a moment has passed, both stop."""
+    traffic, readiness = Traffic(service.url, prefix), ReadinessLog(service.url)
+    traffic.start()
+    readiness.start()
+    try:
+        yield traffic, readiness
+        wait_ready(service)
+        time.sleep(1)
+    finally:
+        traffic.stopping.set()
+        readiness.stopping.set()
+        traffic.join()
+        readiness.join()
+
+
 def check_everything_delivered(service: ServeProcess, sandbox: SandboxHandle,
                                traffic: Traffic) -> None:
     assert traffic.acknowledged
@@ -133,10 +153,7 @@ def test_postgres_restart_and_outage_recover_without_restarting_serve(
     with private_cluster() as cluster:
         service = serve_process(database=cluster.url, SAILBRIDGE_DELIVERY_STALL_AFTER="5",
                                 SAILBRIDGE_CONCURRENCY="8")
-        traffic, readiness = Traffic(service.url, "pg"), ReadinessLog(service.url)
-        traffic.start()
-        readiness.start()
-        try:
+        with watched(service, "pg") as (traffic, readiness):
             time.sleep(2)
             cluster.restart()
             restarted = recovery_time(service, sandbox, "restart", time.monotonic())
@@ -147,13 +164,6 @@ def test_postgres_restart_and_outage_recover_without_restarting_serve(
             cluster.start()
             up = time.monotonic()
             recovered = recovery_time(service, sandbox, "outage", up)
-            wait_ready(service)
-            time.sleep(1)
-        finally:
-            traffic.stopping.set()
-            readiness.stopping.set()
-            traffic.join()
-            readiness.join()
         check_everything_delivered(service, sandbox, traffic)
         print(f"\nPostgreSQL restart: delivery resumed {restarted:.2f} s after the server "
               f"was back; {OUTAGE:.0f} s outage: {recovered:.2f} s; "
@@ -169,10 +179,7 @@ def test_sqlite_locked_by_another_process_recovers(
         sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path) -> None:
     database = tmp_path / "locked.db"
     service = serve_process(database=str(database), SAILBRIDGE_DELIVERY_STALL_AFTER="5")
-    traffic, readiness = Traffic(service.url, "lite"), ReadinessLog(service.url)
-    traffic.start()
-    readiness.start()
-    try:
+    with watched(service, "lite") as (traffic, readiness):
         time.sleep(2)
         locker = sqlite3.connect(database, isolation_level=None, timeout=10)
         locker.execute("BEGIN EXCLUSIVE")
@@ -182,13 +189,6 @@ def test_sqlite_locked_by_another_process_recovers(
         locker.close()
         released = time.monotonic()
         recovered = recovery_time(service, sandbox, "lock", released)
-        wait_ready(service)
-        time.sleep(1)
-    finally:
-        traffic.stopping.set()
-        readiness.stopping.set()
-        traffic.join()
-        readiness.join()
     check_everything_delivered(service, sandbox, traffic)
     print(f"\nSQLite locked {LOCK:.0f} s: delivery resumed {recovered:.2f} s after the lock "
           f"was released; {len(traffic.acknowledged)} acknowledged, {traffic.refused} refused")
