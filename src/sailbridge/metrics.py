@@ -133,6 +133,7 @@ class Metrics:
             "sailbridge_delivery_stalled",
             "1 when readiness judges delivery stalled or not running, else 0.",
             registry=r, multiprocess_mode="max")
+        self._stalled: Callable[[], bool] | None = None
         self.task_restarts = _TaskRestarts()
         r.register(self.task_restarts)
         self.store_up = Gauge(
@@ -218,13 +219,16 @@ class Metrics:
         self.store_up.set(0)
 
     def watch_delivery(self, stalled: Callable[[], bool]) -> None:
-        """Read ``sailbridge_delivery_stalled`` from ``stalled()`` at every scrape."""
-        self.delivery_stalled.set_function(lambda: 1.0 if stalled() else 0.0)
+        """Set ``sailbridge_delivery_stalled`` from ``stalled()`` at every scrape (set,
+        not a gauge function, so multiprocess mode writes it to its files too)."""
+        self._stalled = stalled
 
     # -- exposition ---------------------------------------------------------------------
 
     def render(self) -> bytes:
         """The Prometheus text exposition, aggregated over processes in multiprocess mode."""
+        if self._stalled is not None:
+            self.delivery_stalled.set(1 if self._stalled() else 0)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
