@@ -11,8 +11,9 @@ sailbridge's own lines name what happened in ``event`` (``"delivery paused"``, `
 dead"``, ``"queue"``...) and put the details in fields, so they can be filtered by
 field rather than by parsing text.
 
-Identical warnings and errors repeated in a burst (a failing accept loop, a store
-outage seen by every poll) are written once per `REPEAT_WINDOW` seconds: the first
+Identical errors repeated in a burst (a failing accept loop, a store outage seen by
+every poll: errors, and warnings carrying an exception or an ``error`` field) are
+written once per `REPEAT_WINDOW` seconds: the first
 goes out, the repeats are counted, and the next one written after the window carries
 ``repeated`` — how many identical lines were held back. A flood of one error cannot
 fill the disk (the issue that prompted this wrote 29 MB in 20 s).
@@ -64,7 +65,7 @@ class Repeats(logging.Filter):
         self._seen: dict[tuple[Any, ...], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno < logging.WARNING:
+        if not _reports_a_failure(record):
             return True
         key = _identity(record)
         now = time.monotonic()
@@ -81,6 +82,18 @@ class Repeats(logging.Filter):
             else:
                 record.repeated = held
         return True
+
+
+def _reports_a_failure(record: logging.LogRecord) -> bool:
+    """An error, or a warning carrying an exception or an ``error`` field: the lines
+    that repeat while something keeps failing. A warning that marks a change of state
+    (``delivery paused``) is written each time it happens."""
+    if record.levelno >= logging.ERROR:
+        return True
+    if record.levelno < logging.WARNING:
+        return False
+    fields = record.msg if isinstance(record.msg, dict) else record.__dict__
+    return bool(record.exc_info) or "error" in fields
 
 
 def _identity(record: logging.LogRecord) -> tuple[Any, ...]:
