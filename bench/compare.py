@@ -84,6 +84,14 @@ BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures], bool]] = {
                     False),
     "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single, True),
     "multinode": (["multinode.py", "--seconds", "4"], _multinode, False),
+    "filters": (["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
+                _numbers(r"without filters (\d+) µs", ("serve CPU µs per event, no rules",)),
+                False),
+    "mapping": (["mapping.py", "--events", "60000"],
+                _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)), False),
+    "mapping_odd": (["mapping.py", "--events", "60000", "--odd"],
+                    _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
+                    False),
 }
 
 

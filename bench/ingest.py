@@ -275,6 +275,8 @@ def store_only(db: str, seconds: float) -> None:
         for name in ("accept", "enqueue"):
             if not hasattr(SqliteStore, name):  # a sailbridge from before the inbox
                 continue
+            if name == "enqueue" and not hasattr(coalesce, "EnqueueCoalescer"):
+                continue  # removed (issue 15): ingest only ever used accept
             store = await SqliteStore.open(f"{db}-{name}")
             try:
                 coalescer: Any = (coalesce.AcceptCoalescer if name == "accept"

@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
-from typing import Any, Final, Literal
+from enum import StrEnum
+from typing import Any, Final, Protocol
 
 import msgspec
 
-EventType = Literal["identify", "track", "page", "screen", "alias", "group"]
-EVENT_TYPES: Final[frozenset[str]] = frozenset(
-    ("identify", "track", "page", "screen", "alias", "group")
-)
+
+class EventType(StrEnum):
+    """The Segment spec's event types, lower case as stored (and as every source's
+    ``type`` is read: case-insensitively)."""
+
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    ALIAS = "alias"
+    GROUP = "group"
+
+
+EVENT_TYPES: Final[frozenset[str]] = frozenset(EventType)
 
 
 class InvalidEvent(ValueError):
@@ -32,7 +43,7 @@ class Event(msgspec.Struct, kw_only=True, omit_defaults=True, rename="camel"):
     user's, and the mapping reads only the parts it knows.
     """
 
-    type: str
+    type: EventType
     message_id: str | None = None
     user_id: str | None = None
     anonymous_id: str | None = None
@@ -115,36 +126,61 @@ def event_from_dict(raw: Any) -> Event:
     event = msgspec.convert(
         {k: v for k, v in fields.items() if v is not None}, Event, from_attributes=False
     )
-    _check_required(event)
+    problem = shape_problem(event, event.type)
+    if problem is not None:
+        raise InvalidEvent(problem)
     return event
 
 
-def _check_required(event: Event) -> None:
-    if event.type == "alias":
-        if not event.previous_id:
-            raise InvalidEvent("alias needs a previousId")
-        if not event.user_id:
-            raise InvalidEvent("alias needs a userId")
-        return
-    if not event.user_key:
-        raise InvalidEvent(f"{event.type} needs a userId or an anonymousId")
-    if event.type == "track" and not (event.event and event.event.strip()):
-        raise InvalidEvent("track needs an event name")
+class Shaped(Protocol):
+    """The fields an event's shape is judged by: `Event`'s, and those of the intake's
+    fast-path decode of it (`sailbridge.intake.fastpath.WireEvent`)."""
+
+    message_id: str | None
+    user_id: str | None
+    anonymous_id: str | None
+    previous_id: str | None
+    group_id: str | None
+    event: str | None
+
+
+def shape_problem(event: Shaped, kind: str) -> str | None:
+    """The one statement of an event's shape (SPEC §3), for every reader of events: blank
+    ids are no ids (set to ``None`` here, in place), then what a ``kind`` event cannot go
+    without — ``None`` when it has it, else the reason it is refused.
+
+    Time is the other half of the shape: `with_timestamp`; the fast paths take only
+    events that carry a ``timestamp``, for which it only records the receive time."""
+    if event.message_id is not None and not event.message_id.strip():
+        event.message_id = None
+    user_id = event.user_id
+    if user_id is not None and not user_id.strip():
+        user_id = event.user_id = None
+    anonymous_id = event.anonymous_id
+    if anonymous_id is not None and not anonymous_id.strip():
+        anonymous_id = event.anonymous_id = None
+    previous_id = event.previous_id
+    if previous_id is not None and not previous_id.strip():
+        previous_id = event.previous_id = None
+    if event.group_id is not None and not event.group_id.strip():
+        event.group_id = None
+    if kind == "alias":
+        if not previous_id:
+            return "alias needs a previousId"
+        if not user_id:
+            return "alias needs a userId"
+        return None
+    if not (user_id or anonymous_id):
+        return f"{kind} needs a userId or an anonymousId"
+    if kind == "track" and not (event.event and event.event.strip()):
+        return "track needs an event name"
+    return None
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
     """The event as Segment-spec JSON (camelCase keys), for storage and display."""
     result: dict[str, Any] = msgspec.to_builtins(event)
     return result
-
-
-def decode_event(data: bytes | str) -> Event:
-    """Decode one JSON document into an `Event`, raising `InvalidEvent` on bad JSON."""
-    try:
-        raw = msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
-        raise InvalidEvent(f"malformed JSON: {exc}") from exc
-    return event_from_dict(raw)
 
 
 _ISO_Z = re.compile(r"Z$")

@@ -10,6 +10,7 @@ rather than computed.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,14 +20,17 @@ from sailbridge.delivery.executor import (
     PlaceholderFacts,
     resolve_plan,
 )
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
+from sailbridge.mapping.cart_expiry import expiry_warning
+from sailbridge.mapping.consent import consent_verdict
+from sailbridge.mapping.filters import Filtered, Passed, apply_filters
+from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     Deliver,
     Fail,
     ForgetUser,
-    Item,
     MemoryUpdate,
     RememberCart,
     RememberEmail,
@@ -35,8 +39,9 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
-from sailbridge.store.memory import Memory
-from sailbridge.store.readonly import open_read_only_memory
+from sailbridge.store.base import SEND_WRITE_KEY
+from sailbridge.store.factory import open_read_only_memory
+from sailbridge.store.memory import Memory, RememberedCart, linked_ids
 
 
 class DryRunMemory:
@@ -50,7 +55,7 @@ class DryRunMemory:
     def __init__(self, underlying: Memory | None) -> None:
         self._underlying = underlying
         self._emails: dict[str, str] = {}
-        self._carts: dict[str, tuple[Item, ...]] = {}
+        self._carts: dict[str, RememberedCart] = {}
         self._merges: set[tuple[str, str]] = set()
         self._forgotten: set[str] = set()
         """Ids a deletion earlier in the file forgot: the stored memory no longer counts."""
@@ -64,7 +69,7 @@ class DryRunMemory:
         stored = self._stored(user_key)
         return await stored.email(user_key) if stored else None
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         if user_id in self._carts:
             return self._carts[user_id]
         stored = self._stored(user_id)
@@ -82,7 +87,7 @@ class DryRunMemory:
                 case RememberEmail(user_key, email):
                     self._emails[user_key] = email
                 case RememberCart(user_id, items):
-                    self._carts[user_id] = items
+                    self._carts[user_id] = RememberedCart(items, time.time())
                 case RememberMerge(anonymous_id, user_id):
                     self._merges.add((anonymous_id, user_id))
                 case ForgetUser(user_key):
@@ -90,7 +95,7 @@ class DryRunMemory:
 
     def _forget(self, user_key: str) -> None:
         """As the store forgets: the id and those merged with it (learned in the file)."""
-        keys = {user_key} | {key for pair in self._merges if user_key in pair for key in pair}
+        keys = set(linked_ids([pair for pair in self._merges if user_key in pair], user_key))
         self._forgotten |= keys
         self._merges = {pair for pair in self._merges if not keys.intersection(pair)}
         for key in keys:
@@ -111,13 +116,15 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
 
 
 async def explain_entries(entries: list[Entry], settings: Settings,
-                          memory: Memory | None = None) -> list[dict[str, Any]]:
+                          memory: Memory | None = None, *,
+                          write_key: str = SEND_WRITE_KEY) -> list[dict[str, Any]]:
     """One JSON-ready explanation per input entry, in input order.
 
     ``memory`` is what sailbridge learned so far (the console passes its store); by
     default the store ``settings.database`` names, opened read-only and never migrated
     (`open_read_only_memory`). What earlier entries would teach is kept in a
-    `DryRunMemory`.
+    `DryRunMemory`. The events are planned as if received with ``write_key``: the one
+    `sailbridge send` queues a file under, unless the caller queues under another.
     """
     stored = await open_read_only_memory(settings.database) if memory is None else None
     dry_run = DryRunMemory(memory if memory is not None else stored)
@@ -129,25 +136,27 @@ async def explain_entries(entries: list[Entry], settings: Settings,
                                   "reason": str(entry.error)})
                 continue
             explained.append({"position": entry.position,
-                              **await explain_event(entry.event, settings, dry_run)})
+                              **await explain_event(entry.event, settings, dry_run,
+                                                    write_key=write_key)})
     finally:
         if stored is not None:
             await stored.close()
     return explained
 
 
-async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
-                        ) -> dict[str, Any]:
+async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, *,
+                        write_key: str | None = SEND_WRITE_KEY) -> dict[str, Any]:
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []
     placeholders = PlaceholderFacts()
     facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
-    resolved = await resolve_plan(event, settings.mapping_options(), facts, lookups)
+    options = settings.mapping_options()
+    resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     view: dict[str, Any] = {
         "messageId": event.message_id,
         "type": event.type,
-        **({"event": event.event} if event.type == "track" else {}),
+        **({"event": event.event} if event.type == EventType.TRACK else {}),
         "userKey": event.user_key,
     }
     if isinstance(resolved.plan, Deliver):
@@ -160,18 +169,39 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory
         ]
     if placeholders.assumptions:
         view["assumptions"] = placeholders.assumptions
-    warnings = ignored_overrides(event)
+    warnings = [*ignored_overrides(event), *filter(None, [expiry_warning(event)])]
     if warnings:
         view["warnings"] = list(warnings)
+    view.update(gate_view(event, options, write_key, resolved.plan))
     view.update(_plan_view(resolved.plan, settings))
     return view
 
 
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:
     match plan:
-        case Deliver(calls, _):
-            return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls]}
+        case Deliver(calls, _, notes, renamed):
+            return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls],
+                    **({"notes": list(notes)} if notes else {}),
+                    **({"renamed": [r.to_dict() for r in renamed]} if renamed else {})}
         case Skip(reason):
             return {"outcome": "skip", "reason": reason}
         case Fail(reason):
             return {"outcome": "fail", "reason": reason}
+
+
+def gate_view(event: Event, options: MappingOptions, write_key: str | None,
+              plan: Deliver | Skip | Fail) -> dict[str, Any]:
+    """The consent verdict (when categories are configured), the filter that skipped
+    the event, or what the filters changed in it: the same pure steps `plan_event`
+    takes, shown."""
+    view: dict[str, Any] = {}
+    consent = consent_verdict(event, options.consent)
+    if consent is not None:
+        view["consent"] = consent if isinstance(consent, str) else consent.reason
+    if isinstance(plan, Filtered):
+        view["filter"] = plan.rule
+    elif options.filters.rules and not isinstance(plan, Skip):  # the filters passed it
+        passed = apply_filters(options.filters, event, write_key)
+        if isinstance(passed, Passed) and passed.notes:
+            view["filters"] = list(passed.notes)
+    return view

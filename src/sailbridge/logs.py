@@ -150,3 +150,10 @@ def configure_logging(level: str | int = "info", *, stream: TextIO | None = None
 def get_logger(name: str) -> Any:
     """A structlog logger named ``name`` (shown as ``logger``)."""
     return structlog.stdlib.get_logger(name)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an error's message (its class name when it has none): what a
+    one-line report shows of a driver's or parser's multi-line error."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

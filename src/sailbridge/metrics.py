@@ -33,7 +33,7 @@ from prometheus_client.registry import Collector
 
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
-from sailbridge.store.base import StatusCounts
+from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 from sailbridge.supervise import RESTARTS
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 INGEST_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 SAILTHRU_LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
-QUEUE_STATES = ("pending", "retrying", "claimed", "delivered", "skipped", "rejected", "dead")
+QUEUE_STATES = tuple(SHOWN_COUNTS.values())
+"""The ``state`` labels of the queue gauge: the `StatusCounts` fields."""
 
 NO_CALL = "none"
 """The ``route`` label of an outcome reached without calling Sailthru (e.g. skipped)."""
@@ -97,6 +98,13 @@ class Metrics:
             labels, registry=r)
         self.jobs_dead = Counter(
             "sailbridge_jobs_dead", "Jobs dead-lettered.", labels, registry=r)
+        self.jobs_filtered = Counter(
+            "sailbridge_jobs_filtered", "Jobs skipped by a destination filter, by rule.",
+            ["rule"], registry=r)
+        self.jobs_without_consent = Counter(
+            "sailbridge_jobs_without_consent",
+            "Jobs skipped for lack of consent, by the category missing (\"none\": no "
+            "consent object while consent is required).", ["category"], registry=r)
 
         # Sailthru calls and throttling
         self.throttle_waits = Counter(
@@ -142,6 +150,7 @@ class Metrics:
 
         # per-route use of Sailthru's rate limits over the last minute (the console's view)
         self.route_usage = RouteUsage()
+        r.register(self.route_usage)
 
         # labelled children on the per-request path, looked up once (labels() is not free)
         self._ingest_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
@@ -189,6 +198,15 @@ class Metrics:
         """A job dead-lettered; ``route`` is the call that failed, if any was made."""
         self.jobs_dead.labels(event_type, route).inc()
 
+    def record_filtered(self, rule: str) -> None:
+        """A job skipped by the destination filter named ``rule``."""
+        self.jobs_filtered.labels(rule).inc()
+
+    def record_without_consent(self, category: str | None) -> None:
+        """A job skipped because ``category`` was not granted (``None``: no consent
+        object while consent is required)."""
+        self.jobs_without_consent.labels(category or "none").inc()
+
     def record_throttle_wait(self, route: str, seconds: float) -> None:
         """A call to ``route`` that waited ``seconds`` for its rate limit."""
         self.throttle_waits.labels(route).inc()
@@ -235,6 +253,7 @@ class Metrics:
             aggregate = CollectorRegistry()
             multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
             aggregate.register(self.store_totals)  # the shared store's, not per process
+            aggregate.register(self.route_usage)  # Sailthru's account-wide headers
             aggregate.register(self.task_restarts)
             return generate_latest(aggregate)
         return generate_latest(self.registry)

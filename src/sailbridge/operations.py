@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, Final
 
-from sailbridge.store.base import Job, JobState, StatusCounts, Store
+from sailbridge.events import EventType
+from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, OperatorReads, StatusCounts
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
                        re.IGNORECASE)
@@ -158,13 +159,7 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
     now = time.time() if now is None else now
     oldest = counts.oldest_pending_at
     return {
-        "pending": counts.pending,
-        "retrying": counts.retrying,
-        "in_flight": counts.claimed,
-        "delivered": counts.delivered,
-        "skipped": counts.skipped,
-        "rejected": counts.rejected,
-        "dead": counts.dead,
+        **{str(shown): getattr(counts, field) for shown, field in SHOWN_COUNTS.items()},
         "deduplicated": counts.deduplicated,
         "not_yet_sorted": counts.inbox,
         "paused": counts.paused_reason is not None,
@@ -174,7 +169,7 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
 
 
 def _event_name(job: Job) -> str:
-    name = job.event.get("event") if job.event_type == "track" else None
+    name = job.event.get("event") if job.event_type == EventType.TRACK else None
     return str(name) if name else job.event_type
 
 
@@ -212,11 +207,12 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
-async def dead_jobs(store: Store, limit: int = 100, reason: str | None = None) -> list[dict[str, Any]]:
+async def dead_jobs(store: OperatorReads, limit: int = 100,
+                    reason: str | None = None) -> list[dict[str, Any]]:
     return [job_summary(job) for job in await store.list_jobs(JobState.DEAD, limit, reason)]
 
 
-async def rejected_events(store: Store, limit: int = 100) -> list[dict[str, Any]]:
+async def rejected_events(store: OperatorReads, limit: int = 100) -> list[dict[str, Any]]:
     return [
         {"write_key": r.write_key, "message_id": r.message_id, "reason": r.reason,
          "received_at": r.received_at, "raw": r.raw}

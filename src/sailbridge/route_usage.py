@@ -5,12 +5,20 @@ Two views of one thing: the calls this process made on each route in the last mi
 route's latest answer — Sailthru's own count for the whole account, so it covers
 every node sharing the API key. Counting is per second in a ring of `WINDOW_SECONDS`
 buckets, so recording a call is a few integer operations however busy the route.
+
+`RouteUsage` is also a Prometheus collector: ``/metrics`` shows Sailthru's limit per
+route and the share of it in use in the current window, so a dashboard can draw
+delivery against the limit and an alert can fire on a route near it for long.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from sailbridge.clock import Clock
 from sailbridge.sailthru.errors import RateLimitInfo
@@ -38,7 +46,7 @@ class _Ring:
     headers: RateLimitInfo | None = None
 
 
-class RouteUsage:
+class RouteUsage(Collector):
     """Calls per route over the last minute, and Sailthru's latest rate-limit headers."""
 
     def __init__(self, clock: Clock = time.time) -> None:
@@ -69,3 +77,28 @@ class RouteUsage:
             uses[route] = RouteUse(sum(ring.calls[i] for i in recent),
                                    sum(ring.throttled[i] for i in recent), ring.headers)
         return uses
+
+    def collect(self) -> Iterable[Metric]:
+        """Sailthru's limit per route (calls per window, account-wide) from its latest
+        headers, and the share used in that window while the window lasts: once its
+        reset second has passed the share is unknown, so the route has no sample (an
+        alert on it then stops rather than firing on an old burst)."""
+        limit = GaugeMetricFamily(
+            "sailbridge_sailthru_rate_limit",
+            "Sailthru's rate limit per route, calls per window (X-Rate-Limit-Limit).",
+            labels=["route"])
+        used = GaugeMetricFamily(
+            "sailbridge_sailthru_rate_limit_used_ratio",
+            "Share of the route's Sailthru limit used in the current window, by the whole "
+            "account (1 - X-Rate-Limit-Remaining / X-Rate-Limit-Limit).",
+            labels=["route"])
+        now = self._clock()
+        for route, ring in self._routes.items():
+            headers = ring.headers
+            if headers is None or headers.limit <= 0:
+                continue
+            limit.add_metric([route], headers.limit)
+            if now < headers.reset:
+                used.add_metric([route], max(headers.limit - headers.remaining, 0) / headers.limit)
+        yield limit
+        yield used

@@ -25,7 +25,7 @@ from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event
 from sailbridge.intake.jobs import job_for
 from sailbridge.settings import Settings
-from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, Result, Store
+from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, OperatorReads, Result
 from sailbridge.store.factory import open_store
 from sailbridge.wiring import delivery_worker
 
@@ -129,7 +129,7 @@ class _RetryReasons(DeliveryObserver):
             self._on_retry(outcome.reason)
 
 
-async def _wait(store: Store, job_ids: Sequence[int],
+async def _wait(store: OperatorReads, job_ids: Sequence[int],
                 on_progress: Callable[[int], None]) -> str | None:
     """Until every job finished (``None``) or delivery is paused (the reason)."""
     remaining = list(job_ids)

@@ -46,7 +46,7 @@ from sailbridge.server.files import (
 from sailbridge.server.health import DeliveryCheck
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
-from sailbridge.store.base import Store
+from sailbridge.store.base import SHOWN_COUNTS, Control, OperatorReads, Store
 from sailbridge.store.factory import describe_store, open_store
 from sailbridge.supervise import supervised
 from sailbridge.wiring import delivery_worker
@@ -109,7 +109,7 @@ def delivery_check(worker: Worker, stall_after: float) -> DeliveryCheck:
 HOUSEKEEPING_INTERVAL = 600.0
 
 
-async def keep_tidy(store: Store, retention: float) -> None:
+async def keep_tidy(store: Control, retention: float) -> None:
     """Delete delivered and skipped jobs older than the retention, a chunk at a time,
     so the store stays the size of the work in hand, not of all history."""
     while True:
@@ -121,7 +121,7 @@ async def keep_tidy(store: Store, retention: float) -> None:
             log.exception("purging finished jobs failed; will try again")
 
 
-async def log_queue_summary(store: Store, interval: float) -> None:
+async def log_queue_summary(store: OperatorReads, interval: float) -> None:
     """Every ``interval`` seconds (``SAILBRIDGE_QUEUE_LOG_INTERVAL``; 0 = never) one
     info line with the queue's counts, so a log alone shows a backlog building."""
     if interval <= 0:
@@ -135,8 +135,7 @@ async def log_queue_summary(store: Store, interval: float) -> None:
             queue_log.warning("queue summary unavailable", error=f"{type(exc).__name__}: {exc}")
             continue
         queue_log.info("queue", **{name: view[name] for name in (
-            "pending", "retrying", "in_flight", "dead", "delivered", "skipped", "rejected",
-            "oldest_pending_age_seconds", "paused", "paused_reason")})
+            *SHOWN_COUNTS, "oldest_pending_age_seconds", "paused", "paused_reason")})
 
 
 def log_start(settings: Settings, roles: Roles, files: FileLimit | None = None,

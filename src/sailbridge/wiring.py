@@ -1,13 +1,14 @@
 """The composition root: the one place that picks implementations and plugs them together.
 
 Everything under it takes its collaborators as arguments — the worker a `Store` and a
-`Sender`, the `RateLimitedSender` a limiter, the limiter a connection pool — so each
+`Sender`, the `RateLimitedSender` a limiter, the shared limiter its slots — so each
 part can be built alone in a test. Which store, which limiter and which wrappers go
 together is decided here and nowhere else:
 
 - the store named by ``SAILBRIDGE_DATABASE`` (`sailbridge.store.factory.open_store`);
-- the rate limiter matching it: shared through the database by every node on
-  PostgreSQL (Sailthru's limits are per account), in-process on SQLite;
+- the rate limiter matching its backend (`sailbridge.store.factory.backend_for`):
+  shared through the database by every node on PostgreSQL (Sailthru's limits are per
+  account; `sailbridge.store.postgres.ratelimit`), in-process on SQLite;
 - the sender stack around Sailthru's client (`sailbridge.delivery.senders`);
 - the worker, with the observers the caller wants.
 
@@ -26,18 +27,13 @@ from sailbridge.delivery.observers import MetricsObserver, Observers
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import MeasuredSender, RateLimitedSender
-from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
 from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
 from sailbridge.metrics import Metrics
 from sailbridge.sailthru.client import SailthruClient, Sender
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, Settings
 from sailbridge.store.base import Store
-from sailbridge.store.factory import is_postgres_url
-from sailbridge.store.postgres.connection import open_pool
-
-LIMITER_POOL_SIZE = 4
-"""Connections of the shared limiter's own pool: one route's slot reservation, block
-read and block write can be in flight at once, and a few routes are busy at a time."""
+from sailbridge.store.factory import backend_for
 
 
 @asynccontextmanager
@@ -48,18 +44,16 @@ async def rate_limiter(
     max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
     on_wait: Callable[[str, float], None] = lambda route, seconds: None,
 ) -> AsyncIterator[RateLimiter]:
-    """The limiter for the store at ``database``: shared through PostgreSQL (on a pool
-    of its own, closed on exit), else in-process; either holds a route for at most
-    ``max_block`` seconds."""
-    if not is_postgres_url(database):
+    """The limiter for the store at ``database``: shared through its backend's slots
+    when it has them (PostgreSQL, on a pool of their own, closed on exit), else
+    in-process; either holds a route for at most ``max_block`` seconds."""
+    shared_slots = backend_for(database).shared_slots
+    if shared_slots is None:
         yield RateLimiter(limits_per_second, on_wait=on_wait, max_block=max_block)
         return
-    pool = await open_pool(database, min_size=1, max_size=LIMITER_POOL_SIZE)
-    try:
-        yield PostgresRateLimiter(pool, limits_per_second, on_wait=on_wait,
-                                  max_block=max_block)
-    finally:
-        await pool.close()
+    async with shared_slots(database) as slots:
+        yield SharedRateLimiter(slots, limits_per_second, on_wait=on_wait,
+                                max_block=max_block)
 
 
 @asynccontextmanager

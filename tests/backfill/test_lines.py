@@ -151,6 +151,10 @@ def test_an_order_with_no_email_anywhere_fails_with_live_deliverys_reason() -> N
       "properties": {"product_id": "p", "price": 1, "url": "https://x"}}, CART_NO_BULK),
     ({"type": "track", "userId": "u", "event": "User Deleted"},
      "user deletions have no bulk form in Sailthru's Job API"),
+    ({"type": "track", "userId": "u", "event": "Order Refunded",
+      "properties": {"email": "a@x.io", "products": [
+          {"product_id": "p", "price": 1, "url": "https://x"}]}},
+     "returns (Order Refunded) have no bulk form in Sailthru's Job API"),
 ])
 def test_events_only_live_delivery_can_make_have_no_bulk_form(raw: dict[str, Any],
                                                               reason: str) -> None:

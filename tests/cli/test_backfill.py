@@ -140,8 +140,9 @@ def test_dry_run_writes_the_job_files_and_uploads_nothing(
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == [
         "0001-update.jsonl", "0002-purchase_import.jsonl", "jobs.json", "live.jsonl"]
+    # Addressed as live delivery addresses the user (the default, extid).
     assert [json.loads(line) for line in (out / "0001-update.jsonl").read_text().splitlines()] == [
-        {"email": "ada@example.com",
+        {"id": "u-1", "key": "extid", "keys": {"email": "ada@example.com"},
          "vars": {"email": "ada@example.com", "name": "Ada", "address_city": "London"}}]
     assert json.loads((out / "0002-purchase_import.jsonl").read_text()) == {
         "email": "ada@example.com",

@@ -4,7 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sailbridge.events import InvalidEvent, event_from_dict, with_timestamp
+from sailbridge.events import (
+    Event,
+    EventType,
+    InvalidEvent,
+    event_from_dict,
+    shape_problem,
+    with_timestamp,
+)
+from sailbridge.store.base import JobState, ListState, list_state
 
 RECEIVED = datetime(2026, 1, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -58,3 +66,40 @@ def test_unparseable_time_is_invalid() -> None:
                              "originalTimestamp": "yesterday", "sentAt": "today"})
     with pytest.raises(InvalidEvent, match="not an ISO-8601 timestamp"):
         with_timestamp(event, RECEIVED)
+
+
+@pytest.mark.parametrize(("fields", "kind", "problem"), [
+    ({"user_id": "u", "event": "Signed Up"}, "track", None),
+    ({"anonymous_id": "a", "event": "Signed Up"}, "track", None),
+    ({"user_id": "u", "event": "  "}, "track", "track needs an event name"),
+    ({"user_id": " ", "anonymous_id": "", "event": "E"}, "track",
+     "track needs a userId or an anonymousId"),
+    ({"user_id": "u"}, "identify", None),
+    ({"user_id": "u", "previous_id": "p"}, "alias", None),
+    ({"user_id": "u", "previous_id": "\t"}, "alias", "alias needs a previousId"),
+    ({"anonymous_id": "a", "previous_id": "p"}, "alias", "alias needs a userId"),
+])
+def test_shape_problem_says_what_each_type_lacks(fields: dict[str, str], kind: str,
+                                                 problem: str | None) -> None:
+    assert shape_problem(Event(type=EventType(kind), **fields), kind) == problem
+
+
+def test_shape_problem_clears_blank_ids_in_place() -> None:
+    event = Event(type=EventType.GROUP, user_id="u", anonymous_id=" ", group_id="",
+                  message_id="  ")
+
+    assert shape_problem(event, event.type) is None
+    assert (event.anonymous_id, event.group_id, event.message_id) == (None, None, None)
+
+
+@pytest.mark.parametrize(("state", "attempts", "shown"), [
+    (JobState.PENDING, 0, ListState.PENDING),
+    (JobState.PENDING, 2, ListState.RETRYING),
+    (JobState.CLAIMED, 1, ListState.IN_FLIGHT),
+    (JobState.DELIVERED, 1, ListState.DELIVERED),
+    (JobState.SKIPPED, 0, ListState.SKIPPED),
+    (JobState.DEAD, 5, ListState.DEAD),
+])
+def test_list_state_is_the_one_mapping_to_what_people_see(state: JobState, attempts: int,
+                                                           shown: ListState) -> None:
+    assert list_state(state, attempts) is shown

@@ -19,7 +19,7 @@ PACKAGE = Path(sailbridge.__file__).parent
 
 LAYERS: list[set[str]] = [
     # Foundations: plain values and helpers with no view of the product.
-    {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity",
+    {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity", "futures",
      "examples", "supervise"},
     # Sailthru's vocabulary and its HTTP client; the sandbox imitates it from outside.
     {"sailthru"},
@@ -124,3 +124,16 @@ def test_the_mapping_imports_nothing_that_does_io() -> None:
                 found.add(f"{module_name(path)} imports {target}")
     assert sorted(found) == []
 
+
+
+def test_only_the_store_imports_a_database_driver() -> None:
+    # sqlite3 as such is allowed: the backfill spills its email book to a scratch file.
+    drivers = ("psycopg", "psycopg_pool")
+    found = set()
+    for path in PACKAGE.rglob("*.py"):
+        if unit_of(module_name(path)) == "store":
+            continue
+        for target in imports(path):
+            if any(target == lib or target.startswith(lib + ".") for lib in drivers):
+                found.add(f"{module_name(path)} imports {target}")
+    assert sorted(found) == []

@@ -201,3 +201,33 @@ def test_times_are_shown_as_iso_8601_utc() -> None:
     assert view == {"received_at": "1970-01-01T00:00:00.000Z", "first_attempt_at": None,
                     "attempts": 2, "history": [{"at": "1970-01-01T00:01:00.000Z", "code": 14}],
                     "event_json": {"properties": {"created_at": 5}}}
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), [
+    ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "4", "greater than or equal to 8"),
+    ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "thirty", "integer"),
+    ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "0", "greater than or equal to 1"),
+    ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "1.5", "integer"),
+    ("SAILBRIDGE_RENAME_VARS", "sometimes", "boolean"),
+    ("SAILBRIDGE_BACKFILL_UPDATE_KEY", "sid", "'email' or 'extid'"),
+])
+def test_issue_21_settings_are_checked_at_start_in_one_line(
+        monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    message = str(raised.value)
+    assert message.startswith(f"{variable} is invalid: '{value}'") and problem in message
+    assert "\n" not in message
+
+
+def test_issue_21_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = load_settings()
+    options = settings.mapping_options()
+    assert (options.rename_vars, options.var_name_max_length,
+            options.clear_cart_after_hours) == (True, None, None)
+    assert settings.backfill_update_key == "extid"
+    monkeypatch.setenv("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "32")
+    monkeypatch.setenv("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "24")
+    options = load_settings().mapping_options()
+    assert (options.var_name_max_length, options.clear_cart_after_hours) == (32, 24)

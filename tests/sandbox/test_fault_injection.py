@@ -12,7 +12,7 @@ from sailthru.sailthru_error import SailthruClientError
 
 from sailbridge.sailthru.signing import signed_params
 from sailbridge.sandbox.config import SandboxConfig
-from sailbridge.sandbox.faults import FaultInjector, Outcome
+from sailbridge.sandbox.faults import FaultInjector, FaultOutcome
 from sailbridge.sandbox.server import SandboxHandle
 
 
@@ -86,4 +86,5 @@ def test_the_same_seed_replays_the_same_faults() -> None:
 
     assert plans == [second.plan(config) for _ in range(200)]
     outcomes = {plan.outcome for plan in plans}
-    assert outcomes == {Outcome.ANSWER, Outcome.ERROR_500, Outcome.ERROR_200, Outcome.DROP}
+    assert outcomes == {FaultOutcome.ANSWER, FaultOutcome.ERROR_500, FaultOutcome.ERROR_200,
+                        FaultOutcome.DROP}

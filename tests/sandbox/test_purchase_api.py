@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -184,3 +186,16 @@ def test_post_images_must_be_url_objects(client: SailthruClient, item: Any) -> N
                     items=[item(images={"full": "https://img.example/full.png"})])
 
     assert response.get_body()["error"] == 99
+
+
+def test_cart_time_is_the_last_update_in_rfc_2822(
+        client: SailthruClient, sandbox: SandboxHandle, item: Any) -> None:
+    sandbox.configure(clock_offset=-30 * 3600)
+    post(client, incomplete=1, items=[item()])
+    sandbox.configure(clock_offset=0)
+
+    stamp = cart_of(client)["time"]
+
+    filed = parsedate_to_datetime(stamp).timestamp()
+    assert isinstance(stamp, str) and stamp.endswith("-0000")
+    assert 30 * 3600 - 60 < time.time() - filed < 30 * 3600 + 60

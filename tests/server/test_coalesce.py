@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from sailbridge.server.coalesce import AcceptCoalescer, EnqueueCoalescer
-from sailbridge.store.base import EnqueueResult, JobState, NewJob, Rejection
+from sailbridge.server.coalesce import AcceptCoalescer
+from sailbridge.store.base import JobState, NewJob, Rejection
 from sailbridge.store.sqlite import SqliteStore
 
 
@@ -20,12 +20,12 @@ class CountingStore:
         self.inner = inner
         self.calls: list[int] = []
 
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> EnqueueResult:
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     dedupe_window: float, now: float) -> int:
         self.calls.append(len(jobs))
         if any(job.message_id == "poison" for job in jobs):
             raise ValueError("cannot store this one")
-        return await self.inner.enqueue(jobs, rejections, dedupe_window, now)
+        return await self.inner.accept(jobs, rejections, dedupe_window, now)
 
 
 def job(message_id: str) -> NewJob:
@@ -36,8 +36,8 @@ def job(message_id: str) -> NewJob:
 async def test_requests_waiting_together_go_in_one_store_call(tmp_path: Path) -> None:
     async with await SqliteStore.open(tmp_path / "q.db") as real:
         store = CountingStore(real)
-        coalescer = EnqueueCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
-        await asyncio.gather(*(coalescer.enqueue([job(f"m{n}")], [], 1.0) for n in range(20)))
+        coalescer = AcceptCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
+        await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
         assert sum(store.calls) == 20
         assert len(store.calls) < 20
         assert len(await real.list_jobs(JobState.PENDING, limit=100)) == 20
@@ -46,9 +46,9 @@ async def test_requests_waiting_together_go_in_one_store_call(tmp_path: Path) ->
 async def test_a_request_the_store_refuses_fails_alone(tmp_path: Path) -> None:
     async with await SqliteStore.open(tmp_path / "q.db") as real:
         store = CountingStore(real)
-        coalescer = EnqueueCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
+        coalescer = AcceptCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
         outcomes = await asyncio.gather(
-            *(coalescer.enqueue([job(name)], [], 1.0) for name in ("a", "poison", "b", "c")),
+            *(coalescer.accept([job(name)], [], 1.0) for name in ("a", "poison", "b", "c")),
             return_exceptions=True)
         assert [type(outcome) for outcome in outcomes] == [
             type(None), ValueError, type(None), type(None)]
@@ -61,17 +61,17 @@ async def test_no_more_than_max_calls_run_at_once(tmp_path: Path, max_calls: int
     running = peak = 0
 
     class SlowStore:
-        async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                          dedupe_window: float, now: float) -> EnqueueResult:
+        async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                         dedupe_window: float, now: float) -> int:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
             await asyncio.sleep(0.01)
             running -= 1
-            return EnqueueResult(len(jobs), 0, 0)
+            return len(jobs)
 
-    coalescer = EnqueueCoalescer(SlowStore(), 86400, max_calls=max_calls)  # type: ignore[arg-type]
-    await asyncio.gather(*(coalescer.enqueue([job(f"m{n}")], [], 1.0) for n in range(50)))
+    coalescer = AcceptCoalescer(SlowStore(), 86400, max_calls=max_calls)  # type: ignore[arg-type]
+    await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(50)))
     assert peak == max_calls
 
 

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from sailbridge.intake import fastpath
 from sailbridge.intake.rules import NO_SHARED, shared_fields
-from sailbridge.intake.sorting import Received, Sorted, Sorter
+from sailbridge.intake.sorting import Arrival, Received, Sorted, Sorter
 from sailbridge.store.base import NewJob
 
 RECEIVED = 1_714_566_615.25
@@ -21,7 +21,7 @@ def general_path(raw: bytes, shared: dict[str, Any], kind: str | None) -> NewJob
     """What the intake's general path makes of the event: its job, or ``None`` if rejected."""
     into = Sorted()
     rules = shared_fields(shared) if shared else NO_SHARED
-    Sorter().sort_slow(raw, rules, kind, WRITE_KEY, Received(RECEIVED), into)
+    Sorter().sort_slow(raw, Arrival(WRITE_KEY, Received(RECEIVED), kind, rules), into)
     return into.jobs[0] if into.jobs else None
 
 
@@ -31,14 +31,14 @@ def fast_path(raw: bytes, shared: dict[str, Any], kind: str | None) -> NewJob | 
         single = fastpath.decode_single(raw)
         if single is None:
             return None
-        return fastpath.to_single_job(single, WRITE_KEY, kind, stamp.text, RECEIVED)
+        return fastpath.to_single_job(single, Arrival(WRITE_KEY, stamp, kind))
     rules = shared_fields(shared)
     if rules.merges_objects:
         return None
-    wire = fastpath.decode_event(raw)
+    wire = fastpath.decode_wire(raw)
     if wire is None:
         return None
-    return fastpath.to_job(wire, WRITE_KEY, None, rules.sent_at, stamp.text, RECEIVED)
+    return fastpath.to_job(wire, Arrival(WRITE_KEY, stamp, None, rules))
 
 
 def assert_same_or_declined(event: Any, shared: dict[str, Any], kind: str | None) -> None:

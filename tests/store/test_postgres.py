@@ -19,7 +19,8 @@ import psycopg
 import pytest
 
 from sailbridge.delivery.ratelimit import RateLimiter
-from sailbridge.delivery.shared_ratelimit import PostgresRateLimiter
+from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
+from sailbridge.store.postgres.ratelimit import PostgresSlots
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.factory import open_store
@@ -279,7 +280,8 @@ async def test_pause_memory_and_dead_letters_are_shared_by_every_node(
 
     assert await second.paused_reason() == "Sailthru error 3: invalid API key"
     assert await second.email("u1") == "a@example.com"
-    assert await second.cart("u1", 60.0) == ()
+    remembered = await second.cart("u1", 60.0)
+    assert remembered is not None and remembered.items == ()
     assert [dead.id for dead in await second.list_jobs(JobState.DEAD)] == [job.id]
     assert await second.replay(None, None, 1_002.0) == 1
     assert (await first.counts()).pending == 1
@@ -365,7 +367,7 @@ async def test_a_postgresql_url_opens_the_shared_store_and_limiter(postgres_url:
     try:
         assert isinstance(store, PostgresStore)
         async with rate_limiter(postgres_url, {"POST user": 40.0}) as limiter:
-            assert isinstance(limiter, PostgresRateLimiter)
+            assert isinstance(limiter, SharedRateLimiter)
     finally:
         await store.close()
 

@@ -32,12 +32,12 @@ from sailbridge.backfill.lines import UPDATE
 from sailbridge.clock import Clock
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RetryableError, SailthruError, TransportError
-from sailbridge.store.backfill_files import BackfillFile
-from sailbridge.store.base import Store
+from sailbridge.store.backfill_files import BackfillFile, FileState
+from sailbridge.store.base import Records
 
 UPLOAD_ATTEMPTS: Final = 3
 MAX_POLL_FAILURES: Final = 30
-FINAL_STATUSES: Final = frozenset({"completed", "error"})
+FINAL_STATUSES: Final = frozenset({FileState.COMPLETED, FileState.ERROR})
 
 
 class JobApi(Protocol):
@@ -77,7 +77,7 @@ class JobRunner:
     """Uploads and polls job files against ``api``, recording each step in ``store``."""
 
     api: JobApi
-    store: Store
+    store: Records
     poll_interval: float
     reupload_unconfirmed: bool = False
     on_bytes: Callable[[int], None] = lambda sent: None
@@ -95,18 +95,18 @@ class JobRunner:
     async def _one(self, job_file: JobFile) -> JobOutcome:
         record = await self.store.backfill_file(job_file.content_hash)
         if record is not None:
-            if record.state == "completed":
+            if record.state is FileState.COMPLETED:
                 self.on_bytes(job_file.size)
                 return JobOutcome(job_file, "completed", record.job_id, reused=True)
-            if record.state == "pending" and record.job_id is not None:
+            if record.state is FileState.PENDING and record.job_id is not None:
                 self.on_bytes(job_file.size)
                 return await self._poll(job_file, record, reused=True)
-            if record.state == "error" and record.job_id is not None:
+            if record.state is FileState.ERROR and record.job_id is not None:
                 self.on_bytes(job_file.size)
                 return JobOutcome(job_file, "error", record.job_id, reused=True,
                                   message=f"{record.message} (this job failed in an earlier "
                                           "run; the same file is not uploaded again)")
-            if record.state == "uploading" and job_file.kind != UPDATE \
+            if record.state is FileState.UPLOADING and job_file.kind != UPDATE \
                     and not self.reupload_unconfirmed:
                 self.on_bytes(job_file.size)
                 return JobOutcome(job_file, "unconfirmed", reused=True, message=(
@@ -118,7 +118,7 @@ class JobRunner:
     async def _upload(self, job_file: JobFile) -> JobOutcome:
         record = await self._save(BackfillFile(
             content_hash=job_file.content_hash, kind=job_file.kind, name=job_file.name,
-            size=job_file.size, lines=job_file.lines, state="uploading",
+            size=job_file.size, lines=job_file.lines, state=FileState.UPLOADING,
             updated_at=self.clock()))
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
@@ -132,20 +132,21 @@ class JobRunner:
                     "purchase imports)"))
             except RetryableError as error:
                 if attempt == UPLOAD_ATTEMPTS:
-                    await self._save(dataclasses.replace(record, state="error",
+                    await self._save(dataclasses.replace(record, state=FileState.ERROR,
                                                          message=error.message))
                     return JobOutcome(job_file, "error", message=error.message)
                 await asyncio.sleep(min(30.0, self.poll_interval * 2 ** attempt))
             except SailthruError as error:
-                await self._save(dataclasses.replace(record, state="error",
+                await self._save(dataclasses.replace(record, state=FileState.ERROR,
                                                      message=error.message))
                 return JobOutcome(job_file, "error", message=error.message)
         job_id = answer.body.get("job_id")
         if not isinstance(job_id, str) or not job_id:
             message = "Sailthru's answer to the upload has no job_id"
-            await self._save(dataclasses.replace(record, state="error", message=message))
+            await self._save(dataclasses.replace(record, state=FileState.ERROR, message=message))
             return JobOutcome(job_file, "error", message=message)
-        record = await self._save(dataclasses.replace(record, state="pending", job_id=job_id))
+        record = await self._save(dataclasses.replace(record, state=FileState.PENDING,
+                                                      job_id=job_id))
         return await self._poll(job_file, record, reused=False)
 
     async def _poll(self, job_file: JobFile, record: BackfillFile, reused: bool) -> JobOutcome:
@@ -170,7 +171,7 @@ class JobRunner:
             status = body.get("status")
             if status in FINAL_STATUSES:
                 message = _job_message(body) if status == "error" else None
-                await self._save(dataclasses.replace(record, state=str(status),
+                await self._save(dataclasses.replace(record, state=FileState(status),
                                                      message=message))
                 return JobOutcome(job_file, str(status), record.job_id, reused, message)
             await asyncio.sleep(self.poll_interval)

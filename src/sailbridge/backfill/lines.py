@@ -14,11 +14,12 @@ have sent; only the envelope differs.
   ``2019-06-01 12:00:00 +0000`` form.
 - Anything else (custom events, carts, pageviews, deletions) has no bulk form.
 
-How ``update`` lines address a profile is a setting (`LineKey`), because whether a
-line may carry ``key``/``keys``/``keysconflict`` is not confirmed (docs/backfill.md):
-``email`` (default) writes only the documented ``{"email", "vars"}`` form; ``extid``
-writes the user API's own parameters (``id``, ``key: extid``, ``keys``,
-``keysconflict``), which also expresses merges.
+How ``update`` lines address a profile is a setting (`LineKey`). ``extid`` (default)
+writes the user API's own parameters (``id`` = userId, ``key: extid``, ``keys`` with
+the email, ``keysconflict``), so a backfilled profile is the one live delivery
+addresses afterwards, and merges are expressed. ``email`` writes only the documented
+``{"email", "vars"}`` form, for accounts without extid lookup: its profiles carry no
+extid, and a live identify that follows meets a key conflict (docs/backfill.md).
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ _NO_BULK_ROUTES: Final[dict[str, str]] = {
     "POST /event": "custom events have no bulk form in Sailthru's Job API",
     "POST /v1/track/event/pageview": "pageviews have no bulk form in Sailthru's Job API",
     "DELETE /user": "user deletions have no bulk form in Sailthru's Job API",
+    "POST /return": "returns (Order Refunded) have no bulk form in Sailthru's Job API",
 }
 CART_NO_BULK: Final = ("cart events (Product Added / Removed) replace the user's whole "
                        "current cart, which only live delivery can read; no bulk form")

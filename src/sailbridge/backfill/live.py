@@ -26,8 +26,8 @@ from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
 from sailbridge.send import IdentifiedEvent, send_events
 from sailbridge.settings import Settings
-from sailbridge.store.backfill_files import BackfillFile
-from sailbridge.store.base import Store
+from sailbridge.store.backfill_files import BackfillFile, FileState
+from sailbridge.store.base import Records
 
 CHUNK: Final = 10_000
 LIVE_KIND: Final = "live"
@@ -61,7 +61,7 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def send_live(path: Path, settings: Settings, store: Store,
+async def send_live(path: Path, settings: Settings, store: Records,
                     on_progress: Callable[[int], None] = lambda done: None,
                     clock: Callable[[], float] = time.time) -> LiveResult:
     """Queue and deliver the events of ``path`` unless an earlier run queued them."""
@@ -76,7 +76,7 @@ async def send_live(path: Path, settings: Settings, store: Store,
         sent = await send_events(chunk, settings)
         await store.save_backfill_file(BackfillFile(
             content_hash=content_hash, kind=LIVE_KIND, name=f"{path.name}#{number}",
-            size=0, lines=len(chunk), state="queued", updated_at=clock()))
+            size=0, lines=len(chunk), state=FileState.QUEUED, updated_at=clock()))
         result.queued += len(chunk)
         for job in map(job_summary, sent.jobs):
             if job["state"] == "delivered":

@@ -24,8 +24,9 @@ from typing import IO
 import ijson  # type: ignore[import-untyped]
 import msgspec
 
-from sailbridge.events import EVENT_TYPES, Event, format_time
+from sailbridge.events import Event, format_time, shape_problem
 from sailbridge.inputs import Entry, entry_from_bytes
+from sailbridge.logs import first_line
 
 GZIP_MAGIC = b"\x1f\x8b"
 _encode = msgspec.json.encode
@@ -124,25 +125,15 @@ def _line_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
 
 
 def _in_shape(line: bytes, received_text: str) -> Event | None:
-    """The event of a line already in shape — a known lower-case type, string ids that
-    are not blank, what its type requires, a ``timestamp`` — in one typed decode;
-    ``None`` sends the line down the general path, which then decides and says why.
+    """The event of a line already in shape — a known lower-case type, what its type
+    requires (`shape_problem`), a ``timestamp`` — in one typed decode; ``None`` sends
+    the line down the general path, which then decides and says why.
     ``tests/backfill/test_reading.py`` holds both paths to the same events."""
     try:
         event = _decode_typed(line)
     except msgspec.MsgspecError:
         return None
-    if event.type not in EVENT_TYPES or not event.timestamp:
-        return None
-    for ident in (event.user_id, event.anonymous_id, event.previous_id, event.group_id,
-                  event.message_id):
-        if ident is not None and not ident.strip():
-            return None
-    if event.type == "alias":
-        if not (event.previous_id and event.user_id):
-            return None
-    elif not event.user_key or (event.type == "track"
-                                and not (event.event and event.event.strip())):
+    if not event.timestamp or shape_problem(event, event.type) is not None:
         return None
     event.received_at = received_text
     return event
@@ -155,5 +146,5 @@ def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
             number += 1
             yield entry_from_bytes(f"item {number}", _encode(raw), received_at)
     except ijson.JSONError as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"the JSON array is malformed after item {number}: {detail}") from None
+        raise InputError(f"the JSON array is malformed after item {number}: "
+                         f"{first_line(exc)}") from None

@@ -23,7 +23,7 @@ from sailbridge.cli import (
 )
 from sailbridge.cli.consoles import err
 from sailbridge.cli.exits import EXIT_FAILED, Invocation
-from sailbridge.logs import configure_logging
+from sailbridge.logs import configure_logging, first_line
 
 HELP = {"help_option_names": ["-h", "--help"]}
 
@@ -82,7 +82,7 @@ def main() -> None:
     except Exception as exc:  # the last resort, reported in one line
         if Invocation.debug:
             raise
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        first = first_line(exc) if str(exc).strip() else ""
         err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} "
                   "(run with --debug for the traceback)", highlight=False)
         sys.exit(EXIT_FAILED)

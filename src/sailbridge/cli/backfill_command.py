@@ -34,7 +34,8 @@ def backfill(
         "--live", help="After the jobs, deliver the events with no bulk form as send does.")
     ] = False,
     update_key: Annotated[str | None, typer.Option(
-        help="How update lines address profiles: email (default) or extid.")] = None,
+        help="How update lines address profiles: extid (default, as live delivery) "
+             "or email.")] = None,
     max_file_bytes: Annotated[int | None, typer.Option(
         help="Split job files to stay under this size (default 90000000).")] = None,
     poll_interval: Annotated[float | None, typer.Option(

@@ -20,8 +20,9 @@ from sailbridge.cli.loading import read_input, read_settings, with_store
 from sailbridge.cli.options import ConfigOption, checked_job_ids, list_limit, reason_filter
 from sailbridge.explain import explain_entries
 from sailbridge.render import print_table
+from sailbridge.store.base import REJECTED, SHOWN_COUNTS, ListState
 
-EVENT_STATES = ("pending", "retrying", "in_flight", "delivered", "skipped", "dead", "rejected")
+EVENT_STATES = (*ListState, REJECTED)
 
 
 def explain(
@@ -56,8 +57,7 @@ def status(
     stdout = out()
     rows: list[tuple[object, ...]] = [
         (name.replace("_", " "), view[name])
-        for name in ("pending", "retrying", "in_flight", "delivered", "skipped", "rejected",
-                     "dead", "deduplicated")]
+        for name in (*SHOWN_COUNTS, "deduplicated")]
     if view["not_yet_sorted"]:
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]

@@ -30,6 +30,8 @@ def sandbox(
     seed: Annotated[int | None, typer.Option(help="Seed for reproducible faults.")] = None,
     job_delay: Annotated[float, typer.Option(
         help="Seconds a Job API upload stays pending before it is applied.")] = 0.5,
+    var_name_max_length: Annotated[int | None, typer.Option(
+        help="Refuse var names longer than this (error 99), as some accounts do.")] = None,
 ) -> None:
     """Run a local fake Sailthru that behaves as the real API does (see docs/sandbox.md)."""
     from sailbridge.sandbox.config import ConfigError, SandboxConfig, default_rate_limits
@@ -46,7 +48,7 @@ def sandbox(
             templates=frozenset(template or ["abandoned cart"]), cart_read_lag=cart_read_lag,
             rate_limits=limits, rate_limit_window=rate_limit_window, fail_rate=fail_rate,
             slow_rate=slow_rate, slow_seconds=slow_seconds, drop_rate=drop_rate, seed=seed,
-            job_delay=job_delay,
+            job_delay=job_delay, var_name_max_length=var_name_max_length,
         )
     except (ValueError, ConfigError) as exc:
         die(str(exc))

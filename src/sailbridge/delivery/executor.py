@@ -10,12 +10,15 @@ is what delivery does.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypeAlias
 
+from sailbridge.clock import Clock
 from sailbridge.events import Event
 from sailbridge.mapping import cart_from_sailthru, plan_event
+from sailbridge.mapping.cart_expiry import cart_time
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
@@ -96,16 +99,18 @@ class ResolvedPlan:
 
 
 async def resolve_plan(
-    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord]
+    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord],
+    *, write_key: str | None = None,
 ) -> ResolvedPlan:
-    """Plan ``event``, resolving each requested fact through ``source`` until done."""
+    """Plan ``event`` (received with ``write_key``), resolving each requested fact
+    through ``source`` until done."""
     facts = Facts()
-    plan: Plan = plan_event(event, options, facts)
+    plan: Plan = plan_event(event, options, facts, write_key=write_key)
     for _ in range(MAX_LOOKUPS):
         if not isinstance(plan, Lookup):
             return ResolvedPlan(plan, lookups)
         facts = await source.resolve(plan.request, facts)
-        plan = plan_event(event, options, facts)
+        plan = plan_event(event, options, facts, write_key=write_key)
     raise RuntimeError(f"mapping kept asking for lookups for event {event.message_id!r}")
 
 
@@ -131,11 +136,12 @@ class MemoryFirstFacts:
     """
 
     def __init__(self, memory: Memory | None, fallback: Fallback, cart_ttl: float,
-                 lookups: list[LookupRecord]) -> None:
+                 lookups: list[LookupRecord], clock: Clock = time.time) -> None:
         self._memory = memory
         self._fallback = fallback
         self._cart_ttl = cart_ttl
         self._lookups = lookups
+        self._clock = clock
 
     async def resolve(self, request: LookupRequest, facts: Facts) -> Facts:
         facts, answered = await self._remembered(request, facts)
@@ -162,8 +168,8 @@ class MemoryFirstFacts:
                     if email is not None:
                         facts = dataclasses.replace(facts, email=email)
                 cart = await memory.cart(user_id, self._cart_ttl)
-                return (facts, False) if cart is None else (
-                    dataclasses.replace(facts, cart=cart), True)
+                return (facts, False) if cart is None else (dataclasses.replace(
+                    facts, cart=cart.items, cart_age=self._clock() - cart.posted_at), True)
             case ProfileLookup(anonymous_id, user_id):
                 if await memory.merged(anonymous_id, user_id):
                     return dataclasses.replace(
@@ -177,8 +183,9 @@ class SailthruFacts:
 
     source: Literal["sailthru", "planned"] = "sailthru"
 
-    def __init__(self, sender: Sender) -> None:
+    def __init__(self, sender: Sender, clock: Clock = time.time) -> None:
         self._sender = sender
+        self._clock = clock
 
     async def answer(self, request: LookupRequest, facts: Facts,
                      record: LookupRecord) -> Facts:
@@ -188,8 +195,11 @@ class SailthruFacts:
                 return dataclasses.replace(facts, email=_email_of(profile))
             case CartLookup():
                 email = facts.email if facts.email is not UNKNOWN else _email_of(profile)
-                cart = cart_from_sailthru(profile.get("purchase_incomplete") if profile else None)
-                return dataclasses.replace(facts, cart=cart, email=email)
+                incomplete = profile.get("purchase_incomplete") if profile else None
+                updated = cart_time(incomplete)
+                return dataclasses.replace(
+                    facts, cart=cart_from_sailthru(incomplete), email=email,
+                    cart_age=None if updated is None else self._clock() - updated)
             case ProfileLookup():
                 state = ProfileState.EXISTS if profile is not None else ProfileState.ABSENT
                 return dataclasses.replace(facts, anonymous_profile=state)
@@ -285,6 +295,8 @@ class Outcome:
     calls: list[Call] = field(default_factory=list)
     lookups: list[LookupRecord] = field(default_factory=list)
     error: SailthruError | None = None
+    skip: Skip | None = None
+    """The planned skip (a filter's or consent's, counted by the metrics)."""
 
     def to_dict(self) -> dict[str, Any]:
         result: dict[str, Any] = {"status": self.status}
@@ -303,6 +315,7 @@ async def deliver_event(
     memory: Memory,
     sender: Sender,
     cart_ttl: float,
+    write_key: str | None = None,
 ) -> Outcome:
     """Deliver one event: plan with live facts, make its calls, then remember.
 
@@ -314,12 +327,12 @@ async def deliver_event(
     lookups: list[LookupRecord] = []
     try:
         facts = MemoryFirstFacts(memory, SailthruFacts(sender), cart_ttl, lookups)
-        resolved = await resolve_plan(event, options, facts, lookups)
+        resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     except SailthruError as error:
         return Outcome(Result.FAILED, error.message, lookups=lookups, error=error)
     match resolved.plan:
         case Skip(reason):
-            return Outcome(Result.SKIPPED, reason, lookups=lookups)
+            return Outcome(Result.SKIPPED, reason, lookups=lookups, skip=resolved.plan)
         case Fail(reason):
             return Outcome(Result.FAILED, reason, lookups=lookups)
         case Deliver(calls, remember):

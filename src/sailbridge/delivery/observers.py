@@ -11,7 +11,10 @@ from collections.abc import Sequence
 
 from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
+from sailbridge.events import EventType
 from sailbridge.logs import get_logger
+from sailbridge.mapping.consent import WithoutConsent
+from sailbridge.mapping.filters import Filtered
 from sailbridge.metrics import NO_CALL, Metrics
 from sailbridge.sailthru.errors import RetryableError
 from sailbridge.store.base import Job, Result
@@ -34,6 +37,11 @@ class MetricsObserver(DeliveryObserver):
                   Result.DEAD: self._metrics.record_dead}.get(result)
         if record is not None:
             record(job.event_type, route)
+        match outcome.skip:
+            case Filtered(rule=rule):
+                self._metrics.record_filtered(rule)
+            case WithoutConsent(category=category):
+                self._metrics.record_without_consent(category)
 
 
 class DeadEventLog(DeliveryObserver):
@@ -45,7 +53,7 @@ class DeadEventLog(DeliveryObserver):
         error = outcome.error
         events_log.warning(
             "event dead", job_id=job.id, type=job.event_type,
-            event_name=job.event.get("event") if job.event_type == "track" else None,
+            event_name=job.event.get("event") if job.event_type == EventType.TRACK else None,
             user=job.user_key, reason=outcome.reason,
             sailthru_code=error.code if error else None,
             http_status=error.status if error else None,

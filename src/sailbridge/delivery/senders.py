@@ -38,7 +38,6 @@ class RateLimitedSender:
         self._client = client
         self._limiter = limiter
         self._resends = resends
-        self.throttled = 0
         self.waiting = 0
         """Calls waiting for their route's rate limit (or its 429 block) right now."""
 
@@ -52,7 +51,6 @@ class RateLimitedSender:
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:
-                self.throttled += 1
                 self._limiter.block(call.route, error.reset_at)
                 if attempt == self._resends:
                     raise

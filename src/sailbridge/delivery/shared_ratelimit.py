@@ -1,10 +1,11 @@
-"""Rate limits shared by every node on one PostgreSQL database.
+"""Rate limits shared by every node on one database.
 
 Sailthru's limits are per account, not per machine: with several nodes, each pacing
 itself at the configured rate would together send N times too much. So the slots live
-in the database (``rate_limits``, one row per route): a node takes the route's next
-slots and reserves the one after them in one atomic statement, on the *database's*
-clock, then each call sleeps locally until its slot. Whatever the number of nodes,
+in the database (`SharedSlots`; on PostgreSQL `sailbridge.store.postgres.ratelimit`,
+one row per route): a node takes the route's next slots and reserves the one after
+them in one atomic statement, on the *database's* clock, then each call sleeps
+locally until its slot. Whatever the number of nodes,
 slots are ``1 / rate`` apart, and a block (Sailthru said nothing remains, or answered
 429) written by one node holds for all, because every later slot is taken after it
 and a call that slept until its slot looks at the route's block before it goes.
@@ -16,7 +17,7 @@ limiter keeps up with thousands of calls a second while the sum over nodes stays
 within the rate. Calls that wake from their slot at the same moment share one look
 at the block, as long as it began after they woke.
 
-`PostgresRateLimiter` is a `RateLimiter` (same ``acquire``/``observe``/``block``,
+`SharedRateLimiter` is a `RateLimiter` (same ``acquire``/``observe``/``block``,
 ``waited_seconds`` and ``on_wait``), so `RateLimitedSender` uses it unchanged. If the
 database cannot be reached, it paces this node alone, as the in-process limiter
 would, rather than stop delivery (the store is then failing anyway).
@@ -30,10 +31,6 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-
-import psycopg
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.ratelimit import (
@@ -42,14 +39,11 @@ from sailbridge.delivery.ratelimit import (
     RateLimiter,
 )
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, DEFAULT_OTHER_LIMIT
-from sailbridge.store.sql import load_queries
+from sailbridge.store.errors import StoreError
+from sailbridge.store.factory import SharedSlots
 
 log = logging.getLogger("sailbridge.ratelimit")
 
-QUERIES = load_queries("sailbridge.delivery", "shared_ratelimit.sql")
-"""The limiter's statements; its table, ``rate_limits``, is in the store's schema."""
-
-DATABASE_ERRORS = (psycopg.Error, PoolTimeout, OSError)
 WARN_EVERY = 60.0
 """Seconds between two warnings that the database is unreachable."""
 NO_WAIT = 1e-6
@@ -68,18 +62,18 @@ class _SharedRoute:
     """The latest read of the route's block: when it began, and its result."""
 
 
-class PostgresRateLimiter(RateLimiter):
+class SharedRateLimiter(RateLimiter):
     """Per-route pacing whose slots and blocks are shared through the database.
 
-    ``pool`` is the limiter's own, on the store's database (`sailbridge.wiring` opens
-    it), so a burst of claims never waits behind slot reservations or the reverse. ``clock``
-    and ``sleep`` serve the local fallback and the waiting; the slots themselves are
-    computed with the database's clock, so nodes with skewed clocks still agree.
+    ``slots`` is the database's side (`sailbridge.wiring` builds it for the store).
+    ``clock`` and ``sleep`` serve the local fallback and the waiting; the slots
+    themselves are computed with the database's clock, so nodes with skewed clocks
+    still agree.
     """
 
     def __init__(
         self,
-        pool: AsyncConnectionPool,
+        slots: SharedSlots,
         limits_per_second: Mapping[str, float],
         clock: Clock = time.time,
         sleep: Callable[[float], object] = asyncio.sleep,
@@ -88,7 +82,7 @@ class PostgresRateLimiter(RateLimiter):
         max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK,
     ) -> None:
         super().__init__(limits_per_second, clock, sleep, on_wait, max_block=max_block)
-        self._pool = pool
+        self._slots = slots
         self._limits_shared = dict(limits_per_second)
         self._sleep_shared = sleep
         self._on_wait_shared = on_wait
@@ -103,7 +97,7 @@ class PostgresRateLimiter(RateLimiter):
         """Wait for this route's next slot among all nodes (and any block in force)."""
         try:
             waited = await self._acquire_shared(route)
-        except DATABASE_ERRORS as error:
+        except StoreError as error:
             self._warn(error)
             await super().acquire(route)
             return
@@ -151,8 +145,7 @@ class PostgresRateLimiter(RateLimiter):
                 continue
             try:
                 await self._flush(route)
-                first, now = await self._one(QUERIES["take_slots"], {
-                    "route": route, "interval": interval, "n": len(group)})
+                first, now = await self._slots.take(route, interval, len(group))
             except BaseException as error:
                 for waiter in [*group, *state.waiters]:
                     if not waiter.done():
@@ -177,7 +170,7 @@ class PostgresRateLimiter(RateLimiter):
         look = state.look
         if look is None or look[0] < woke:
             look = (time.monotonic(),
-                    asyncio.ensure_future(self._one(QUERIES["route_block"], {"route": route})))
+                    asyncio.ensure_future(self._slots.blocked_until(route)))
             state.look = look
         blocked_until, now = await asyncio.shield(look[1])
         return blocked_until - now > NO_WAIT
@@ -199,11 +192,10 @@ class PostgresRateLimiter(RateLimiter):
 
     async def _write_block(self, route: str, until: float | None) -> None:
         try:
-            async with self._pool.connection() as conn:
-                await conn.execute(QUERIES["block_route"], {
-                    "route": route, "until": until, "default_block": DEFAULT_BLOCK_SECONDS,
-                    "past_block": PAST_RESET_BLOCK_SECONDS, "max_block": self.max_block})
-        except DATABASE_ERRORS as error:
+            await self._slots.block(route, until, default_block=DEFAULT_BLOCK_SECONDS,
+                                    past_block=PAST_RESET_BLOCK_SECONDS,
+                                    max_block=self.max_block)
+        except StoreError as error:
             self._warn(error)
 
     async def _flush(self, route: str) -> None:
@@ -211,14 +203,6 @@ class PostgresRateLimiter(RateLimiter):
         writes = self._writes.get(route)
         if writes:
             await asyncio.gather(*list(writes))
-
-    async def _one(self, query: str, params: Mapping[str, Any]) -> tuple[float, float]:
-        async with self._pool.connection() as conn:
-            cursor = await conn.execute(query, params)
-            row = await cursor.fetchone()
-        if row is None:  # the route was never used: nothing blocks it
-            return 0.0, 0.0
-        return float(row[0]), float(row[1])
 
     def _warn(self, error: BaseException) -> None:
         now = time.monotonic()

@@ -255,7 +255,7 @@ class Worker:
         except ValueError as exc:
             return Outcome(Result.FAILED, str(exc))
         return await deliver_event(event, self._options, self._store, self._sender,
-                                   self._cart_ttl)
+                                   self._cart_ttl, job.write_key)
 
     async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
         """Do what ``decision`` says, in the store (and the pause state)."""

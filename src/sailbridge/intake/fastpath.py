@@ -4,9 +4,10 @@ The general path (`sailbridge.events.event_from_dict`, `with_timestamp`,
 `event_to_dict`, then encoding) costs ~17 µs an event in Python, which caps durable
 ingest well below what the store can take. Almost every event Segment's SDKs send
 is already in shape: a known type, string ids, a ``timestamp``. For those, one typed
-msgspec decode into `WireEvent` validates everything, a few checks replicate the
-general path's rules, and encoding the same struct gives *byte for byte* the JSON the
-general path would store (same fields, same order, same omissions) — ~4 µs.
+msgspec decode into `WireEvent` validates everything, `sailbridge.events.shape_problem`
+applies the rules of shape every reader applies, and encoding the same struct gives
+*byte for byte* the JSON the general path would store (same fields, same order, same
+omissions) — ~4 µs.
 
 Anything unusual — numeric ids, a missing timestamp, a missing field the rules
 require, a wrong type, a batch-level ``context`` to merge, anything repair would
@@ -23,7 +24,8 @@ from typing import Any, Final
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from sailbridge.events import EVENT_TYPES
+from sailbridge.events import EVENT_TYPES, shape_problem
+from sailbridge.intake.arrival import Arrival
 from sailbridge.intake.jobs import job_for
 from sailbridge.intake.repair import MAX_DEPTH, NUL_ESCAPE
 from sailbridge.store.base import NewJob
@@ -66,11 +68,11 @@ class WireSingle(WireEvent):
     write_key: Any = UNSET
 
 
-_decode_event: Final = msgspec.json.Decoder(WireEvent).decode
+_decode_wire: Final = msgspec.json.Decoder(WireEvent).decode
 _decode_single: Final = msgspec.json.Decoder(WireSingle).decode
 
 
-def decode_event(raw: bytes | msgspec.Raw, shallow: bool = False) -> WireEvent | None:
+def decode_wire(raw: bytes | msgspec.Raw, shallow: bool = False) -> WireEvent | None:
     """The event in ``raw`` if it decodes as `WireEvent` and needs no repair; ``None``
     sends it the long way.
 
@@ -83,7 +85,7 @@ def decode_event(raw: bytes | msgspec.Raw, shallow: bool = False) -> WireEvent |
         if data.count(b"{") + data.count(b"[") > MAX_DEPTH or NUL_ESCAPE in data:
             return None
     try:
-        return _decode_event(raw)
+        return _decode_wire(raw)
     except msgspec.MsgspecError:
         return None
 
@@ -99,16 +101,14 @@ def decode_single(body: bytes) -> WireSingle | None:
         return None
 
 
-def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: str | None,
-           received_text: str, received_at: float) -> NewJob | None:
+def to_job(wire: WireEvent, arrival: Arrival) -> NewJob | None:
     """The job the general path would make of this event, or ``None`` if the event is
     not plainly valid and in shape (the general path then decides, and says why).
 
-    ``kind`` is the single-event endpoint's type (``None`` for a batch);
-    ``shared_sent_at`` the batch's readable ``sentAt`` (`rules.shared_fields`; the batch
-    must have no shared objects to merge); ``received_text`` the receive time as
-    Segment's ISO text. Mutates ``wire``. Written for speed: it runs once per event.
+    ``arrival.shared`` must have no objects to merge (`Shared.merges_objects`); its
+    ``sentAt`` applies. Mutates ``wire``. Written for speed: it runs once per event.
     """
+    kind = arrival.kind
     event_type = wire.type
     if event_type is None:
         if kind is None:
@@ -119,33 +119,10 @@ def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: st
         if event_type not in EVENT_TYPES or (kind is not None and event_type != kind):
             return None
     wire.type = event_type
-    # ids: blank is the same as none (numbers failed the decode: long way)
-    message_id = wire.message_id
-    if message_id is not None and not message_id.strip():
-        message_id = wire.message_id = None
-    user_id = wire.user_id
-    if user_id is not None and not user_id.strip():
-        user_id = wire.user_id = None
-    anonymous_id = wire.anonymous_id
-    if anonymous_id is not None and not anonymous_id.strip():
-        anonymous_id = wire.anonymous_id = None
-    if wire.previous_id is not None and not wire.previous_id.strip():
-        wire.previous_id = None
-    if wire.group_id is not None and not wire.group_id.strip():
-        wire.group_id = None
-    user_key = user_id or anonymous_id
-    if event_type == "alias":
-        if not wire.previous_id or not user_id:
-            return None
-    elif not user_key:
-        return None
-    elif event_type == "track":
-        name = wire.event
-        if not (name and name.strip()):
-            return None
-    if not wire.timestamp:
-        return None  # the device-clock correction is the long way's
+    if shape_problem(wire, event_type) is not None or not wire.timestamp:
+        return None  # the reason, and the device-clock correction, are the long way's
     if wire.sent_at is UNSET:
+        shared_sent_at = arrival.shared.sent_at
         if shared_sent_at is not None:
             wire.sent_at = shared_sent_at
     elif wire.sent_at is None:
@@ -159,12 +136,12 @@ def to_job(wire: WireEvent, write_key: str, kind: str | None, shared_sent_at: st
         wire.context = None
     if not wire.integrations:
         wire.integrations = None
-    wire.received_at = received_text
-    return job_for(wire, write_key, received_at)
+    received = arrival.received
+    wire.received_at = received.text
+    return job_for(wire, arrival.write_key, received.epoch)
 
 
-def to_single_job(wire: WireSingle, write_key: str, kind: str, received_text: str,
-                  received_at: float) -> NewJob | None:
+def to_single_job(wire: WireSingle, arrival: Arrival) -> NewJob | None:
     """`to_job` for a single-event request body (its ``writeKey`` is not stored)."""
     wire.write_key = UNSET
-    return to_job(wire, write_key, kind, None, received_text, received_at)
+    return to_job(wire, arrival)

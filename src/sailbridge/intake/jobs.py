@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from sailbridge.events import EventType
 from sailbridge.mapping import ordering_keys
 from sailbridge.store.base import NewJob
 
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
     from sailbridge.intake.fastpath import WireEvent
 
 _encode: Final = msgspec.json.encode
-_ONE_KEY_TYPES: Final = frozenset({"track", "page", "screen", "group"})
+_ONE_KEY_TYPES: Final = frozenset({EventType.TRACK, EventType.PAGE, EventType.SCREEN,
+                                   EventType.GROUP})
 """Types whose ordering keys are just the user key (see `ordering_keys`)."""
 
 

@@ -2,7 +2,9 @@
 
 Sailthru keeps one incomplete purchase per user and each ``incomplete: 1`` post
 REPLACES it, so a cart event must post the user's whole updated cart: the current
-cart is looked up first (sailbridge's fresh memory, else GET /user), then changed.
+cart is looked up first (sailbridge's fresh memory, else GET /user), then changed. A
+cart older than ``clearIncompleteCartAfterNHours`` starts empty (`cart_expiry`); a
+Removed event on such a cart posts the empty cart, clearing the stale one.
 """
 
 from __future__ import annotations
@@ -10,6 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from sailbridge.events import Event
+from sailbridge.mapping.cart_expiry import (
+    EXPIRY_PROPERTY,
+    SECONDS_PER_HOUR,
+    expiry_hours,
+    is_expired,
+)
 from sailbridge.mapping.context import page_url
 from sailbridge.mapping.emails import purchase_email
 from sailbridge.mapping.errors import Unmappable
@@ -45,12 +53,12 @@ def plan_product_added(event: Event, options: MappingOptions, facts: Facts) -> P
     reminder = _reminder(event, options)
     if facts.cart is UNKNOWN:
         return Lookup(CartLookup(user_id))
-    cart = facts.cart
+    cart, notes = _current_cart(event, options, facts.cart, facts.cart_age)
     index = _find(cart, item["id"])
     if index is None:
-        return _post_cart(event, facts, user_id, (*cart, item), reminder)
+        return _post_cart(event, facts, user_id, (*cart, item), reminder, notes)
     grown = {**cart[index], "qty": _qty(cart[index]) + item["qty"]}
-    return _post_cart(event, facts, user_id, _replace(cart, index, (grown,)), reminder)
+    return _post_cart(event, facts, user_id, _replace(cart, index, (grown,)), reminder, notes)
 
 
 def plan_product_removed(event: Event, options: MappingOptions, facts: Facts) -> Plan:
@@ -65,7 +73,10 @@ def plan_product_removed(event: Event, options: MappingOptions, facts: Facts) ->
     reminder = _reminder(event, options)
     if facts.cart is UNKNOWN:
         return Lookup(CartLookup(user_id))
-    cart = facts.cart
+    cart, notes = _current_cart(event, options, facts.cart, facts.cart_age)
+    if notes:
+        # The stale cart is cleared in Sailthru too; nothing is left to remove from.
+        return _post_cart(event, facts, user_id, (), reminder, notes)
     if not cart:
         raise Unmappable(NOTHING_TO_REMOVE)
     index = _find(cart, removed_id)
@@ -78,6 +89,18 @@ def plan_product_removed(event: Event, options: MappingOptions, facts: Facts) ->
     left = _qty(cart[index]) - quantity
     kept = ({**cart[index], "qty": left},) if left > 0 else ()
     return _post_cart(event, facts, user_id, _replace(cart, index, kept), reminder)
+
+
+def _current_cart(event: Event, options: MappingOptions, cart: tuple[Item, ...],
+                  age: float | None) -> tuple[tuple[Item, ...], tuple[str, ...]]:
+    """The cart to change, and a note when it was too old and starts empty instead."""
+    hours = expiry_hours(event, options)
+    if not cart or not is_expired(age, hours):
+        return cart, ()
+    assert age is not None and hours is not None  # is_expired checked both
+    note = (f"the cart read back was last updated {age / SECONDS_PER_HOUR:.1f} hours ago, "
+            f"older than {EXPIRY_PROPERTY}={hours}: it starts empty")
+    return (), (note,)
 
 
 def _require_user_id(event: Event) -> str:
@@ -107,7 +130,8 @@ def _qty(item: Item) -> int:
 
 
 def _post_cart(
-    event: Event, facts: Facts, user_id: str, items: tuple[Item, ...], reminder: dict[str, str]
+    event: Event, facts: Facts, user_id: str, items: tuple[Item, ...], reminder: dict[str, str],
+    notes: tuple[str, ...] = (),
 ) -> Plan:
     email = purchase_email(event, facts, user_id)
     if isinstance(email, Lookup):
@@ -119,6 +143,7 @@ def _post_cart(
     return Deliver(
         calls=(Call("POST", "/purchase", params),),
         remember=(RememberCart(user_id, items), *email.remember(user_id)),
+        notes=notes,
     )
 
 

@@ -28,7 +28,9 @@ def plan_order_completed(event: Event, facts: Facts) -> Plan:
     once instead of after a GET to Sailthru.
     """
     user_key = require_user_key(event)
-    params: dict[str, Any] = {"items": _items(event), "incomplete": 0}
+    params: dict[str, Any] = {"items": order_items(event, "Order Completed",
+                                                   "Sailthru rejects a purchase with no items"),
+                              "incomplete": 0}
     adjustments = _adjustments(event.properties)
     if adjustments:
         params["adjustments"] = adjustments
@@ -50,12 +52,15 @@ def plan_order_completed(event: Event, facts: Facts) -> Plan:
     )
 
 
-def _items(event: Event) -> list[Item]:
+def order_items(event: Event, name: str, why: str) -> list[Item]:
+    """The event's ``products`` as purchase items; `Unmappable` when there are none.
+
+    ``name`` and ``why`` word the failure: which event lacks products, and why
+    Sailthru needs them (Order Completed and Order Refunded share this).
+    """
     products = event.properties.get("products")
     if not isinstance(products, list) or not products:
-        raise Unmappable(
-            "Order Completed has no products; Sailthru rejects a purchase with no items"
-        )
+        raise Unmappable(f"{name} has no products; {why}")
     url = page_url(event)
     items: list[Item] = []
     for index, product in enumerate(products):

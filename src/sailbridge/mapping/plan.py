@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from sailbridge.sailthru.calls import Call
+
+if TYPE_CHECKING:
+    from sailbridge.mapping.var_names import Rename
 
 Item = dict[str, Any]
 """A purchase item in the shape POST /purchase takes (price in integer cents)."""
@@ -41,12 +44,14 @@ class Facts:
     """Facts the mapping may need beyond the event itself; `UNKNOWN` until looked up.
 
     ``email`` is ``None`` when it was looked up and Sailthru has none. ``cart`` is the
-    user's incomplete purchase in POST shape, ``()`` when empty.
+    user's incomplete purchase in POST shape, ``()`` when empty. ``cart_age`` is how
+    many seconds ago that cart last changed, when known (read with the cart).
     """
 
     email: str | None | Unknown = UNKNOWN
     cart: tuple[Item, ...] | Unknown = UNKNOWN
     anonymous_profile: ProfileState | Unknown = UNKNOWN
+    cart_age: float | None = None
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,12 @@ class Deliver:
 
     calls: tuple[Call, ...]
     remember: tuple[MemoryUpdate, ...] = ()
+    notes: tuple[str, ...] = ()
+    """What the mapping decided from facts that the calls alone do not show (a stale
+    cart cleared); ``explain`` and the console's tester list them."""
+    renamed: tuple[Rename, ...] = ()
+    """Each var sent under a name Sailthru accepts instead of its own
+    (`sailbridge.mapping.var_names.Rename`), for ``explain`` and the tester."""
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,14 @@ MAPPED_FIELDS: Final[frozenset[str]] = frozenset(
         "image_url",
         "image_url_thumb",
         "email",
+        "clearIncompleteCartAfterNHours",
     )
 )
 """Product properties that become item fields; every other one goes to the item's vars.
 
 ``email`` is here because on Product Added/Removed the product *is* the event's
-properties, where ``email`` names the buyer, not a feature of the product.
+properties, where ``email`` names the buyer, not a feature of the product; so is the
+cart-expiry property, an instruction about the cart rather than a feature.
 """
 
 _IMAGE_FIELDS: Final = (("full", "image_url"), ("thumb", "image_url_thumb"))

@@ -123,7 +123,7 @@ def ignored_overrides(event: Event) -> tuple[str, ...]:
         overrides = read_overrides(event)
     except Unmappable:
         return ()
-    kind = event.type
+    kind: str = event.type
     if kind == "track" and event.event:
         kind = normalize_event_name(event.event)
     warnings = []

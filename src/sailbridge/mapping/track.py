@@ -9,6 +9,7 @@ from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.orders import plan_order_completed
 from sailbridge.mapping.plan import Facts, Plan
+from sailbridge.mapping.refunds import plan_order_refunded
 from sailbridge.mapping.routing import normalize_event_name
 from sailbridge.mapping.users import plan_subscribed, plan_user_deleted
 from sailbridge.mapping.values import text
@@ -26,6 +27,8 @@ def plan_track(event: Event, options: MappingOptions, facts: Facts) -> Plan:
     match normalize_event_name(name):
         case "ordercompleted":
             return plan_order_completed(event, facts)
+        case "orderrefunded":
+            return plan_order_refunded(event, facts)
         case "productadded":
             return plan_product_added(event, options, facts)
         case "productremoved":

@@ -26,11 +26,15 @@ Choices made where Sailthru's behaviour is not documented (or not certain):
   ``{"purchase": {...}}`` in GET shape.
 - GET /user without ``fields`` returns keys, vars, lists, engagement and optout_email
   (Sailthru's documented defaults). ``purchase_incomplete`` is ``null`` when the cart
-  is empty, including after ``items: []``. List sign-up times are RFC 2822 strings,
-  cart and purchase ``time`` integer epoch seconds.
+  is empty, including after ``items: []``. List sign-up times and the cart's ``time`` (its
+  last update) are RFC 2822 strings, as Sailthru writes them; purchase ``time`` is
+  integer epoch seconds.
 - Cart reads may lag: each cart post is kept as a version with its time, and a read
   with a lag returns the version current ``lag`` seconds ago. Everything else is read
   current.
+- POST /return finds or creates the buyer by email, as /purchase does, and answers
+  ``{"ok": true}``; returns show in the inspection API with the profile's
+  ``net_revenue`` (purchases less returns, in cents).
 - Purchases are recorded every time, duplicates included (Sailthru cannot edit or
   de-duplicate them either), so at-least-once delivery shows up in the sandbox.
 """
@@ -62,8 +66,9 @@ from sailbridge.sandbox.profile import (
     Cart,
     Profile,
     Purchase,
+    Return,
 )
-from sailbridge.sandbox.purchases import PurchaseRequest, parse_purchase
+from sailbridge.sandbox.purchases import PurchaseRequest, parse_purchase, parse_return
 
 RESERVED_EVENTS: Final = frozenset({"send", "cancel", "open", "click", "purchase", "daily"})
 DEFAULT_FIELDS: Final = {"keys": 1, "vars": 1, "lists": 1, "engagement": 1, "optout_email": 1}
@@ -234,6 +239,15 @@ class Account:
         profile.set_cart(None, now, self._cart_history_seconds)
         return {"purchase": purchase.get_shape()}
 
+    def post_return(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """POST /return: record returned items on the buyer (found or created by email,
+        as /purchase does), which lowers the profile's net revenue."""
+        request = parse_return(params)
+        now = self._clock()
+        profile = self._find_or_create("email", request.email, now)
+        profile.returns.append(Return(items=request.items, time=now, extra=request.extra))
+        return {"ok": True}
+
     def import_purchase(self, request: PurchaseRequest, at: float) -> None:
         """A historical purchase from a ``purchase_import`` job: filed at ``at``, in date
         order, without touching the user's current cart (it is history, not news)."""
@@ -287,6 +301,7 @@ class Account:
         survivor.lists = {**absorbed.lists, **survivor.lists}
         survivor.purchases = sorted(absorbed.purchases + survivor.purchases, key=lambda p: p.time)
         survivor.events = sorted(absorbed.events + survivor.events, key=lambda e: e["time"])
+        survivor.returns = sorted(absorbed.returns + survivor.returns, key=lambda r: r.time)
         survivor.pageviews = sorted(
             absorbed.pageviews + survivor.pageviews, key=lambda e: e["time"]
         )

@@ -46,7 +46,7 @@ from sailbridge.sandbox.errors import (
     invalid,
     missing,
 )
-from sailbridge.sandbox.faults import Outcome
+from sailbridge.sandbox.faults import FaultOutcome
 from sailbridge.sandbox.profile import KEY_TYPES
 from sailbridge.sandbox.runtime import Sandbox, UnknownRoute
 from sailbridge.sandbox.wire import authenticate, form_params
@@ -167,11 +167,11 @@ async def rest_call(request: Request) -> Response:
     plan = sandbox.faults.plan(config)
     if plan.delay:
         await asyncio.sleep(plan.delay)
-    if plan.outcome is Outcome.DROP:
+    if plan.outcome is FaultOutcome.DROP:
         record(status=None, fault=plan.outcome.value, delay=plan.delay)
         return DroppedConnection()
-    if plan.outcome in (Outcome.ERROR_500, Outcome.ERROR_200):
-        status = 500 if plan.outcome is Outcome.ERROR_500 else 200
+    if plan.outcome in (FaultOutcome.ERROR_500, FaultOutcome.ERROR_200):
+        status = 500 if plan.outcome is FaultOutcome.ERROR_500 else 200
         internal = ApiError(INTERNAL_ERROR, "Internal error", status=status)
         record(status=status, error=internal.code, errormsg=internal.message,
                fault=plan.outcome.value, delay=plan.delay)

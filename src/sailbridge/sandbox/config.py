@@ -17,6 +17,7 @@ PER_SECOND_LIMITS: Final[Mapping[str, int]] = {
     "GET /user": 300,
     "POST /event": 40,
     "POST /purchase": 40,
+    "POST /return": 40,
     "DELETE /user": 40,
 }
 """Sailthru's documented default limits per second (SPEC §1)."""
@@ -30,7 +31,8 @@ PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 
 RUNTIME_FIELDS: Final[frozenset[str]] = frozenset({
     "fail_rate", "slow_rate", "slow_seconds", "drop_rate", "cart_read_lag",
-    "rate_limits", "rate_limit_window", "templates", "job_delay",
+    "rate_limits", "rate_limit_window", "templates", "job_delay", "clock_offset",
+    "var_name_max_length",
 })
 """The fields `SandboxConfig.with_changes` (and so `POST /_sandbox/config`) may change."""
 
@@ -69,6 +71,11 @@ class SandboxConfig:
     seed: int | None = None
     job_delay: float = 0.5
     """Seconds between a Job API upload and the job being applied (it is pending until)."""
+    clock_offset: float = 0.0
+    """Seconds added to the account's clock (negative: the past), so a test can file a
+    cart "30 hours ago" and then read it back as 30 hours old. Rate limits keep real time."""
+    var_name_max_length: int | None = None
+    """Var names longer than this are refused with error 99 (``None``: no cap)."""
 
     def __post_init__(self) -> None:
         # Accept any iterable of names (a JSON list, a set) but keep an immutable set.
@@ -84,6 +91,11 @@ class SandboxConfig:
             if value < 0:
                 raise ConfigError(f"{name} must not be negative, not {value}")
             object.__setattr__(self, name, value)
+        object.__setattr__(self, "clock_offset", _number("clock_offset", self.clock_offset))
+        cap = self.var_name_max_length
+        if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+            raise ConfigError(f"var_name_max_length must be a positive integer or null, "
+                              f"not {cap!r}")
         window = _number("rate_limit_window", self.rate_limit_window)
         if window <= 0:
             raise ConfigError(f"rate_limit_window must be positive, not {window}")
@@ -132,6 +144,8 @@ class SandboxConfig:
             "drop_rate": self.drop_rate,
             "seed": self.seed,
             "job_delay": self.job_delay,
+            "clock_offset": self.clock_offset,
+            "var_name_max_length": self.var_name_max_length,
         }
 
 

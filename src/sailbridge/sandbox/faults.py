@@ -14,7 +14,7 @@ from enum import Enum
 from sailbridge.sandbox.config import SandboxConfig
 
 
-class Outcome(Enum):
+class FaultOutcome(Enum):
     """What happens to a request after any delay."""
 
     ANSWER = "answer"
@@ -26,7 +26,7 @@ class Outcome(Enum):
 @dataclass(frozen=True)
 class FaultPlan:
     delay: float
-    outcome: Outcome
+    outcome: FaultOutcome
 
 
 class FaultInjector:
@@ -42,12 +42,13 @@ class FaultInjector:
         slow, drop, fail = self._random.random(), self._random.random(), self._random.random()
         delay = config.slow_seconds if slow < config.slow_rate else 0.0
         if drop < config.drop_rate:
-            return FaultPlan(delay, Outcome.DROP)
+            return FaultPlan(delay, FaultOutcome.DROP)
         if fail < config.fail_rate:
-            outcome = Outcome.ERROR_500 if self._next_failure_is_500 else Outcome.ERROR_200
+            outcome = (FaultOutcome.ERROR_500 if self._next_failure_is_500
+                       else FaultOutcome.ERROR_200)
             self._next_failure_is_500 = not self._next_failure_is_500
             return FaultPlan(delay, outcome)
-        return FaultPlan(delay, Outcome.ANSWER)
+        return FaultPlan(delay, FaultOutcome.ANSWER)
 
     def reset(self) -> None:
         self._random = random.Random(self._seed)

@@ -37,6 +37,7 @@ from sailbridge.clock import Clock
 from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.errors import ApiError, invalid, missing
 from sailbridge.sandbox.purchases import PurchaseRequest, parse_purchase
+from sailbridge.sandbox.var_names import check_call_var_names
 
 JOB_TYPES: Final = ("update", "purchase_import")
 UPDATE_OBJECT_FIELDS: Final = frozenset({"lists", "vars", "optout"})
@@ -83,15 +84,17 @@ class SandboxJob:
                 "sha256": self.sha256, "size": len(self.data), "lines": self.lines}
 
 
-class JobRunner:
+class SandboxJobs:
     """The account's jobs: accepted now, applied once their delay has passed."""
 
     def __init__(self, account: Account, clock: Clock,
-                 templates: Callable[[], frozenset[str]], delay: Callable[[], float]) -> None:
+                 templates: Callable[[], frozenset[str]], delay: Callable[[], float],
+                 var_name_max_length: Callable[[], int | None] = lambda: None) -> None:
         self._account = account
         self._clock = clock
         self._templates = templates
         self._delay = delay
+        self._var_name_max_length = var_name_max_length
         self._jobs: dict[str, SandboxJob] = {}
         self._ids = itertools.count(1)
 
@@ -145,6 +148,7 @@ class JobRunner:
         try:
             lines = _parse_lines(job.data)
             job.lines = len(lines)
+            self._check_var_names(lines, job.params.get("update") or {})
             if job.kind == "update":
                 self._apply_updates(lines, job.params.get("update") or {})
             else:
@@ -155,6 +159,19 @@ class JobRunner:
             job.status = "completed"
         job.data = job.data if job.status == "error" else b""
         job.end_time = self._clock()
+
+    def _check_var_names(self, lines: list[dict[str, Any]], update: Any) -> None:
+        """Var names as the REST API checks them, before any line is applied."""
+        cap = self._var_name_max_length()
+        try:
+            check_call_var_names(update if isinstance(update, dict) else {}, cap)
+        except ApiError as error:
+            raise LineError(f"update: {error.message}") from None
+        for number, line in enumerate(lines, 1):
+            try:
+                check_call_var_names(line, cap)
+            except ApiError as error:
+                raise LineError(f"line {number}: {error.message}") from None
 
     def _apply_updates(self, lines: list[dict[str, Any]], update: dict[str, Any]) -> None:
         calls = [_user_params(number, line, update) for number, line in enumerate(lines, 1)]

@@ -33,12 +33,13 @@ class Cart:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def get_shape(self) -> dict[str, Any]:
-        """``purchase_incomplete`` as GET /user returns it."""
+        """``purchase_incomplete`` as GET /user returns it; ``time`` (the last cart
+        update) in RFC 2822, as Sailthru writes it."""
         shaped: dict[str, Any] = {
             "items": [item_get_shape(item) for item in self.items],
             "price": total_price(self.items, self.adjustments),
             "qty": total_qty(self.items),
-            "time": int(self.time),
+            "time": _date(self.time),
         }
         if self.reminder_template is not None:
             shaped["reminder_template"] = self.reminder_template
@@ -98,6 +99,19 @@ class Purchase:
 
 
 @dataclass
+class Return:
+    """Items a buyer returned (POST /return): they lower the profile's net revenue."""
+
+    items: list[Item]
+    time: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def inspect(self) -> dict[str, Any]:
+        return {**self.extra, "items": self.items, "price": total_price(self.items),
+                "time": self.time}
+
+
+@dataclass
 class Profile:
     """One Sailthru user profile."""
 
@@ -112,6 +126,13 @@ class Profile:
     purchases: list[Purchase] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
     pageviews: list[dict[str, Any]] = field(default_factory=list)
+    returns: list[Return] = field(default_factory=list)
+
+    @property
+    def net_revenue(self) -> int:
+        """Cents: every purchase's total less every return's (what /return corrects)."""
+        bought = sum(total_price(p.items, p.adjustments) for p in self.purchases)
+        return bought - sum(total_price(r.items) for r in self.returns)
 
     def keys(self) -> dict[str, str]:
         """The keys this profile holds (``sid`` always; ``email``, ``extid`` when set)."""
@@ -155,6 +176,8 @@ class Profile:
             "purchases": [purchase.inspect() for purchase in self.purchases],
             "events": self.events,
             "pageviews": self.pageviews,
+            "returns": [returned.inspect() for returned in self.returns],
+            "net_revenue": self.net_revenue,
             "create_time": self.create_time,
         }
 

@@ -31,6 +31,9 @@ EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
 
 REQUIRED_ITEM_FIELDS: Final = ("id", "title", "qty", "price", "url")
 
+RETURN_ITEM_FIELDS: Final = ("qty", "price", "url")
+"""What POST /return requires of each item (``id`` optional, no title)."""
+
 
 @dataclass(frozen=True)
 class PurchaseRequest:
@@ -99,10 +102,42 @@ def _incomplete(value: Any) -> bool:
     raise invalid(f"incomplete must be 0 or 1, not {value!r}")
 
 
-def _item(index: int, item: Any) -> Item:
+@dataclass(frozen=True)
+class ReturnRequest:
+    """A POST /return that passed validation: returned items, and any other parameter."""
+
+    email: str
+    items: list[Item]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_return(params: Mapping[str, Any]) -> ReturnRequest:
+    """Validate a POST /return: ``email`` and ``items`` required, each item with
+    ``qty``, ``price`` (integer cents per item) and ``url``; ``id`` optional."""
+    email = params.get("email")
+    if email is None or email == "":
+        raise missing("email")
+    if not is_email(email):
+        raise ApiError(INVALID_EMAIL, f"Invalid email: {email}")
+    if "items" not in params:
+        raise missing("items")
+    raw_items = params["items"]
+    if not isinstance(raw_items, list):
+        raise invalid("items must be an array of items")
+    if not raw_items:
+        raise invalid("No items in return")
+    items = [_item(index, item, RETURN_ITEM_FIELDS) for index, item in enumerate(raw_items)]
+    for name in ("vars", "purchase_keys"):
+        if name in params and not isinstance(params[name], dict):
+            raise invalid(f"{name} must be an object")
+    extra = {name: value for name, value in params.items() if name not in ("email", "items")}
+    return ReturnRequest(email=email, items=items, extra=extra)
+
+
+def _item(index: int, item: Any, required: tuple[str, ...] = REQUIRED_ITEM_FIELDS) -> Item:
     if not isinstance(item, dict):
         raise invalid(f"Item {index} must be an object")
-    for name in REQUIRED_ITEM_FIELDS:
+    for name in required:
         if name not in item or item[name] is None or item[name] == "":
             raise invalid(f"Item {index} is missing required field: {name}")
     qty = item["qty"]
@@ -118,9 +153,9 @@ def _item(index: int, item: Any) -> Item:
         raise invalid(f"Item {index} price must not be negative, not {price}")
     if not isinstance(item["url"], str):
         raise invalid(f"Item {index} url must be a string")
-    if not isinstance(item["title"], str):
+    if "title" in item and not isinstance(item["title"], str):
         raise invalid(f"Item {index} title must be a string")
-    if not isinstance(item["id"], str | int) or isinstance(item["id"], bool):
+    if "id" in item and (not isinstance(item["id"], str | int) or isinstance(item["id"], bool)):
         raise invalid(f"Item {index} id must be a string or an integer")
     tags = item.get("tags")
     if tags is not None and not (

@@ -15,9 +15,10 @@ from sailbridge.sandbox.account import Account
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.errors import missing
 from sailbridge.sandbox.faults import FaultInjector
-from sailbridge.sandbox.jobs import JobRunner
+from sailbridge.sandbox.jobs import SandboxJobs
 from sailbridge.sandbox.ratelimit import FixedWindowRateLimiter
 from sailbridge.sandbox.recorder import Recorder
+from sailbridge.sandbox.var_names import check_call_var_names
 
 Operation = Callable[[Mapping[str, Any]], dict[str, Any]]
 
@@ -37,12 +38,13 @@ class Sandbox:
         self.initial_config = config
         self.config = config
         self.clock = clock
-        self.account = Account(clock)
+        self.account = Account(lambda: clock() + self.config.clock_offset)
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)
-        self.jobs = JobRunner(self.account, clock, lambda: self.config.templates,
-                              lambda: self.config.job_delay)
+        self.jobs = SandboxJobs(self.account, clock, lambda: self.config.templates,
+                                lambda: self.config.job_delay,
+                                lambda: self.config.var_name_max_length)
         self._operations: dict[tuple[str, str], Operation] = {
             ("POST", "/user"): self.account.post_user,
             ("GET", "/user"): lambda params: self.account.get_user(
@@ -53,6 +55,7 @@ class Sandbox:
             ("POST", "/purchase"): lambda params: self.account.post_purchase(
                 params, self.config.templates
             ),
+            ("POST", "/return"): self.account.post_return,
             ("GET", "/job"): self.jobs.status,
             ("POST", "/job"): _job_without_file,
         }
@@ -67,8 +70,14 @@ class Sandbox:
         raise UnknownRoute(f"Unknown API endpoint: {endpoint}", 404)
 
     def perform(self, method: str, endpoint: str, params: Mapping[str, Any]) -> dict[str, Any]:
-        """Run one authenticated call against the account; raises `ApiError`."""
-        return self.operation(method, endpoint)(params)
+        """Run one authenticated call against the account; raises `ApiError`.
+
+        Var names are checked first (`check_call_var_names`), so a refused call
+        changes nothing."""
+        operation = self.operation(method, endpoint)
+        if method == "POST":
+            check_call_var_names(params, self.config.var_name_max_length)
+        return operation(params)
 
     def submit_job(self, params: Mapping[str, Any], data: bytes,
                    filename: str) -> dict[str, Any]:

@@ -17,6 +17,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from sailbridge.intake.documents import Body, BodyError
 from sailbridge.server.errors import (
+    IngestError,
     InvalidBody,
     InvalidGzip,
     InvalidJson,
@@ -101,11 +102,16 @@ def read_document(reader: Callable[[bytes], Body], data: bytes) -> Body:
     try:
         return reader(data)
     except BodyError as error:
-        if error.kind == "malformed":
-            raise InvalidJson(error.message) from error
-        if error.kind == "too_many":
-            raise PayloadTooLarge(error.message) from error
-        raise InvalidBody(error.message) from error
+        raise body_error(error) from error
+
+
+def body_error(error: BodyError) -> IngestError:
+    """The HTTP error for a body the intake cannot read."""
+    if error.kind == "malformed":
+        return InvalidJson(error.message)
+    if error.kind == "too_many":
+        return PayloadTooLarge(error.message)
+    return InvalidBody(error.message)
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     """Inflate gzip ``data`` (one or more members) but never past ``max_bytes``.

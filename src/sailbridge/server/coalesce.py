@@ -1,4 +1,4 @@
-"""Concurrent ingest requests joined into one store call (``accept`` or ``enqueue``).
+"""Concurrent ingest requests joined into one ``Store.accept`` call.
 
 Every store call has a fixed cost (a hand-off to the SQLite writer thread and a
 savepoint, or a round trip to PostgreSQL) that dwarfs storing one event, and
@@ -11,21 +11,18 @@ If a joined call fails, each request in it is retried alone, so one request the
 store cannot take (a poison value) fails by itself instead of taking its neighbours
 down with it on every retry.
 
-Ingest uses `AcceptCoalescer` (`Store.accept`: durable now, sorted into the queue
-a moment later); `EnqueueCoalescer` is the same over `Store.enqueue`.
+`Store.accept` makes the events durable now; the store sorts them into the queue a
+moment later.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
-from sailbridge.store.base import EnqueueResult, NewJob, Rejection, Store
-
-R = TypeVar("R")
-ObserveResult = Callable[[EnqueueResult], None]
+from sailbridge.futures import settle
+from sailbridge.store.base import NewJob, Queue, Rejection
 
 
 @dataclass
@@ -36,10 +33,10 @@ class _Waiting:
     done: asyncio.Future[None]
 
 
-class _Coalescer(Generic[R]):
-    """Runs at most ``max_calls`` store calls at once, each with all requests waiting."""
+class AcceptCoalescer:
+    """Runs at most ``max_calls`` `Store.accept` calls at once, each with all requests waiting."""
 
-    def __init__(self, store: Store, dedupe_window: float, max_calls: int = 2) -> None:
+    def __init__(self, store: Queue, dedupe_window: float, max_calls: int = 2) -> None:
         self.store = store
         self.dedupe_window = dedupe_window
         self.max_calls = max(1, max_calls)
@@ -47,15 +44,9 @@ class _Coalescer(Generic[R]):
         self._calls = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def _store_call(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                          now: float) -> R:
-        raise NotImplementedError
-
-    def _observe(self, result: R) -> None:
-        """Sees every successful call's result."""
-
-    async def _submit(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      now: float) -> None:
+    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                     now: float) -> None:
+        """Take these jobs and rejections durably; raises what the store raised."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(jobs, rejections, now, done))
         if self._calls < self.max_calls:
@@ -84,70 +75,23 @@ class _Coalescer(Generic[R]):
         jobs = [job for waiting in group for job in waiting.jobs]
         rejections = [rejection for waiting in group for rejection in waiting.rejections]
         try:
-            result = await self._store_call(jobs, rejections,
-                                            max(waiting.now for waiting in group))
+            await self._store_call(jobs, rejections, max(waiting.now for waiting in group))
         except Exception:  # noqa: BLE001 - isolate the request that caused it
             for waiting in group:
                 await self._one(waiting)
             return
-        self._observe(result)
         for waiting in group:
-            _settle(waiting.done, None)
+            settle(waiting.done, None)
+
+    async def _store_call(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                          now: float) -> None:
+        await self.store.accept(jobs, rejections, self.dedupe_window, now)
 
     async def _one(self, waiting: _Waiting) -> None:
         try:
-            result = await self._store_call(waiting.jobs, waiting.rejections, waiting.now)
+            await self._store_call(waiting.jobs, waiting.rejections, waiting.now)
         except Exception as exc:  # noqa: BLE001 - handed to the waiting request
-            _settle(waiting.done, None, exc)
+            settle(waiting.done, None, exc)
             return
-        self._observe(result)
-        _settle(waiting.done, None)
+        settle(waiting.done, None)
 
-
-class AcceptCoalescer(_Coalescer[int]):
-    """Joins requests into `Store.accept` calls (ingest's path)."""
-
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     now: float) -> None:
-        """Take these jobs and rejections durably; raises what the store raised."""
-        await self._submit(jobs, rejections, now)
-
-    async def _store_call(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                          now: float) -> int:
-        return await self.store.accept(jobs, rejections, self.dedupe_window, now)
-
-
-class EnqueueCoalescer(_Coalescer[EnqueueResult]):
-    """Joins requests into `Store.enqueue` calls.
-
-    ``on_result`` sees every successful call's `EnqueueResult` (for the duplicate
-    count, which the store reports per call, not per request).
-    """
-
-    def __init__(self, store: Store, dedupe_window: float, max_calls: int = 2,
-                 on_result: ObserveResult | None = None) -> None:
-        super().__init__(store, dedupe_window, max_calls)
-        self.on_result = on_result
-
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      now: float) -> None:
-        """Store these jobs and rejections durably; raises what the store raised."""
-        await self._submit(jobs, rejections, now)
-
-    async def _store_call(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                          now: float) -> EnqueueResult:
-        return await self.store.enqueue(jobs, rejections, self.dedupe_window, now)
-
-    def _observe(self, result: EnqueueResult) -> None:
-        if self.on_result is not None:
-            self.on_result(result)
-
-
-def _settle(future: asyncio.Future[None], result: None,
-            error: BaseException | None = None) -> None:
-    if future.done():  # the request went away (cancelled); nothing to tell it
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)

@@ -68,7 +68,7 @@ class InvalidEventError(IngestError):
     code = "invalid_event"
 
 
-class TypeMismatch(IngestError):
+class EndpointTypeMismatch(IngestError):
     code = "type_mismatch"
 
 
@@ -82,7 +82,7 @@ class Overloaded(IngestError):
     code = "overloaded"
 
 
-class StoreUnavailable(IngestError):
+class QueueUnavailable(IngestError):
     status = 503
     code = "store_unavailable"
 

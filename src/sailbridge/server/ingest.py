@@ -37,52 +37,52 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from sailbridge.clock import Clock
-from sailbridge.intake import fastpath
-from sailbridge.intake.documents import Body, batch_body, event_body, events_body
-from sailbridge.intake.sorting import TOO_LARGE, TYPE_MISMATCH, Sorted, Sorter
+from sailbridge.events import EventType
+from sailbridge.intake.documents import Body, BodyError, batch_body, events_body
+from sailbridge.intake.sorting import Arrival, RefusalClass, Sorted, Sorter
 from sailbridge.metrics import Metrics
-from sailbridge.server.bodies import header_value, read_body, read_document
+from sailbridge.server.bodies import body_error, header_value, read_body, read_document
 from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.server.cors import CorsPolicy
 from sailbridge.server.errors import (
+    EndpointTypeMismatch,
     IngestError,
     InvalidEventError,
     NotFound,
     Overloaded,
     PayloadTooLarge,
-    StoreUnavailable,
-    TypeMismatch,
+    QueueUnavailable,
     Unauthorized,
 )
 from sailbridge.server.webhook import signed_body
 from sailbridge.server.writekeys import WriteKeys
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import Queue
 
 log = logging.getLogger(__name__)
 
 
 BATCH_PATHS: Final = ("/v1/batch", "/v1/import", "/v1/b")
-SINGLE_PATHS: Final = {
-    "/v1/identify": "identify",
-    "/v1/track": "track",
-    "/v1/page": "page",
-    "/v1/screen": "screen",
-    "/v1/alias": "alias",
-    "/v1/group": "group",
-    "/v1/i": "identify",
-    "/v1/t": "track",
-    "/v1/p": "page",
-    "/v1/s": "screen",
-    "/v1/a": "alias",
-    "/v1/g": "group",
+SINGLE_PATHS: Final[dict[str, EventType]] = {
+    "/v1/identify": EventType.IDENTIFY,
+    "/v1/track": EventType.TRACK,
+    "/v1/page": EventType.PAGE,
+    "/v1/screen": EventType.SCREEN,
+    "/v1/alias": EventType.ALIAS,
+    "/v1/group": EventType.GROUP,
+    "/v1/i": EventType.IDENTIFY,
+    "/v1/t": EventType.TRACK,
+    "/v1/p": EventType.PAGE,
+    "/v1/s": EventType.SCREEN,
+    "/v1/a": EventType.ALIAS,
+    "/v1/g": EventType.GROUP,
 }
 HOT_PATHS: Final = ("/v1/t", "/v1/batch", "/v1/p", "/v1/track", "/v1/i", "/v1/identify")
 BEACON_PATH: Final = "/beacon/v1/batch"
@@ -131,12 +131,15 @@ class IngestConfig:
 
 _SUCCESS: Final = b'{"success":true}'
 _SUCCESS_RESPONSE: Final = Response(_SUCCESS, media_type="application/json")
+_SINGLE_ERRORS: Final[dict[RefusalClass, type[IngestError]]] = {
+    RefusalClass.TOO_LARGE: PayloadTooLarge, RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch}
+"""A single-event request's refusal as its HTTP error (any other: `InvalidEventError`)."""
 
 
 class Ingest:
     """The request handlers, bound to one store, config, metrics and clock."""
 
-    def __init__(self, store: Store, config: IngestConfig, metrics: Metrics,
+    def __init__(self, store: Queue, config: IngestConfig, metrics: Metrics,
                  clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
                  ) -> None:
         self.store = store
@@ -224,30 +227,19 @@ class Ingest:
         await self._sort_and_store(body, write_key, received)
         return _SUCCESS_RESPONSE
 
-    async def _ingest_single(self, request: Request, kind: str) -> Response:
+    async def _ingest_single(self, request: Request, kind: EventType) -> Response:
         key = self._header_write_key(request)
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
-        wire = fastpath.decode_single(data)
-        if wire is not None:
-            write_key = self.write_keys.authorize(key or _text(wire.write_key))
-            if len(data) <= self.config.max_event_bytes:
-                stamp = self.sorter.received(received)
-                job = fastpath.to_single_job(wire, write_key, kind, stamp.text, received)
-                if job is not None:
-                    await self._store(Sorted([job]), received)
-                    return _SUCCESS_RESPONSE
-        body = read_document(event_body, data)
-        write_key = self.write_keys.authorize(key or body.write_key)
-        sorted_ = Sorted()
-        self.sorter.sort_slow(body.events[0], body.shared, kind, write_key,
-                              self.sorter.received(received), sorted_, body.repaired)
+        try:
+            sorted_ = self.sorter.sort_single(data, kind, key, received,
+                                              self.write_keys.authorize)
+        except BodyError as error:
+            raise body_error(error) from error
         await self._store(sorted_, received)
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
-            error_class = {TOO_LARGE: PayloadTooLarge, TYPE_MISMATCH: TypeMismatch}.get(
-                refusal.reason_class, InvalidEventError)
-            raise error_class(refusal.reason)
+            raise _SINGLE_ERRORS.get(refusal.reason_class, InvalidEventError)(refusal.reason)
         return _SUCCESS_RESPONSE
 
     async def _ingest_webhook(self, request: Request) -> Response:
@@ -297,13 +289,14 @@ class Ingest:
         """Sort the body's events (yielding to other requests between chunks), store."""
         if not body.events:
             return
-        stamp = self.sorter.received(received)
+        arrival = Arrival(write_key, self.sorter.received(received), None, body.shared,
+                          body.repaired)
         sorted_ = Sorted()
         count = len(body.events)
         for start in range(0, count, SORT_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            self.sorter.sort(body, write_key, stamp, sorted_, start=start,
+            self.sorter.sort(body, arrival, sorted_, start=start,
                              stop=start + SORT_CHUNK if count > SORT_CHUNK else None)
         await self._store(sorted_, received)
 
@@ -318,7 +311,7 @@ class Ingest:
             await self._coalescer.accept(sorted_.jobs, sorted_.rejections, received)
         except Exception as exc:
             log.exception("store.accept failed; answering 503")
-            raise StoreUnavailable(
+            raise QueueUnavailable(
                 f"the event store is unavailable ({type(exc).__name__}); retry later",
                 retry_after=self.config.unavailable_retry_after) from exc
         finally:
@@ -341,18 +334,14 @@ class Ingest:
                 log.exception("the on_enqueued hook failed")
 
 
-def _bound_kind(handler: Callable[[Request, str], Awaitable[Response]], kind: str
-                ) -> Callable[[Request], Awaitable[Response]]:
+def _bound_kind(handler: Callable[[Request, EventType], Awaitable[Response]],
+                kind: EventType) -> Callable[[Request], Awaitable[Response]]:
     async def bound(request: Request) -> Response:
         return await handler(request, kind)
     return bound
 
 
-def _text(value: Any) -> str | None:
-    return value if isinstance(value, str) and value else None
-
-
-def ingest_routes(store: Store, config: IngestConfig, metrics: Metrics,
+def ingest_routes(store: Queue, config: IngestConfig, metrics: Metrics,
                   clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
                   ) -> list[Route]:
     """The ingest routes (see the module docstring), storing into ``store``.

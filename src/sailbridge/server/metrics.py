@@ -13,7 +13,7 @@ from starlette.routing import Route
 
 from sailbridge.clock import Clock
 from sailbridge.metrics import Metrics
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorReads
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ STORE_TIMEOUT = 5.0
 """Seconds /metrics waits for ``store.counts()`` before calling it down."""
 
 
-def metrics_route(metrics: Metrics, store: Store, clock: Clock = time.time,
+def metrics_route(metrics: Metrics, store: OperatorReads, clock: Clock = time.time,
                   path: str = "/metrics") -> Route:
     """``GET /metrics``: refresh the queue gauges from the store, then expose everything.
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pydantic_settings
 from pydantic import ValidationError
 
 from sailbridge.settings.model import ENV_PREFIX, Settings, SettingsError, is_secret
@@ -54,6 +56,10 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         return _settings_with_file(file_values, overrides, config_file)
     except ValidationError as exc:
         raise SettingsError(_first_problem(exc, file_entries, config_file, overrides)) from None
+    except pydantic_settings.SettingsError as exc:  # a list or table setting that is not JSON
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"{ENV_PREFIX}{field.group(1).upper()}" if field else "a setting"
+        raise SettingsError(f"{name} is invalid: not readable as JSON") from None
 
 
 def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
     Field,
+    PlainValidator,
     SecretStr,
     ValidationInfo,
     field_validator,
@@ -22,7 +23,10 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from sailbridge.mapping.consent import ConsentPolicy
+from sailbridge.mapping.filters import NO_FILTERS, FilterSet, parse_filters
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
+from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
 from sailbridge.settings.rate_limits import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
@@ -65,6 +69,11 @@ def list_name_problem(name: str) -> str | None:
     return None
 
 
+def _filter_set(value: Any) -> FilterSet:
+    """The ``[[filters]]`` tables (or ``SAILBRIDGE_FILTERS`` as JSON), checked once."""
+    return value if isinstance(value, FilterSet) else parse_filters(value)
+
+
 class Settings(BaseSettings):
     """Everything sailbridge can be configured with (SPEC §2 and the delivery knobs)."""
 
@@ -100,7 +109,7 @@ class Settings(BaseSettings):
     lease_timeout: float = Field(default=30.0, gt=0)
     max_inflight_ingest: int = Field(default=256, ge=1)
     retention: float = Field(default=7 * 86400.0, gt=0)
-    backfill_update_key: Literal["email", "extid"] = "email"
+    backfill_update_key: Literal["email", "extid"] = "extid"
     backfill_max_file_bytes: int = Field(default=90_000_000, gt=0)
     backfill_poll_interval: float = Field(default=5.0, gt=0)
     backfill_upload_timeout: float = Field(default=900.0, gt=0)
@@ -110,6 +119,14 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     queue_log_interval: float = Field(default=60.0, ge=0)
+    # What reaches Sailthru (docs/filters.md): destination filters and consent.
+    filters: Annotated[FilterSet, PlainValidator(_filter_set)] = NO_FILTERS
+    consent_categories: str = ""
+    consent_required: bool = False
+    # What Sailthru can take (docs/mapping.md): cart expiry, var names.
+    clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
+    rename_vars: bool = True
+    var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
     delivery_stall_after: float = Field(default=120.0, ge=0)
 
     @field_validator("sailthru_api_key")
@@ -216,6 +233,22 @@ class Settings(BaseSettings):
         return tuple(secret.strip() for secret in
                      self.webhook_secrets.get_secret_value().split(",") if secret.strip())
 
+    @field_validator("consent_categories", mode="before")
+    @classmethod
+    def _categories_list(cls, value: Any) -> Any:
+        """The settings file may give the categories as a list."""
+        if isinstance(value, list) and all(isinstance(item, str) for item in value):
+            return ",".join(value)
+        return value
+
+    @property
+    def consent_policy(self) -> ConsentPolicy:
+        """The consent categories (``SAILBRIDGE_CONSENT_CATEGORIES``, comma-separated)
+        and whether an event without a consent object is held back."""
+        categories = tuple(dict.fromkeys(
+            name.strip() for name in self.consent_categories.split(",") if name.strip()))
+        return ConsentPolicy(categories, self.consent_required)
+
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
         return parse_rate_limits(self.rate_limits)
@@ -229,6 +262,11 @@ class Settings(BaseSettings):
             reminder_time=self.reminder_time,
             customer_id=self.customer_id,
             track_screens_as_pageviews=self.track_screens_as_pageviews,
+            filters=self.filters,
+            consent=self.consent_policy,
+            clear_cart_after_hours=self.clear_incomplete_cart_after_hours,
+            rename_vars=self.rename_vars,
+            var_name_max_length=self.var_name_max_length,
         )
 
 

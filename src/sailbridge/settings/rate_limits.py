@@ -17,6 +17,7 @@ DEFAULT_RATE_LIMITS: Final[dict[str, float]] = {
     "DELETE /user": 40.0,
     "POST /event": 40.0,
     "POST /purchase": 40.0,
+    "POST /return": 40.0,
     "POST /v1/track/event/pageview": 40.0,
 }
 """Sailthru's documented per-second limits; other POSTs and DELETEs get 40/s."""

@@ -9,6 +9,7 @@ import os
 from collections.abc import Mapping
 from typing import Any, Final
 
+from sailbridge.mapping.filters import FilterSet
 from sailbridge.redact import MASK, mask_url_password
 from sailbridge.settings.model import ENV_PREFIX, Settings, is_secret
 
@@ -51,6 +52,8 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
             shown[name] = MASK if value else None
         elif isinstance(value, str):
             shown[name] = mask_url_password(value)
+        elif isinstance(value, FilterSet):  # names only: a condition may hold a write key
+            shown[name] = [rule.name for rule in value.rules]
         else:
             shown[name] = value
     return shown

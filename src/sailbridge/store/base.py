@@ -71,6 +71,9 @@ class JobState(StrEnum):
 FINAL_STATES: Final = frozenset({JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD})
 """The states a job never leaves (but for a replay of the dead)."""
 
+PRUNE_EVERY: Final = 60.0
+"""Seconds between sweeps of message ids that fell out of the dedupe window."""
+
 
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
     """An accepted event to deliver. ``event`` is the Segment JSON (camelCase): a dict,
@@ -167,7 +170,8 @@ class StatusCounts:
 
 
 class ListState(StrEnum):
-    """The states an operator lists jobs by: `JobState`, with pending split in two."""
+    """The states people see (status, listings, the console): `JobState`, with pending
+    split in two and claimed shown as in flight (`list_state` maps one to the other)."""
 
     PENDING = "pending"        # waiting, never attempted
     RETRYING = "retrying"      # waiting after a failed attempt
@@ -175,6 +179,28 @@ class ListState(StrEnum):
     DELIVERED = "delivered"
     SKIPPED = "skipped"
     DEAD = "dead"
+
+
+def list_state(state: JobState, attempts: int) -> ListState:
+    """A stored job's state as people see it."""
+    if state is JobState.PENDING:
+        return ListState.RETRYING if attempts else ListState.PENDING
+    if state is JobState.CLAIMED:
+        return ListState.IN_FLIGHT
+    return ListState(state.value)
+
+
+REJECTED: Final = "rejected"
+"""Events refused at ingest: counted and listed beside the jobs, never a job's state."""
+
+SHOWN_COUNTS: Final[dict[str, str]] = {
+    ListState.PENDING: "pending", ListState.RETRYING: "retrying",
+    ListState.IN_FLIGHT: "claimed", ListState.DELIVERED: "delivered",
+    ListState.SKIPPED: "skipped", REJECTED: "rejected", ListState.DEAD: "dead",
+}
+"""Each count people see (its name in status, the admin API and the queue log) → the
+`StatusCounts` field holding it (also the ``state`` label of the queue metric), in the
+order every view shows them."""
 
 
 SCAN_WINDOW = 10_000
@@ -226,13 +252,19 @@ class MinuteCount:
     minute: float
     delivered: int
     dead: int
-class Store(Memory, Protocol):
-    """The durable queue plus sailbridge's memory and shared control state."""
 
-    async def migrate(self) -> int:
-        """Create or upgrade the schema; returns the schema version now in force."""
 
-    async def close(self) -> None: ...
+# The store contract, by role: each caller asks for the protocols it uses (the
+# worker the queue and the memory, ingest the queue's `accept`, the console the reads
+# and the controls, the backfill its records). `Store` is all of them, as each
+# backend implements it; `sailbridge.store.guards.StoreGuards` holds the checks that
+# come before any backend's code. A new store operation: its protocol here, one query
+# per dialect (``sqlite/queries.sql``, ``postgres/queries.sql``), the contract suite
+# (``tests/store``).
+
+
+class Queue(Protocol):
+    """Jobs in and out: what ingest, ``send`` and the worker do to the queue."""
 
     async def enqueue(
         self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], dedupe_window: float,
@@ -268,33 +300,6 @@ class Store(Memory, Protocol):
         adding the duplicates it drops to its ``deduplicated`` count.
         """
 
-    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
-                           force: bool = False) -> list[SentJob]:
-        """`sailbridge send`'s enqueue: jobs under `SEND_WRITE_KEY` whose ``message_id``
-        is the event's identity (its messageId, else derived from its content).
-
-        A job whose identity matches a job still stored (any state; the latest one) is
-        not queued again: that job's id comes back with ``queued=False``, as does a
-        repeat of an identity earlier in the same call. ``force`` queues every job
-        anyway (a later call then finds the newest copy). Committed before returning,
-        atomically with the look-up, so two sends racing on one file queue it once.
-        Identities last as long as their jobs (see `purge_finished`, `purge_dead`).
-        """
-
-    async def forget(self, user_key: str) -> Forgotten:
-        """Remove what the store holds about a person, once Sailthru deleted them.
-
-        Memory: the emails (wherever remembered), carts and merges of ``user_key`` and
-        of the ids merged with it, in both directions (one merge away). Jobs: every
-        finished job (delivered, skipped, dead) of those ids, or whose payload carries
-        one of their emails, with its history; rejected events mentioning them.
-        Unfinished jobs stay (they come after the deletion in the user's line: new
-        events); the job delivering the deletion, claimed now, is deleted with its
-        history when it is finished. The lifetime delivered and skipped totals do not
-        go down. What was removed is overwritten (SQLite: secure delete, then the WAL
-        is checkpointed and truncated). `apply` of a `ForgetUser` does the same.
-        """
-
     async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
         not held back by an earlier unfinished job sharing an ordering key), oldest first."""
@@ -318,6 +323,10 @@ class Store(Memory, Protocol):
 
     async def release(self, job_id: int, at: float, *, worker: str) -> None:
         """Return a held job to pending without counting an attempt (pause, shutdown)."""
+
+
+class OperatorReads(Protocol):
+    """What people read: jobs, rejections, counts, the pause."""
 
     async def get_job(self, job_id: int) -> Job | None: ...
 
@@ -345,6 +354,19 @@ class Store(Memory, Protocol):
         minute is counted from an index range, so the cost follows the jobs that
         ended in the window, with no sort."""
 
+    async def counts(self) -> StatusCounts:
+        """Current pending (including accepted events not sorted yet), retrying, claimed,
+        dead and rejected; lifetime delivered, skipped and deduplicated totals."""
+
+    async def paused_reason(self) -> str | None: ...
+
+
+class Control(Protocol):
+    """What operators and housekeeping change: the pause, replays, purges, forgetting."""
+
+    async def set_paused(self, reason: str | None) -> None:
+        """Pause delivery for every worker with a visible reason; ``None`` resumes."""
+
     async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                      now: float) -> int:
         """Send dead jobs back to pending (all of them when both filters are None);
@@ -363,14 +385,36 @@ class Store(Memory, Protocol):
         updated before ``older_than``; returns how many. The delivered and skipped
         counts are lifetime totals and do not go down."""
 
-    async def counts(self) -> StatusCounts:
-        """Current pending (including accepted events not sorted yet), retrying, claimed,
-        dead and rejected; lifetime delivered, skipped and deduplicated totals."""
+    async def forget(self, user_key: str) -> Forgotten:
+        """Remove what the store holds about a person, once Sailthru deleted them.
 
-    async def set_paused(self, reason: str | None) -> None:
-        """Pause delivery for every worker with a visible reason; ``None`` resumes."""
+        Memory: the emails (wherever remembered), carts and merges of ``user_key`` and
+        of the ids merged with it, in both directions (one merge away). Jobs: every
+        finished job (delivered, skipped, dead) of those ids, or whose payload carries
+        one of their emails, with its history; rejected events mentioning them.
+        Unfinished jobs stay (they come after the deletion in the user's line: new
+        events); the job delivering the deletion, claimed now, is deleted with its
+        history when it is finished. The lifetime delivered and skipped totals do not
+        go down. What was removed is overwritten (SQLite: secure delete, then the WAL
+        is checkpointed and truncated). `apply` of a `ForgetUser` does the same.
+        """
 
-    async def paused_reason(self) -> str | None: ...
+
+class Records(Protocol):
+    """What ``send`` and ``backfill`` keep to be run again safely: send identities, files."""
+
+    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
+                           force: bool = False) -> list[SentJob]:
+        """`sailbridge send`'s enqueue: jobs under `SEND_WRITE_KEY` whose ``message_id``
+        is the event's identity (its messageId, else derived from its content).
+
+        A job whose identity matches a job still stored (any state; the latest one) is
+        not queued again: that job's id comes back with ``queued=False``, as does a
+        repeat of an identity earlier in the same call. ``force`` queues every job
+        anyway (a later call then finds the newest copy). Committed before returning,
+        atomically with the look-up, so two sends racing on one file queue it once.
+        Identities last as long as their jobs (see `purge_finished`, `purge_dead`).
+        """
 
     async def backfill_file(self, content_hash: str) -> BackfillFile | None:
         """The record of the backfill file with this content hash, if one was saved."""
@@ -378,8 +422,21 @@ class Store(Memory, Protocol):
     async def save_backfill_file(self, record: BackfillFile) -> None:
         """Insert or replace the record of ``record.content_hash`` (committed on return)."""
 
+
+class Lifecycle(Protocol):
+    """The store as a resource: schema, health, closing."""
+
+    async def migrate(self) -> int:
+        """Create or upgrade the schema; returns the schema version now in force."""
+
     async def check_writable(self, now: float) -> None:
         """Commit one tiny write (the time of this check) and return, or raise
         `sailbridge.store.errors.StoreUnwritable` saying why the store cannot accept
         writes now (a full disk, a read-only database). Readiness checks call it: a
         store that still answers reads but refuses every write must not look healthy."""
+
+    async def close(self) -> None: ...
+
+
+class Store(Queue, Memory, OperatorReads, Control, Records, Lifecycle, Protocol):
+    """The durable queue plus sailbridge's memory and shared control state: every role."""

@@ -16,6 +16,18 @@ from sailbridge.mapping.plan import Item, MemoryUpdate
 
 
 @dataclass(frozen=True)
+class RememberedCart:
+    """The cart sailbridge last posted for a user, and when (epoch seconds).
+
+    The time is the cart's age for ``clearIncompleteCartAfterNHours``, as
+    ``purchase_incomplete.time`` is for a cart read back from Sailthru.
+    """
+
+    items: tuple[Item, ...]
+    posted_at: float
+
+
+@dataclass(frozen=True)
 class Forgotten:
     """What forgetting a person removed (returned to the operator, never stored)."""
 
@@ -35,7 +47,7 @@ class Memory(Protocol):
     async def email(self, user_key: str) -> str | None:
         """The email last identified for ``user_key``, or ``None`` when never seen."""
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         """The cart last posted for ``user_id`` if posted within ``max_age`` seconds."""
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:

@@ -1,5 +1,6 @@
 """sailbridge's memory opened for reading only, for ``sailbridge explain``.
 
+`sailbridge.store.factory.open_read_only_memory` opens it for the backend named.
 ``explain`` promises to change nothing: it must not migrate a database, create a file
 that is missing, or write to one it reads. So the SQLite file is opened read-only
 (``mode=ro``; ``immutable`` when no WAL is beside it, so that not even an empty WAL or
@@ -18,12 +19,8 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-import psycopg
-from psycopg_pool import PoolTimeout
-
-from sailbridge.mapping.plan import Item, MemoryUpdate
-from sailbridge.store.factory import is_postgres_url
-from sailbridge.store.memory import Memory
+from sailbridge.mapping.plan import MemoryUpdate
+from sailbridge.store.memory import Memory, RememberedCart
 from sailbridge.store.sqlite.memory import read_cart, read_email, read_merged
 
 log = logging.getLogger("sailbridge.explain")
@@ -44,7 +41,7 @@ class ReadOnlySqliteMemory:
     async def email(self, user_key: str) -> str | None:
         return read_email(self._db, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         return read_cart(self._db, user_id, time.time() - max_age)
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
@@ -57,15 +54,10 @@ class ReadOnlySqliteMemory:
         self._db.close()
 
 
-async def open_read_only_memory(database: str) -> ReadOnlyMemory | None:
-    """The memory in ``database`` (a SQLite path or PostgreSQL URL), read-only; ``None``
-    when there is none (no such file, or a store never migrated)."""
-    if is_postgres_url(database):
-        return await _postgres(database)
-    return _sqlite(Path(database))
-
-
-def _sqlite(path: Path) -> ReadOnlySqliteMemory | None:
+async def sqlite_read_only_memory(database: str) -> ReadOnlyMemory | None:
+    """The memory in the SQLite file ``database``, never written; ``None`` when there is
+    none (no such file, not a SQLite file, never migrated)."""
+    path = Path(database)
     if not path.is_file():
         return None
     wal = path.with_name(path.name + "-wal")
@@ -84,7 +76,12 @@ def _sqlite(path: Path) -> ReadOnlySqliteMemory | None:
     return ReadOnlySqliteMemory(db)
 
 
-async def _postgres(url: str) -> ReadOnlyMemory | None:
+async def postgres_read_only_memory(url: str) -> ReadOnlyMemory | None:
+    """The memory in PostgreSQL at ``url``, in read-only transactions; ``None`` when the
+    schema is not there or the server cannot be reached (with a warning)."""
+    import psycopg
+    from psycopg_pool import PoolTimeout
+
     from sailbridge.store.postgres import PostgresStore
     from sailbridge.store.postgres.connection import open_pool
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sailbridge.store.base import NewJob
 
@@ -25,18 +26,29 @@ class SentJob:
     (by an earlier send, or earlier in the same call)."""
 
 
+class Ref(StrEnum):
+    """What one job of a send refers to."""
+
+    KNOWN = "known"
+    """A job stored before this call: the number is its id."""
+    NEW = "new"
+    """A job this call queues: the number is its position in `SendPlan.fresh`."""
+    REPEAT = "repeat"
+    """A repeat of an identity earlier in this call: the position of that first one."""
+
+
 @dataclass(frozen=True)
 class SendPlan:
     """Which of a send's jobs to queue, given the identities already stored (both stores
     share this part of `Store.enqueue_sent`)."""
 
     fresh: list[NewJob]
-    refs: list[tuple[str, int]]
-    """Per job: ``("known", job id)``, or ``("new" | "repeat", position in fresh)``."""
+    refs: list[tuple[Ref, int]]
+    """Per job: what it refers to and the number (`Ref`)."""
 
     def results(self, fresh_ids: Sequence[int]) -> list[SentJob]:
         """The `SentJob` of every job once ``fresh`` was queued with ``fresh_ids``."""
-        return [SentJob(ref if kind == "known" else fresh_ids[ref], kind == "new")
+        return [SentJob(ref if kind is Ref.KNOWN else fresh_ids[ref], kind is Ref.NEW)
                 for kind, ref in self.refs]
 
 
@@ -48,12 +60,12 @@ def plan_send(jobs: Sequence[NewJob], known: dict[str, int]) -> SendPlan:
     for job in jobs:
         identity = job.message_id
         if identity is not None and identity in known:
-            plan.refs.append(("known", known[identity]))
+            plan.refs.append((Ref.KNOWN, known[identity]))
         elif identity is not None and identity in first:
-            plan.refs.append(("repeat", first[identity]))
+            plan.refs.append((Ref.REPEAT, first[identity]))
         else:
             if identity is not None:
                 first[identity] = len(plan.fresh)
-            plan.refs.append(("new", len(plan.fresh)))
+            plan.refs.append((Ref.NEW, len(plan.fresh)))
             plan.fresh.append(job)
     return plan

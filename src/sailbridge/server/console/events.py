@@ -26,7 +26,7 @@ from sailbridge.server.console.forms import (
     text,
 )
 from sailbridge.server.console.rendering import Console
-from sailbridge.store.base import JobQuery, ListState
+from sailbridge.store.base import REJECTED, JobQuery, ListState
 
 
 async def events(console: Console, request: Request) -> Response:
@@ -38,7 +38,7 @@ async def events(console: Console, request: Request) -> Response:
     user, event, reason = (text(params.get(name)) for name in ("user", "event", "reason"))
     filters = {"state": state_text or "", "user": user or "", "event": event or "",
                "reason": reason or ""}
-    if state_text == views.REJECTED:
+    if state_text == REJECTED:
         rejections = await console.store.find_rejections(reason, before, PAGE_SIZE)
         rows = [views.rejection_row(r, now) for r in rejections.items]
         next_before, searched_to = rejections.next_before, rejections.searched_to
@@ -50,7 +50,7 @@ async def events(console: Console, request: Request) -> Response:
         rows = [views.job_row(job, now) for job in jobs.items]
         next_before, searched_to = jobs.next_before, jobs.searched_to
     return await console.render(request, "events.html", {
-        "filters": filters, "rows": rows, "rejected": state_text == views.REJECTED,
+        "filters": filters, "rows": rows, "rejected": state_text == REJECTED,
         "states": [(s.value, views.STATE_LABELS[s]) for s in ListState],
         "next_url": page_url("/console/events", filters, next_before),
         "first_url": first_url("/console/events", filters) if before else None,
@@ -67,7 +67,8 @@ async def event(console: Console, request: Request) -> Response:
         raise HTTPException(404, f"There is no event #{request.path_params['job_id']}.")
     try:
         planned = views.call_views(await explain_event(
-            event_from_dict(job.event), console.settings, DryRunMemory(console.store)))
+            event_from_dict(job.event), console.settings, DryRunMemory(console.store),
+            write_key=job.write_key))
     except InvalidEvent as error:
         planned = {"outcome": "invalid", "reason": str(error), "calls": [], "lookups": []}
     return await console.render(request, "event.html", {

@@ -12,8 +12,7 @@ from urllib.parse import parse_qs, urlencode
 from starlette.requests import Request
 
 from sailbridge.operations import storable_text
-from sailbridge.server.console import views
-from sailbridge.store.base import ListState
+from sailbridge.store.base import REJECTED, ListState
 
 PAGE_SIZE = 50
 """Rows on one page of a listing (events, dead letters, a user's timeline)."""
@@ -54,7 +53,7 @@ def list_state(value: str | None) -> ListState | None:
     try:
         return ListState(value)
     except ValueError:
-        names = ", ".join([s.value for s in ListState] + [views.REJECTED])
+        names = ", ".join([s.value for s in ListState] + [REJECTED])
         raise BadInput(f"Unknown state {value[:40]!r}; choose one of {names}.") from None
 
 

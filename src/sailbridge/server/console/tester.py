@@ -40,7 +40,8 @@ async def test_events(console: Console, request: Request) -> Response:
         return await console.render(request, "tester.html", {
             "text": text, "explained": None, "sent": None, "error": error}, 400)
     explained = [views.call_views(view) for view in
-                 await explain_entries(entries, console.settings, memory=console.store)]
+                 await explain_entries(entries, console.settings, memory=console.store,
+                                       write_key=TESTER_WRITE_KEY)]
     sent = None
     if fields.get("action") == "send":
         now = time.time()

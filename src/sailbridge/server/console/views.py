@@ -15,6 +15,7 @@ from typing import Any
 
 from sailbridge import operations
 from sailbridge.store.base import Attempt, Job, ListState, Rejection
+from sailbridge.store.base import list_state as store_list_state
 
 STATE_LABELS = {
     ListState.PENDING: "Pending",
@@ -24,8 +25,6 @@ STATE_LABELS = {
     ListState.SKIPPED: "Skipped",
     ListState.DEAD: "Dead",
 }
-REJECTED = "rejected"
-"""The Events page's state for events refused at ingest (kept apart from jobs)."""
 
 
 @dataclass(frozen=True)
@@ -71,13 +70,7 @@ def pretty(value: Any) -> str:
 
 def list_state(job: Job) -> ListState:
     """The job's state as the console lists it (pending split into pending/retrying)."""
-    match job.state.value:
-        case "pending":
-            return ListState.RETRYING if job.attempts else ListState.PENDING
-        case "claimed":
-            return ListState.IN_FLIGHT
-        case other:
-            return ListState(other)
+    return store_list_state(job.state, job.attempts)
 
 
 def job_row(job: Job, now: float) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Opening sailbridge's PostgreSQL database: the pool, the named queries, migrations.
 
-The queue (`sailbridge.store.postgres`) opens its pool here; so does the global rate
-limiter (`sailbridge.delivery.shared_ratelimit`, through `sailbridge.wiring`), whose
-``rate_limits`` table is part of this schema but whose statements live beside it.
+The queue (`sailbridge.store.postgres`) opens its pool here; so do the global rate
+limiter's slots (`sailbridge.store.postgres.ratelimit`), whose ``rate_limits`` table is
+part of this schema but whose statements live beside them (``ratelimit.sql``).
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ VALUES (%(version)s::integer, extract(epoch FROM clock_timestamp())::float8);
 SELECT email FROM memory_email WHERE user_key = %(user_key)s::text;
 
 -- name: memory_cart
-SELECT items::text FROM memory_cart
+SELECT items::text, posted_at FROM memory_cart
 WHERE user_id = %(user_id)s::text AND posted_at >= %(since)s::float8;
 
 -- name: memory_merged

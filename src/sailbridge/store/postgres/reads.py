@@ -119,4 +119,4 @@ async def paused_reason(db: Database) -> str | None:
 
 async def backfill_file(db: Database, content_hash: str) -> BackfillFile | None:
     rows = await db.rows("backfill_file", {"content_hash": content_hash})
-    return BackfillFile(*rows[0]) if rows else None
+    return BackfillFile.from_row(rows[0]) if rows else None

@@ -7,21 +7,19 @@ as single snapshots (`sailbridge.store.postgres.reads`).
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 import msgspec
 import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.logs import first_line
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
-    FINAL_STATES,
+    PRUNE_EVERY,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -35,7 +33,8 @@ from sailbridge.store.base import (
     StatusCounts,
 )
 from sailbridge.store.errors import StoreClosed, StoreMissing, StoreUnwritable
-from sailbridge.store.memory import Forgotten
+from sailbridge.store.guards import StoreGuards
+from sailbridge.store.memory import Forgotten, RememberedCart
 from sailbridge.store.postgres import reads, transactions
 from sailbridge.store.postgres.connection import QUERIES, has_schema, migrate, open_pool
 from sailbridge.store.postgres.database import Database
@@ -44,12 +43,10 @@ from sailbridge.store.postgres.rows import cart_decoder, encode, job_from_row, j
 from sailbridge.store.postgres.transactions import add_to_counts, not_claimed, shard
 from sailbridge.store.send_plan import SentJob
 
-PRUNE_EVERY = 60.0
-"""Seconds between sweeps of message ids that fell out of the dedupe window."""
 PRUNE_CHUNK = 50_000
 
 
-class PostgresStore:
+class PostgresStore(StoreGuards):
     """`sailbridge.store.base.Store` in a PostgreSQL database shared by every node.
 
     Use `PostgresStore.open` (it migrates), and `close` when done. Lists are in
@@ -74,23 +71,13 @@ class PostgresStore:
         `StoreMissing` instead of getting one."""
         pool = await open_pool(url, min_size=min_size, max_size=max_size)
         store = cls(pool, clock)
-        try:
-            if not create:
-                async with store._db.connection() as conn:
-                    if not await has_schema(conn):
-                        raise StoreMissing("the database has no sailbridge schema yet")
-            await store.migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
 
-    async def __aenter__(self) -> Self:
-        return self
+        async def check_schema() -> None:
+            async with store._db.connection() as conn:
+                if not await has_schema(conn):
+                    raise StoreMissing("the database has no sailbridge schema yet")
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
+        return await store.ready(*([] if create else [check_schema]), store.migrate)
 
     async def migrate(self) -> int:
         async with self._db.connection() as conn:
@@ -104,11 +91,8 @@ class PostgresStore:
 
     # ------------------------------------------------------------------ queue writes
 
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> EnqueueResult:
-        """Store jobs and rejections; ``dedupe_window <= 0`` turns dedupe off."""
-        if not jobs and not rejections:
-            return EnqueueResult(0, 0, 0)
+    async def _enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                       dedupe_window: float, now: float) -> EnqueueResult:
         dedupe = dedupe_window > 0
         result = await self._db.in_transaction(
             lambda conn: transactions.enqueue(conn, jobs, rejections, dedupe_window, now))
@@ -118,50 +102,42 @@ class PostgresStore:
                                                        "limit": PRUNE_CHUNK})
         return result
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     dedupe_window: float, now: float) -> int:
+    async def _accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      dedupe_window: float, now: float) -> int:
         """Ingest's call. PostgreSQL takes concurrent writers without a single writer
         thread to protect, so accepting is simply enqueueing (sorted at once)."""
-        await self.enqueue(jobs, rejections, dedupe_window, now)
+        await self._enqueue(jobs, rejections, dedupe_window, now)
         return len(jobs)
 
-    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
-                           force: bool = False) -> list[SentJob]:
-        if not jobs:
-            return []
+    async def _enqueue_sent(self, jobs: Sequence[NewJob], now: float,
+                            force: bool) -> list[SentJob]:
         return await self._db.in_transaction(
             lambda conn: transactions.enqueue_sent(conn, jobs, now, force))
 
     async def forget(self, user_key: str) -> Forgotten:
         return await self._db.in_transaction(lambda conn: transactions.forget(conn, user_key))
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-        if limit <= 0:
-            return []
+    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         rows = await self._db.rows("claim", {
             "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
             "shard": shard()})
         return [job_from_row(row) for row in rows]
 
-    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
-                        now: float) -> None:
-        if job_ids:
-            await self._db.execute("extend_leases", {
-                "ids": json_param(list(job_ids)), "worker": worker, "lease_until": now + lease})
+    async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                         now: float) -> None:
+        await self._db.execute("extend_leases", {
+            "ids": json_param(list(job_ids)), "worker": worker, "lease_until": now + lease})
 
-    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
-                     reason: str | None = None, *, worker: str) -> None:
+    async def _finish(self, job_id: int, state: JobState, attempt: Attempt,
+                      reason: str | None, worker: str) -> None:
         """Settle a claimed job; returns once committed. Finishes that arrive while one
         group is being committed are committed together as the next group (one
         transaction, a few statements, whatever their number), so the cost of a
         durable commit is shared by every job settled in the same moment."""
-        final = JobState(state)
-        if final not in FINAL_STATES:
-            raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
         if self._db.closed:
             raise StoreClosed("the store is closed")
         await self._finishes.finish(job_id, worker, {
-            "id": job_id, "worker": worker, "state": final.value, "reason": reason,
+            "id": job_id, "worker": worker, "state": state.value, "reason": reason,
             "attempt_at": attempt.at, "attempt": msgspec.Raw(encode(attempt))})
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
@@ -180,10 +156,8 @@ class PostgresStore:
             if not await cursor.fetchall():
                 raise await not_claimed(conn, job_id, worker)
 
-    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
-                     now: float) -> int:
-        if job_ids is not None and not job_ids:
-            return 0
+    async def _replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                      now: float) -> int:
         return await self._db.in_transaction(
             lambda conn: transactions.replay(conn, job_ids, reason_contains, now))
 
@@ -223,8 +197,7 @@ class PostgresStore:
         try:
             await self._db.execute("set_control", {"name": "health_probe", "value": repr(now)})
         except psycopg.Error as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise StoreUnwritable(f"PostgreSQL refused a write: {message}") from exc
+            raise StoreUnwritable(f"PostgreSQL refused a write: {first_line(exc)}") from exc
 
     # ------------------------------------------------------------------ queue reads
 
@@ -260,7 +233,7 @@ class PostgresStore:
         return await reads.backfill_file(self._db, content_hash)
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
-        await self._db.execute("save_backfill_file", dataclasses.asdict(record))
+        await self._db.execute("save_backfill_file", record.row())
 
     # ------------------------------------------------------------------ memory
 
@@ -268,10 +241,11 @@ class PostgresStore:
         rows = await self._db.rows("memory_email", {"user_key": user_key})
         return rows[0][0] if rows else None
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         rows = await self._db.rows("memory_cart",
                                    {"user_id": user_id, "since": self._clock() - max_age})
-        return tuple(cart_decoder.decode(rows[0][0])) if rows else None
+        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) \
+            if rows else None
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:
         rows = await self._db.rows("memory_merged",

@@ -13,14 +13,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sailbridge.store.base import EnqueueResult, NewJob, Rejection
+from sailbridge.store.base import PRUNE_EVERY, EnqueueResult, NewJob, Rejection
 from sailbridge.store.send_plan import SentJob, plan_send
 from sailbridge.store.sqlite.rows import InboxJob, encode, inbox_decoder
 from sailbridge.store.sqlite.sort_progress import SortOutcome
 from sailbridge.store.sqlite.transaction import Tx
-
-PRUNE_EVERY = 60.0
-"""Seconds between sweeps of message ids that fell out of the dedupe window."""
 
 
 class Intake:

@@ -23,7 +23,7 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
-from sailbridge.store.memory import Forgotten, linked_ids
+from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids
 from sailbridge.store.sqlite.connection import QUERIES
 
 
@@ -32,9 +32,12 @@ def read_email(db: sqlite3.Connection, user_key: str) -> str | None:
     return rows[0][0] if rows else None
 
 
-def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> tuple[Item, ...] | None:
+def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> RememberedCart | None:
     rows = db.execute(QUERIES["memory_cart"], {"user_id": user_id, "since": since}).fetchall()
-    return tuple(msgspec.json.decode(rows[0][0])) if rows else None
+    if not rows:
+        return None
+    items: list[Item] = msgspec.json.decode(rows[0][0])
+    return RememberedCart(tuple(items), rows[0][1])
 
 
 def read_merged(db: sqlite3.Connection, anonymous_id: str, user_id: str) -> bool:

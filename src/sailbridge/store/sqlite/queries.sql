@@ -21,7 +21,7 @@ INSERT INTO schema_version (version, applied_at) VALUES (:version, :now);
 SELECT email FROM memory_email WHERE user_key = :user_key;
 
 -- name: memory_cart
-SELECT items FROM memory_cart WHERE user_id = :user_id AND posted_at >= :since;
+SELECT items, posted_at FROM memory_cart WHERE user_id = :user_id AND posted_at >= :since;
 
 -- name: memory_merged
 SELECT 1 FROM memory_merge WHERE anonymous_id = :anonymous_id AND user_id = :user_id;

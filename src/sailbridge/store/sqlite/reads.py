@@ -117,7 +117,7 @@ def counts(db: sqlite3.Connection) -> StatusCounts:
 
 def backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | None:
     rows = db.execute(QUERIES["backfill_file"], {"content_hash": content_hash}).fetchall()
-    return BackfillFile(*rows[0]) if rows else None
+    return BackfillFile.from_row(rows[0]) if rows else None
 
 
 def paused_reason(db: sqlite3.Connection) -> str | None:

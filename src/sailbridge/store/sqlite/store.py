@@ -12,21 +12,17 @@ loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 import os
 import sqlite3
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import Item, MemoryUpdate
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
-    FINAL_STATES,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -41,7 +37,8 @@ from sailbridge.store.base import (
     StatusCounts,
 )
 from sailbridge.store.errors import StoreUnwritable
-from sailbridge.store.memory import Forgotten
+from sailbridge.store.guards import StoreGuards
+from sailbridge.store.memory import Forgotten, RememberedCart
 from sailbridge.store.send_plan import SentJob
 from sailbridge.store.sqlite import lifecycle, reads
 from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Checkpointer
@@ -89,7 +86,7 @@ def _free_bytes(path: str) -> int:
     return stats.f_bavail * stats.f_frsize
 
 
-class SqliteStore:
+class SqliteStore(StoreGuards):
     """`sailbridge.store.base.Store` in one local SQLite file.
 
     Use `SqliteStore.open` (or call `migrate` yourself) before anything else, and
@@ -119,19 +116,7 @@ class SqliteStore:
                    synchronous: Synchronous = "NORMAL") -> SqliteStore:
         """Open the file, creating or upgrading its schema."""
         store = cls(path, clock, synchronous=synchronous)
-        try:
-            await store.migrate()
-        except BaseException:
-            await store.close()
-            raise
-        return store
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
-        await self.close()
+        return await store.ready(store.migrate)
 
     async def migrate(self) -> int:
         return await self._writer.call(lambda tx: migrate(tx.db), own_transaction=True)
@@ -145,21 +130,16 @@ class SqliteStore:
 
     # ------------------------------------------------------------------ queue writes
 
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> EnqueueResult:
-        """Store jobs and rejections; ``dedupe_window <= 0`` turns dedupe off."""
-        if not jobs and not rejections:
-            return EnqueueResult(0, 0, 0)
+    async def _enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                       dedupe_window: float, now: float) -> EnqueueResult:
         return await self._writer.call(
             lambda tx: self._intake.enqueue(tx, jobs, rejections, dedupe_window, now),
             kind=Kind.ORDERED)
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     dedupe_window: float, now: float) -> int:
+    async def _accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
+                      dedupe_window: float, now: float) -> int:
         """Append the jobs to the inbox as one row (rejections go straight to their
         table); ``dedupe_window <= 0`` turns dedupe off when the row is sorted."""
-        if not jobs and not rejections:
-            return 0
         payload = encode(jobs) if jobs else b""
         received_at = min(job.received_at for job in jobs) if jobs else now
         params = {"events": len(jobs), "jobs": payload, "dedupe_window": dedupe_window,
@@ -167,10 +147,8 @@ class SqliteStore:
         return await self._writer.call(lambda tx: accept(tx, params, rejections),
                                        kind=Kind.ACCEPT)
 
-    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
-                           force: bool = False) -> list[SentJob]:
-        if not jobs:
-            return []
+    async def _enqueue_sent(self, jobs: Sequence[NewJob], now: float,
+                            force: bool) -> list[SentJob]:
         return await self._writer.call(
             lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED)
 
@@ -200,26 +178,20 @@ class SqliteStore:
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
         return forgotten(person, counts)
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-        if limit <= 0:
-            return []
+    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         return await self._writer.call(
             lambda tx: lifecycle.claim(tx, worker, limit, lease, now), kind=Kind.CLAIM)
 
-    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
-                        now: float) -> None:
-        if job_ids:
-            await self._writer.call(lambda tx: tx.run(
-                "extend_leases",
-                {"ids": encode(list(job_ids)), "worker": worker, "lease_until": now + lease}))
+    async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
+                         now: float) -> None:
+        await self._writer.call(lambda tx: tx.run(
+            "extend_leases",
+            {"ids": encode(list(job_ids)), "worker": worker, "lease_until": now + lease}))
 
-    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
-                     reason: str | None = None, *, worker: str) -> None:
-        final = JobState(state)
-        if final not in FINAL_STATES:
-            raise ValueError(f"finish needs delivered, skipped or dead, not {final.value!r}")
+    async def _finish(self, job_id: int, state: JobState, attempt: Attempt,
+                      reason: str | None, worker: str) -> None:
         await self._writer.call(
-            lambda tx: lifecycle.finish(tx, job_id, final, attempt, reason, worker))
+            lambda tx: lifecycle.finish(tx, job_id, state, attempt, reason, worker))
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         await self._writer.call(lambda tx: lifecycle.retry_at(tx, job_id, at, attempt, worker))
@@ -228,8 +200,8 @@ class SqliteStore:
         await self._writer.call(
             lambda tx: lifecycle.release(tx, job_id, at, worker, self._clock()))
 
-    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
-                     now: float) -> int:
+    async def _replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
+                      now: float) -> int:
         return await self._writer.call(
             lambda tx: lifecycle.replay(tx, job_ids, reason_contains, now), kind=Kind.ORDERED)
 
@@ -311,14 +283,14 @@ class SqliteStore:
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
         await self._writer.call(
-            lambda tx: tx.run("save_backfill_file", dataclasses.asdict(record)))
+            lambda tx: tx.run("save_backfill_file", record.row()))
 
     # ------------------------------------------------------------------ memory
 
     async def email(self, user_key: str) -> str | None:
         return await self._readers.call(read_email, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> tuple[Item, ...] | None:
+    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
         return await self._readers.call(read_cart, user_id, self._clock() - max_age)
 
     async def merged(self, anonymous_id: str, user_id: str) -> bool:

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from sailbridge.futures import settle
 from sailbridge.store.errors import StoreClosed
 from sailbridge.store.sqlite.connection import QUERIES
 from sailbridge.store.sqlite.memory import truncate_wal
@@ -83,15 +84,6 @@ class _Request(Generic[T]):
     loop: asyncio.AbstractEventLoop
     own_transaction: bool
     kind: Kind = Kind.PLAIN
-
-
-def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is None:
-        future.set_result(result)
-    else:
-        future.set_exception(error)
 
 
 class Writer:
@@ -350,7 +342,7 @@ class Writer:
     def _resolve(outcomes: list[tuple[_Request[Any], Any, BaseException | None]]) -> None:
         for request, result, error in outcomes:
             try:
-                request.loop.call_soon_threadsafe(_settle, request.future, result, error)
+                request.loop.call_soon_threadsafe(settle, request.future, result, error)
             except RuntimeError:  # the caller's loop is closed; nobody is waiting
                 pass
 

@@ -1,5 +1,6 @@
--- The shared rate limiter's statements (sailbridge.delivery.shared_ratelimit), beside
--- the code that runs them. The `rate_limits` table is part of the store's schema
+-- The shared rate limiter's statements (sailbridge.store.postgres.ratelimit, for
+-- sailbridge.delivery.shared_ratelimit), beside the code that runs them. The
+-- `rate_limits` table is part of the store's schema
 -- (store/migrations/postgres/0001_initial.sql), so one migration brings up both.
 
 -- name: take_slots
