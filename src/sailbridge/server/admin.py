@@ -148,8 +148,8 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         if not isinstance(user_id, str):
             return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
         try:
-            event = deletion_event(user_id)
-        except InvalidEvent as exc:
+            event = deletion_event(operations.storable_text(user_id, "user_id"))
+        except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
         queued = await store.enqueue([job_for(event, FORGET_WRITE_KEY, now, identity=None)], [], 0.0, now)
