@@ -21,12 +21,13 @@ from rich.console import Console
 from segment.analytics import Client  # type: ignore[import-untyped]  # ships no types
 
 from sailbridge import operations
+from sailbridge.events import EventType
 from sailbridge.render import print_table
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
 from sailbridge.service import running_service
 from sailbridge.settings import load_settings
-from sailbridge.store.base import JobState
+from sailbridge.store.base import JobQuery
 from sailbridge.store.factory import open_store
 
 DEMO_EVENTS = "demo_events.jsonl"
@@ -45,21 +46,21 @@ def send_with_segment_sdk(client: Client, event: dict[str, Any]) -> None:
               "message_id": event.get("messageId")}
     who = {"user_id": event.get("userId"), "anonymous_id": event.get("anonymousId")}
     match event["type"]:
-        case "identify":
+        case EventType.IDENTIFY:
             client.identify(traits=event.get("traits", {}), **who, **common)
-        case "track":
+        case EventType.TRACK:
             client.track(event=event["event"], properties=event.get("properties", {}), **who,
                          **common)
-        case "page":
+        case EventType.PAGE:
             client.page(name=event.get("name"), properties=event.get("properties", {}), **who,
                         **common)
-        case "screen":
+        case EventType.SCREEN:
             client.screen(name=event.get("name"), properties=event.get("properties", {}),
                           **who, **common)
-        case "group":
+        case EventType.GROUP:
             client.group(group_id=event["groupId"], traits=event.get("traits", {}), **who,
                          **common)
-        case "alias":
+        case EventType.ALIAS:
             client.alias(previous_id=event["previousId"], user_id=event["userId"], **common)
 
 
@@ -113,9 +114,8 @@ async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
                     time.monotonic() > deadline):
                 break
             await asyncio.sleep(0.2)
-        jobs = [job for state in (JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD)
-                for job in await store.list_jobs(state, limit=count)]
-        return [operations.job_summary(job) for job in sorted(jobs, key=lambda j: j.id)]
+        page = await store.find_jobs(JobQuery(limit=count, oldest_first=True))
+        return [operations.job_summary(job) for job in page.items]
     finally:
         await store.close()
 

@@ -85,12 +85,14 @@ def build_worker(settings: Settings, store: Store, sender: Sender,
     """A worker on ``store`` sending through ``sender``, configured from ``settings``;
     with ``metrics``, every attempt is counted there too."""
     every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
+    limited = sender if isinstance(sender, RateLimitedSender) else None
     return Worker(
         store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
         config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout,
                             group_size=MAX_MEMBERS if settings.coalescing else 1),
         observer=Observers(every),
+        rate_limited=(lambda: limited.waiting > 0) if limited else (lambda: False),
     )
 
 

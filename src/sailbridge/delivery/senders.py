@@ -38,10 +38,16 @@ class RateLimitedSender:
         self._client = client
         self._limiter = limiter
         self._resends = resends
+        self.waiting = 0
+        """Calls waiting for their route's rate limit (or its 429 block) right now."""
 
     async def send(self, call: Call) -> SailthruResponse:
         for attempt in range(self._resends + 1):
-            await self._limiter.acquire(call.route)
+            self.waiting += 1
+            try:
+                await self._limiter.acquire(call.route)
+            finally:
+                self.waiting -= 1
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:

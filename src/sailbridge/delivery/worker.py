@@ -27,6 +27,7 @@ import contextlib
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -40,11 +41,14 @@ from sailbridge.delivery.executor import (
     deliver_group,
 )
 from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.delivery.stall import DeliveryFacts, Progress
 from sailbridge.events import Event, event_from_dict
 from sailbridge.mapping.coalescing import Kind, Member, partition
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
 from sailbridge.store.base import Attempt, Job, Result, Store
+from sailbridge.store.errors import is_transient
+from sailbridge.supervise import supervised
 
 log = logging.getLogger("sailbridge.worker")
 PAUSE_READ_EVERY = 0.05
@@ -89,6 +93,7 @@ class Worker:
         observer: DeliveryObserver | None = None,
         clock: Clock = time.time,
         name: str | None = None,
+        rate_limited: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._sender = sender
@@ -111,6 +116,17 @@ class Worker:
         self._refill = max(1, config.concurrency // 4)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._rate_limited = rate_limited
+        self.progress = Progress()
+
+    def facts(self) -> DeliveryFacts:
+        """What readiness judges delivery by (`sailbridge.delivery.stall.judge`)."""
+        return DeliveryFacts(
+            running=self.progress.running,
+            idle_for=time.monotonic() - self.progress.moved_at,
+            work_ready=self.progress.work_ready or bool(self._inflight),
+            paused=self._paused_seen,
+            rate_limited=self._rate_limited())
 
     def wake(self) -> None:
         """New work was enqueued: look now instead of at the next poll."""
@@ -122,10 +138,13 @@ class Worker:
 
     async def run(self) -> None:
         """Run until `stop`; in-flight deliveries finish (or are released) before return."""
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = asyncio.create_task(supervised("delivery heartbeat", self._heartbeat))
+        self.progress.running = True
+        self.progress.moved(work_ready=self.progress.work_ready)
         try:
             await self._claim_loop()
         finally:
+            self.progress.running = False
             await self._drain()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -167,11 +186,18 @@ class Worker:
 
     async def _paused(self) -> bool:
         """Whether delivery is paused, read from the store at most every
-        ``PAUSE_READ_EVERY`` seconds while delivering (every time while paused)."""
+        ``PAUSE_READ_EVERY`` seconds while delivering (every time while paused). If
+        the store cannot say, the last answer stands (the claim will fail alike)."""
         now = time.monotonic()
         if self._paused_seen or now - self._paused_read_at >= PAUSE_READ_EVERY:
             self._paused_read_at = now
-            reason = await self._store.paused_reason()
+            try:
+                reason = await self._store.paused_reason()
+            except Exception as error:  # noqa: BLE001 - never die for the store
+                _store_failed("reading the pause", error)
+                return self._paused_seen
+            if reason is not None:
+                self.progress.moved(work_ready=False)
             if (reason is not None) != self._paused_seen:  # set or cleared elsewhere
                 if reason is None:
                     log.info("delivery resumed", extra={"by": "another node or an operator"})
@@ -201,15 +227,19 @@ class Worker:
             return []
         try:
             if self._config.group_size > 1 and not probing:
-                return await self._store.claim_groups(
+                lines = await self._store.claim_groups(
                     self.name, limit, self._config.lease, self._clock(),
                     self._config.group_size)
-            jobs = await self._store.claim(self.name, limit, self._config.lease,
-                                           self._clock())
-            return [[job] for job in jobs]
-        except Exception:  # the store may be briefly unavailable; never die for it
-            log.exception("claim failed; will try again")
+            else:
+                jobs = await self._store.claim(self.name, limit, self._config.lease,
+                                               self._clock())
+                lines = [[job] for job in jobs]
+        except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
+            _store_failed("claiming jobs", error)
+            self.progress.work_ready = True  # cannot tell; presume there is
             return []
+        self.progress.moved(work_ready=bool(lines))
+        return lines
 
     def _start(self, line: list[Job]) -> None:
         self._held.update(job.id for job in line)
@@ -238,14 +268,16 @@ class Worker:
                 self._settling.add(job.id)
                 self._wake.set()
             await self._settle(job, outcome, decision, started)
-        except Exception:
-            log.exception("delivery of job %s crashed; releasing it", job.id)
+        except Exception as error:
+            if is_transient(error):
+                _store_failed(f"settling job {job.id}; releasing it", error)
+            else:
+                log.exception("delivery of job %s crashed; releasing it", job.id)
             await self._crashed([job])
         finally:
             self._inflight.pop(job.id, None)
             self._settling.discard(job.id)
             self._wake.set()
-
     async def _deliver_line(self, line: list[Job]) -> None:
         """Deliver a user's consecutive jobs in order, merging the runs that may merge;
         stop at the first job that is not finished (the rest go back untouched)."""
@@ -260,9 +292,12 @@ class Worker:
                 if done < len(run.jobs):
                     del left[:1]  # settled (retry, pause, release): not finished
                     break
-        except Exception:
-            log.exception("delivery of jobs %s crashed; releasing them",
-                          ", ".join(str(job.id) for job in left))
+        except Exception as error:
+            jobs = ", ".join(str(job.id) for job in left)
+            if is_transient(error):
+                _store_failed(f"settling jobs {jobs}; releasing them", error)
+            else:
+                log.exception("delivery of jobs %s crashed; releasing them", jobs)
             await self._crashed(left)
             left = []
         finally:
@@ -316,6 +351,7 @@ class Worker:
                       started: float) -> None:
         await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
         self._held.discard(job.id)
+        self.progress.moved(work_ready=self.progress.work_ready)
         self._observer.outcome(job, outcome, decision.result, self._clock() - started)
 
     async def _crashed(self, jobs: list[Job]) -> None:
@@ -327,6 +363,7 @@ class Worker:
     async def _release_untouched(self, job: Job, at: float) -> None:
         self._held.discard(job.id)
         await self._store.release(job.id, at, worker=self.name)
+
 
     async def _attempt(self, job: Job) -> Outcome:
         """Deliver the job's event; an event that no longer reads as one (stored before
@@ -394,9 +431,11 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             if self._held:
-                with contextlib.suppress(Exception):
+                try:
                     await self._store.heartbeat(self.name, sorted(self._held),
                                                 self._config.lease, self._clock())
+                except Exception as error:  # noqa: BLE001 - the next beat tries again
+                    _store_failed("extending leases", error)
 
     async def _drain(self) -> None:
         """Let in-flight deliveries finish; release those that outlast the timeout."""
@@ -409,6 +448,18 @@ class Worker:
         for job_id in sorted(self._held):
             with contextlib.suppress(Exception):
                 await self._store.release(job_id, self._clock(), worker=self.name)
+
+
+def _store_failed(doing: str, error: Exception) -> None:
+    """Log a store call that failed: a warning without a traceback when the store is
+    briefly away (it is retried), the traceback otherwise; repeats are collapsed by the
+    logging setup."""
+    if is_transient(error):
+        log.warning("store unavailable; will try again",
+                    extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+    else:
+        log.error("store call failed; will try again", exc_info=error,
+                  extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
 
 
 def together_note(job_id: int, riders: list[int]) -> str:

@@ -123,10 +123,10 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         if ("ids" in body) == ("older_than" in body):
             raise ValueError('send {"older_than": "7d"} or {"ids": [...]}')
         if "ids" in body:
-            purged = await store.purge_dead_jobs(operations.check_job_ids(body["ids"]), None)
+            purged = await store.purge_dead(operations.check_job_ids(body["ids"]))
         else:
             older_than = operations.parse_duration(str(body["older_than"]))
-            purged = await store.purge_dead(time.time() - older_than)
+            purged = await store.purge_dead(older_than=time.time() - older_than)
         return _json({"purged": purged})
 
     async def rejected(request: Request) -> Response:
@@ -148,8 +148,8 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         if not isinstance(user_id, str):
             return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
         try:
-            event = deletion_event(user_id)
-        except InvalidEvent as exc:
+            event = deletion_event(operations.storable_text(user_id, "user_id"))
+        except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
         queued = await store.enqueue([job_for(event, FORGET_WRITE_KEY, now, identity=None)], [], 0.0, now)

@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
     rename_vars: bool = True
     var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
+    delivery_stall_after: float = Field(default=120.0, ge=0)
 
     @field_validator("sailthru_api_key")
     @classmethod

@@ -32,6 +32,7 @@ async def overview(console: Console, request: Request) -> Response:
                              console.metrics.route_usage.reported_limits())
     return await console.render(request, "overview.html", {
         "status": status,
+        "stall": console.delivery(),
         "depth": counts.pending + counts.retrying + counts.claimed,
         "oldest": None if oldest is None else duration(oldest),
         "drains_in": duration(drain.total_seconds) if drain.routes else None,

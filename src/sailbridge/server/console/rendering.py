@@ -16,6 +16,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth, views
 from sailbridge.settings import Settings
@@ -38,6 +39,9 @@ class Console:
     store: Store
     settings: Settings
     metrics: Metrics
+    delivery: Callable[[], Stall | None] = lambda: None
+    """Whether this node's delivery is stalled (what readiness says); never on a node
+    that does not deliver."""
 
     async def render(self, request: Request, template: str, context: dict[str, Any],
                      status: int = 200) -> Response:

@@ -12,6 +12,7 @@ loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import ForgetUser, MemoryUpdate
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     QUEUE_SAMPLE,
@@ -46,20 +47,33 @@ from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Chec
 from sailbridge.store.sqlite.connection import Synchronous, connect, migrate
 from sailbridge.store.sqlite.intake import Intake, accept
 from sailbridge.store.sqlite.memory import (
-    forget_user,
+    Person,
+    Traces,
+    delete_traces,
+    find_traces,
+    forget_memory,
+    forgotten,
     read_cart,
     read_email,
     read_merged,
     truncate_wal,
+    wipe,
     write_updates,
 )
 from sailbridge.store.sqlite.readers import Readers
 from sailbridge.store.sqlite.rows import encode
 from sailbridge.store.sqlite.sort_progress import SortProgress
+from sailbridge.store.sqlite.transaction import Tx
 from sailbridge.store.sqlite.writer import Kind, Writer
 
+FORGET_CHUNK = 20_000
+"""Ids (of jobs, of rejections) one step of a forget's search covers: ~50 ms of a
+reader's time per step, and a writer step only for what it found."""
+FORGET_SEARCH_SHARE = 0.5
+"""The share of its wall time a forget's search spends searching (it rests between
+chunks), so ingest keeps the CPU it needs on a small machine."""
 READ_SORTS_UP_TO = 2_000
-"""`counts` and `list_jobs` first sort this store's accepted events if no more than
+"""`counts` and `find_jobs` (of pending jobs) first sort this store's accepted events if no more than
 this many wait (a short wait: what a client was just told is stored shows as a job);
 beyond that, a burst's backlog, they answer at once (`counts` includes the inbox)."""
 
@@ -141,9 +155,30 @@ class SqliteStore(StoreGuards):
             lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED)
 
     async def forget(self, user_key: str) -> Forgotten:
-        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key))
+        person = await self._writer.call(lambda tx: forget_memory(tx.db, user_key))
+        return await self._forget_traces(person)
+
+    async def _forget_traces(self, person: Person) -> Forgotten:
+        """Search the person's finished jobs and rejections a chunk at a time on a
+        reader, delete each chunk's finds in a short writer step, then wipe the free
+        pages and empty the WAL. The search takes at most `FORGET_SEARCH_SHARE` of
+        the time (it rests as long as its chunks take between them), so a machine
+        ingesting meanwhile keeps most of its CPU for that."""
+        counts: list[tuple[int, int]] = []
+        after_job = after_rejection = 0
+        while after_job < person.through_job or after_rejection < person.through_rejection:
+            started = time.monotonic()
+            traces = await self._readers.call(find_traces, person, after_job,
+                                              after_rejection, FORGET_CHUNK)
+            after_job += FORGET_CHUNK
+            after_rejection += FORGET_CHUNK
+            if traces.jobs or traces.rejections:
+                counts.append(await self._writer.call(functools.partial(_delete, traces)))
+            took = time.monotonic() - started
+            await asyncio.sleep(took * (1 - FORGET_SEARCH_SHARE) / FORGET_SEARCH_SHARE)
+        await self._writer.call(lambda tx: wipe(tx.db))
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
-        return forgotten
+        return forgotten(person, counts)
 
     async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
         return await self._writer.call(
@@ -182,14 +217,12 @@ class SqliteStore(StoreGuards):
         return await self._writer.call(
             lambda tx: lifecycle.purge_finished(tx, older_than, limit))
 
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
+    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
+                                 reason_contains: str | None) -> int:
         return await self._writer.call(
             lambda tx: lifecycle.purge_chosen(tx, job_ids, reason_contains))
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs and rejections from before ``older_than``; returns the number
-        of dead jobs deleted."""
+    async def _purge_dead_before(self, older_than: float) -> int:
         return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
 
     async def set_paused(self, reason: str | None) -> None:
@@ -214,12 +247,6 @@ class SqliteStore(StoreGuards):
 
     async def get_job(self, job_id: int) -> Job | None:
         return await self._readers.call(reads.get_job, job_id)
-
-    async def list_jobs(self, state: JobState, limit: int = 100,
-                        reason_contains: str | None = None) -> list[Job]:
-        if JobState(state) is JobState.PENDING:
-            await self._sort_recent_accepts()
-        return await self._readers.call(reads.list_jobs, state, limit, reason_contains)
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await self._readers.call(reads.list_rejections, limit)
@@ -275,6 +302,10 @@ class SqliteStore(StoreGuards):
     async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
         if updates:
             now = self._clock()
-            await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
-            if any(isinstance(update, ForgetUser) for update in updates):
-                await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
+            people = await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
+            for person in people:
+                await self._forget_traces(person)
+
+
+def _delete(traces: Traces, tx: Tx) -> tuple[int, int]:
+    return delete_traces(tx.db, traces)
