@@ -20,7 +20,7 @@ from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 PACKAGE = "sailbridge.server.console"
 """Where the templates and static files are (package data)."""
@@ -35,7 +35,7 @@ _ENV.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
 class Console:
     """What the pages need: the store, the settings, this process's metrics."""
 
-    store: Store
+    store: OperatorStore
     settings: Settings
     metrics: Metrics
     delivery: Callable[[], Stall | None] = lambda: None
