@@ -21,7 +21,7 @@ from sailbridge import operations
 from sailbridge.events import InvalidEvent
 from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
 from sailbridge.intake.jobs import job_for
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -83,7 +83,7 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
 
 
-def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
+def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin",
                  on_enqueued: Callable[[Any], None] = lambda app: None) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
     ``on_enqueued(app)`` wakes a worker in this process after a route queued a job."""

@@ -33,7 +33,7 @@ from starlette.routing import Route
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.stall import Stall
-from sailbridge.store.base import Store
+from sailbridge.store.base import Lifecycle
 from sailbridge.store.errors import StoreUnwritable
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class Readiness:
     outage does not pile up one stuck connection attempt per probe.
     """
 
-    def __init__(self, store: Store, clock: Clock = time.time,
+    def __init__(self, store: Lifecycle, clock: Clock = time.time,
                  timeout: float = READY_TIMEOUT) -> None:
         self._store = store
         self._clock = clock
@@ -104,7 +104,7 @@ def _consume(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
-def health_routes(store: Store, clock: Clock = time.time) -> list[Route]:
+def health_routes(store: Lifecycle, clock: Clock = time.time) -> list[Route]:
     """``/livez`` (the process answers), ``/readyz`` and ``/healthz`` (the store takes writes)."""
 
     async def livez(request: Request) -> Response:

@@ -20,7 +20,7 @@ from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth, views
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 PACKAGE = "sailbridge.server.console"
 """Where the templates and static files are (package data)."""
@@ -36,7 +36,7 @@ _ENV.filters["job_links"] = views.job_links
 class Console:
     """What the pages need: the store, the settings, this process's metrics."""
 
-    store: Store
+    store: OperatorStore
     settings: Settings
     metrics: Metrics
     delivery: Callable[[], Stall | None] = lambda: None

@@ -34,7 +34,7 @@ from sailbridge.server.console import auth, dead, events, login, overview, teste
 from sailbridge.server.console.forms import BadInput, form, is_form
 from sailbridge.server.console.rendering import PACKAGE, Console, Page, see_other
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -112,7 +112,7 @@ class _SecurityHeaders:
 # -------------------------------------------------------------------- assembly
 
 
-def console_routes(store: Store, settings: Settings, metrics: Metrics,
+def console_routes(store: OperatorStore, settings: Settings, metrics: Metrics,
                    delivery: Callable[[], Stall | None] = lambda: None) -> list[BaseRoute]:
     """``/console`` and below: the console when an admin token is set, else 404s;
     ``delivery`` says whether this node's delivery is stalled (as readiness does)."""
