@@ -29,6 +29,7 @@ from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import MeasuredSender, RateLimitedSender
 from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
 from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
+from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.metrics import Metrics
 from sailbridge.sailthru.client import SailthruClient, Sender
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, Settings
@@ -88,7 +89,8 @@ def build_worker(settings: Settings, store: Store, sender: Sender,
     return Worker(
         store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
-        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
+        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout,
+                            group_size=MAX_MEMBERS if settings.coalescing else 1),
         observer=Observers(every),
         rate_limited=(lambda: limited.waiting > 0) if limited else (lambda: False),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -19,8 +19,11 @@ from sailbridge.cli.exits import EXIT_FAILED, die
 from sailbridge.cli.loading import read_input, read_settings, with_store
 from sailbridge.cli.options import ConfigOption, checked_job_ids, list_limit, reason_filter
 from sailbridge.explain import explain_entries
-from sailbridge.render import print_table
+from sailbridge.render import duration, print_table
 from sailbridge.store.base import REJECTED, SHOWN_COUNTS, ListState
+
+if TYPE_CHECKING:
+    from sailbridge.store.base import QueuedKinds, StatusCounts, Store
 
 EVENT_STATES = (*ListState, REJECTED)
 
@@ -46,10 +49,18 @@ def status(
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events."""
+    from sailbridge.drain import backlog_estimate, drain_view
     from sailbridge.operations import status_view
 
     settings = read_settings(config)
-    view = status_view(with_store(settings, lambda store: store.counts(), read_only=True))
+
+    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds]:
+        return await store.counts(), await store.queued_kinds()
+
+    counts, sample = with_store(settings, read, read_only=True)
+    view = status_view(counts)
+    estimate = backlog_estimate(counts, sample, settings.rate_limits_per_second)
+    view["drain"] = drain_view(estimate)
     view["readiness"] = node_readiness(settings.host, settings.port)
     if json_output:
         typer.echo(json.dumps(view, indent=2))
@@ -64,6 +75,13 @@ def status(
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
     rows.append(("serve", readiness_line(view["readiness"])))
     print_table(stdout, ("state", "events"), rows, header=False)
+    if estimate.routes:
+        drain_rows: list[tuple[object, ...]] = [
+            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
+             duration(route.seconds)) for route in estimate.routes]
+        drain_rows.append(("all routes", estimate.total_calls, "",
+                           duration(estimate.total_seconds)))
+        print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
     if view["paused"]:
         stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)

@@ -79,6 +79,12 @@ class StoreGuards(ABC):
             return []
         return await self._claim(worker, limit, lease, now)
 
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int) -> list[list[Job]]:
+        if limit <= 0:
+            return []
+        return await self._claim_groups(worker, limit, lease, now, max(1, size))
+
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:
         if job_ids:
@@ -128,6 +134,10 @@ class StoreGuards(ABC):
     @abstractmethod
     async def _claim(self, worker: str, limit: int, lease: float,
                      now: float) -> list[Job]: ...
+
+    @abstractmethod
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int) -> list[list[Job]]: ...
 
     @abstractmethod
     async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,

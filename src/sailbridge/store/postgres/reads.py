@@ -16,8 +16,10 @@ from sailbridge.store.base import (
     JobQuery,
     MinuteCount,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
+    queued_kinds_from,
 )
 from sailbridge.store.postgres.database import Database, Row
 from sailbridge.store.postgres.rows import job_from_row
@@ -102,6 +104,10 @@ async def counts(db: Database) -> StatusCounts:
         delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
         dead=get("dead"), oldest_pending_at=oldest, paused_reason=paused,
         deduplicated=get("deduplicated"))
+
+
+async def queued_kinds(db: Database, limit: int) -> QueuedKinds:
+    return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
 
 
 async def paused_reason(db: Database) -> str | None:
