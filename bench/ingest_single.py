@@ -25,7 +25,8 @@ events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
 On a shared machine the server's core is shared with other work too, so each run also
 reports the server's CPU time per request (``/proc``, every thread: the store's writer
 included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
-the two would reach each on a core of its own, much less moved by other load.
+the two would reach each on a core of its own, much less moved by other load; ``cpu_us <thread>`` splits it by
+thread (``MainThread`` the event loop, ``sailbridge-sqlite-writer`` the store's writer).
 """
 
 from __future__ import annotations
@@ -116,12 +117,25 @@ def _latency(out: str, label: str) -> float:
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system, every thread) of process ``pid`` and its children: the
     server is ``taskset``'s child, so its own pid is found below it."""
-    total = 0.0
+    return sum(_thread_cpu(pid).values())
+
+
+def _thread_cpu(pid: int, names: dict[str, str] | None = None) -> dict[str, float]:
+    """CPU seconds by thread of ``pid`` and its children, named from ``names`` (native
+    id: name, as the server wrote them; others are ``other``), to split a request's cost
+    between the event loop and the store's threads."""
+    by_name: dict[str, float] = {}
+    names = names or {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12]))
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
+        stat = (task / "stat").read_text()
+        name = names.get(task.name, "other")
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + seconds
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for name, seconds in _thread_cpu(int(child), names).items():
+            by_name[name] = by_name.get(name, 0.0) + seconds
+    return by_name
 
 
 def run(kind: str, path: str, mode: str, connections: int, seconds: float,
@@ -136,10 +150,17 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         wrk(url + path, mode, connections, 2, script)  # warm-up
-        cpu_before = _cpu_seconds(server.pid)
+        thread_names = Path(db + ".threads")
+        names = json.loads(thread_names.read_text()) if thread_names.exists() else {}
+        threads_before = _thread_cpu(server.pid, names)
         figures = wrk(url + path, mode, connections, seconds, script)
-        figures["server_cpu_us_per_request"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1)
+        threads_after = _thread_cpu(server.pid, names)
+        per_request = {name: round((spent - threads_before.get(name, 0.0))
+                                   / figures["requests"] * 1e6, 1)
+                       for name, spent in threads_after.items()}
+        figures["server_cpu_us_per_request"] = round(sum(per_request.values()), 1)
+        figures |= {f"cpu_us {name}": value for name, value in per_request.items()
+                    if value}
         return figures
     finally:
         server.terminate()
