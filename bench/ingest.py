@@ -110,12 +110,13 @@ def serve(kind: str, port: int, db: str) -> None:
             from sailbridge.server.app import create_app
             from sailbridge.server.connections import ConnectionLimits, guarded_protocol
             from sailbridge.server.ingest import IngestConfig
-            from sailbridge.store.sqlite import SqliteStore
+            from sailbridge.store.factory import open_store
 
-            store = await SqliteStore.open(db)
+            store = await open_store(db)  # a file: SQLite; postgresql://...: PostgreSQL
             app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
-        _name_threads(db + ".threads")
+        if "://" not in db:
+            _name_threads(db + ".threads")
         config = uvicorn.Config(app, http=http, loop="none", log_level="warning",
                                 access_log=False, lifespan="off", backlog=2048)
         try:

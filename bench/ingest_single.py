@@ -39,8 +39,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from itertools import count
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
@@ -50,6 +52,7 @@ WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
+_DATABASES = count()
 
 # The Lua script: each request a fresh body with unique messageIds (per wrk thread
 # prefix + counter) and users scattered over 10,000.
@@ -138,14 +141,37 @@ def _thread_cpu(pid: int, names: dict[str, str] | None = None) -> dict[str, floa
     return by_name
 
 
+def _fresh_postgres(server_url: str) -> str:
+    """A new empty database on the PostgreSQL server at ``server_url``; its URL."""
+    import psycopg
+
+    name = f"sailbridge_bench_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return urlsplit(server_url)._replace(path=f"/{name}").geturl()
+
+
+def _drop_postgres(url: str, server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
+
+
 def run(kind: str, path: str, mode: str, connections: int, seconds: float,
-        script: str) -> dict[str, float]:
-    """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run."""
+        script: str, postgres_url: str = "") -> dict[str, float]:
+    """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run
+    (``postgres``: sailbridge on a fresh database of the server at ``postgres_url``; its
+    CPU per request is sailbridge's only — PostgreSQL's own processes are not counted)."""
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="sailbridge-bench-")
     db = str(Path(workdir) / "bench.db")
+    serve_kind = kind
+    if kind == "postgres":  # a fresh database on the server `--postgres` names
+        db, serve_kind = _fresh_postgres(postgres_url), "sailbridge"
     server = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, str(HERE),
-                               "serve", kind, str(port), db])
+                               "serve", serve_kind, str(port), db])
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
@@ -166,6 +192,8 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         server.terminate()
         server.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
+        if kind == "postgres":
+            _drop_postgres(db, postgres_url)
 
 
 def main() -> None:
@@ -174,6 +202,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch-connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument("--postgres", default="", metavar="URL",
+                        help="also measure sailbridge on PostgreSQL (a server URL, e.g. "
+                             "postgresql://root@127.0.0.1:5432/postgres)")
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
@@ -185,12 +216,15 @@ def main() -> None:
             ("sailbridge", "/v1/track", "single", args.connections),
             ("bare", "/v1/batch", "batch", args.batch_connections),
             ("sailbridge", "/v1/batch", "batch", args.batch_connections)]
+    if args.postgres:
+        plan += [("postgres", "/v1/t", "single", args.connections),
+                 ("postgres", "/v1/batch", "batch", args.batch_connections)]
     results: list[dict[str, Any]] = []
     for round_ in range(args.repeat):
         figures: dict[str, dict[str, float]] = {}
         for kind, path, mode, connections in plan:
             figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds,
-                                            script)
+                                            script, args.postgres)
             print(f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
                   file=sys.stderr, flush=True)
         bare_single = figures["bare /v1/t"]["rps"]
@@ -210,6 +244,12 @@ def main() -> None:
             "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
             "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
             "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
+            "cpu_batch_ratio": cpu("bare /v1/batch") / cpu("sailbridge /v1/batch"),
+            **({"postgres_cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("postgres /v1/t"),
+                "postgres_cpu_batch_ratio": cpu("bare /v1/batch") / cpu("postgres /v1/batch"),
+                "postgres_batch_events_per_second":
+                    figures["postgres /v1/batch"]["rps"] * BATCH_SIZE}
+               if args.postgres else {}),
         })
     os.unlink(script)
     print(json.dumps(results, indent=2))
