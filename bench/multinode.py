@@ -34,7 +34,9 @@ import aiohttp
 import psycopg
 import requests
 
-ADMIN_URL = os.environ.get("SAILBRIDGE_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "SAILBRIDGE_TEST_POSTGRES_URL", "postgresql://root@127.0.0.1:5432/postgres"
+)
 WRITE_KEY = "wk_bench"
 ADMIN_TOKEN = "bench-admin-token"
 """At least 16 characters, as `serve` requires."""
@@ -79,41 +81,66 @@ class Cluster:
         self.database = Database()
         self.sandbox_url = f"http://127.0.0.1:{free_port()}"
         self.processes: list[subprocess.Popen[bytes]] = []
-        sandbox = self._spawn(["sandbox", "--port", self.sandbox_url.rsplit(":", 1)[1],
-                               "--rate-limit", f"POST /event={limit}/s",
-                               "--rate-limit-window", "1"], os.environ.copy(), scratch / "sb.log")
+        sandbox = self._spawn(
+            [
+                "sandbox",
+                "--port",
+                self.sandbox_url.rsplit(":", 1)[1],
+                "--rate-limit",
+                f"POST /event={limit}/s",
+                "--rate-limit-window",
+                "1",
+            ],
+            os.environ.copy(),
+            scratch / "sb.log",
+        )
         wait_healthy(self.sandbox_url + "/_sandbox/state", sandbox)
         self.urls = []
         for index in range(nodes):
             port = free_port()
             env = {k: v for k, v in os.environ.items() if not k.startswith("SAILBRIDGE_")}
-            env.update({
-                "SAILBRIDGE_SAILTHRU_API_KEY": "sandbox-key",
-                "SAILBRIDGE_SAILTHRU_API_SECRET": "sandbox-secret",
-                "SAILBRIDGE_SAILTHRU_BASE_URL": self.sandbox_url,
-                "SAILBRIDGE_WRITE_KEYS": WRITE_KEY, "SAILBRIDGE_PORT": str(port),
-                "SAILBRIDGE_DATABASE": self.database.url, "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
-                "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
-            })
-            node = self._spawn(["serve", "--log-level", "warning"], env,
-                               scratch / f"node{index}.log")
+            env.update(
+                {
+                    "SAILBRIDGE_SAILTHRU_API_KEY": "sandbox-key",
+                    "SAILBRIDGE_SAILTHRU_API_SECRET": "sandbox-secret",
+                    "SAILBRIDGE_SAILTHRU_BASE_URL": self.sandbox_url,
+                    "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
+                    "SAILBRIDGE_PORT": str(port),
+                    "SAILBRIDGE_DATABASE": self.database.url,
+                    "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+                    "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
+                }
+            )
+            node = self._spawn(
+                ["serve", "--log-level", "warning"], env, scratch / f"node{index}.log"
+            )
             url = f"http://127.0.0.1:{port}"
             wait_healthy(url + "/healthz", node)
             self.urls.append(url)
 
     def _spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "sailbridge", *args], env=env,
-                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sailbridge", *args],
+            env=env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
         self.processes.append(process)
         return process
 
     def status(self) -> dict[str, Any]:
-        return dict(requests.get(self.urls[0] + "/admin/status", timeout=30,
-                                 headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json())
+        return dict(
+            requests.get(
+                self.urls[0] + "/admin/status",
+                timeout=30,
+                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            ).json()
+        )
 
     def sandbox_counters(self) -> dict[str, Any]:
-        return dict(requests.get(self.sandbox_url + "/_sandbox/state", timeout=30)
-                    .json()["counters"])
+        return dict(
+            requests.get(self.sandbox_url + "/_sandbox/state", timeout=30).json()["counters"]
+        )
 
     def close(self) -> None:
         for process in reversed(self.processes):
@@ -140,9 +167,16 @@ async def ingest(urls: list[str], seconds: float, users: int = 2000) -> int:
             while time.monotonic() < deadline:
                 start = counter
                 counter += 100
-                batch = [{"type": "track", "userId": f"u{(start + i) % users}", "event": "Bench",
-                          "messageId": f"m{number}-{start + i}", "properties": {"n": start + i}}
-                         for i in range(100)]
+                batch = [
+                    {
+                        "type": "track",
+                        "userId": f"u{(start + i) % users}",
+                        "event": "Bench",
+                        "messageId": f"m{number}-{start + i}",
+                        "properties": {"n": start + i},
+                    }
+                    for i in range(100)
+                ]
                 async with session.post(url, json={"batch": batch}) as response:
                     if response.status == 200:
                         acknowledged += 100
@@ -178,12 +212,17 @@ def run(nodes: int, limit: int, seconds: float, scratch: Path) -> dict[str, floa
     cluster = Cluster(nodes, limit, scratch)
     try:
         events = limit * 15
-        batch = [{"type": "track", "userId": f"r{n % 500}", "event": "Rate",
-                  "messageId": f"r{n}"} for n in range(events)]
+        batch = [
+            {"type": "track", "userId": f"r{n % 500}", "event": "Rate", "messageId": f"r{n}"}
+            for n in range(events)
+        ]
         for start in range(0, events, 100):
-            requests.post(cluster.urls[(start // 100) % nodes] + "/v1/batch",
-                          json={"batch": batch[start:start + 100]}, auth=(WRITE_KEY, ""),
-                          timeout=60).raise_for_status()
+            requests.post(
+                cluster.urls[(start // 100) % nodes] + "/v1/batch",
+                json={"batch": batch[start : start + 100]},
+                auth=(WRITE_KEY, ""),
+                timeout=60,
+            ).raise_for_status()
         rate = drain_rate(cluster, events, timeout=events / limit * 3 + 60)
         counters = cluster.sandbox_counters()
         calls = counters["requests"].get("POST /event", 0)
@@ -195,25 +234,37 @@ def run(nodes: int, limit: int, seconds: float, scratch: Path) -> dict[str, floa
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--limit", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=5.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         rows = {n: run(n, args.limit, args.seconds, Path(scratch)) for n in (1, 2, 3)}
-    print(f"{'nodes':>5} {'ingest ev/s':>12} {'delivery ev/s':>14} "
-          f"{'delivered/limit':>16} {'429 share':>10}")
+    print(
+        f"{'nodes':>5} {'ingest ev/s':>12} {'delivery ev/s':>14} "
+        f"{'delivered/limit':>16} {'429 share':>10}"
+    )
     for n, row in rows.items():
-        print(f"{n:>5} {row['ingest_events_per_s']:>12.0f} {row['delivery_events_per_s']:>14.0f} "
-              f"{row['limit_accuracy']:>16.3f} {row['throttled_share'] * 100:>9.2f}%")
+        print(
+            f"{n:>5} {row['ingest_events_per_s']:>12.0f} {row['delivery_events_per_s']:>14.0f} "
+            f"{row['limit_accuracy']:>16.3f} {row['throttled_share'] * 100:>9.2f}%"
+        )
     base = rows[1]
-    print("ratios to one node: ingest "
-          + ", ".join(f"{n} nodes {rows[n]['ingest_events_per_s'] / base['ingest_events_per_s']:.2f}"
-                      for n in (2, 3))
-          + "; delivery "
-          + ", ".join(f"{n} nodes {rows[n]['delivery_events_per_s'] / max(base['delivery_events_per_s'], 1):.2f}"
-                      for n in (2, 3)))
+    print(
+        "ratios to one node: ingest "
+        + ", ".join(
+            f"{n} nodes {rows[n]['ingest_events_per_s'] / base['ingest_events_per_s']:.2f}"
+            for n in (2, 3)
+        )
+        + "; delivery "
+        + ", ".join(
+            f"{n} nodes "
+            f"{rows[n]['delivery_events_per_s'] / max(base['delivery_events_per_s'], 1):.2f}"
+            for n in (2, 3)
+        )
+    )
 
 
 if __name__ == "__main__":

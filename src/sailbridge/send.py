@@ -80,8 +80,10 @@ async def send_events(
         now = time.time()
         try:
             sent = await store.enqueue_sent(
-                [job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity) for e in events], now,
-                force=force)
+                [job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity) for e in events],
+                now,
+                force=force,
+            )
         except asyncio.CancelledError:
             _uncancel()  # interrupted before anything was queued (for sure) by this send
             return SendResult([], None, interrupted=True)
@@ -92,8 +94,9 @@ async def send_events(
         requeued = 0
         try:
             requeued = await store.replay(earlier, None, now) if earlier else 0
-            async with delivery_worker(settings, store,
-                                       observers=[_RetryReasons(on_retry)]) as worker:
+            async with delivery_worker(
+                settings, store, observers=[_RetryReasons(on_retry)]
+            ) as worker:
                 running = asyncio.create_task(worker.run())
                 try:
                     paused = await _wait(store, job_ids, on_progress)
@@ -104,9 +107,14 @@ async def send_events(
             _uncancel()
             interrupted = True
         jobs = [job for job_id in job_ids if (job := await store.get_job(job_id)) is not None]
-        return SendResult(jobs, paused, earlier=sum(not s.queued for s in sent),
-                          requeued=requeued, forgotten=len(job_ids) - len(jobs),
-                          interrupted=interrupted)
+        return SendResult(
+            jobs,
+            paused,
+            earlier=sum(not s.queued for s in sent),
+            requeued=requeued,
+            forgotten=len(job_ids) - len(jobs),
+            interrupted=interrupted,
+        )
     finally:
         await store.close()
 
@@ -129,8 +137,9 @@ class _RetryReasons(DeliveryObserver):
             self._on_retry(outcome.reason)
 
 
-async def _wait(store: OperatorReads, job_ids: Sequence[int],
-                on_progress: Callable[[int], None]) -> str | None:
+async def _wait(
+    store: OperatorReads, job_ids: Sequence[int], on_progress: Callable[[int], None]
+) -> str | None:
     """Until every job finished (``None``) or delivery is paused (the reason)."""
     remaining = list(job_ids)
     while remaining:

@@ -53,53 +53,77 @@ async def rate_limiter(
         yield RateLimiter(limits_per_second, on_wait=on_wait, max_block=max_block)
         return
     async with shared_slots(database) as slots:
-        yield SharedRateLimiter(slots, limits_per_second, on_wait=on_wait,
-                                max_block=max_block)
+        yield SharedRateLimiter(slots, limits_per_second, on_wait=on_wait, max_block=max_block)
 
 
 @asynccontextmanager
-async def sailthru_sender(settings: Settings, metrics: Metrics | None = None
-                          ) -> AsyncIterator[Sender]:
+async def sailthru_sender(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[Sender]:
     """Sailthru's client over one pooled HTTP session, measured (with ``metrics``) and
     behind the rate limiter that matches the store."""
     api_key, api_secret = settings.credentials()
     policy = RetryPolicy.from_settings(settings)
     connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
-    async with aiohttp.ClientSession(connector=connector) as session, rate_limiter(
-            settings.database, settings.rate_limits_per_second,
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        rate_limiter(
+            settings.database,
+            settings.rate_limits_per_second,
             max_block=policy.max_rate_limit_block,
             on_wait=metrics.record_throttle_wait if metrics else (lambda route, s: None),
-    ) as limiter:
+        ) as limiter,
+    ):
         client: Sender = SailthruClient(
-            session, api_key=api_key, api_secret=api_secret,
-            base_url=settings.sailthru_base_url, pageview_base_url=settings.pageview_base_url,
-            customer_id=settings.customer_id, timeout=settings.request_timeout)
+            session,
+            api_key=api_key,
+            api_secret=api_secret,
+            base_url=settings.sailthru_base_url,
+            pageview_base_url=settings.pageview_base_url,
+            customer_id=settings.customer_id,
+            timeout=settings.request_timeout,
+        )
         if metrics is not None:
             client = MeasuredSender(client, metrics)
         yield RateLimitedSender(client, limiter, policy.rate_limit_resends)
 
 
-def build_worker(settings: Settings, store: Store, sender: Sender,
-                 metrics: Metrics | None = None, *,
-                 observers: Sequence[DeliveryObserver] = ()) -> Worker:
+def build_worker(
+    settings: Settings,
+    store: Store,
+    sender: Sender,
+    metrics: Metrics | None = None,
+    *,
+    observers: Sequence[DeliveryObserver] = (),
+) -> Worker:
     """A worker on ``store`` sending through ``sender``, configured from ``settings``;
     with ``metrics``, every attempt is counted there too."""
     every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
     limited = sender if isinstance(sender, RateLimitedSender) else None
     return Worker(
-        store, sender, settings.mapping_options(), RetryPolicy.from_settings(settings),
+        store,
+        sender,
+        settings.mapping_options(),
+        RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
-        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout,
-                            group_size=MAX_MEMBERS if settings.coalescing else 1),
+        config=WorkerConfig(
+            concurrency=settings.concurrency,
+            lease=settings.lease_timeout,
+            group_size=MAX_MEMBERS if settings.coalescing else 1,
+        ),
         observer=Observers(every),
         rate_limited=(lambda: limited.waiting > 0) if limited else (lambda: False),
     )
 
 
 @asynccontextmanager
-async def delivery_worker(settings: Settings, store: Store, metrics: Metrics | None = None,
-                          *, observers: Sequence[DeliveryObserver] = ()
-                          ) -> AsyncIterator[Worker]:
+async def delivery_worker(
+    settings: Settings,
+    store: Store,
+    metrics: Metrics | None = None,
+    *,
+    observers: Sequence[DeliveryObserver] = (),
+) -> AsyncIterator[Worker]:
     """A worker with its whole sender stack, open for as long as the block runs; the
     caller runs it (``await worker.run()``) and stops it before leaving the block."""
     async with sailthru_sender(settings, metrics) as sender:

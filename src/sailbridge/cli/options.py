@@ -15,8 +15,12 @@ from sailbridge.cli.exits import die
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", envvar="SAILBRIDGE_CONFIG",
-                 help="TOML file of settings; SAILBRIDGE_* environment variables win."),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="SAILBRIDGE_CONFIG",
+        help="TOML file of settings; SAILBRIDGE_* environment variables win.",
+    ),
 ]
 
 

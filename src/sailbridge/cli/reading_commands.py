@@ -29,7 +29,9 @@ EVENT_STATES = (*ListState, REJECTED)
 
 
 def explain(
-    source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")
+    ] = "-",
     config: ConfigOption = None,
 ) -> None:
     """Print, as JSON, the Sailthru calls planned for each event — without sending any.
@@ -67,8 +69,8 @@ def status(
         return
     stdout = out()
     rows: list[tuple[object, ...]] = [
-        (name.replace("_", " "), view[name])
-        for name in (*SHOWN_COUNTS, "deduplicated")]
+        (name.replace("_", " "), view[name]) for name in (*SHOWN_COUNTS, "deduplicated")
+    ]
     if view["not_yet_sorted"]:
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
@@ -77,10 +79,17 @@ def status(
     print_table(stdout, ("state", "events"), rows, header=False)
     if estimate.routes:
         drain_rows: list[tuple[object, ...]] = [
-            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
-             duration(route.seconds)) for route in estimate.routes]
-        drain_rows.append(("all routes", estimate.total_calls, "",
-                           duration(estimate.total_seconds)))
+            (
+                route.route,
+                route.calls,
+                f"{route.limit:g}/s ({route.limit_from})",
+                duration(route.seconds),
+            )
+            for route in estimate.routes
+        ]
+        drain_rows.append(
+            ("all routes", estimate.total_calls, "", duration(estimate.total_seconds))
+        )
         print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
     if view["paused"]:
         stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
@@ -120,13 +129,19 @@ def node_readiness(host: str, port: int) -> dict[str, object]:
         parsed = json.loads(body)
     except ValueError:
         parsed = {}
-    return {"url": url, "status": status, "code": parsed.get("code"),
-            "message": parsed.get("message")}
+    return {
+        "url": url,
+        "status": status,
+        "code": parsed.get("code"),
+        "message": parsed.get("message"),
+    }
 
 
 def dlq_list(
     config: ConfigOption = None,
-    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -145,9 +160,21 @@ def dlq_list(
     if not rows:
         out().print("no dead events")
         return
-    print_table(out(), ("id", "event", "user", "attempts", "code", "reason"),
-                [(row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"],
-                  row["reason"]) for row in rows])
+    print_table(
+        out(),
+        ("id", "event", "user", "attempts", "code", "reason"),
+        [
+            (
+                row["id"],
+                row["event"],
+                row["user"],
+                row["attempts"],
+                row["sailthru_code"],
+                row["reason"],
+            )
+            for row in rows
+        ],
+    )
 
 
 def dlq_show(job_id: int, config: ConfigOption = None) -> None:
@@ -166,14 +193,17 @@ def dlq_show(job_id: int, config: ConfigOption = None) -> None:
 def events_list(
     state: Annotated[str, typer.Option(help=f"One of {', '.join(EVENT_STATES)}.")],
     config: ConfigOption = None,
-    user: Annotated[str | None, typer.Option(help="Only this user's (userId, else "
-                                                     "anonymousId).")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Only this user's (userId, else anonymousId).")
+    ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event name (or type).")] = None,
-    reason: Annotated[str | None, typer.Option(
-        help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    before: Annotated[int | None, typer.Option(help="Only older than this id (the next "
-                                                       "page's cursor).")] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only older than this id (the next page's cursor).")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Events in one state, newest first, times in ISO 8601 UTC.
@@ -193,30 +223,59 @@ def events_list(
     if state == "rejected":
         if user is not None or event is not None:
             die("--user and --event do not apply to rejected events (they never became jobs)")
-        page = with_store(settings, lambda store: store.find_rejections(
-            reason=reason, before=before, limit=limit), read_only=True)
-        rows = [{"id": r.id, "received_at": iso_utc(r.received_at), "write_key": r.write_key,
-                 "message_id": r.message_id, "reason": r.reason, "raw": r.raw}
-                for r in page.items]
+        page = with_store(
+            settings,
+            lambda store: store.find_rejections(reason=reason, before=before, limit=limit),
+            read_only=True,
+        )
+        rows = [
+            {
+                "id": r.id,
+                "received_at": iso_utc(r.received_at),
+                "write_key": r.write_key,
+                "message_id": r.message_id,
+                "reason": r.reason,
+                "raw": r.raw,
+            }
+            for r in page.items
+        ]
         columns: tuple[str, ...] = ("id", "received", "message id", "reason")
         cells: list[tuple[object, ...]] = [
-            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows]
+            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows
+        ]
     else:
-        query = JobQuery(state=ListState(state), user=user, event=event, reason=reason,
-                         before=before, limit=limit)
+        query = JobQuery(
+            state=ListState(state),
+            user=user,
+            event=event,
+            reason=reason,
+            before=before,
+            limit=limit,
+        )
         page = with_store(settings, lambda store: store.find_jobs(query), read_only=True)
-        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)}
-                for job in page.items]
+        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)} for job in page.items]
         columns = ("id", "received", "event", "user", "attempts", "code", "reason")
-        cells = [(r["id"], r["received_at"], r["event"], r["user"], r["attempts"],
-                  r["sailthru_code"], r["reason"]) for r in rows]
+        cells = [
+            (
+                r["id"],
+                r["received_at"],
+                r["event"],
+                r["user"],
+                r["attempts"],
+                r["sailthru_code"],
+                r["reason"],
+            )
+            for r in rows
+        ]
     if json_output:
-        typer.echo(json.dumps({"events": rows, "next_before": page.next_before},
-                              indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"events": rows, "next_before": page.next_before}, indent=2, ensure_ascii=False
+            )
+        )
         return
     if not rows:
-        out().print(f"no {state} events" + ("" if page.next_before is None else
-                                             " in this stretch"))
+        out().print(f"no {state} events" + ("" if page.next_before is None else " in this stretch"))
     else:
         print_table(out(), columns, cells)
     if page.next_before is not None:

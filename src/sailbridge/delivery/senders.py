@@ -33,8 +33,9 @@ class RateLimitedSender:
     queue untouched — it is not counted as a failed attempt.
     """
 
-    def __init__(self, client: Sender, limiter: RateLimiter,
-                 resends: int = DEFAULT_RATE_LIMIT_RESENDS) -> None:
+    def __init__(
+        self, client: Sender, limiter: RateLimiter, resends: int = DEFAULT_RATE_LIMIT_RESENDS
+    ) -> None:
         self._client = client
         self._limiter = limiter
         self._resends = resends
@@ -72,9 +73,11 @@ class MeasuredSender:
         try:
             response = await self._inner.send(call)
         except SailthruError as error:
-            self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status, error.rate_limit)
+            self._metrics.observe_sailthru_call(
+                call.route, time.perf_counter() - started, error.status, error.rate_limit
+            )
             raise
-        self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status, response.rate_limit)
+        self._metrics.observe_sailthru_call(
+            call.route, time.perf_counter() - started, response.status, response.rate_limit
+        )
         return response

@@ -126,7 +126,8 @@ class Worker:
             idle_for=time.monotonic() - self.progress.moved_at,
             work_ready=self.progress.work_ready or bool(self._inflight),
             paused=self._paused_seen,
-            rate_limited=self._rate_limited())
+            rate_limited=self._rate_limited(),
+        )
 
     def wake(self) -> None:
         """New work was enqueued: look now instead of at the next poll."""
@@ -166,7 +167,8 @@ class Worker:
                     for line in await self._claim(1, probing=True):
                         self._start(line)
                 await self._sleep_unless_stopped(
-                    max(0.05, min(self._probe_at - self._clock(), 1.0)))
+                    max(0.05, min(self._probe_at - self._clock(), 1.0))
+                )
                 continue
             free = self._free()
             if 0 < free < self._refill and self._inflight:
@@ -193,7 +195,7 @@ class Worker:
             self._paused_read_at = now
             try:
                 reason = await self._store.paused_reason()
-            except Exception as error:  # noqa: BLE001 - never die for the store
+            except Exception as error:
                 _store_failed("reading the pause", error)
                 return self._paused_seen
             if reason is not None:
@@ -228,13 +230,12 @@ class Worker:
         try:
             if self._config.group_size > 1 and not probing:
                 lines = await self._store.claim_groups(
-                    self.name, limit, self._config.lease, self._clock(),
-                    self._config.group_size)
+                    self.name, limit, self._config.lease, self._clock(), self._config.group_size
+                )
             else:
-                jobs = await self._store.claim(self.name, limit, self._config.lease,
-                                               self._clock())
+                jobs = await self._store.claim(self.name, limit, self._config.lease, self._clock())
                 lines = [[job] for job in jobs]
-        except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
+        except Exception as error:
             _store_failed("claiming jobs", error)
             self.progress.work_ready = True  # cannot tell; presume there is
             return []
@@ -261,8 +262,10 @@ class Worker:
         try:
             outcome = await self._attempt(job)
             decision = decide(job, outcome, self._policy, self._clock(), started=started)
-            if decision.result in (Result.DELIVERED, Result.SKIPPED) and \
-                    len(self._settling) < self._config.concurrency:
+            if (
+                decision.result in (Result.DELIVERED, Result.SKIPPED)
+                and len(self._settling) < self._config.concurrency
+            ):
                 # Sailthru is done with it: its slot may take the next job while the
                 # outcome is committed (the job stays leased, and heartbeated, until then).
                 self._settling.add(job.id)
@@ -278,6 +281,7 @@ class Worker:
             self._inflight.pop(job.id, None)
             self._settling.discard(job.id)
             self._wake.set()
+
     async def _deliver_line(self, line: list[Job]) -> None:
         """Deliver a user's consecutive jobs in order, merging the runs that may merge;
         stop at the first job that is not finished (the rest go back untouched)."""
@@ -323,13 +327,13 @@ class Worker:
         `_deliver_line`). A refused merge is delivered one by one instead."""
         started = self._clock()
         members = [Member(event, job.write_key) for job, event in zip(jobs, events, strict=True)]
-        result = await deliver_group(members, kind, self._options, self._store,
-                                     self._sender, self._cart_ttl)
+        result = await deliver_group(
+            members, kind, self._options, self._store, self._sender, self._cart_ttl
+        )
         if isinstance(result, GroupFailed):
             # Nothing was delivered: the first job carries the attempt (its retry window,
             # its pause or release), the others wait behind it as they would have.
-            decision = decide(jobs[0], result.outcome, self._policy, self._clock(),
-                              started=started)
+            decision = decide(jobs[0], result.outcome, self._policy, self._clock(), started=started)
             await self._settle(jobs[0], result.outcome, decision, started)
             if not isinstance(decision, Finish):
                 return 0
@@ -338,8 +342,11 @@ class Worker:
         if not isinstance(result, GroupDelivered):
             log.info("delivering %d events one by one: %s", len(jobs), result.reason)
             return await self._deliver_alone(jobs)
-        riders = [job.id for job, outcome in zip(jobs, result.outcomes, strict=True)
-                  if outcome.status is Result.DELIVERED]
+        riders = [
+            job.id
+            for job, outcome in zip(jobs, result.outcomes, strict=True)
+            if outcome.status is Result.DELIVERED
+        ]
         for job, outcome in zip(jobs, result.outcomes, strict=True):
             if outcome.status is Result.DELIVERED and len(riders) > 1:
                 outcome.reason = together_note(job.id, riders)
@@ -347,8 +354,7 @@ class Worker:
             await self._settle(job, outcome, decision, started)
         return len(jobs)
 
-    async def _settle(self, job: Job, outcome: Outcome, decision: Decision,
-                      started: float) -> None:
+    async def _settle(self, job: Job, outcome: Outcome, decision: Decision, started: float) -> None:
         await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
         self._held.discard(job.id)
         self.progress.moved(work_ready=self.progress.work_ready)
@@ -364,7 +370,6 @@ class Worker:
         self._held.discard(job.id)
         await self._store.release(job.id, at, worker=self.name)
 
-
     async def _attempt(self, job: Job) -> Outcome:
         """Deliver the job's event; an event that no longer reads as one (stored before
         a model change) fails like a mapping failure, with the reason."""
@@ -372,8 +377,9 @@ class Worker:
             event = event_from_dict(job.event)
         except ValueError as exc:
             return Outcome(Result.FAILED, str(exc))
-        return await deliver_event(event, self._options, self._store, self._sender,
-                                   self._cart_ttl, job.write_key)
+        return await deliver_event(
+            event, self._options, self._store, self._sender, self._cart_ttl, job.write_key
+        )
 
     async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
         """Do what ``decision`` says, in the store (and the pause state)."""
@@ -391,8 +397,7 @@ class Worker:
 
     async def _finish(self, job: Job, finish: Finish, attempt: Attempt) -> None:
         """Delivered, skipped or dead; a success also ends a pause this worker saw."""
-        await self._store.finish(job.id, finish.state, attempt, finish.reason,
-                                 worker=self.name)
+        await self._store.finish(job.id, finish.state, attempt, finish.reason, worker=self.name)
         if finish.result is not Result.DEAD:
             await self._resume_if_paused()
 
@@ -405,8 +410,9 @@ class Worker:
         and this worker probes again after ``pause_probe_interval``."""
         self._probe_at = self._clock() + self._config.pause_probe_interval
         if not self._paused_seen:
-            log.warning("delivery paused", extra={"reason": pause.reason,
-                                                  "sailthru_code": attempt.code})
+            log.warning(
+                "delivery paused", extra={"reason": pause.reason, "sailthru_code": attempt.code}
+            )
         self._paused_seen = True
         await self._store.set_paused(pause.reason)
         await self._release_untouched(job, self._clock())
@@ -432,9 +438,10 @@ class Worker:
             await asyncio.sleep(interval)
             if self._held:
                 try:
-                    await self._store.heartbeat(self.name, sorted(self._held),
-                                                self._config.lease, self._clock())
-                except Exception as error:  # noqa: BLE001 - the next beat tries again
+                    await self._store.heartbeat(
+                        self.name, sorted(self._held), self._config.lease, self._clock()
+                    )
+                except Exception as error:
                     _store_failed("extending leases", error)
 
     async def _drain(self) -> None:
@@ -455,11 +462,16 @@ def _store_failed(doing: str, error: Exception) -> None:
     briefly away (it is retried), the traceback otherwise; repeats are collapsed by the
     logging setup."""
     if is_transient(error):
-        log.warning("store unavailable; will try again",
-                    extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+        log.warning(
+            "store unavailable; will try again",
+            extra={"doing": doing, "error": f"{type(error).__name__}: {error}"},
+        )
     else:
-        log.error("store call failed; will try again", exc_info=error,
-                  extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+        log.error(
+            "store call failed; will try again",
+            exc_info=error,
+            extra={"doing": doing, "error": f"{type(error).__name__}: {error}"},
+        )
 
 
 def together_note(job_id: int, riders: list[int]) -> str:
@@ -491,8 +503,13 @@ def _runs(line: list[Job]) -> list[_Run]:
     for stop in [*(i for i, event in enumerate(events) if event is None), len(line)]:
         readable = [event for event in events[start:stop] if event is not None]
         for run in partition(readable):
-            runs.append(_Run(line[start + run.start:start + run.stop],
-                             readable[run.start:run.stop], run.kind if len(run) > 1 else None))
+            runs.append(
+                _Run(
+                    line[start + run.start : start + run.stop],
+                    readable[run.start : run.stop],
+                    run.kind if len(run) > 1 else None,
+                )
+            )
         if stop < len(line):
             runs.append(_Run([line[stop]], [], None))
         start = stop + 1
@@ -502,8 +519,9 @@ def _runs(line: list[Job]) -> list[_Run]:
 def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:
     """The history record of one attempt: calls made (no secrets) and Sailthru's answer
     (used by `Finish` and `RetryAt`; a pause or a release records no attempt)."""
-    requests = [record for lookup in outcome.lookups
-                if (record := lookup.request_record()) is not None]
+    requests = [
+        record for lookup in outcome.lookups if (record := lookup.request_record()) is not None
+    ]
     requests += [call.to_dict() for call in outcome.calls]
     error = outcome.error
     return Attempt(

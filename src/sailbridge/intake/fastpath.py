@@ -54,7 +54,7 @@ class WireEvent(msgspec.Struct, rename="camel", omit_defaults=True):
     integrations: dict[str, Any] | None = None
     timestamp: str | None = None
     original_timestamp: str | None = None
-    sent_at: str | None | UnsetType = UNSET  # UNSET: absent, so a batch's sentAt applies
+    sent_at: str | UnsetType | None = UNSET  # UNSET: absent, so a batch's sentAt applies
     received_at: str | None = None
 
     @property

@@ -179,8 +179,9 @@ class Settings(BaseSettings):
     @classmethod
     def _sailthru_would_take(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Values Sailthru would refuse on every event are refused at start instead."""
-        check = {"reminder_time": reminder_time_problem,
-                 "default_list_name": list_name_problem}[str(info.field_name)]
+        check = {"reminder_time": reminder_time_problem, "default_list_name": list_name_problem}[
+            str(info.field_name)
+        ]
         problem = None if value is None else check(value)
         if problem is not None:
             raise ValueError(problem)
@@ -212,7 +213,8 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_LENGTH:
             raise ValueError(
                 f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters: it guards replay "
-                "and purge of every dead event (make one with `openssl rand -hex 16`)")
+                "and purge of every dead event (make one with `openssl rand -hex 16`)"
+            )
         return value
 
     @property
@@ -224,8 +226,9 @@ class Settings(BaseSettings):
     def cors_origin_set(self) -> frozenset[str]:
         """Web origins browsers may post events from (``SAILBRIDGE_CORS_ORIGINS``,
         comma-separated, or ``*`` for any); empty: no browser access."""
-        return frozenset(origin.strip().rstrip("/") for origin in self.cors_origins.split(",")
-                         if origin.strip())
+        return frozenset(
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        )
 
     @property
     def webhook_secret_list(self) -> tuple[str, ...]:
@@ -233,8 +236,11 @@ class Settings(BaseSettings):
         comma-separated, so a secret can be rotated without a gap)."""
         if self.webhook_secrets is None:
             return ()
-        return tuple(secret.strip() for secret in
-                     self.webhook_secrets.get_secret_value().split(",") if secret.strip())
+        return tuple(
+            secret.strip()
+            for secret in self.webhook_secrets.get_secret_value().split(",")
+            if secret.strip()
+        )
 
     @field_validator("consent_categories", mode="before")
     @classmethod
@@ -248,8 +254,11 @@ class Settings(BaseSettings):
     def consent_policy(self) -> ConsentPolicy:
         """The consent categories (``SAILBRIDGE_CONSENT_CATEGORIES``, comma-separated)
         and whether an event without a consent object is held back."""
-        categories = tuple(dict.fromkeys(
-            name.strip() for name in self.consent_categories.split(",") if name.strip()))
+        categories = tuple(
+            dict.fromkeys(
+                name.strip() for name in self.consent_categories.split(",") if name.strip()
+            )
+        )
         return ConsentPolicy(categories, self.consent_required)
 
     @property
@@ -275,7 +284,7 @@ class Settings(BaseSettings):
 
 def is_secret(field: str) -> bool:
     """Whether setting ``field`` is a secret: its value is never shown or logged."""
-    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields \
-        else None
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
     return "SecretStr" in repr(annotation) or any(
-        word in field for word in ("secret", "token", "password", "write_keys"))
+        word in field for word in ("secret", "token", "password", "write_keys")
+    )

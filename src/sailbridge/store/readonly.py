@@ -62,11 +62,16 @@ async def sqlite_read_only_memory(database: str) -> ReadOnlyMemory | None:
         return None
     wal = path.with_name(path.name + "-wal")
     mode = "ro" if wal.exists() else "ro&immutable=1"
-    db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode={mode}", uri=True,
-                         isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(
+        f"file:{quote(str(path.resolve()))}?mode={mode}",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
     try:
-        tables = {row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
     except sqlite3.DatabaseError:  # not a SQLite file: nothing to remember
         db.close()
         return None
@@ -85,13 +90,14 @@ async def postgres_read_only_memory(url: str) -> ReadOnlyMemory | None:
     from sailbridge.store.postgres import PostgresStore
     from sailbridge.store.postgres.connection import open_pool
 
-    conninfo = psycopg.conninfo.make_conninfo(
-        url, options="-c default_transaction_read_only=on")
+    conninfo = psycopg.conninfo.make_conninfo(url, options="-c default_transaction_read_only=on")
     try:
         pool = await open_pool(conninfo, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT)
     except (psycopg.Error, PoolTimeout) as exc:
-        log.warning("explain goes on without sailbridge's memory: PostgreSQL is not "
-                    "reachable (%s)", type(exc).__name__)
+        log.warning(
+            "explain goes on without sailbridge's memory: PostgreSQL is not reachable (%s)",
+            type(exc).__name__,
+        )
         return None
     async with pool.connection() as conn:
         cursor = await conn.execute("SELECT to_regclass('memory_email') IS NOT NULL")

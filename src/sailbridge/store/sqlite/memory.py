@@ -41,13 +41,15 @@ def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> RememberedC
 
 
 def read_merged(db: sqlite3.Connection, anonymous_id: str, user_id: str) -> bool:
-    rows = db.execute(QUERIES["memory_merged"],
-                      {"anonymous_id": anonymous_id, "user_id": user_id}).fetchall()
+    rows = db.execute(
+        QUERIES["memory_merged"], {"anonymous_id": anonymous_id, "user_id": user_id}
+    ).fetchall()
     return bool(rows)
 
 
-def write_updates(db: sqlite3.Connection, updates: Sequence[MemoryUpdate],
-                  now: float) -> list[Person]:
+def write_updates(
+    db: sqlite3.Connection, updates: Sequence[MemoryUpdate], now: float
+) -> list[Person]:
     """Record ``updates`` inside the caller's transaction (shared with the queue's
     writer). A `ForgetUser` forgets the person's memory here; the people returned still
     have their finished jobs and rejections to be forgotten (`find_traces`)."""
@@ -55,15 +57,20 @@ def write_updates(db: sqlite3.Connection, updates: Sequence[MemoryUpdate],
     for update in updates:
         match update:
             case RememberEmail(user_key, email):
-                db.execute(QUERIES["memory_remember_email"],
-                           {"user_key": user_key, "email": email, "now": now})
+                db.execute(
+                    QUERIES["memory_remember_email"],
+                    {"user_key": user_key, "email": email, "now": now},
+                )
             case RememberCart(user_id, items):
-                db.execute(QUERIES["memory_remember_cart"],
-                           {"user_id": user_id, "items": msgspec.json.encode(list(items)),
-                            "now": now})
+                db.execute(
+                    QUERIES["memory_remember_cart"],
+                    {"user_id": user_id, "items": msgspec.json.encode(list(items)), "now": now},
+                )
             case RememberMerge(anonymous_id, user_id):
-                db.execute(QUERIES["memory_remember_merge"],
-                           {"anonymous_id": anonymous_id, "user_id": user_id, "now": now})
+                db.execute(
+                    QUERIES["memory_remember_merge"],
+                    {"anonymous_id": anonymous_id, "user_id": user_id, "now": now},
+                )
             case ForgetUser(user_key):
                 people.append(forget_memory(db, user_key))
     return people
@@ -80,8 +87,11 @@ class Person:
     through_rejection: int
 
     def params(self) -> dict[str, str]:
-        return {"keys": _json(list(self.keys)), "emails": _json(list(self.emails)),
-                "needles": _json([f'"{key}"' for key in self.keys] + list(self.emails))}
+        return {
+            "keys": _json(list(self.keys)),
+            "emails": _json(list(self.emails)),
+            "needles": _json([f'"{key}"' for key in self.keys] + list(self.emails)),
+        }
 
 
 @dataclass(frozen=True)
@@ -116,8 +126,9 @@ def forget_memory(db: sqlite3.Connection, user_key: str) -> Person:
     return Person(keys, emails, through_job, through_rejection)
 
 
-def find_traces(db: sqlite3.Connection, person: Person, after_job: int,
-                after_rejection: int, span: int) -> Traces:
+def find_traces(
+    db: sqlite3.Connection, person: Person, after_job: int, after_rejection: int, span: int
+) -> Traces:
     """The person's finished jobs (by id, ordering key or an email anywhere in the
     payload) with ids in ``(after_job, after_job + span]``, and their rejections in
     ``(after_rejection, after_rejection + span]`` — one bounded chunk of the search,
@@ -125,13 +136,29 @@ def find_traces(db: sqlite3.Connection, person: Person, after_job: int,
     params = person.params()
     jobs = rejections = ()
     if after_job < person.through_job:
-        jobs = tuple(row[0] for row in db.execute(QUERIES["finished_jobs_of"], {
-            **params, "after": after_job,
-            "through": min(after_job + span, person.through_job)}))
+        jobs = tuple(
+            row[0]
+            for row in db.execute(
+                QUERIES["finished_jobs_of"],
+                {
+                    **params,
+                    "after": after_job,
+                    "through": min(after_job + span, person.through_job),
+                },
+            )
+        )
     if after_rejection < person.through_rejection:
-        rejections = tuple(row[0] for row in db.execute(QUERIES["rejections_of"], {
-            **params, "after": after_rejection,
-            "through": min(after_rejection + span, person.through_rejection)}))
+        rejections = tuple(
+            row[0]
+            for row in db.execute(
+                QUERIES["rejections_of"],
+                {
+                    **params,
+                    "after": after_rejection,
+                    "through": min(after_rejection + span, person.through_rejection),
+                },
+            )
+        )
     return Traces(jobs, rejections)
 
 
@@ -143,8 +170,9 @@ def delete_traces(db: sqlite3.Connection, traces: Traces) -> tuple[int, int]:
         states = [row[0] for row in db.execute(QUERIES["finished_states_of"], {"ids": ids})]
         db.execute(QUERIES["forget_finished_attempts"], {"ids": ids})
         db.execute(QUERIES["forget_finished_jobs"], {"ids": ids})
-        rejections = db.execute(QUERIES["forget_rejections"],
-                                {"ids": _json(list(traces.rejections))}).rowcount
+        rejections = db.execute(
+            QUERIES["forget_rejections"], {"ids": _json(list(traces.rejections))}
+        ).rowcount
     for name, delta in (("dead", -states.count("dead")), ("rejected", -rejections)):
         if delta:
             db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
@@ -158,8 +186,12 @@ def wipe(db: sqlite3.Connection) -> None:
 
 
 def forgotten(person: Person, counts: Sequence[tuple[int, int]]) -> Forgotten:
-    return Forgotten(person.keys, len(person.emails), sum(jobs for jobs, _ in counts),
-                     sum(rejections for _, rejections in counts))
+    return Forgotten(
+        person.keys,
+        len(person.emails),
+        sum(jobs for jobs, _ in counts),
+        sum(rejections for _, rejections in counts),
+    )
 
 
 def forget_finished_job(db: sqlite3.Connection, job_id: int) -> bool:
