@@ -14,7 +14,7 @@ require, a wrong type, a batch-level ``context`` to merge, anything repair would
 touch, nesting that might be too deep — returns ``None`` and the caller takes the
 general path (`sorting`), so results and error messages stay exactly the general
 path's, and the Segment rules (`rules`) are applied the one way they are written
-there. ``tests/server/test_fastpath.py`` holds the two paths to that.
+there. ``tests/intake/test_fastpath.py`` holds the two paths to that.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def job_for(
     ``None`` for a job that is never de-duplicated (`sailbridge forget`).
 
     The general path's `Event` and the fast path's `WireEvent` encode to the same bytes
-    (``tests/server/test_fastpath.py`` holds them to it), so the job does not depend on
+    (``tests/intake/test_fastpath.py`` holds them to it), so the job does not depend on
     which path made it."""
     user_key = event.user_key
     event_type: str = event.type  # type: ignore[assignment,unused-ignore] # both set it

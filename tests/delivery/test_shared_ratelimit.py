@@ -22,6 +22,10 @@ from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.postgres.connection import open_pool
 from sailbridge.store.postgres.ratelimit import PostgresSlots
+from tests.store.postgres_server import (  # noqa: F401 - fixtures, registered by being imported
+    postgres_database,
+    postgres_url,
+)
 
 
 @pytest.fixture
