@@ -13,6 +13,7 @@ account cannot end up serving another.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -34,6 +35,9 @@ ACCOUNT_FIELDS: Final = frozenset({
     "rename_vars", "var_name_max_length",
 })
 """The settings an account holds for itself (``[[accounts]]`` tables take these keys)."""
+
+_ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+"""A name that is safe as a metric label, a URL parameter and a log field as it is."""
 
 _SOURCE_KEYS: Final = frozenset({"name", "write_keys", "webhook_secrets", "accounts"})
 
@@ -145,6 +149,9 @@ def parse_accounts(tables: Sequence[Any]) -> tuple[Account, ...]:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"account {index + 1} has no name")
         name = name.strip()
+        if not _ACCOUNT_NAME.fullmatch(name):
+            raise ValueError(f"account name {name!r}: use letters, digits, '.', '_' or '-' "
+                             "(at most 64), starting with a letter or digit")
         if name in seen:
             raise ValueError(f"two accounts are named {name!r}")
         seen.add(name)

@@ -19,11 +19,14 @@ from sailbridge.store.sqlite.rows import Row, encode, job_from_row, keys_decoder
 from sailbridge.store.sqlite.transaction import Tx
 
 
-def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-    window = {"now": now, "limit": limit}
-    expired = {row[0] for row in tx.run("claimable_expired", window)}
-    ready = [row[0] for row in tx.run("claimable_new", window)]
-    ready += [row[0] for row in tx.run("claimable_retry", window)]
+def claim(tx: Tx, worker: str, limit: int, lease: float, now: float,
+          account: str | None = None) -> list[Job]:
+    """The oldest ``limit`` ready jobs (of ``account`` only, from its own indexes)."""
+    window = {"now": now, "limit": limit, "account": account}
+    within = "" if account is None else "_in"
+    expired = {row[0] for row in tx.run(f"claimable_expired{within}", window)}
+    ready = [row[0] for row in tx.run(f"claimable_new{within}", window)]
+    ready += [row[0] for row in tx.run(f"claimable_retry{within}", window)]
     chosen = sorted(expired.union(ready))[:limit]
     if not chosen:
         return []

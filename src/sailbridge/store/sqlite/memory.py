@@ -22,48 +22,61 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
-from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids
+from sailbridge.store.accounts import line_keys
+from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids, merge_forgotten
 from sailbridge.store.sqlite.connection import QUERIES
 
 
-def read_email(db: sqlite3.Connection, user_key: str) -> str | None:
-    rows = db.execute(QUERIES["memory_email"], {"user_key": user_key}).fetchall()
+def read_email(db: sqlite3.Connection, account: str, user_key: str) -> str | None:
+    rows = db.execute(QUERIES["memory_email"],
+                      {"account": account, "user_key": user_key}).fetchall()
     return rows[0][0] if rows else None
 
 
-def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> RememberedCart | None:
-    rows = db.execute(QUERIES["memory_cart"], {"user_id": user_id, "since": since}).fetchall()
+def read_cart(db: sqlite3.Connection, account: str, user_id: str,
+              since: float) -> RememberedCart | None:
+    rows = db.execute(QUERIES["memory_cart"],
+                      {"account": account, "user_id": user_id, "since": since}).fetchall()
     if not rows:
         return None
     items: list[Item] = msgspec.json.decode(rows[0][0])
     return RememberedCart(tuple(items), rows[0][1])
 
 
-def read_merged(db: sqlite3.Connection, anonymous_id: str, user_id: str) -> bool:
-    rows = db.execute(QUERIES["memory_merged"],
-                      {"anonymous_id": anonymous_id, "user_id": user_id}).fetchall()
+def read_merged(db: sqlite3.Connection, account: str, anonymous_id: str, user_id: str) -> bool:
+    rows = db.execute(QUERIES["memory_merged"], {"account": account,
+                      "anonymous_id": anonymous_id, "user_id": user_id}).fetchall()
     return bool(rows)
 
 
-def write_updates(db: sqlite3.Connection, updates: Sequence[MemoryUpdate], now: float) -> None:
-    """Record ``updates`` inside the caller's transaction (shared with the queue's writer)."""
+def write_updates(db: sqlite3.Connection, account: str, updates: Sequence[MemoryUpdate],
+                  now: float) -> None:
+    """Record ``updates`` in ``account``'s memory inside the caller's transaction
+    (shared with the queue's writer)."""
     for update in updates:
         match update:
             case RememberEmail(user_key, email):
-                db.execute(QUERIES["memory_remember_email"],
-                           {"user_key": user_key, "email": email, "now": now})
+                db.execute(QUERIES["memory_remember_email"], {
+                    "account": account, "user_key": user_key, "email": email, "now": now})
             case RememberCart(user_id, items):
-                db.execute(QUERIES["memory_remember_cart"],
-                           {"user_id": user_id, "items": msgspec.json.encode(list(items)),
-                            "now": now})
+                db.execute(QUERIES["memory_remember_cart"], {
+                    "account": account, "user_id": user_id,
+                    "items": msgspec.json.encode(list(items)), "now": now})
             case RememberMerge(anonymous_id, user_id):
-                db.execute(QUERIES["memory_remember_merge"],
-                           {"anonymous_id": anonymous_id, "user_id": user_id, "now": now})
+                db.execute(QUERIES["memory_remember_merge"], {
+                    "account": account, "anonymous_id": anonymous_id, "user_id": user_id,
+                    "now": now})
             case ForgetUser(user_key):
-                forget_user(db, user_key)
+                forget_user(db, user_key, [account])
 
 
-def forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
+def known_accounts(db: sqlite3.Connection) -> list[str]:
+    """Every account this file has queued for."""
+    return [row[0] for row in db.execute(QUERIES["known_accounts"])]
+
+
+def forget_user(db: sqlite3.Connection, user_key: str,
+                accounts: Sequence[str] | None = None) -> Forgotten:
     """Delete what this file holds about ``user_key``, in the caller's transaction.
 
     Memory (emails, carts, merges of the user and of the ids merged with them); the
@@ -76,19 +89,28 @@ def forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
     (`truncate_wal`) after the commit.
     """
     with overwriting(db):
-        return _forget_user(db, user_key)
+        forgotten = [_forget_user(db, user_key, account)
+                     for account in (known_accounts(db) if accounts is None else accounts)]
+        wipe_free_pages(db)
+    return merge_forgotten(user_key, forgotten)
 
 
-def _forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
-    merges = db.execute(QUERIES["merges_touching"], {"keys": _json([user_key])}).fetchall()
+def _forget_user(db: sqlite3.Connection, user_key: str, account: str) -> Forgotten:
+    """`forget_user` in one account (free pages are wiped once by the caller)."""
+    merges = db.execute(QUERIES["merges_touching"],
+                        {"account": account, "keys": _json([user_key])}).fetchall()
     keys = linked_ids(merges, user_key)
     keys_json = _json(list(keys))
-    emails = [row[0] for row in db.execute(QUERIES["emails_of"], {"keys": keys_json})]
+    line_keys_json = _json(line_keys(account, keys))
+    emails = [row[0] for row in db.execute(QUERIES["emails_of"],
+                                           {"account": account, "keys": keys_json})]
     emails_json = _json(emails)
     for query in ("forget_emails", "forget_carts", "forget_merges"):
-        db.execute(QUERIES[query], {"keys": keys_json, "emails": emails_json})
-    finished = db.execute(QUERIES["finished_jobs_of"],
-                          {"keys": keys_json, "emails": emails_json}).fetchall()
+        db.execute(QUERIES[query], {"account": account, "keys": keys_json,
+                                    "emails": emails_json})
+    finished = db.execute(QUERIES["finished_jobs_of"], {
+        "account": account, "keys": keys_json, "line_keys": line_keys_json,
+        "emails": emails_json}).fetchall()
     ids = _json([job_id for job_id, _state in finished])
     db.execute(QUERIES["forget_attempts"], {"ids": ids})
     db.execute(QUERIES["forget_jobs"], {"ids": ids})
@@ -98,9 +120,9 @@ def _forget_user(db: sqlite3.Connection, user_key: str) -> Forgotten:
                         ("rejected", -rejections)):
         if delta:
             db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
-    for (job_id,) in db.execute(QUERIES["claimed_jobs_of"], {"keys": keys_json}).fetchall():
+    for (job_id,) in db.execute(QUERIES["claimed_jobs_of"],
+                                {"line_keys": line_keys_json}).fetchall():
         db.execute(QUERIES["forget_when_finished"], {"id": job_id})
-    wipe_free_pages(db)
     return Forgotten(keys, len(emails), len(finished), rejections)
 
 

@@ -20,6 +20,8 @@ from pathlib import Path
 
 from sailbridge.clock import Clock
 from sailbridge.mapping.plan import ForgetUser, MemoryUpdate
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     SCAN_WINDOW,
@@ -138,14 +140,17 @@ class SqliteStore(StoreGuards):
         return await self._writer.call(
             lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED)
 
-    async def forget(self, user_key: str) -> Forgotten:
-        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key))
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        accounts = None if account is None else [account]
+        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key, accounts))
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
         return forgotten
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+    async def _claim(self, worker: str, limit: int, lease: float, now: float,
+                     account: str | None) -> list[Job]:
         return await self._writer.call(
-            lambda tx: lifecycle.claim(tx, worker, limit, lease, now), kind=Kind.CLAIM)
+            lambda tx: lifecycle.claim(tx, worker, limit, lease, now, account),
+            kind=Kind.CLAIM)
 
     async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                          now: float) -> None:
@@ -184,9 +189,9 @@ class SqliteStore(StoreGuards):
         of dead jobs deleted."""
         return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
 
-    async def set_paused(self, reason: str | None) -> None:
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
         await self._writer.call(
-            lambda tx: tx.run("set_control", {"name": "paused", "value": reason}))
+            lambda tx: tx.run("set_control", {"name": pause_name(account), "value": reason}))
 
     async def check_writable(self, now: float) -> None:
         """A write through the writer thread (which proves it alive) — and, first, free
@@ -238,8 +243,11 @@ class SqliteStore(StoreGuards):
         if self._progress.lagging(READ_SORTS_UP_TO):
             await self._writer.call(lambda tx: None, kind=Kind.ORDERED)
 
-    async def paused_reason(self) -> str | None:
-        return await self._readers.call(reads.paused_reason)
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await self._readers.call(reads.paused_reason, account)
+
+    async def paused_accounts(self) -> dict[str, str]:
+        return await self._readers.call(reads.paused_accounts)
 
     # ------------------------------------------------------------------ backfill files
 
@@ -252,18 +260,21 @@ class SqliteStore(StoreGuards):
 
     # ------------------------------------------------------------------ memory
 
-    async def email(self, user_key: str) -> str | None:
-        return await self._readers.call(read_email, user_key)
+    async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await self._readers.call(read_email, account, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
-        return await self._readers.call(read_cart, user_id, self._clock() - max_age)
+    async def cart(self, user_id: str, max_age: float, *,
+                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None:
+        return await self._readers.call(read_cart, account, user_id, self._clock() - max_age)
 
-    async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        return await self._readers.call(read_merged, anonymous_id, user_id)
+    async def merged(self, anonymous_id: str, user_id: str, *,
+                     account: str = DEFAULT_ACCOUNT) -> bool:
+        return await self._readers.call(read_merged, account, anonymous_id, user_id)
 
-    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+    async def apply(self, updates: Sequence[MemoryUpdate], *,
+                    account: str = DEFAULT_ACCOUNT) -> None:
         if updates:
             now = self._clock()
-            await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
+            await self._writer.call(lambda tx: write_updates(tx.db, account, updates, now))
             if any(isinstance(update, ForgetUser) for update in updates):
                 await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
