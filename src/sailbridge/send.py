@@ -20,6 +20,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event
@@ -67,21 +69,25 @@ async def send_events(
     on_retry: Callable[[str], None] = lambda reason: None,
     *,
     force: bool = False,
+    account: str | None = None,
 ) -> SendResult:
-    """Queue ``events`` (once per identity, unless ``force``) and deliver them; return
-    when all finished, delivery paused, or the caller was cancelled (Ctrl-C).
+    """Queue ``events`` (once per identity, unless ``force``) for ``account`` (the only
+    one when ``None`` and there is one) and deliver them; return when all finished, the
+    account's delivery paused, or the caller was cancelled (Ctrl-C).
 
     ``on_retry(reason)`` hears each failed attempt that will be tried again, so a
     send waiting out retries (an unreachable host, Sailthru down) can say why."""
+    name = settings.deployment().account(account).name
     store = await open_store(settings.database)
     try:
         # A new send is a new try with the credentials configured now.
-        await store.set_paused(None)
+        await store.set_paused(None, name)
         now = time.time()
         try:
             sent = await store.enqueue_sent(
-                [job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity) for e in events], now,
-                force=force)
+                [msgspec.structs.replace(
+                    job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity),
+                    accounts=(name,)) for e in events], now, force=force)
         except asyncio.CancelledError:
             _uncancel()  # interrupted before anything was queued (for sure) by this send
             return SendResult([], None, interrupted=True)
@@ -92,11 +98,11 @@ async def send_events(
         requeued = 0
         try:
             requeued = await store.replay(earlier, None, now) if earlier else 0
-            async with delivery_worker(settings, store,
-                                       observers=[_RetryReasons(on_retry)]) as worker:
+            async with delivery_worker(settings, store, observers=[_RetryReasons(on_retry)],
+                                       accounts=[name]) as worker:
                 running = asyncio.create_task(worker.run())
                 try:
-                    paused = await _wait(store, job_ids, on_progress)
+                    paused = await _wait(store, job_ids, on_progress, name)
                 finally:
                     worker.stop()
                     await running
@@ -130,8 +136,9 @@ class _RetryReasons(DeliveryObserver):
 
 
 async def _wait(store: OperatorReads, job_ids: Sequence[int],
-                on_progress: Callable[[int], None]) -> str | None:
-    """Until every job finished (``None``) or delivery is paused (the reason)."""
+                on_progress: Callable[[int], None], account: str) -> str | None:
+    """Until every job finished (``None``) or ``account``'s delivery is paused (the
+    reason)."""
     remaining = list(job_ids)
     while remaining:
         still: list[int] = []
@@ -147,7 +154,7 @@ async def _wait(store: OperatorReads, job_ids: Sequence[int],
         remaining = still
         if not remaining:
             return None
-        reason = await store.paused_reason()
+        reason = await store.paused_reason(account)
         if reason is not None:
             return reason
         await asyncio.sleep(POLL_SECONDS)

@@ -137,7 +137,7 @@ def _wake_worker(app: Any) -> None:
 async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = "info") -> None:
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
-        settings.credentials()
+        settings.deployment().check_credentials()
     log_start(settings, roles)
     store = await open_store(settings.database)
     metrics = Metrics()

@@ -139,8 +139,9 @@ def serve(
     roles = Roles(ingest=not delivery_only, delivery=not ingest_only)
     try:
         if roles.delivery:
-            settings.credentials()
-        if roles.ingest and not settings.write_key_set:
+            settings.deployment().check_credentials()
+        if roles.ingest and not any(source.write_keys or source.webhook_secrets
+                                    for source in settings.deployment().sources):
             die("SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
                 "Segment write keys)")
         # uvicorn drains (requests, then the worker in the lifespan) and then re-raises

@@ -33,7 +33,7 @@ def read_settings(config: Path | None, *, warn: bool = True, **overrides: Any) -
 def require_credentials(settings: Settings) -> None:
     """Stop before reading any input when Sailthru's credentials are not set."""
     try:
-        settings.credentials()
+        settings.deployment().check_credentials()
     except SettingsError as exc:
         die(str(exc))
 

@@ -7,7 +7,7 @@ httpx keeps its transports together) so the whole path of a call reads in one fi
     RateLimitedSender  →  MeasuredSender  →  SailthruClient
     (paces, absorbs 429s)  (latency, status)   (signs, sends)
 
-`sailbridge.wiring.sailthru_sender` builds the stack; the limiter under
+`sailbridge.wiring.account_senders` builds one stack per account; the limiter under
 `RateLimitedSender` is the in-process `RateLimiter` or, on PostgreSQL, the shared one.
 """
 
@@ -21,6 +21,8 @@ from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import SailthruResponse, Sender
 from sailbridge.sailthru.errors import RateLimitedError, SailthruError
 from sailbridge.settings import DEFAULT_RATE_LIMIT_RESENDS
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import route_key
 
 
 class RateLimitedSender:
@@ -34,22 +36,27 @@ class RateLimitedSender:
     """
 
     def __init__(self, client: Sender, limiter: RateLimiter,
-                 resends: int = DEFAULT_RATE_LIMIT_RESENDS) -> None:
+                 resends: int = DEFAULT_RATE_LIMIT_RESENDS, *,
+                 account: str = DEFAULT_ACCOUNT) -> None:
         self._client = client
         self._limiter = limiter
         self._resends = resends
+        self._account = account
 
     async def send(self, call: Call) -> SailthruResponse:
+        # One limiter for every account, keyed by (account, route): Sailthru's limits
+        # are per account, so one account's 429s never hold another's routes.
+        route = route_key(self._account, call.route)
         for attempt in range(self._resends + 1):
-            await self._limiter.acquire(call.route)
+            await self._limiter.acquire(route)
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:
-                self._limiter.block(call.route, error.reset_at)
+                self._limiter.block(route, error.reset_at)
                 if attempt == self._resends:
                     raise
                 continue
-            self._limiter.observe(call.route, response.rate_limit)
+            self._limiter.observe(route, response.rate_limit)
             return response
         raise AssertionError("unreachable")
 

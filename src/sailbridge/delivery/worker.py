@@ -1,14 +1,18 @@
 """The delivery worker: claim jobs, deliver them, and carry out what each outcome means.
 
-One worker per process runs up to ``concurrency`` deliveries at once. Ordering is the
-store's job (it never hands out two jobs of one user), pacing is the rate limiter's,
+One worker per process runs up to ``concurrency`` deliveries at once, for every
+account: each account has its own sender stack and mapping options (`AccountDelivery`),
+its own pause, and at most its fair share of the slots (`sailbridge.delivery.fairness`),
+so one account's bad credentials, 429 storm or outage never slows another's delivery.
+Ordering is the store's job (it never hands out two jobs of one user in one account),
+pacing is the rate limiter's,
 and what an outcome means for its job is `sailbridge.delivery.decide.decide`'s — a
 pure function returning `Finish`, `RetryAt`, `Pause` or `Release`. The worker carries
 each decision out, one method per kind (``_finish``, ``_retry``, ``_pause``,
 ``_release``), and reports it to the `DeliveryObserver`.
 
-While delivery is paused one job at a time probes Sailthru, at most once per
-``pause_probe_interval``, and the first success resumes delivery.
+While an account's delivery is paused one job of it at a time probes Sailthru, at
+most once per ``pause_probe_interval``, and the first success resumes its delivery.
 """
 
 from __future__ import annotations
@@ -18,17 +22,22 @@ import contextlib
 import logging
 import time
 import uuid
+from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
 from sailbridge.delivery.executor import Outcome, deliver_event
+from sailbridge.delivery.fairness import claim_limits
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.events import event_from_dict
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import Attempt, Job, Result, Store
+from sailbridge.store.memory import AccountMemory
 
 log = logging.getLogger("sailbridge.worker")
 PAUSE_READ_EVERY = 0.05
@@ -43,6 +52,20 @@ class DeliveryObserver:
     def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
         """Called once per attempt with what it came to: `Result.DELIVERED`, `SKIPPED`,
         `RETRY`, `DEAD`, `PAUSED` or `RELEASED`."""
+
+
+@dataclass(frozen=True)
+class AccountDelivery:
+    """What delivering for one account takes: its sender stack (its credentials, base
+    URLs and rate limits) and its mapping options."""
+
+    sender: Sender
+    options: MappingOptions
+
+
+def single_account(sender: Sender, options: MappingOptions) -> dict[str, AccountDelivery]:
+    """The accounts of a deployment without ``[[accounts]]``: ``default`` alone."""
+    return {DEFAULT_ACCOUNT: AccountDelivery(sender, options)}
 
 
 @dataclass(frozen=True)
@@ -61,8 +84,7 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        sender: Sender,
-        options: MappingOptions,
+        accounts: Mapping[str, AccountDelivery],
         policy: RetryPolicy,
         *,
         cart_ttl: float,
@@ -72,8 +94,7 @@ class Worker:
         name: str | None = None,
     ) -> None:
         self._store = store
-        self._sender = sender
-        self._options = options
+        self._accounts = dict(accounts)
         self._policy = policy
         self._cart_ttl = cart_ttl
         self._config = config
@@ -81,11 +102,14 @@ class Worker:
         self._clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._account_of: dict[int, str] = {}
+        """The account of each in-flight job."""
         self._settling: set[int] = set()
         """In-flight jobs whose calls are done, their outcome being committed."""
-        self._probe_at = 0.0
-        self._paused_seen = False
+        self._probe_at: dict[str, float] = {}
+        self._paused_seen: set[str] = set()
         self._paused_read_at = float("-inf")
+        self._claim_start = 0
         self._refill = max(1, config.concurrency // 4)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
@@ -115,48 +139,78 @@ class Worker:
             # Cleared before looking, not before sleeping: a delivery that ends while we
             # claim (and may have unblocked a user's next job) wakes the sleep below.
             self._wake.clear()
-            if await self._paused():
-                # Probe with one job at a time, at most once per interval after a
-                # refusal (a fresh process probes at once: its credentials may be new).
-                # Finishing deliveries must not wake a paused worker into hammering
-                # Sailthru with credentials it just refused.
-                if not self._inflight and self._clock() >= self._probe_at:
-                    self._probe_at = self._clock() + self._config.pause_probe_interval
-                    for job in await self._claim(1):
-                        self._inflight[job.id] = asyncio.create_task(self._deliver(job))
-                await self._sleep_unless_stopped(
-                    max(0.05, min(self._probe_at - self._clock(), 1.0)))
-                continue
+            paused = await self._paused()
+            jobs = await self._probe(paused)
+            delivering = [account for account in self._accounts if account not in paused]
             free = self._free()
-            if 0 < free < self._refill and self._inflight:
-                # Busy: let a few more deliveries end and claim for all of them at once,
-                # rather than one claim per delivery.
-                await self._refill_wait()
-                free = self._free()
-            jobs = await self._claim(free)
+            if delivering:
+                if 0 < free < self._refill and self._inflight:
+                    # Busy: let a few more deliveries end and claim for all of them at
+                    # once, rather than one claim per delivery.
+                    await self._refill_wait()
+                    free = self._free()
+                in_flight = self._in_flight_by_account()
+                self._claim_start += 1
+                for account, limit in claim_limits(free, self._config.concurrency,
+                                                   delivering, in_flight, self._claim_start):
+                    jobs += await self._claim(limit, account)
             for job in jobs:
-                self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+                self._start(job)
             if jobs:
                 idle = self._config.idle_poll
+                continue
+            if not delivering:  # every account paused: only probes, at their times
+                next_probe = min(self._probe_at.get(account, 0.0) for account in paused)
+                await self._sleep_unless_stopped(
+                    max(0.05, min(next_probe - self._clock(), 1.0)))
                 continue
             if free > 0:
                 idle = min(idle * 2, self._config.max_idle_poll)
             await self._sleep_or_wake(idle)
 
-    async def _paused(self) -> bool:
-        """Whether delivery is paused, read from the store at most every
-        ``PAUSE_READ_EVERY`` seconds while delivering (every time while paused)."""
+    async def _probe(self, paused: set[str]) -> list[Job]:
+        """One job of each paused account with nothing in flight, at most once per
+        interval after a refusal (a fresh process probes at once: its credentials may
+        be new). Finishing deliveries must not wake a paused account into hammering
+        Sailthru with credentials it just refused."""
+        jobs: list[Job] = []
+        in_flight = self._in_flight_by_account()
+        for account in sorted(paused):
+            if in_flight.get(account) or self._clock() < self._probe_at.get(account, 0.0):
+                continue
+            self._probe_at[account] = self._clock() + self._config.pause_probe_interval
+            jobs += await self._claim(1, account)
+        return jobs
+
+    def _start(self, job: Job) -> None:
+        self._account_of[job.id] = job.account
+        self._inflight[job.id] = asyncio.create_task(self._deliver(job))
+
+    def _in_flight_by_account(self) -> Counter[str]:
+        """Deliveries under way per account (those being committed no longer count)."""
+        return Counter(account for job_id, account in self._account_of.items()
+                       if job_id not in self._settling)
+
+    async def _paused(self) -> set[str]:
+        """The accounts whose delivery is paused (another node or an operator may pause
+        or resume one), read from the store at most every ``PAUSE_READ_EVERY`` seconds."""
         now = time.monotonic()
-        if self._paused_seen or now - self._paused_read_at >= PAUSE_READ_EVERY:
+        if now - self._paused_read_at >= PAUSE_READ_EVERY:
             self._paused_read_at = now
-            reason = await self._store.paused_reason()
-            if (reason is not None) != self._paused_seen:  # set or cleared elsewhere
-                if reason is None:
-                    log.info("delivery resumed", extra={"by": "another node or an operator"})
-                else:
-                    log.warning("delivery paused", extra={"reason": reason})
-            self._paused_seen = reason is not None
-        return self._paused_seen
+            try:
+                reasons = await self._store.paused_accounts()
+            except Exception:  # the store may be briefly unavailable; never die for it
+                log.exception("reading the pause failed; will try again")
+                return set(self._paused_seen)
+            paused = {account for account in reasons if account in self._accounts}
+            for account in paused - self._paused_seen:  # set elsewhere
+                log.warning("delivery paused",
+                            extra={"account": account, "reason": reasons[account]})
+            for account in self._paused_seen - paused:  # cleared elsewhere
+                log.info("delivery resumed",
+                         extra={"account": account, "by": "another node or an operator"})
+            self._paused_seen = paused
+        return set(self._paused_seen)
 
     def _free(self) -> int:
         """Deliveries that may start: ``concurrency`` less those under way (a job whose
@@ -172,11 +226,12 @@ class Worker:
                 return
             await self._sleep_or_wake(remaining)
 
-    async def _claim(self, limit: int) -> list[Job]:
+    async def _claim(self, limit: int, account: str) -> list[Job]:
         if limit <= 0:
             return []
         try:
-            return await self._store.claim(self.name, limit, self._config.lease, self._clock())
+            return await self._store.claim(self.name, limit, self._config.lease,
+                                           self._clock(), account=account)
         except Exception:  # the store may be briefly unavailable; never die for it
             log.exception("claim failed; will try again")
             return []
@@ -211,6 +266,7 @@ class Worker:
                                          worker=self.name)
         finally:
             self._inflight.pop(job.id, None)
+            self._account_of.pop(job.id, None)
             self._settling.discard(job.id)
             self._wake.set()
 
@@ -221,7 +277,9 @@ class Worker:
             event = event_from_dict(job.event)
         except ValueError as exc:
             return Outcome(Result.FAILED, str(exc))
-        return await deliver_event(event, self._options, self._store, self._sender,
+        delivery = self._accounts[job.account]
+        return await deliver_event(event, delivery.options,
+                                   AccountMemory(self._store, job.account), delivery.sender,
                                    self._cart_ttl, job.write_key)
 
     async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
@@ -243,37 +301,40 @@ class Worker:
         await self._store.finish(job.id, finish.state, attempt, finish.reason,
                                  worker=self.name)
         if finish.result is not Result.DEAD:
-            await self._resume_if_paused()
+            await self._resume_if_paused(job.account)
 
     async def _retry(self, job: Job, retry: RetryAt, attempt: Attempt) -> None:
         """Back to the queue until ``retry.at``, the failed attempt counted."""
         await self._store.retry_at(job.id, retry.at, attempt, worker=self.name)
 
     async def _pause(self, job: Job, pause: Pause, attempt: Attempt) -> None:
-        """Pause delivery for every node sharing the store; the job goes back untouched
-        and this worker probes again after ``pause_probe_interval``."""
-        self._probe_at = self._clock() + self._config.pause_probe_interval
-        if not self._paused_seen:
-            log.warning("delivery paused", extra={"reason": pause.reason,
-                                                  "sailthru_code": attempt.code})
-        self._paused_seen = True
-        await self._store.set_paused(pause.reason)
+        """Pause the job's account for every node sharing the store; the job goes back
+        untouched and this worker probes again after ``pause_probe_interval``. Other
+        accounts deliver on."""
+        account = job.account
+        self._probe_at[account] = self._clock() + self._config.pause_probe_interval
+        if account not in self._paused_seen:
+            log.warning("delivery paused", extra={
+                "account": account, "reason": pause.reason, "sailthru_code": attempt.code})
+        self._paused_seen.add(account)
+        await self._store.set_paused(pause.reason, account)
         await self._store.release(job.id, self._clock(), worker=self.name)
 
     async def _release(self, job: Job, release: Release) -> None:
         """Back to the queue untouched (no attempt counted) until ``release.at``."""
         await self._store.release(job.id, release.at, worker=self.name)
 
-    async def _resume_if_paused(self) -> None:
+    async def _resume_if_paused(self, account: str) -> None:
         # Only when this worker saw the pause: delivering while it looked unpaused, a
         # store read per delivered job would cost more than the delivery. A pause set
         # elsewhere since then is seen by the claim loop, whose probe then resumes.
-        if not self._paused_seen:
+        if account not in self._paused_seen:
             return
-        if await self._store.paused_reason() is not None:
-            log.info("delivery resumed", extra={"by": "Sailthru accepted a call again"})
-            await self._store.set_paused(None)
-        self._paused_seen = False
+        if await self._store.paused_reason(account) is not None:
+            log.info("delivery resumed", extra={
+                "account": account, "by": "Sailthru accepted a call again"})
+            await self._store.set_paused(None, account)
+        self._paused_seen.discard(account)
 
     async def _heartbeat(self) -> None:
         interval = self._config.lease / 3

@@ -27,6 +27,9 @@ if TYPE_CHECKING:
 DEFAULT_ACCOUNT: Final = "default"
 """The account the top-level settings describe, and every row stored before accounts."""
 
+DEFAULT_SOURCE: Final = "default"
+"""The source the top-level write keys and webhook secrets make without ``[[sources]]``."""
+
 ACCOUNT_FIELDS: Final = frozenset({
     "sailthru_api_key", "sailthru_api_secret", "sailthru_base_url", "pageview_base_url",
     "customer_id", "default_list_name", "optout_value", "reminder_template",
@@ -106,6 +109,20 @@ class Deployment:
             if secret in source.webhook_secrets:
                 return source.accounts
         return ()
+
+    def check_credentials(self, names: Sequence[str] | None = None) -> None:
+        """Raise `SettingsError` naming the first account (of ``names``, default all)
+        without its Sailthru key or secret: everything that talks to Sailthru asks."""
+        from sailbridge.settings.model import SettingsError
+
+        for name in names or self.names:
+            account = self.account(name)
+            if list(self.accounts) == [DEFAULT_ACCOUNT]:
+                account.settings.credentials()  # today's message, naming the variable
+                continue
+            for field in ("sailthru_api_key", "sailthru_api_secret"):
+                if getattr(account.settings, field) is None:
+                    raise SettingsError(f"account {name!r}: {field} is required but not set")
 
     def account(self, name: str | None) -> Account:
         """The account called ``name`` (the only one when ``None`` and there is one)."""
@@ -212,6 +229,6 @@ def deployment(settings: Settings) -> Deployment:
     accounts = settings.accounts or (Account(DEFAULT_ACCOUNT, settings),)
     names = tuple(account.name for account in accounts)
     sources = settings.sources or (Source(
-        "default", tuple(sorted(settings.write_key_set)), settings.webhook_secret_list,
+        DEFAULT_SOURCE, tuple(sorted(settings.write_key_set)), settings.webhook_secret_list,
         names),)
     return Deployment({account.name: account for account in accounts}, sources)

@@ -50,3 +50,17 @@ def pause_summary(paused: Mapping[str, str]) -> str | None:
     if set(paused) == {DEFAULT_ACCOUNT}:
         return paused[DEFAULT_ACCOUNT]
     return "; ".join(f"{account}: {reason}" for account, reason in sorted(paused.items()))
+
+
+def route_key(account: str, route: str) -> str:
+    """The rate limiter's key of ``route`` in ``account`` (one limiter keyed by account
+    and route; PostgreSQL's shared slots keep the key as their ``route``): the route
+    itself for ``default``, so a running deployment's slots stay where they are."""
+    return route if account == DEFAULT_ACCOUNT else f"{account} {route}"
+
+
+def account_limits(limits: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    """Each account's per-route limits (``account → route → calls/s``) as one limiter's
+    keys (`route_key`)."""
+    return {route_key(account, route): rate
+            for account, routes in limits.items() for route, rate in routes.items()}

@@ -1,0 +1,132 @@
+"""Two Sailthru accounts in one `sailbridge serve` (both stores): two sandboxes, one
+source feeding both and one feeding only the first; each sandbox holds exactly its
+events, and refused credentials in one account pause only that account."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from sailbridge.sandbox.config import SandboxConfig
+from sailbridge.sandbox.server import SandboxHandle, running_sandbox
+
+from ..environment import clean_environment
+from .process import ADMIN_TOKEN, ServeProcess, free_port
+from .test_operations import wait_for
+
+BOTH_KEY = "wk_web_feeds_both"
+A_KEY = "wk_app_feeds_a"
+
+
+@pytest.fixture(scope="module")
+def second_sandbox() -> Iterator[SandboxHandle]:
+    """Another Sailthru account: its own key, secret and customer id."""
+    config = SandboxConfig(api_key="brand-b-key", api_secret="brand-b-secret",
+                           customer_id="brand-b-customer", seed=11)
+    with running_sandbox(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox_b(second_sandbox: SandboxHandle) -> SandboxHandle:
+    second_sandbox.reset(config=True)
+    return second_sandbox
+
+
+def two_brands(a: SandboxHandle, b: SandboxHandle, b_secret: str | None = None) -> str:
+    return f"""
+[[accounts]]
+name = "brand-a"
+sailthru_api_key = "{a.config.api_key}"
+sailthru_api_secret = "{a.config.api_secret}"
+sailthru_base_url = "{a.url}"
+customer_id = "{a.config.customer_id}"
+
+[[accounts]]
+name = "brand-b"
+sailthru_api_key = "{b.config.api_key}"
+sailthru_api_secret = "{b_secret or b.config.api_secret}"
+sailthru_base_url = "{b.url}"
+customer_id = "{b.config.customer_id}"
+default_list_name = "Brand B"
+
+[[sources]]
+name = "web"
+write_keys = ["{BOTH_KEY}"]
+accounts = ["brand-a", "brand-b"]
+
+[[sources]]
+name = "app"
+write_keys = ["{A_KEY}"]
+accounts = ["brand-a"]
+"""
+
+
+@pytest.fixture
+def start(tmp_path: Path) -> Iterator[Any]:
+    started: list[ServeProcess] = []
+
+    def run(config: str, database: str) -> ServeProcess:
+        path = tmp_path / f"accounts-{len(started)}.toml"
+        path.write_text(config)
+        env = {**clean_environment(), "SAILBRIDGE_DATABASE": database,
+               "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN, "SAILBRIDGE_HOST": "127.0.0.1",
+               "SAILBRIDGE_PORT": str(free_port()), "SAILBRIDGE_RETRY_MIN_DELAY": "0.2",
+               "SAILBRIDGE_RETRY_MAX_DELAY": "1", "SAILBRIDGE_REQUEST_TIMEOUT": "2"}
+        process = ServeProcess(env, tmp_path / f"serve-{len(started)}.log",
+                               ("--config", str(path)))
+        started.append(process)
+        return process.start()
+
+    yield run
+    for process in started:
+        process.stop()
+
+
+def post(service: ServeProcess, key: str, batch: list[dict[str, Any]]) -> None:
+    response = requests.post(service.url + "/v1/batch", json={"batch": batch},
+                             auth=(key, ""), timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def identify(user: str) -> dict[str, Any]:
+    return {"type": "identify", "userId": user, "traits": {"email": f"{user}@example.com"}}
+
+
+def test_each_account_holds_exactly_the_events_its_sources_feed(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    service = start(two_brands(sandbox, sandbox_b), database)
+
+    post(service, BOTH_KEY, [identify("web-user"),
+                             {"type": "track", "userId": "web-user", "event": "Signed Up"}])
+    post(service, A_KEY, [identify("app-user")])
+
+    status = service.wait_until_settled(5)
+    assert (status["delivered"], status["dead"]) == (5, 0)
+    assert sandbox.user("web-user") is not None and sandbox.user("app-user") is not None
+    assert sandbox_b.user("web-user") is not None
+    assert sandbox_b.user("app-user") is None
+    assert [event["event"] for event in sandbox_b.user("web-user")["events"]] == ["Signed Up"]
+    assert "Brand B" in sandbox_b.user("web-user")["lists"]
+    assert "Brand B" not in sandbox.user("web-user")["lists"]
+
+
+def test_refused_credentials_pause_only_their_account(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    service = start(two_brands(sandbox, sandbox_b, b_secret="not-brand-b-secret"), database)
+
+    post(service, BOTH_KEY, [identify(f"u{n}") for n in range(5)])
+
+    wait_for(lambda: "brand-b" in (service.admin("/status")["paused_reason"] or ""))
+    wait_for(lambda: all(sandbox.user(f"u{n}") is not None for n in range(5)))
+    status = service.admin("/status")
+    assert status["delivered"] == 5
+    assert status["paused_reason"].startswith("brand-b: ")
+    assert "brand-a" not in status["paused_reason"]
+    assert all(sandbox_b.user(f"u{n}") is None for n in range(5))
+    log = service.log.read_text()
+    assert "not-brand-b-secret" not in log and sandbox_b.config.api_secret not in log
