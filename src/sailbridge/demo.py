@@ -26,7 +26,7 @@ from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
 from sailbridge.service import running_service
 from sailbridge.settings import load_settings
-from sailbridge.store.base import JobState
+from sailbridge.store.base import JobQuery
 from sailbridge.store.factory import open_store
 
 DEMO_EVENTS = "demo_events.jsonl"
@@ -113,9 +113,8 @@ async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
                     time.monotonic() > deadline):
                 break
             await asyncio.sleep(0.2)
-        jobs = [job for state in (JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD)
-                for job in await store.list_jobs(state, limit=count)]
-        return [operations.job_summary(job) for job in sorted(jobs, key=lambda j: j.id)]
+        page = await store.find_jobs(JobQuery(limit=count, oldest_first=True))
+        return [operations.job_summary(job) for job in page.items]
     finally:
         await store.close()
 

@@ -15,7 +15,14 @@ from enum import Enum
 from typing import Any, Final
 
 from sailbridge.events import EventType
-from sailbridge.store.base import SHOWN_COUNTS, Job, JobState, OperatorReads, StatusCounts
+from sailbridge.store.base import (
+    SHOWN_COUNTS,
+    Job,
+    JobQuery,
+    ListState,
+    OperatorReads,
+    StatusCounts,
+)
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
                        re.IGNORECASE)
@@ -191,7 +198,11 @@ def job_detail(job: Job) -> dict[str, Any]:
 
 async def dead_jobs(store: OperatorReads, limit: int = 100,
                     reason: str | None = None) -> list[dict[str, Any]]:
-    return [job_summary(job) for job in await store.list_jobs(JobState.DEAD, limit, reason)]
+    """The oldest ``limit`` dead jobs (with ``reason`` in their reason), every dead job
+    examined: ``dlq list`` must not miss a match the console's bounded search would."""
+    page = await store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason, limit=limit,
+                                          scan=None, oldest_first=True))
+    return [job_summary(job) for job in page.items]
 
 
 async def rejected_events(store: OperatorReads, limit: int = 100) -> list[dict[str, Any]]:

@@ -27,6 +27,8 @@ from sailbridge.store.base import Job, JobState, Rejection, Store
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.sqlite import SqliteStore
 
+from ..store.helpers import jobs_in
+
 T = TypeVar("T")
 
 WRITE_KEY = "wk_test"
@@ -57,7 +59,7 @@ class LiveServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(timeout)
 
     def jobs(self) -> list[Job]:
-        return self.call(lambda: self.store.list_jobs(JobState.PENDING, limit=1000))
+        return self.call(lambda: jobs_in(self.store, JobState.PENDING, limit=1000))
 
     def rejections(self) -> list[Rejection]:
         return self.call(lambda: self.store.list_rejections(limit=1000))

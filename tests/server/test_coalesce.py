@@ -12,6 +12,8 @@ from sailbridge.server.coalesce import AcceptCoalescer
 from sailbridge.store.base import JobState, NewJob, Rejection
 from sailbridge.store.sqlite import SqliteStore
 
+from ..store.helpers import jobs_in
+
 
 class CountingStore:
     """The real store, counting calls and refusing any call holding a "poison" job."""
@@ -40,7 +42,7 @@ async def test_requests_waiting_together_go_in_one_store_call(tmp_path: Path) ->
         await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
         assert sum(store.calls) == 20
         assert len(store.calls) < 20
-        assert len(await real.list_jobs(JobState.PENDING, limit=100)) == 20
+        assert len(await jobs_in(real, JobState.PENDING, limit=100)) == 20
 
 
 async def test_a_request_the_store_refuses_fails_alone(tmp_path: Path) -> None:
@@ -52,7 +54,7 @@ async def test_a_request_the_store_refuses_fails_alone(tmp_path: Path) -> None:
             return_exceptions=True)
         assert [type(outcome) for outcome in outcomes] == [
             type(None), ValueError, type(None), type(None)]
-        stored = await real.list_jobs(JobState.PENDING, limit=100)
+        stored = await jobs_in(real, JobState.PENDING, limit=100)
         assert sorted(stored_job.message_id or "" for stored_job in stored) == ["a", "b", "c"]
 
 
@@ -89,4 +91,4 @@ async def test_accepts_waiting_together_go_in_one_store_call(tmp_path: Path) -> 
         await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
         assert sum(calls) == 20
         assert len(calls) < 20
-        assert len(await real.list_jobs(JobState.PENDING, limit=100)) == 20
+        assert len(await jobs_in(real, JobState.PENDING, limit=100)) == 20

@@ -5,7 +5,17 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from sailbridge.store.base import Attempt, Job, JobState, NewJob, Store
+from sailbridge.store.base import (
+    Attempt,
+    Job,
+    JobQuery,
+    JobState,
+    ListState,
+    NewJob,
+    OperatorReads,
+    Store,
+    list_state,
+)
 
 WINDOW = 86_400.0
 _message_ids = itertools.count(1)
@@ -58,3 +68,16 @@ async def claim_all(store: Store, now: float = 1_000.0, worker: str = "w1",
 
 async def deliver(store: Store, job: Job, at: float = 1_001.0, worker: str = "w1") -> None:
     await store.finish(job.id, JobState.DELIVERED, attempt(at), worker=worker)
+
+
+async def jobs_in(store: OperatorReads, state: JobState, limit: int = 100,
+                  reason_contains: str | None = None) -> list[Job]:
+    """The jobs stored in ``state``, oldest first, through the one listing API (pending:
+    those never attempted and those retrying), every one examined."""
+    shown = ((ListState.PENDING, ListState.RETRYING) if state is JobState.PENDING
+             else (list_state(state, 0),))
+    jobs = [job for each in shown
+            for job in (await store.find_jobs(JobQuery(
+                state=each, reason=reason_contains, limit=limit, scan=None,
+                oldest_first=True))).items]
+    return sorted(jobs, key=lambda job: job.id)[:limit]

@@ -12,7 +12,7 @@ import msgspec
 from sailbridge.store.base import JobState, Rejection, Store
 
 from .conftest import OpenStore
-from .helpers import WINDOW, attempt, claim_all, deliver, new_job, users
+from .helpers import WINDOW, attempt, claim_all, deliver, jobs_in, new_job, users
 
 
 async def test_accept_returns_how_many_jobs_it_took(store: Store) -> None:
@@ -84,7 +84,7 @@ async def test_accepted_duplicates_are_dropped_when_sorted(store: Store) -> None
                         new_job("u2", message_id="m2", event={"n": 3})], [], WINDOW, 1_000.0)
     await store.accept([new_job("u3", message_id="m2", event={"n": 4})], [], WINDOW, 1_001.0)
 
-    jobs = await store.list_jobs(JobState.PENDING)
+    jobs = await jobs_in(store, JobState.PENDING)
 
     assert [job.event["n"] for job in jobs] == [1, 3]
     assert (await store.counts()).pending == 2
@@ -105,7 +105,7 @@ async def test_an_accepted_event_is_a_duplicate_of_an_enqueued_one(store: Store)
     await store.enqueue([new_job(message_id="m1")], [], WINDOW, 1_000.0)
     await store.accept([new_job(message_id="m1")], [], WINDOW, 1_001.0)
 
-    assert len(await store.list_jobs(JobState.PENDING)) == 1
+    assert len(await jobs_in(store, JobState.PENDING)) == 1
 
 
 async def test_accepted_events_use_their_own_dedupe_window(store: Store) -> None:
@@ -113,14 +113,14 @@ async def test_accepted_events_use_their_own_dedupe_window(store: Store) -> None
     await store.accept([new_job(message_id="m1")], [], 60.0, 1_061.0)
     await store.accept([new_job(message_id="m1")], [], 60.0, 1_062.0)
 
-    assert len(await store.list_jobs(JobState.PENDING)) == 2
+    assert len(await jobs_in(store, JobState.PENDING)) == 2
 
 
 async def test_accept_without_a_dedupe_window_keeps_duplicates(store: Store) -> None:
     await store.accept([new_job(message_id="m1"), new_job(message_id="m1")], [], 0.0,
                        1_000.0)
 
-    assert len(await store.list_jobs(JobState.PENDING)) == 2
+    assert len(await jobs_in(store, JobState.PENDING)) == 2
 
 
 async def test_accepted_events_come_before_a_later_enqueue(store: Store) -> None:

@@ -9,7 +9,7 @@ from sailbridge.mapping.plan import RememberEmail, RememberMerge
 from sailbridge.store.base import JobQuery, JobState, ListState, NewJob, Store
 from sailbridge.store.memory import AccountMemory
 
-from .helpers import WINDOW, attempt, deliver, new_job
+from .helpers import WINDOW, attempt, deliver, jobs_in, new_job
 
 BOTH = ("brand-a", "brand-b")
 
@@ -89,7 +89,7 @@ async def test_dead_letters_and_replay_are_per_delivery(store: Store) -> None:
         await store.finish(job.id, state, attempt(1_001.0, state.value), "refused",
                            worker="w1")
 
-    [dead] = await store.list_jobs(JobState.DEAD)
+    [dead] = await jobs_in(store, JobState.DEAD)
     assert dead.account == "brand-b"
     assert await store.replay([dead.id], None, 1_002.0) == 1
     [again] = await store.claim("w1", 10, 60.0, 1_003.0)

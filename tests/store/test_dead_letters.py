@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sailbridge.store.base import JobState, Rejection, Store
 
-from .helpers import WINDOW, FakeClock, attempt, claim_all, deliver, enqueue, new_job
+from .helpers import WINDOW, FakeClock, attempt, claim_all, deliver, enqueue, jobs_in, new_job
 
 
 async def kill(store: Store, *reasons: str, now: float = 1_000.0) -> list[int]:
@@ -20,7 +22,7 @@ async def kill(store: Store, *reasons: str, now: float = 1_000.0) -> list[int]:
 async def test_dead_jobs_are_listed_with_their_reasons(store: Store) -> None:
     ids = await kill(store, "Sailthru error 2: invalid email", "Sailthru error 99: other")
 
-    dead = await store.list_jobs(JobState.DEAD)
+    dead = await jobs_in(store, JobState.DEAD)
 
     assert [(job.id, job.reason) for job in dead] == list(
         zip(ids, ["Sailthru error 2: invalid email", "Sailthru error 99: other"]))
@@ -30,7 +32,7 @@ async def test_dead_jobs_are_listed_with_their_reasons(store: Store) -> None:
 async def test_dead_jobs_can_be_filtered_by_reason(store: Store) -> None:
     ids = await kill(store, "error 2: invalid email", "error 99: other", "error 2: again")
 
-    dead = await store.list_jobs(JobState.DEAD, reason_contains="error 2:")
+    dead = await jobs_in(store, JobState.DEAD, reason_contains="error 2:")
 
     assert [job.id for job in dead] == [ids[0], ids[2]]
 
@@ -40,8 +42,8 @@ async def test_replay_by_ids_sends_only_those_back(store: Store) -> None:
 
     assert await store.replay([ids[0], ids[2]], None, 2_000.0) == 2
 
-    assert [job.id for job in await store.list_jobs(JobState.PENDING)] == [ids[0], ids[2]]
-    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
+    assert [job.id for job in await jobs_in(store, JobState.PENDING)] == [ids[0], ids[2]]
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == [ids[1]]
 
 
 async def test_replay_ignores_ids_that_are_not_dead(store: Store) -> None:
@@ -56,7 +58,7 @@ async def test_replay_by_reason_sends_matching_jobs_back(store: Store) -> None:
 
     assert await store.replay(None, "timeout", 2_000.0) == 2
 
-    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == [ids[1]]
 
 
 async def test_replay_without_filters_sends_every_dead_job_back(store: Store) -> None:
@@ -64,7 +66,7 @@ async def test_replay_without_filters_sends_every_dead_job_back(store: Store) ->
 
     assert await store.replay(None, None, 2_000.0) == 3
 
-    assert await store.list_jobs(JobState.DEAD) == []
+    assert await jobs_in(store, JobState.DEAD) == []
     counts = await store.counts()
     assert (counts.dead, counts.pending) == (0, 3)
 
@@ -107,7 +109,7 @@ async def test_purge_deletes_dead_jobs_and_rejections_older_than_the_cutoff(
     assert await store.purge_dead(older_than=3_000.0) == 1
 
     assert await store.get_job(old) is None
-    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [recent]
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == [recent]
     assert [r.received_at for r in await store.list_rejections()] == [5_000.0]
     counts = await store.counts()
     assert (counts.dead, counts.rejected) == (1, 1)
@@ -157,9 +159,9 @@ async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:
     ids = await kill(store, "a", "b", "c")
     [pending_id] = await enqueue(store, new_job("alive"))
 
-    assert await store.purge_dead_jobs([ids[0], ids[2], pending_id, 999_999], None) == 2
+    assert await store.purge_dead([ids[0], ids[2], pending_id, 999_999], None) == 2
 
-    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == [ids[1]]
     assert await store.get_job(ids[0]) is None
     assert await store.get_job(pending_id) is not None
     assert (await store.counts()).dead == 1
@@ -168,8 +170,19 @@ async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:
 async def test_purge_by_reason_deletes_the_matching_dead_jobs(store: Store) -> None:
     ids = await kill(store, "unknown template", "bad email", "unknown template again")
 
-    assert await store.purge_dead_jobs(None, "unknown template") == 2
-    assert await store.purge_dead_jobs([], None) == 0
+    assert await store.purge_dead(None, "unknown template") == 2
+    assert await store.purge_dead([], None) == 0
 
-    assert [job.id for job in await store.list_jobs(JobState.DEAD)] == [ids[1]]
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == [ids[1]]
     assert (await store.counts()).dead == 1
+
+
+async def test_purge_chooses_by_age_or_by_ids_and_reason_never_both(store: Store) -> None:
+    ids = await kill(store, "a")
+
+    with pytest.raises(ValueError, match="by age, or by ids and reason"):
+        await store.purge_dead([ids[0]], older_than=9_000.0)
+    with pytest.raises(ValueError, match="by age, or by ids and reason"):
+        await store.purge_dead(None, "a", older_than=9_000.0)
+
+    assert [job.id for job in await jobs_in(store, JobState.DEAD)] == ids

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sailbridge.store.base import JobState, Rejection, Store
 
-from .helpers import WINDOW, claim_all, new_job
+from .helpers import WINDOW, claim_all, jobs_in, new_job
 
 
 async def test_claimed_job_carries_the_event_json_unchanged(store: Store) -> None:
@@ -64,7 +64,7 @@ async def test_duplicates_inside_one_batch_are_dropped(store: Store) -> None:
     result = await store.enqueue([first, again], [], WINDOW, 1_000.0)
 
     assert (result.accepted, result.duplicates) == (1, 1)
-    [job] = await store.list_jobs(JobState.PENDING)
+    [job] = await jobs_in(store, JobState.PENDING)
     assert job.event == {"n": 1}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sailbridge.mapping.plan import ForgetUser, RememberCart, RememberEmail, RememberMerge
 from sailbridge.store.base import JobState, Rejection, Store
 
-from .helpers import WINDOW, attempt, claim_all, deliver, enqueue, new_job
+from .helpers import WINDOW, attempt, claim_all, deliver, enqueue, jobs_in, new_job
 
 EMAIL = "ada@example.com"
 CART = ({"id": "mug", "qty": 1, "title": "Mug", "price": 1299, "url": "https://x"},)
@@ -95,7 +95,7 @@ async def test_finished_jobs_of_the_person_are_deleted_with_their_history(store:
     assert [await store.get_job(job_id) for job_id in ids] == [None, None]
     after = await store.counts()
     assert (after.dead, after.delivered) == (before.dead - 1, before.delivered)
-    assert await store.list_jobs(JobState.DEAD) == []
+    assert await jobs_in(store, JobState.DEAD) == []
 
 
 async def test_a_finished_job_of_anyone_carrying_the_email_is_deleted(store: Store) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from sailbridge.store.base import JobQuery, JobState, ListState, Rejection, Store
 
 from .helpers import WINDOW, attempt, claim_all, enqueue, new_job
@@ -176,3 +178,56 @@ async def test_finished_per_minute_counts_delivered_and_dead_by_the_minute(
         (1_200.0, 2, 1), (1_320.0, 1, 0)]
     assert [(m.minute, m.delivered, m.dead) for m in earlier] == [
         (1_080.0, 1, 0), (1_200.0, 2, 1)]
+
+
+async def test_oldest_first_pages_go_forward_and_the_cursor_reaches_every_job(
+        store: Store) -> None:
+    ids = await enqueue(store, *(new_job(f"p{n}") for n in range(7)))
+
+    seen: list[int] = []
+    after = None
+    pages = 0
+    while True:
+        page = await store.find_jobs(JobQuery(state=ListState.PENDING, after=after, limit=3,
+                                              oldest_first=True))
+        seen += [job.id for job in page.items]
+        pages += 1
+        assert page.next_before is None
+        if page.next_after is None:
+            break
+        after = page.next_after
+
+    assert seen == sorted(ids)
+    assert pages == 3
+
+
+async def test_an_oldest_first_filter_stops_at_the_window_and_goes_on_beyond_it(
+        store: Store) -> None:
+    ids = await enqueue(store, *(new_job(f"w{n}", event=track(f"w{n}", "Rare" if n == 4
+                                                               else "Common"))
+                                 for n in range(6)))
+
+    first = await store.find_jobs(JobQuery(event="Rare", scan=3, oldest_first=True))
+    rest = await store.find_jobs(JobQuery(event="Rare", scan=3, oldest_first=True,
+                                          after=first.next_after))
+
+    assert first.items == [] and first.searched_to == ids[2] == first.next_after
+    assert [job.id for job in rest.items] == [ids[4]]
+
+
+async def test_an_unbounded_filter_examines_every_job(store: Store) -> None:
+    ids = await enqueue(store, *(new_job(f"u{n}", event=track(f"u{n}", "Rare" if n == 5
+                                                               else "Common"))
+                                 for n in range(6)))
+
+    page = await store.find_jobs(JobQuery(event="Rare", scan=None, oldest_first=True))
+
+    assert [job.id for job in page.items] == [ids[5]]
+    assert page.next_after is None and page.searched_to is None
+
+
+def test_a_cursor_goes_with_its_direction() -> None:
+    with pytest.raises(ValueError, match="continues from after"):
+        JobQuery(before=5, oldest_first=True)
+    with pytest.raises(ValueError, match="continues from before"):
+        JobQuery(after=5)

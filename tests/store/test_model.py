@@ -14,7 +14,7 @@ import pytest
 
 from sailbridge.store.base import JobState, Store
 
-from .helpers import WINDOW, attempt, new_job
+from .helpers import WINDOW, attempt, jobs_in, new_job
 
 USERS = ["u1", "u2", "u3", "u4", "u5", "anon1", "anon2"]
 
@@ -71,7 +71,7 @@ async def test_the_store_behaves_like_the_model(store: Store, seed: int) -> None
                 keys = (user, rng.choice(USERS[5:])) if rng.random() < 0.2 else (user,)
                 batch.append(new_job(user, keys=keys))
             await store.enqueue(batch, [], WINDOW, now)
-            pending = await store.list_jobs(JobState.PENDING, limit=10_000)
+            pending = await jobs_in(store, JobState.PENDING, limit=10_000)
             new_ids = sorted(job.id for job in pending if job.id not in model.jobs)
             assert len(new_ids) == len(batch)
             for job_id, job in zip(new_ids, batch, strict=True):

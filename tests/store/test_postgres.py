@@ -20,7 +20,6 @@ import pytest
 
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
-from sailbridge.store.postgres.ratelimit import PostgresSlots
 from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.factory import open_store
@@ -30,7 +29,7 @@ from sailbridge.store.sql import migrations
 from sailbridge.wiring import rate_limiter
 
 from .conftest import fresh_database
-from .helpers import WINDOW, FakeClock, attempt, new_job
+from .helpers import WINDOW, FakeClock, attempt, jobs_in, new_job
 
 
 @pytest.fixture
@@ -236,7 +235,7 @@ async def test_finishes_arriving_together_are_settled_as_one_group_job_by_job(
     await store.enqueue(jobs, [], WINDOW, 1_000.0)
     mine = await store.claim("w1", 4, 60.0, 1_000.0)
     theirs = await store.claim("w2", 2, 60.0, 1_000.0)
-    pending = (await store.list_jobs(JobState.PENDING, limit=1))[0].id
+    pending = (await jobs_in(store, JobState.PENDING, limit=1))[0].id
     states = [JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD, JobState.DELIVERED]
 
     results = await asyncio.gather(
@@ -282,7 +281,7 @@ async def test_pause_memory_and_dead_letters_are_shared_by_every_node(
     assert await second.email("u1") == "a@example.com"
     remembered = await second.cart("u1", 60.0)
     assert remembered is not None and remembered.items == ()
-    assert [dead.id for dead in await second.list_jobs(JobState.DEAD)] == [job.id]
+    assert [dead.id for dead in await jobs_in(second, JobState.DEAD)] == [job.id]
     assert await second.replay(None, None, 1_002.0) == 1
     assert (await first.counts()).pending == 1
 

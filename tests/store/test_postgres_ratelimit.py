@@ -16,12 +16,12 @@ from psycopg_pool import AsyncConnectionPool
 
 from sailbridge.delivery.senders import RateLimitedSender
 from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
-from sailbridge.store.postgres.ratelimit import PostgresSlots
 from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.postgres.connection import open_pool
+from sailbridge.store.postgres.ratelimit import PostgresSlots
 
 
 @pytest.fixture

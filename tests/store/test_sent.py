@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sailbridge.store.base import SEND_WRITE_KEY, JobState, NewJob, Store
 
-from .helpers import WINDOW, attempt, claim_all, deliver, new_job
+from .helpers import WINDOW, attempt, claim_all, deliver, jobs_in, new_job
 
 
 def sent(identity: str | None, user: str = "u1") -> NewJob:
@@ -15,7 +15,7 @@ async def test_new_identities_are_queued(store: Store) -> None:
     result = await store.enqueue_sent([sent("a"), sent("b", "u2")], 1_000.0)
 
     assert [entry.queued for entry in result] == [True, True]
-    assert [job.id for job in await store.list_jobs(JobState.PENDING)] == [
+    assert [job.id for job in await jobs_in(store, JobState.PENDING)] == [
         entry.job_id for entry in result]
 
 
@@ -25,7 +25,7 @@ async def test_an_identity_already_queued_is_not_queued_again(store: Store) -> N
     [again] = await store.enqueue_sent([sent("a")], 1_001.0)
 
     assert (again.job_id, again.queued) == (first.job_id, False)
-    assert len(await store.list_jobs(JobState.PENDING)) == 1
+    assert len(await jobs_in(store, JobState.PENDING)) == 1
 
 
 async def test_an_identity_already_delivered_is_not_queued_again(store: Store) -> None:

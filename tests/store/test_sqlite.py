@@ -16,7 +16,7 @@ from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.sqlite import SqliteStore
 from sailbridge.store.sqlite.connection import LATEST_VERSION
 
-from .helpers import WINDOW, FakeClock, attempt, new_job
+from .helpers import WINDOW, FakeClock, attempt, jobs_in, new_job
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: 
                 if not (await store.counts()).inbox:
                     break
                 await asyncio.sleep(0.01)
-            pending = await store.list_jobs(JobState.PENDING, limit=2_000)
+            pending = await jobs_in(store, JobState.PENDING, limit=2_000)
             return [job.event["n"] for job in pending]
 
     stored = asyncio.run(reopen())
@@ -218,7 +218,7 @@ async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(
         steps.append(await _sort_step(sqlite_store, 64))
 
     assert steps == [64, 64, 64, 58]
-    pending = await sqlite_store.list_jobs(JobState.PENDING, limit=1_000)
+    pending = await jobs_in(sqlite_store, JobState.PENDING, limit=1_000)
     assert [job.event["n"] for job in pending] == list(range(250))
     assert [job.id for job in pending] == sorted(job.id for job in pending)
     rows = await sqlite_store._writer.call(
@@ -231,7 +231,7 @@ async def test_reads_see_what_was_just_accepted(sqlite_store: SqliteStore) -> No
                               1_000.0)
     await sqlite_store.accept([new_job("u3", message_id="m")], [], WINDOW, 1_000.0)
 
-    pending = await sqlite_store.list_jobs(JobState.PENDING)
+    pending = await jobs_in(sqlite_store, JobState.PENDING)
     counts = await sqlite_store.counts()
 
     assert [job.user_key for job in pending] == ["u1", "u2"]

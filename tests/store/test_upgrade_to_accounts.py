@@ -17,6 +17,7 @@ import pytest
 from sailbridge.store.base import Attempt, JobState, Result
 from sailbridge.store.factory import open_store
 
+from .helpers import jobs_in
 from .postgres_server import fresh_database
 
 BEFORE_ACCOUNTS = "23ff201"
@@ -80,9 +81,9 @@ async def test_an_old_store_keeps_everything_as_the_default_account(
 
     store = await open_store(database)
     try:
-        dead = await store.list_jobs(JobState.DEAD)
-        claimed = await store.list_jobs(JobState.CLAIMED)
-        pending = await store.list_jobs(JobState.PENDING)
+        dead = await jobs_in(store, JobState.DEAD)
+        claimed = await jobs_in(store, JobState.CLAIMED)
+        pending = await jobs_in(store, JobState.PENDING)
         assert [job.account for job in dead + claimed + pending] == ["default"] * 3
         assert [job.user_key for job in pending] == ["u1"]  # behind u1's claimed job
         assert await store.email("u1") == "ada@example.com"

@@ -94,13 +94,13 @@ def dlq_purge(
         die("name what to purge: dead job ids, or --older-than AGE")
     settings = read_settings(config)
     if job_ids:
-        _by_ids(settings, job_ids, lambda store, dead: store.purge_dead_jobs(dead, None), "purged")
+        _by_ids(settings, job_ids, lambda store, dead: store.purge_dead(dead), "purged")
         return
     try:
         seconds = parse_duration(older_than or "")
     except ValueError as exc:
         die(f"--older-than: {exc}")
-    count = with_store(settings, lambda store: store.purge_dead(time.time() - seconds),
+    count = with_store(settings, lambda store: store.purge_dead(older_than=time.time() - seconds),
                        read_only=True)
     typer.echo(f"purged {count} dead event{'s' if count != 1 else ''}")
 

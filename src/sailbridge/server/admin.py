@@ -123,10 +123,10 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         if ("ids" in body) == ("older_than" in body):
             raise ValueError('send {"older_than": "7d"} or {"ids": [...]}')
         if "ids" in body:
-            purged = await store.purge_dead_jobs(operations.check_job_ids(body["ids"]), None)
+            purged = await store.purge_dead(operations.check_job_ids(body["ids"]))
         else:
             older_than = operations.parse_duration(str(body["older_than"]))
-            purged = await store.purge_dead(time.time() - older_than)
+            purged = await store.purge_dead(older_than=time.time() - older_than)
         return _json({"purged": purged})
 
     async def rejected(request: Request) -> Response:

@@ -219,12 +219,16 @@ page says where it stopped so the caller can go on from there."""
 
 @dataclass(frozen=True)
 class JobQuery:
-    """What `Store.find_jobs` lists: newest first, every given filter applied.
+    """What `Store.find_jobs` lists: newest first (or oldest first), every given filter
+    applied.
 
     ``user`` is the job's user key (userId, else anonymousId); ``event`` is a track's
     event name or, for other types, the type (``identify``, ``page``…); ``reason``
     must occur in the job's reason (case-sensitive, as replay's filter). ``before`` is
-    a cursor: only jobs with a smaller id (`JobPage.next_before` of the previous page).
+    the cursor of a newest-first listing: only jobs with a smaller id (`Page.next_before`
+    of the previous page); ``after`` that of an oldest-first one (`Page.next_after`).
+    ``scan`` bounds the entries a filter examines per page (`SCAN_WINDOW`); ``None``
+    examines them all, for a listing that must be complete (``dlq list --reason``).
     """
 
     state: ListState | None = None
@@ -233,7 +237,20 @@ class JobQuery:
     reason: str | None = None
     before: int | None = None
     limit: int = 50
-    scan: int = SCAN_WINDOW
+    scan: int | None = SCAN_WINDOW
+    oldest_first: bool = False
+    after: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.before is not None and self.oldest_first:
+            raise ValueError("an oldest-first listing continues from after, not before")
+        if self.after is not None and not self.oldest_first:
+            raise ValueError("a newest-first listing continues from before, not after")
+
+    @property
+    def cursor(self) -> int | None:
+        """Where this page starts, in the listing's direction."""
+        return self.after if self.oldest_first else self.before
 
 
 T = TypeVar("T")
@@ -241,16 +258,18 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Page(Generic[T]):
-    """One page of a listing, newest first.
+    """One page of a listing, in its order (newest first unless it asked otherwise).
 
-    ``next_before`` is the cursor of the next (older) page, ``None`` at the end. A
-    page can hold fewer than ``limit`` items and still have a next one when a filter
-    stopped at the scan window: ``searched_to`` is then the oldest id it examined.
+    ``next_before`` is the cursor of the next (older) page of a newest-first listing,
+    ``next_after`` of the next (newer) page of an oldest-first one; ``None`` at the end.
+    A page can hold fewer than ``limit`` items and still have a next one when a filter
+    stopped at the scan window: ``searched_to`` is then the last id it examined.
     """
 
     items: list[T]
     next_before: int | None
     searched_to: int | None = None
+    next_after: int | None = None
 
 
 @dataclass(frozen=True)
@@ -341,9 +360,6 @@ class OperatorReads(Protocol):
 
     async def get_job(self, job_id: int) -> Job | None: ...
 
-    async def list_jobs(self, state: JobState, limit: int = 100,
-                        reason_contains: str | None = None) -> list[Job]: ...
-
     async def list_rejections(self, limit: int = 100) -> list[Rejection]: ...
 
     async def find_jobs(self, query: JobQuery) -> Page[Job]:
@@ -387,13 +403,13 @@ class Control(Protocol):
         """Send dead jobs back to pending (all of them when both filters are None);
         attempts and first-attempt time reset, history kept. Returns how many."""
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs (and old rejections) last updated before ``older_than``."""
-
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
-        """Delete dead jobs and their history, chosen as `replay` chooses them (every
-        dead job when both are None); returns how many. Ids that are not dead are left."""
+    async def purge_dead(self, job_ids: Sequence[int] | None = None,
+                         reason_contains: str | None = None, *,
+                         older_than: float | None = None) -> int:
+        """Delete dead jobs and their history, returning how many: with ``older_than``,
+        those last updated before it (and the rejections from before then); else those
+        chosen as `replay` chooses them (every dead job when both filters are None).
+        Ids that are not dead are left."""
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         """Delete up to ``limit`` delivered or skipped jobs (and their history) last

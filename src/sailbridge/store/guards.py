@@ -100,6 +100,20 @@ class StoreGuards(ABC):
             return 0
         return await self._replay(job_ids, reason_contains, now)
 
+    async def purge_dead(self, job_ids: Sequence[int] | None = None,
+                         reason_contains: str | None = None, *,
+                         older_than: float | None = None) -> int:
+        """Delete dead jobs and their history: those last updated before ``older_than``
+        (rejections from before then go too), or else those chosen as `replay` chooses
+        them (every dead job when nothing narrows it); returns how many jobs."""
+        if older_than is not None:
+            if job_ids is not None or reason_contains is not None:
+                raise ValueError("purge dead jobs by age, or by ids and reason, not both")
+            return await self._purge_dead_before(older_than)
+        if job_ids is not None and not job_ids:
+            return 0
+        return await self._purge_dead_chosen(job_ids, reason_contains)
+
     # -- what each backend implements, called only with work to do ---------------------
 
     @abstractmethod
@@ -129,3 +143,10 @@ class StoreGuards(ABC):
     @abstractmethod
     async def _replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
                       now: float) -> int: ...
+
+    @abstractmethod
+    async def _purge_dead_before(self, older_than: float) -> int: ...
+
+    @abstractmethod
+    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
+                                 reason_contains: str | None) -> int: ...

@@ -1,8 +1,9 @@
 """Paged listings shared by both stores: which index drives a page, which filters it
 applies on top, and how a page and its cursor come out of the rows.
 
-Every listing is newest first with a keyset cursor (``id < before``), so a page costs
-the same on the first page as on the thousandth. One index *drives* each listing (a
+Every listing is newest first with a keyset cursor (``id < before``), or oldest first
+(``id > after``; the dead letters as ``dlq list`` shows them, a queue's contents in
+order), so a page costs the same on the first page as on the thousandth. One index *drives* each listing (a
 user's jobs, a state's jobs); a filter that index cannot serve (an event name, reason
 text, a state among a user's jobs) is applied to at most ``scan`` entries of the
 driving index per call, so a rare match costs a bounded scan instead of a walk
@@ -23,7 +24,8 @@ from sailbridge.store.base import JobQuery, ListState, Page
 T = TypeVar("T")
 
 NO_CURSOR = 2**62
-"""``before`` when the listing starts at the newest row (keeps the SQL text static)."""
+"""``before`` when the listing starts at the newest row, and the far edge of an oldest-first
+listing that no window bounds (keeps the SQL text static)."""
 
 _STATE_DRIVER: dict[ListState, tuple[str, str | None, str | None]] = {
     # state: (indexed predicate, predicate applied as a filter, SQLite index)
@@ -58,10 +60,14 @@ class Listing:
     index: str | None
     filters: list[str] = field(default_factory=list)
     params: dict[str, Any] = field(default_factory=dict)
+    oldest_first: bool = False
+    bounded: bool = True
+    """Whether a filter examines at most ``scan`` driving entries per page (`JobQuery.scan`
+    ``None``: every entry, for a listing that must be complete)."""
 
     @property
     def windowed(self) -> bool:
-        return bool(self.filters)
+        return bool(self.filters) and self.bounded
 
 
 def job_listing(query: JobQuery, dialect: Dialect) -> Listing:
@@ -87,7 +93,7 @@ def job_listing(query: JobQuery, dialect: Dialect) -> Listing:
     if query.reason is not None:
         filters.append(dialect.contains("reason", dialect.param("reason", "text")))
         params["reason"] = query.reason
-    return Listing(driver, index, filters, params)
+    return Listing(driver, index, filters, params, query.oldest_first, query.scan is not None)
 
 
 def rejection_listing(reason: str | None, dialect: Dialect) -> Listing:
@@ -99,20 +105,28 @@ def rejection_listing(reason: str | None, dialect: Dialect) -> Listing:
 
 
 def window_sql(listing: Listing, dialect: Dialect, table: str) -> str:
-    """The oldest id and the number of the ``scan`` driving entries a windowed page
-    examines (reads the driving index only)."""
-    return (f"SELECT min(id), count(*) FROM (SELECT id FROM {_source(listing, dialect, table)}"
-            f" WHERE {listing.driver} AND id < {dialect.param('before', 'bigint')}"
-            f" ORDER BY id DESC LIMIT {dialect.param('scan', 'integer')}) AS examined")
+    """The far edge (oldest or newest id) and the number of the ``scan`` driving entries
+    a windowed page examines (reads the driving index only)."""
+    edge, beyond, order = _direction(listing)
+    return (f"SELECT {edge}(id), count(*) FROM (SELECT id FROM {_source(listing, dialect, table)}"
+            f" WHERE {listing.driver} AND id {beyond} {dialect.param('cursor', 'bigint')}"
+            f" ORDER BY id {order} LIMIT {dialect.param('scan', 'integer')}) AS examined")
 
 
 def rows_sql(listing: Listing, dialect: Dialect, table: str, columns: str) -> str:
-    """The page's rows: driving entries below ``before`` and from ``floor`` on, filtered."""
-    conditions = [listing.driver, f"id < {dialect.param('before', 'bigint')}",
-                  f"id >= {dialect.param('floor', 'bigint')}", *listing.filters]
+    """The page's rows: driving entries beyond the cursor and up to the edge, filtered."""
+    _, beyond, order = _direction(listing)
+    within = ">=" if beyond == "<" else "<="
+    conditions = [listing.driver, f"id {beyond} {dialect.param('cursor', 'bigint')}",
+                  f"id {within} {dialect.param('edge', 'bigint')}", *listing.filters]
     return (f"SELECT {columns} FROM {_source(listing, dialect, table)}"
             f" WHERE {' AND '.join(conditions)}"
-            f" ORDER BY id DESC LIMIT {dialect.param('limit', 'integer')}")
+            f" ORDER BY id {order} LIMIT {dialect.param('limit', 'integer')}")
+
+
+def _direction(listing: Listing) -> tuple[str, str, str]:
+    """The window's far edge, the cursor's comparison and the order of a listing."""
+    return ("max", ">", "ASC") if listing.oldest_first else ("min", "<", "DESC")
 
 
 def _source(listing: Listing, dialect: Dialect, table: str) -> str:
@@ -120,25 +134,37 @@ def _source(listing: Listing, dialect: Dialect, table: str) -> str:
     return f"{table} j{hint}"
 
 
-def bounds(listing: Listing, before: int | None, limit: int, scan: int) -> dict[str, Any]:
-    """The parameters of both statements (``floor`` is set once the window is known)."""
-    if limit < 1 or scan < 1:
+def bounds(listing: Listing, cursor: int | None, limit: int, scan: int | None
+           ) -> dict[str, Any]:
+    """The parameters of both statements (``edge`` is set once the window is known);
+    ``cursor`` is the query's ``before`` (newest first) or ``after`` (oldest first)."""
+    if limit < 1 or (scan is not None and scan < 1):
         raise ValueError("a listing needs limit >= 1 and scan >= 1")
-    return {**listing.params, "before": NO_CURSOR if before is None else before,
-            "floor": 0, "limit": limit + 1, "scan": scan}
+    start, edge = (0, NO_CURSOR) if listing.oldest_first else (NO_CURSOR, 0)
+    return {**listing.params, "cursor": start if cursor is None else cursor, "edge": edge,
+            "limit": limit + 1, "scan": scan or 1}
 
 
 def page_of(items: Sequence[T], id_of: Callable[[T], int], limit: int,
-            window: tuple[int | None, int] | None, scan: int) -> Page[T]:
-    """A page from up to ``limit + 1`` rows read newest first.
+            window: tuple[int | None, int] | None, scan: int | None, *,
+            oldest_first: bool = False) -> Page[T]:
+    """A page from up to ``limit + 1`` rows read in the listing's order.
 
-    ``window`` is ``(oldest id examined, entries examined)`` for a windowed listing.
+    ``window`` is ``(far edge examined, entries examined)`` for a windowed listing.
     A full page continues after its last item; a page the window cut short continues
-    below the window; otherwise the listing is done.
+    beyond the window; otherwise the listing is done.
     """
     if len(items) > limit:
         kept = list(items[:limit])
-        return Page(kept, id_of(kept[-1]))
-    if window is not None and window[1] >= scan and window[0] is not None:
-        return Page(list(items), window[0], searched_to=window[0])
-    return Page(list(items), None)
+        return _page(kept, id_of(kept[-1]), None, oldest_first)
+    if window is not None and scan is not None and window[1] >= scan \
+            and window[0] is not None:
+        return _page(list(items), window[0], window[0], oldest_first)
+    return _page(list(items), None, None, oldest_first)
+
+
+def _page(items: list[T], cursor: int | None, searched_to: int | None,
+          oldest_first: bool) -> Page[T]:
+    if oldest_first:
+        return Page(items, None, searched_to, next_after=cursor)
+    return Page(items, cursor, searched_to)

@@ -1,7 +1,7 @@
 """The dead letters: the listing, and replaying or purging them in two steps (what
 would be touched and a button, then the action), by hand-ticked ids or by reason.
 
-The actions are the store's own (`Store.replay`, `Store.purge_dead_jobs`), the same
+The actions are the store's own (`Store.replay`, `Store.purge_dead`), the same
 the CLI and the admin API use.
 """
 
@@ -69,7 +69,7 @@ async def dead_act(console: Console, request: Request) -> Response:
         done = await console.store.replay(choice.ids, choice.reason, time.time())
         verb = "Replayed"
     else:
-        done = await console.store.purge_dead_jobs(choice.ids, choice.reason)
+        done = await console.store.purge_dead(choice.ids, choice.reason)
         verb = "Purged"
     request.session["flash"] = f"{verb} {done} dead event{'s' if done != 1 else ''}."
     return see_other("/console/dead")

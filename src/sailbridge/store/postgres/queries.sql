@@ -425,16 +425,6 @@ SELECT id, write_key, message_id, event::text, event_type, user_key, ordering_ke
        account
 FROM jobs j WHERE id = %(id)s::bigint;
 
--- name: list_jobs
-SELECT id, write_key, message_id, event::text, event_type, user_key, ordering_keys, state,
-       attempts, received_at, first_attempt_at, available_at, reason,
-       (SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a WHERE a.job_id = j.id)::text,
-       account
-FROM jobs j
-WHERE state = %(state)s::text
-  AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
-ORDER BY id LIMIT %(limit)s::integer;
-
 -- name: list_rejections
 SELECT write_key, message_id, raw, reason, received_at FROM rejections
 ORDER BY id LIMIT %(limit)s::integer;

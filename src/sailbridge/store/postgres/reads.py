@@ -15,7 +15,6 @@ from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Job,
     JobQuery,
-    JobState,
     MinuteCount,
     Page,
     Rejection,
@@ -42,13 +41,6 @@ async def get_job(db: Database, job_id: int) -> Job | None:
     return job_from_row(rows[0], rows[0][13]) if rows else None
 
 
-async def list_jobs(db: Database, state: JobState, limit: int,
-                    reason_contains: str | None) -> list[Job]:
-    rows = await db.rows("list_jobs", {
-        "state": JobState(state).value, "reason": reason_contains, "limit": limit})
-    return [job_from_row(row, row[13]) for row in rows]
-
-
 async def list_rejections(db: Database, limit: int) -> list[Rejection]:
     rows = await db.rows("list_rejections", {"limit": limit})
     return [Rejection(*row) for row in rows]
@@ -56,10 +48,10 @@ async def list_rejections(db: Database, limit: int) -> list[Rejection]:
 
 async def find_jobs(db: Database, query: JobQuery) -> Page[Job]:
     plan = listing.job_listing(query, _DIALECT)
-    rows, window = await _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.before,
+    rows, window = await _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.cursor,
                                     query.limit, query.scan)
     return listing.page_of([job_from_row(row, row[13]) for row in rows], lambda job: job.id,
-                           query.limit, window, query.scan)
+                           query.limit, window, query.scan, oldest_first=query.oldest_first)
 
 
 async def find_rejections(db: Database, reason: str | None, before: int | None,
@@ -72,10 +64,10 @@ async def find_rejections(db: Database, reason: str | None, before: int | None,
 
 
 async def _page_rows(db: Database, plan: listing.Listing, table: str, columns: str,
-                     before: int | None, limit: int, scan: int
+                     start: int | None, limit: int, scan: int | None
                      ) -> tuple[list[Row], tuple[int | None, int] | None]:
     """One page's rows (up to ``limit + 1``) and its window, in one snapshot."""
-    params = listing.bounds(plan, before, limit, scan)
+    params = listing.bounds(plan, start, limit, scan)
     window = None
     async with db.connection() as conn, conn.transaction():
         await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -86,7 +78,7 @@ async def _page_rows(db: Database, plan: listing.Listing, table: str, columns: s
             window = (row[0], int(row[1]))
             if not window[1]:
                 return [], window
-            params["floor"] = window[0]
+            params["edge"] = window[0]
         cursor = await conn.execute(listing.rows_sql(plan, _DIALECT, table, columns),
                                     params)
         return await cursor.fetchall(), window

@@ -176,16 +176,12 @@ class PostgresStore(StoreGuards):
             await self._db.execute("forget_empty_lines", {"limit": 100_000})
         return deleted
 
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
-        if job_ids is not None and not job_ids:
-            return 0
+    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
+                                 reason_contains: str | None) -> int:
         return await self._db.in_transaction(
             lambda conn: transactions.purge_chosen(conn, job_ids, reason_contains))
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs and rejections from before ``older_than``; returns the number
-        of dead jobs deleted."""
+    async def _purge_dead_before(self, older_than: float) -> int:
         async with self._db.transaction() as conn:
             jobs = (await conn.execute(QUERIES["purge_dead_jobs"],
                                        {"before": older_than})).rowcount
@@ -207,10 +203,6 @@ class PostgresStore(StoreGuards):
 
     async def get_job(self, job_id: int) -> Job | None:
         return await reads.get_job(self._db, job_id)
-
-    async def list_jobs(self, state: JobState, limit: int = 100,
-                        reason_contains: str | None = None) -> list[Job]:
-        return await reads.list_jobs(self._db, state, limit, reason_contains)
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await reads.list_rejections(self._db, limit)

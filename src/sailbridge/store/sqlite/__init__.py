@@ -36,7 +36,7 @@ of the time (sorting would otherwise take the CPU that acknowledges the burst; t
 inbox holds it and sorting catches up after); one step before each claim, so
 workers always find work; and completely before an `enqueue` or `replay`, so those
 keep arrival order. `counts` shows unsorted events
-as pending, and `counts`/`list_jobs` first sort what this store accepted when that
+as pending, and `counts`/`find_jobs` first sort what this store accepted when that
 is a short wait (`READ_SORTS_UP_TO`), so an acknowledged event is visible as a job.
 ``bench/ingest.py`` measures the accept rate and the sort rate.
 

@@ -259,13 +259,6 @@ SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, st
        attempts, received_at, first_attempt_at, available_at, reason, account
 FROM jobs WHERE id = :id;
 
--- name: list_jobs
-SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
-       attempts, received_at, first_attempt_at, available_at, reason, account
-FROM jobs INDEXED BY jobs_by_state
-WHERE state = :state AND (:reason IS NULL OR instr(reason, :reason) > 0)
-ORDER BY id LIMIT :limit;
-
 -- name: job_history
 SELECT job_id, attempt FROM job_attempts
 WHERE job_id IN (SELECT value FROM json_each(:ids))

@@ -16,7 +16,6 @@ from sailbridge.store.base import (
     Attempt,
     Job,
     JobQuery,
-    JobState,
     MinuteCount,
     Page,
     Rejection,
@@ -42,15 +41,6 @@ def get_job(db: sqlite3.Connection, job_id: int) -> Job | None:
     return jobs[0] if jobs else None
 
 
-def list_jobs(db: sqlite3.Connection, state: JobState, limit: int,
-              reason_contains: str | None) -> list[Job]:
-    with _snapshot(db):
-        rows = db.execute(QUERIES["list_jobs"], {
-            "state": JobState(state).value, "reason": reason_contains, "limit": limit,
-        }).fetchall()
-        return _with_history(db, rows)
-
-
 _DIALECT = listing.Dialect(
     param=lambda name, _type: f":{name}",
     event_name=("(CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event')"
@@ -64,28 +54,29 @@ _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
 def _page_rows(db: sqlite3.Connection, plan: listing.Listing, table: str, columns: str,
-               before: int | None, limit: int, scan: int
+               cursor: int | None, limit: int, scan: int | None
                ) -> tuple[list[Row], tuple[int | None, int] | None]:
     """The rows of one page (up to ``limit + 1``) and, if windowed, its window."""
-    params = listing.bounds(plan, before, limit, scan)
+    params = listing.bounds(plan, cursor, limit, scan)
     window = None
     if plan.windowed:
-        floor, examined = db.execute(listing.window_sql(plan, _DIALECT, table), params).fetchone()
-        window = (floor, examined)
+        edge, examined = db.execute(listing.window_sql(plan, _DIALECT, table), params).fetchone()
+        window = (edge, examined)
         if not examined:
             return [], window
-        params["floor"] = floor
+        params["edge"] = edge
     return db.execute(listing.rows_sql(plan, _DIALECT, table, columns), params).fetchall(), window
 
 
 def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
     plan = listing.job_listing(query, _DIALECT)
     with _snapshot(db):
-        rows, window = _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.before, query.limit,
+        rows, window = _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.cursor, query.limit,
                                   query.scan)
         jobs = _with_history(db, rows[:query.limit])
     return listing.page_of([*jobs, *[job_from_row(row) for row in rows[query.limit:]]],
-                           lambda job: job.id, query.limit, window, query.scan)
+                           lambda job: job.id, query.limit, window, query.scan,
+                           oldest_first=query.oldest_first)
 
 
 def find_rejections(db: sqlite3.Connection, reason: str | None, before: int | None,

@@ -59,7 +59,7 @@ from sailbridge.store.sqlite.sort_progress import SortProgress
 from sailbridge.store.sqlite.writer import Kind, Writer
 
 READ_SORTS_UP_TO = 2_000
-"""`counts` and `list_jobs` first sort this store's accepted events if no more than
+"""`counts` and `find_jobs` (of pending jobs) first sort this store's accepted events if no more than
 this many wait (a short wait: what a client was just told is stored shows as a job);
 beyond that, a burst's backlog, they answer at once (`counts` includes the inbox)."""
 
@@ -179,14 +179,12 @@ class SqliteStore(StoreGuards):
         return await self._writer.call(
             lambda tx: lifecycle.purge_finished(tx, older_than, limit))
 
-    async def purge_dead_jobs(self, job_ids: Sequence[int] | None,
-                              reason_contains: str | None) -> int:
+    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
+                                 reason_contains: str | None) -> int:
         return await self._writer.call(
             lambda tx: lifecycle.purge_chosen(tx, job_ids, reason_contains))
 
-    async def purge_dead(self, older_than: float) -> int:
-        """Delete dead jobs and rejections from before ``older_than``; returns the number
-        of dead jobs deleted."""
+    async def _purge_dead_before(self, older_than: float) -> int:
         return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
 
     async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
@@ -211,12 +209,6 @@ class SqliteStore(StoreGuards):
 
     async def get_job(self, job_id: int) -> Job | None:
         return await self._readers.call(reads.get_job, job_id)
-
-    async def list_jobs(self, state: JobState, limit: int = 100,
-                        reason_contains: str | None = None) -> list[Job]:
-        if JobState(state) is JobState.PENDING:
-            await self._sort_recent_accepts()
-        return await self._readers.call(reads.list_jobs, state, limit, reason_contains)
 
     async def list_rejections(self, limit: int = 100) -> list[Rejection]:
         return await self._readers.call(reads.list_rejections, limit)
