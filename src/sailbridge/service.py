@@ -74,7 +74,8 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
-    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker),
+    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker,
+                                           accounts=settings.deployment().names),
                               *console_routes(store, settings, metrics)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)

@@ -87,7 +87,7 @@ async def account_senders(settings: Settings, metrics: Metrics | None = None,
                 base_url=own.sailthru_base_url, pageview_base_url=own.pageview_base_url,
                 customer_id=own.customer_id, timeout=settings.request_timeout)
             if metrics is not None:
-                client = MeasuredSender(client, metrics)
+                client = MeasuredSender(client, metrics, account=account.name)
             deliveries[account.name] = AccountDelivery(
                 RateLimitedSender(client, limiter, policy.rate_limit_resends,
                                   account=account.name),

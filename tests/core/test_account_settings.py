@@ -143,3 +143,38 @@ def test_naming_an_account_that_does_not_exist_says_which_exist(tmp_path: Path) 
         deployment.account("brand-c")
     with pytest.raises(KeyError, match="name an account"):
         deployment.account(None)
+
+
+def test_route_keys_carry_the_account_and_come_apart_again() -> None:
+    from sailbridge.store.accounts import account_limits, route_key, split_route_key
+
+    assert route_key("default", "POST /user") == "POST /user"
+    assert route_key("ACME", "POST /user") == "ACME POST /user"
+    assert split_route_key("ACME POST /user") == ("ACME", "POST /user")
+    assert split_route_key("POST /user") == ("default", "POST /user")
+    assert account_limits({"default": {"POST /user": 5.0}, "b": {"POST /user": 2.0}}) == {
+        "POST /user": 5.0, "b POST /user": 2.0}
+
+
+def test_line_keys_keep_the_default_accounts_as_they_were() -> None:
+    from sailbridge.store.accounts import line_keys, ordering_key, pause_summary
+
+    assert line_keys("default", ["u1", "u1", "a1"]) == ["u1", "a1"]
+    assert line_keys("b", ["u1"]) == ["b\x1fu1"]
+    assert ordering_key("b\x1fu1") == "u1" and ordering_key("u1") == "u1"
+    assert pause_summary({}) is None
+    assert pause_summary({"default": "bad key"}) == "bad key"
+    assert pause_summary({"b": "bad key", "a": "x"}) == "a: x; b: bad key"
+
+
+def test_an_account_name_must_be_safe_as_a_label(tmp_path: Path) -> None:
+    text = '[[accounts]]\nname = "brand a"\n'
+    assert "account name 'brand a'" in _problem(tmp_path, text)
+
+
+def test_credentials_are_checked_per_account(tmp_path: Path) -> None:
+    text = TWO_BRANDS.replace('sailthru_api_secret = "secret-b"\n', "")
+    deployment = _load(tmp_path, text).deployment()
+    deployment.check_credentials(["brand-a"])
+    with pytest.raises(SettingsError, match="account 'brand-b': sailthru_api_secret is required"):
+        deployment.check_credentials()

@@ -64,9 +64,11 @@ class RateLimitedSender:
 class MeasuredSender:
     """Records each Sailthru call's latency and status in the metrics."""
 
-    def __init__(self, inner: Sender, metrics: Metrics) -> None:
+    def __init__(self, inner: Sender, metrics: Metrics, *,
+                 account: str = DEFAULT_ACCOUNT) -> None:
         self._inner = inner
         self._metrics = metrics
+        self._account = account
 
     async def send(self, call: Call) -> SailthruResponse:
         started = time.perf_counter()
@@ -74,8 +76,9 @@ class MeasuredSender:
             response = await self._inner.send(call)
         except SailthruError as error:
             self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status, error.rate_limit)
+                                                error.status, error.rate_limit, self._account)
             raise
         self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status, response.rate_limit)
+                                            response.status, response.rate_limit,
+                                            self._account)
         return response

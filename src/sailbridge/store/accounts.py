@@ -59,6 +59,14 @@ def route_key(account: str, route: str) -> str:
     return route if account == DEFAULT_ACCOUNT else f"{account} {route}"
 
 
+def split_route_key(key: str) -> tuple[str, str]:
+    """``(account, route)`` of a `route_key`."""
+    parts = key.split(" ", 1)
+    if len(parts) == 2 and " " in parts[1]:  # a route is "METHOD /path": no account
+        return parts[0], parts[1]
+    return DEFAULT_ACCOUNT, key
+
+
 def account_limits(limits: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     """Each account's per-route limits (``account → route → calls/s``) as one limiter's
     keys (`route_key`)."""

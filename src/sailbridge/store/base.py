@@ -240,6 +240,8 @@ class JobQuery:
     scan: int | None = SCAN_WINDOW
     oldest_first: bool = False
     after: int | None = None
+    account: str | None = None
+    """Only this account's jobs (a filter the indexes do not serve: a bounded scan)."""
 
     def __post_init__(self) -> None:
         if self.before is not None and self.oldest_first:

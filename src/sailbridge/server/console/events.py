@@ -27,6 +27,7 @@ from sailbridge.server.console.forms import (
 )
 from sailbridge.server.console.rendering import Console
 from sailbridge.store.base import REJECTED, JobQuery, ListState
+from sailbridge.store.memory import AccountMemory
 
 
 async def events(console: Console, request: Request) -> Response:
@@ -67,10 +68,14 @@ async def event(console: Console, request: Request) -> Response:
         raise HTTPException(404, f"There is no event #{request.path_params['job_id']}.")
     try:
         planned = views.call_views(await explain_event(
-            event_from_dict(job.event), console.settings, DryRunMemory(console.store),
-            write_key=job.write_key))
+            event_from_dict(job.event), console.settings,
+            DryRunMemory(AccountMemory(console.store, job.account)),
+            write_key=job.write_key, account=job.account))
     except InvalidEvent as error:
         planned = {"outcome": "invalid", "reason": str(error), "calls": [], "lookups": []}
+    except KeyError:  # its account is no longer in the settings
+        planned = {"outcome": "invalid", "calls": [], "lookups": [],
+                   "reason": f"the account {job.account!r} is not configured any more"}
     return await console.render(request, "event.html", {
         "job": views.job_page(job, now), "planned": planned})
 
