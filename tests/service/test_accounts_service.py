@@ -130,3 +130,57 @@ def test_refused_credentials_pause_only_their_account(
     assert all(sandbox_b.user(f"u{n}") is None for n in range(5))
     log = service.log.read_text()
     assert "not-brand-b-secret" not in log and sandbox_b.config.api_secret not in log
+
+
+def test_dead_letters_replay_and_forget_go_per_account(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    service = start(two_brands(sandbox, sandbox_b), database)
+    post(service, BOTH_KEY, [identify("ada"),
+                             {"type": "track", "userId": "ada", "event": "purchase"}])
+    status = service.wait_until_settled(4)
+    assert (status["delivered"], status["dead"]) == (2, 2)  # "purchase" is reserved
+
+    dead_b = service.admin("/dlq", params={"account": "brand-b"})["dead"]
+    assert [(job["account"], job["event"]) for job in dead_b] == [("brand-b", "purchase")]
+    replayed = service.admin("/dlq/replay", "POST", json={"all": True, "account": "brand-b"})
+    assert replayed == {"replayed": 1}
+    wait_for(lambda: service.admin("/status")["dead"] == 2)  # dead again, in brand-b only
+    metrics = requests.get(service.url + "/metrics", timeout=10).text
+    assert ('sailbridge_jobs_dead_total{account="brand-b",event_type="track",route="none"} 2.0'
+            in metrics)
+    assert ('sailbridge_jobs_dead_total{account="brand-a",event_type="track",route="none"} 1.0'
+            in metrics)
+
+    service.admin("/forget", "POST", json={"user_id": "ada", "account": "brand-b"})
+    wait_for(lambda: sandbox_b.user("ada") is None)
+    assert sandbox.user("ada") is not None
+    queued = service.admin("/forget", "POST", json={"user_id": "ada"})
+    assert len(queued["jobs"]) == 2  # every account
+    wait_for(lambda: sandbox.user("ada") is None)
+
+
+def test_an_unknown_account_is_a_clear_400(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path) -> None:
+    service = start(two_brands(sandbox, sandbox_b), str(tmp_path / "one.db"))
+    response = requests.get(service.url + "/admin/dlq", params={"account": "brand-c"},
+                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    assert response.status_code == 400
+    assert "unknown account 'brand-c'" in response.json()["message"]
+
+
+def test_a_source_naming_an_unknown_account_stops_serve_with_one_line(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "bad.toml"
+    config.write_text(two_brands(sandbox, sandbox_b).replace(
+        'accounts = ["brand-a"]\n', 'accounts = ["brand-c"]\n'))
+    result = subprocess.run([sys.executable, "-m", "sailbridge", "serve", "--config",
+                             str(config)], env={**clean_environment(),
+                                                "SAILBRIDGE_DATABASE": str(tmp_path / "x.db")},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode != 0
+    [line] = [line for line in result.stderr.splitlines() if line.strip()]
+    assert "source 'app' names an unknown account 'brand-c'" in line
+    assert sandbox_b.config.api_secret not in result.stderr
