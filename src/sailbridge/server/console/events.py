@@ -37,8 +37,9 @@ async def events(console: Console, request: Request) -> Response:
     state_text = text(params.get("state"))
     before = cursor(params.get("before"))
     user, event, reason = (text(params.get(name)) for name in ("user", "event", "reason"))
+    account = console.chosen_account(request)
     filters = {"state": state_text or "", "user": user or "", "event": event or "",
-               "reason": reason or ""}
+               "reason": reason or "", "account": account or ""}
     if state_text == REJECTED:
         rejections = await console.store.find_rejections(reason, before, PAGE_SIZE)
         rows = [views.rejection_row(r, now) for r in rejections.items]
@@ -47,7 +48,7 @@ async def events(console: Console, request: Request) -> Response:
         state = list_state(state_text)
         jobs = await console.store.find_jobs(JobQuery(state=state, user=user, event=event,
                                                       reason=reason, before=before,
-                                                      limit=PAGE_SIZE))
+                                                      limit=PAGE_SIZE, account=account))
         rows = [views.job_row(job, now) for job in jobs.items]
         next_before, searched_to = jobs.next_before, jobs.searched_to
     return await console.render(request, "events.html", {

@@ -56,10 +56,13 @@ def _route_rows(console: Console, now: float) -> list[dict[str, Any]]:
 
 
 async def resume(console: Console, request: Request) -> Response:
-    """Resume paused delivery (the pause the store holds for every node)."""
-    if await console.store.paused_reason() is None:
+    """Resume paused delivery (the pause the store holds for every node), of every
+    paused account."""
+    paused = await console.store.paused_accounts()
+    if not paused:
         request.session["flash"] = "Delivery was not paused."
     else:
-        await console.store.set_paused(None)
+        for account in paused:
+            await console.store.set_paused(None, account)
         request.session["flash"] = "Delivery resumed."
     return see_other("/console/")
