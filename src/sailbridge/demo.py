@@ -21,6 +21,7 @@ from rich.console import Console
 from segment.analytics import Client  # type: ignore[import-untyped]  # ships no types
 
 from sailbridge import operations
+from sailbridge.events import EventType
 from sailbridge.render import print_table
 from sailbridge.sandbox.config import SandboxConfig
 from sailbridge.sandbox.server import running_sandbox
@@ -45,21 +46,21 @@ def send_with_segment_sdk(client: Client, event: dict[str, Any]) -> None:
               "message_id": event.get("messageId")}
     who = {"user_id": event.get("userId"), "anonymous_id": event.get("anonymousId")}
     match event["type"]:
-        case "identify":
+        case EventType.IDENTIFY:
             client.identify(traits=event.get("traits", {}), **who, **common)
-        case "track":
+        case EventType.TRACK:
             client.track(event=event["event"], properties=event.get("properties", {}), **who,
                          **common)
-        case "page":
+        case EventType.PAGE:
             client.page(name=event.get("name"), properties=event.get("properties", {}), **who,
                         **common)
-        case "screen":
+        case EventType.SCREEN:
             client.screen(name=event.get("name"), properties=event.get("properties", {}),
                           **who, **common)
-        case "group":
+        case EventType.GROUP:
             client.group(group_id=event["groupId"], traits=event.get("traits", {}), **who,
                          **common)
-        case "alias":
+        case EventType.ALIAS:
             client.alias(previous_id=event["previousId"], user_id=event["userId"], **common)
 
 

@@ -164,7 +164,7 @@ def shape_problem(event: Shaped, kind: str) -> str | None:
         previous_id = event.previous_id = None
     if event.group_id is not None and not event.group_id.strip():
         event.group_id = None
-    if kind == "alias":
+    if kind == EventType.ALIAS:
         if not previous_id:
             return "alias needs a previousId"
         if not user_id:
@@ -172,7 +172,7 @@ def shape_problem(event: Shaped, kind: str) -> str | None:
         return None
     if not (user_id or anonymous_id):
         return f"{kind} needs a userId or an anonymousId"
-    if kind == "track" and not (event.event and event.event.strip()):
+    if kind == EventType.TRACK and not (event.event and event.event.strip()):
         return "track needs an event name"
     return None
 

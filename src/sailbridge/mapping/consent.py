@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.mapping.plan import Skip
 from sailbridge.mapping.routing import normalize_event_name
 
@@ -49,7 +49,7 @@ def consent_verdict(event: Event, policy: ConsentPolicy) -> WithoutConsent | str
     (for ``explain``), or ``None`` when no categories are configured."""
     if not policy.categories:
         return None
-    if event.type == "track" and event.event and normalize_event_name(event.event) == _DELETION:
+    if event.type == EventType.TRACK and event.event and normalize_event_name(event.event) == _DELETION:
         return "a deletion is sent whatever the consent"
     consent = event.context.get("consent")
     preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
+from sailbridge.events import EventType
+
 
 class Keyed(Protocol):
     """What ordering needs of an event: a `sailbridge.events.Event`, or ingest's typed
@@ -33,8 +35,8 @@ def ordering_keys(event: Keyed) -> tuple[str, ...]:
     would re-create the orphan profile the merge removed.
     """
     keys = [event.user_key]
-    if event.type == "identify" and event.user_id is not None:
+    if event.type == EventType.IDENTIFY and event.user_id is not None:
         keys.append(event.anonymous_id)
-    if event.type == "alias":
+    if event.type == EventType.ALIAS:
         keys.append(event.previous_id)
     return tuple(dict.fromkeys(key for key in keys if key is not None))

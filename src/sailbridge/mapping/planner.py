@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.mapping.consent import WithoutConsent, consent_verdict
 from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.filters import Filtered, apply_filters
@@ -48,17 +48,17 @@ def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNO
 
 def _plan(event: Event, options: MappingOptions, facts: Facts) -> Plan:
     match event.type:
-        case "identify":
+        case EventType.IDENTIFY:
             return plan_identify(event, options, facts)
-        case "track":
+        case EventType.TRACK:
             return plan_track(event, options, facts)
-        case "page":
+        case EventType.PAGE:
             return plan_page(event, options)
-        case "screen":
+        case EventType.SCREEN:
             return plan_screen(event, options)
-        case "alias":
+        case EventType.ALIAS:
             return plan_alias(event)
-        case "group":
+        case EventType.GROUP:
             return Skip("Sailthru has no groups")
         case other:
             raise Unmappable(f"unknown event type {other!r}")

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.mapping.errors import Unmappable
 from sailbridge.mapping.values import text
 
@@ -124,7 +124,7 @@ def ignored_overrides(event: Event) -> tuple[str, ...]:
     except Unmappable:
         return ()
     kind: str = event.type
-    if kind == "track" and event.event:
+    if kind == EventType.TRACK and event.event:
         kind = normalize_event_name(event.event)
     warnings = []
     for field, (users, kinds) in _USED_BY.items():

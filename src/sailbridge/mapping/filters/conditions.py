@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeAlias
 
-from sailbridge.events import Event
+from sailbridge.events import Event, EventType
 from sailbridge.mapping.filters.paths import MISSING, reader
 from sailbridge.mapping.routing import normalize_event_name
 
@@ -105,7 +105,7 @@ def compile_condition(condition: Condition) -> Test:
         case TypeIs(types):
             return lambda event, write_key: event.type in types
         case EventIs(names):
-            return lambda event, write_key: (event.type == "track" and event.event is not None
+            return lambda event, write_key: (event.type == EventType.TRACK and event.event is not None
                                              and _event_key(event.event) in names)
         case WriteKeyIs(keys):
             return lambda event, write_key: write_key is not None and write_key in keys
