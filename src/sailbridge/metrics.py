@@ -34,7 +34,7 @@ from prometheus_client.registry import Collector
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import split_route_key
+from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 
 log = logging.getLogger(__name__)
@@ -219,8 +219,7 @@ class Metrics:
                               account: str = DEFAULT_ACCOUNT) -> None:
         """One Sailthru HTTP call: its latency and status (``None`` for a network error
         or timeout, counted as ``"error"``) and the rate-limit headers it came with."""
-        if account == DEFAULT_ACCOUNT:  # the console's per-route use: the default's
-            self.route_usage.record(route, status, rate_limit)
+        self.route_usage.record(route_key(account, route), status, rate_limit)
         self.sailthru_latency.labels(account, route).observe(seconds)
         self.sailthru_responses.labels(
             account, route, "error" if status is None else str(status)).inc()

@@ -13,6 +13,7 @@ from sailbridge import operations
 from sailbridge.server.console import views
 from sailbridge.server.console.chart import minute_chart
 from sailbridge.server.console.rendering import Console, see_other
+from sailbridge.store.accounts import account_limits
 
 CHART_SECONDS = 3600
 """How far back the deliveries chart reaches."""
@@ -35,8 +36,10 @@ async def overview(console: Console, request: Request) -> Response:
 
 
 def _route_rows(console: Console, now: float) -> list[dict[str, Any]]:
-    """Each Sailthru route: the configured limit and this minute's use."""
-    limits = console.settings.rate_limits_per_second
+    """Each Sailthru route of each account (named ``account METHOD /path`` but for the
+    account ``default``): the configured limit and this minute's use."""
+    limits = account_limits({account.name: account.settings.rate_limits_per_second
+                             for account in console.settings.deployment().accounts.values()})
     usage = console.metrics.route_usage.snapshot()
     rows = []
     for route in sorted(set(limits) | set(usage)):
