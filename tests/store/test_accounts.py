@@ -200,3 +200,17 @@ async def test_send_queues_each_event_for_one_account(store: Store) -> None:
 
     with pytest.raises(ValueError, match="exactly one account"):
         await store.enqueue_sent([fanned(write_key="sailbridge-send")], 1_000.0)
+
+
+async def test_backfill_file_records_are_per_account(store: Store) -> None:
+    from sailbridge.store.backfill_files import AccountFiles, BackfillFile, FileState
+
+    record = BackfillFile(content_hash="abc", kind="update", name="f.json", size=1, lines=1,
+                          state=FileState.COMPLETED, updated_at=1.0, job_id="job-a")
+    await AccountFiles(store, "brand-a").save_backfill_file(record)
+
+    mine = await AccountFiles(store, "brand-a").backfill_file("abc")
+    assert mine is not None and (mine.job_id, mine.account) == ("job-a", "brand-a")
+    assert mine.content_hash == "abc"
+    assert await AccountFiles(store, "brand-b").backfill_file("abc") is None
+    assert await store.backfill_file("abc") is None  # the default account's is its own

@@ -29,6 +29,7 @@ from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
 from sailbridge.settings.accounts import (
+    ACCOUNT_FIELDS,
     DEFAULT_ACCOUNT,
     Account,
     Deployment,
@@ -296,6 +297,14 @@ class Settings(BaseSettings):
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
         return parse_rate_limits(self.rate_limits)
+
+    def for_account(self, name: str) -> Settings:
+        """These settings as one account's command sees them (``backfill --account``):
+        the account's own values in place of the top-level ones, and that account
+        alone in the deployment."""
+        account = self.deployment().account(name)
+        own = {field: getattr(account.settings, field) for field in ACCOUNT_FIELDS}
+        return self.model_copy(update={**own, "accounts": (account,), "sources": ()})
 
     def deployment(self) -> Deployment:
         """The accounts and the sources feeding them (`sailbridge.settings.accounts`)."""

@@ -475,18 +475,20 @@ FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute
 -- ---------------------------------------------------------------- backfill files
 
 -- name: backfill_file
-SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
+       account
 FROM backfill_files WHERE content_hash = %(content_hash)s;
 
 -- name: save_backfill_file
 INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
-                            updated_at)
+                            updated_at, account)
 VALUES (%(content_hash)s, %(kind)s, %(name)s, %(size)s, %(lines)s, %(state)s, %(job_id)s,
-        %(message)s, %(updated_at)s)
+        %(message)s, %(updated_at)s, %(account)s)
 ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
-    message = excluded.message, updated_at = excluded.updated_at;
+    message = excluded.message, updated_at = excluded.updated_at,
+    account = excluded.account;
 -- ---------------------------------------------------------------- send identities
 
 -- name: lock_sends

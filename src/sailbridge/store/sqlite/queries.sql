@@ -319,17 +319,19 @@ FROM minutes;
 -- ---------------------------------------------------------------- backfill files
 
 -- name: backfill_file
-SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
+       account
 FROM backfill_files WHERE content_hash = :content_hash;
 
 -- name: save_backfill_file
 INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
-                            updated_at)
-VALUES (:content_hash, :kind, :name, :size, :lines, :state, :job_id, :message, :updated_at)
+                            updated_at, account)
+VALUES (:content_hash, :kind, :name, :size, :lines, :state, :job_id, :message, :updated_at, :account)
 ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
-    message = excluded.message, updated_at = excluded.updated_at;
+    message = excluded.message, updated_at = excluded.updated_at,
+    account = excluded.account;
 -- ---------------------------------------------------------------- send identities
 
 -- name: sent_jobs
