@@ -22,23 +22,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import requests
-from multinode import ADMIN_TOKEN, free_port, wait_healthy  # type: ignore[import-not-found]
+from multinode import ADMIN_TOKEN, Processes, free_port, wait_healthy  # type: ignore[import-not-found]
 
 STEADY_KEY = "wk_steady"
 STORM_KEY = "wk_storm"
 
 
-class Deployment:
+class Deployment(Processes):
     def __init__(self, scratch: Path) -> None:
-        self.processes: list[subprocess.Popen[bytes]] = []
+        super().__init__()
         self.steady = self._sandbox("steady", [], scratch)
         self.storm = self._sandbox("storm", ["--rate-limit", "POST /event=2/s",
                                              "--rate-limit-window", "1"], scratch)
@@ -71,24 +69,10 @@ class Deployment:
         wait_healthy(url + "/_sandbox/state", process)
         return url
 
-    def _spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "sailbridge", *args], env=env,
-                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
     def admin(self, path: str) -> Any:
         return requests.get(self.url + "/admin" + path, timeout=30,
                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
 
-    def close(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
 
 
 def steady_stream(deployment: Deployment, tag: str, rate: float, seconds: float) -> None:

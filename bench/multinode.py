@@ -76,15 +76,37 @@ class Database:
             admin.execute(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
-class Cluster:
+class Processes:
+    """``python -m sailbridge`` processes started for a run, stopped together."""
+
+    def __init__(self) -> None:
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def _spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+        process = subprocess.Popen([sys.executable, "-m", "sailbridge", *args], env=env,
+                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        self.processes.append(process)
+        return process
+
+    def close(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+class Cluster(Processes):
     """Sandboxes and N serve nodes on one fresh database: one sandbox (the account
     ``default``) with ``limit``, or one sandbox per account of ``accounts`` (name →
     limit), fed by one source."""
 
     def __init__(self, nodes: int, limit: int, scratch: Path,
                  accounts: dict[str, int] | None = None) -> None:
+        super().__init__()
         self.database = Database()
-        self.processes: list[subprocess.Popen[bytes]] = []
         self.sandboxes = {name: self._sandbox(name, account_limit, scratch)
                           for name, account_limit in (accounts or {"default": limit}).items()}
         self.sandbox_url = next(iter(self.sandboxes.values()))
@@ -130,12 +152,6 @@ class Cluster:
         wait_healthy(url + "/_sandbox/state", sandbox)
         return url
 
-    def _spawn(self, args: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-        process = subprocess.Popen([sys.executable, "-m", "sailbridge", *args], env=env,
-                                   stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        self.processes.append(process)
-        return process
-
     def status(self) -> dict[str, Any]:
         return dict(requests.get(self.urls[0] + "/admin/status", timeout=30,
                                  headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json())
@@ -150,13 +166,7 @@ class Cluster:
         return int(counters["requests"].get("POST /event", 0) - counters["rate_limited"])
 
     def close(self) -> None:
-        for process in reversed(self.processes):
-            process.terminate()
-        for process in self.processes:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        super().close()
         self.database.drop()
 
 
@@ -200,6 +210,16 @@ def drain_rate(cluster: Cluster, total: int, timeout: float) -> float:
     return (high[1] - low[1]) / (high[0] - low[0]) if high[0] > low[0] else 0.0
 
 
+def queue_rate_events(cluster: Cluster, events: int) -> None:
+    """``events`` track events for 500 users, 100 a batch, round-robin over the nodes."""
+    batch = [{"type": "track", "userId": f"r{n % 500}", "event": "Rate",
+              "messageId": f"r{n}"} for n in range(events)]
+    for start in range(0, events, 100):
+        requests.post(cluster.urls[(start // 100) % len(cluster.urls)] + "/v1/batch",
+                      json={"batch": batch[start:start + 100]}, auth=(WRITE_KEY, ""),
+                      timeout=60).raise_for_status()
+
+
 def run(nodes: int, limit: int, seconds: float, scratch: Path) -> dict[str, float]:
     result: dict[str, float] = {}
     cluster = Cluster(nodes, 100_000, scratch)
@@ -212,12 +232,7 @@ def run(nodes: int, limit: int, seconds: float, scratch: Path) -> dict[str, floa
     cluster = Cluster(nodes, limit, scratch)
     try:
         events = limit * 15
-        batch = [{"type": "track", "userId": f"r{n % 500}", "event": "Rate",
-                  "messageId": f"r{n}"} for n in range(events)]
-        for start in range(0, events, 100):
-            requests.post(cluster.urls[(start // 100) % nodes] + "/v1/batch",
-                          json={"batch": batch[start:start + 100]}, auth=(WRITE_KEY, ""),
-                          timeout=60).raise_for_status()
+        queue_rate_events(cluster, events)
         rate = drain_rate(cluster, events, timeout=events / limit * 3 + 60)
         counters = cluster.sandbox_counters()
         calls = counters["requests"].get("POST /event", 0)
@@ -234,12 +249,7 @@ def run_accounts(nodes: int, limit: int, scratch: Path) -> dict[str, dict[str, f
     cluster = Cluster(nodes, limit, scratch, accounts=limits)
     try:
         events = limit * 15
-        batch = [{"type": "track", "userId": f"r{n % 500}", "event": "Rate",
-                  "messageId": f"r{n}"} for n in range(events)]
-        for start in range(0, events, 100):
-            requests.post(cluster.urls[(start // 100) % nodes] + "/v1/batch",
-                          json={"batch": batch[start:start + 100]}, auth=(WRITE_KEY, ""),
-                          timeout=60).raise_for_status()
+        queue_rate_events(cluster, events)
         samples: dict[str, list[tuple[float, int]]] = {name: [] for name in limits}
         deadline = time.monotonic() + events / min(limits.values()) * 3 + 60
         while time.monotonic() < deadline:

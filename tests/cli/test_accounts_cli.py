@@ -7,29 +7,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from sailbridge.sandbox.config import SandboxConfig
-from sailbridge.sandbox.server import SandboxHandle, running_sandbox
+from sailbridge.sandbox.server import SandboxHandle
 
 from ..environment import clean_environment
 from ..service.test_accounts_service import two_brands
-
-
-@pytest.fixture(scope="module")
-def second_sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox(SandboxConfig(api_key="brand-b-key", api_secret="brand-b-secret",
-                                       customer_id="brand-b-customer")) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox_b(second_sandbox: SandboxHandle) -> SandboxHandle:
-    second_sandbox.reset(config=True)
-    return second_sandbox
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import pytest
 import requests
 from playwright.sync_api import Page
 
-from sailbridge.sandbox.config import SandboxConfig
-from sailbridge.sandbox.server import SandboxHandle, running_sandbox
+from sailbridge.sandbox.server import SandboxHandle
 
 from ..environment import clean_environment
 from ..service.process import ADMIN_TOKEN, ServeProcess, free_port
@@ -20,19 +19,11 @@ from ..service.test_operations import wait_for
 from .conftest import log_in
 
 
-@pytest.fixture(scope="module")
-def second_sandbox() -> Iterator[SandboxHandle]:
-    with running_sandbox(SandboxConfig(api_key="brand-b-key", api_secret="brand-b-secret",
-                                       customer_id="brand-b-customer")) as handle:
-        yield handle
-
-
 @pytest.fixture
-def service(sandbox: SandboxHandle, second_sandbox: SandboxHandle,
+def service(sandbox: SandboxHandle, sandbox_b: SandboxHandle,
             tmp_path: Path) -> Iterator[ServeProcess]:
-    second_sandbox.reset(config=True)
     config = tmp_path / "accounts.toml"
-    config.write_text(two_brands(sandbox, second_sandbox, b_secret="wrong-secret"))
+    config.write_text(two_brands(sandbox, sandbox_b, b_secret="wrong-secret"))
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "console.db"),
            "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN, "SAILBRIDGE_PORT": str(free_port()),
            "SAILBRIDGE_HOST": "127.0.0.1"}

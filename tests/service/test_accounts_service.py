@@ -11,8 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from sailbridge.sandbox.config import SandboxConfig
-from sailbridge.sandbox.server import SandboxHandle, running_sandbox
+from sailbridge.sandbox.server import SandboxHandle
 
 from ..environment import clean_environment
 from .process import ADMIN_TOKEN, ServeProcess, free_port
@@ -20,21 +19,6 @@ from .test_operations import wait_for
 
 BOTH_KEY = "wk_web_feeds_both"
 A_KEY = "wk_app_feeds_a"
-
-
-@pytest.fixture(scope="module")
-def second_sandbox() -> Iterator[SandboxHandle]:
-    """Another Sailthru account: its own key, secret and customer id."""
-    config = SandboxConfig(api_key="brand-b-key", api_secret="brand-b-secret",
-                           customer_id="brand-b-customer", seed=11)
-    with running_sandbox(config) as handle:
-        yield handle
-
-
-@pytest.fixture
-def sandbox_b(second_sandbox: SandboxHandle) -> SandboxHandle:
-    second_sandbox.reset(config=True)
-    return second_sandbox
 
 
 def two_brands(a: SandboxHandle, b: SandboxHandle, b_secret: str | None = None) -> str:
