@@ -168,3 +168,29 @@ def test_a_source_naming_an_unknown_account_stops_serve_with_one_line(
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
     assert "source 'app' names an unknown account 'brand-c'" in line
     assert sandbox_b.config.api_secret not in result.stderr
+
+
+def test_a_signed_webhook_goes_to_the_accounts_of_the_source_whose_secret_signs_it(
+        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path) -> None:
+    import json
+
+    from sailbridge.server.webhook import signature
+
+    config = two_brands(sandbox, sandbox_b) + (
+        '\n[[sources]]\nname = "hooks-b"\nwebhook_secrets = ["hook-secret-b"]\n'
+        'accounts = ["brand-b"]\n')
+    service = start(config.replace('write_keys = ["wk_app_feeds_a"]',
+                                   'write_keys = ["wk_app_feeds_a"]\n'
+                                   'webhook_secrets = ["hook-secret-a"]'),
+                    str(tmp_path / "hooks.db"))
+    for user, secret in (("hooked-a", "hook-secret-a"), ("hooked-b", "hook-secret-b")):
+        body = json.dumps(identify(user)).encode()
+        response = requests.post(service.url + "/v1/webhook", data=body, timeout=10, headers={
+            "Content-Type": "application/json", "X-Signature": signature(secret, body)})
+        assert response.status_code == 200, response.text
+    service.wait_until_settled(2)
+    assert sandbox.user("hooked-a") is not None and sandbox_b.user("hooked-a") is None
+    assert sandbox_b.user("hooked-b") is not None and sandbox.user("hooked-b") is None
+    forged = requests.post(service.url + "/v1/webhook", data=b'{"type":"identify"}',
+                           timeout=10, headers={"X-Signature": "0" * 40})
+    assert forged.status_code == 401
