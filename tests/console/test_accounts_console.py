@@ -56,3 +56,19 @@ def test_the_console_shows_both_accounts_and_which_one_is_paused(
     page.click("table.events td.num a")
     assert page.inner_text("dd.account") == "brand-a"
     assert "wrong-secret" not in page.content() and "brand-b-secret" not in page.content()
+
+
+def test_the_tester_plans_and_sends_for_the_account_chosen(
+        page: Page, service: ServeProcess, sandbox: SandboxHandle) -> None:
+    log_in(page, service)
+    page.click("text=Event tester")
+    page.fill("textarea[name=events]",
+              '{"type": "identify", "userId": "tess", "traits": {"email": "t@example.com"}}')
+    page.select_option("form.tester select[name=account]", "brand-b")
+    page.click("button[value=explain]")
+    assert "Brand B" in page.inner_text("main")
+
+    page.select_option("form.tester select[name=account]", "brand-a")
+    page.click("button[value=send]")
+    wait_for(lambda: sandbox.user("tess") is not None)
+    assert "Brand B" not in page.inner_text("main")
