@@ -10,12 +10,20 @@ format.
 sailbridge's own lines name what happened in ``event`` (``"delivery paused"``, ``"event
 dead"``, ``"queue"``...) and put the details in fields, so they can be filtered by
 field rather than by parsing text.
+
+Identical errors repeated in a burst (a failing accept loop, a store outage seen by
+every poll: errors, and warnings carrying an exception or an ``error`` field) are
+written once per `REPEAT_WINDOW` seconds: the first
+goes out, the repeats are counted, and the next one written after the window carries
+``repeated`` — how many identical lines were held back. A flood of one error cannot
+fill the disk (the issue that prompted this wrote 29 MB in 20 s).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import MutableMapping
 from typing import Any, Literal, TextIO
 
@@ -43,6 +51,69 @@ def _tidy(logger: Any, method: str, event: MutableMapping[str, Any]) -> dict[str
             **{key: value for key, value in event.items() if key not in _FIRST}}
 
 
+REPEAT_WINDOW = 10.0
+"""Seconds during which an identical warning or error is counted rather than written."""
+
+
+class Repeats(logging.Filter):
+    """Holds back warnings and errors identical to one written less than ``window``
+    seconds ago, and tells the next one written how many were held back."""
+
+    def __init__(self, window: float = REPEAT_WINDOW) -> None:
+        super().__init__()
+        self._window = window
+        self._seen: dict[tuple[Any, ...], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _reports_a_failure(record):
+            return True
+        key = _identity(record)
+        now = time.monotonic()
+        written_at, held = self._seen.get(key, (float("-inf"), 0))
+        if now - written_at < self._window:
+            self._seen[key] = (written_at, held + 1)
+            return False
+        if len(self._seen) > 1000:  # many distinct lines: forget the old ones
+            self._seen = {k: v for k, v in self._seen.items() if now - v[0] < self._window}
+        self._seen[key] = (now, 0)
+        if held:
+            if isinstance(record.msg, dict):
+                record.msg["repeated"] = held
+            else:
+                record.repeated = held
+        return True
+
+
+def _reports_a_failure(record: logging.LogRecord) -> bool:
+    """An error, or a warning carrying an exception or an ``error`` field: the lines
+    that repeat while something keeps failing. A warning that marks a change of state
+    (``delivery paused``) is written each time it happens."""
+    if record.levelno >= logging.ERROR:
+        return True
+    if record.levelno < logging.WARNING:
+        return False
+    fields = record.msg if isinstance(record.msg, dict) else record.__dict__
+    return bool(record.exc_info) or "error" in fields
+
+
+def _identity(record: logging.LogRecord) -> tuple[Any, ...]:
+    """What makes two records the same line: logger, level, text and fields (not the
+    time), and the exception's type and message."""
+    if isinstance(record.msg, dict):  # structlog's event dict
+        text = repr(sorted((k, repr(v)) for k, v in record.msg.items() if k != "timestamp"))
+    else:
+        text = record.getMessage()
+    error = record.exc_info[1] if record.exc_info else None
+    extras = {key: repr(value) for key, value in record.__dict__.items()
+              if key not in _RECORD_FIELDS}
+    return (record.name, record.levelno, text, tuple(sorted(extras.items())),
+            type(error).__name__ if error else None, str(error) if error else None)
+
+
+_RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
+    "message", "asctime", "_from_structlog", "_logger", "_name", "repeated"}
+
+
 def configure_logging(level: str | int = "info", *, stream: TextIO | None = None,
                       render: Render | None = None) -> None:
     """Send every log record, structlog's and the standard library's, to ``stream``
@@ -61,6 +132,7 @@ def configure_logging(level: str | int = "info", *, stream: TextIO | None = None
         foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()], processors=final)
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
+    handler.addFilter(Repeats())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     numeric = level if isinstance(level, int) else logging.getLevelName(level.upper())

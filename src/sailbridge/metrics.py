@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from prometheus_client import (
     CollectorRegistry,
@@ -36,6 +36,7 @@ from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
+from sailbridge.supervise import RESTARTS
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +141,13 @@ class Metrics:
         self.delivery_paused = Gauge(
             "sailbridge_delivery_paused", "1 while delivery is paused (e.g. bad credentials).",
             registry=r, multiprocess_mode="mostrecent")
+        self.delivery_stalled = Gauge(
+            "sailbridge_delivery_stalled",
+            "1 when readiness judges delivery stalled or not running, else 0.",
+            registry=r, multiprocess_mode="max")
+        self._stalled: Callable[[], bool] | None = None
+        self.task_restarts = _TaskRestarts()
+        r.register(self.task_restarts)
         self.store_up = Gauge(
             "sailbridge_store_up", "1 when the store answered the last scrape, else 0.",
             registry=r, multiprocess_mode="mostrecent")
@@ -240,10 +248,17 @@ class Metrics:
     def mark_store_down(self) -> None:
         self.store_up.set(0)
 
+    def watch_delivery(self, stalled: Callable[[], bool]) -> None:
+        """Set ``sailbridge_delivery_stalled`` from ``stalled()`` at every scrape (set,
+        not a gauge function, so multiprocess mode writes it to its files too)."""
+        self._stalled = stalled
+
     # -- exposition ---------------------------------------------------------------------
 
     def render(self) -> bytes:
         """The Prometheus text exposition, aggregated over processes in multiprocess mode."""
+        if self._stalled is not None:
+            self.delivery_stalled.set(1 if self._stalled() else 0)
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             from prometheus_client import multiprocess
 
@@ -251,6 +266,7 @@ class Metrics:
             multiprocess.MultiProcessCollector(aggregate)  # type: ignore[no-untyped-call]
             aggregate.register(self.store_totals)  # the shared store's, not per process
             aggregate.register(self.route_usage)  # Sailthru's account-wide headers
+            aggregate.register(self.task_restarts)
             return generate_latest(aggregate)
         return generate_latest(self.registry)
 
@@ -267,4 +283,18 @@ class _StoreTotals(Collector):
             "sailbridge_events_deduplicated",
             "Events dropped as duplicates of a recent messageId (the store's total).")
         family.add_metric([], self.deduplicated)
+        yield family
+
+
+class _TaskRestarts(Collector):
+    """``sailbridge_background_task_restarts_total{task}``: the restarts of each
+    background task of this process (`sailbridge.supervise.RESTARTS`)."""
+
+    def collect(self) -> Iterable[Metric]:
+        family = CounterMetricFamily(
+            "sailbridge_background_task_restarts",
+            "Background tasks (delivery worker, heartbeat, housekeeping, SQLite writer...) "
+            "restarted after failing, by task.", labels=["task"])
+        for task, count in sorted(RESTARTS.items()):
+            family.add_metric([task], count)
         yield family

@@ -67,6 +67,24 @@ def check_job_ids(values: object) -> list[int]:
     return [check_job_id(value) for value in values]
 
 
+def storable_text(value: str, what: str) -> str:
+    """``value`` if a store can hold and compare it, else a `ValueError` naming ``what``.
+
+    PostgreSQL refuses a NUL character in text (SQLite would store it, so the two stores
+    would answer alike only by luck), and a lone surrogate is no UTF-8 at all: an
+    operator's filter or form carrying either gets a clear 400, never a 500.
+    """
+    if "\x00" in value:
+        raise ValueError(f"{what} contains a NUL character (\\u0000), which is never "
+                         "stored; remove it")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"{what} is not valid Unicode text (it holds a lone "
+                         "surrogate)") from None
+    return value
+
+
 def check_reason_filter(reason: object) -> str | None:
     """A reason filter as given: ``None`` (no filter) or text to look for. Empty text is
     refused: it would match every dead event, and replaying or listing everything
@@ -78,7 +96,7 @@ def check_reason_filter(reason: object) -> str | None:
     if not reason.strip():
         raise ValueError("an empty reason matches every dead event; give the text to look "
                          "for (or ask for all of them)")
-    return reason
+    return storable_text(reason, "the reason")
 
 
 class ReplayRefusal(Enum):

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import socket
 import threading
@@ -25,6 +27,7 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from sailbridge.delivery.observers import DeadEventLog
+from sailbridge.delivery.stall import Stall, judge
 from sailbridge.delivery.worker import Worker
 from sailbridge.logs import get_logger
 from sailbridge.metrics import Metrics
@@ -33,10 +36,19 @@ from sailbridge.server.admin import admin_routes
 from sailbridge.server.app import create_app
 from sailbridge.server.connections import ConnectionLimits, guarded_protocol
 from sailbridge.server.console import console_routes
+from sailbridge.server.files import (
+    FileLimit,
+    connection_cap,
+    listen_backlog,
+    raise_file_limit,
+    reserved_files,
+)
+from sailbridge.server.health import DeliveryCheck
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
 from sailbridge.store.base import SHOWN_COUNTS, Control, OperatorReads, Store
 from sailbridge.store.factory import describe_store, open_store
+from sailbridge.supervise import supervised
 from sailbridge.wiring import delivery_worker
 
 log = logging.getLogger("sailbridge.service")
@@ -58,10 +70,14 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
             if roles.delivery:
                 worker = await stack.enter_async_context(
                     delivery_worker(settings, store, metrics, observers=[DeadEventLog()]))
-                task = asyncio.create_task(worker.run())
+                task = asyncio.create_task(supervised("delivery worker", worker.run))
                 app.state.worker = worker
-            housekeeping = asyncio.create_task(keep_tidy(store, settings.retention))
-            summary = asyncio.create_task(log_queue_summary(store, settings.queue_log_interval))
+                app.state.delivery_check = delivery_check(worker, settings.delivery_stall_after)
+                metrics.watch_delivery(lambda: app.state.delivery_check() is not None)
+            housekeeping = asyncio.create_task(supervised(
+                "housekeeping", functools.partial(keep_tidy, store, settings.retention)))
+            summary = asyncio.create_task(supervised("queue log", functools.partial(
+                log_queue_summary, store, settings.queue_log_interval)))
             try:
                 yield
             finally:
@@ -74,12 +90,21 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
+    def delivery_stall() -> Stall | None:  # what readiness says, for the console
+        check: DeliveryCheck | None = getattr(app.state, "delivery_check", None)
+        return check() if check is not None else None
+
     extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker,
                                            accounts=settings.deployment().names),
-                              *console_routes(store, settings, metrics)]
+                              *console_routes(store, settings, metrics, delivery_stall)]
     app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
                      on_enqueued=_wake_worker)
     return app
+
+
+def delivery_check(worker: Worker, stall_after: float) -> DeliveryCheck:
+    """Readiness's question about ``worker``: is its delivery stalled, and why."""
+    return lambda: judge(worker.facts(), stall_after)
 
 
 HOUSEKEEPING_INTERVAL = 600.0
@@ -114,17 +139,28 @@ async def log_queue_summary(store: OperatorReads, interval: float) -> None:
             *SHOWN_COUNTS, "oldest_pending_age_seconds", "paused", "paused_reason")})
 
 
-def log_start(settings: Settings, roles: Roles) -> None:
+def log_start(settings: Settings, roles: Roles, files: FileLimit | None = None,
+              limits: ConnectionLimits | None = None) -> None:
     """The start line: version, roles, store and every setting's effective value, secrets
-    masked; then a warning per unknown ``SAILBRIDGE_*`` variable."""
+    masked, the open-file limit and the connection limit it allows; then a warning per
+    unknown ``SAILBRIDGE_*`` variable."""
     from sailbridge import __version__
 
     start_log = get_logger("sailbridge.service")
+    extra: dict[str, object] = {}
+    if files is not None and limits is not None:
+        extra = {"open_files": {"soft": files.soft, "hard": files.hard, "was": files.was},
+                 "max_connections": limits.max_connections}
+        if limits.max_connections < settings.max_connections:
+            extra["max_connections_capped"] = (
+                f"SAILBRIDGE_MAX_CONNECTIONS {settings.max_connections} lowered to "
+                f"{limits.max_connections}: the process may open {files.soft} files "
+                f"(raise `ulimit -n`)")
     start_log.info("sailbridge starting", version=__version__,
                    roles=[name for name in ("ingest", "delivery") if getattr(roles, name)],
                    store=describe_store(settings.database),
                    listen=f"http://{settings.host}:{settings.port}",
-                   settings=masked_settings(settings))
+                   settings=masked_settings(settings), **extra)
     for warning in unknown_environment():
         start_log.warning("unknown setting", detail=warning)
 
@@ -139,7 +175,11 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
         settings.deployment().check_credentials()
-    log_start(settings, roles)
+    files = raise_file_limit()
+    limits = ConnectionLimits.from_settings(settings)
+    limits = dataclasses.replace(limits, max_connections=connection_cap(
+        limits.max_connections, files.soft, reserved_files(settings.concurrency)))
+    log_start(settings, roles, files, limits)
     store = await open_store(settings.database)
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
@@ -147,8 +187,8 @@ async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = 
     # set up, so its lines come out in the same format as sailbridge's.
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
                             log_config=None, lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=30,
-                            http=guarded_protocol(ConnectionLimits.from_settings(settings)))
+                            timeout_graceful_shutdown=30, backlog=listen_backlog(files.soft),
+                            http=guarded_protocol(limits))
     await uvicorn.Server(config).serve()
 
 

@@ -101,11 +101,14 @@ def build_worker(settings: Settings, store: Store, accounts: Mapping[str, Accoun
     """A worker on ``store`` delivering for ``accounts``, configured from ``settings``;
     with ``metrics``, every attempt is counted there too."""
     every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
+    limited = [delivery.sender for delivery in accounts.values()
+               if isinstance(delivery.sender, RateLimitedSender)]
     return Worker(
         store, accounts, RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
         config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
         observer=Observers(every),
+        rate_limited=lambda: any(sender.waiting > 0 for sender in limited),
     )
 
 

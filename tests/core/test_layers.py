@@ -20,7 +20,7 @@ PACKAGE = Path(sailbridge.__file__).parent
 LAYERS: list[set[str]] = [
     # Foundations: plain values and helpers with no view of the product.
     {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity", "futures",
-     "examples"},
+     "examples", "supervise"},
     # Sailthru's vocabulary and its HTTP client; the sandbox imitates it from outside.
     {"sailthru"},
     {"sandbox"},

@@ -64,3 +64,36 @@ def test_on_a_terminal_lines_are_for_people() -> None:
     get_logger("sailbridge.test").info("queue", pending=4)
     text = stream.getvalue()
     assert not text.startswith("{") and "queue" in text and "pending" in text
+
+
+def test_identical_errors_in_a_burst_are_written_once_then_with_a_count(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    configure_logging("info", stream=stream)
+    clock = [1000.0]
+    monkeypatch.setattr("sailbridge.logs.time.monotonic", lambda: clock[0])
+    stdlib = logging.getLogger("sailbridge.test.accepting")
+    for _ in range(500):
+        try:
+            raise OSError(24, "Too many open files")
+        except OSError:
+            stdlib.exception("Exception in ASGI application")
+        get_logger("sailbridge.worker").warning("store unavailable", doing="claiming jobs",
+                                                error="OperationalError: server closed")
+        logging.getLogger("sailbridge.worker").info("not held back: info")
+        get_logger("sailbridge.worker").warning("delivery paused", reason="not held back")
+    get_logger("sailbridge.worker").warning("store unavailable", doing="reading the pause",
+                                            error="OperationalError: server closed")
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["event"] for line in lines if line["event"] not in (
+        "not held back: info", "delivery paused")] == [
+        "Exception in ASGI application", "store unavailable", "store unavailable"]
+    assert sum(line["level"] == "info" for line in lines) == 500
+    assert sum(line["event"] == "delivery paused" for line in lines) == 500
+    clock[0] += 11  # the window has passed: the next one is written, with the count
+    stdlib.error("Exception in ASGI application", exc_info=OSError(24, "Too many open files"))
+    get_logger("sailbridge.worker").warning("store unavailable", doing="claiming jobs",
+                                            error="OperationalError: server closed")
+    last = [json.loads(line) for line in stream.getvalue().splitlines()][-2:]
+    assert [(line["event"], line["repeated"]) for line in last] == [
+        ("Exception in ASGI application", 499), ("store unavailable", 499)]

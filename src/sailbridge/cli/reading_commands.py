@@ -72,6 +72,7 @@ def status(
         return status_view(await store.counts(), paused_accounts=paused)
 
     view = with_store(settings, read, read_only=True)
+    view["readiness"] = node_readiness(settings.host, settings.port)
     if json_output:
         typer.echo(json.dumps(view, indent=2))
         return
@@ -83,11 +84,49 @@ def status(
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
+    rows.append(("serve", readiness_line(view["readiness"])))
     print_table(stdout, ("state", "events"), rows, header=False)
     for paused, why in view["paused_accounts"].items():
         stdout.print(f"[bold red]delivery paused ({paused}):[/] {why}", highlight=False)
     if view["paused_accounts"]:
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
+
+
+def readiness_line(ready: dict[str, object]) -> str:
+    """The node's readiness in a few words: ready, not ready (why), or unreachable."""
+    if ready["status"] is None:
+        return f"not reachable at {ready['url']}"
+    if ready["status"] == 200:
+        return "ready"
+    return f"not ready ({ready['code']}): {ready['message']}"
+
+
+READINESS_TIMEOUT = 3.0
+"""Seconds ``status`` waits for the node's ``/readyz``."""
+
+
+def node_readiness(host: str, port: int) -> dict[str, object]:
+    """What the node at ``SAILBRIDGE_HOST``/``SAILBRIDGE_PORT`` answers on ``/readyz``
+    (the same judgement the console and the load balancer see): ``status`` (``None``
+    when it cannot be reached), ``code`` and ``message``."""
+    import urllib.error
+    import urllib.request
+
+    shown = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host
+    url = f"http://{shown}:{port}/readyz"
+    try:
+        with urllib.request.urlopen(url, timeout=READINESS_TIMEOUT) as answer:
+            status, body = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, body = error.code, error.read()
+    except (OSError, ValueError) as error:
+        return {"url": url, "status": None, "code": None, "message": str(error)}
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        parsed = {}
+    return {"url": url, "status": status, "code": parsed.get("code"),
+            "message": parsed.get("message")}
 
 
 def dlq_list(

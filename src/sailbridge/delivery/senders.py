@@ -42,13 +42,19 @@ class RateLimitedSender:
         self._limiter = limiter
         self._resends = resends
         self._account = account
+        self.waiting = 0
+        """Calls waiting for their route's rate limit (or its 429 block) right now."""
 
     async def send(self, call: Call) -> SailthruResponse:
         # One limiter for every account, keyed by (account, route): Sailthru's limits
         # are per account, so one account's 429s never hold another's routes.
         route = route_key(self._account, call.route)
         for attempt in range(self._resends + 1):
-            await self._limiter.acquire(route)
+            self.waiting += 1
+            try:
+                await self._limiter.acquire(route)
+            finally:
+                self.waiting -= 1
             try:
                 response = await self._client.send(call)
             except RateLimitedError as error:

@@ -23,7 +23,7 @@ import logging
 import time
 import uuid
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -32,12 +32,15 @@ from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt
 from sailbridge.delivery.executor import Outcome, deliver_event
 from sailbridge.delivery.fairness import claim_limits
 from sailbridge.delivery.retry import RetryPolicy
+from sailbridge.delivery.stall import DeliveryFacts, Progress
 from sailbridge.events import event_from_dict
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import Attempt, Job, Result, Store
+from sailbridge.store.errors import is_transient
 from sailbridge.store.memory import AccountMemory
+from sailbridge.supervise import supervised
 
 log = logging.getLogger("sailbridge.worker")
 PAUSE_READ_EVERY = 0.05
@@ -92,6 +95,7 @@ class Worker:
         observer: DeliveryObserver | None = None,
         clock: Clock = time.time,
         name: str | None = None,
+        rate_limited: Callable[[], bool] = lambda: False,
     ) -> None:
         self._store = store
         self._accounts = dict(accounts)
@@ -113,6 +117,17 @@ class Worker:
         self._refill = max(1, config.concurrency // 4)
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self._rate_limited = rate_limited
+        self.progress = Progress()
+
+    def facts(self) -> DeliveryFacts:
+        """What readiness judges delivery by (`sailbridge.delivery.stall.judge`)."""
+        return DeliveryFacts(
+            running=self.progress.running,
+            idle_for=time.monotonic() - self.progress.moved_at,
+            work_ready=self.progress.work_ready or bool(self._inflight),
+            paused=bool(self._paused_seen) and self._paused_seen >= set(self._accounts),
+            rate_limited=self._rate_limited())
 
     def wake(self) -> None:
         """New work was enqueued: look now instead of at the next poll."""
@@ -124,10 +139,13 @@ class Worker:
 
     async def run(self) -> None:
         """Run until `stop`; in-flight deliveries finish (or are released) before return."""
-        heartbeat = asyncio.create_task(self._heartbeat())
+        heartbeat = asyncio.create_task(supervised("delivery heartbeat", self._heartbeat))
+        self.progress.running = True
+        self.progress.moved(work_ready=self.progress.work_ready)
         try:
             await self._claim_loop()
         finally:
+            self.progress.running = False
             await self._drain()
             heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -151,9 +169,16 @@ class Worker:
                     free = self._free()
                 in_flight = self._in_flight_by_account()
                 self._claim_start += 1
+                claimed: list[Job] = []
+                answered = False
                 for account, limit in claim_limits(free, self._config.concurrency,
                                                    delivering, in_flight, self._claim_start):
-                    jobs += await self._claim(limit, account)
+                    got = await self._claim(limit, account)
+                    answered = answered or got is not None
+                    claimed += got or []
+                if answered:  # one look at every account's queue: found work or none
+                    self.progress.moved(work_ready=bool(claimed))
+                jobs += claimed
             for job in jobs:
                 self._start(job)
             if jobs:
@@ -179,7 +204,7 @@ class Worker:
             if in_flight.get(account) or self._clock() < self._probe_at.get(account, 0.0):
                 continue
             self._probe_at[account] = self._clock() + self._config.pause_probe_interval
-            jobs += await self._claim(1, account)
+            jobs += await self._claim(1, account) or []
         return jobs
 
     def _start(self, job: Job) -> None:
@@ -199,10 +224,12 @@ class Worker:
             self._paused_read_at = now
             try:
                 reasons = await self._store.paused_accounts()
-            except Exception:  # the store may be briefly unavailable; never die for it
-                log.exception("reading the pause failed; will try again")
+            except Exception as error:  # noqa: BLE001 - never die for the store
+                _store_failed("reading the pause", error)
                 return set(self._paused_seen)
             paused = {account for account in reasons if account in self._accounts}
+            if paused and paused >= set(self._accounts):  # nothing to deliver but probes
+                self.progress.moved(work_ready=False)
             for account in paused - self._paused_seen:  # set elsewhere
                 log.warning("delivery paused",
                             extra={"account": account, "reason": reasons[account]})
@@ -226,15 +253,17 @@ class Worker:
                 return
             await self._sleep_or_wake(remaining)
 
-    async def _claim(self, limit: int, account: str) -> list[Job]:
+    async def _claim(self, limit: int, account: str) -> list[Job] | None:
+        """Up to ``limit`` of ``account``'s ready jobs; ``None`` when the store failed."""
         if limit <= 0:
             return []
         try:
             return await self._store.claim(self.name, limit, self._config.lease,
                                            self._clock(), account=account)
-        except Exception:  # the store may be briefly unavailable; never die for it
-            log.exception("claim failed; will try again")
-            return []
+        except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
+            _store_failed("claiming jobs", error)
+            self.progress.work_ready = True  # cannot tell; presume there is
+            return None
 
     async def _sleep_or_wake(self, delay: float) -> None:
         """Until `wake` (or a delivery ended) since the last look, at most ``delay``."""
@@ -258,9 +287,13 @@ class Worker:
                 self._settling.add(job.id)
                 self._wake.set()
             await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
+            self.progress.moved(work_ready=self.progress.work_ready)
             self._observer.outcome(job, outcome, decision.result, self._clock() - started)
-        except Exception:
-            log.exception("delivery of job %s crashed; releasing it", job.id)
+        except Exception as error:
+            if is_transient(error):
+                _store_failed(f"settling job {job.id}; releasing it", error)
+            else:
+                log.exception("delivery of job %s crashed; releasing it", job.id)
             with contextlib.suppress(Exception):
                 await self._store.release(job.id, self._clock() + self._config.lease,
                                          worker=self.name)
@@ -341,9 +374,11 @@ class Worker:
         while True:
             await asyncio.sleep(interval)
             if self._inflight:
-                with contextlib.suppress(Exception):
+                try:
                     await self._store.heartbeat(self.name, list(self._inflight),
                                                 self._config.lease, self._clock())
+                except Exception as error:  # noqa: BLE001 - the next beat tries again
+                    _store_failed("extending leases", error)
 
     async def _drain(self) -> None:
         """Let in-flight deliveries finish; release those that outlast the timeout."""
@@ -356,6 +391,18 @@ class Worker:
         for job_id in list(self._inflight):
             with contextlib.suppress(Exception):
                 await self._store.release(job_id, self._clock(), worker=self.name)
+
+
+def _store_failed(doing: str, error: Exception) -> None:
+    """Log a store call that failed: a warning without a traceback when the store is
+    briefly away (it is retried), the traceback otherwise; repeats are collapsed by the
+    logging setup."""
+    if is_transient(error):
+        log.warning("store unavailable; will try again",
+                    extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+    else:
+        log.error("store call failed; will try again", exc_info=error,
+                  extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
 
 
 def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:

@@ -22,7 +22,7 @@ from sailbridge.events import InvalidEvent
 from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
 from sailbridge.intake.jobs import job_for
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -84,7 +84,7 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
 
 
-def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
+def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin",
                  on_enqueued: Callable[[Any], None] = lambda app: None,
                  accounts: Sequence[str] = (DEFAULT_ACCOUNT,)) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
@@ -173,8 +173,8 @@ def admin_routes(store: Store, token: str | None, prefix: str = "/admin",
         if not isinstance(user_id, str):
             return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
         try:
-            event = deletion_event(user_id)
-        except InvalidEvent as exc:
+            event = deletion_event(operations.storable_text(user_id, "user_id"))
+        except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
         job = msgspec.structs.replace(job_for(event, FORGET_WRITE_KEY, now, identity=None),

@@ -12,6 +12,11 @@ on them differently:
   answers within `READY_TIMEOUT` whatever the store does (a PostgreSQL outage makes a
   connection wait; the check does not wait with it).
 
+  On a node that delivers, readiness also holds delivery to account: 503 when the
+  delivery worker is not running, or has made no progress for
+  ``SAILBRIDGE_DELIVERY_STALL_AFTER`` seconds while work is ready (the judgement is
+  `sailbridge.delivery.stall.judge`; ``app.state.delivery_check`` supplies it).
+
 ``/healthz`` is readiness, as it always meant "the store is usable" here.
 """
 
@@ -20,16 +25,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from sailbridge.clock import Clock
-from sailbridge.store.base import Store
+from sailbridge.delivery.stall import Stall
+from sailbridge.store.base import Lifecycle
 from sailbridge.store.errors import StoreUnwritable
 
 log = logging.getLogger(__name__)
+
+DeliveryCheck = Callable[[], Stall | None]
+"""Whether this node's delivery is stalled (`sailbridge.delivery.stall.judge` applied)."""
 
 READY_TIMEOUT = 0.8
 """Seconds the readiness check waits for the store; the answer comes within a second."""
@@ -46,15 +56,23 @@ class Readiness:
     outage does not pile up one stuck connection attempt per probe.
     """
 
-    def __init__(self, store: Store, clock: Clock = time.time,
+    def __init__(self, store: Lifecycle, clock: Clock = time.time,
                  timeout: float = READY_TIMEOUT) -> None:
         self._store = store
         self._clock = clock
         self._timeout = timeout
         self._stuck: asyncio.Task[None] | None = None
 
-    async def check(self) -> tuple[int, dict[str, object]]:
-        """``(200, {"ok": true})`` or ``(503, {"ok": false, "code", "message"})``."""
+    async def check(self, delivery: DeliveryCheck | None = None
+                    ) -> tuple[int, dict[str, object]]:
+        """``(200, {"ok": true})`` or ``(503, {"ok": false, "code", "message"})``; with
+        ``delivery``, a stalled or stopped delivery is a 503 too."""
+        status, body = await self._check_store()
+        if status == 200 and delivery is not None and (stall := delivery()) is not None:
+            return self._unready(stall.code, stall.message)
+        return status, body
+
+    async def _check_store(self) -> tuple[int, dict[str, object]]:
         if self._stuck is not None and not self._stuck.done():
             return self._unready("store_unavailable",
                                  "the store has not answered the previous check yet")
@@ -86,7 +104,7 @@ def _consume(task: asyncio.Task[None]) -> None:
         task.exception()
 
 
-def health_routes(store: Store, clock: Clock = time.time) -> list[Route]:
+def health_routes(store: Lifecycle, clock: Clock = time.time) -> list[Route]:
     """``/livez`` (the process answers), ``/readyz`` and ``/healthz`` (the store takes writes)."""
 
     async def livez(request: Request) -> Response:
@@ -95,7 +113,7 @@ def health_routes(store: Store, clock: Clock = time.time) -> list[Route]:
     readiness = Readiness(store, clock)
 
     async def readyz(request: Request) -> Response:
-        status, body = await readiness.check()
+        status, body = await readiness.check(getattr(request.app.state, "delivery_check", None))
         return JSONResponse(body, status_code=status)
 
     return [Route("/livez", livez, methods=["GET"], name="livez"),

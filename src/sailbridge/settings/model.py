@@ -137,6 +137,7 @@ class Settings(BaseSettings):
     clear_incomplete_cart_after_hours: int | None = Field(default=None, ge=1)
     rename_vars: bool = True
     var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
+    delivery_stall_after: float = Field(default=120.0, ge=0)
     # Several Sailthru accounts (docs/configuration.md): none listed, the values above
     # are the account "default", fed by every write key and webhook secret.
     accounts: tuple[Account, ...] = ()

@@ -472,5 +472,10 @@ class Lifecycle(Protocol):
     async def close(self) -> None: ...
 
 
+class OperatorStore(Queue, AccountsMemory, OperatorReads, Control, Protocol):
+    """What the admin API and the console use: the reads and controls, the queue for the
+    events they send, and the memory the tester's and the event page's plans read."""
+
+
 class Store(Queue, AccountsMemory, OperatorReads, Control, Records, Lifecycle, Protocol):
     """The durable queue plus sailbridge's memory and shared control state: every role."""

@@ -6,6 +6,11 @@ so delivery code can handle them without knowing which database is underneath.
 
 from __future__ import annotations
 
+import sqlite3
+
+import psycopg
+import psycopg_pool
+
 
 class StoreError(Exception):
     """Base class of sailbridge's store errors."""
@@ -60,3 +65,17 @@ class StoreMissing(StoreUnavailable):
 class StoreUnwritable(StoreError):
     """The store answers but cannot accept writes now (a full disk, a read-only
     database); the message says why."""
+
+
+def is_transient(error: BaseException) -> bool:
+    """Whether ``error`` is the store being briefly unreachable rather than a fault in
+    the request: a lost or refused connection, a server shutting down or restarting, a
+    pool with no connection to give, a SQLite database locked by another process. A
+    background task meeting one waits and tries again; it never ends for it."""
+    if isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout,
+                          ConnectionError, TimeoutError, StoreUnwritable)):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "busy" in text
+    return False

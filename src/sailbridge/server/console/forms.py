@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlencode
 
 from starlette.requests import Request
 
+from sailbridge.operations import storable_text
 from sailbridge.store.base import REJECTED, ListState
 
 PAGE_SIZE = 50
@@ -24,9 +25,15 @@ class BadInput(Exception):
 
 
 def text(value: str | None) -> str | None:
-    """A filter's value: ``None`` when absent or blank."""
+    """A filter's value: ``None`` when absent or blank; `BadInput` when no store could
+    hold it (a NUL, a lone surrogate: `sailbridge.operations.storable_text`)."""
     value = value.strip() if value is not None else None
-    return value or None
+    if not value:
+        return None
+    try:
+        return storable_text(value, "The filter")
+    except ValueError as error:
+        raise BadInput(f"{error}.") from None
 
 
 def cursor(value: str | None) -> int | None:

@@ -28,6 +28,7 @@ async def overview(console: Console, request: Request) -> Response:
     oldest = status["oldest_pending_age_seconds"]
     return await console.render(request, "overview.html", {
         "status": status,
+        "stall": console.delivery(),
         "depth": counts.pending + counts.retrying + counts.claimed,
         "oldest": None if oldest is None else views.duration(oldest),
         "chart": minute_chart(minutes, now),

@@ -16,11 +16,12 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth
 from sailbridge.settings import Settings
 from sailbridge.store.accounts import pause_summary
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 PACKAGE = "sailbridge.server.console"
 """Where the templates and static files are (package data)."""
@@ -35,9 +36,12 @@ _ENV.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
 class Console:
     """What the pages need: the store, the settings, this process's metrics."""
 
-    store: Store
+    store: OperatorStore
     settings: Settings
     metrics: Metrics
+    delivery: Callable[[], Stall | None] = lambda: None
+    """Whether this node's delivery is stalled (what readiness says); never on a node
+    that does not deliver."""
 
     async def render(self, request: Request, template: str, context: dict[str, Any],
                      status: int = 200) -> Response:

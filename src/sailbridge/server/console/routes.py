@@ -28,12 +28,13 @@ from starlette.routing import BaseRoute, Mount, Route, request_response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth, dead, events, login, overview, tester
 from sailbridge.server.console.forms import BadInput, form, is_form
 from sailbridge.server.console.rendering import PACKAGE, Console, Page, see_other
 from sailbridge.settings import Settings
-from sailbridge.store.base import Store
+from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -111,12 +112,14 @@ class _SecurityHeaders:
 # -------------------------------------------------------------------- assembly
 
 
-def console_routes(store: Store, settings: Settings, metrics: Metrics) -> list[BaseRoute]:
-    """``/console`` and below: the console when an admin token is set, else 404s."""
+def console_routes(store: OperatorStore, settings: Settings, metrics: Metrics,
+                   delivery: Callable[[], Stall | None] = lambda: None) -> list[BaseRoute]:
+    """``/console`` and below: the console when an admin token is set, else 404s;
+    ``delivery`` says whether this node's delivery is stalled (as readiness does)."""
     if settings.admin_token is None:
         return [Route("/console", _disabled, methods=["GET", "POST"]),
                 Mount("/console", app=request_response(_disabled))]
-    console = Console(store, settings, metrics)
+    console = Console(store, settings, metrics, delivery)
 
     def page(handler: Page) -> Handler:
         return _page(console, handler)

@@ -96,7 +96,10 @@ async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
         conninfo, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
         kwargs={"autocommit": True, "application_name": "sailbridge",
                 "connect_timeout": connect_timeout},
-        name="sailbridge")
+        name="sailbridge",
+        # A connection the server closed (a restart, a failover, an idle timeout) is
+        # found and replaced when taken from the pool, not handed to a caller to fail.
+        check=AsyncConnectionPool.check_connection)
     try:
         await pool.open(wait=True, timeout=timeout)
     except BaseException:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 
+from sailbridge.supervise import record_failure
+
 CHECKPOINT_EVERY = 0.25
 """Seconds between background WAL checkpoints while writes are happening."""
 BACKSTOP_CHECKPOINT_PAGES = 10_000
@@ -50,8 +52,10 @@ class Checkpointer:
                 self._wake.clear()
                 try:
                     self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                except sqlite3.Error:  # busy or locked: the next round will do it
+                except sqlite3.OperationalError:  # busy or locked: the next round will do it
                     pass
+                except Exception as error:  # noqa: BLE001 - logged, counted, tried again
+                    record_failure("sqlite checkpointer", error, CHECKPOINT_EVERY)
                 if self._stopping.wait(CHECKPOINT_EVERY):
                     return
         finally:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import msgspec
 
@@ -22,8 +23,9 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.accounts import line_keys
-from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids, merge_forgotten
+from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids
 from sailbridge.store.sqlite.connection import QUERIES
 
 
@@ -50,9 +52,12 @@ def read_merged(db: sqlite3.Connection, account: str, anonymous_id: str, user_id
 
 
 def write_updates(db: sqlite3.Connection, account: str, updates: Sequence[MemoryUpdate],
-                  now: float) -> None:
+                  now: float) -> list[Person]:
     """Record ``updates`` in ``account``'s memory inside the caller's transaction
-    (shared with the queue's writer)."""
+    (shared with the queue's writer). A `ForgetUser` forgets the person's memory in
+    that account here; the people returned still have their finished jobs and
+    rejections to be forgotten (`find_traces`)."""
+    people: list[Person] = []
     for update in updates:
         match update:
             case RememberEmail(user_key, email):
@@ -67,67 +72,117 @@ def write_updates(db: sqlite3.Connection, account: str, updates: Sequence[Memory
                     "account": account, "anonymous_id": anonymous_id, "user_id": user_id,
                     "now": now})
             case ForgetUser(user_key):
-                forget_user(db, user_key, [account])
+                people.append(forget_memory(db, user_key, account))
+    return people
 
 
 def known_accounts(db: sqlite3.Connection) -> list[str]:
-    """Every account this file has queued for."""
+    """Every account this file has queued for (``default`` always)."""
     return [row[0] for row in db.execute(QUERIES["known_accounts"])]
 
 
-def forget_user(db: sqlite3.Connection, user_key: str,
-                accounts: Sequence[str] | None = None) -> Forgotten:
-    """Delete what this file holds about ``user_key``, in the caller's transaction.
+@dataclass(frozen=True)
+class Person:
+    """Someone being forgotten: their ids and remembered emails, and the newest job
+    and rejection that existed when their memory was forgotten (the search's end)."""
 
-    Memory (emails, carts, merges of the user and of the ids merged with them); the
-    finished jobs of those ids, or carrying one of their emails, with their history;
-    rejections mentioning them. Unfinished jobs stay: they come after the deletion in
-    the user's line and are new events. The job delivering the deletion (claimed now)
-    is marked, and deleted when it is finished (`take_forget_mark`). Secure delete is
-    ON for these deletes and the free pages are wiped (`overwriting`,
-    `wipe_free_pages`), so the bytes are overwritten; the caller checkpoints the WAL
-    (`truncate_wal`) after the commit.
+    keys: tuple[str, ...]
+    emails: tuple[str, ...]
+    through_job: int
+    through_rejection: int
+    account: str = DEFAULT_ACCOUNT
+    """The account they are forgotten in (their jobs there; their memory there)."""
+
+    def params(self) -> dict[str, str]:
+        return {"keys": _json(list(self.keys)), "emails": _json(list(self.emails)),
+                "needles": _json([f'"{key}"' for key in self.keys] + list(self.emails)),
+                "account": self.account, "line_keys": _json(line_keys(self.account, self.keys))}
+
+
+@dataclass(frozen=True)
+class Traces:
+    """What one chunk of the search found: finished job ids and rejection ids."""
+
+    jobs: tuple[int, ...] = ()
+    rejections: tuple[int, ...] = ()
+
+
+def forget_memory(db: sqlite3.Connection, user_key: str, account: str) -> Person:
+    """The first, short step of forgetting ``user_key``, in the caller's (writer's)
+    transaction: memory (emails, carts, merges of the user and of the ids merged with
+    them) deleted, and the job delivering the deletion (claimed now) marked, to be
+    deleted when finished (`take_forget_mark`). Unfinished jobs stay: they come after
+    the deletion in the user's line and are new events.
+
+    The finished jobs and rejections are searched afterwards, a chunk at a time on a
+    reader (`find_traces`), and deleted in short writer steps (`delete_traces`): a
+    search of millions of retained jobs never holds the writer, and so ingest.
     """
     with overwriting(db):
-        forgotten = [_forget_user(db, user_key, account)
-                     for account in (known_accounts(db) if accounts is None else accounts)]
-        wipe_free_pages(db)
-    return merge_forgotten(user_key, forgotten)
+        merges = db.execute(QUERIES["merges_touching"],
+                            {"account": account, "keys": _json([user_key])}).fetchall()
+        keys = linked_ids(merges, user_key)
+        keys_json = _json(list(keys))
+        emails = tuple(row[0] for row in db.execute(
+            QUERIES["emails_of"], {"account": account, "keys": keys_json}))
+        for query in ("forget_emails", "forget_carts", "forget_merges"):
+            db.execute(QUERIES[query], {"account": account, "keys": keys_json,
+                                        "emails": _json(list(emails))})
+        for (job_id,) in db.execute(QUERIES["claimed_jobs_of"], {
+                "line_keys": _json(line_keys(account, keys))}).fetchall():
+            db.execute(QUERIES["forget_when_finished"], {"id": job_id})
+        through_job, through_rejection = db.execute(QUERIES["forget_search_ends"]).fetchone()
+    return Person(keys, emails, through_job, through_rejection, account)
 
 
-def _forget_user(db: sqlite3.Connection, user_key: str, account: str) -> Forgotten:
-    """`forget_user` in one account (free pages are wiped once by the caller)."""
-    merges = db.execute(QUERIES["merges_touching"],
-                        {"account": account, "keys": _json([user_key])}).fetchall()
-    keys = linked_ids(merges, user_key)
-    keys_json = _json(list(keys))
-    line_keys_json = _json(line_keys(account, keys))
-    emails = [row[0] for row in db.execute(QUERIES["emails_of"],
-                                           {"account": account, "keys": keys_json})]
-    emails_json = _json(emails)
-    for query in ("forget_emails", "forget_carts", "forget_merges"):
-        db.execute(QUERIES[query], {"account": account, "keys": keys_json,
-                                    "emails": emails_json})
-    finished = db.execute(QUERIES["finished_jobs_of"], {
-        "account": account, "keys": keys_json, "line_keys": line_keys_json,
-        "emails": emails_json}).fetchall()
-    ids = _json([job_id for job_id, _state in finished])
-    db.execute(QUERIES["forget_attempts"], {"ids": ids})
-    db.execute(QUERIES["forget_jobs"], {"ids": ids})
-    needles = [f'"{key}"' for key in keys] + emails
-    rejections = db.execute(QUERIES["forget_rejections"], {"needles": _json(needles)}).rowcount
-    for name, delta in (("dead", -sum(state == "dead" for _id, state in finished)),
-                        ("rejected", -rejections)):
+def find_traces(db: sqlite3.Connection, person: Person, after_job: int,
+                after_rejection: int, span: int) -> Traces:
+    """The person's finished jobs (by id, ordering key or an email anywhere in the
+    payload) with ids in ``(after_job, after_job + span]``, and their rejections in
+    ``(after_rejection, after_rejection + span]`` — one bounded chunk of the search,
+    read on a reader connection."""
+    params = person.params()
+    jobs = rejections = ()
+    if after_job < person.through_job:
+        jobs = tuple(row[0] for row in db.execute(QUERIES["finished_jobs_of"], {
+            **params, "after": after_job,
+            "through": min(after_job + span, person.through_job)}))
+    if after_rejection < person.through_rejection:
+        rejections = tuple(row[0] for row in db.execute(QUERIES["rejections_of"], {
+            **params, "after": after_rejection,
+            "through": min(after_rejection + span, person.through_rejection)}))
+    return Traces(jobs, rejections)
+
+
+def delete_traces(db: sqlite3.Connection, traces: Traces) -> tuple[int, int]:
+    """Delete what `find_traces` found (jobs still finished: a replayed one stays), in
+    the writer's transaction, overwritten; the counts of jobs and rejections deleted."""
+    with overwriting(db):
+        ids = _json(list(traces.jobs))
+        states = [row[0] for row in db.execute(QUERIES["finished_states_of"], {"ids": ids})]
+        db.execute(QUERIES["forget_finished_attempts"], {"ids": ids})
+        db.execute(QUERIES["forget_finished_jobs"], {"ids": ids})
+        rejections = db.execute(QUERIES["forget_rejections"],
+                                {"ids": _json(list(traces.rejections))}).rowcount
+    for name, delta in (("dead", -states.count("dead")), ("rejected", -rejections)):
         if delta:
             db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
-    for (job_id,) in db.execute(QUERIES["claimed_jobs_of"],
-                                {"line_keys": line_keys_json}).fetchall():
-        db.execute(QUERIES["forget_when_finished"], {"id": job_id})
-    return Forgotten(keys, len(emails), len(finished), rejections)
+    return len(states), rejections
+
+
+def wipe(db: sqlite3.Connection) -> None:
+    """The forget's last step: every free page zeroed (`wipe_free_pages`)."""
+    with overwriting(db):
+        wipe_free_pages(db)
+
+
+def forgotten(person: Person, counts: Sequence[tuple[int, int]]) -> Forgotten:
+    return Forgotten(person.keys, len(person.emails), sum(jobs for jobs, _ in counts),
+                     sum(rejections for _, rejections in counts))
 
 
 def forget_finished_job(db: sqlite3.Connection, job_id: int) -> bool:
-    """Delete ``job_id`` and its history if `forget_user` marked it (the deletion of a
+    """Delete ``job_id`` and its history if `forget_memory` marked it (the deletion of a
     forgotten person, finished now), in the caller's transaction; whether it did."""
     if not db.execute(QUERIES["take_forget_mark"], {"id": job_id}).rowcount:
         return False

@@ -369,16 +369,45 @@ DELETE FROM memory_merge
 WHERE account = :account AND (anonymous_id IN (SELECT value FROM json_each(:keys))
                               OR user_id IN (SELECT value FROM json_each(:keys)));
 
+-- name: forget_search_ends
+-- The newest job and rejection when a person's memory was forgotten: the search for
+-- their traces goes up to these (anything newer is a new event, after the deletion).
+SELECT (SELECT coalesce(max(id), 0) FROM jobs), (SELECT coalesce(max(id), 0) FROM rejections);
+
 -- name: finished_jobs_of
--- Finished jobs of these ids (as user or in their ordering keys) or carrying one of
--- these emails anywhere in the payload. A scan of the finished jobs: forgetting is rare.
-SELECT id, state FROM jobs
-WHERE state IN ('delivered', 'skipped', 'dead') AND account = :account
+-- Finished jobs with ids in (:after, :through] of these ids (as user or in their
+-- ordering keys) or carrying one of these emails anywhere in the payload. One chunk of
+-- the search, on a reader (a range of the primary key: bounded work per chunk).
+SELECT id FROM jobs
+WHERE id > :after AND id <= :through
+  AND state IN ('delivered', 'skipped', 'dead') AND account = :account
   AND (user_key IN (SELECT value FROM json_each(:keys))
        OR EXISTS (SELECT 1 FROM json_each(jobs.ordering_keys) AS k
                   WHERE k.value IN (SELECT value FROM json_each(:line_keys)))
        OR EXISTS (SELECT 1 FROM json_each(:emails) AS e
                   WHERE instr(lower(CAST(jobs.event AS TEXT)), lower(e.value)) > 0));
+
+-- name: rejections_of
+-- Rejected events with ids in (:after, :through] mentioning an id (as a JSON string,
+-- quoted) or an email.
+SELECT id FROM rejections
+WHERE id > :after AND id <= :through
+  AND EXISTS (SELECT 1 FROM json_each(:needles) AS n
+              WHERE instr(lower(rejections.raw), lower(n.value)) > 0);
+
+-- name: finished_states_of
+-- Of the jobs found, those still finished (a replayed one is pending again and stays).
+SELECT state FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('delivered', 'skipped', 'dead');
+
+-- name: forget_finished_attempts
+DELETE FROM job_attempts WHERE job_id IN (
+    SELECT id FROM jobs WHERE id IN (SELECT value FROM json_each(:ids))
+                          AND state IN ('delivered', 'skipped', 'dead'));
+
+-- name: forget_finished_jobs
+DELETE FROM jobs
+WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('delivered', 'skipped', 'dead');
 
 -- name: forget_attempts
 DELETE FROM job_attempts WHERE job_id IN (SELECT value FROM json_each(:ids));
@@ -387,10 +416,7 @@ DELETE FROM job_attempts WHERE job_id IN (SELECT value FROM json_each(:ids));
 DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: forget_rejections
--- Rejected events mentioning an id (as a JSON string, quoted) or an email.
-DELETE FROM rejections
-WHERE EXISTS (SELECT 1 FROM json_each(:needles) AS n
-              WHERE instr(lower(rejections.raw), lower(n.value)) > 0);
+DELETE FROM rejections WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: claimed_jobs_of
 -- The job being delivered for these ids right now (the deletion itself): line heads.

@@ -12,6 +12,7 @@ loss, at one fsync per group commit.
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import sqlite3
 import time
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from sailbridge.clock import Clock
-from sailbridge.mapping.plan import ForgetUser, MemoryUpdate
+from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
@@ -39,25 +40,39 @@ from sailbridge.store.base import (
 )
 from sailbridge.store.errors import StoreUnwritable
 from sailbridge.store.guards import StoreGuards
-from sailbridge.store.memory import Forgotten, RememberedCart
+from sailbridge.store.memory import Forgotten, RememberedCart, merge_forgotten
 from sailbridge.store.send_plan import SentJob
 from sailbridge.store.sqlite import lifecycle, reads
 from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Checkpointer
 from sailbridge.store.sqlite.connection import Synchronous, connect, migrate
 from sailbridge.store.sqlite.intake import Intake, accept
 from sailbridge.store.sqlite.memory import (
-    forget_user,
+    Person,
+    Traces,
+    delete_traces,
+    find_traces,
+    forget_memory,
+    forgotten,
+    known_accounts,
     read_cart,
     read_email,
     read_merged,
     truncate_wal,
+    wipe,
     write_updates,
 )
 from sailbridge.store.sqlite.readers import Readers
 from sailbridge.store.sqlite.rows import encode
 from sailbridge.store.sqlite.sort_progress import SortProgress
+from sailbridge.store.sqlite.transaction import Tx
 from sailbridge.store.sqlite.writer import Kind, Writer
 
+FORGET_CHUNK = 20_000
+"""Ids (of jobs, of rejections) one step of a forget's search covers: ~50 ms of a
+reader's time per step, and a writer step only for what it found."""
+FORGET_SEARCH_SHARE = 0.5
+"""The share of its wall time a forget's search spends searching (it rests between
+chunks), so ingest keeps the CPU it needs on a small machine."""
 READ_SORTS_UP_TO = 2_000
 """`counts` and `find_jobs` (of pending jobs) first sort this store's accepted events if no more than
 this many wait (a short wait: what a client was just told is stored shows as a job);
@@ -141,10 +156,32 @@ class SqliteStore(StoreGuards):
             lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED)
 
     async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
-        accounts = None if account is None else [account]
-        forgotten = await self._writer.call(lambda tx: forget_user(tx.db, user_key, accounts))
+        accounts = await self._readers.call(known_accounts) if account is None else [account]
+        parts = [await self._forget_traces(await self._writer.call(
+            functools.partial(_forget_memory, user_key, name))) for name in accounts]
+        return merge_forgotten(user_key, parts)
+
+    async def _forget_traces(self, person: Person) -> Forgotten:
+        """Search the person's finished jobs and rejections a chunk at a time on a
+        reader, delete each chunk's finds in a short writer step, then wipe the free
+        pages and empty the WAL. The search takes at most `FORGET_SEARCH_SHARE` of
+        the time (it rests as long as its chunks take between them), so a machine
+        ingesting meanwhile keeps most of its CPU for that."""
+        counts: list[tuple[int, int]] = []
+        after_job = after_rejection = 0
+        while after_job < person.through_job or after_rejection < person.through_rejection:
+            started = time.monotonic()
+            traces = await self._readers.call(find_traces, person, after_job,
+                                              after_rejection, FORGET_CHUNK)
+            after_job += FORGET_CHUNK
+            after_rejection += FORGET_CHUNK
+            if traces.jobs or traces.rejections:
+                counts.append(await self._writer.call(functools.partial(_delete, traces)))
+            took = time.monotonic() - started
+            await asyncio.sleep(took * (1 - FORGET_SEARCH_SHARE) / FORGET_SEARCH_SHARE)
+        await self._writer.call(lambda tx: wipe(tx.db))
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
-        return forgotten
+        return forgotten(person, counts)
 
     async def _claim(self, worker: str, limit: int, lease: float, now: float,
                      account: str | None) -> list[Job]:
@@ -267,6 +304,14 @@ class SqliteStore(StoreGuards):
                     account: str = DEFAULT_ACCOUNT) -> None:
         if updates:
             now = self._clock()
-            await self._writer.call(lambda tx: write_updates(tx.db, account, updates, now))
-            if any(isinstance(update, ForgetUser) for update in updates):
-                await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
+            people = await self._writer.call(lambda tx: write_updates(tx.db, account, updates, now))
+            for person in people:
+                await self._forget_traces(person)
+
+
+def _delete(traces: Traces, tx: Tx) -> tuple[int, int]:
+    return delete_traces(tx.db, traces)
+
+
+def _forget_memory(user_key: str, account: str, tx: Tx) -> Person:
+    return forget_memory(tx.db, user_key, account)

@@ -33,6 +33,7 @@ from sailbridge.store.sqlite.connection import QUERIES
 from sailbridge.store.sqlite.memory import truncate_wal
 from sailbridge.store.sqlite.sort_progress import SortOutcome, SortProgress
 from sailbridge.store.sqlite.transaction import Tx
+from sailbridge.supervise import RESTARTS, Backoff, record_failure
 
 log = logging.getLogger("sailbridge.store.sqlite")
 
@@ -60,6 +61,10 @@ RECHECK_INBOX_EVERY = 1.0
 (another process may have left rows there)."""
 SORT_FAILURE_PAUSE = 1.0
 """Seconds the writer leaves the inbox alone after a sort failed (logged), before retrying."""
+
+WRITER_TASK = "sqlite writer"
+WRITER_BACKOFF = Backoff(first=0.05, most=2.0)
+"""Pauses after a writer round failed unexpectedly (its requests get the error)."""
 
 
 class Kind(enum.Enum):
@@ -134,19 +139,30 @@ class Writer:
 
     def _run(self) -> None:
         group: list[_Request[Any]] = []
+        delay: float | None = None
+        RESTARTS[WRITER_TASK] += 0
         try:
             while True:
-                item = self._next()
                 group = []
-                while item is not None:
-                    group.append(item)
-                    if len(group) >= self._max_batch:
-                        break
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        break
-                self._serve(group)
+                try:
+                    item = self._next()
+                    while item is not None:
+                        group.append(item)
+                        if len(group) >= self._max_batch:
+                            break
+                        try:
+                            item = self._queue.get_nowait()
+                        except queue.Empty:
+                            break
+                    self._serve(group)
+                except Exception as error:  # noqa: BLE001 - a round failed; the next may not
+                    _rollback(self._db)
+                    self._resolve([(request, None, error) for request in group])
+                    delay = WRITER_BACKOFF.after(delay)
+                    record_failure(WRITER_TASK, error, delay)
+                    time.sleep(delay)
+                    continue
+                delay = None
                 if item is None:
                     return
         except BaseException:
