@@ -27,6 +27,7 @@ def main() -> int:
     runs.append(["multinode.py", *(["--seconds", "3"] if quick else [])])
     runs.append(["backfill.py", *(["--identifies", "200000"] if quick else [])])
     runs.append(["filters.py", *(["--events", "1000", "--rounds", "1"] if quick else [])])
+    runs.append(["backlog.py", *(["--users", "100"] if quick else [])])
     failed = 0
     for script, *args in runs:
         print(f"\n=== {script} {' '.join(args)}", flush=True)

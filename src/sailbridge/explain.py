@@ -6,6 +6,11 @@ Sailthru, so the output cannot drift from what delivery does. The store's memory
 opened read-only and never migrated (`sailbridge.store.readonly`). Secrets never
 appear: calls are shown as their real parameters, and the signature is described
 rather than computed.
+
+When coalescing is on, events that would share one call if they were queued together
+(a backlog: the worker merges a user's consecutive profile updates and cart changes)
+say so in ``sentTogether``: the positions riding together and the merged call. Each
+event's own ``calls`` are what it costs when delivered alone, as at light load.
 """
 
 from __future__ import annotations
@@ -18,12 +23,14 @@ from sailbridge.delivery.executor import (
     LookupRecord,
     MemoryFirstFacts,
     PlaceholderFacts,
+    resolve_group,
     resolve_plan,
 )
 from sailbridge.events import Event, EventType
 from sailbridge.inputs import Entry
 from sailbridge.mapping import ignored_overrides
 from sailbridge.mapping.cart_expiry import expiry_warning
+from sailbridge.mapping.coalescing import Kind, Member, Unmergeable, partition
 from sailbridge.mapping.consent import consent_verdict
 from sailbridge.mapping.filters import Filtered, Passed, apply_filters
 from sailbridge.mapping.options import MappingOptions
@@ -142,6 +149,10 @@ async def explain_entries(entries: list[Entry], settings: Settings,
             explained.append({"position": entry.position,
                               **await explain_event(entry.event, settings, dry_run,
                                                     write_key=write_key, account=account)})
+        if settings.coalescing:
+            await _show_groups(entries, explained, settings,
+                               DryRunMemory(memory if memory is not None else stored),
+                               write_key)
     finally:
         if stored is not None:
             await stored.close()
@@ -180,6 +191,49 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
     view.update(gate_view(event, options, write_key, resolved.plan))
     view.update(_plan_view(resolved.plan, settings))
     return view
+
+
+async def _show_groups(entries: list[Entry], explained: list[dict[str, Any]],
+                       settings: Settings, memory: DryRunMemory, write_key: str) -> None:
+    """Mark the events that would share a call when queued together (a backlog): each
+    member of a merged run gets ``sentTogether`` with the run's positions and its calls.
+
+    The file is replayed user line by user line, run by run, over a fresh dry-run
+    memory, as the worker would deliver a backlog of it (`partition`, `resolve_group`).
+    """
+    lines: dict[str | None, list[int]] = {}
+    for index, entry in enumerate(entries):
+        if entry.event is not None:
+            lines.setdefault(entry.event.user_key, []).append(index)
+    runs: list[tuple[list[int], Kind | None]] = []
+    for indexes in lines.values():
+        events = [entries[i].event for i in indexes]
+        for run in partition([event for event in events if event is not None]):
+            runs.append((indexes[run.start:run.stop], run.kind if len(run) > 1 else None))
+    options = settings.mapping_options()
+    for indexes, kind in sorted(runs, key=lambda run: run[0][0]):
+        lookups: list[LookupRecord] = []
+        facts = MemoryFirstFacts(memory, PlaceholderFacts(), settings.cart_memory_ttl, lookups)
+        members = [Member(event, write_key) for i in indexes
+                   if (event := entries[i].event) is not None]
+        if kind is None:
+            resolved = await resolve_plan(members[0].event, options, facts, lookups,
+                                          write_key=write_key)
+            if isinstance(resolved.plan, Deliver):
+                await memory.apply(resolved.plan.remember)
+            continue
+        group = await resolve_group(members, kind, options, facts)
+        if isinstance(group, Unmergeable):
+            continue  # delivered one by one
+        await memory.apply(group.remember)
+        riders = [indexes[i] for i in group.riders]
+        if len(riders) < 2:
+            continue
+        together = {"kind": kind.value,
+                    "positions": [entries[i].position for i in riders],
+                    "calls": [call_view(call, settings) for call in group.calls]}
+        for i in riders:
+            explained[i]["sentTogether"] = together
 
 
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:

@@ -31,9 +31,11 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from sailbridge.drain import DrainEstimate
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
 from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 from sailbridge.supervise import RESTARTS
@@ -48,6 +50,8 @@ QUEUE_STATES = tuple(SHOWN_COUNTS.values())
 
 NO_CALL = "none"
 """The ``route`` label of an outcome reached without calling Sailthru (e.g. skipped)."""
+ALL_ROUTES = "all"
+"""The ``route`` label of the whole backlog's drain time (the sum over routes)."""
 
 
 class Metrics:
@@ -138,6 +142,12 @@ class Metrics:
             "sailbridge_queue_oldest_pending_age_seconds",
             "Age of the oldest job still waiting for delivery (0 when none).",
             registry=r, multiprocess_mode="mostrecent")
+        self.backlog_drain = Gauge(
+            "sailbridge_backlog_drain_seconds",
+            "Seconds the queued events need at each Sailthru route's current limit "
+            "(the one Sailthru reports, else the configured one); route=\"all\" is the "
+            "sum over routes.",
+            ["route"], registry=r, multiprocess_mode="mostrecent")
         self.delivery_paused = Gauge(
             "sailbridge_delivery_paused", "1 while delivery is paused (e.g. bad credentials).",
             registry=r, multiprocess_mode="mostrecent")
@@ -151,6 +161,11 @@ class Metrics:
         self.store_up = Gauge(
             "sailbridge_store_up", "1 when the store answered the last scrape, else 0.",
             registry=r, multiprocess_mode="mostrecent")
+
+        self._drain_routes: set[str] = set()
+        self.rate_limits: dict[str, float] = dict(DEFAULT_RATE_LIMITS)
+        """The configured per-second limits the drain time falls back on (the service
+        sets them from its settings)."""
 
         # per-route use of Sailthru's rate limits over the last minute (the console's view)
         self.route_usage = RouteUsage()
@@ -244,6 +259,16 @@ class Metrics:
         self.queue_oldest_pending_age.set(max(now - oldest, 0.0) if oldest is not None else 0.0)
         self.delivery_paused.set(1 if counts.paused_reason else 0)
         self.store_up.set(1)
+
+    def update_drain(self, estimate: DrainEstimate) -> None:
+        """Set the drain-time gauges: one per route with calls waiting (routes drained
+        since the last scrape go to 0), and route="all" for the total."""
+        for seen in self._drain_routes:
+            self.backlog_drain.labels(seen).set(0.0)
+        for route in estimate.routes:
+            self._drain_routes.add(route.route)
+            self.backlog_drain.labels(route.route).set(route.seconds)
+        self.backlog_drain.labels(ALL_ROUTES).set(estimate.total_seconds)
 
     def mark_store_down(self) -> None:
         self.store_up.set(0)

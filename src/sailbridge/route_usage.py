@@ -68,6 +68,10 @@ class RouteUsage(Collector):
         if headers is not None:
             ring.headers = headers
 
+    def reported_limits(self) -> dict[str, RateLimitInfo | None]:
+        """Each route's latest ``X-Rate-Limit-*`` headers (``None`` where none came)."""
+        return {route: ring.headers for route, ring in self._routes.items()}
+
     def snapshot(self) -> dict[str, RouteUse]:
         """Every route called so far, with its use over the last `WINDOW_SECONDS`."""
         oldest = int(self._clock()) - WINDOW_SECONDS

@@ -62,6 +62,7 @@ class Roles:
 
 def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) -> Starlette:
     """The ASGI app for these roles, with the worker (if any) in its lifespan."""
+    metrics.rate_limits = settings.rate_limits_per_second
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -31,6 +31,7 @@ from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import MeasuredSender, RateLimitedSender
 from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
 from sailbridge.delivery.worker import AccountDelivery, DeliveryObserver, Worker, WorkerConfig
+from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.metrics import Metrics
 from sailbridge.sailthru.client import SailthruClient, Sender
 from sailbridge.settings import DEFAULT_MAX_RATE_LIMIT_BLOCK, Settings
@@ -106,7 +107,8 @@ def build_worker(settings: Settings, store: Store, accounts: Mapping[str, Accoun
     return Worker(
         store, accounts, RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
-        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout),
+        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout,
+                            group_size=MAX_MEMBERS if settings.coalescing else 1),
         observer=Observers(every),
         rate_limited=lambda: any(sender.waiting > 0 for sender in limited),
     )

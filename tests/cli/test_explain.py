@@ -203,3 +203,38 @@ def test_explain_goes_on_without_memory_when_postgresql_is_unreachable() -> None
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)[0]["lookups"][0]["source"] == "planned"
     assert "without sailbridge's memory: PostgreSQL is not reachable" in result.stderr
+
+
+SESSION = [
+    {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com", "plan": "free"}},
+    {"type": "identify", "userId": "bob", "traits": {"plan": "trial"}},
+    {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}},
+    {"type": "track", "userId": "ann", "event": "Product Added",
+     "properties": {"product_id": "p1", "price": 2, "url": "https://shop/p1"}},
+    {"type": "track", "userId": "ann", "event": "Product Added",
+     "properties": {"product_id": "p2", "price": 3, "url": "https://shop/p2"}},
+    {"type": "track", "userId": "ann", "event": "Signed Up"},
+]
+
+
+def test_explain_shows_which_events_would_share_a_call_in_a_backlog(tmp_path: Path) -> None:
+    views = explain("\n".join(json.dumps(event) for event in SESSION), tmp_path)
+
+    profile = views[0]["sentTogether"]
+    assert views[2]["sentTogether"] == profile
+    assert profile["kind"] == "profile" and profile["positions"] == ["line 1", "line 3"]
+    [call] = profile["calls"]
+    assert call["params"]["vars"] == {"email": "ann@example.com", "plan": "pro"}
+    cart = views[3]["sentTogether"]
+    assert views[4]["sentTogether"] == cart and cart["positions"] == ["line 4", "line 5"]
+    assert [item["id"] for item in cart["calls"][0]["params"]["items"]] == ["p1", "p2"]
+    assert cart["calls"][0]["params"]["email"] == "ann@example.com"
+    for alone in (views[1], views[5]):
+        assert "sentTogether" not in alone
+    assert len(views[2]["calls"]) == 1  # each event's own call, as delivered alone
+
+
+def test_explain_shows_no_grouping_with_coalescing_off(tmp_path: Path) -> None:
+    views = explain("\n".join(json.dumps(event) for event in SESSION), tmp_path,
+                    SAILBRIDGE_COALESCING="false")
+    assert not any("sentTogether" in view for view in views)

@@ -52,14 +52,20 @@ def run(args: list[str], sandbox: SandboxHandle, database: str) -> subprocess.Co
 
 def planned_requests(views: list[dict[str, Any]], base: str) -> list[tuple[str, str, Any]]:
     """The requests explain says delivery will make, in order: lookups Sailthru answers
-    (not those memory answers), then each event's calls."""
+    (not those memory answers), then each event's calls — or, for events `send` queues
+    together that share a call (``sentTogether``), that call once, at the first of them."""
     planned = []
     for view in views:
         for lookup in view.get("lookups", []):
             if lookup["source"] == "planned":
                 call = lookup["call"]
                 planned.append((call["method"], call["url"].removeprefix(base), call["params"]))
-        for call in view.get("calls", []):
+        together = view.get("sentTogether")
+        if together is None:
+            calls = view.get("calls", [])
+        else:
+            calls = together["calls"] if view["position"] == together["positions"][0] else []
+        for call in calls:
             planned.append((call["method"], call["url"].removeprefix(base), call["params"]))
     return planned
 
@@ -74,6 +80,8 @@ def test_explain_plans_exactly_the_requests_delivery_makes(
     views = json.loads(explained.stdout)
     assert [view["outcome"] for view in views] == OUTCOMES
     assert views[10]["warnings"]  # the opt-out override on a track
+    # The file is queued at once: the three cart changes of u-1 share one cart post.
+    assert [view.get("sentTogether", {}).get("kind") for view in views[3:6]] == ["cart"] * 3
 
     sent = run(["send", "--json", str(path)], sandbox, database)
 

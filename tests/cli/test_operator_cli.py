@@ -358,3 +358,30 @@ def test_send_shows_why_it_is_retrying(env: dict[str, str], tmp_path: Path) -> N
                if line.startswith("sending: retrying: ")]
     assert retries and "127.0.0.1" in retries[0], result.stderr
     assert "sending: 1/1 finished" in result.stderr
+
+
+def test_status_says_when_the_backlog_drains_at_sailthrus_limits(env: dict[str, str],
+                                                                 tmp_path: Path) -> None:
+    import asyncio
+
+    from sailbridge.store.base import NewJob
+    from sailbridge.store.sqlite import SqliteStore
+
+    async def queue() -> None:
+        store = await SqliteStore.open(str(tmp_path / "sailbridge.db"))
+        jobs = [NewJob("wk", f"m{n}", {"type": "track", "userId": f"u{n}", "event": "Bought"},
+                       "track", f"u{n}", (f"u{n}",), 900.0) for n in range(80)]
+        jobs += [NewJob("wk", f"i{n}", {"type": "identify", "userId": f"u{n}"},
+                        "identify", f"u{n}", (f"u{n}",), 900.0) for n in range(600)]
+        await store.enqueue(jobs, [], 0.0, 1_000.0)
+        await store.close()
+
+    asyncio.run(queue())
+    view = json.loads(run(["status", "--json"], env).stdout)
+    assert view["drain"] == {"total_seconds": 4.0, "routes": [
+        {"route": "POST /event", "calls": 80, "limit_per_second": 40.0,
+         "limit_from": "configured", "seconds": 2.0},
+        {"route": "POST /user", "calls": 600, "limit_per_second": 300.0,
+         "limit_from": "configured", "seconds": 2.0}]}
+    piped = run(["status"], env).stdout.splitlines()
+    assert "all routes\t680\t\t4 s" in piped

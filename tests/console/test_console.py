@@ -207,3 +207,24 @@ def test_dead_events_chosen_by_reason_are_purged_after_confirmation(
     page.click("text=Yes, purge")
     expect(page.locator(".banner.flash")).to_have_text("Purged 1 dead event.")
     assert service.admin("/status")["dead"] == 0
+
+
+def test_the_overview_says_when_a_backlog_drains_and_merged_events_link_each_other(
+        page: Page, serve_process: StartServe) -> None:
+    ingest = serve_process("--ingest-only")
+    post_batch(ingest.url, [{"type": "identify", "userId": "merged", "messageId": f"mg-{n}",
+                             "traits": {f"trait_{n}": n}} for n in range(3)])
+    log_in(page, ingest)
+    expect(page.locator(".facts")).to_contain_text("Drains in")
+    row = page.locator("table.routes tr", has_text="POST /user")
+    expect(row).to_contain_text("3")
+    expect(page.locator(".facts")).not_to_contain_text("nothing waiting")
+    ingest.terminate()
+
+    service = serve_process(database=ingest.env["SAILBRIDGE_DATABASE"])
+    service.wait_until_settled(3)
+    page.goto(service.url + "/console/events/1")
+    reason = page.locator(".attempt .reason")
+    expect(reason).to_contain_text("sent together with #2, #3")
+    reason.locator("a", has_text="#3").click()
+    expect(page.locator(".attempt .reason")).to_contain_text("sent together with #1, #2")

@@ -231,3 +231,14 @@ def test_issue_21_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "24")
     options = load_settings().mapping_options()
     assert (options.var_name_max_length, options.clear_cart_after_hours) == (32, 24)
+
+
+def test_coalescing_is_on_by_default_and_a_bad_value_is_named(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().coalescing is True
+    monkeypatch.setenv("SAILBRIDGE_COALESCING", "false")
+    assert load_settings().coalescing is False
+    monkeypatch.setenv("SAILBRIDGE_COALESCING", "sometimes")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value).startswith("SAILBRIDGE_COALESCING is invalid: 'sometimes'")

@@ -6,7 +6,9 @@ import pytest
 
 from sailbridge.server.console.auth import safe_next, session_key, token_matches
 from sailbridge.server.console.chart import MINUTES, minute_chart, nice_ceiling
-from sailbridge.server.console.views import duration, when
+from sailbridge.render import duration
+from sailbridge.server.console import views
+from sailbridge.server.console.views import when
 from sailbridge.store.base import MinuteCount
 
 NOW = 1_800_000_030.0  # 30 s into a minute
@@ -70,3 +72,11 @@ def test_the_session_key_is_bound_to_the_token_and_is_not_the_token() -> None:
     assert session_key(token) != session_key(token + "x")
     assert token not in session_key(token)
     assert token_matches(token, token) and not token_matches("nope", token)
+
+
+def test_events_sent_together_link_to_each_other_and_the_rest_is_escaped() -> None:
+    assert str(views.job_links("sent together with #12, #13")) == (
+        'sent together with <a href="/console/events/12">#12</a>, '
+        '<a href="/console/events/13">#13</a>')
+    assert str(views.job_links("<b>#7</b>")) == (
+        '&lt;b&gt;<a href="/console/events/7">#7</a>&lt;/b&gt;')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import requests
 
 from sailbridge.store.base import StatusCounts, Store
@@ -107,3 +108,18 @@ def test_duplicates_and_unsorted_events_are_the_stores_counts(serve: Serve) -> N
     assert metric_value(text, "sailbridge_events_deduplicated_total") == 5
     assert metric_value(text, "sailbridge_queue_inbox_events") == 3
     assert metric_value(text, "sailbridge_queue_jobs", state="pending") == 7
+
+
+def test_metrics_give_the_backlogs_drain_time_per_route_and_in_all(server: LiveServer) -> None:
+    batch = [*({"type": "track", "userId": f"u{n}", "event": "E"} for n in range(4)),
+             *({"type": "identify", "userId": f"u{n}"} for n in range(6))]
+    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
+                  headers=basic_auth(WRITE_KEY), timeout=10)
+    text = scrape(server)
+    # Nothing answered yet, so the configured limits: 40/s and 300/s.
+    assert metric_value(text, "sailbridge_backlog_drain_seconds",
+                        route="POST /event") == pytest.approx(4 / 40)
+    assert metric_value(text, "sailbridge_backlog_drain_seconds",
+                        route="POST /user") == pytest.approx(6 / 300)
+    assert metric_value(text, "sailbridge_backlog_drain_seconds",
+                        route="all") == pytest.approx(4 / 40 + 6 / 300)

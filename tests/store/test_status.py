@@ -55,3 +55,21 @@ async def test_a_working_store_is_writable(store: Store) -> None:
     await store.check_writable(1_000.0)
     await store.check_writable(1_001.0)
     assert (await store.counts()).pending == 0
+
+
+async def test_queued_kinds_count_unfinished_jobs_by_type_and_event_name(store: Store) -> None:
+    await enqueue(store,
+                  new_job("u1", event={"type": "track", "userId": "u1", "event": "Product Added"}),
+                  new_job("u2", event={"type": "track", "userId": "u2", "event": "Product Added"}),
+                  new_job("u3", event_type="identify",
+                          event={"type": "identify", "userId": "u3"}),
+                  new_job("u4", event={"type": "track", "userId": "u4", "event": "Signed Up"}))
+    [first, *_] = await store.claim("w1", 1, 60.0, 1_000.0)
+    await store.finish(first.id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
+
+    sample = await store.queued_kinds()
+
+    assert sample.kinds == {("track", "Product Added"): 1, ("identify", None): 1,
+                            ("track", "Signed Up"): 1}
+    assert sample.sampled == 3
+    assert (await store.queued_kinds(limit=2)).sampled == 2

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -28,9 +28,12 @@ from sailbridge.cli.options import (
     reason_filter,
 )
 from sailbridge.explain import explain_entries
-from sailbridge.render import print_table
+from sailbridge.render import duration, print_table
 from sailbridge.settings import Settings
 from sailbridge.store.base import REJECTED, SHOWN_COUNTS, ListState
+
+if TYPE_CHECKING:
+    from sailbridge.store.base import QueuedKinds, StatusCounts, Store
 
 EVENT_STATES = (*ListState, REJECTED)
 
@@ -60,18 +63,22 @@ def status(
 ) -> None:
     """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events
     (the whole store's), and which accounts are paused (only ``--account``'s when given)."""
+    from sailbridge.drain import backlog_estimate, drain_view
     from sailbridge.operations import status_view
 
     settings = read_settings(config)
     name = checked_account(settings, account)
 
-    async def read(store: Any) -> Any:
+    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds, dict[str, str]]:
         paused = await store.paused_accounts()
         if name is not None:
             paused = {name: paused[name]} if name in paused else {}
-        return status_view(await store.counts(), paused_accounts=paused)
+        return await store.counts(), await store.queued_kinds(), paused
 
-    view = with_store(settings, read, read_only=True)
+    counts, sample, paused = with_store(settings, read, read_only=True)
+    view = status_view(counts, paused_accounts=paused)
+    estimate = backlog_estimate(counts, sample, settings.rate_limits_per_second)
+    view["drain"] = drain_view(estimate)
     view["readiness"] = node_readiness(settings.host, settings.port)
     if json_output:
         typer.echo(json.dumps(view, indent=2))
@@ -86,8 +93,16 @@ def status(
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
     rows.append(("serve", readiness_line(view["readiness"])))
     print_table(stdout, ("state", "events"), rows, header=False)
-    for paused, why in view["paused_accounts"].items():
-        stdout.print(f"[bold red]delivery paused ({paused}):[/] {why}", highlight=False)
+    if estimate.routes:
+        drain_rows: list[tuple[object, ...]] = [
+            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
+             duration(route.seconds)) for route in estimate.routes]
+        drain_rows.append(("all routes", estimate.total_calls, "",
+                           duration(estimate.total_seconds)))
+        print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
+    for paused_account, why in view["paused_accounts"].items():
+        stdout.print(f"[bold red]delivery paused ({paused_account}):[/] {why}",
+                     highlight=False)
     if view["paused_accounts"]:
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
 

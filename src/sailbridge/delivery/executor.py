@@ -19,6 +19,7 @@ from sailbridge.clock import Clock
 from sailbridge.events import Event
 from sailbridge.mapping import cart_from_sailthru, plan_event
 from sailbridge.mapping.cart_expiry import cart_time
+from sailbridge.mapping.coalescing import GroupPlan, Kind, Member, Unmergeable, plan_group
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.mapping.plan import (
     UNKNOWN,
@@ -36,7 +37,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.sailthru.client import Sender, is_user_not_found
-from sailbridge.sailthru.errors import SailthruError
+from sailbridge.sailthru.errors import PermanentError, SailthruError
 from sailbridge.store.base import Result
 from sailbridge.store.memory import Memory
 
@@ -112,6 +113,21 @@ async def resolve_plan(
         facts = await source.resolve(plan.request, facts)
         plan = plan_event(event, options, facts, write_key=write_key)
     raise RuntimeError(f"mapping kept asking for lookups for event {event.message_id!r}")
+
+
+async def resolve_group(
+    members: Sequence[Member], kind: Kind, options: MappingOptions, source: FactSource,
+) -> GroupPlan | Unmergeable:
+    """The merged plan of a run of one user's events (`plan_group`), each fact the
+    group needs resolved once through ``source``."""
+    facts = Facts()
+    result = plan_group(members, kind, options, facts)
+    for _ in range(MAX_LOOKUPS):
+        if not isinstance(result, Lookup):
+            return result
+        facts = await source.resolve(result.request, facts)
+        result = plan_group(members, kind, options, facts)
+    raise RuntimeError("mapping kept asking for lookups for a group")
 
 
 class Fallback(Protocol):
@@ -353,3 +369,65 @@ async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Me
                            error=error)
     await memory.apply(remember)
     return Outcome(Result.DELIVERED, calls=made, lookups=lookups)
+
+
+@dataclass
+class GroupDelivered:
+    """The run's calls were made: one outcome per member, in order (riders delivered
+    with the shared calls, the others skipped or failed as they would be alone)."""
+
+    outcomes: list[Outcome]
+
+
+@dataclass
+class GroupFailed:
+    """A lookup or a shared call failed for a reason that is no one member's (Sailthru
+    down, 429s, credentials): the attempt belongs to the run's first member, and the
+    others wait behind it untouched."""
+
+    outcome: Outcome
+
+
+@dataclass
+class GroupRefused:
+    """Not delivered together: the plan could not merge, or Sailthru refused the merged
+    call (`PermanentError`, e.g. one var, a template). The members go one by one, so
+    the reason lands on the event it belongs to."""
+
+    reason: str
+
+
+GroupOutcome: TypeAlias = GroupDelivered | GroupFailed | GroupRefused
+
+
+async def deliver_group(members: Sequence[Member], kind: Kind, options: MappingOptions,
+                        memory: Memory, sender: Sender, cart_ttl: float) -> GroupOutcome:
+    """Deliver a run of one user's events (`partition`) in as few calls as merge.
+
+    The facts are looked up once for the run; memory learns every member's updates, in
+    order, only after the shared calls succeeded (as one by one would, event by event).
+    """
+    lookups: list[LookupRecord] = []
+    try:
+        facts = MemoryFirstFacts(memory, SailthruFacts(sender), cart_ttl, lookups)
+        result = await resolve_group(members, kind, options, facts)
+    except SailthruError as error:
+        return GroupFailed(Outcome(Result.FAILED, error.message, lookups=lookups,
+                                   error=error))
+    if isinstance(result, Unmergeable):
+        return GroupRefused(result.reason)
+    made = await _make_calls(result.calls, result.remember, memory, sender, lookups)
+    if made.status is not Result.DELIVERED:
+        if isinstance(made.error, PermanentError):
+            return GroupRefused(f"Sailthru refused the merged call: {made.reason}")
+        return GroupFailed(made)
+    outcomes = []
+    for plan in result.members:
+        match plan:
+            case Deliver():
+                outcomes.append(Outcome(Result.DELIVERED, calls=made.calls, lookups=lookups))
+            case Skip(reason):
+                outcomes.append(Outcome(Result.SKIPPED, reason, lookups=lookups, skip=plan))
+            case Fail(reason):
+                outcomes.append(Outcome(Result.FAILED, reason, lookups=lookups))
+    return GroupDelivered(outcomes)

@@ -13,6 +13,15 @@ each decision out, one method per kind (``_finish``, ``_retry``, ``_pause``,
 
 While an account's delivery is paused one job of it at a time probes Sailthru, at
 most once per ``pause_probe_interval``, and the first success resumes its delivery.
+
+With coalescing on (``WorkerConfig.group_size`` above 1) the worker claims *lines*:
+each job with the user's consecutive ready jobs behind it (`Store.claim_groups`; at
+light load a line is one job, so nothing waits). A line is delivered in order, run by
+run (`sailbridge.mapping.coalescing.partition`): a run of merged profile updates or
+cart changes rides in one call (`deliver_group`), every other event goes alone. Each
+job is settled on its own and in line order; a failure that is no one event's ends
+the line there (its first job retries, the rest go back untouched), and a merged call
+Sailthru refuses is made again event by event, so the refusal lands on its event.
 """
 
 from __future__ import annotations
@@ -29,11 +38,18 @@ from typing import assert_never
 
 from sailbridge.clock import Clock
 from sailbridge.delivery.decide import Decision, Finish, Pause, Release, RetryAt, decide
-from sailbridge.delivery.executor import Outcome, deliver_event
+from sailbridge.delivery.executor import (
+    GroupDelivered,
+    GroupFailed,
+    Outcome,
+    deliver_event,
+    deliver_group,
+)
 from sailbridge.delivery.fairness import claim_limits
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.stall import DeliveryFacts, Progress
-from sailbridge.events import event_from_dict
+from sailbridge.events import Event, event_from_dict
+from sailbridge.mapping.coalescing import Kind, Member, partition
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.sailthru.client import Sender
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
@@ -79,6 +95,9 @@ class WorkerConfig:
     max_idle_poll: float = 0.5
     pause_probe_interval: float = 15.0
     drain_timeout: float = 30.0
+    group_size: int = 1
+    """The most jobs of one user's line claimed and delivered together; 1 turns
+    coalescing off (`sailbridge.mapping.coalescing.MAX_MEMBERS` when on)."""
 
 
 class Worker:
@@ -106,8 +125,11 @@ class Worker:
         self._clock = clock
         self.name = name or f"worker-{uuid.uuid4().hex[:8]}"
         self._inflight: dict[int, asyncio.Task[None]] = {}
+        """Deliveries under way, by the id of their (first) job: one slot each."""
+        self._held: set[int] = set()
+        """Every job this worker holds the lease of (a line's followers too)."""
         self._account_of: dict[int, str] = {}
-        """The account of each in-flight job."""
+        """The account of each delivery under way (by the id of its first job)."""
         self._settling: set[int] = set()
         """In-flight jobs whose calls are done, their outcome being committed."""
         self._probe_at: dict[str, float] = {}
@@ -169,7 +191,7 @@ class Worker:
                     free = self._free()
                 in_flight = self._in_flight_by_account()
                 self._claim_start += 1
-                claimed: list[Job] = []
+                claimed: list[list[Job]] = []
                 answered = False
                 for account, limit in claim_limits(free, self._config.concurrency,
                                                    delivering, in_flight, self._claim_start):
@@ -179,8 +201,8 @@ class Worker:
                 if answered:  # one look at every account's queue: found work or none
                     self.progress.moved(work_ready=bool(claimed))
                 jobs += claimed
-            for job in jobs:
-                self._start(job)
+            for line in jobs:
+                self._start(line)
             if jobs:
                 idle = self._config.idle_poll
                 continue
@@ -193,23 +215,19 @@ class Worker:
                 idle = min(idle * 2, self._config.max_idle_poll)
             await self._sleep_or_wake(idle)
 
-    async def _probe(self, paused: set[str]) -> list[Job]:
+    async def _probe(self, paused: set[str]) -> list[list[Job]]:
         """One job of each paused account with nothing in flight, at most once per
         interval after a refusal (a fresh process probes at once: its credentials may
         be new). Finishing deliveries must not wake a paused account into hammering
         Sailthru with credentials it just refused."""
-        jobs: list[Job] = []
+        jobs: list[list[Job]] = []
         in_flight = self._in_flight_by_account()
         for account in sorted(paused):
             if in_flight.get(account) or self._clock() < self._probe_at.get(account, 0.0):
                 continue
             self._probe_at[account] = self._clock() + self._config.pause_probe_interval
-            jobs += await self._claim(1, account) or []
+            jobs += await self._claim(1, account, probing=True) or []
         return jobs
-
-    def _start(self, job: Job) -> None:
-        self._account_of[job.id] = job.account
-        self._inflight[job.id] = asyncio.create_task(self._deliver(job))
 
     def _in_flight_by_account(self) -> Counter[str]:
         """Deliveries under way per account (those being committed no longer count)."""
@@ -253,17 +271,31 @@ class Worker:
                 return
             await self._sleep_or_wake(remaining)
 
-    async def _claim(self, limit: int, account: str) -> list[Job] | None:
-        """Up to ``limit`` of ``account``'s ready jobs; ``None`` when the store failed."""
+    async def _claim(self, limit: int, account: str, *,
+                     probing: bool = False) -> list[list[Job]] | None:
+        """Up to ``limit`` of ``account``'s lines: each a job alone, or with the user's
+        consecutive ready jobs behind it when coalescing is on (never while probing a
+        pause); ``None`` when the store failed."""
         if limit <= 0:
             return []
         try:
-            return await self._store.claim(self.name, limit, self._config.lease,
+            if self._config.group_size > 1 and not probing:
+                return await self._store.claim_groups(
+                    self.name, limit, self._config.lease, self._clock(),
+                    self._config.group_size, account=account)
+            jobs = await self._store.claim(self.name, limit, self._config.lease,
                                            self._clock(), account=account)
+            return [[job] for job in jobs]
         except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
             _store_failed("claiming jobs", error)
             self.progress.work_ready = True  # cannot tell; presume there is
             return None
+
+    def _start(self, line: list[Job]) -> None:
+        self._held.update(job.id for job in line)
+        self._account_of[line[0].id] = line[0].account
+        task = self._deliver(line[0]) if len(line) == 1 else self._deliver_line(line)
+        self._inflight[line[0].id] = asyncio.create_task(task)
 
     async def _sleep_or_wake(self, delay: float) -> None:
         """Until `wake` (or a delivery ended) since the last look, at most ``delay``."""
@@ -286,22 +318,107 @@ class Worker:
                 # outcome is committed (the job stays leased, and heartbeated, until then).
                 self._settling.add(job.id)
                 self._wake.set()
-            await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
-            self.progress.moved(work_ready=self.progress.work_ready)
-            self._observer.outcome(job, outcome, decision.result, self._clock() - started)
+            await self._settle(job, outcome, decision, started)
         except Exception as error:
             if is_transient(error):
                 _store_failed(f"settling job {job.id}; releasing it", error)
             else:
                 log.exception("delivery of job %s crashed; releasing it", job.id)
-            with contextlib.suppress(Exception):
-                await self._store.release(job.id, self._clock() + self._config.lease,
-                                         worker=self.name)
+            await self._crashed([job])
         finally:
             self._inflight.pop(job.id, None)
             self._account_of.pop(job.id, None)
             self._settling.discard(job.id)
             self._wake.set()
+    async def _deliver_line(self, line: list[Job]) -> None:
+        """Deliver a user's consecutive jobs in order, merging the runs that may merge;
+        stop at the first job that is not finished (the rest go back untouched)."""
+        left = list(line)
+        try:
+            for run in _runs(line):
+                if run.kind is None:
+                    done = await self._deliver_alone(run.jobs)
+                else:
+                    done = await self._deliver_run(run.jobs, run.events, run.kind)
+                del left[:done]
+                if done < len(run.jobs):
+                    del left[:1]  # settled (retry, pause, release): not finished
+                    break
+        except Exception as error:
+            jobs = ", ".join(str(job.id) for job in left)
+            if is_transient(error):
+                _store_failed(f"settling jobs {jobs}; releasing them", error)
+            else:
+                log.exception("delivery of jobs %s crashed; releasing them", jobs)
+            await self._crashed(left)
+            left = []
+        finally:
+            for job in left:
+                with contextlib.suppress(Exception):
+                    await self._release_untouched(job, self._clock())
+            self._inflight.pop(line[0].id, None)
+            self._account_of.pop(line[0].id, None)
+            self._wake.set()
+
+    async def _deliver_alone(self, jobs: list[Job]) -> int:
+        """One by one, as without coalescing; how many finished before one did not."""
+        for done, job in enumerate(jobs):
+            started = self._clock()
+            outcome = await self._attempt(job)
+            decision = decide(job, outcome, self._policy, self._clock(), started=started)
+            await self._settle(job, outcome, decision, started)
+            if not isinstance(decision, Finish):
+                return done
+        return len(jobs)
+
+    async def _deliver_run(self, jobs: list[Job], events: list[Event], kind: Kind) -> int:
+        """A run in the calls it merges into; how many jobs finished (see
+        `_deliver_line`). A refused merge is delivered one by one instead."""
+        started = self._clock()
+        members = [Member(event, job.write_key) for job, event in zip(jobs, events, strict=True)]
+        delivery = self._accounts[jobs[0].account]
+        result = await deliver_group(members, kind, delivery.options,
+                                     AccountMemory(self._store, jobs[0].account),
+                                     delivery.sender, self._cart_ttl)
+        if isinstance(result, GroupFailed):
+            # Nothing was delivered: the first job carries the attempt (its retry window,
+            # its pause or release), the others wait behind it as they would have.
+            decision = decide(jobs[0], result.outcome, self._policy, self._clock(),
+                              started=started)
+            await self._settle(jobs[0], result.outcome, decision, started)
+            if not isinstance(decision, Finish):
+                return 0
+            # The first event is dead (a lookup Sailthru refused): the rest go on alone.
+            return 1 + await self._deliver_alone(jobs[1:])
+        if not isinstance(result, GroupDelivered):
+            log.info("delivering %d events one by one: %s", len(jobs), result.reason)
+            return await self._deliver_alone(jobs)
+        riders = [job.id for job, outcome in zip(jobs, result.outcomes, strict=True)
+                  if outcome.status is Result.DELIVERED]
+        for job, outcome in zip(jobs, result.outcomes, strict=True):
+            if outcome.status is Result.DELIVERED and len(riders) > 1:
+                outcome.reason = together_note(job.id, riders)
+            decision = decide(job, outcome, self._policy, self._clock(), started=started)
+            await self._settle(job, outcome, decision, started)
+        return len(jobs)
+
+    async def _settle(self, job: Job, outcome: Outcome, decision: Decision,
+                      started: float) -> None:
+        await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
+        self._held.discard(job.id)
+        self.progress.moved(work_ready=self.progress.work_ready)
+        self._observer.outcome(job, outcome, decision.result, self._clock() - started)
+
+    async def _crashed(self, jobs: list[Job]) -> None:
+        """A delivery raised (a bug, the store gone): its jobs go back after a lease."""
+        for job in jobs:
+            with contextlib.suppress(Exception):
+                await self._release_untouched(job, self._clock() + self._config.lease)
+
+    async def _release_untouched(self, job: Job, at: float) -> None:
+        self._held.discard(job.id)
+        await self._store.release(job.id, at, worker=self.name)
+
 
     async def _attempt(self, job: Job) -> Outcome:
         """Deliver the job's event; an event that no longer reads as one (stored before
@@ -351,11 +468,11 @@ class Worker:
                 "account": account, "reason": pause.reason, "sailthru_code": attempt.code})
         self._paused_seen.add(account)
         await self._store.set_paused(pause.reason, account)
-        await self._store.release(job.id, self._clock(), worker=self.name)
+        await self._release_untouched(job, self._clock())
 
     async def _release(self, job: Job, release: Release) -> None:
         """Back to the queue untouched (no attempt counted) until ``release.at``."""
-        await self._store.release(job.id, release.at, worker=self.name)
+        await self._release_untouched(job, release.at)
 
     async def _resume_if_paused(self, account: str) -> None:
         # Only when this worker saw the pause: delivering while it looked unpaused, a
@@ -373,9 +490,9 @@ class Worker:
         interval = self._config.lease / 3
         while True:
             await asyncio.sleep(interval)
-            if self._inflight:
+            if self._held:
                 try:
-                    await self._store.heartbeat(self.name, list(self._inflight),
+                    await self._store.heartbeat(self.name, sorted(self._held),
                                                 self._config.lease, self._clock())
                 except Exception as error:  # noqa: BLE001 - the next beat tries again
                     _store_failed("extending leases", error)
@@ -388,7 +505,7 @@ class Worker:
         _, pending = await asyncio.wait(tasks, timeout=self._config.drain_timeout)
         for task in pending:
             task.cancel()
-        for job_id in list(self._inflight):
+        for job_id in sorted(self._held):
             with contextlib.suppress(Exception):
                 await self._store.release(job_id, self._clock(), worker=self.name)
 
@@ -403,6 +520,43 @@ def _store_failed(doing: str, error: Exception) -> None:
     else:
         log.error("store call failed; will try again", exc_info=error,
                   extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+
+
+def together_note(job_id: int, riders: list[int]) -> str:
+    """What a merged event's record says: the jobs it rode with (``#12, #13``)."""
+    others = ", ".join(f"#{rider}" for rider in riders if rider != job_id)
+    return f"sent together with {others}"
+
+
+@dataclass(frozen=True)
+class _Run:
+    """Consecutive jobs of a line that go together: merged (``kind``) or one alone."""
+
+    jobs: list[Job]
+    events: list[Event]
+    kind: Kind | None
+
+
+def _runs(line: list[Job]) -> list[_Run]:
+    """The line's runs in order (`partition`); a job whose event no longer reads as one
+    goes alone (and fails as it would alone)."""
+    events: list[Event | None] = []
+    for job in line:
+        try:
+            events.append(event_from_dict(job.event))
+        except ValueError:
+            events.append(None)
+    runs: list[_Run] = []
+    start = 0
+    for stop in [*(i for i, event in enumerate(events) if event is None), len(line)]:
+        readable = [event for event in events[start:stop] if event is not None]
+        for run in partition(readable):
+            runs.append(_Run(line[start + run.start:start + run.stop],
+                             readable[run.start:run.stop], run.kind if len(run) > 1 else None))
+        if stop < len(line):
+            runs.append(_Run([line[stop]], [], None))
+        start = stop + 1
+    return runs
 
 
 def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     body_timeout: float = Field(default=30.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     queue_log_interval: float = Field(default=60.0, ge=0)
+    # During a backlog a user's consecutive profile updates and cart changes share a
+    # call (docs/mapping.md, "Merging a backlog").
+    coalescing: bool = True
     # What reaches Sailthru (docs/filters.md): destination filters and consent.
     filters: Annotated[FilterSet, PlainValidator(_filter_set)] = NO_FILTERS
     consent_categories: str = ""

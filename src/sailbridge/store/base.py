@@ -76,6 +76,15 @@ PRUNE_EVERY: Final = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 
 
+def may_follow(head: Job, state: str, available_at: float, ordering_keys: Sequence[str],
+               user_key: str, now: float) -> bool:
+    """Whether a job behind ``head`` in its user's line may be claimed with it: waiting
+    and due, of the same user, and in that line only (a job also in another line, as
+    an identify that merges an anonymous profile, waits for that line's head too)."""
+    return (state == JobState.PENDING and available_at <= now and user_key == head.user_key
+            and tuple(ordering_keys) == (head.user_key,))
+
+
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
     """An accepted event to deliver. ``event`` is the Segment JSON (camelCase): a dict,
     or a `msgspec.Raw` holding the encoded JSON object when ingest already has the exact
@@ -175,6 +184,31 @@ class StatusCounts:
     """Lifetime total of events dropped as duplicates of a recent (write key, messageId)."""
     inbox: int = 0
     """Of ``pending``, events accepted but not yet sorted into the queue (see `Store.accept`)."""
+
+
+QUEUE_SAMPLE: Final = 10_000
+"""Unfinished jobs `Store.queued_kinds` reads at most: enough for a mix's shares, and a
+bounded read however deep the queue."""
+
+
+@dataclass(frozen=True)
+class QueuedKinds:
+    """Unfinished jobs by (type, track event name; ``None`` for other types)."""
+
+    kinds: dict[tuple[str, str | None], int]
+
+    @property
+    def sampled(self) -> int:
+        return sum(self.kinds.values())
+
+
+def queued_kinds_from(rows: Sequence[Sequence[Any]]) -> QueuedKinds:
+    """`QueuedKinds` from ``(event_type, event name, count)`` rows (both stores)."""
+    kinds: dict[tuple[str, str | None], int] = {}
+    for event_type, name, count in rows:
+        key = (str(event_type), str(name) if name is not None else None)
+        kinds[key] = kinds.get(key, 0) + int(count)
+    return QueuedKinds(kinds)
 
 
 class ListState(StrEnum):
@@ -336,6 +370,17 @@ class Queue(Protocol):
         key), oldest first; only ``account``'s when given (from indexes of their own, so
         a paused account's backlog costs another account's claim nothing)."""
 
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int, *, account: str | None = None) -> list[list[Job]]:
+        """`claim` up to ``limit`` jobs, each with the jobs right behind it in its user's
+        line that are ready too (`may_follow`), at most ``size`` jobs a line, all leased
+        to ``worker``: one user's consecutive events, handed out together so the worker
+        may merge them (coalescing). Each line is in line order, head first.
+
+        A follower is settled after the jobs before it; until then it is not a line
+        head, so nobody else may claim it, and a lease that runs out (a crashed worker)
+        returns the line one job at a time, in order."""
+
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:
         """Extend the leases of jobs this worker still holds."""
@@ -386,6 +431,11 @@ class OperatorReads(Protocol):
     async def counts(self) -> StatusCounts:
         """Current pending (including accepted events not sorted yet), retrying, claimed,
         dead and rejected; lifetime delivered, skipped and deduplicated totals."""
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        """What the oldest ``limit`` unfinished jobs are (pending, retrying or claimed;
+        not the unsorted inbox), counted by type and track event name: the sample the
+        drain-time estimate scales to the whole queue (`sailbridge.drain`)."""
 
     async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None: ...
 

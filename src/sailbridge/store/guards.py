@@ -82,6 +82,12 @@ class StoreGuards(ABC):
             return []
         return await self._claim(worker, limit, lease, now, account)
 
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int, *, account: str | None = None) -> list[list[Job]]:
+        if limit <= 0:
+            return []
+        return await self._claim_groups(worker, limit, lease, now, max(1, size), account)
+
     async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                         now: float) -> None:
         if job_ids:
@@ -131,6 +137,10 @@ class StoreGuards(ABC):
     @abstractmethod
     async def _claim(self, worker: str, limit: int, lease: float, now: float,
                      account: str | None) -> list[Job]: ...
+
+    @abstractmethod
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int, account: str | None) -> list[list[Job]]: ...
 
     @abstractmethod
     async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,

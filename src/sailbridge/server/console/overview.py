@@ -10,6 +10,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sailbridge import operations
+from sailbridge.drain import DrainEstimate, backlog_estimate
+from sailbridge.render import duration
 from sailbridge.server.console import views
 from sailbridge.server.console.chart import minute_chart
 from sailbridge.server.console.rendering import Console, see_other
@@ -26,28 +28,36 @@ async def overview(console: Console, request: Request) -> Response:
     minutes = await console.store.finished_per_minute(now - CHART_SECONDS, now)
     status = operations.status_view(counts, now)
     oldest = status["oldest_pending_age_seconds"]
+    limits = console.settings.rate_limits_per_second
+    drain = backlog_estimate(counts, await console.store.queued_kinds(), limits,
+                             console.metrics.route_usage.reported_limits())
     return await console.render(request, "overview.html", {
         "status": status,
         "stall": console.delivery(),
         "depth": counts.pending + counts.retrying + counts.claimed,
-        "oldest": None if oldest is None else views.duration(oldest),
+        "oldest": None if oldest is None else duration(oldest),
+        "drains_in": duration(drain.total_seconds) if drain.routes else None,
         "chart": minute_chart(minutes, now),
-        "routes": _route_rows(console, now),
+        "routes": _route_rows(console, drain, now),
     })
 
 
-def _route_rows(console: Console, now: float) -> list[dict[str, Any]]:
+def _route_rows(console: Console, drain: DrainEstimate, now: float) -> list[dict[str, Any]]:
     """Each Sailthru route of each account (named ``account METHOD /path`` but for the
-    account ``default``): the configured limit and this minute's use."""
+    account ``default``): the configured limit, this minute's use, and its backlog."""
     limits = account_limits({account.name: account.settings.rate_limits_per_second
                              for account in console.settings.deployment().accounts.values()})
     usage = console.metrics.route_usage.snapshot()
+    backlog = {route.route: route for route in drain.routes}
     rows = []
-    for route in sorted(set(limits) | set(usage)):
+    for route in sorted(set(limits) | set(usage) | set(backlog)):
         use = usage.get(route)
         limit_per_minute = round(limits[route] * 60) if route in limits else None
         headers = use.sailthru if use else None
+        waiting = backlog.get(route)
         rows.append({
+            "waiting": waiting.calls if waiting else 0,
+            "drains_in": duration(waiting.seconds) if waiting else None,
             "route": route,
             "limit": limit_per_minute,
             "calls": use.calls_last_minute if use else 0,

@@ -18,7 +18,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
-from sailbridge.server.console import auth
+from sailbridge.server.console import auth, views
 from sailbridge.settings import Settings
 from sailbridge.store.accounts import pause_summary
 from sailbridge.store.base import OperatorStore
@@ -30,6 +30,7 @@ _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader(PACKAGE, "templates"),
     autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
 _ENV.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
+_ENV.filters["job_links"] = views.job_links
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,15 @@ describes the signature instead of computing it.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
+
 from sailbridge import operations
+from sailbridge.render import duration
 from sailbridge.store.base import Attempt, Job, ListState, Rejection
 from sailbridge.store.base import list_state as store_list_state
 
@@ -47,21 +51,6 @@ def when(moment: float | None, now: float) -> When | None:
     return When(stamp.isoformat(timespec="seconds"),
                 stamp.strftime("%Y-%m-%d %H:%M:%S UTC"), ago,
                 stamp.strftime("%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}")
-
-
-def duration(seconds: float) -> str:
-    """``45 s``, ``12 min``, ``3 h 5 min``, ``2 d 4 h``: two units at most."""
-    whole = max(0, round(seconds))
-    if whole < 60:
-        return f"{whole} s"
-    minutes = whole // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 24:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h" if hours else f"{days} d"
 
 
 def pretty(value: Any) -> str:
@@ -139,3 +128,13 @@ def call_views(explained: dict[str, Any]) -> dict[str, Any]:
                 if "call" in lookup else None}
                for lookup in explained.get("lookups", [])]
     return {**explained, "calls": calls, "lookups": lookups}
+
+
+_JOB_REFERENCE = re.compile(r"#(\d+)")
+
+
+def job_links(text: str) -> Markup:
+    """``sent together with #12, #13`` with each ``#id`` a link to that event's page:
+    the events a merged call delivered point at each other (the rest escaped)."""
+    escaped = str(escape(text))
+    return Markup(_JOB_REFERENCE.sub(r'<a href="/console/events/\1">#\1</a>', escaped))

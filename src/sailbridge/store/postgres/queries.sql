@@ -183,8 +183,10 @@ WITH fresh AS (
     ORDER BY available_at, id LIMIT %(limit)s::integer
     FOR UPDATE SKIP LOCKED
 ), expired AS (
+    -- Only line heads: a crashed worker may have held a user's line (claim_followers),
+    -- whose later jobs wait until the earlier ones are settled.
     SELECT id FROM jobs
-    WHERE state = 'claimed' AND lease_until < %(now)s::float8
+    WHERE state = 'claimed' AND lease_until < %(now)s::float8 AND blockers = 0
     ORDER BY lease_until LIMIT %(limit)s::integer
     FOR UPDATE SKIP LOCKED
 ), chosen AS (
@@ -217,6 +219,47 @@ SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, st
        attempts, received_at, first_attempt_at, available_at, reason, NULL, account
 FROM leased, (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 ORDER BY id;
+
+-- name: line_behind
+-- The lines of the heads just claimed, from each head (first) on, with what decides
+-- whether a job may be claimed with its head: pending, due, and in no other line
+-- (`sailbridge.store.base.may_follow`, applied by the caller). Followers are not line
+-- heads, so no other claim can take them: reading them unlocked is safe.
+SELECT h.id, b.job_id, jobs.state, jobs.available_at, jobs.ordering_keys, jobs.user_key
+FROM json_to_recordset(%(heads)s::json) AS h(id bigint, user_key text)
+CROSS JOIN LATERAL (SELECT job_id, pos FROM job_keys WHERE key = h.user_key
+                    ORDER BY pos LIMIT %(size)s::integer) AS b
+JOIN jobs ON jobs.id = b.job_id
+ORDER BY h.id, b.pos;
+
+-- name: lease_followers
+-- Lease the followers chosen from line_behind (still pending: checked again under the
+-- row locks, taken in id order), and count them as claimed.
+WITH chosen AS (
+    SELECT id FROM jobs
+    WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
+      AND state = 'pending'
+    ORDER BY id
+    FOR UPDATE
+), leased AS (
+    UPDATE jobs SET state = 'claimed', lease_owner = %(worker)s::text,
+                    lease_until = %(lease_until)s::float8, updated_at = %(now)s::float8
+    FROM chosen WHERE jobs.id = chosen.id
+    RETURNING jobs.id, jobs.write_key, jobs.message_id, jobs.event::text, jobs.event_type,
+              jobs.user_key, jobs.ordering_keys, jobs.state, jobs.attempts,
+              jobs.received_at, jobs.first_attempt_at, jobs.available_at, jobs.reason,
+              NULL::text AS history, jobs.account
+), counted AS (
+    INSERT INTO job_counts AS c (name, shard, n)
+    SELECT name, %(shard)s::integer, sum(delta) FROM (
+        SELECT 'claimed' AS name, 1 AS delta FROM leased
+        UNION ALL
+        SELECT CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END, -1 FROM leased
+    ) changes
+    GROUP BY name ORDER BY name
+    ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
+)
+SELECT * FROM leased ORDER BY id;
 
 -- name: extend_leases
 UPDATE jobs SET lease_until = %(lease_until)s::float8
@@ -474,6 +517,15 @@ SELECT minute,
 FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute);
 -- ---------------------------------------------------------------- backfill files
 
+-- name: queued_kinds
+-- The oldest `limit` unfinished jobs by type and (track) event name: what the drain
+-- time estimate counts calls from. A bounded read of one partial index, however deep
+-- the queue.
+SELECT event_type, CASE WHEN event_type = 'track' THEN event->>'event' END, count(*)
+FROM (SELECT event_type, event FROM jobs
+      WHERE state IN ('pending', 'claimed') ORDER BY received_at LIMIT %(limit)s::integer) AS oldest
+GROUP BY 1, 2;
+
 -- name: backfill_file
 SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
        account
@@ -570,11 +622,12 @@ DELETE FROM lines WHERE key IN (
 
 -- name: mark_claimed_jobs
 -- The job delivering the deletion (claimed now, head of the user's line): deleted when
--- it is finished (forget_marked_jobs).
+-- it is finished (forget_marked_jobs). Line heads only: the later jobs a worker holds
+-- with it (claim_groups) come after the deletion and stay.
 INSERT INTO forget_on_finish (job_id)
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
 WHERE job_keys.key = ANY (ARRAY(SELECT json_array_elements_text(%(line_keys)s::json)))
-  AND jobs.state = 'claimed'
+  AND jobs.state = 'claimed' AND jobs.blockers = 0
 ON CONFLICT DO NOTHING;
 
 -- name: forget_marked_jobs

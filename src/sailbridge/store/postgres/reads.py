@@ -17,8 +17,10 @@ from sailbridge.store.base import (
     JobQuery,
     MinuteCount,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
+    queued_kinds_from,
 )
 from sailbridge.store.postgres.database import Database, Row
 from sailbridge.store.postgres.rows import job_from_row
@@ -105,6 +107,10 @@ async def counts(db: Database) -> StatusCounts:
         dead=get("dead"), oldest_pending_at=oldest,
         paused_reason=pause_summary(paused_by_account),
         deduplicated=get("deduplicated"))
+
+
+async def queued_kinds(db: Database, limit: int) -> QueuedKinds:
+    return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
 
 
 async def paused_reason(db: Database, account: str) -> str | None:

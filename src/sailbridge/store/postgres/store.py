@@ -18,10 +18,11 @@ from sailbridge.clock import Clock
 from sailbridge.logs import first_line
 from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import pause_name
+from sailbridge.store.accounts import line_key, pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     PRUNE_EVERY,
+    QUEUE_SAMPLE,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -31,6 +32,7 @@ from sailbridge.store.base import (
     MinuteCount,
     NewJob,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
 )
@@ -42,7 +44,12 @@ from sailbridge.store.postgres.connection import QUERIES, has_schema, migrate, o
 from sailbridge.store.postgres.database import Database
 from sailbridge.store.postgres.finishes import Finishes
 from sailbridge.store.postgres.rows import cart_decoder, encode, job_from_row, json_param
-from sailbridge.store.postgres.transactions import add_to_counts, not_claimed, shard
+from sailbridge.store.postgres.transactions import (
+    add_to_counts,
+    not_claimed,
+    ready_behind,
+    shard,
+)
 from sailbridge.store.send_plan import SentJob
 
 PRUNE_CHUNK = 50_000
@@ -126,6 +133,34 @@ class PostgresStore(StoreGuards):
             "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
             "shard": shard(), "account": account})
         return [job_from_row(row) for row in rows]
+
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int, account: str | None) -> list[list[Job]]:
+        heads = await self._claim(worker, limit, lease, now, account)
+        if not heads or size <= 1:
+            return [[head] for head in heads]
+        rows = await self._db.rows("line_behind", {
+            "heads": json_param([{"id": head.id,
+                                  "user_key": line_key(head.account, head.user_key)}
+                                 for head in heads]), "size": size})
+        behind = ready_behind(heads, rows, now)
+        chosen = [job_id for ids in behind.values() for job_id in ids]
+        if not chosen:
+            return [[head] for head in heads]
+        leased = {job.id: job for job in map(job_from_row, await self._db.rows(
+            "lease_followers", {"ids": json_param(chosen), "worker": worker,
+                                "lease_until": now + lease, "now": now, "shard": shard()}))}
+        lines = []
+        for head in heads:
+            followers = []
+            for job_id in behind.get(head.id, []):
+                if job_id not in leased:
+                    break  # taken meanwhile (cannot happen while we hold the head)
+                followers.append(leased.pop(job_id))
+            lines.append([head, *followers])
+        for job in leased.values():  # behind a follower that was not leased: give back
+            await self.release(job.id, now, worker=worker)
+        return lines
 
     async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                          now: float) -> None:
@@ -216,6 +251,9 @@ class PostgresStore(StoreGuards):
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await reads.finished_per_minute(self._db, since, until)
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        return await reads.queued_kinds(self._db, limit)
 
     async def counts(self) -> StatusCounts:
         return await reads.counts(self._db)

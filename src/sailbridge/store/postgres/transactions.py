@@ -20,8 +20,8 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import line_keys
-from sailbridge.store.base import EnqueueResult, NewJob, Rejection
+from sailbridge.store.accounts import line_keys, ordering_key
+from sailbridge.store.base import EnqueueResult, Job, NewJob, Rejection, may_follow
 from sailbridge.store.errors import JobNotClaimed
 from sailbridge.store.memory import Forgotten, linked_ids, merge_forgotten
 from sailbridge.store.postgres.connection import QUERIES
@@ -204,6 +204,29 @@ async def add_to_counts(conn: Conn, deltas: Mapping[str, int]) -> None:
     if changes:
         await conn.execute(QUERIES["add_to_counts"],
                            {"deltas": json_param(changes), "shard": shard()})
+
+
+def ready_behind(heads: Sequence[Job], rows: Sequence[Row], now: float
+                 ) -> dict[int, list[int]]:
+    """Per head, the ids right behind it in its user's line that may go with it
+    (`may_follow`), from ``line_behind``'s rows; a line whose first row is not its head
+    gives none."""
+    by_id = {head.id: head for head in heads}
+    lines: dict[int, list[Row]] = {}
+    for row in rows:
+        lines.setdefault(row[0], []).append(row)
+    ready: dict[int, list[int]] = {}
+    for head_id, line in lines.items():
+        head = by_id[head_id]
+        if line[0][1] != head_id:
+            continue
+        chosen = ready[head_id] = []
+        for _, job_id, state, available_at, keys, user_key in line[1:]:
+            plain = [ordering_key(key) for key in keys]
+            if not may_follow(head, state, available_at, plain, user_key, now):
+                break
+            chosen.append(job_id)
+    return ready
 
 
 async def not_claimed(conn: Conn, job_id: int, worker: str) -> JobNotClaimed:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sailbridge.store.base import Attempt, Job, JobState
+from sailbridge.store.accounts import line_key, ordering_key
+from sailbridge.store.base import Attempt, Job, JobState, may_follow
 from sailbridge.store.errors import JobNotClaimed
 from sailbridge.store.sqlite.intake import busy_lines
 from sailbridge.store.sqlite.memory import forget_finished_job
@@ -38,6 +39,43 @@ def claim(tx: Tx, worker: str, limit: int, lease: float, now: float,
             tx.count("retrying" if job.attempts else "pending", -1)
             tx.count("claimed", 1)
     return jobs
+
+
+def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
+                 size: int, account: str | None = None) -> list[list[Job]]:
+    """`claim`, each head with the user's consecutive ready jobs behind it (at most
+    ``size`` jobs a line, the line of its account), leased with it."""
+    heads = claim(tx, worker, limit, lease, now, account)
+    lines = []
+    for head in heads:
+        behind = _ready_behind(tx, head, size, now)
+        followers: list[Job] = []
+        if behind:
+            rows = tx.run("lease_jobs", {"ids": encode(behind), "worker": worker,
+                                         "lease_until": now + lease, "now": now}).fetchall()
+            followers = sorted((job_from_row(row) for row in rows),
+                               key=lambda job: behind.index(job.id))
+            for job in followers:
+                tx.count("retrying" if job.attempts else "pending", -1)
+                tx.count("claimed", 1)
+        lines.append([head, *followers])
+    return lines
+
+
+def _ready_behind(tx: Tx, head: Job, size: int, now: float) -> list[int]:
+    """The ids right behind ``head`` in its user's line that may go with it, in line
+    order: stops at the first that is not pending and due, or is in another line too."""
+    rows = tx.run("line_behind", {"key": line_key(head.account, head.user_key),
+                                  "limit": size}).fetchall()
+    if not rows or rows[0][0] != head.id:
+        return []
+    ready = []
+    for job_id, state, available_at, keys, user_key in rows[1:]:
+        plain = [ordering_key(key) for key in keys_decoder.decode(keys)]
+        if not may_follow(head, state, available_at, plain, user_key, now):
+            break
+        ready.append(job_id)
+    return ready
 
 
 def _lease_of(tx: Tx, job_id: int, worker: str) -> tuple[int, list[str], int]:

@@ -130,9 +130,11 @@ WHERE state = 'pending' AND blockers = 0 AND attempts > 0 AND available_at <= :n
 ORDER BY available_at LIMIT :limit;
 
 -- name: claimable_expired
--- Claimed jobs whose worker stopped renewing the lease (crashed): still line heads.
+-- Claimed jobs whose worker stopped renewing the lease (crashed) and that head their
+-- lines: a crashed worker may have held a user's line (claim_groups), whose later jobs
+-- wait until the earlier ones are settled.
 SELECT id FROM jobs INDEXED BY jobs_leased
-WHERE state = 'claimed' AND lease_until < :now
+WHERE state = 'claimed' AND lease_until < :now AND blockers = 0
 ORDER BY lease_until LIMIT :limit;
 
 -- name: claimable_new_in
@@ -153,6 +155,14 @@ ORDER BY account, available_at LIMIT :limit;
 SELECT id FROM jobs INDEXED BY jobs_leased
 WHERE state = 'claimed' AND lease_until < :now AND account = :account
 ORDER BY lease_until LIMIT :limit;
+
+-- name: line_behind
+-- A line from its head (the claimed job first), with what decides whether each job
+-- may be claimed with the head: pending, due, and in no other line.
+SELECT k.job_id, j.state, j.available_at, j.ordering_keys, j.user_key
+FROM job_keys k JOIN jobs j ON j.id = k.job_id
+WHERE k.key = :key
+ORDER BY k.pos LIMIT :limit;
 
 -- name: lease_jobs
 UPDATE jobs SET state = 'claimed', lease_owner = :worker, lease_until = :lease_until,
@@ -318,6 +328,17 @@ SELECT minute,
 FROM minutes;
 -- ---------------------------------------------------------------- backfill files
 
+-- name: queued_kinds
+-- The oldest `limit` unfinished jobs by type and (track) event name: what the drain
+-- time estimate counts calls from. A bounded read of one partial index, however deep
+-- the queue.
+SELECT event_type,
+       CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event') END,
+       count(*)
+FROM (SELECT event_type, event FROM jobs INDEXED BY jobs_unfinished_age
+      WHERE state IN ('pending', 'claimed') ORDER BY received_at LIMIT :limit)
+GROUP BY 1, 2;
+
 -- name: backfill_file
 SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
        account
@@ -419,9 +440,12 @@ DELETE FROM jobs WHERE id IN (SELECT value FROM json_each(:ids));
 DELETE FROM rejections WHERE id IN (SELECT value FROM json_each(:ids));
 
 -- name: claimed_jobs_of
--- The job being delivered for these ids right now (the deletion itself): line heads.
+-- The job being delivered for these ids right now (the deletion itself): line heads
+-- only, since the later jobs a worker holds with it (claim_groups) come after the
+-- deletion and stay.
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
-WHERE job_keys.key IN (SELECT value FROM json_each(:line_keys)) AND jobs.state = 'claimed';
+WHERE job_keys.key IN (SELECT value FROM json_each(:line_keys)) AND jobs.state = 'claimed'
+  AND jobs.blockers = 0;
 
 -- name: forget_when_finished
 INSERT OR IGNORE INTO forget_on_finish (job_id) VALUES (:id);

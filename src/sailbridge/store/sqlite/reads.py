@@ -18,8 +18,10 @@ from sailbridge.store.base import (
     JobQuery,
     MinuteCount,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
+    queued_kinds_from,
 )
 from sailbridge.store.sqlite.connection import QUERIES
 from sailbridge.store.sqlite.rows import Row, attempt_decoder, encode, job_from_row
@@ -105,6 +107,11 @@ def counts(db: sqlite3.Connection) -> StatusCounts:
         claimed=counts["claimed"], delivered=counts["delivered"], skipped=counts["skipped"],
         rejected=counts["rejected"], dead=counts["dead"], oldest_pending_at=oldest,
         paused_reason=paused, deduplicated=counts["deduplicated"], inbox=counts["inbox"])
+
+
+def queued_kinds(db: sqlite3.Connection, limit: int) -> QueuedKinds:
+    rows = db.execute(QUERIES["queued_kinds"], {"limit": limit}).fetchall()
+    return queued_kinds_from(rows)
 
 
 def backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | None:

@@ -25,6 +25,7 @@ from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
+    QUEUE_SAMPLE,
     SCAN_WINDOW,
     Attempt,
     EnqueueResult,
@@ -35,6 +36,7 @@ from sailbridge.store.base import (
     MinuteCount,
     NewJob,
     Page,
+    QueuedKinds,
     Rejection,
     StatusCounts,
 )
@@ -189,6 +191,12 @@ class SqliteStore(StoreGuards):
             lambda tx: lifecycle.claim(tx, worker, limit, lease, now, account),
             kind=Kind.CLAIM)
 
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int, account: str | None) -> list[list[Job]]:
+        return await self._writer.call(
+            lambda tx: lifecycle.claim_groups(tx, worker, limit, lease, now, size, account),
+            kind=Kind.CLAIM)
+
     async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
                          now: float) -> None:
         await self._writer.call(lambda tx: tx.run(
@@ -261,6 +269,9 @@ class SqliteStore(StoreGuards):
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await self._readers.call(reads.finished_per_minute, since, until)
+
+    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        return await self._readers.call(reads.queued_kinds, limit)
 
     async def counts(self) -> StatusCounts:
         await self._sort_recent_accepts()
