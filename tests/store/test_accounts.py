@@ -214,3 +214,14 @@ async def test_backfill_file_records_are_per_account(store: Store) -> None:
     assert mine.content_hash == "abc"
     assert await AccountFiles(store, "brand-b").backfill_file("abc") is None
     assert await store.backfill_file("abc") is None  # the default account's is its own
+
+
+async def test_a_line_claimed_together_is_one_accounts(store: Store) -> None:
+    await store.enqueue([fanned(), fanned(), fanned()], [], WINDOW, 1_000.0)
+
+    [line_b] = await store.claim_groups("w1", 10, 60.0, 1_000.0, 5, account="brand-b")
+    [line_a] = await store.claim_groups("w1", 10, 60.0, 1_000.0, 5, account="brand-a")
+
+    assert [(job.account, job.user_key) for job in line_b] == [("brand-b", "u1")] * 3
+    assert [(job.account, job.user_key) for job in line_a] == [("brand-a", "u1")] * 3
+    assert [job.id for job in line_b] == sorted(job.id for job in line_b)
