@@ -16,7 +16,7 @@ import typer
 
 from sailbridge.cli.consoles import out
 from sailbridge.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, die
-from sailbridge.cli.options import ConfigOption
+from sailbridge.cli.options import AccountOption, ConfigOption, one_account
 from sailbridge.cli.progress import backfill_progress
 from sailbridge.render import print_table
 from sailbridge.settings import SettingsError, load_settings
@@ -44,8 +44,10 @@ def backfill(
         "--reupload-unconfirmed",
         help="Upload again purchase files whose earlier upload got no answer.")] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    account: AccountOption = None,
 ) -> None:
-    """Load history into Sailthru through its Job API: identifies as update jobs, orders
+    """Load history into one Sailthru account (``--account``, or the only one) through
+    its Job API: identifies as update jobs, orders
     as purchase_import jobs; other events are reported (and with --live, sent live).
 
     Resumable: run the same command again after an interruption; finished jobs are
@@ -59,6 +61,7 @@ def backfill(
         ("backfill_poll_interval", poll_interval)) if value is not None}
     try:
         settings = load_settings(config, **overrides)
+        settings = settings.for_account(one_account(settings, account))
         if not dry_run:
             settings.credentials()
     except SettingsError as exc:
