@@ -46,6 +46,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import SEND_WRITE_KEY
 from sailbridge.store.factory import open_read_only_memory
 from sailbridge.store.memory import Memory, RememberedCart, linked_ids
@@ -125,14 +126,12 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
     return view
 
 
-async def explain_entries(
-    entries: list[Entry],
-    settings: Settings,
-    memory: Memory | None = None,
-    *,
-    write_key: str = SEND_WRITE_KEY,
-) -> list[dict[str, Any]]:
-    """One JSON-ready explanation per input entry, in input order.
+async def explain_entries(entries: list[Entry], settings: Settings,
+                          memory: Memory | None = None, *,
+                          write_key: str = SEND_WRITE_KEY,
+                          account: str = DEFAULT_ACCOUNT) -> list[dict[str, Any]]:
+    """One JSON-ready explanation per input entry, in input order, planned with
+    ``account``'s settings and memory.
 
     ``memory`` is what sailbridge learned so far (the console passes its store); by
     default the store ``settings.database`` names, opened read-only and never migrated
@@ -140,7 +139,8 @@ async def explain_entries(
     `DryRunMemory`. The events are planned as if received with ``write_key``: the one
     `sailbridge send` queues a file under, unless the caller queues under another.
     """
-    stored = await open_read_only_memory(settings.database) if memory is None else None
+    stored = await open_read_only_memory(settings.database, account) \
+        if memory is None else None
     dry_run = DryRunMemory(memory if memory is not None else stored)
     explained = []
     try:
@@ -150,12 +150,9 @@ async def explain_entries(
                     {"position": entry.position, "outcome": "invalid", "reason": str(entry.error)}
                 )
                 continue
-            explained.append(
-                {
-                    "position": entry.position,
-                    **await explain_event(entry.event, settings, dry_run, write_key=write_key),
-                }
-            )
+            explained.append({"position": entry.position,
+                              **await explain_event(entry.event, settings, dry_run,
+                                                    write_key=write_key, account=account)})
         if settings.coalescing:
             await _show_groups(
                 entries,
@@ -170,19 +167,15 @@ async def explain_entries(
     return explained
 
 
-async def explain_event(
-    event: Event,
-    settings: Settings,
-    memory: DryRunMemory,
-    *,
-    write_key: str | None = SEND_WRITE_KEY,
-) -> dict[str, Any]:
+async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, *,
+                        write_key: str | None = SEND_WRITE_KEY,
+                        account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []
     placeholders = PlaceholderFacts()
     facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
-    options = settings.mapping_options()
+    options = settings.deployment().account(account).settings.mapping_options()
     resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     view: dict[str, Any] = {
         "messageId": event.message_id,

@@ -34,7 +34,9 @@ from prometheus_client.registry import Collector
 from sailbridge.drain import DrainEstimate
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
+from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 from sailbridge.supervise import RESTARTS
 
@@ -103,7 +105,7 @@ class Metrics:
         r.register(self.store_totals)
 
         # delivery outcomes
-        labels = ["event_type", "route"]
+        labels = ["account", "event_type", "route"]
         self.jobs_delivered = Counter(
             "sailbridge_jobs_delivered", "Jobs delivered to Sailthru.", labels, registry=r
         )
@@ -137,29 +139,20 @@ class Metrics:
         # Sailthru calls and throttling
         self.throttle_waits = Counter(
             "sailbridge_throttle_waits",
-            "Times a call waited for its rate limit, by route.",
-            ["route"],
-            registry=r,
-        )
+            "Times a call waited for its rate limit, by account and route.",
+            ["account", "route"], registry=r)
         self.throttle_wait_seconds = Counter(
             "sailbridge_throttle_wait_seconds",
-            "Seconds spent waiting for rate limits, by route.",
-            ["route"],
-            registry=r,
-        )
+            "Seconds spent waiting for rate limits, by account and route.",
+            ["account", "route"], registry=r)
         self.sailthru_latency = Histogram(
             "sailbridge_sailthru_request_duration_seconds",
-            "Latency of Sailthru API calls, by route.",
-            ["route"],
-            buckets=SAILTHRU_LATENCY_BUCKETS,
-            registry=r,
-        )
+            "Latency of Sailthru API calls, by account and route.",
+            ["account", "route"], buckets=SAILTHRU_LATENCY_BUCKETS, registry=r)
         self.sailthru_responses = Counter(
             "sailbridge_sailthru_responses",
-            'Sailthru responses by route and HTTP status ("error" when none came back).',
-            ["route", "status"],
-            registry=r,
-        )
+            "Sailthru responses by account, route and HTTP status (\"error\" when none "
+            "came back).", ["account", "route", "status"], registry=r)
 
         # queue (set from store.counts() at scrape time)
         self.queue_jobs = Gauge(
@@ -252,21 +245,25 @@ class Metrics:
 
     # -- delivery (called by the workers) ---------------------------------------------
 
-    def record_delivered(self, event_type: str, route: str) -> None:
+    def record_delivered(self, event_type: str, route: str,
+                         account: str = DEFAULT_ACCOUNT) -> None:
         """A job delivered; ``route`` is its main Sailthru call (``"POST /user"``)."""
-        self.jobs_delivered.labels(event_type, route).inc()
+        self.jobs_delivered.labels(account, event_type, route).inc()
 
-    def record_skipped(self, event_type: str, route: str = NO_CALL) -> None:
+    def record_skipped(self, event_type: str, route: str = NO_CALL,
+                       account: str = DEFAULT_ACCOUNT) -> None:
         """A job finished as skipped (integrations off, group, no customer id...)."""
-        self.jobs_skipped.labels(event_type, route).inc()
+        self.jobs_skipped.labels(account, event_type, route).inc()
 
-    def record_retried(self, event_type: str, route: str) -> None:
+    def record_retried(self, event_type: str, route: str,
+                       account: str = DEFAULT_ACCOUNT) -> None:
         """A failed attempt scheduled for retry; ``route`` is the call that failed."""
-        self.jobs_retried.labels(event_type, route).inc()
+        self.jobs_retried.labels(account, event_type, route).inc()
 
-    def record_dead(self, event_type: str, route: str = NO_CALL) -> None:
+    def record_dead(self, event_type: str, route: str = NO_CALL,
+                    account: str = DEFAULT_ACCOUNT) -> None:
         """A job dead-lettered; ``route`` is the call that failed, if any was made."""
-        self.jobs_dead.labels(event_type, route).inc()
+        self.jobs_dead.labels(account, event_type, route).inc()
 
     def record_filtered(self, rule: str) -> None:
         """A job skipped by the destination filter named ``rule``."""
@@ -277,23 +274,22 @@ class Metrics:
         object while consent is required)."""
         self.jobs_without_consent.labels(category or "none").inc()
 
-    def record_throttle_wait(self, route: str, seconds: float) -> None:
-        """A call to ``route`` that waited ``seconds`` for its rate limit."""
-        self.throttle_waits.labels(route).inc()
-        self.throttle_wait_seconds.labels(route).inc(max(seconds, 0.0))
+    def record_throttle_wait(self, key: str, seconds: float) -> None:
+        """A call that waited ``seconds`` for its rate limit; ``key`` is the limiter's
+        (`sailbridge.store.accounts.route_key`: the account and the route)."""
+        account, route = split_route_key(key)
+        self.throttle_waits.labels(account, route).inc()
+        self.throttle_wait_seconds.labels(account, route).inc(max(seconds, 0.0))
 
-    def observe_sailthru_call(
-        self,
-        route: str,
-        seconds: float,
-        status: int | None,
-        rate_limit: RateLimitInfo | None = None,
-    ) -> None:
+    def observe_sailthru_call(self, route: str, seconds: float, status: int | None,
+                              rate_limit: RateLimitInfo | None = None,
+                              account: str = DEFAULT_ACCOUNT) -> None:
         """One Sailthru HTTP call: its latency and status (``None`` for a network error
         or timeout, counted as ``"error"``) and the rate-limit headers it came with."""
-        self.route_usage.record(route, status, rate_limit)
-        self.sailthru_latency.labels(route).observe(seconds)
-        self.sailthru_responses.labels(route, "error" if status is None else str(status)).inc()
+        self.route_usage.record(route_key(account, route), status, rate_limit)
+        self.sailthru_latency.labels(account, route).observe(seconds)
+        self.sailthru_responses.labels(
+            account, route, "error" if status is None else str(status)).inc()
 
     # -- queue --------------------------------------------------------------------------
 

@@ -102,18 +102,11 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         check: DeliveryCheck | None = getattr(app.state, "delivery_check", None)
         return check() if check is not None else None
 
-    extra: list[BaseRoute] = [
-        *admin_routes(store, token, on_enqueued=_wake_worker),
-        *console_routes(store, settings, metrics, delivery_stall),
-    ]
-    app = create_app(
-        store,
-        ingest_config,
-        metrics,
-        extra_routes=extra,
-        lifespan=lifespan,
-        on_enqueued=_wake_worker,
-    )
+    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker,
+                                           accounts=settings.deployment().names),
+                              *console_routes(store, settings, metrics, delivery_stall)]
+    app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
+                     on_enqueued=_wake_worker)
     return app
 
 
@@ -205,7 +198,7 @@ def _wake_worker(app: Any) -> None:
 async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = "info") -> None:
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
-        settings.credentials()
+        settings.deployment().check_credentials()
     files = raise_file_limit()
     limits = ConnectionLimits.from_settings(settings)
     limits = dataclasses.replace(

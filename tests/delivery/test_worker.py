@@ -24,7 +24,7 @@ from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import RateLimitedSender
-from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
+from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig, single_account
 from sailbridge.events import event_from_dict
 from sailbridge.mapping import ordering_keys
 from sailbridge.mapping.options import MappingOptions
@@ -137,15 +137,8 @@ class Rig:
         )
 
     def worker(self, sender: RateLimitedSender, policy: RetryPolicy = POLICY) -> Worker:
-        return Worker(
-            self.store,
-            sender,
-            MappingOptions(),
-            policy,
-            cart_ttl=600,
-            config=CONFIG,
-            observer=self.seen,
-        )
+        return Worker(self.store, single_account(sender, MappingOptions()), policy,
+                      cart_ttl=600, config=CONFIG, observer=self.seen)
 
     async def enqueue(self, *raws: dict[str, Any]) -> list[int]:
         now = time.time()

@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sailbridge.delivery.worker import Worker
+from sailbridge.delivery.worker import Worker, single_account
 from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.store.base import FINAL_STATES, JobState, NewJob, Result
@@ -36,16 +36,10 @@ REMINDING = MappingOptions(reminder_template="abandoned cart", reminder_time="60
 COALESCING = dataclasses.replace(CONFIG, group_size=MAX_MEMBERS)
 
 
-def worker(rig: Rig, *, coalescing: bool = True, options: MappingOptions = REMINDING) -> Worker:
-    return Worker(
-        rig.store,
-        rig.sender(),
-        options,
-        POLICY,
-        cart_ttl=600,
-        config=COALESCING if coalescing else CONFIG,
-        observer=rig.seen,
-    )
+def worker(rig: Rig, *, coalescing: bool = True,
+           options: MappingOptions = REMINDING) -> Worker:
+    return Worker(rig.store, single_account(rig.sender(), options), POLICY, cart_ttl=600,
+                  config=COALESCING if coalescing else CONFIG, observer=rig.seen)
 
 
 def identify(user: str, traits: dict[str, Any], n: int) -> dict[str, Any]:

@@ -32,8 +32,7 @@ from sailbridge.backfill.lines import UPDATE
 from sailbridge.clock import Clock
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RetryableError, SailthruError, TransportError
-from sailbridge.store.backfill_files import BackfillFile, FileState
-from sailbridge.store.base import Records
+from sailbridge.store.backfill_files import BackfillFile, BackfillRecords, FileState
 
 UPLOAD_ATTEMPTS: Final = 3
 MAX_POLL_FAILURES: Final = 30
@@ -89,7 +88,7 @@ class JobRunner:
     """Uploads and polls job files against ``api``, recording each step in ``store``."""
 
     api: JobApi
-    store: Records
+    store: BackfillRecords
     poll_interval: float
     reupload_unconfirmed: bool = False
     on_bytes: Callable[[int], None] = lambda sent: None

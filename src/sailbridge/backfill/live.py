@@ -26,8 +26,7 @@ from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
 from sailbridge.send import IdentifiedEvent, send_events
 from sailbridge.settings import Settings
-from sailbridge.store.backfill_files import BackfillFile, FileState
-from sailbridge.store.base import Records
+from sailbridge.store.backfill_files import BackfillFile, BackfillRecords, FileState
 
 CHUNK: Final = 10_000
 LIVE_KIND: Final = "live"
@@ -67,13 +66,9 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def send_live(
-    path: Path,
-    settings: Settings,
-    store: Records,
-    on_progress: Callable[[int], None] = lambda done: None,
-    clock: Callable[[], float] = time.time,
-) -> LiveResult:
+async def send_live(path: Path, settings: Settings, store: BackfillRecords,
+                    on_progress: Callable[[int], None] = lambda done: None,
+                    clock: Callable[[], float] = time.time) -> LiveResult:
     """Queue and deliver the events of ``path`` unless an earlier run queued them."""
     whole = file_hash(path)
     result = LiveResult()

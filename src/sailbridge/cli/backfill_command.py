@@ -16,7 +16,7 @@ import typer
 
 from sailbridge.cli.consoles import out
 from sailbridge.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, die
-from sailbridge.cli.options import ConfigOption
+from sailbridge.cli.options import AccountOption, ConfigOption, one_account
 from sailbridge.cli.progress import backfill_progress
 from sailbridge.render import print_table
 from sailbridge.settings import SettingsError, load_settings
@@ -63,8 +63,10 @@ def backfill(
         ),
     ] = False,
     json_output: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
+    account: AccountOption = None,
 ) -> None:
-    """Load history into Sailthru through its Job API: identifies as update jobs, orders
+    """Load history into one Sailthru account (``--account``, or the only one) through
+    its Job API: identifies as update jobs, orders
     as purchase_import jobs; other events are reported (and with --live, sent live).
 
     Resumable: run the same command again after an interruption; finished jobs are
@@ -84,6 +86,7 @@ def backfill(
     }
     try:
         settings = load_settings(config, **overrides)
+        settings = settings.for_account(one_account(settings, account))
         if not dry_run:
             settings.credentials()
     except SettingsError as exc:

@@ -41,7 +41,7 @@ class MetricsObserver(DeliveryObserver):
             Result.DEAD: self._metrics.record_dead,
         }.get(result)
         if record is not None:
-            record(job.event_type, route)
+            record(job.event_type, route, job.account)
         match outcome.skip:
             case Filtered(rule=rule):
                 self._metrics.record_filtered(rule)
@@ -57,9 +57,7 @@ class DeadEventLog(DeliveryObserver):
             return
         error = outcome.error
         events_log.warning(
-            "event dead",
-            job_id=job.id,
-            type=job.event_type,
+            "event dead", job_id=job.id, account=job.account, type=job.event_type,
             event_name=job.event.get("event") if job.event_type == EventType.TRACK else None,
             user=job.user_key,
             reason=outcome.reason,

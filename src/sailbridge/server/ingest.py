@@ -35,10 +35,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -64,6 +65,7 @@ from sailbridge.server.errors import (
 from sailbridge.server.webhook import signed_body
 from sailbridge.server.writekeys import WriteKeys
 from sailbridge.settings import Settings
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT, DEFAULT_SOURCE
 from sailbridge.store.base import Queue
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ BEACON_PATH: Final = "/beacon/v1/batch"
 WEBHOOK_PATH: Final = "/v1/webhook"
 WEBHOOK_WRITE_KEY: Final = "segment-webhook"
 """Recorded as the write key of events that came in with a valid webhook signature."""
+_DEFAULT_ONLY: Final = (DEFAULT_ACCOUNT,)
 
 SORT_CHUNK: Final = 500
 """Events sorted between two yields to the event loop, so one large request cannot
@@ -119,17 +122,48 @@ class IngestConfig:
     max_store_calls: int = 2
     cors_origins: frozenset[str] = frozenset()
     webhook_secrets: tuple[str, ...] = ()
+    write_key_accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The accounts each write key's source feeds (absent: the account ``default``)."""
+    webhook_sources: tuple[WebhookSource, ...] = ()
+    """The sources that take signed webhooks (none given: ``webhook_secrets`` feed the
+    account ``default``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestConfig:
-        """The ingest part of the service settings (``SAILBRIDGE_WRITE_KEYS`` ...)."""
-        return cls(
-            write_keys=settings.write_key_set,
-            dedupe_window=settings.dedupe_window,
-            max_inflight=settings.max_inflight_ingest,
-            cors_origins=settings.cors_origin_set,
-            webhook_secrets=settings.webhook_secret_list,
-        )
+        """The ingest part of the service settings (``SAILBRIDGE_WRITE_KEYS`` or the
+        ``[[sources]]``, and which accounts each source feeds ...)."""
+        sources = settings.deployment().sources
+        return cls(write_keys=frozenset(key for source in sources for key in source.write_keys),
+                   dedupe_window=settings.dedupe_window,
+                   max_inflight=settings.max_inflight_ingest,
+                   cors_origins=settings.cors_origin_set,
+                   webhook_secrets=tuple(secret for source in sources
+                                         for secret in source.webhook_secrets),
+                   write_key_accounts={key: source.accounts for source in sources
+                                       for key in source.write_keys},
+                   webhook_sources=tuple(
+                       WebhookSource(webhook_write_key(source.name), source.webhook_secrets,
+                                     source.accounts)
+                       for source in sources if source.webhook_secrets))
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """A source's webhook secrets, the write key its events are de-duplicated under
+    (`webhook_write_key`) and the accounts they are delivered to."""
+
+    write_key: str
+    secrets: tuple[str, ...]
+    accounts: tuple[str, ...]
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"WebhookSource({self.write_key!r}, accounts={self.accounts!r})"
+
+
+def webhook_write_key(source: str) -> str:
+    """The namespace a source's signed webhooks are de-duplicated in (messageIds are
+    per source): today's for the implicit source ``default``."""
+    return WEBHOOK_WRITE_KEY if source == DEFAULT_SOURCE else f"{WEBHOOK_WRITE_KEY}/{source}"
 
 
 _SUCCESS: Final = b'{"success":true}'
@@ -241,7 +275,7 @@ class Ingest:
         received = self.clock()
         body = read_document(reader, data)
         write_key = self.write_keys.authorize(key or body.write_key)
-        await self._sort_and_store(body, write_key, received)
+        await self._sort_and_store(body, write_key, received, self._accounts_of(write_key))
         return _SUCCESS_RESPONSE
 
     async def _ingest_single(self, request: Request, kind: EventType) -> Response:
@@ -252,7 +286,8 @@ class Ingest:
             sorted_ = self.sorter.sort_single(data, kind, key, received, self.write_keys.authorize)
         except BodyError as error:
             raise body_error(error) from error
-        await self._store(sorted_, received)
+        write_key = sorted_.jobs[0].write_key if sorted_.jobs else None
+        await self._store(sorted_, received, self._accounts_of(write_key))
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
             raise _SINGLE_ERRORS.get(refusal.reason_class, InvalidEventError)(refusal.reason)
@@ -276,6 +311,7 @@ class Ingest:
                     "a webhook needs an X-Signature header or a write key as Basic auth"
                 )
             write_key = self.write_keys.authorize(key)
+            accounts = self._accounts_of(write_key)
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
             body = read_document(events_body, data)
@@ -283,10 +319,29 @@ class Ingest:
             self._check_capacity()
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
-            body = signed_body(given, secrets, data)
-            write_key = WEBHOOK_WRITE_KEY
-        await self._sort_and_store(body, write_key, received)
+            body, write_key, accounts = self._signed(given, data)
+        await self._sort_and_store(body, write_key, received, accounts)
         return _SUCCESS_RESPONSE
+
+    def _signed(self, given: str, data: bytes) -> tuple[Body, str, tuple[str, ...]]:
+        """The body a source's webhook secret signs, that source's write key and
+        accounts; 401 when no source's secret signs it."""
+        sources = self.config.webhook_sources or (WebhookSource(
+            WEBHOOK_WRITE_KEY, self.config.webhook_secrets, (DEFAULT_ACCOUNT,)),)
+        for source in sources[:-1]:
+            try:
+                return signed_body(given, source.secrets, data), source.write_key, \
+                    source.accounts
+            except Unauthorized:
+                continue
+        last = sources[-1]
+        return signed_body(given, last.secrets, data), last.write_key, last.accounts
+
+    def _accounts_of(self, write_key: str | None) -> tuple[str, ...]:
+        """The accounts the source of ``write_key`` feeds."""
+        if write_key is None:
+            return _DEFAULT_ONLY
+        return self.config.write_key_accounts.get(write_key, _DEFAULT_ONLY)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -305,7 +360,8 @@ class Ingest:
                 retry_after=self.config.overload_retry_after,
             )
 
-    async def _sort_and_store(self, body: Body, write_key: str, received: float) -> None:
+    async def _sort_and_store(self, body: Body, write_key: str, received: float,
+                              accounts: tuple[str, ...]) -> None:
         """Sort the body's events (yielding to other requests between chunks), store."""
         if not body.events:
             return
@@ -317,19 +373,19 @@ class Ingest:
         for start in range(0, count, SORT_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            self.sorter.sort(
-                body,
-                arrival,
-                sorted_,
-                start=start,
-                stop=start + SORT_CHUNK if count > SORT_CHUNK else None,
-            )
-        await self._store(sorted_, received)
+            self.sorter.sort(body, arrival, sorted_, start=start,
+                             stop=start + SORT_CHUNK if count > SORT_CHUNK else None)
+        await self._store(sorted_, received, accounts)
 
-    async def _store(self, sorted_: Sorted, received: float) -> None:
+    async def _store(self, sorted_: Sorted, received: float,
+                     accounts: tuple[str, ...]) -> None:
         """Store durably (`Store.accept`), or raise 429/503; metrics count only what was
         committed. Duplicates are dropped by the store when it sorts the events into
-        the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`)."""
+        the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`). Each job
+        is for the ``accounts`` its source feeds (one delivery per account)."""
+        if accounts != _DEFAULT_ONLY:
+            sorted_.jobs = [msgspec.structs.replace(job, accounts=accounts)
+                            for job in sorted_.jobs]
         self._check_capacity()
         self._waiting += 1
         self.metrics.ingest_inflight.inc()

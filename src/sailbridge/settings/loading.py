@@ -20,6 +20,7 @@ from typing import Any
 import pydantic_settings
 from pydantic import ValidationError
 
+from sailbridge.settings.accounts import flat_value
 from sailbridge.settings.model import ENV_PREFIX, Settings, SettingsError, is_secret
 
 
@@ -37,10 +38,7 @@ def _toml_values(path: Path) -> dict[str, tuple[str, Any]]:
     values: dict[str, tuple[str, Any]] = {}
     for key, value in table.items():
         name = key.lower().removeprefix(ENV_PREFIX.lower())
-        values[name] = (
-            key,
-            ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value,
-        )
+        values[name] = (key, flat_value(value))
     return values
 
 

@@ -28,6 +28,16 @@ from sailbridge.mapping.filters import NO_FILTERS, FilterSet, parse_filters
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
+from sailbridge.settings.accounts import (
+    ACCOUNT_FIELDS,
+    DEFAULT_ACCOUNT,
+    Account,
+    Deployment,
+    Source,
+    deployment,
+    parse_accounts,
+    parse_sources,
+)
 from sailbridge.settings.rate_limits import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
     DEFAULT_RATE_LIMIT_RESENDS,
@@ -131,6 +141,42 @@ class Settings(BaseSettings):
     rename_vars: bool = True
     var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
     delivery_stall_after: float = Field(default=120.0, ge=0)
+    # Several Sailthru accounts (docs/configuration.md): none listed, the values above
+    # are the account "default", fed by every write key and webhook secret.
+    accounts: tuple[Account, ...] = ()
+    sources: tuple[Source, ...] = ()
+
+    @field_validator("accounts", mode="plain")
+    @classmethod
+    def _account_tables(cls, value: Any, info: ValidationInfo) -> tuple[Account, ...]:
+        """``[[accounts]]``: each checked like the top-level settings; credentials then
+        belong inside them (a top-level key would silently serve no account)."""
+        if isinstance(value, tuple) and all(isinstance(item, Account) for item in value):
+            return value
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of tables ([[accounts]])") # noqa: TRY004 (pydantic reports ValueError)
+        accounts = parse_accounts(value)
+        if accounts and (info.data.get("sailthru_api_key") or info.data.get("sailthru_api_secret")):
+            raise ValueError("the top-level Sailthru key and secret serve no account when "
+                             "[[accounts]] are listed: give each account its own")
+        return accounts
+
+    @field_validator("sources", mode="plain")
+    @classmethod
+    def _source_tables(cls, value: Any, info: ValidationInfo) -> tuple[Source, ...]:
+        """``[[sources]]``: every account a source names must be listed; write keys and
+        webhook secrets then belong inside them."""
+        if isinstance(value, tuple) and all(isinstance(item, Source) for item in value):
+            return value
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of tables ([[sources]])") # noqa: TRY004 (pydantic reports ValueError)
+        accounts = info.data.get("accounts") or ()
+        names = [account.name for account in accounts] or [DEFAULT_ACCOUNT]
+        sources = parse_sources(value, names)
+        if sources and (info.data.get("write_keys") or info.data.get("webhook_secrets")):
+            raise ValueError("the top-level write keys and webhook secrets feed no account "
+                             "when [[sources]] are listed: give them to a source")
+        return sources
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -264,6 +310,18 @@ class Settings(BaseSettings):
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
         return parse_rate_limits(self.rate_limits)
+
+    def for_account(self, name: str) -> Settings:
+        """These settings as one account's command sees them (``backfill --account``):
+        the account's own values in place of the top-level ones, and that account
+        alone in the deployment."""
+        account = self.deployment().account(name)
+        own = {field: getattr(account.settings, field) for field in ACCOUNT_FIELDS}
+        return self.model_copy(update={**own, "accounts": (account,), "sources": ()})
+
+    def deployment(self) -> Deployment:
+        """The accounts and the sources feeding them (`sailbridge.settings.accounts`)."""
+        return deployment(self)
 
     def mapping_options(self) -> MappingOptions:
         """The secret-free subset the pure mapping reads."""

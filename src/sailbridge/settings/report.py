@@ -57,6 +57,8 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
             shown[name] = MASK if value else None
         elif isinstance(value, str):
             shown[name] = mask_url_password(value)
+        elif name in ("accounts", "sources"):  # names only: the rest holds secrets
+            shown[name] = [item.name for item in value]
         elif isinstance(value, FilterSet):  # names only: a condition may hold a write key
             shown[name] = [rule.name for rule in value.rules]
         else:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.backfill_files import BackfillFile
-from sailbridge.store.memory import Forgotten, Memory
+from sailbridge.store.memory import AccountsMemory, Forgotten
 
 if TYPE_CHECKING:  # send_plan imports this module (for NewJob)
     from sailbridge.store.send_plan import SentJob
@@ -111,6 +112,9 @@ class NewJob(msgspec.Struct, frozen=True, array_like=True):
     user_key: str
     ordering_keys: tuple[str, ...]
     received_at: float
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    """The accounts its source feeds: the store keeps one delivery (one job, its own
+    state, attempts, line and dead letter) per account; dedupe stays per source."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +164,8 @@ class Job:
     available_at: float
     reason: str | None = None
     history: list[Attempt] = field(default_factory=list)
+    account: str = DEFAULT_ACCOUNT
+    """The Sailthru account this delivery is for."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +174,9 @@ class EnqueueResult:
     duplicates: int
     rejected: int
     job_ids: tuple[int, ...] = ()
-    """The ids of the accepted jobs, in the order given (duplicates have none)."""
+    """The ids of the accepted jobs, in the order given (duplicates have none): one per
+    account an event is for, in the order of its ``accounts``. ``accepted`` counts
+    events."""
 
 
 @dataclass(frozen=True)
@@ -280,6 +288,8 @@ class JobQuery:
     scan: int | None = SCAN_WINDOW
     oldest_first: bool = False
     after: int | None = None
+    account: str | None = None
+    """Only this account's jobs (a filter the indexes do not serve: a bounded scan)."""
 
     def __post_init__(self) -> None:
         if self.before is not None and self.oldest_first:
@@ -373,13 +383,15 @@ class Queue(Protocol):
         adding the duplicates it drops to its ``deduplicated`` count.
         """
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+    async def claim(self, worker: str, limit: int, lease: float, now: float, *,
+                    account: str | None = None) -> list[Job]:
         """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
-        not held back by an earlier unfinished job sharing an ordering key), oldest first."""
+        not held back by an earlier unfinished job of its account sharing an ordering
+        key), oldest first; only ``account``'s when given (from indexes of their own, so
+        a paused account's backlog costs another account's claim nothing)."""
 
-    async def claim_groups(
-        self, worker: str, limit: int, lease: float, now: float, size: int
-    ) -> list[list[Job]]:
+    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                           size: int, *, account: str | None = None) -> list[list[Job]]:
         """`claim` up to ``limit`` jobs, each with the jobs right behind it in its user's
         line that are ready too (`may_follow`), at most ``size`` jobs a line, all leased
         to ``worker``: one user's consecutive events, handed out together so the worker
@@ -457,14 +469,18 @@ class OperatorReads(Protocol):
         not the unsorted inbox), counted by type and track event name: the sample the
         drain-time estimate scales to the whole queue (`sailbridge.drain`)."""
 
-    async def paused_reason(self) -> str | None: ...
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None: ...
+
+    async def paused_accounts(self) -> dict[str, str]:
+        """Every paused account → why."""
 
 
 class Control(Protocol):
     """What operators and housekeeping change: the pause, replays, purges, forgetting."""
 
-    async def set_paused(self, reason: str | None) -> None:
-        """Pause delivery for every worker with a visible reason; ``None`` resumes."""
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
+        """Pause ``account``'s delivery on every worker with a visible reason; ``None``
+        resumes it. Other accounts deliver on."""
 
     async def replay(
         self, job_ids: Sequence[int] | None, reason_contains: str | None, now: float
@@ -489,8 +505,9 @@ class Control(Protocol):
         updated before ``older_than``; returns how many. The delivered and skipped
         counts are lifetime totals and do not go down."""
 
-    async def forget(self, user_key: str) -> Forgotten:
-        """Remove what the store holds about a person, once Sailthru deleted them.
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        """Remove what the store holds about a person, once Sailthru deleted them, in
+        ``account`` (every account when ``None``).
 
         Memory: the emails (wherever remembered), carts and merges of ``user_key`` and
         of the ids merged with it, in both directions (one merge away). Jobs: every
@@ -543,10 +560,10 @@ class Lifecycle(Protocol):
     async def close(self) -> None: ...
 
 
-class OperatorStore(Queue, Memory, OperatorReads, Control, Protocol):
+class OperatorStore(Queue, AccountsMemory, OperatorReads, Control, Protocol):
     """What the admin API and the console use: the reads and controls, the queue for the
     events they send, and the memory the tester's and the event page's plans read."""
 
 
-class Store(Queue, Memory, OperatorReads, Control, Records, Lifecycle, Protocol):
+class Store(Queue, AccountsMemory, OperatorReads, Control, Records, Lifecycle, Protocol):
     """The durable queue plus sailbridge's memory and shared control state: every role."""

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sailbridge.logs import first_line
 from sailbridge.redact import mask_url_password
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreError, StoreMissing, StoreUnavailable
 from sailbridge.store.readonly import (
@@ -60,7 +61,7 @@ class Backend:
     name: str
     open: Callable[[str, bool], Awaitable[Store]]
     """The store at ``database``, migrated (``create`` false: `StoreMissing` if none)."""
-    read_only_memory: Callable[[str], Awaitable[ReadOnlyMemory | None]]
+    read_only_memory: Callable[[str, str], Awaitable[ReadOnlyMemory | None]]
     shared_slots: Callable[[str], AbstractAsyncContextManager[SharedSlots]] | None
     """The slots every node shares, open for a block; ``None``: one node, pace locally."""
 
@@ -95,10 +96,11 @@ async def open_store(database: str, *, create: bool = True) -> Store:
     return await backend_for(database).open(database, create)
 
 
-async def open_read_only_memory(database: str) -> ReadOnlyMemory | None:
-    """The memory in ``database``, read-only; ``None`` when there is none (no such file,
-    a store never migrated, a PostgreSQL server out of reach)."""
-    return await backend_for(database).read_only_memory(database)
+async def open_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
+                                ) -> ReadOnlyMemory | None:
+    """``account``'s memory in ``database``, read-only; ``None`` when there is none (no
+    such file, a store not migrated, a PostgreSQL server out of reach)."""
+    return await backend_for(database).read_only_memory(database, account)
 
 
 def _where(database: str) -> str:

@@ -93,6 +93,9 @@ def job_listing(query: JobQuery, dialect: Dialect) -> Listing:
     if query.reason is not None:
         filters.append(dialect.contains("reason", dialect.param("reason", "text")))
         params["reason"] = query.reason
+    if query.account is not None:
+        filters.append(f"account = {dialect.param('account', 'text')}")
+        params["account"] = query.account
     return Listing(driver, index, filters, params, query.oldest_first, query.scan is not None)
 
 

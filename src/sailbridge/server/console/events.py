@@ -27,6 +27,7 @@ from sailbridge.server.console.forms import (
 )
 from sailbridge.server.console.rendering import Console
 from sailbridge.store.base import REJECTED, JobQuery, ListState
+from sailbridge.store.memory import AccountMemory
 
 
 async def events(console: Console, request: Request) -> Response:
@@ -36,23 +37,18 @@ async def events(console: Console, request: Request) -> Response:
     state_text = text(params.get("state"))
     before = cursor(params.get("before"))
     user, event, reason = (text(params.get(name)) for name in ("user", "event", "reason"))
-    filters = {
-        "state": state_text or "",
-        "user": user or "",
-        "event": event or "",
-        "reason": reason or "",
-    }
+    account = console.chosen_account(request)
+    filters = {"state": state_text or "", "user": user or "", "event": event or "",
+               "reason": reason or "", "account": account or ""}
     if state_text == REJECTED:
         rejections = await console.store.find_rejections(reason, before, PAGE_SIZE)
         rows = [views.rejection_row(r, now) for r in rejections.items]
         next_before, searched_to = rejections.next_before, rejections.searched_to
     else:
         state = list_state(state_text)
-        jobs = await console.store.find_jobs(
-            JobQuery(
-                state=state, user=user, event=event, reason=reason, before=before, limit=PAGE_SIZE
-            )
-        )
+        jobs = await console.store.find_jobs(JobQuery(state=state, user=user, event=event,
+                                                      reason=reason, before=before,
+                                                      limit=PAGE_SIZE, account=account))
         rows = [views.job_row(job, now) for job in jobs.items]
         next_before, searched_to = jobs.next_before, jobs.searched_to
     return await console.render(
@@ -78,19 +74,17 @@ async def event(console: Console, request: Request) -> Response:
     if job is None:
         raise HTTPException(404, f"There is no event #{request.path_params['job_id']}.")
     try:
-        planned = views.call_views(
-            await explain_event(
-                event_from_dict(job.event),
-                console.settings,
-                DryRunMemory(console.store),
-                write_key=job.write_key,
-            )
-        )
+        planned = views.call_views(await explain_event(
+            event_from_dict(job.event), console.settings,
+            DryRunMemory(AccountMemory(console.store, job.account)),
+            write_key=job.write_key, account=job.account))
     except InvalidEvent as error:
         planned = {"outcome": "invalid", "reason": str(error), "calls": [], "lookups": []}
-    return await console.render(
-        request, "event.html", {"job": views.job_page(job, now), "planned": planned}
-    )
+    except KeyError:  # its account is no longer in the settings
+        planned = {"outcome": "invalid", "calls": [], "lookups": [],
+                   "reason": f"the account {job.account!r} is not configured any more"}
+    return await console.render(request, "event.html", {
+        "job": views.job_page(job, now), "planned": planned})
 
 
 async def timeline(console: Console, request: Request) -> Response:

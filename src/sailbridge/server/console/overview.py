@@ -15,6 +15,7 @@ from sailbridge.render import duration
 from sailbridge.server.console import views
 from sailbridge.server.console.chart import minute_chart
 from sailbridge.server.console.rendering import Console, see_other
+from sailbridge.store.accounts import account_limits
 
 CHART_SECONDS = 3600
 """How far back the deliveries chart reaches."""
@@ -50,8 +51,10 @@ async def overview(console: Console, request: Request) -> Response:
 
 
 def _route_rows(console: Console, drain: DrainEstimate, now: float) -> list[dict[str, Any]]:
-    """Each Sailthru route: the configured limit, this minute's use, and its backlog."""
-    limits = console.settings.rate_limits_per_second
+    """Each Sailthru route of each account (named ``account METHOD /path`` but for the
+    account ``default``): the configured limit, this minute's use, and its backlog."""
+    limits = account_limits({account.name: account.settings.rate_limits_per_second
+                             for account in console.settings.deployment().accounts.values()})
     usage = console.metrics.route_usage.snapshot()
     backlog = {route.route: route for route in drain.routes}
     rows = []
@@ -77,10 +80,13 @@ def _route_rows(console: Console, drain: DrainEstimate, now: float) -> list[dict
 
 
 async def resume(console: Console, request: Request) -> Response:
-    """Resume paused delivery (the pause the store holds for every node)."""
-    if await console.store.paused_reason() is None:
+    """Resume paused delivery (the pause the store holds for every node), of every
+    paused account."""
+    paused = await console.store.paused_accounts()
+    if not paused:
         request.session["flash"] = "Delivery was not paused."
     else:
-        await console.store.set_paused(None)
+        for account in paused:
+            await console.store.set_paused(None, account)
         request.session["flash"] = "Delivery resumed."
     return see_other("/console/")

@@ -16,7 +16,22 @@ from psycopg_pool import AsyncConnectionPool
 from sailbridge.store.errors import SchemaTooNew
 from sailbridge.store.sql import load_queries, migrations
 
-QUERIES: Mapping[str, str] = load_queries("sailbridge.store.postgres")
+
+def _in_account(claim: str) -> str:
+    """``claim`` for one account's jobs only: each candidate set filtered by account, so
+    the planner reads them from the account's own partial indexes (``0005_accounts``).
+    Derived rather than written twice, so the two claims cannot drift apart."""
+    changes = (("WHERE state = 'pending'", 2), ("WHERE state = 'claimed'", 1))
+    for text, count in changes:
+        if claim.count(text) != count:
+            raise RuntimeError(f"claim query changed: expected {count} x {text!r}")
+        claim = claim.replace(text, text.replace(
+            "WHERE ", "WHERE account = %(account)s::text AND "))
+    return claim
+
+
+_LOADED = load_queries("sailbridge.store.postgres")
+QUERIES: Mapping[str, str] = {**_LOADED, "claim_in_account": _in_account(_LOADED["claim"])}
 LATEST_VERSION = migrations("postgres")[-1][0]
 
 MIGRATION_LOCK = 0x5A11B41D6E

@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from sailbridge.store import listing
+from sailbridge.store.accounts import pause_name, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Job,
@@ -30,12 +31,10 @@ _DIALECT = listing.Dialect(
     contains=lambda column, value: f"strpos({column}, {value}) > 0",
     index_hints=False,
 )
-_JOB_COLUMNS = (
-    "id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
-    "state, attempts, received_at, first_attempt_at, available_at, reason, "
-    "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
-    "WHERE a.job_id = j.id)::text"
-)
+_JOB_COLUMNS = ("id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
+                "state, attempts, received_at, first_attempt_at, available_at, reason, "
+                "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
+                "WHERE a.job_id = j.id)::text, account")
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
@@ -113,32 +112,31 @@ async def finished_per_minute(db: Database, since: float, until: float) -> list[
 
 async def counts(db: Database) -> StatusCounts:
     [(totals, oldest, paused)] = await db.rows("status")
+    paused_by_account: dict[str, str] = msgspec.json.decode(paused)
     counts: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
 
     def get(name: str) -> int:
         return counts.get(name, 0)
 
     return StatusCounts(
-        pending=get("pending"),
-        retrying=get("retrying"),
-        claimed=get("claimed"),
-        delivered=get("delivered"),
-        skipped=get("skipped"),
-        rejected=get("rejected"),
-        dead=get("dead"),
-        oldest_pending_at=oldest,
-        paused_reason=paused,
-        deduplicated=get("deduplicated"),
-    )
+        pending=get("pending"), retrying=get("retrying"), claimed=get("claimed"),
+        delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
+        dead=get("dead"), oldest_pending_at=oldest,
+        paused_reason=pause_summary(paused_by_account),
+        deduplicated=get("deduplicated"))
 
 
 async def queued_kinds(db: Database, limit: int) -> QueuedKinds:
     return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
 
 
-async def paused_reason(db: Database) -> str | None:
-    rows = await db.rows("get_control", {"name": "paused"})
+async def paused_reason(db: Database, account: str) -> str | None:
+    rows = await db.rows("get_control", {"name": pause_name(account)})
     return rows[0][0] if rows else None
+
+
+async def paused_accounts(db: Database) -> dict[str, str]:
+    return {account: reason for account, reason in await db.rows("paused_accounts")}
 
 
 async def backfill_file(db: Database, content_hash: str) -> BackfillFile | None:

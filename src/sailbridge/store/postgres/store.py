@@ -17,6 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 from sailbridge.clock import Clock
 from sailbridge.logs import first_line
 from sailbridge.mapping.plan import MemoryUpdate
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import line_key, pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     PRUNE_EVERY,
@@ -139,35 +141,26 @@ class PostgresStore(StoreGuards):
             lambda conn: transactions.enqueue_sent(conn, jobs, now, force)
         )
 
-    async def forget(self, user_key: str) -> Forgotten:
-        return await self._db.in_transaction(lambda conn: transactions.forget(conn, user_key))
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        return await self._db.in_transaction(
+            lambda conn: transactions.forget(conn, user_key, account))
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-        rows = await self._db.rows(
-            "claim",
-            {
-                "worker": worker,
-                "limit": limit,
-                "now": now,
-                "lease_until": now + lease,
-                "shard": shard(),
-            },
-        )
+    async def _claim(self, worker: str, limit: int, lease: float, now: float,
+                     account: str | None) -> list[Job]:
+        rows = await self._db.rows("claim" if account is None else "claim_in_account", {
+            "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
+            "shard": shard(), "account": account})
         return [job_from_row(row) for row in rows]
 
-    async def _claim_groups(
-        self, worker: str, limit: int, lease: float, now: float, size: int
-    ) -> list[list[Job]]:
-        heads = await self._claim(worker, limit, lease, now)
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int, account: str | None) -> list[list[Job]]:
+        heads = await self._claim(worker, limit, lease, now, account)
         if not heads or size <= 1:
             return [[head] for head in heads]
-        rows = await self._db.rows(
-            "line_behind",
-            {
-                "heads": json_param([{"id": head.id, "user_key": head.user_key} for head in heads]),
-                "size": size,
-            },
-        )
+        rows = await self._db.rows("line_behind", {
+            "heads": json_param([{"id": head.id,
+                                  "user_key": line_key(head.account, head.user_key)}
+                                 for head in heads]), "size": size})
         behind = ready_behind(heads, rows, now)
         chosen = [job_id for ids in behind.values() for job_id in ids]
         if not chosen:
@@ -290,8 +283,8 @@ class PostgresStore(StoreGuards):
             await add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
         return jobs
 
-    async def set_paused(self, reason: str | None) -> None:
-        await self._db.execute("set_control", {"name": "paused", "value": reason})
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
+        await self._db.execute("set_control", {"name": pause_name(account), "value": reason})
 
     async def check_writable(self, now: float) -> None:
         try:
@@ -328,8 +321,11 @@ class PostgresStore(StoreGuards):
     async def counts(self) -> StatusCounts:
         return await reads.counts(self._db)
 
-    async def paused_reason(self) -> str | None:
-        return await reads.paused_reason(self._db)
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await reads.paused_reason(self._db, account)
+
+    async def paused_accounts(self) -> dict[str, str]:
+        return await reads.paused_accounts(self._db)
 
     # ------------------------------------------------------------------ backfill files
 
@@ -341,24 +337,27 @@ class PostgresStore(StoreGuards):
 
     # ------------------------------------------------------------------ memory
 
-    async def email(self, user_key: str) -> str | None:
-        rows = await self._db.rows("memory_email", {"user_key": user_key})
+    async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None:
+        rows = await self._db.rows("memory_email", {"account": account, "user_key": user_key})
         return rows[0][0] if rows else None
 
-    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
-        rows = await self._db.rows(
-            "memory_cart", {"user_id": user_id, "since": self._clock() - max_age}
-        )
-        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) if rows else None
+    async def cart(self, user_id: str, max_age: float, *,
+                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None:
+        rows = await self._db.rows("memory_cart", {
+            "account": account, "user_id": user_id, "since": self._clock() - max_age})
+        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) \
+            if rows else None
 
-    async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        rows = await self._db.rows(
-            "memory_merged", {"anonymous_id": anonymous_id, "user_id": user_id}
-        )
+    async def merged(self, anonymous_id: str, user_id: str, *,
+                     account: str = DEFAULT_ACCOUNT) -> bool:
+        rows = await self._db.rows("memory_merged", {
+            "account": account, "anonymous_id": anonymous_id, "user_id": user_id})
         return bool(rows)
 
-    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+    async def apply(self, updates: Sequence[MemoryUpdate], *,
+                    account: str = DEFAULT_ACCOUNT) -> None:
         if not updates:
             return
         now = self._clock()
-        await self._db.in_transaction(lambda conn: transactions.apply_updates(conn, updates, now))
+        await self._db.in_transaction(
+            lambda conn: transactions.apply_updates(conn, account, updates, now))

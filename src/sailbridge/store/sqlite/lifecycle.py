@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sailbridge.store.accounts import line_key, ordering_key
 from sailbridge.store.base import Attempt, Job, JobState, may_follow
 from sailbridge.store.errors import JobNotClaimed
 from sailbridge.store.sqlite.intake import busy_lines
@@ -19,11 +20,14 @@ from sailbridge.store.sqlite.rows import Row, encode, job_from_row, keys_decoder
 from sailbridge.store.sqlite.transaction import Tx
 
 
-def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-    window = {"now": now, "limit": limit}
-    expired = {row[0] for row in tx.run("claimable_expired", window)}
-    ready = [row[0] for row in tx.run("claimable_new", window)]
-    ready += [row[0] for row in tx.run("claimable_retry", window)]
+def claim(tx: Tx, worker: str, limit: int, lease: float, now: float,
+          account: str | None = None) -> list[Job]:
+    """The oldest ``limit`` ready jobs (of ``account`` only, from its own indexes)."""
+    window = {"now": now, "limit": limit, "account": account}
+    within = "" if account is None else "_in"
+    expired = {row[0] for row in tx.run(f"claimable_expired{within}", window)}
+    ready = [row[0] for row in tx.run(f"claimable_new{within}", window)]
+    ready += [row[0] for row in tx.run(f"claimable_retry{within}", window)]
     chosen = sorted(expired.union(ready))[:limit]
     if not chosen:
         return []
@@ -39,12 +43,11 @@ def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job
     return jobs
 
 
-def claim_groups(
-    tx: Tx, worker: str, limit: int, lease: float, now: float, size: int
-) -> list[list[Job]]:
+def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
+                 size: int, account: str | None = None) -> list[list[Job]]:
     """`claim`, each head with the user's consecutive ready jobs behind it (at most
-    ``size`` jobs a line), leased with it."""
-    heads = claim(tx, worker, limit, lease, now)
+    ``size`` jobs a line, the line of its account), leased with it."""
+    heads = claim(tx, worker, limit, lease, now, account)
     lines = []
     for head in heads:
         behind = _ready_behind(tx, head, size, now)
@@ -67,12 +70,14 @@ def claim_groups(
 def _ready_behind(tx: Tx, head: Job, size: int, now: float) -> list[int]:
     """The ids right behind ``head`` in its user's line that may go with it, in line
     order: stops at the first that is not pending and due, or is in another line too."""
-    rows = tx.run("line_behind", {"key": head.user_key, "limit": size}).fetchall()
+    rows = tx.run("line_behind", {"key": line_key(head.account, head.user_key),
+                                  "limit": size}).fetchall()
     if not rows or rows[0][0] != head.id:
         return []
     ready = []
     for job_id, state, available_at, keys, user_key in rows[1:]:
-        if not may_follow(head, state, available_at, keys_decoder.decode(keys), user_key, now):
+        plain = [ordering_key(key) for key in keys_decoder.decode(keys)]
+        if not may_follow(head, state, available_at, plain, user_key, now):
             break
         ready.append(job_id)
     return ready

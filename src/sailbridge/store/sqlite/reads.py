@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from sailbridge.store import listing
+from sailbridge.store.accounts import pause_name, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Attempt,
@@ -51,10 +52,8 @@ _DIALECT = listing.Dialect(
     contains=lambda column, value: f"instr({column}, {value}) > 0",
     index_hints=True,
 )
-_JOB_COLUMNS = (
-    "id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
-    "attempts, received_at, first_attempt_at, available_at, reason"
-)
+_JOB_COLUMNS = ("id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
+                "attempts, received_at, first_attempt_at, available_at, reason, account")
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
@@ -116,7 +115,7 @@ def counts(db: sqlite3.Connection) -> StatusCounts:
         counts = dict(db.execute(QUERIES["job_counts"]).fetchall())
         oldest = db.execute(QUERIES["oldest_unfinished"]).fetchall()[0][0]
         inbox_oldest = db.execute(QUERIES["oldest_in_inbox"]).fetchall()
-        paused = paused_reason(db)
+        paused = pause_summary(paused_accounts(db))
     if inbox_oldest and (oldest is None or inbox_oldest[0][0] < oldest):
         oldest = inbox_oldest[0][0]
     return StatusCounts(
@@ -144,9 +143,13 @@ def backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | N
     return BackfillFile.from_row(rows[0]) if rows else None
 
 
-def paused_reason(db: sqlite3.Connection) -> str | None:
-    rows = db.execute(QUERIES["get_control"], {"name": "paused"}).fetchall()
+def paused_reason(db: sqlite3.Connection, account: str) -> str | None:
+    rows = db.execute(QUERIES["get_control"], {"name": pause_name(account)}).fetchall()
     return rows[0][0] if rows else None
+
+
+def paused_accounts(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute(QUERIES["paused_accounts"]).fetchall())
 
 
 class _snapshot:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 from sailbridge.clock import Clock
 from sailbridge.mapping.plan import MemoryUpdate
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     QUEUE_SAMPLE,
@@ -40,7 +42,7 @@ from sailbridge.store.base import (
 )
 from sailbridge.store.errors import StoreUnwritable
 from sailbridge.store.guards import StoreGuards
-from sailbridge.store.memory import Forgotten, RememberedCart
+from sailbridge.store.memory import Forgotten, RememberedCart, merge_forgotten
 from sailbridge.store.send_plan import SentJob
 from sailbridge.store.sqlite import lifecycle, reads
 from sailbridge.store.sqlite.checkpointer import BACKSTOP_CHECKPOINT_PAGES, Checkpointer
@@ -53,6 +55,7 @@ from sailbridge.store.sqlite.memory import (
     find_traces,
     forget_memory,
     forgotten,
+    known_accounts,
     read_cart,
     read_email,
     read_merged,
@@ -181,9 +184,11 @@ class SqliteStore(StoreGuards):
             lambda tx: self._intake.enqueue_sent(tx, jobs, now, force), kind=Kind.ORDERED
         )
 
-    async def forget(self, user_key: str) -> Forgotten:
-        person = await self._writer.call(lambda tx: forget_memory(tx.db, user_key))
-        return await self._forget_traces(person)
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        accounts = await self._readers.call(known_accounts) if account is None else [account]
+        parts = [await self._forget_traces(await self._writer.call(
+            functools.partial(_forget_memory, user_key, name))) for name in accounts]
+        return merge_forgotten(user_key, parts)
 
     async def _forget_traces(self, person: Person) -> Forgotten:
         """Search the person's finished jobs and rejections a chunk at a time on a
@@ -208,17 +213,17 @@ class SqliteStore(StoreGuards):
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
         return forgotten(person, counts)
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+    async def _claim(self, worker: str, limit: int, lease: float, now: float,
+                     account: str | None) -> list[Job]:
         return await self._writer.call(
-            lambda tx: lifecycle.claim(tx, worker, limit, lease, now), kind=Kind.CLAIM
-        )
+            lambda tx: lifecycle.claim(tx, worker, limit, lease, now, account),
+            kind=Kind.CLAIM)
 
-    async def _claim_groups(
-        self, worker: str, limit: int, lease: float, now: float, size: int
-    ) -> list[list[Job]]:
+    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
+                            size: int, account: str | None) -> list[list[Job]]:
         return await self._writer.call(
-            lambda tx: lifecycle.claim_groups(tx, worker, limit, lease, now, size), kind=Kind.CLAIM
-        )
+            lambda tx: lifecycle.claim_groups(tx, worker, limit, lease, now, size, account),
+            kind=Kind.CLAIM)
 
     async def _heartbeat(
         self, worker: str, job_ids: Sequence[int], lease: float, now: float
@@ -263,10 +268,9 @@ class SqliteStore(StoreGuards):
     async def _purge_dead_before(self, older_than: float) -> int:
         return await self._writer.call(lambda tx: lifecycle.purge_dead(tx, older_than))
 
-    async def set_paused(self, reason: str | None) -> None:
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
         await self._writer.call(
-            lambda tx: tx.run("set_control", {"name": "paused", "value": reason})
-        )
+            lambda tx: tx.run("set_control", {"name": pause_name(account), "value": reason}))
 
     async def check_writable(self, now: float) -> None:
         """A write through the writer thread (which proves it alive) — and, first, free
@@ -321,8 +325,11 @@ class SqliteStore(StoreGuards):
         if self._progress.lagging(READ_SORTS_UP_TO):
             await self._writer.call(lambda tx: None, kind=Kind.ORDERED)
 
-    async def paused_reason(self) -> str | None:
-        return await self._readers.call(reads.paused_reason)
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await self._readers.call(reads.paused_reason, account)
+
+    async def paused_accounts(self) -> dict[str, str]:
+        return await self._readers.call(reads.paused_accounts)
 
     # ------------------------------------------------------------------ backfill files
 
@@ -334,22 +341,29 @@ class SqliteStore(StoreGuards):
 
     # ------------------------------------------------------------------ memory
 
-    async def email(self, user_key: str) -> str | None:
-        return await self._readers.call(read_email, user_key)
+    async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await self._readers.call(read_email, account, user_key)
 
-    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
-        return await self._readers.call(read_cart, user_id, self._clock() - max_age)
+    async def cart(self, user_id: str, max_age: float, *,
+                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None:
+        return await self._readers.call(read_cart, account, user_id, self._clock() - max_age)
 
-    async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        return await self._readers.call(read_merged, anonymous_id, user_id)
+    async def merged(self, anonymous_id: str, user_id: str, *,
+                     account: str = DEFAULT_ACCOUNT) -> bool:
+        return await self._readers.call(read_merged, account, anonymous_id, user_id)
 
-    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+    async def apply(self, updates: Sequence[MemoryUpdate], *,
+                    account: str = DEFAULT_ACCOUNT) -> None:
         if updates:
             now = self._clock()
-            people = await self._writer.call(lambda tx: write_updates(tx.db, updates, now))
+            people = await self._writer.call(lambda tx: write_updates(tx.db, account, updates, now))
             for person in people:
                 await self._forget_traces(person)
 
 
 def _delete(traces: Traces, tx: Tx) -> tuple[int, int]:
     return delete_traces(tx.db, traces)
+
+
+def _forget_memory(user_key: str, account: str, tx: Tx) -> Person:
+    return forget_memory(tx.db, user_key, account)
