@@ -126,10 +126,14 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
     return view
 
 
-async def explain_entries(entries: list[Entry], settings: Settings,
-                          memory: Memory | None = None, *,
-                          write_key: str = SEND_WRITE_KEY,
-                          account: str = DEFAULT_ACCOUNT) -> list[dict[str, Any]]:
+async def explain_entries(
+    entries: list[Entry],
+    settings: Settings,
+    memory: Memory | None = None,
+    *,
+    write_key: str = SEND_WRITE_KEY,
+    account: str = DEFAULT_ACCOUNT,
+) -> list[dict[str, Any]]:
     """One JSON-ready explanation per input entry, in input order, planned with
     ``account``'s settings and memory.
 
@@ -139,8 +143,7 @@ async def explain_entries(entries: list[Entry], settings: Settings,
     `DryRunMemory`. The events are planned as if received with ``write_key``: the one
     `sailbridge send` queues a file under, unless the caller queues under another.
     """
-    stored = await open_read_only_memory(settings.database, account) \
-        if memory is None else None
+    stored = await open_read_only_memory(settings.database, account) if memory is None else None
     dry_run = DryRunMemory(memory if memory is not None else stored)
     explained = []
     try:
@@ -150,9 +153,14 @@ async def explain_entries(entries: list[Entry], settings: Settings,
                     {"position": entry.position, "outcome": "invalid", "reason": str(entry.error)}
                 )
                 continue
-            explained.append({"position": entry.position,
-                              **await explain_event(entry.event, settings, dry_run,
-                                                    write_key=write_key, account=account)})
+            explained.append(
+                {
+                    "position": entry.position,
+                    **await explain_event(
+                        entry.event, settings, dry_run, write_key=write_key, account=account
+                    ),
+                }
+            )
         if settings.coalescing:
             await _show_groups(
                 entries,
@@ -167,9 +175,14 @@ async def explain_entries(entries: list[Entry], settings: Settings,
     return explained
 
 
-async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, *,
-                        write_key: str | None = SEND_WRITE_KEY,
-                        account: str = DEFAULT_ACCOUNT) -> dict[str, Any]:
+async def explain_event(
+    event: Event,
+    settings: Settings,
+    memory: DryRunMemory,
+    *,
+    write_key: str | None = SEND_WRITE_KEY,
+    account: str = DEFAULT_ACCOUNT,
+) -> dict[str, Any]:
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []

@@ -140,19 +140,28 @@ class Metrics:
         self.throttle_waits = Counter(
             "sailbridge_throttle_waits",
             "Times a call waited for its rate limit, by account and route.",
-            ["account", "route"], registry=r)
+            ["account", "route"],
+            registry=r,
+        )
         self.throttle_wait_seconds = Counter(
             "sailbridge_throttle_wait_seconds",
             "Seconds spent waiting for rate limits, by account and route.",
-            ["account", "route"], registry=r)
+            ["account", "route"],
+            registry=r,
+        )
         self.sailthru_latency = Histogram(
             "sailbridge_sailthru_request_duration_seconds",
             "Latency of Sailthru API calls, by account and route.",
-            ["account", "route"], buckets=SAILTHRU_LATENCY_BUCKETS, registry=r)
+            ["account", "route"],
+            buckets=SAILTHRU_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.sailthru_responses = Counter(
             "sailbridge_sailthru_responses",
-            "Sailthru responses by account, route and HTTP status (\"error\" when none "
-            "came back).", ["account", "route", "status"], registry=r)
+            'Sailthru responses by account, route and HTTP status ("error" when none came back).',
+            ["account", "route", "status"],
+            registry=r,
+        )
 
         # queue (set from store.counts() at scrape time)
         self.queue_jobs = Gauge(
@@ -245,23 +254,23 @@ class Metrics:
 
     # -- delivery (called by the workers) ---------------------------------------------
 
-    def record_delivered(self, event_type: str, route: str,
-                         account: str = DEFAULT_ACCOUNT) -> None:
+    def record_delivered(self, event_type: str, route: str, account: str = DEFAULT_ACCOUNT) -> None:
         """A job delivered; ``route`` is its main Sailthru call (``"POST /user"``)."""
         self.jobs_delivered.labels(account, event_type, route).inc()
 
-    def record_skipped(self, event_type: str, route: str = NO_CALL,
-                       account: str = DEFAULT_ACCOUNT) -> None:
+    def record_skipped(
+        self, event_type: str, route: str = NO_CALL, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """A job finished as skipped (integrations off, group, no customer id...)."""
         self.jobs_skipped.labels(account, event_type, route).inc()
 
-    def record_retried(self, event_type: str, route: str,
-                       account: str = DEFAULT_ACCOUNT) -> None:
+    def record_retried(self, event_type: str, route: str, account: str = DEFAULT_ACCOUNT) -> None:
         """A failed attempt scheduled for retry; ``route`` is the call that failed."""
         self.jobs_retried.labels(account, event_type, route).inc()
 
-    def record_dead(self, event_type: str, route: str = NO_CALL,
-                    account: str = DEFAULT_ACCOUNT) -> None:
+    def record_dead(
+        self, event_type: str, route: str = NO_CALL, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """A job dead-lettered; ``route`` is the call that failed, if any was made."""
         self.jobs_dead.labels(account, event_type, route).inc()
 
@@ -281,15 +290,21 @@ class Metrics:
         self.throttle_waits.labels(account, route).inc()
         self.throttle_wait_seconds.labels(account, route).inc(max(seconds, 0.0))
 
-    def observe_sailthru_call(self, route: str, seconds: float, status: int | None,
-                              rate_limit: RateLimitInfo | None = None,
-                              account: str = DEFAULT_ACCOUNT) -> None:
+    def observe_sailthru_call(
+        self,
+        route: str,
+        seconds: float,
+        status: int | None,
+        rate_limit: RateLimitInfo | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         """One Sailthru HTTP call: its latency and status (``None`` for a network error
         or timeout, counted as ``"error"``) and the rate-limit headers it came with."""
         self.route_usage.record(route_key(account, route), status, rate_limit)
         self.sailthru_latency.labels(account, route).observe(seconds)
         self.sailthru_responses.labels(
-            account, route, "error" if status is None else str(status)).inc()
+            account, route, "error" if status is None else str(status)
+        ).inc()
 
     # -- queue --------------------------------------------------------------------------
 

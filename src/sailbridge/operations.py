@@ -179,8 +179,9 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * _UNIT_SECONDS[unit]
 
 
-def status_view(counts: StatusCounts, now: float | None = None,
-                paused_accounts: Mapping[str, str] | None = None) -> dict[str, Any]:
+def status_view(
+    counts: StatusCounts, now: float | None = None, paused_accounts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
     """Status as every surface shows it; ``paused_accounts``: each paused account → why
     (the counts are the whole store's)."""
     now = time.time() if now is None else now
@@ -242,23 +243,40 @@ def job_detail(job: Job) -> dict[str, Any]:
     }
 
 
-async def dead_jobs(store: OperatorReads, limit: int = 100,
-                    reason: str | None = None, account: str | None = None
-                    ) -> list[dict[str, Any]]:
+async def dead_jobs(
+    store: OperatorReads, limit: int = 100, reason: str | None = None, account: str | None = None
+) -> list[dict[str, Any]]:
     """The oldest ``limit`` dead jobs (with ``reason`` in their reason, of ``account``
     when given), every dead job examined: ``dlq list`` must not miss a match the
     console's bounded search would."""
-    page = await store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason, limit=limit,
-                                          scan=None, oldest_first=True, account=account))
+    page = await store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            limit=limit,
+            scan=None,
+            oldest_first=True,
+            account=account,
+        )
+    )
     return [job_summary(job) for job in page.items]
 
 
-async def dead_ids_in(store: OperatorReads, account: str, ids: Sequence[int] | None,
-                      reason: str | None) -> list[int]:
+async def dead_ids_in(
+    store: OperatorReads, account: str, ids: Sequence[int] | None, reason: str | None
+) -> list[int]:
     """The dead jobs of ``account`` a replay or purge chooses by ``ids`` and/or
     ``reason`` (every dead job of the account examined)."""
-    page = await store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason, limit=10**9,
-                                          scan=None, oldest_first=True, account=account))
+    page = await store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            limit=10**9,
+            scan=None,
+            oldest_first=True,
+            account=account,
+        )
+    )
     chosen = {job.id for job in page.items}
     return [job_id for job_id in ids if job_id in chosen] if ids is not None else sorted(chosen)
 

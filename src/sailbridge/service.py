@@ -102,11 +102,18 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         check: DeliveryCheck | None = getattr(app.state, "delivery_check", None)
         return check() if check is not None else None
 
-    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker,
-                                           accounts=settings.deployment().names),
-                              *console_routes(store, settings, metrics, delivery_stall)]
-    app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
-                     on_enqueued=_wake_worker)
+    extra: list[BaseRoute] = [
+        *admin_routes(store, token, on_enqueued=_wake_worker, accounts=settings.deployment().names),
+        *console_routes(store, settings, metrics, delivery_stall),
+    ]
+    app = create_app(
+        store,
+        ingest_config,
+        metrics,
+        extra_routes=extra,
+        lifespan=lifespan,
+        on_enqueued=_wake_worker,
+    )
     return app
 
 

@@ -137,8 +137,14 @@ class Rig:
         )
 
     def worker(self, sender: RateLimitedSender, policy: RetryPolicy = POLICY) -> Worker:
-        return Worker(self.store, single_account(sender, MappingOptions()), policy,
-                      cart_ttl=600, config=CONFIG, observer=self.seen)
+        return Worker(
+            self.store,
+            single_account(sender, MappingOptions()),
+            policy,
+            cart_ttl=600,
+            config=CONFIG,
+            observer=self.seen,
+        )
 
     async def enqueue(self, *raws: dict[str, Any]) -> list[int]:
         now = time.time()

@@ -36,10 +36,15 @@ REMINDING = MappingOptions(reminder_template="abandoned cart", reminder_time="60
 COALESCING = dataclasses.replace(CONFIG, group_size=MAX_MEMBERS)
 
 
-def worker(rig: Rig, *, coalescing: bool = True,
-           options: MappingOptions = REMINDING) -> Worker:
-    return Worker(rig.store, single_account(rig.sender(), options), POLICY, cart_ttl=600,
-                  config=COALESCING if coalescing else CONFIG, observer=rig.seen)
+def worker(rig: Rig, *, coalescing: bool = True, options: MappingOptions = REMINDING) -> Worker:
+    return Worker(
+        rig.store,
+        single_account(rig.sender(), options),
+        POLICY,
+        cart_ttl=600,
+        config=COALESCING if coalescing else CONFIG,
+        observer=rig.seen,
+    )
 
 
 def identify(user: str, traits: dict[str, Any], n: int) -> dict[str, Any]:

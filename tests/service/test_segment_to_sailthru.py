@@ -81,14 +81,20 @@ def test_every_event_type_reaches_sailthru_as_mapped(
     assert dead["event"] == "purchase" and "reserved" in dead["reason"]
 
     metrics = requests.get(service.url + "/metrics", timeout=10).text
-    assert ('sailbridge_jobs_delivered_total{account="default",event_type="identify",'
-            'route="POST /user"} 3.0') in metrics
-    assert ('sailbridge_jobs_skipped_total{account="default",event_type="group",'
-            'route="none"} 1.0') in metrics
-    assert ('sailbridge_jobs_dead_total{account="default",event_type="track",'
-            'route="none"} 1.0') in metrics
-    assert ('sailbridge_sailthru_request_duration_seconds_count{account="default",'
-            'route="POST /purchase"}') in metrics
+    assert (
+        'sailbridge_jobs_delivered_total{account="default",event_type="identify",'
+        'route="POST /user"} 3.0'
+    ) in metrics
+    assert (
+        'sailbridge_jobs_skipped_total{account="default",event_type="group",route="none"} 1.0'
+    ) in metrics
+    assert (
+        'sailbridge_jobs_dead_total{account="default",event_type="track",route="none"} 1.0'
+    ) in metrics
+    assert (
+        'sailbridge_sailthru_request_duration_seconds_count{account="default",'
+        'route="POST /purchase"}'
+    ) in metrics
     assert 'sailbridge_queue_jobs{state="delivered"} 14.0' in metrics
 
 

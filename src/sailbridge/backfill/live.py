@@ -66,9 +66,13 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def send_live(path: Path, settings: Settings, store: BackfillRecords,
-                    on_progress: Callable[[int], None] = lambda done: None,
-                    clock: Callable[[], float] = time.time) -> LiveResult:
+async def send_live(
+    path: Path,
+    settings: Settings,
+    store: BackfillRecords,
+    on_progress: Callable[[int], None] = lambda done: None,
+    clock: Callable[[], float] = time.time,
+) -> LiveResult:
     """Queue and deliver the events of ``path`` unless an earlier run queued them."""
     whole = file_hash(path)
     result = LiveResult()

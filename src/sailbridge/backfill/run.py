@@ -192,13 +192,22 @@ async def _run_jobs(report: BackfillReport, settings: Settings, hooks: Hooks) ->
     store = await open_store(settings.database)
     try:
         async with aiohttp.ClientSession() as session:
-            client = SailthruClient(session, api_key=api_key, api_secret=secret,
-                                    base_url=settings.sailthru_base_url,
-                                    timeout=settings.backfill_upload_timeout)
+            client = SailthruClient(
+                session,
+                api_key=api_key,
+                api_secret=secret,
+                base_url=settings.sailthru_base_url,
+                timeout=settings.backfill_upload_timeout,
+            )
             files_of_account = AccountFiles(store, settings.deployment().account(None).name)
-            runner = JobRunner(client, files_of_account, settings.backfill_poll_interval,
-                               reupload_unconfirmed=report.request.reupload_unconfirmed,
-                               on_bytes=on_bytes, on_outcome=hooks.job)
+            runner = JobRunner(
+                client,
+                files_of_account,
+                settings.backfill_poll_interval,
+                reupload_unconfirmed=report.request.reupload_unconfirmed,
+                on_bytes=on_bytes,
+                on_outcome=hooks.job,
+            )
             report.jobs = await runner.run(files)
     finally:
         await store.close()
@@ -217,9 +226,12 @@ async def _go_live(report: BackfillReport, path: Path, settings: Settings, hooks
     total = report.build.live
     store = await open_store(settings.database)
     try:
-        report.live = await send_live(path, settings,
-                                      AccountFiles(store, settings.deployment().account(None).name),
-                                      on_progress=lambda done: hooks.live(done, total))
+        report.live = await send_live(
+            path,
+            settings,
+            AccountFiles(store, settings.deployment().account(None).name),
+            on_progress=lambda done: hooks.live(done, total),
+        )
     finally:
         await store.close()
 

@@ -30,8 +30,12 @@ def send(
     source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")],
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Send every event again, even those an earlier send delivered.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Send every event again, even those an earlier send delivered."
+        ),
+    ] = False,
     account: AccountOption = None,
 ) -> None:
     """Deliver the events in a file to Sailthru, in order, and summarise the outcome.
@@ -59,8 +63,15 @@ def send(
         if entry.event is not None
     ]
     invalid = [entry for entry in entries if entry.error is not None]
-    _send_and_report(events, invalid, settings, json_output, [name], force=force,
-                     again=f"sailbridge send {source}" if source != "-" else "sailbridge send")
+    _send_and_report(
+        events,
+        invalid,
+        settings,
+        json_output,
+        [name],
+        force=force,
+        again=f"sailbridge send {source}" if source != "-" else "sailbridge send",
+    )
 
 
 def forget(
@@ -88,22 +99,42 @@ def forget(
         event = deletion_event(user_id)
     except InvalidEvent as exc:
         die(str(exc))
-    _send_and_report([IdentifiedEvent(event, None)], [], settings, json_output, names,
-                     again=f"sailbridge forget {user_id}")
+    _send_and_report(
+        [IdentifiedEvent(event, None)],
+        [],
+        settings,
+        json_output,
+        names,
+        again=f"sailbridge forget {user_id}",
+    )
 
 
-def _send_and_report(events: list[Any], invalid: list[Entry], settings: Settings,
-                     json_output: bool, accounts: list[str], *, again: str,
-                     force: bool = False) -> None:
+def _send_and_report(
+    events: list[Any],
+    invalid: list[Entry],
+    settings: Settings,
+    json_output: bool,
+    accounts: list[str],
+    *,
+    again: str,
+    force: bool = False,
+) -> None:
     """Queue and deliver ``events`` (`send_events`), print the outcome, exit with it."""
     from sailbridge.operations import job_summary
     from sailbridge.send import send_events
 
     with send_progress(len(events)) as (progress, retrying):
         try:
-            result = asyncio.run(send_events(events, settings, on_progress=progress,
-                                             on_retry=retrying, force=force,
-                                             accounts=accounts))
+            result = asyncio.run(
+                send_events(
+                    events,
+                    settings,
+                    on_progress=progress,
+                    on_retry=retrying,
+                    force=force,
+                    accounts=accounts,
+                )
+            )
         except StoreUnavailable as exc:
             die(str(exc), EXIT_STORE)
     jobs = [job_summary(job) for job in result.jobs]
@@ -161,10 +192,13 @@ def serve(
     try:
         if roles.delivery:
             settings.deployment().check_credentials()
-        if roles.ingest and not any(source.write_keys or source.webhook_secrets
-                                    for source in settings.deployment().sources):
-            die("SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
-                "Segment write keys)")
+        if roles.ingest and not any(
+            source.write_keys or source.webhook_secrets for source in settings.deployment().sources
+        ):
+            die(
+                "SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
+                "Segment write keys)"
+            )
         # uvicorn drains (requests, then the worker in the lifespan) and then re-raises
         # the signal it caught; make that final SIGTERM a clean exit, not a kill.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

@@ -69,7 +69,9 @@ def dlq_replay(
     job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids to replay.")] = None,
     config: ConfigOption = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead event.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Replay those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Replay those whose reason contains TEXT.")
+    ] = None,
     account: AccountOption = None,
 ) -> None:
     """Send dead events back to the queue (they are delivered by a running worker): with

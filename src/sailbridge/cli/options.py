@@ -27,8 +27,10 @@ ConfigOption = Annotated[
 
 AccountOption = Annotated[
     str | None,
-    typer.Option("--account", help="Only this Sailthru account (a name in [[accounts]]; "
-                 "the only one when there is one)."),
+    typer.Option(
+        "--account",
+        help="Only this Sailthru account (a name in [[accounts]]; the only one when there is one).",
+    ),
 ]
 
 

@@ -57,7 +57,10 @@ class DeadEventLog(DeliveryObserver):
             return
         error = outcome.error
         events_log.warning(
-            "event dead", job_id=job.id, account=job.account, type=job.event_type,
+            "event dead",
+            job_id=job.id,
+            account=job.account,
+            type=job.event_type,
             event_name=job.event.get("event") if job.event_type == EventType.TRACK else None,
             user=job.user_key,
             reason=outcome.reason,

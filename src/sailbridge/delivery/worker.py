@@ -149,7 +149,8 @@ class Worker:
             idle_for=time.monotonic() - self.progress.moved_at,
             work_ready=self.progress.work_ready or bool(self._inflight),
             paused=bool(self._paused_seen) and self._paused_seen >= set(self._accounts),
-            rate_limited=self._rate_limited())
+            rate_limited=self._rate_limited(),
+        )
 
     def wake(self) -> None:
         """New work was enqueued: look now instead of at the next poll."""
@@ -193,8 +194,9 @@ class Worker:
                 self._claim_start += 1
                 claimed: list[list[Job]] = []
                 answered = False
-                for account, limit in claim_limits(free, self._config.concurrency,
-                                                   delivering, in_flight, self._claim_start):
+                for account, limit in claim_limits(
+                    free, self._config.concurrency, delivering, in_flight, self._claim_start
+                ):
                     got = await self._claim(limit, account)
                     answered = answered or got is not None
                     claimed += got or []
@@ -208,8 +210,7 @@ class Worker:
                 continue
             if not delivering:  # every account paused: only probes, at their times
                 next_probe = min(self._probe_at.get(account, 0.0) for account in paused)
-                await self._sleep_unless_stopped(
-                    max(0.05, min(next_probe - self._clock(), 1.0)))
+                await self._sleep_unless_stopped(max(0.05, min(next_probe - self._clock(), 1.0)))
                 continue
             if free > 0:
                 idle = min(idle * 2, self._config.max_idle_poll)
@@ -231,8 +232,9 @@ class Worker:
 
     def _in_flight_by_account(self) -> Counter[str]:
         """Deliveries under way per account (those being committed no longer count)."""
-        return Counter(account for job_id, account in self._account_of.items()
-                       if job_id not in self._settling)
+        return Counter(
+            account for job_id, account in self._account_of.items() if job_id not in self._settling
+        )
 
     async def _paused(self) -> set[str]:
         """The accounts whose delivery is paused (another node or an operator may pause
@@ -242,18 +244,21 @@ class Worker:
             self._paused_read_at = now
             try:
                 reasons = await self._store.paused_accounts()
-            except Exception as error:  # noqa: BLE001 - never die for the store
+            except Exception as error:
                 _store_failed("reading the pause", error)
                 return set(self._paused_seen)
             paused = {account for account in reasons if account in self._accounts}
             if paused and paused >= set(self._accounts):  # nothing to deliver but probes
                 self.progress.moved(work_ready=False)
             for account in paused - self._paused_seen:  # set elsewhere
-                log.warning("delivery paused",
-                            extra={"account": account, "reason": reasons[account]})
+                log.warning(
+                    "delivery paused", extra={"account": account, "reason": reasons[account]}
+                )
             for account in self._paused_seen - paused:  # cleared elsewhere
-                log.info("delivery resumed",
-                         extra={"account": account, "by": "another node or an operator"})
+                log.info(
+                    "delivery resumed",
+                    extra={"account": account, "by": "another node or an operator"},
+                )
             self._paused_seen = paused
         return set(self._paused_seen)
 
@@ -271,8 +276,9 @@ class Worker:
                 return
             await self._sleep_or_wake(remaining)
 
-    async def _claim(self, limit: int, account: str, *,
-                     probing: bool = False) -> list[list[Job]] | None:
+    async def _claim(
+        self, limit: int, account: str, *, probing: bool = False
+    ) -> list[list[Job]] | None:
         """Up to ``limit`` of ``account``'s lines: each a job alone, or with the user's
         consecutive ready jobs behind it when coalescing is on (never while probing a
         pause); ``None`` when the store failed."""
@@ -281,12 +287,18 @@ class Worker:
         try:
             if self._config.group_size > 1 and not probing:
                 return await self._store.claim_groups(
-                    self.name, limit, self._config.lease, self._clock(),
-                    self._config.group_size, account=account)
-            jobs = await self._store.claim(self.name, limit, self._config.lease,
-                                           self._clock(), account=account)
+                    self.name,
+                    limit,
+                    self._config.lease,
+                    self._clock(),
+                    self._config.group_size,
+                    account=account,
+                )
+            jobs = await self._store.claim(
+                self.name, limit, self._config.lease, self._clock(), account=account
+            )
             return [[job] for job in jobs]
-        except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
+        except Exception as error:
             _store_failed("claiming jobs", error)
             self.progress.work_ready = True  # cannot tell; presume there is
             return None
@@ -380,9 +392,14 @@ class Worker:
         started = self._clock()
         members = [Member(event, job.write_key) for job, event in zip(jobs, events, strict=True)]
         delivery = self._accounts[jobs[0].account]
-        result = await deliver_group(members, kind, delivery.options,
-                                     AccountMemory(self._store, jobs[0].account),
-                                     delivery.sender, self._cart_ttl)
+        result = await deliver_group(
+            members,
+            kind,
+            delivery.options,
+            AccountMemory(self._store, jobs[0].account),
+            delivery.sender,
+            self._cart_ttl,
+        )
         if isinstance(result, GroupFailed):
             # Nothing was delivered: the first job carries the attempt (its retry window,
             # its pause or release), the others wait behind it as they would have.
@@ -431,9 +448,14 @@ class Worker:
         except ValueError as exc:
             return Outcome(Result.FAILED, str(exc))
         delivery = self._accounts[job.account]
-        return await deliver_event(event, delivery.options,
-                                   AccountMemory(self._store, job.account), delivery.sender,
-                                   self._cart_ttl, job.write_key)
+        return await deliver_event(
+            event,
+            delivery.options,
+            AccountMemory(self._store, job.account),
+            delivery.sender,
+            self._cart_ttl,
+            job.write_key,
+        )
 
     async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
         """Do what ``decision`` says, in the store (and the pause state)."""
@@ -466,8 +488,10 @@ class Worker:
         account = job.account
         self._probe_at[account] = self._clock() + self._config.pause_probe_interval
         if account not in self._paused_seen:
-            log.warning("delivery paused", extra={
-                "account": account, "reason": pause.reason, "sailthru_code": attempt.code})
+            log.warning(
+                "delivery paused",
+                extra={"account": account, "reason": pause.reason, "sailthru_code": attempt.code},
+            )
         self._paused_seen.add(account)
         await self._store.set_paused(pause.reason, account)
         await self._release_untouched(job, self._clock())
@@ -483,8 +507,10 @@ class Worker:
         if account not in self._paused_seen:
             return
         if await self._store.paused_reason(account) is not None:
-            log.info("delivery resumed", extra={
-                "account": account, "by": "Sailthru accepted a call again"})
+            log.info(
+                "delivery resumed",
+                extra={"account": account, "by": "Sailthru accepted a call again"},
+            )
             await self._store.set_paused(None, account)
         self._paused_seen.discard(account)
 

@@ -87,9 +87,13 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
 
 
-def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin",
-                 on_enqueued: Callable[[Any], None] = lambda app: None,
-                 accounts: Sequence[str] = (DEFAULT_ACCOUNT,)) -> list[Route]:
+def admin_routes(
+    store: OperatorStore,
+    token: str | None,
+    prefix: str = "/admin",
+    on_enqueued: Callable[[Any], None] = lambda app: None,
+    accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
+) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
     ``on_enqueued(app)`` wakes a worker in this process after a route queued a job.
     ``accounts`` are the configured accounts: an ``account`` parameter (query or body)
@@ -104,8 +108,11 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
 
     async def status(request: Request) -> Response:
         account = account_of(request.query_params.get("account"))
-        paused = {name: why for name, why in (await store.paused_accounts()).items()
-                  if account in (None, name)}
+        paused = {
+            name: why
+            for name, why in (await store.paused_accounts()).items()
+            if account in (None, name)
+        }
         return _json(operations.status_view(await store.counts(), paused_accounts=paused))
 
     async def dlq_list(request: Request) -> Response:
@@ -131,8 +138,9 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         ids = None if body.get("ids") is None else operations.check_job_ids(body["ids"])
         reason = operations.check_reason_filter(body.get("reason"))
         if operations.replay_refusal(ids, reason, everything, ids_exclusive=False) is not None:
-            raise ValueError('name what to replay: {"ids": [...]}, {"reason": "text"} or '
-                             '{"all": true}')
+            raise ValueError(
+                'name what to replay: {"ids": [...]}, {"reason": "text"} or {"all": true}'
+            )
         if account is not None:  # the dead jobs chosen, of that account only
             ids = await operations.dead_ids_in(store, account, ids, reason)
         replayed = await store.replay(ids, reason, time.time()) if ids != [] else 0
@@ -180,8 +188,10 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
-        job = msgspec.structs.replace(job_for(event, FORGET_WRITE_KEY, now, identity=None),
-                                      accounts=(chosen,) if chosen else tuple(accounts))
+        job = msgspec.structs.replace(
+            job_for(event, FORGET_WRITE_KEY, now, identity=None),
+            accounts=(chosen,) if chosen else tuple(accounts),
+        )
         queued = await store.enqueue([job], [], 0.0, now)
         on_enqueued(request.app)
         return _json({"queued": queued.job_ids[0], "jobs": list(queued.job_ids)}, 202)

@@ -133,18 +133,25 @@ class IngestConfig:
         """The ingest part of the service settings (``SAILBRIDGE_WRITE_KEYS`` or the
         ``[[sources]]``, and which accounts each source feeds ...)."""
         sources = settings.deployment().sources
-        return cls(write_keys=frozenset(key for source in sources for key in source.write_keys),
-                   dedupe_window=settings.dedupe_window,
-                   max_inflight=settings.max_inflight_ingest,
-                   cors_origins=settings.cors_origin_set,
-                   webhook_secrets=tuple(secret for source in sources
-                                         for secret in source.webhook_secrets),
-                   write_key_accounts={key: source.accounts for source in sources
-                                       for key in source.write_keys},
-                   webhook_sources=tuple(
-                       WebhookSource(webhook_write_key(source.name), source.webhook_secrets,
-                                     source.accounts)
-                       for source in sources if source.webhook_secrets))
+        return cls(
+            write_keys=frozenset(key for source in sources for key in source.write_keys),
+            dedupe_window=settings.dedupe_window,
+            max_inflight=settings.max_inflight_ingest,
+            cors_origins=settings.cors_origin_set,
+            webhook_secrets=tuple(
+                secret for source in sources for secret in source.webhook_secrets
+            ),
+            write_key_accounts={
+                key: source.accounts for source in sources for key in source.write_keys
+            },
+            webhook_sources=tuple(
+                WebhookSource(
+                    webhook_write_key(source.name), source.webhook_secrets, source.accounts
+                )
+                for source in sources
+                if source.webhook_secrets
+            ),
+        )
 
 
 @dataclass(frozen=True)
@@ -326,12 +333,12 @@ class Ingest:
     def _signed(self, given: str, data: bytes) -> tuple[Body, str, tuple[str, ...]]:
         """The body a source's webhook secret signs, that source's write key and
         accounts; 401 when no source's secret signs it."""
-        sources = self.config.webhook_sources or (WebhookSource(
-            WEBHOOK_WRITE_KEY, self.config.webhook_secrets, (DEFAULT_ACCOUNT,)),)
+        sources = self.config.webhook_sources or (
+            WebhookSource(WEBHOOK_WRITE_KEY, self.config.webhook_secrets, (DEFAULT_ACCOUNT,)),
+        )
         for source in sources[:-1]:
             try:
-                return signed_body(given, source.secrets, data), source.write_key, \
-                    source.accounts
+                return signed_body(given, source.secrets, data), source.write_key, source.accounts
             except Unauthorized:
                 continue
         last = sources[-1]
@@ -360,8 +367,9 @@ class Ingest:
                 retry_after=self.config.overload_retry_after,
             )
 
-    async def _sort_and_store(self, body: Body, write_key: str, received: float,
-                              accounts: tuple[str, ...]) -> None:
+    async def _sort_and_store(
+        self, body: Body, write_key: str, received: float, accounts: tuple[str, ...]
+    ) -> None:
         """Sort the body's events (yielding to other requests between chunks), store."""
         if not body.events:
             return
@@ -373,19 +381,22 @@ class Ingest:
         for start in range(0, count, SORT_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            self.sorter.sort(body, arrival, sorted_, start=start,
-                             stop=start + SORT_CHUNK if count > SORT_CHUNK else None)
+            self.sorter.sort(
+                body,
+                arrival,
+                sorted_,
+                start=start,
+                stop=start + SORT_CHUNK if count > SORT_CHUNK else None,
+            )
         await self._store(sorted_, received, accounts)
 
-    async def _store(self, sorted_: Sorted, received: float,
-                     accounts: tuple[str, ...]) -> None:
+    async def _store(self, sorted_: Sorted, received: float, accounts: tuple[str, ...]) -> None:
         """Store durably (`Store.accept`), or raise 429/503; metrics count only what was
         committed. Duplicates are dropped by the store when it sorts the events into
         the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`). Each job
         is for the ``accounts`` its source feeds (one delivery per account)."""
         if accounts != _DEFAULT_ONLY:
-            sorted_.jobs = [msgspec.structs.replace(job, accounts=accounts)
-                            for job in sorted_.jobs]
+            sorted_.jobs = [msgspec.structs.replace(job, accounts=accounts) for job in sorted_.jobs]
         self._check_capacity()
         self._waiting += 1
         self.metrics.ingest_inflight.inc()

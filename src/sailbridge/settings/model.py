@@ -154,11 +154,13 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and all(isinstance(item, Account) for item in value):
             return value
         if not isinstance(value, list | tuple):
-            raise ValueError("must be a list of tables ([[accounts]])") # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError("must be a list of tables ([[accounts]])")
         accounts = parse_accounts(value)
         if accounts and (info.data.get("sailthru_api_key") or info.data.get("sailthru_api_secret")):
-            raise ValueError("the top-level Sailthru key and secret serve no account when "
-                             "[[accounts]] are listed: give each account its own")
+            raise ValueError(
+                "the top-level Sailthru key and secret serve no account when "
+                "[[accounts]] are listed: give each account its own"
+            )
         return accounts
 
     @field_validator("sources", mode="plain")
@@ -169,13 +171,15 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and all(isinstance(item, Source) for item in value):
             return value
         if not isinstance(value, list | tuple):
-            raise ValueError("must be a list of tables ([[sources]])") # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError("must be a list of tables ([[sources]])")
         accounts = info.data.get("accounts") or ()
         names = [account.name for account in accounts] or [DEFAULT_ACCOUNT]
         sources = parse_sources(value, names)
         if sources and (info.data.get("write_keys") or info.data.get("webhook_secrets")):
-            raise ValueError("the top-level write keys and webhook secrets feed no account "
-                             "when [[sources]] are listed: give them to a source")
+            raise ValueError(
+                "the top-level write keys and webhook secrets feed no account "
+                "when [[sources]] are listed: give them to a source"
+            )
         return sources
 
     @field_validator("sailthru_api_key")

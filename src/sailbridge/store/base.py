@@ -383,15 +383,24 @@ class Queue(Protocol):
         adding the duplicates it drops to its ``deduplicated`` count.
         """
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float, *,
-                    account: str | None = None) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, lease: float, now: float, *, account: str | None = None
+    ) -> list[Job]:
         """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
         not held back by an earlier unfinished job of its account sharing an ordering
         key), oldest first; only ``account``'s when given (from indexes of their own, so
         a paused account's backlog costs another account's claim nothing)."""
 
-    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                           size: int, *, account: str | None = None) -> list[list[Job]]:
+    async def claim_groups(
+        self,
+        worker: str,
+        limit: int,
+        lease: float,
+        now: float,
+        size: int,
+        *,
+        account: str | None = None,
+    ) -> list[list[Job]]:
         """`claim` up to ``limit`` jobs, each with the jobs right behind it in its user's
         line that are ready too (`may_follow`), at most ``size`` jobs a line, all leased
         to ``worker``: one user's consecutive events, handed out together so the worker

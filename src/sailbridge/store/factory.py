@@ -96,8 +96,9 @@ async def open_store(database: str, *, create: bool = True) -> Store:
     return await backend_for(database).open(database, create)
 
 
-async def open_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
-                                ) -> ReadOnlyMemory | None:
+async def open_read_only_memory(
+    database: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in ``database``, read-only; ``None`` when there is none (no
     such file, a store not migrated, a PostgreSQL server out of reach)."""
     return await backend_for(database).read_only_memory(database, account)

@@ -91,14 +91,23 @@ class StoreGuards(ABC):
             raise ValueError("send queues each event for exactly one account")
         return await self._enqueue_sent(jobs, now, force)
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float, *,
-                    account: str | None = None) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, lease: float, now: float, *, account: str | None = None
+    ) -> list[Job]:
         if limit <= 0:
             return []
         return await self._claim(worker, limit, lease, now, account)
 
-    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                           size: int, *, account: str | None = None) -> list[list[Job]]:
+    async def claim_groups(
+        self,
+        worker: str,
+        limit: int,
+        lease: float,
+        now: float,
+        size: int,
+        *,
+        account: str | None = None,
+    ) -> list[list[Job]]:
         if limit <= 0:
             return []
         return await self._claim_groups(worker, limit, lease, now, max(1, size), account)
@@ -174,12 +183,14 @@ class StoreGuards(ABC):
     ) -> list[SentJob]: ...
 
     @abstractmethod
-    async def _claim(self, worker: str, limit: int, lease: float, now: float,
-                     account: str | None) -> list[Job]: ...
+    async def _claim(
+        self, worker: str, limit: int, lease: float, now: float, account: str | None
+    ) -> list[Job]: ...
 
     @abstractmethod
-    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                            size: int, account: str | None) -> list[list[Job]]: ...
+    async def _claim_groups(
+        self, worker: str, limit: int, lease: float, now: float, size: int, account: str | None
+    ) -> list[list[Job]]: ...
 
     @abstractmethod
     async def _heartbeat(

@@ -56,8 +56,9 @@ class ReadOnlySqliteMemory:
         self._db.close()
 
 
-async def sqlite_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
-                                  ) -> ReadOnlyMemory | None:
+async def sqlite_read_only_memory(
+    database: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in the SQLite file ``database``, never written; ``None`` when
     there is none (no such file, not a SQLite file, not migrated to accounts yet)."""
     path = Path(database)
@@ -84,8 +85,9 @@ async def sqlite_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
     return ReadOnlySqliteMemory(db, account)
 
 
-async def postgres_read_only_memory(url: str, account: str = DEFAULT_ACCOUNT
-                                    ) -> ReadOnlyMemory | None:
+async def postgres_read_only_memory(
+    url: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in PostgreSQL at ``url``, in read-only transactions; ``None``
     when the schema is not there or the server cannot be reached (with a warning)."""
     import psycopg

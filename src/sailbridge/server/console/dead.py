@@ -32,9 +32,15 @@ async def dead(console: Console, request: Request) -> Response:
     now = time.time()
     reason = text(request.query_params.get("reason"))
     before = cursor(request.query_params.get("before"))
-    page = await console.store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason,
-                                                  before=before, limit=PAGE_SIZE,
-                                                  account=console.chosen_account(request)))
+    page = await console.store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            before=before,
+            limit=PAGE_SIZE,
+            account=console.chosen_account(request),
+        )
+    )
     counts = await console.store.counts()
     filters = {"reason": reason or ""}
     return await console.render(

@@ -38,17 +38,30 @@ async def events(console: Console, request: Request) -> Response:
     before = cursor(params.get("before"))
     user, event, reason = (text(params.get(name)) for name in ("user", "event", "reason"))
     account = console.chosen_account(request)
-    filters = {"state": state_text or "", "user": user or "", "event": event or "",
-               "reason": reason or "", "account": account or ""}
+    filters = {
+        "state": state_text or "",
+        "user": user or "",
+        "event": event or "",
+        "reason": reason or "",
+        "account": account or "",
+    }
     if state_text == REJECTED:
         rejections = await console.store.find_rejections(reason, before, PAGE_SIZE)
         rows = [views.rejection_row(r, now) for r in rejections.items]
         next_before, searched_to = rejections.next_before, rejections.searched_to
     else:
         state = list_state(state_text)
-        jobs = await console.store.find_jobs(JobQuery(state=state, user=user, event=event,
-                                                      reason=reason, before=before,
-                                                      limit=PAGE_SIZE, account=account))
+        jobs = await console.store.find_jobs(
+            JobQuery(
+                state=state,
+                user=user,
+                event=event,
+                reason=reason,
+                before=before,
+                limit=PAGE_SIZE,
+                account=account,
+            )
+        )
         rows = [views.job_row(job, now) for job in jobs.items]
         next_before, searched_to = jobs.next_before, jobs.searched_to
     return await console.render(
@@ -74,17 +87,27 @@ async def event(console: Console, request: Request) -> Response:
     if job is None:
         raise HTTPException(404, f"There is no event #{request.path_params['job_id']}.")
     try:
-        planned = views.call_views(await explain_event(
-            event_from_dict(job.event), console.settings,
-            DryRunMemory(AccountMemory(console.store, job.account)),
-            write_key=job.write_key, account=job.account))
+        planned = views.call_views(
+            await explain_event(
+                event_from_dict(job.event),
+                console.settings,
+                DryRunMemory(AccountMemory(console.store, job.account)),
+                write_key=job.write_key,
+                account=job.account,
+            )
+        )
     except InvalidEvent as error:
         planned = {"outcome": "invalid", "reason": str(error), "calls": [], "lookups": []}
     except KeyError:  # its account is no longer in the settings
-        planned = {"outcome": "invalid", "calls": [], "lookups": [],
-                   "reason": f"the account {job.account!r} is not configured any more"}
-    return await console.render(request, "event.html", {
-        "job": views.job_page(job, now), "planned": planned})
+        planned = {
+            "outcome": "invalid",
+            "calls": [],
+            "lookups": [],
+            "reason": f"the account {job.account!r} is not configured any more",
+        }
+    return await console.render(
+        request, "event.html", {"job": views.job_page(job, now), "planned": planned}
+    )
 
 
 async def timeline(console: Console, request: Request) -> Response:

@@ -53,8 +53,12 @@ async def overview(console: Console, request: Request) -> Response:
 def _route_rows(console: Console, drain: DrainEstimate, now: float) -> list[dict[str, Any]]:
     """Each Sailthru route of each account (named ``account METHOD /path`` but for the
     account ``default``): the configured limit, this minute's use, and its backlog."""
-    limits = account_limits({account.name: account.settings.rate_limits_per_second
-                             for account in console.settings.deployment().accounts.values()})
+    limits = account_limits(
+        {
+            account.name: account.settings.rate_limits_per_second
+            for account in console.settings.deployment().accounts.values()
+        }
+    )
     usage = console.metrics.route_usage.snapshot()
     backlog = {route.route: route for route in drain.routes}
     rows = []

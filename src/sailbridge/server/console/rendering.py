@@ -54,16 +54,20 @@ class Console:
         """``template`` with ``context`` and what the layout shows on every page (the
         login state, the CSRF token, a flash message, which accounts are paused, the
         accounts to choose from and the one chosen)."""
-        paused = pause_summary(await self.store.paused_accounts()) \
-            if auth.logged_in(request) else None
+        paused = (
+            pause_summary(await self.store.paused_accounts()) if auth.logged_in(request) else None
+        )
         html = _ENV.get_template(template).render(
             request=request,
             csrf=auth.csrf_token(request),
             logged_in=auth.logged_in(request),
             flash=request.session.pop("flash") if "flash" in request.session else None,
-            paused_reason=paused, accounts=self.accounts,
+            paused_reason=paused,
+            accounts=self.accounts,
             account=self.chosen_account(request) or "",
-            nav=template.split(".")[0], **context)
+            nav=template.split(".")[0],
+            **context,
+        )
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
     @property

@@ -25,8 +25,9 @@ def _in_account(claim: str) -> str:
     for text, count in changes:
         if claim.count(text) != count:
             raise RuntimeError(f"claim query changed: expected {count} x {text!r}")
-        claim = claim.replace(text, text.replace(
-            "WHERE ", "WHERE account = %(account)s::text AND "))
+        claim = claim.replace(
+            text, text.replace("WHERE ", "WHERE account = %(account)s::text AND ")
+        )
     return claim
 
 

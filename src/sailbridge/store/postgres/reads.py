@@ -31,10 +31,12 @@ _DIALECT = listing.Dialect(
     contains=lambda column, value: f"strpos({column}, {value}) > 0",
     index_hints=False,
 )
-_JOB_COLUMNS = ("id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
-                "state, attempts, received_at, first_attempt_at, available_at, reason, "
-                "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
-                "WHERE a.job_id = j.id)::text, account")
+_JOB_COLUMNS = (
+    "id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
+    "state, attempts, received_at, first_attempt_at, available_at, reason, "
+    "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
+    "WHERE a.job_id = j.id)::text, account"
+)
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
@@ -119,11 +121,17 @@ async def counts(db: Database) -> StatusCounts:
         return counts.get(name, 0)
 
     return StatusCounts(
-        pending=get("pending"), retrying=get("retrying"), claimed=get("claimed"),
-        delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
-        dead=get("dead"), oldest_pending_at=oldest,
+        pending=get("pending"),
+        retrying=get("retrying"),
+        claimed=get("claimed"),
+        delivered=get("delivered"),
+        skipped=get("skipped"),
+        rejected=get("rejected"),
+        dead=get("dead"),
+        oldest_pending_at=oldest,
         paused_reason=pause_summary(paused_by_account),
-        deduplicated=get("deduplicated"))
+        deduplicated=get("deduplicated"),
+    )
 
 
 async def queued_kinds(db: Database, limit: int) -> QueuedKinds:

@@ -143,24 +143,43 @@ class PostgresStore(StoreGuards):
 
     async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
         return await self._db.in_transaction(
-            lambda conn: transactions.forget(conn, user_key, account))
+            lambda conn: transactions.forget(conn, user_key, account)
+        )
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float,
-                     account: str | None) -> list[Job]:
-        rows = await self._db.rows("claim" if account is None else "claim_in_account", {
-            "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
-            "shard": shard(), "account": account})
+    async def _claim(
+        self, worker: str, limit: int, lease: float, now: float, account: str | None
+    ) -> list[Job]:
+        rows = await self._db.rows(
+            "claim" if account is None else "claim_in_account",
+            {
+                "worker": worker,
+                "limit": limit,
+                "now": now,
+                "lease_until": now + lease,
+                "shard": shard(),
+                "account": account,
+            },
+        )
         return [job_from_row(row) for row in rows]
 
-    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                            size: int, account: str | None) -> list[list[Job]]:
+    async def _claim_groups(
+        self, worker: str, limit: int, lease: float, now: float, size: int, account: str | None
+    ) -> list[list[Job]]:
         heads = await self._claim(worker, limit, lease, now, account)
         if not heads or size <= 1:
             return [[head] for head in heads]
-        rows = await self._db.rows("line_behind", {
-            "heads": json_param([{"id": head.id,
-                                  "user_key": line_key(head.account, head.user_key)}
-                                 for head in heads]), "size": size})
+        rows = await self._db.rows(
+            "line_behind",
+            {
+                "heads": json_param(
+                    [
+                        {"id": head.id, "user_key": line_key(head.account, head.user_key)}
+                        for head in heads
+                    ]
+                ),
+                "size": size,
+            },
+        )
         behind = ready_behind(heads, rows, now)
         chosen = [job_id for ids in behind.values() for job_id in ids]
         if not chosen:
@@ -341,23 +360,29 @@ class PostgresStore(StoreGuards):
         rows = await self._db.rows("memory_email", {"account": account, "user_key": user_key})
         return rows[0][0] if rows else None
 
-    async def cart(self, user_id: str, max_age: float, *,
-                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None:
-        rows = await self._db.rows("memory_cart", {
-            "account": account, "user_id": user_id, "since": self._clock() - max_age})
-        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) \
-            if rows else None
+    async def cart(
+        self, user_id: str, max_age: float, *, account: str = DEFAULT_ACCOUNT
+    ) -> RememberedCart | None:
+        rows = await self._db.rows(
+            "memory_cart",
+            {"account": account, "user_id": user_id, "since": self._clock() - max_age},
+        )
+        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) if rows else None
 
-    async def merged(self, anonymous_id: str, user_id: str, *,
-                     account: str = DEFAULT_ACCOUNT) -> bool:
-        rows = await self._db.rows("memory_merged", {
-            "account": account, "anonymous_id": anonymous_id, "user_id": user_id})
+    async def merged(
+        self, anonymous_id: str, user_id: str, *, account: str = DEFAULT_ACCOUNT
+    ) -> bool:
+        rows = await self._db.rows(
+            "memory_merged", {"account": account, "anonymous_id": anonymous_id, "user_id": user_id}
+        )
         return bool(rows)
 
-    async def apply(self, updates: Sequence[MemoryUpdate], *,
-                    account: str = DEFAULT_ACCOUNT) -> None:
+    async def apply(
+        self, updates: Sequence[MemoryUpdate], *, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         if not updates:
             return
         now = self._clock()
         await self._db.in_transaction(
-            lambda conn: transactions.apply_updates(conn, account, updates, now))
+            lambda conn: transactions.apply_updates(conn, account, updates, now)
+        )

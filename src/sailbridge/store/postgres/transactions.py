@@ -70,30 +70,68 @@ async def enqueue(
         ]
 
     if rejections:
-        await conn.execute(QUERIES["insert_rejections"], {"rejections": json_param([
-            {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
-             "reason": r.reason, "received_at": r.received_at} for r in rejections])})
+        await conn.execute(
+            QUERIES["insert_rejections"],
+            {
+                "rejections": json_param(
+                    [
+                        {
+                            "write_key": r.write_key,
+                            "message_id": r.message_id,
+                            "raw": r.raw,
+                            "reason": r.reason,
+                            "received_at": r.received_at,
+                        }
+                        for r in rejections
+                    ]
+                )
+            },
+        )
     # One delivery per account the event's source feeds, each in its account's lines.
-    deliveries = [(job, account, line_keys(account, job.ordering_keys))
-                  for job in kept for account in job.accounts]
-    deltas = {name: n for name, n in (("pending", len(deliveries)),
-                                      ("rejected", len(rejections)),
-                                      ("deduplicated", len(jobs) - len(kept))) if n}
+    deliveries = [
+        (job, account, line_keys(account, job.ordering_keys))
+        for job in kept
+        for account in job.accounts
+    ]
+    deltas = {
+        name: n
+        for name, n in (
+            ("pending", len(deliveries)),
+            ("rejected", len(rejections)),
+            ("deduplicated", len(jobs) - len(kept)),
+        )
+        if n
+    }
     if not kept:
         await add_to_counts(conn, deltas)
         return EnqueueResult(0, len(jobs), len(rejections))
     accounts = sorted({account for _job, account, _keys in deliveries})
     if accounts != [DEFAULT_ACCOUNT]:
         await conn.execute(QUERIES["add_accounts"], {"names": json_param(accounts)})
-    await _lock_lines(conn, sorted({key for _job, _account, keys in deliveries
-                                    for key in keys}))
-    cursor = await conn.execute(QUERIES["enqueue_jobs"], {
-        "jobs": json_param([{"write_key": job.write_key, "message_id": job.message_id,
-                        "event": job.event, "event_type": job.event_type,
-                        "user_key": job.user_key, "ordering_keys": keys,
-                        "received_at": job.received_at, "account": account}
-                       for job, account, keys in deliveries]),
-        "now": now, "deltas": json_param(deltas), "shard": shard()})
+    await _lock_lines(conn, sorted({key for _job, _account, keys in deliveries for key in keys}))
+    cursor = await conn.execute(
+        QUERIES["enqueue_jobs"],
+        {
+            "jobs": json_param(
+                [
+                    {
+                        "write_key": job.write_key,
+                        "message_id": job.message_id,
+                        "event": job.event,
+                        "event_type": job.event_type,
+                        "user_key": job.user_key,
+                        "ordering_keys": keys,
+                        "received_at": job.received_at,
+                        "account": account,
+                    }
+                    for job, account, keys in deliveries
+                ]
+            ),
+            "now": now,
+            "deltas": json_param(deltas),
+            "shard": shard(),
+        },
+    )
     ids = tuple(row[0] for row in await cursor.fetchall())
     return EnqueueResult(len(kept), len(jobs) - len(kept), len(rejections), ids)
 
@@ -109,8 +147,13 @@ async def enqueue_sent(
     await conn.execute(QUERIES["lock_sends"], {"lock": SEND_LOCK})
     known: dict[str, int] = {}
     for account in set() if force else {job.accounts[0] for job in jobs}:
-        cursor = await conn.execute(QUERIES["sent_jobs"], {"account": account, "ids": json_param(
-            [job.message_id for job in jobs if job.accounts[0] == account])})
+        cursor = await conn.execute(
+            QUERIES["sent_jobs"],
+            {
+                "account": account,
+                "ids": json_param([job.message_id for job in jobs if job.accounts[0] == account]),
+            },
+        )
         known.update({message_id: job_id for message_id, job_id in await cursor.fetchall()})
     plan = plan_send(jobs, known)
     ids = (await enqueue(conn, plan.fresh, [], 0.0, now)).job_ids if plan.fresh else ()
@@ -127,23 +170,29 @@ async def forget(conn: Conn, user_key: str, account: str | None) -> Forgotten:
         accounts = [account]
     parts = [await _forget_in(conn, user_key, name) for name in accounts]
     forgotten = merge_forgotten(user_key, [part for part, _dead in parts])
-    await add_to_counts(conn, {"dead": -sum(dead for _part, dead in parts),
-                               "rejected": -forgotten.rejections})
+    await add_to_counts(
+        conn, {"dead": -sum(dead for _part, dead in parts), "rejected": -forgotten.rejections}
+    )
     return forgotten
 
 
 async def _forget_in(conn: Conn, user_key: str, account: str) -> tuple[Forgotten, int]:
     """`forget` in one account: what it removed, and how many of its jobs were dead
     (the caller changes the counters once, last)."""
-    cursor = await conn.execute(QUERIES["merges_touching"], {
-        "account": account, "keys": json_param([user_key])})
+    cursor = await conn.execute(
+        QUERIES["merges_touching"], {"account": account, "keys": json_param([user_key])}
+    )
     keys = linked_ids(await cursor.fetchall(), user_key)
     keys_json = json_param(list(keys))
     lines_json = json_param(line_keys(account, keys))
     cursor = await conn.execute(QUERIES["emails_of"], {"account": account, "keys": keys_json})
     emails = [row[0] for row in await cursor.fetchall()]
-    lists = {"account": account, "keys": keys_json, "line_keys": lines_json,
-             "emails": json_param(emails)}
+    lists = {
+        "account": account,
+        "keys": keys_json,
+        "line_keys": lines_json,
+        "emails": json_param(emails),
+    }
     await conn.execute(QUERIES["forget_memory"], lists)
     cursor = await conn.execute(QUERIES["forget_finished_jobs"], lists)
     states = [row[0] for row in await cursor.fetchall()]
@@ -274,21 +323,36 @@ async def purge_chosen(
     return deleted
 
 
-async def apply_updates(conn: Conn, account: str, updates: Sequence[MemoryUpdate],
-                        now: float) -> None:
+async def apply_updates(
+    conn: Conn, account: str, updates: Sequence[MemoryUpdate], now: float
+) -> None:
     """`Memory.apply` in ``account``'s memory, inside the caller's transaction."""
     for update in updates:
         match update:
             case ForgetUser(user_key):
                 await forget(conn, user_key, account)
             case RememberEmail(user_key, email):
-                await conn.execute(QUERIES["memory_remember_email"], {
-                    "account": account, "user_key": user_key, "email": email, "now": now})
+                await conn.execute(
+                    QUERIES["memory_remember_email"],
+                    {"account": account, "user_key": user_key, "email": email, "now": now},
+                )
             case RememberCart(user_id, items):
-                await conn.execute(QUERIES["memory_remember_cart"], {
-                    "account": account, "user_id": user_id,
-                    "items": json_param(list(items)), "now": now})
+                await conn.execute(
+                    QUERIES["memory_remember_cart"],
+                    {
+                        "account": account,
+                        "user_id": user_id,
+                        "items": json_param(list(items)),
+                        "now": now,
+                    },
+                )
             case RememberMerge(anonymous_id, user_id):
-                await conn.execute(QUERIES["memory_remember_merge"], {
-                    "account": account, "anonymous_id": anonymous_id, "user_id": user_id,
-                    "now": now})
+                await conn.execute(
+                    QUERIES["memory_remember_merge"],
+                    {
+                        "account": account,
+                        "anonymous_id": anonymous_id,
+                        "user_id": user_id,
+                        "now": now,
+                    },
+                )

@@ -43,13 +43,26 @@ class Intake:
         insert_rejections(tx, rejections)
         return EnqueueResult(len(jobs) - duplicates, duplicates, len(rejections), tuple(ids))
 
-    def enqueue_sent(self, tx: Tx, jobs: Sequence[NewJob], now: float,
-                     force: bool) -> list[SentJob]:
-        known: dict[str, int] = {} if force else {
-            message_id: job_id for account in {job.accounts[0] for job in jobs}
-            for message_id, job_id in tx.run("sent_jobs", {
-                "account": account,
-                "ids": encode([job.message_id for job in jobs if job.accounts[0] == account])})}
+    def enqueue_sent(
+        self, tx: Tx, jobs: Sequence[NewJob], now: float, force: bool
+    ) -> list[SentJob]:
+        known: dict[str, int] = (
+            {}
+            if force
+            else {
+                message_id: job_id
+                for account in {job.accounts[0] for job in jobs}
+                for message_id, job_id in tx.run(
+                    "sent_jobs",
+                    {
+                        "account": account,
+                        "ids": encode(
+                            [job.message_id for job in jobs if job.accounts[0] == account]
+                        ),
+                    },
+                )
+            }
+        )
         plan = plan_send(jobs, known)
         ids, _ = self.place(tx, [_Batch(plan.fresh, 0.0, now)]) if plan.fresh else ([], 0)
         return plan.results(ids)
@@ -110,8 +123,13 @@ class Intake:
         ids: list[int] = []
         duplicates = 0
         seen = _seen_messages(tx, batches)
-        all_keys = {key for batch in batches for job in batch.jobs
-                    for account in job.accounts for key in line_keys(account, job.ordering_keys)}
+        all_keys = {
+            key
+            for batch in batches
+            for job in batch.jobs
+            for account in job.accounts
+            for key in line_keys(account, job.ordering_keys)
+        }
         busy = busy_lines(tx, all_keys)
         accounts: set[str] = set()
         next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
@@ -138,10 +156,22 @@ class Intake:
                 for account in job.accounts:  # one delivery per account
                     keys = line_keys(account, job.ordering_keys)
                     ids.append(next_id)
-                    rows.append((next_id, job.write_key, job.message_id, event,
-                                 job.event_type, job.user_key, encode(keys),
-                                 sum(key in busy for key in keys), job.received_at, now, now,
-                                 account))
+                    rows.append(
+                        (
+                            next_id,
+                            job.write_key,
+                            job.message_id,
+                            event,
+                            job.event_type,
+                            job.user_key,
+                            encode(keys),
+                            sum(key in busy for key in keys),
+                            job.received_at,
+                            now,
+                            now,
+                            account,
+                        )
+                    )
                     for key in keys:
                         lines.append((key, next_id, next_id))
                         busy.add(key)

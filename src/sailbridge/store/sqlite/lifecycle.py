@@ -20,8 +20,9 @@ from sailbridge.store.sqlite.rows import Row, encode, job_from_row, keys_decoder
 from sailbridge.store.sqlite.transaction import Tx
 
 
-def claim(tx: Tx, worker: str, limit: int, lease: float, now: float,
-          account: str | None = None) -> list[Job]:
+def claim(
+    tx: Tx, worker: str, limit: int, lease: float, now: float, account: str | None = None
+) -> list[Job]:
     """The oldest ``limit`` ready jobs (of ``account`` only, from its own indexes)."""
     window = {"now": now, "limit": limit, "account": account}
     within = "" if account is None else "_in"
@@ -43,8 +44,9 @@ def claim(tx: Tx, worker: str, limit: int, lease: float, now: float,
     return jobs
 
 
-def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
-                 size: int, account: str | None = None) -> list[list[Job]]:
+def claim_groups(
+    tx: Tx, worker: str, limit: int, lease: float, now: float, size: int, account: str | None = None
+) -> list[list[Job]]:
     """`claim`, each head with the user's consecutive ready jobs behind it (at most
     ``size`` jobs a line, the line of its account), leased with it."""
     heads = claim(tx, worker, limit, lease, now, account)
@@ -70,8 +72,9 @@ def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
 def _ready_behind(tx: Tx, head: Job, size: int, now: float) -> list[int]:
     """The ids right behind ``head`` in its user's line that may go with it, in line
     order: stops at the first that is not pending and due, or is in another line too."""
-    rows = tx.run("line_behind", {"key": line_key(head.account, head.user_key),
-                                  "limit": size}).fetchall()
+    rows = tx.run(
+        "line_behind", {"key": line_key(head.account, head.user_key), "limit": size}
+    ).fetchall()
     if not rows or rows[0][0] != head.id:
         return []
     ready = []

@@ -52,8 +52,10 @@ _DIALECT = listing.Dialect(
     contains=lambda column, value: f"instr({column}, {value}) > 0",
     index_hints=True,
 )
-_JOB_COLUMNS = ("id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
-                "attempts, received_at, first_attempt_at, available_at, reason, account")
+_JOB_COLUMNS = (
+    "id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
+    "attempts, received_at, first_attempt_at, available_at, reason, account"
+)
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 

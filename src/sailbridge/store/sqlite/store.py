@@ -186,8 +186,12 @@ class SqliteStore(StoreGuards):
 
     async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
         accounts = await self._readers.call(known_accounts) if account is None else [account]
-        parts = [await self._forget_traces(await self._writer.call(
-            functools.partial(_forget_memory, user_key, name))) for name in accounts]
+        parts = [
+            await self._forget_traces(
+                await self._writer.call(functools.partial(_forget_memory, user_key, name))
+            )
+            for name in accounts
+        ]
         return merge_forgotten(user_key, parts)
 
     async def _forget_traces(self, person: Person) -> Forgotten:
@@ -213,17 +217,20 @@ class SqliteStore(StoreGuards):
         await self._writer.call(lambda tx: truncate_wal(tx.db), own_transaction=True)
         return forgotten(person, counts)
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float,
-                     account: str | None) -> list[Job]:
+    async def _claim(
+        self, worker: str, limit: int, lease: float, now: float, account: str | None
+    ) -> list[Job]:
         return await self._writer.call(
-            lambda tx: lifecycle.claim(tx, worker, limit, lease, now, account),
-            kind=Kind.CLAIM)
+            lambda tx: lifecycle.claim(tx, worker, limit, lease, now, account), kind=Kind.CLAIM
+        )
 
-    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                            size: int, account: str | None) -> list[list[Job]]:
+    async def _claim_groups(
+        self, worker: str, limit: int, lease: float, now: float, size: int, account: str | None
+    ) -> list[list[Job]]:
         return await self._writer.call(
             lambda tx: lifecycle.claim_groups(tx, worker, limit, lease, now, size, account),
-            kind=Kind.CLAIM)
+            kind=Kind.CLAIM,
+        )
 
     async def _heartbeat(
         self, worker: str, job_ids: Sequence[int], lease: float, now: float
@@ -270,7 +277,8 @@ class SqliteStore(StoreGuards):
 
     async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
         await self._writer.call(
-            lambda tx: tx.run("set_control", {"name": pause_name(account), "value": reason}))
+            lambda tx: tx.run("set_control", {"name": pause_name(account), "value": reason})
+        )
 
     async def check_writable(self, now: float) -> None:
         """A write through the writer thread (which proves it alive) — and, first, free
@@ -344,16 +352,19 @@ class SqliteStore(StoreGuards):
     async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None:
         return await self._readers.call(read_email, account, user_key)
 
-    async def cart(self, user_id: str, max_age: float, *,
-                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None:
+    async def cart(
+        self, user_id: str, max_age: float, *, account: str = DEFAULT_ACCOUNT
+    ) -> RememberedCart | None:
         return await self._readers.call(read_cart, account, user_id, self._clock() - max_age)
 
-    async def merged(self, anonymous_id: str, user_id: str, *,
-                     account: str = DEFAULT_ACCOUNT) -> bool:
+    async def merged(
+        self, anonymous_id: str, user_id: str, *, account: str = DEFAULT_ACCOUNT
+    ) -> bool:
         return await self._readers.call(read_merged, account, anonymous_id, user_id)
 
-    async def apply(self, updates: Sequence[MemoryUpdate], *,
-                    account: str = DEFAULT_ACCOUNT) -> None:
+    async def apply(
+        self, updates: Sequence[MemoryUpdate], *, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         if updates:
             now = self._clock()
             people = await self._writer.call(lambda tx: write_updates(tx.db, account, updates, now))
