@@ -43,7 +43,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from ingest import free_port, serve, wait_ready
+from ingest import free_port, serve, wait_ready  # noqa: E402 - beside this file, on the path now
 
 WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
@@ -89,20 +89,44 @@ end
 
 def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> dict[str, float]:
     """One wrk run pinned to the client CPU; requests/s, p50/p99 ms, non-2xx count."""
-    env = {**os.environ, "BENCH_MODE": mode, "BENCH_WRITE_KEY": WRITE_KEY,
-           "BENCH_BATCH_SIZE": str(BATCH_SIZE)}
+    env = {
+        **os.environ,
+        "BENCH_MODE": mode,
+        "BENCH_WRITE_KEY": WRITE_KEY,
+        "BENCH_BATCH_SIZE": str(BATCH_SIZE),
+    }
     out = subprocess.run(
-        ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s",
-         "--latency", "-s", script, url], env=env, capture_output=True, text=True,
-        check=True, timeout=seconds + 60).stdout
+        [
+            "taskset",
+            "-c",
+            CLIENT_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            script,
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rate, "requests": total,
-            "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
-            "non_2xx": float(bad.group(1)) if bad else 0.0,
-            "socket_errors": 1.0 if errors else 0.0}
+    return {
+        "rps": rate,
+        "requests": total,
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
 
 
 def _latency(out: str, label: str) -> float:
@@ -119,19 +143,21 @@ def _cpu_seconds(pid: int) -> float:
     total = 0.0
     for task in Path(f"/proc/{pid}/task").iterdir():
         fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12]))
+        total += int(fields[11]) + int(fields[12])
     children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
 
 
-def run(kind: str, path: str, mode: str, connections: int, seconds: float,
-        script: str) -> dict[str, float]:
+def run(
+    kind: str, path: str, mode: str, connections: int, seconds: float, script: str
+) -> dict[str, float]:
     """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run."""
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="sailbridge-bench-")
     db = str(Path(workdir) / "bench.db")
-    server = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, str(HERE),
-                               "serve", kind, str(port), db])
+    server = subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, sys.executable, str(HERE), "serve", kind, str(port), db]
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
@@ -139,7 +165,8 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         cpu_before = _cpu_seconds(server.pid)
         figures = wrk(url + path, mode, connections, seconds, script)
         figures["server_cpu_us_per_request"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1)
+            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1
+        )
         return figures
     finally:
         server.terminate()
@@ -159,37 +186,43 @@ def main() -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(LUA)
         script = handle.name
-    plan = [("bare", "/v1/t", "single", args.connections),
-            ("sailbridge", "/v1/t", "single", args.connections),
-            ("sailbridge", "/v1/track", "single", args.connections),
-            ("bare", "/v1/batch", "batch", args.batch_connections),
-            ("sailbridge", "/v1/batch", "batch", args.batch_connections)]
+    plan = [
+        ("bare", "/v1/t", "single", args.connections),
+        ("sailbridge", "/v1/t", "single", args.connections),
+        ("sailbridge", "/v1/track", "single", args.connections),
+        ("bare", "/v1/batch", "batch", args.batch_connections),
+        ("sailbridge", "/v1/batch", "batch", args.batch_connections),
+    ]
     results: list[dict[str, Any]] = []
     for round_ in range(args.repeat):
         figures: dict[str, dict[str, float]] = {}
         for kind, path, mode, connections in plan:
-            figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds,
-                                            script)
-            print(f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
-                  file=sys.stderr, flush=True)
+            figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds, script)
+            print(
+                f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
+                file=sys.stderr,
+                flush=True,
+            )
         bare_single = figures["bare /v1/t"]["rps"]
         bare_batch = figures["bare /v1/batch"]["rps"]
 
         def cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
             return figures[name]["server_cpu_us_per_request"]
 
-        results.append({
-            "figures": figures,
-            # throughput ratios if each server had its core to itself: bare CPU per
-            # request over sailbridge's (robust to other load on the machine)
-            "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
-            "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
-            "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
-            "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
-            "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
-            "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
-            "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
-        })
+        results.append(
+            {
+                "figures": figures,
+                # throughput ratios if each server had its core to itself: bare CPU per
+                # request over sailbridge's (robust to other load on the machine)
+                "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
+                "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
+                "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
+                "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
+                "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
+                "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
+                "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
+            }
+        )
     os.unlink(script)
     print(json.dumps(results, indent=2))
 

@@ -28,8 +28,9 @@ def sandbox(shared_sandbox: SandboxHandle) -> SandboxHandle:
 def second_sandbox() -> Iterator[SandboxHandle]:
     """Another Sailthru account for the tests of several accounts: its own key, secret
     and customer id."""
-    config = SandboxConfig(api_key="brand-b-key", api_secret="brand-b-secret",
-                           customer_id="brand-b-customer", seed=11)
+    config = SandboxConfig(
+        api_key="brand-b-key", api_secret="brand-b-secret", customer_id="brand-b-customer", seed=11
+    )
     with running_sandbox(config) as handle:
         yield handle
 

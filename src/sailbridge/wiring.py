@@ -56,14 +56,13 @@ async def rate_limiter(
         yield RateLimiter(limits_per_second, on_wait=on_wait, max_block=max_block)
         return
     async with shared_slots(database) as slots:
-        yield SharedRateLimiter(slots, limits_per_second, on_wait=on_wait,
-                                max_block=max_block)
+        yield SharedRateLimiter(slots, limits_per_second, on_wait=on_wait, max_block=max_block)
 
 
 @asynccontextmanager
-async def account_senders(settings: Settings, metrics: Metrics | None = None,
-                          accounts: Sequence[str] | None = None
-                          ) -> AsyncIterator[dict[str, AccountDelivery]]:
+async def account_senders(
+    settings: Settings, metrics: Metrics | None = None, accounts: Sequence[str] | None = None
+) -> AsyncIterator[dict[str, AccountDelivery]]:
     """Each account's delivery (of ``accounts``, default all): Sailthru's client with
     the account's credentials and base URLs, measured (with ``metrics``) and behind one
     rate limiter keyed by (account, route) that matches the store; one pooled HTTP
@@ -73,51 +72,80 @@ async def account_senders(settings: Settings, metrics: Metrics | None = None,
     credentials = {account.name: account.settings.credentials() for account in chosen}
     policy = RetryPolicy.from_settings(settings)
     connector = aiohttp.TCPConnector(limit=max(settings.concurrency, 10))
-    limits = account_limits({account.name: account.settings.rate_limits_per_second
-                             for account in chosen})
-    async with aiohttp.ClientSession(connector=connector) as session, rate_limiter(
-            settings.database, limits, max_block=policy.max_rate_limit_block,
+    limits = account_limits(
+        {account.name: account.settings.rate_limits_per_second for account in chosen}
+    )
+    async with (
+        aiohttp.ClientSession(connector=connector) as session,
+        rate_limiter(
+            settings.database,
+            limits,
+            max_block=policy.max_rate_limit_block,
             on_wait=metrics.record_throttle_wait if metrics else (lambda route, s: None),
-    ) as limiter:
+        ) as limiter,
+    ):
         deliveries = {}
         for account in chosen:
             api_key, api_secret = credentials[account.name]
             own = account.settings
             client: Sender = SailthruClient(
-                session, api_key=api_key, api_secret=api_secret,
-                base_url=own.sailthru_base_url, pageview_base_url=own.pageview_base_url,
-                customer_id=own.customer_id, timeout=settings.request_timeout)
+                session,
+                api_key=api_key,
+                api_secret=api_secret,
+                base_url=own.sailthru_base_url,
+                pageview_base_url=own.pageview_base_url,
+                customer_id=own.customer_id,
+                timeout=settings.request_timeout,
+            )
             if metrics is not None:
                 client = MeasuredSender(client, metrics, account=account.name)
             deliveries[account.name] = AccountDelivery(
-                RateLimitedSender(client, limiter, policy.rate_limit_resends,
-                                  account=account.name),
-                own.mapping_options())
+                RateLimitedSender(client, limiter, policy.rate_limit_resends, account=account.name),
+                own.mapping_options(),
+            )
         yield deliveries
 
 
-def build_worker(settings: Settings, store: Store, accounts: Mapping[str, AccountDelivery],
-                 metrics: Metrics | None = None, *,
-                 observers: Sequence[DeliveryObserver] = ()) -> Worker:
+def build_worker(
+    settings: Settings,
+    store: Store,
+    accounts: Mapping[str, AccountDelivery],
+    metrics: Metrics | None = None,
+    *,
+    observers: Sequence[DeliveryObserver] = (),
+) -> Worker:
     """A worker on ``store`` delivering for ``accounts``, configured from ``settings``;
     with ``metrics``, every attempt is counted there too."""
     every = [*([MetricsObserver(metrics)] if metrics else []), *observers]
-    limited = [delivery.sender for delivery in accounts.values()
-               if isinstance(delivery.sender, RateLimitedSender)]
+    limited = [
+        delivery.sender
+        for delivery in accounts.values()
+        if isinstance(delivery.sender, RateLimitedSender)
+    ]
     return Worker(
-        store, accounts, RetryPolicy.from_settings(settings),
+        store,
+        accounts,
+        RetryPolicy.from_settings(settings),
         cart_ttl=settings.cart_memory_ttl,
-        config=WorkerConfig(concurrency=settings.concurrency, lease=settings.lease_timeout,
-                            group_size=MAX_MEMBERS if settings.coalescing else 1),
+        config=WorkerConfig(
+            concurrency=settings.concurrency,
+            lease=settings.lease_timeout,
+            group_size=MAX_MEMBERS if settings.coalescing else 1,
+        ),
         observer=Observers(every),
         rate_limited=lambda: any(sender.waiting > 0 for sender in limited),
     )
 
 
 @asynccontextmanager
-async def delivery_worker(settings: Settings, store: Store, metrics: Metrics | None = None,
-                          *, observers: Sequence[DeliveryObserver] = (),
-                          accounts: Sequence[str] | None = None) -> AsyncIterator[Worker]:
+async def delivery_worker(
+    settings: Settings,
+    store: Store,
+    metrics: Metrics | None = None,
+    *,
+    observers: Sequence[DeliveryObserver] = (),
+    accounts: Sequence[str] | None = None,
+) -> AsyncIterator[Worker]:
     """A worker with every account's sender stack (of ``accounts``, default all), open
     for as long as the block runs; the caller runs it (``await worker.run()``) and
     stops it before leaving the block."""

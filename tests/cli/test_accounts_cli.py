@@ -18,28 +18,45 @@ from ..service.test_accounts_service import two_brands
 
 
 @pytest.fixture
-def env(sandbox: SandboxHandle, sandbox_b: SandboxHandle, database: str,
-        tmp_path: Path) -> dict[str, str]:
+def env(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, database: str, tmp_path: Path
+) -> dict[str, str]:
     config = tmp_path / "accounts.toml"
     config.write_text(two_brands(sandbox, sandbox_b))
-    return {**clean_environment(), "SAILBRIDGE_DATABASE": database,
-            "SAILBRIDGE_CONFIG": str(config), "SAILBRIDGE_RETRY_MIN_DELAY": "0.1"}
+    return {
+        **clean_environment(),
+        "SAILBRIDGE_DATABASE": database,
+        "SAILBRIDGE_CONFIG": str(config),
+        "SAILBRIDGE_RETRY_MIN_DELAY": "0.1",
+    }
 
 
-def run(args: list[str], env: dict[str, str], stdin: str | None = None
-        ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sailbridge", *args], env=env, input=stdin,
-                          capture_output=True, text=True, timeout=120, check=False)
+def run(
+    args: list[str], env: dict[str, str], stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sailbridge", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-EVENTS = "\n".join(json.dumps(event) for event in [
-    {"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}},
-    {"type": "track", "userId": "ada", "event": "purchase"},  # reserved: dead
-])
+EVENTS = "\n".join(
+    json.dumps(event)
+    for event in [
+        {"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}},
+        {"type": "track", "userId": "ada", "event": "purchase"},  # reserved: dead
+    ]
+)
 
 
 def test_send_goes_to_the_account_named_and_needs_one_when_there_are_several(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, env: dict[str, str]) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, env: dict[str, str]
+) -> None:
     refused = run(["send", "-"], env, EVENTS)
     assert refused.returncode != 0
     [line] = [line for line in refused.stderr.splitlines() if line.startswith("error:")]
@@ -57,9 +74,11 @@ def test_send_goes_to_the_account_named_and_needs_one_when_there_are_several(
 
 
 def test_forget_forgets_in_every_account_unless_one_is_named(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, env: dict[str, str]) -> None:
-    identify = json.dumps({"type": "identify", "userId": "ada",
-                           "traits": {"email": "ada@example.com"}})
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, env: dict[str, str]
+) -> None:
+    identify = json.dumps(
+        {"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}}
+    )
     for account in ("brand-a", "brand-b"):
         assert run(["send", "--account", account, "-"], env, identify).returncode == 0
     assert sandbox.user("ada") is not None and sandbox_b.user("ada") is not None
@@ -81,8 +100,9 @@ def test_resume_and_status_name_the_account(env: dict[str, str]) -> None:
 
 
 def test_explain_plans_with_the_accounts_own_settings(env: dict[str, str]) -> None:
-    identify = json.dumps({"type": "identify", "userId": "ada",
-                           "traits": {"email": "ada@example.com"}})
+    identify = json.dumps(
+        {"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}}
+    )
     planned_b = json.loads(run(["explain", "--account", "brand-b", "-"], env, identify).stdout)
     planned_a = json.loads(run(["explain", "--account", "brand-a", "-"], env, identify).stdout)
     assert "Brand B" in json.dumps(planned_b) and "Brand B" not in json.dumps(planned_a)

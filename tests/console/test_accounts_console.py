@@ -20,13 +20,18 @@ from .conftest import log_in
 
 
 @pytest.fixture
-def service(sandbox: SandboxHandle, sandbox_b: SandboxHandle,
-            tmp_path: Path) -> Iterator[ServeProcess]:
+def service(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, tmp_path: Path
+) -> Iterator[ServeProcess]:
     config = tmp_path / "accounts.toml"
     config.write_text(two_brands(sandbox, sandbox_b, b_secret="wrong-secret"))
-    env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "console.db"),
-           "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN, "SAILBRIDGE_PORT": str(free_port()),
-           "SAILBRIDGE_HOST": "127.0.0.1"}
+    env = {
+        **clean_environment(),
+        "SAILBRIDGE_DATABASE": str(tmp_path / "console.db"),
+        "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SAILBRIDGE_PORT": str(free_port()),
+        "SAILBRIDGE_HOST": "127.0.0.1",
+    }
     process = ServeProcess(env, tmp_path / "serve.log", ("--config", str(config)))
     process.start()
     yield process
@@ -34,12 +39,22 @@ def service(sandbox: SandboxHandle, sandbox_b: SandboxHandle,
 
 
 def test_the_console_shows_both_accounts_and_which_one_is_paused(
-        page: Page, service: ServeProcess) -> None:
-    requests.post(service.url + "/v1/batch", auth=(BOTH_KEY, ""), timeout=10, json={
-        "batch": [{"type": "identify", "userId": "ada",
-                   "traits": {"email": "ada@example.com"}}]}).raise_for_status()
-    wait_for(lambda: service.admin("/status")["delivered"] == 1
-             and "brand-b" in (service.admin("/status")["paused_reason"] or ""))
+    page: Page, service: ServeProcess
+) -> None:
+    requests.post(
+        service.url + "/v1/batch",
+        auth=(BOTH_KEY, ""),
+        timeout=10,
+        json={
+            "batch": [{"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}}]
+        },
+    ).raise_for_status()
+    wait_for(
+        lambda: (
+            service.admin("/status")["delivered"] == 1
+            and "brand-b" in (service.admin("/status")["paused_reason"] or "")
+        )
+    )
 
     log_in(page, service)
     assert "brand-b:" in page.inner_text(".banner.paused")
@@ -59,11 +74,14 @@ def test_the_console_shows_both_accounts_and_which_one_is_paused(
 
 
 def test_the_tester_plans_and_sends_for_the_account_chosen(
-        page: Page, service: ServeProcess, sandbox: SandboxHandle) -> None:
+    page: Page, service: ServeProcess, sandbox: SandboxHandle
+) -> None:
     log_in(page, service)
     page.click("text=Event tester")
-    page.fill("textarea[name=events]",
-              '{"type": "identify", "userId": "tess", "traits": {"email": "t@example.com"}}')
+    page.fill(
+        "textarea[name=events]",
+        '{"type": "identify", "userId": "tess", "traits": {"email": "t@example.com"}}',
+    )
     page.select_option("form.tester select[name=account]", "brand-b")
     page.click("button[value=explain]")
     assert "Brand B" in page.inner_text("main")

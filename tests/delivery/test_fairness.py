@@ -38,16 +38,18 @@ def test_a_share_is_at_least_one_slot() -> None:
     assert fair_share(2, 5) == 1
 
 
-@given(free=st.integers(0, 64), concurrency=st.integers(1, 64),
-       accounts=st.lists(st.sampled_from("abcdef"), unique=True, max_size=6),
-       busy=st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 64)),
-       start=st.integers(0, 10))
-def test_limits_respect_free_slots_and_shares(free: int, concurrency: int,
-                                              accounts: list[str], busy: dict[str, int],
-                                              start: int) -> None:
+@given(
+    free=st.integers(0, 64),
+    concurrency=st.integers(1, 64),
+    accounts=st.lists(st.sampled_from("abcdef"), unique=True, max_size=6),
+    busy=st.dictionaries(st.sampled_from("abcdef"), st.integers(0, 64)),
+    start=st.integers(0, 10),
+)
+def test_limits_respect_free_slots_and_shares(
+    free: int, concurrency: int, accounts: list[str], busy: dict[str, int], start: int
+) -> None:
     limits = claim_limits(free, concurrency, accounts, busy, start)
     share = fair_share(concurrency, len(accounts))
     assert sum(limit for _account, limit in limits) <= max(free, 0)
-    assert all(limit > 0 and busy.get(account, 0) + limit <= share
-               for account, limit in limits)
+    assert all(limit > 0 and busy.get(account, 0) + limit <= share for account, limit in limits)
     assert len({account for account, _limit in limits}) == len(limits)

@@ -57,12 +57,17 @@ def start(tmp_path: Path) -> Iterator[Any]:
     def run(config: str, database: str) -> ServeProcess:
         path = tmp_path / f"accounts-{len(started)}.toml"
         path.write_text(config)
-        env = {**clean_environment(), "SAILBRIDGE_DATABASE": database,
-               "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN, "SAILBRIDGE_HOST": "127.0.0.1",
-               "SAILBRIDGE_PORT": str(free_port()), "SAILBRIDGE_RETRY_MIN_DELAY": "0.2",
-               "SAILBRIDGE_RETRY_MAX_DELAY": "1", "SAILBRIDGE_REQUEST_TIMEOUT": "2"}
-        process = ServeProcess(env, tmp_path / f"serve-{len(started)}.log",
-                               ("--config", str(path)))
+        env = {
+            **clean_environment(),
+            "SAILBRIDGE_DATABASE": database,
+            "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SAILBRIDGE_HOST": "127.0.0.1",
+            "SAILBRIDGE_PORT": str(free_port()),
+            "SAILBRIDGE_RETRY_MIN_DELAY": "0.2",
+            "SAILBRIDGE_RETRY_MAX_DELAY": "1",
+            "SAILBRIDGE_REQUEST_TIMEOUT": "2",
+        }
+        process = ServeProcess(env, tmp_path / f"serve-{len(started)}.log", ("--config", str(path)))
         started.append(process)
         return process.start()
 
@@ -72,8 +77,9 @@ def start(tmp_path: Path) -> Iterator[Any]:
 
 
 def post(service: ServeProcess, key: str, batch: list[dict[str, Any]]) -> None:
-    response = requests.post(service.url + "/v1/batch", json={"batch": batch},
-                             auth=(key, ""), timeout=10)
+    response = requests.post(
+        service.url + "/v1/batch", json={"batch": batch}, auth=(key, ""), timeout=10
+    )
     assert response.status_code == 200, response.text
 
 
@@ -82,11 +88,15 @@ def identify(user: str) -> dict[str, Any]:
 
 
 def test_each_account_holds_exactly_the_events_its_sources_feed(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
+) -> None:
     service = start(two_brands(sandbox, sandbox_b), database)
 
-    post(service, BOTH_KEY, [identify("web-user"),
-                             {"type": "track", "userId": "web-user", "event": "Signed Up"}])
+    post(
+        service,
+        BOTH_KEY,
+        [identify("web-user"), {"type": "track", "userId": "web-user", "event": "Signed Up"}],
+    )
     post(service, A_KEY, [identify("app-user")])
 
     status = service.wait_until_settled(5)
@@ -100,7 +110,8 @@ def test_each_account_holds_exactly_the_events_its_sources_feed(
 
 
 def test_refused_credentials_pause_only_their_account(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
+) -> None:
     service = start(two_brands(sandbox, sandbox_b, b_secret="not-brand-b-secret"), database)
 
     post(service, BOTH_KEY, [identify(f"u{n}") for n in range(5)])
@@ -117,10 +128,14 @@ def test_refused_credentials_pause_only_their_account(
 
 
 def test_dead_letters_replay_and_forget_go_per_account(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
+) -> None:
     service = start(two_brands(sandbox, sandbox_b), database)
-    post(service, BOTH_KEY, [identify("ada"),
-                             {"type": "track", "userId": "ada", "event": "purchase"}])
+    post(
+        service,
+        BOTH_KEY,
+        [identify("ada"), {"type": "track", "userId": "ada", "event": "purchase"}],
+    )
     status = service.wait_until_settled(4)
     assert (status["delivered"], status["dead"]) == (2, 2)  # "purchase" is reserved
 
@@ -130,10 +145,14 @@ def test_dead_letters_replay_and_forget_go_per_account(
     assert replayed == {"replayed": 1}
     wait_for(lambda: service.admin("/status")["dead"] == 2)  # dead again, in brand-b only
     metrics = requests.get(service.url + "/metrics", timeout=10).text
-    assert ('sailbridge_jobs_dead_total{account="brand-b",event_type="track",route="none"} 2.0'
-            in metrics)
-    assert ('sailbridge_jobs_dead_total{account="brand-a",event_type="track",route="none"} 1.0'
-            in metrics)
+    assert (
+        'sailbridge_jobs_dead_total{account="brand-b",event_type="track",route="none"} 2.0'
+        in metrics
+    )
+    assert (
+        'sailbridge_jobs_dead_total{account="brand-a",event_type="track",route="none"} 1.0'
+        in metrics
+    )
 
     service.admin("/forget", "POST", json={"user_id": "ada", "account": "brand-b"})
     wait_for(lambda: sandbox_b.user("ada") is None)
@@ -144,26 +163,39 @@ def test_dead_letters_replay_and_forget_go_per_account(
 
 
 def test_an_unknown_account_is_a_clear_400(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path
+) -> None:
     service = start(two_brands(sandbox, sandbox_b), str(tmp_path / "one.db"))
-    response = requests.get(service.url + "/admin/dlq", params={"account": "brand-c"},
-                            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, timeout=10)
+    response = requests.get(
+        service.url + "/admin/dlq",
+        params={"account": "brand-c"},
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        timeout=10,
+    )
     assert response.status_code == 400
     assert "unknown account 'brand-c'" in response.json()["message"]
 
 
 def test_a_source_naming_an_unknown_account_stops_serve_with_one_line(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, tmp_path: Path
+) -> None:
     import subprocess
     import sys
 
     config = tmp_path / "bad.toml"
-    config.write_text(two_brands(sandbox, sandbox_b).replace(
-        'accounts = ["brand-a"]\n', 'accounts = ["brand-c"]\n'))
-    result = subprocess.run([sys.executable, "-m", "sailbridge", "serve", "--config",
-                             str(config)], check=False, env={**clean_environment(),
-                                                "SAILBRIDGE_DATABASE": str(tmp_path / "x.db")},
-                            capture_output=True, text=True, timeout=60)
+    config.write_text(
+        two_brands(sandbox, sandbox_b).replace(
+            'accounts = ["brand-a"]\n', 'accounts = ["brand-c"]\n'
+        )
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "sailbridge", "serve", "--config", str(config)],
+        check=False,
+        env={**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "x.db")},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0
     [line] = [line for line in result.stderr.splitlines() if line.strip()]
     assert "source 'app' names an unknown account 'brand-c'" in line
@@ -171,26 +203,39 @@ def test_a_source_naming_an_unknown_account_stops_serve_with_one_line(
 
 
 def test_a_signed_webhook_goes_to_the_accounts_of_the_source_whose_secret_signs_it(
-        sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, tmp_path: Path
+) -> None:
     import json
 
     from sailbridge.server.webhook import signature
 
     config = two_brands(sandbox, sandbox_b) + (
         '\n[[sources]]\nname = "hooks-b"\nwebhook_secrets = ["hook-secret-b"]\n'
-        'accounts = ["brand-b"]\n')
-    service = start(config.replace('write_keys = ["wk_app_feeds_a"]',
-                                   'write_keys = ["wk_app_feeds_a"]\n'
-                                   'webhook_secrets = ["hook-secret-a"]'),
-                    str(tmp_path / "hooks.db"))
+        'accounts = ["brand-b"]\n'
+    )
+    service = start(
+        config.replace(
+            'write_keys = ["wk_app_feeds_a"]',
+            'write_keys = ["wk_app_feeds_a"]\nwebhook_secrets = ["hook-secret-a"]',
+        ),
+        str(tmp_path / "hooks.db"),
+    )
     for user, secret in (("hooked-a", "hook-secret-a"), ("hooked-b", "hook-secret-b")):
         body = json.dumps(identify(user)).encode()
-        response = requests.post(service.url + "/v1/webhook", data=body, timeout=10, headers={
-            "Content-Type": "application/json", "X-Signature": signature(secret, body)})
+        response = requests.post(
+            service.url + "/v1/webhook",
+            data=body,
+            timeout=10,
+            headers={"Content-Type": "application/json", "X-Signature": signature(secret, body)},
+        )
         assert response.status_code == 200, response.text
     service.wait_until_settled(2)
     assert sandbox.user("hooked-a") is not None and sandbox_b.user("hooked-a") is None
     assert sandbox_b.user("hooked-b") is not None and sandbox.user("hooked-b") is None
-    forged = requests.post(service.url + "/v1/webhook", data=b'{"type":"identify"}',
-                           timeout=10, headers={"X-Signature": "0" * 40})
+    forged = requests.post(
+        service.url + "/v1/webhook",
+        data=b'{"type":"identify"}',
+        timeout=10,
+        headers={"X-Signature": "0" * 40},
+    )
     assert forged.status_code == 401

@@ -61,8 +61,7 @@ async def test_a_slow_account_does_not_hold_the_other_back(store: Store) -> None
 
 
 async def test_claiming_one_account_leaves_the_others(store: Store) -> None:
-    await store.enqueue([fanned("u1"), fanned("u2", accounts=("brand-a",))], [], WINDOW,
-                        1_000.0)
+    await store.enqueue([fanned("u1"), fanned("u2", accounts=("brand-a",))], [], WINDOW, 1_000.0)
 
     only_b = await store.claim("w1", 10, 60.0, 1_000.0, account="brand-b")
     only_a = await store.claim("w1", 10, 60.0, 1_000.0, account="brand-a")
@@ -86,8 +85,7 @@ async def test_dead_letters_and_replay_are_per_delivery(store: Store) -> None:
     await store.enqueue([fanned()], [], WINDOW, 1_000.0)
     for job in await store.claim("w1", 10, 60.0, 1_000.0):
         state = JobState.DEAD if job.account == "brand-b" else JobState.DELIVERED
-        await store.finish(job.id, state, attempt(1_001.0, state.value), "refused",
-                           worker="w1")
+        await store.finish(job.id, state, attempt(1_001.0, state.value), "refused", worker="w1")
 
     [dead] = await jobs_in(store, JobState.DEAD)
     assert dead.account == "brand-b"
@@ -186,13 +184,15 @@ async def test_send_identities_are_per_account(store: Store) -> None:
 
 
 async def test_accepted_events_fan_out_when_sorted(store: Store) -> None:
-    await store.accept([fanned("u1"), fanned("u2", accounts=("brand-b",))], [], WINDOW,
-                       1_000.0)
+    await store.accept([fanned("u1"), fanned("u2", accounts=("brand-b",))], [], WINDOW, 1_000.0)
 
     claimed = await store.claim("w1", 10, 60.0, 1_000.0)
 
     assert sorted((job.user_key, job.account) for job in claimed) == [
-        ("u1", "brand-a"), ("u1", "brand-b"), ("u2", "brand-b")]
+        ("u1", "brand-a"),
+        ("u1", "brand-b"),
+        ("u2", "brand-b"),
+    ]
 
 
 async def test_send_queues_each_event_for_one_account(store: Store) -> None:
@@ -205,8 +205,16 @@ async def test_send_queues_each_event_for_one_account(store: Store) -> None:
 async def test_backfill_file_records_are_per_account(store: Store) -> None:
     from sailbridge.store.backfill_files import AccountFiles, BackfillFile, FileState
 
-    record = BackfillFile(content_hash="abc", kind="update", name="f.json", size=1, lines=1,
-                          state=FileState.COMPLETED, updated_at=1.0, job_id="job-a")
+    record = BackfillFile(
+        content_hash="abc",
+        kind="update",
+        name="f.json",
+        size=1,
+        lines=1,
+        state=FileState.COMPLETED,
+        updated_at=1.0,
+        job_id="job-a",
+    )
     await AccountFiles(store, "brand-a").save_backfill_file(record)
 
     mine = await AccountFiles(store, "brand-a").backfill_file("abc")

@@ -53,8 +53,9 @@ asyncio.run(main(sys.argv[1]))
 @pytest.fixture(scope="module")
 def old_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The package as it was before accounts, unpacked from git."""
-    archive = subprocess.run(["git", "-C", str(REPO), "archive", BEFORE_ACCOUNTS, "src"],
-                             check=True, capture_output=True).stdout
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", BEFORE_ACCOUNTS, "src"], check=True, capture_output=True
+    ).stdout
     target = tmp_path_factory.mktemp("before-accounts")
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(target, filter="data")
@@ -71,12 +72,17 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def write_with_old_code(old_source: Path, database: str) -> None:
-    subprocess.run([sys.executable, "-c", WRITE_WITH_OLD_CODE, database], check=True,
-                   env={"PYTHONPATH": str(old_source), "PATH": "/usr/bin:/bin"}, timeout=120)
+    subprocess.run(
+        [sys.executable, "-c", WRITE_WITH_OLD_CODE, database],
+        check=True,
+        env={"PYTHONPATH": str(old_source), "PATH": "/usr/bin:/bin"},
+        timeout=120,
+    )
 
 
 async def test_an_old_store_keeps_everything_as_the_default_account(
-        old_source: Path, database: str) -> None:
+    old_source: Path, database: str
+) -> None:
     write_with_old_code(old_source, database)
 
     store = await open_store(database)
@@ -94,8 +100,9 @@ async def test_an_old_store_keeps_everything_as_the_default_account(
         # u1's line survived the upgrade: its second job waits for the first.
         [first] = claimed
         assert await store.claim("new", 10, 60.0, 1_010.0) == []
-        await store.finish(first.id, JobState.DELIVERED, Attempt(1_011.0, Result.DELIVERED),
-                           worker="old")
+        await store.finish(
+            first.id, JobState.DELIVERED, Attempt(1_011.0, Result.DELIVERED), worker="old"
+        )
         [second] = await store.claim("new", 10, 60.0, 1_012.0, account="default")
         assert (second.user_key, second.account) == ("u1", "default")
     finally:

@@ -69,7 +69,9 @@ def dlq_replay(
     job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids to replay.")] = None,
     config: ConfigOption = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead event.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Replay those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Replay those whose reason contains TEXT.")
+    ] = None,
     account: AccountOption = None,
 ) -> None:
     """Send dead events back to the queue (they are delivered by a running worker): with
@@ -82,8 +84,9 @@ def dlq_replay(
         die(REPLAY_REFUSALS[refusal])
     settings = read_settings(config)
     if job_ids:
-        _by_ids(settings, job_ids,
-                lambda store, dead: store.replay(dead, None, time.time()), "replayed")
+        _by_ids(
+            settings, job_ids, lambda store, dead: store.replay(dead, None, time.time()), "replayed"
+        )
         return
     reason = reason_filter(reason)
     name = checked_account(settings, account)
@@ -121,8 +124,9 @@ def dlq_purge(
         seconds = parse_duration(older_than or "")
     except ValueError as exc:
         die(f"--older-than: {exc}")
-    count = with_store(settings, lambda store: store.purge_dead(older_than=time.time() - seconds),
-                       read_only=True)
+    count = with_store(
+        settings, lambda store: store.purge_dead(older_than=time.time() - seconds), read_only=True
+    )
     typer.echo(f"purged {count} dead event{'s' if count != 1 else ''}")
 
 
@@ -154,4 +158,3 @@ def _by_ids(settings: Settings, given: list[int], act: Any, verb: str) -> None:
     typer.echo(f"{verb} {count} event{'s' if count != 1 else ''}")
     if notes:
         raise typer.Exit(EXIT_FAILED)
-

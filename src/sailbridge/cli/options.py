@@ -16,15 +16,21 @@ from sailbridge.settings import Settings
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", envvar="SAILBRIDGE_CONFIG",
-                 help="TOML file of settings; SAILBRIDGE_* environment variables win."),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="SAILBRIDGE_CONFIG",
+        help="TOML file of settings; SAILBRIDGE_* environment variables win.",
+    ),
 ]
 
 
 AccountOption = Annotated[
     str | None,
-    typer.Option("--account", help="Only this Sailthru account (a name in [[accounts]]; "
-                 "the only one when there is one)."),
+    typer.Option(
+        "--account",
+        help="Only this Sailthru account (a name in [[accounts]]; the only one when there is one).",
+    ),
 ]
 
 

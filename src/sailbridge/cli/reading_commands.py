@@ -39,7 +39,9 @@ EVENT_STATES = (*ListState, REJECTED)
 
 
 def explain(
-    source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")
+    ] = "-",
     config: ConfigOption = None,
     account: AccountOption = None,
 ) -> None:
@@ -85,8 +87,8 @@ def status(
         return
     stdout = out()
     rows: list[tuple[object, ...]] = [
-        (name.replace("_", " "), view[name])
-        for name in (*SHOWN_COUNTS, "deduplicated")]
+        (name.replace("_", " "), view[name]) for name in (*SHOWN_COUNTS, "deduplicated")
+    ]
     if view["not_yet_sorted"]:
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
@@ -95,14 +97,20 @@ def status(
     print_table(stdout, ("state", "events"), rows, header=False)
     if estimate.routes:
         drain_rows: list[tuple[object, ...]] = [
-            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
-             duration(route.seconds)) for route in estimate.routes]
-        drain_rows.append(("all routes", estimate.total_calls, "",
-                           duration(estimate.total_seconds)))
+            (
+                route.route,
+                route.calls,
+                f"{route.limit:g}/s ({route.limit_from})",
+                duration(route.seconds),
+            )
+            for route in estimate.routes
+        ]
+        drain_rows.append(
+            ("all routes", estimate.total_calls, "", duration(estimate.total_seconds))
+        )
         print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
     for paused_account, why in view["paused_accounts"].items():
-        stdout.print(f"[bold red]delivery paused ({paused_account}):[/] {why}",
-                     highlight=False)
+        stdout.print(f"[bold red]delivery paused ({paused_account}):[/] {why}", highlight=False)
     if view["paused_accounts"]:
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
 
@@ -140,14 +148,20 @@ def node_readiness(host: str, port: int) -> dict[str, object]:
         parsed = json.loads(body)
     except ValueError:
         parsed = {}
-    return {"url": url, "status": status, "code": parsed.get("code"),
-            "message": parsed.get("message")}
+    return {
+        "url": url,
+        "status": status,
+        "code": parsed.get("code"),
+        "message": parsed.get("message"),
+    }
 
 
 def dlq_list(
     config: ConfigOption = None,
     account: AccountOption = None,
-    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -160,8 +174,7 @@ def dlq_list(
     settings = read_settings(config)
     name = checked_account(settings, account)
     reason, limit = reason_filter(reason), list_limit(limit)
-    rows = with_store(settings, lambda store: dead_jobs(store, limit, reason, name),
-                      read_only=True)
+    rows = with_store(settings, lambda store: dead_jobs(store, limit, reason, name), read_only=True)
     if json_output:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
@@ -169,21 +182,27 @@ def dlq_list(
         out().print("no dead events")
         return
     columns = ("id", "event", "user", "attempts", "code", "reason")
-    cells = [(row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"],
-              row["reason"]) for row in rows]
+    cells = [
+        (row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"], row["reason"])
+        for row in rows
+    ]
     print_table(out(), *with_accounts(settings, columns, cells, rows))
 
 
-def with_accounts(settings: Settings, columns: tuple[str, ...],
-                  cells: Sequence[tuple[object, ...]], rows: Sequence[dict[str, Any]]
-                  ) -> tuple[tuple[str, ...], Sequence[tuple[object, ...]]]:
+def with_accounts(
+    settings: Settings,
+    columns: tuple[str, ...],
+    cells: Sequence[tuple[object, ...]],
+    rows: Sequence[dict[str, Any]],
+) -> tuple[tuple[str, ...], Sequence[tuple[object, ...]]]:
     """A listing's columns with each job's account after its id when the settings have
     several accounts (one account: the columns as they always were, for scripts)."""
     if len(settings.deployment().names) < 2:
         return columns, cells
-    return ((columns[0], "account", *columns[1:]),
-            [(cell[0], row["account"], *cell[1:]) for cell, row in zip(cells, rows,
-                                                                        strict=True)])
+    return (
+        (columns[0], "account", *columns[1:]),
+        [(cell[0], row["account"], *cell[1:]) for cell, row in zip(cells, rows, strict=True)],
+    )
 
 
 def dlq_show(job_id: int, config: ConfigOption = None) -> None:
@@ -203,14 +222,17 @@ def events_list(
     state: Annotated[str, typer.Option(help=f"One of {', '.join(EVENT_STATES)}.")],
     config: ConfigOption = None,
     account: AccountOption = None,
-    user: Annotated[str | None, typer.Option(help="Only this user's (userId, else "
-                                                     "anonymousId).")] = None,
+    user: Annotated[
+        str | None, typer.Option(help="Only this user's (userId, else anonymousId).")
+    ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event name (or type).")] = None,
-    reason: Annotated[str | None, typer.Option(
-        help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    before: Annotated[int | None, typer.Option(help="Only older than this id (the next "
-                                                       "page's cursor).")] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only older than this id (the next page's cursor).")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Events in one state, newest first, times in ISO 8601 UTC.
@@ -230,33 +252,68 @@ def events_list(
         [before] = checked_job_ids([before])
     if state == "rejected":
         if user is not None or event is not None or name is not None:
-            die("--user, --event and --account do not apply to rejected events (they "
-                "never became jobs)")
-        page = with_store(settings, lambda store: store.find_rejections(
-            reason=reason, before=before, limit=limit), read_only=True)
-        rows = [{"id": r.id, "received_at": iso_utc(r.received_at), "write_key": r.write_key,
-                 "message_id": r.message_id, "reason": r.reason, "raw": r.raw}
-                for r in page.items]
+            die(
+                "--user, --event and --account do not apply to rejected events (they "
+                "never became jobs)"
+            )
+        page = with_store(
+            settings,
+            lambda store: store.find_rejections(reason=reason, before=before, limit=limit),
+            read_only=True,
+        )
+        rows = [
+            {
+                "id": r.id,
+                "received_at": iso_utc(r.received_at),
+                "write_key": r.write_key,
+                "message_id": r.message_id,
+                "reason": r.reason,
+                "raw": r.raw,
+            }
+            for r in page.items
+        ]
         columns: tuple[str, ...] = ("id", "received", "message id", "reason")
         cells: Sequence[tuple[object, ...]] = [
-            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows]
+            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows
+        ]
     else:
-        query = JobQuery(state=ListState(state), user=user, event=event, reason=reason,
-                         before=before, limit=limit, account=name)
+        query = JobQuery(
+            state=ListState(state),
+            user=user,
+            event=event,
+            reason=reason,
+            before=before,
+            limit=limit,
+            account=name,
+        )
         page = with_store(settings, lambda store: store.find_jobs(query), read_only=True)
-        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)}
-                for job in page.items]
+        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)} for job in page.items]
         columns, cells = with_accounts(
-            settings, ("id", "received", "event", "user", "attempts", "code", "reason"),
-            [(r["id"], r["received_at"], r["event"], r["user"], r["attempts"],
-              r["sailthru_code"], r["reason"]) for r in rows], rows)
+            settings,
+            ("id", "received", "event", "user", "attempts", "code", "reason"),
+            [
+                (
+                    r["id"],
+                    r["received_at"],
+                    r["event"],
+                    r["user"],
+                    r["attempts"],
+                    r["sailthru_code"],
+                    r["reason"],
+                )
+                for r in rows
+            ],
+            rows,
+        )
     if json_output:
-        typer.echo(json.dumps({"events": rows, "next_before": page.next_before},
-                              indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"events": rows, "next_before": page.next_before}, indent=2, ensure_ascii=False
+            )
+        )
         return
     if not rows:
-        out().print(f"no {state} events" + ("" if page.next_before is None else
-                                             " in this stretch"))
+        out().print(f"no {state} events" + ("" if page.next_before is None else " in this stretch"))
     else:
         print_table(out(), columns, cells)
     if page.next_before is not None:

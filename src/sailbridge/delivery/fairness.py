@@ -19,8 +19,13 @@ def fair_share(concurrency: int, delivering: int) -> int:
     return max(1, math.ceil(concurrency / max(1, delivering)))
 
 
-def claim_limits(free: int, concurrency: int, delivering: Sequence[str],
-                 in_flight: Mapping[str, int], start: int = 0) -> list[tuple[str, int]]:
+def claim_limits(
+    free: int,
+    concurrency: int,
+    delivering: Sequence[str],
+    in_flight: Mapping[str, int],
+    start: int = 0,
+) -> list[tuple[str, int]]:
     """How many jobs to claim for each account now: ``(account, limit)``, limits > 0,
     each account within its `fair_share`, all of them within ``free`` slots, going
     round ``delivering`` from ``start``."""

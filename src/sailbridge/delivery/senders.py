@@ -35,9 +35,14 @@ class RateLimitedSender:
     queue untouched — it is not counted as a failed attempt.
     """
 
-    def __init__(self, client: Sender, limiter: RateLimiter,
-                 resends: int = DEFAULT_RATE_LIMIT_RESENDS, *,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(
+        self,
+        client: Sender,
+        limiter: RateLimiter,
+        resends: int = DEFAULT_RATE_LIMIT_RESENDS,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         self._client = client
         self._limiter = limiter
         self._resends = resends
@@ -70,8 +75,7 @@ class RateLimitedSender:
 class MeasuredSender:
     """Records each Sailthru call's latency and status in the metrics."""
 
-    def __init__(self, inner: Sender, metrics: Metrics, *,
-                 account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(self, inner: Sender, metrics: Metrics, *, account: str = DEFAULT_ACCOUNT) -> None:
         self._inner = inner
         self._metrics = metrics
         self._account = account
@@ -81,10 +85,19 @@ class MeasuredSender:
         try:
             response = await self._inner.send(call)
         except SailthruError as error:
-            self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                                error.status, error.rate_limit, self._account)
+            self._metrics.observe_sailthru_call(
+                call.route,
+                time.perf_counter() - started,
+                error.status,
+                error.rate_limit,
+                self._account,
+            )
             raise
-        self._metrics.observe_sailthru_call(call.route, time.perf_counter() - started,
-                                            response.status, response.rate_limit,
-                                            self._account)
+        self._metrics.observe_sailthru_call(
+            call.route,
+            time.perf_counter() - started,
+            response.status,
+            response.rate_limit,
+            self._account,
+        )
         return response

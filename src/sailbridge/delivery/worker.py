@@ -149,7 +149,8 @@ class Worker:
             idle_for=time.monotonic() - self.progress.moved_at,
             work_ready=self.progress.work_ready or bool(self._inflight),
             paused=bool(self._paused_seen) and self._paused_seen >= set(self._accounts),
-            rate_limited=self._rate_limited())
+            rate_limited=self._rate_limited(),
+        )
 
     def wake(self) -> None:
         """New work was enqueued: look now instead of at the next poll."""
@@ -193,8 +194,9 @@ class Worker:
                 self._claim_start += 1
                 claimed: list[list[Job]] = []
                 answered = False
-                for account, limit in claim_limits(free, self._config.concurrency,
-                                                   delivering, in_flight, self._claim_start):
+                for account, limit in claim_limits(
+                    free, self._config.concurrency, delivering, in_flight, self._claim_start
+                ):
                     got = await self._claim(limit, account)
                     answered = answered or got is not None
                     claimed += got or []
@@ -208,8 +210,7 @@ class Worker:
                 continue
             if not delivering:  # every account paused: only probes, at their times
                 next_probe = min(self._probe_at.get(account, 0.0) for account in paused)
-                await self._sleep_unless_stopped(
-                    max(0.05, min(next_probe - self._clock(), 1.0)))
+                await self._sleep_unless_stopped(max(0.05, min(next_probe - self._clock(), 1.0)))
                 continue
             if free > 0:
                 idle = min(idle * 2, self._config.max_idle_poll)
@@ -231,8 +232,9 @@ class Worker:
 
     def _in_flight_by_account(self) -> Counter[str]:
         """Deliveries under way per account (those being committed no longer count)."""
-        return Counter(account for job_id, account in self._account_of.items()
-                       if job_id not in self._settling)
+        return Counter(
+            account for job_id, account in self._account_of.items() if job_id not in self._settling
+        )
 
     async def _paused(self) -> set[str]:
         """The accounts whose delivery is paused (another node or an operator may pause
@@ -242,18 +244,21 @@ class Worker:
             self._paused_read_at = now
             try:
                 reasons = await self._store.paused_accounts()
-            except Exception as error:  # noqa: BLE001 - never die for the store
+            except Exception as error:
                 _store_failed("reading the pause", error)
                 return set(self._paused_seen)
             paused = {account for account in reasons if account in self._accounts}
             if paused and paused >= set(self._accounts):  # nothing to deliver but probes
                 self.progress.moved(work_ready=False)
             for account in paused - self._paused_seen:  # set elsewhere
-                log.warning("delivery paused",
-                            extra={"account": account, "reason": reasons[account]})
+                log.warning(
+                    "delivery paused", extra={"account": account, "reason": reasons[account]}
+                )
             for account in self._paused_seen - paused:  # cleared elsewhere
-                log.info("delivery resumed",
-                         extra={"account": account, "by": "another node or an operator"})
+                log.info(
+                    "delivery resumed",
+                    extra={"account": account, "by": "another node or an operator"},
+                )
             self._paused_seen = paused
         return set(self._paused_seen)
 
@@ -271,8 +276,9 @@ class Worker:
                 return
             await self._sleep_or_wake(remaining)
 
-    async def _claim(self, limit: int, account: str, *,
-                     probing: bool = False) -> list[list[Job]] | None:
+    async def _claim(
+        self, limit: int, account: str, *, probing: bool = False
+    ) -> list[list[Job]] | None:
         """Up to ``limit`` of ``account``'s lines: each a job alone, or with the user's
         consecutive ready jobs behind it when coalescing is on (never while probing a
         pause); ``None`` when the store failed."""
@@ -281,12 +287,18 @@ class Worker:
         try:
             if self._config.group_size > 1 and not probing:
                 return await self._store.claim_groups(
-                    self.name, limit, self._config.lease, self._clock(),
-                    self._config.group_size, account=account)
-            jobs = await self._store.claim(self.name, limit, self._config.lease,
-                                           self._clock(), account=account)
+                    self.name,
+                    limit,
+                    self._config.lease,
+                    self._clock(),
+                    self._config.group_size,
+                    account=account,
+                )
+            jobs = await self._store.claim(
+                self.name, limit, self._config.lease, self._clock(), account=account
+            )
             return [[job] for job in jobs]
-        except Exception as error:  # noqa: BLE001 - the store may be briefly unavailable
+        except Exception as error:
             _store_failed("claiming jobs", error)
             self.progress.work_ready = True  # cannot tell; presume there is
             return None
@@ -312,8 +324,10 @@ class Worker:
         try:
             outcome = await self._attempt(job)
             decision = decide(job, outcome, self._policy, self._clock(), started=started)
-            if decision.result in (Result.DELIVERED, Result.SKIPPED) and \
-                    len(self._settling) < self._config.concurrency:
+            if (
+                decision.result in (Result.DELIVERED, Result.SKIPPED)
+                and len(self._settling) < self._config.concurrency
+            ):
                 # Sailthru is done with it: its slot may take the next job while the
                 # outcome is committed (the job stays leased, and heartbeated, until then).
                 self._settling.add(job.id)
@@ -330,6 +344,7 @@ class Worker:
             self._account_of.pop(job.id, None)
             self._settling.discard(job.id)
             self._wake.set()
+
     async def _deliver_line(self, line: list[Job]) -> None:
         """Deliver a user's consecutive jobs in order, merging the runs that may merge;
         stop at the first job that is not finished (the rest go back untouched)."""
@@ -377,14 +392,18 @@ class Worker:
         started = self._clock()
         members = [Member(event, job.write_key) for job, event in zip(jobs, events, strict=True)]
         delivery = self._accounts[jobs[0].account]
-        result = await deliver_group(members, kind, delivery.options,
-                                     AccountMemory(self._store, jobs[0].account),
-                                     delivery.sender, self._cart_ttl)
+        result = await deliver_group(
+            members,
+            kind,
+            delivery.options,
+            AccountMemory(self._store, jobs[0].account),
+            delivery.sender,
+            self._cart_ttl,
+        )
         if isinstance(result, GroupFailed):
             # Nothing was delivered: the first job carries the attempt (its retry window,
             # its pause or release), the others wait behind it as they would have.
-            decision = decide(jobs[0], result.outcome, self._policy, self._clock(),
-                              started=started)
+            decision = decide(jobs[0], result.outcome, self._policy, self._clock(), started=started)
             await self._settle(jobs[0], result.outcome, decision, started)
             if not isinstance(decision, Finish):
                 return 0
@@ -393,8 +412,11 @@ class Worker:
         if not isinstance(result, GroupDelivered):
             log.info("delivering %d events one by one: %s", len(jobs), result.reason)
             return await self._deliver_alone(jobs)
-        riders = [job.id for job, outcome in zip(jobs, result.outcomes, strict=True)
-                  if outcome.status is Result.DELIVERED]
+        riders = [
+            job.id
+            for job, outcome in zip(jobs, result.outcomes, strict=True)
+            if outcome.status is Result.DELIVERED
+        ]
         for job, outcome in zip(jobs, result.outcomes, strict=True):
             if outcome.status is Result.DELIVERED and len(riders) > 1:
                 outcome.reason = together_note(job.id, riders)
@@ -402,8 +424,7 @@ class Worker:
             await self._settle(job, outcome, decision, started)
         return len(jobs)
 
-    async def _settle(self, job: Job, outcome: Outcome, decision: Decision,
-                      started: float) -> None:
+    async def _settle(self, job: Job, outcome: Outcome, decision: Decision, started: float) -> None:
         await self._carry_out(job, decision, _attempt_record(started, outcome, decision))
         self._held.discard(job.id)
         self.progress.moved(work_ready=self.progress.work_ready)
@@ -419,7 +440,6 @@ class Worker:
         self._held.discard(job.id)
         await self._store.release(job.id, at, worker=self.name)
 
-
     async def _attempt(self, job: Job) -> Outcome:
         """Deliver the job's event; an event that no longer reads as one (stored before
         a model change) fails like a mapping failure, with the reason."""
@@ -428,9 +448,14 @@ class Worker:
         except ValueError as exc:
             return Outcome(Result.FAILED, str(exc))
         delivery = self._accounts[job.account]
-        return await deliver_event(event, delivery.options,
-                                   AccountMemory(self._store, job.account), delivery.sender,
-                                   self._cart_ttl, job.write_key)
+        return await deliver_event(
+            event,
+            delivery.options,
+            AccountMemory(self._store, job.account),
+            delivery.sender,
+            self._cart_ttl,
+            job.write_key,
+        )
 
     async def _carry_out(self, job: Job, decision: Decision, attempt: Attempt) -> None:
         """Do what ``decision`` says, in the store (and the pause state)."""
@@ -448,8 +473,7 @@ class Worker:
 
     async def _finish(self, job: Job, finish: Finish, attempt: Attempt) -> None:
         """Delivered, skipped or dead; a success also ends a pause this worker saw."""
-        await self._store.finish(job.id, finish.state, attempt, finish.reason,
-                                 worker=self.name)
+        await self._store.finish(job.id, finish.state, attempt, finish.reason, worker=self.name)
         if finish.result is not Result.DEAD:
             await self._resume_if_paused(job.account)
 
@@ -464,8 +488,10 @@ class Worker:
         account = job.account
         self._probe_at[account] = self._clock() + self._config.pause_probe_interval
         if account not in self._paused_seen:
-            log.warning("delivery paused", extra={
-                "account": account, "reason": pause.reason, "sailthru_code": attempt.code})
+            log.warning(
+                "delivery paused",
+                extra={"account": account, "reason": pause.reason, "sailthru_code": attempt.code},
+            )
         self._paused_seen.add(account)
         await self._store.set_paused(pause.reason, account)
         await self._release_untouched(job, self._clock())
@@ -481,8 +507,10 @@ class Worker:
         if account not in self._paused_seen:
             return
         if await self._store.paused_reason(account) is not None:
-            log.info("delivery resumed", extra={
-                "account": account, "by": "Sailthru accepted a call again"})
+            log.info(
+                "delivery resumed",
+                extra={"account": account, "by": "Sailthru accepted a call again"},
+            )
             await self._store.set_paused(None, account)
         self._paused_seen.discard(account)
 
@@ -492,9 +520,10 @@ class Worker:
             await asyncio.sleep(interval)
             if self._held:
                 try:
-                    await self._store.heartbeat(self.name, sorted(self._held),
-                                                self._config.lease, self._clock())
-                except Exception as error:  # noqa: BLE001 - the next beat tries again
+                    await self._store.heartbeat(
+                        self.name, sorted(self._held), self._config.lease, self._clock()
+                    )
+                except Exception as error:
                     _store_failed("extending leases", error)
 
     async def _drain(self) -> None:
@@ -515,11 +544,16 @@ def _store_failed(doing: str, error: Exception) -> None:
     briefly away (it is retried), the traceback otherwise; repeats are collapsed by the
     logging setup."""
     if is_transient(error):
-        log.warning("store unavailable; will try again",
-                    extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+        log.warning(
+            "store unavailable; will try again",
+            extra={"doing": doing, "error": f"{type(error).__name__}: {error}"},
+        )
     else:
-        log.error("store call failed; will try again", exc_info=error,
-                  extra={"doing": doing, "error": f"{type(error).__name__}: {error}"})
+        log.error(
+            "store call failed; will try again",
+            exc_info=error,
+            extra={"doing": doing, "error": f"{type(error).__name__}: {error}"},
+        )
 
 
 def together_note(job_id: int, riders: list[int]) -> str:
@@ -551,8 +585,13 @@ def _runs(line: list[Job]) -> list[_Run]:
     for stop in [*(i for i, event in enumerate(events) if event is None), len(line)]:
         readable = [event for event in events[start:stop] if event is not None]
         for run in partition(readable):
-            runs.append(_Run(line[start + run.start:start + run.stop],
-                             readable[run.start:run.stop], run.kind if len(run) > 1 else None))
+            runs.append(
+                _Run(
+                    line[start + run.start : start + run.stop],
+                    readable[run.start : run.stop],
+                    run.kind if len(run) > 1 else None,
+                )
+            )
         if stop < len(line):
             runs.append(_Run([line[stop]], [], None))
         start = stop + 1
@@ -562,8 +601,9 @@ def _runs(line: list[Job]) -> list[_Run]:
 def _attempt_record(started: float, outcome: Outcome, decision: Decision) -> Attempt:
     """The history record of one attempt: calls made (no secrets) and Sailthru's answer
     (used by `Finish` and `RetryAt`; a pause or a release records no attempt)."""
-    requests = [record for lookup in outcome.lookups
-                if (record := lookup.request_record()) is not None]
+    requests = [
+        record for lookup in outcome.lookups if (record := lookup.request_record()) is not None
+    ]
     requests += [call.to_dict() for call in outcome.calls]
     error = outcome.error
     return Attempt(

@@ -28,8 +28,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _json(content: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(content), status_code=status,
-                    media_type="application/json")
+    return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -39,12 +38,16 @@ def _error(status: int, code: str, message: str) -> Response:
 def _guarded(token: str | None, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         if token is None:
-            return _error(404, "admin_disabled",
-                          "the admin API is off; set SAILBRIDGE_ADMIN_TOKEN to enable it")
+            return _error(
+                404,
+                "admin_disabled",
+                "the admin API is off; set SAILBRIDGE_ADMIN_TOKEN to enable it",
+            )
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                                  token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
             return _error(401, "unauthorized", "send Authorization: Bearer <admin token>")
         return await handler(request)
 
@@ -61,7 +64,7 @@ async def _body(request: Request) -> dict[str, Any]:
         raise ValueError(f"malformed JSON: {exc}") from exc
     if not isinstance(decoded, dict):
         # ValueError, not TypeError: `_bad_input_is_400` turns it into the client's 400
-        raise ValueError("the body must be a JSON object")  # noqa: TRY004
+        raise ValueError("the body must be a JSON object")
     return decoded
 
 
@@ -84,9 +87,13 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
 
 
-def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin",
-                 on_enqueued: Callable[[Any], None] = lambda app: None,
-                 accounts: Sequence[str] = (DEFAULT_ACCOUNT,)) -> list[Route]:
+def admin_routes(
+    store: OperatorStore,
+    token: str | None,
+    prefix: str = "/admin",
+    on_enqueued: Callable[[Any], None] = lambda app: None,
+    accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
+) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
     ``on_enqueued(app)`` wakes a worker in this process after a route queued a job.
     ``accounts`` are the configured accounts: an ``account`` parameter (query or body)
@@ -101,8 +108,11 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
 
     async def status(request: Request) -> Response:
         account = account_of(request.query_params.get("account"))
-        paused = {name: why for name, why in (await store.paused_accounts()).items()
-                  if account in (None, name)}
+        paused = {
+            name: why
+            for name, why in (await store.paused_accounts()).items()
+            if account in (None, name)
+        }
         return _json(operations.status_view(await store.counts(), paused_accounts=paused))
 
     async def dlq_list(request: Request) -> Response:
@@ -124,12 +134,13 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         account = account_of(body.get("account"))
         everything = body.get("all", False)
         if not isinstance(everything, bool):
-            raise ValueError("all must be true or false")  # noqa: TRY004 - a 400
+            raise ValueError("all must be true or false")
         ids = None if body.get("ids") is None else operations.check_job_ids(body["ids"])
         reason = operations.check_reason_filter(body.get("reason"))
         if operations.replay_refusal(ids, reason, everything, ids_exclusive=False) is not None:
-            raise ValueError('name what to replay: {"ids": [...]}, {"reason": "text"} or '
-                             '{"all": true}')
+            raise ValueError(
+                'name what to replay: {"ids": [...]}, {"reason": "text"} or {"all": true}'
+            )
         if account is not None:  # the dead jobs chosen, of that account only
             ids = await operations.dead_ids_in(store, account, ids, reason)
         replayed = await store.replay(ids, reason, time.time()) if ids != [] else 0
@@ -177,8 +188,10 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
-        job = msgspec.structs.replace(job_for(event, FORGET_WRITE_KEY, now, identity=None),
-                                      accounts=(chosen,) if chosen else tuple(accounts))
+        job = msgspec.structs.replace(
+            job_for(event, FORGET_WRITE_KEY, now, identity=None),
+            accounts=(chosen,) if chosen else tuple(accounts),
+        )
         queued = await store.enqueue([job], [], 0.0, now)
         on_enqueued(request.app)
         return _json({"queued": queued.job_ids[0], "jobs": list(queued.job_ids)}, 202)
@@ -193,5 +206,7 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         ("/resume", resume, ["POST"]),
         ("/forget", forget, ["POST"]),
     ]
-    return [Route(prefix + path, _guarded(token, _bad_input_is_400(handler)), methods=methods)
-            for path, handler, methods in table]
+    return [
+        Route(prefix + path, _guarded(token, _bad_input_is_400(handler)), methods=methods)
+        for path, handler, methods in table
+    ]

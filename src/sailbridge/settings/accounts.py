@@ -30,13 +30,27 @@ DEFAULT_ACCOUNT: Final = "default"
 DEFAULT_SOURCE: Final = "default"
 """The source the top-level write keys and webhook secrets make without ``[[sources]]``."""
 
-ACCOUNT_FIELDS: Final = frozenset({
-    "sailthru_api_key", "sailthru_api_secret", "sailthru_base_url", "pageview_base_url",
-    "customer_id", "default_list_name", "optout_value", "reminder_template",
-    "reminder_time", "track_screens_as_pageviews", "rate_limits", "filters",
-    "consent_categories", "consent_required", "clear_incomplete_cart_after_hours",
-    "rename_vars", "var_name_max_length",
-})
+ACCOUNT_FIELDS: Final = frozenset(
+    {
+        "sailthru_api_key",
+        "sailthru_api_secret",
+        "sailthru_base_url",
+        "pageview_base_url",
+        "customer_id",
+        "default_list_name",
+        "optout_value",
+        "reminder_template",
+        "reminder_time",
+        "track_screens_as_pageviews",
+        "rate_limits",
+        "filters",
+        "consent_categories",
+        "consent_required",
+        "clear_incomplete_cart_after_hours",
+        "rename_vars",
+        "var_name_max_length",
+    }
+)
 """The settings an account holds for itself (``[[accounts]]`` tables take these keys)."""
 
 _ACCOUNT_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -49,8 +63,7 @@ class _Checked:
     """Taken as is inside `Settings`: its field validators build and check it."""
 
     @classmethod
-    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
-                                     ) -> CoreSchema:
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
         return core_schema.is_instance_schema(cls)
 
 
@@ -161,19 +174,20 @@ def parse_accounts(tables: Sequence[Any]) -> tuple[Account, ...]:
     seen: set[str] = set()
     for index, table in enumerate(tables):
         if not isinstance(table, Mapping):
-            raise ValueError(f"account {index + 1} is not a table")  # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError(f"account {index + 1} is not a table")
         name = table.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"account {index + 1} has no name")
         name = name.strip()
         if not _ACCOUNT_NAME.fullmatch(name):
-            raise ValueError(f"account name {name!r}: use letters, digits, '.', '_' or '-' "
-                             "(at most 64), starting with a letter or digit")
+            raise ValueError(
+                f"account name {name!r}: use letters, digits, '.', '_' or '-' "
+                "(at most 64), starting with a letter or digit"
+            )
         if name in seen:
             raise ValueError(f"two accounts are named {name!r}")
         seen.add(name)
-        values = {key.lower(): flat_value(value) for key, value in table.items()
-                  if key != "name"}
+        values = {key.lower(): flat_value(value) for key, value in table.items() if key != "name"}
         unknown = sorted(set(values) - ACCOUNT_FIELDS)
         if unknown:
             raise ValueError(f"account {name!r}: {unknown[0]} is not an account setting")
@@ -195,14 +209,13 @@ def parse_sources(tables: Sequence[Any], accounts: Sequence[str]) -> tuple[Sourc
     owner: dict[str, str] = {}
     for index, table in enumerate(tables):
         if not isinstance(table, Mapping):
-            raise ValueError(f"source {index + 1} is not a table")  # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError(f"source {index + 1} is not a table")
         name = str(table.get("name") or f"source {index + 1}")
         unknown = sorted(set(table) - _SOURCE_KEYS)
         if unknown:
             raise ValueError(f"source {name!r}: unknown key {unknown[0]}")
         write_keys = _strings(table.get("write_keys", []), f"source {name!r}: write_keys")
-        secrets = _strings(table.get("webhook_secrets", []),
-                           f"source {name!r}: webhook_secrets")
+        secrets = _strings(table.get("webhook_secrets", []), f"source {name!r}: webhook_secrets")
         fed = _strings(table.get("accounts", []), f"source {name!r}: accounts")
         if not fed:
             raise ValueError(f"source {name!r} feeds no account (give it accounts = [...])")
@@ -213,8 +226,10 @@ def parse_sources(tables: Sequence[Any], accounts: Sequence[str]) -> tuple[Sourc
             raise ValueError(f"source {name!r} has no write_keys or webhook_secrets")
         for credential in (*write_keys, *secrets):
             if credential in owner:
-                raise ValueError(f"source {name!r} shares a write key or webhook secret "
-                                 f"with source {owner[credential]!r}")
+                raise ValueError(
+                    f"source {name!r} shares a write key or webhook secret "
+                    f"with source {owner[credential]!r}"
+                )
             owner[credential] = name
         sources.append(Source(name, write_keys, secrets, fed))
     return tuple(sources)
@@ -228,7 +243,12 @@ def deployment(settings: Settings) -> Deployment:
     """
     accounts = settings.accounts or (Account(DEFAULT_ACCOUNT, settings),)
     names = tuple(account.name for account in accounts)
-    sources = settings.sources or (Source(
-        DEFAULT_SOURCE, tuple(sorted(settings.write_key_set)), settings.webhook_secret_list,
-        names),)
+    sources = settings.sources or (
+        Source(
+            DEFAULT_SOURCE,
+            tuple(sorted(settings.write_key_set)),
+            settings.webhook_secret_list,
+            names,
+        ),
+    )
     return Deployment({account.name: account for account in accounts}, sources)

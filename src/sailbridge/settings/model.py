@@ -154,11 +154,13 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and all(isinstance(item, Account) for item in value):
             return value
         if not isinstance(value, list | tuple):
-            raise ValueError("must be a list of tables ([[accounts]])") # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError("must be a list of tables ([[accounts]])")
         accounts = parse_accounts(value)
         if accounts and (info.data.get("sailthru_api_key") or info.data.get("sailthru_api_secret")):
-            raise ValueError("the top-level Sailthru key and secret serve no account when "
-                             "[[accounts]] are listed: give each account its own")
+            raise ValueError(
+                "the top-level Sailthru key and secret serve no account when "
+                "[[accounts]] are listed: give each account its own"
+            )
         return accounts
 
     @field_validator("sources", mode="plain")
@@ -169,13 +171,15 @@ class Settings(BaseSettings):
         if isinstance(value, tuple) and all(isinstance(item, Source) for item in value):
             return value
         if not isinstance(value, list | tuple):
-            raise ValueError("must be a list of tables ([[sources]])") # noqa: TRY004 (pydantic reports ValueError)
+            raise ValueError("must be a list of tables ([[sources]])")
         accounts = info.data.get("accounts") or ()
         names = [account.name for account in accounts] or [DEFAULT_ACCOUNT]
         sources = parse_sources(value, names)
         if sources and (info.data.get("write_keys") or info.data.get("webhook_secrets")):
-            raise ValueError("the top-level write keys and webhook secrets feed no account "
-                             "when [[sources]] are listed: give them to a source")
+            raise ValueError(
+                "the top-level write keys and webhook secrets feed no account "
+                "when [[sources]] are listed: give them to a source"
+            )
         return sources
 
     @field_validator("sailthru_api_key")
@@ -225,8 +229,9 @@ class Settings(BaseSettings):
     @classmethod
     def _sailthru_would_take(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Values Sailthru would refuse on every event are refused at start instead."""
-        check = {"reminder_time": reminder_time_problem,
-                 "default_list_name": list_name_problem}[str(info.field_name)]
+        check = {"reminder_time": reminder_time_problem, "default_list_name": list_name_problem}[
+            str(info.field_name)
+        ]
         problem = None if value is None else check(value)
         if problem is not None:
             raise ValueError(problem)
@@ -258,7 +263,8 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_LENGTH:
             raise ValueError(
                 f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters: it guards replay "
-                "and purge of every dead event (make one with `openssl rand -hex 16`)")
+                "and purge of every dead event (make one with `openssl rand -hex 16`)"
+            )
         return value
 
     @property
@@ -270,8 +276,9 @@ class Settings(BaseSettings):
     def cors_origin_set(self) -> frozenset[str]:
         """Web origins browsers may post events from (``SAILBRIDGE_CORS_ORIGINS``,
         comma-separated, or ``*`` for any); empty: no browser access."""
-        return frozenset(origin.strip().rstrip("/") for origin in self.cors_origins.split(",")
-                         if origin.strip())
+        return frozenset(
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        )
 
     @property
     def webhook_secret_list(self) -> tuple[str, ...]:
@@ -279,8 +286,11 @@ class Settings(BaseSettings):
         comma-separated, so a secret can be rotated without a gap)."""
         if self.webhook_secrets is None:
             return ()
-        return tuple(secret.strip() for secret in
-                     self.webhook_secrets.get_secret_value().split(",") if secret.strip())
+        return tuple(
+            secret.strip()
+            for secret in self.webhook_secrets.get_secret_value().split(",")
+            if secret.strip()
+        )
 
     @field_validator("consent_categories", mode="before")
     @classmethod
@@ -294,8 +304,11 @@ class Settings(BaseSettings):
     def consent_policy(self) -> ConsentPolicy:
         """The consent categories (``SAILBRIDGE_CONSENT_CATEGORIES``, comma-separated)
         and whether an event without a consent object is held back."""
-        categories = tuple(dict.fromkeys(
-            name.strip() for name in self.consent_categories.split(",") if name.strip()))
+        categories = tuple(
+            dict.fromkeys(
+                name.strip() for name in self.consent_categories.split(",") if name.strip()
+            )
+        )
         return ConsentPolicy(categories, self.consent_required)
 
     @property
@@ -333,7 +346,7 @@ class Settings(BaseSettings):
 
 def is_secret(field: str) -> bool:
     """Whether setting ``field`` is a secret: its value is never shown or logged."""
-    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields \
-        else None
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
     return "SecretStr" in repr(annotation) or any(
-        word in field for word in ("secret", "token", "password", "write_keys"))
+        word in field for word in ("secret", "token", "password", "write_keys")
+    )

@@ -70,5 +70,8 @@ def split_route_key(key: str) -> tuple[str, str]:
 def account_limits(limits: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
     """Each account's per-route limits (``account → route → calls/s``) as one limiter's
     keys (`route_key`)."""
-    return {route_key(account, route): rate
-            for account, routes in limits.items() for route, rate in routes.items()}
+    return {
+        route_key(account, route): rate
+        for account, routes in limits.items()
+        for route, rate in routes.items()
+    }

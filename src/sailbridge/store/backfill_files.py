@@ -85,5 +85,8 @@ class AccountFiles:
         return dataclasses.replace(record, content_hash=content_hash) if record else None
 
     async def save_backfill_file(self, record: BackfillFile) -> None:
-        await self._records.save_backfill_file(dataclasses.replace(
-            record, content_hash=self._key(record.content_hash), account=self.account))
+        await self._records.save_backfill_file(
+            dataclasses.replace(
+                record, content_hash=self._key(record.content_hash), account=self.account
+            )
+        )

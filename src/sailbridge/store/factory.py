@@ -41,8 +41,15 @@ class SharedSlots(Protocol):
     async def blocked_until(self, route: str) -> tuple[float, float]:
         """Until when a block holds ``route`` (0: never), and the database's now."""
 
-    async def block(self, route: str, until: float | None, *, default_block: float,
-                    past_block: float, max_block: float) -> None:
+    async def block(
+        self,
+        route: str,
+        until: float | None,
+        *,
+        default_block: float,
+        past_block: float,
+        max_block: float,
+    ) -> None:
         """Close ``route`` for every node (Sailthru's reset ``until``, a short pause when
         unknown, a very short one when past, at most ``max_block`` seconds)."""
 
@@ -89,8 +96,9 @@ async def open_store(database: str, *, create: bool = True) -> Store:
     return await backend_for(database).open(database, create)
 
 
-async def open_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
-                                ) -> ReadOnlyMemory | None:
+async def open_read_only_memory(
+    database: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in ``database``, read-only; ``None`` when there is none (no
     such file, a store not migrated, a PostgreSQL server out of reach)."""
     return await backend_for(database).read_only_memory(database, account)
@@ -112,8 +120,7 @@ async def _open_postgres(database: str, create: bool) -> Store:
     except StoreMissing as exc:
         raise StoreMissing(f"{where}: {exc}") from exc
     except (psycopg.Error, PoolTimeout, OSError) as exc:
-        raise StoreUnavailable(
-            f"{where}: cannot connect to PostgreSQL: {first_line(exc)}") from exc
+        raise StoreUnavailable(f"{where}: cannot connect to PostgreSQL: {first_line(exc)}") from exc
     except StoreError as exc:
         raise StoreUnavailable(f"{where}: {exc}") from exc
 
@@ -124,14 +131,19 @@ async def _open_sqlite(database: str, create: bool) -> Store:
     where = _where(database)
     path = Path(database)
     if not create and not path.is_file():
-        raise StoreMissing(f"{where}: no store there (nothing has been queued with this "
-                           "setting; check the path, or start `sailbridge serve` first)")
+        raise StoreMissing(
+            f"{where}: no store there (nothing has been queued with this "
+            "setting; check the path, or start `sailbridge serve` first)"
+        )
     try:
         return await SqliteStore.open(database)
     except (sqlite3.Error, OSError) as exc:
         folder = path.parent if str(path.parent) else Path(".")
-        hint = "" if os.access(folder, os.W_OK) else (
-            f" (the folder {folder} does not exist or is not writable)")
+        hint = (
+            ""
+            if os.access(folder, os.W_OK)
+            else (f" (the folder {folder} does not exist or is not writable)")
+        )
         raise StoreUnavailable(f"{where}: cannot open the SQLite file: {exc}{hint}") from exc
     except StoreError as exc:
         raise StoreUnavailable(f"{where}: {exc}") from exc

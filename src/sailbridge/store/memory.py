@@ -66,14 +66,17 @@ class AccountsMemory(Protocol):
 
     async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None: ...
 
-    async def cart(self, user_id: str, max_age: float, *,
-                   account: str = DEFAULT_ACCOUNT) -> RememberedCart | None: ...
+    async def cart(
+        self, user_id: str, max_age: float, *, account: str = DEFAULT_ACCOUNT
+    ) -> RememberedCart | None: ...
 
-    async def merged(self, anonymous_id: str, user_id: str, *,
-                     account: str = DEFAULT_ACCOUNT) -> bool: ...
+    async def merged(
+        self, anonymous_id: str, user_id: str, *, account: str = DEFAULT_ACCOUNT
+    ) -> bool: ...
 
-    async def apply(self, updates: Sequence[MemoryUpdate], *,
-                    account: str = DEFAULT_ACCOUNT) -> None: ...
+    async def apply(
+        self, updates: Sequence[MemoryUpdate], *, account: str = DEFAULT_ACCOUNT
+    ) -> None: ...
 
 
 class AccountMemory:
@@ -115,6 +118,9 @@ def merge_forgotten(user_key: str, parts: Sequence[Forgotten]) -> Forgotten:
     keys = dict.fromkeys([user_key])
     for part in parts:
         keys.update(dict.fromkeys(part.user_keys))
-    return Forgotten(tuple(keys), sum(part.emails for part in parts),
-                     sum(part.jobs for part in parts),
-                     sum(part.rejections for part in parts))
+    return Forgotten(
+        tuple(keys),
+        sum(part.emails for part in parts),
+        sum(part.jobs for part in parts),
+        sum(part.rejections for part in parts),
+    )

@@ -56,8 +56,9 @@ class ReadOnlySqliteMemory:
         self._db.close()
 
 
-async def sqlite_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
-                                  ) -> ReadOnlyMemory | None:
+async def sqlite_read_only_memory(
+    database: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in the SQLite file ``database``, never written; ``None`` when
     there is none (no such file, not a SQLite file, not migrated to accounts yet)."""
     path = Path(database)
@@ -65,11 +66,16 @@ async def sqlite_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
         return None
     wal = path.with_name(path.name + "-wal")
     mode = "ro" if wal.exists() else "ro&immutable=1"
-    db = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode={mode}", uri=True,
-                         isolation_level=None, check_same_thread=False)
+    db = sqlite3.connect(
+        f"file:{quote(str(path.resolve()))}?mode={mode}",
+        uri=True,
+        isolation_level=None,
+        check_same_thread=False,
+    )
     try:
-        tables = {row[0] for row in db.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        tables = {
+            row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
     except sqlite3.DatabaseError:  # not a SQLite file: nothing to remember
         db.close()
         return None
@@ -79,8 +85,9 @@ async def sqlite_read_only_memory(database: str, account: str = DEFAULT_ACCOUNT
     return ReadOnlySqliteMemory(db, account)
 
 
-async def postgres_read_only_memory(url: str, account: str = DEFAULT_ACCOUNT
-                                    ) -> ReadOnlyMemory | None:
+async def postgres_read_only_memory(
+    url: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
     """``account``'s memory in PostgreSQL at ``url``, in read-only transactions; ``None``
     when the schema is not there or the server cannot be reached (with a warning)."""
     import psycopg
@@ -89,13 +96,14 @@ async def postgres_read_only_memory(url: str, account: str = DEFAULT_ACCOUNT
     from sailbridge.store.postgres import PostgresStore
     from sailbridge.store.postgres.connection import open_pool
 
-    conninfo = psycopg.conninfo.make_conninfo(
-        url, options="-c default_transaction_read_only=on")
+    conninfo = psycopg.conninfo.make_conninfo(url, options="-c default_transaction_read_only=on")
     try:
         pool = await open_pool(conninfo, min_size=1, max_size=1, timeout=CONNECT_TIMEOUT)
     except (psycopg.Error, PoolTimeout) as exc:
-        log.warning("explain goes on without sailbridge's memory: PostgreSQL is not "
-                    "reachable (%s)", type(exc).__name__)
+        log.warning(
+            "explain goes on without sailbridge's memory: PostgreSQL is not reachable (%s)",
+            type(exc).__name__,
+        )
         return None
     async with pool.connection() as conn:
         cursor = await conn.execute("SELECT to_regclass('accounts') IS NOT NULL")

@@ -24,9 +24,17 @@ TESTER_WRITE_KEY = "sailbridge-console"
 
 async def tester(console: Console, request: Request) -> Response:
     """The empty tester."""
-    return await console.render(request, "tester.html", {
-        "text": "", "explained": None, "sent": None, "error": None,
-        "tester_account": console.accounts[0]})
+    return await console.render(
+        request,
+        "tester.html",
+        {
+            "text": "",
+            "explained": None,
+            "sent": None,
+            "error": None,
+            "tester_account": console.accounts[0],
+        },
+    )
 
 
 async def test_events(console: Console, request: Request) -> Response:
@@ -42,21 +50,50 @@ async def test_events(console: Console, request: Request) -> Response:
     elif len(entries) > MAX_TESTER_EVENTS:
         error = f"At most {MAX_TESTER_EVENTS} events at a time ({len(entries)} given)."
     if error is not None:
-        return await console.render(request, "tester.html", {
-            "text": text, "explained": None, "sent": None, "error": error,
-            "tester_account": account}, 400)
-    explained = [views.call_views(view) for view in
-                 await explain_entries(entries, console.settings,
-                                       memory=AccountMemory(console.store, account),
-                                       write_key=TESTER_WRITE_KEY, account=account)]
+        return await console.render(
+            request,
+            "tester.html",
+            {
+                "text": text,
+                "explained": None,
+                "sent": None,
+                "error": error,
+                "tester_account": account,
+            },
+            400,
+        )
+    explained = [
+        views.call_views(view)
+        for view in await explain_entries(
+            entries,
+            console.settings,
+            memory=AccountMemory(console.store, account),
+            write_key=TESTER_WRITE_KEY,
+            account=account,
+        )
+    ]
     sent = None
     if fields.get("action") == "send":
         now = time.time()
         events = [entry.event for entry in entries if entry.event is not None]
         result = await console.store.enqueue(
-            [msgspec.structs.replace(job_for(event, TESTER_WRITE_KEY, now), accounts=(account,))
-             for event in events], [], 0.0, now)
+            [
+                msgspec.structs.replace(job_for(event, TESTER_WRITE_KEY, now), accounts=(account,))
+                for event in events
+            ],
+            [],
+            0.0,
+            now,
+        )
         sent = list(result.job_ids)
-    return await console.render(request, "tester.html", {
-        "text": text, "explained": explained, "sent": sent, "error": None,
-        "tester_account": account})
+    return await console.render(
+        request,
+        "tester.html",
+        {
+            "text": text,
+            "explained": explained,
+            "sent": sent,
+            "error": None,
+            "tester_account": account,
+        },
+    )

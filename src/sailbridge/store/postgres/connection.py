@@ -25,8 +25,9 @@ def _in_account(claim: str) -> str:
     for text, count in changes:
         if claim.count(text) != count:
             raise RuntimeError(f"claim query changed: expected {count} x {text!r}")
-        claim = claim.replace(text, text.replace(
-            "WHERE ", "WHERE account = %(account)s::text AND "))
+        claim = claim.replace(
+            text, text.replace("WHERE ", "WHERE account = %(account)s::text AND ")
+        )
     return claim
 
 
@@ -80,9 +81,14 @@ CONNECT_TIMEOUT = 3
 take: an unreachable server fails a start, or a reconnect during an outage, quickly."""
 
 
-async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
-                    timeout: float = 30.0,
-                    connect_timeout: int = CONNECT_TIMEOUT) -> AsyncConnectionPool:
+async def open_pool(
+    conninfo: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 30.0,
+    connect_timeout: int = CONNECT_TIMEOUT,
+) -> AsyncConnectionPool:
     """A pool of autocommit connections (transactions are explicit), opened and ready.
 
     One connection is made first, outside the pool: an unreachable or refusing server
@@ -93,13 +99,21 @@ async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
     first = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=connect_timeout)
     await first.close()
     pool = AsyncConnectionPool(
-        conninfo, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-        kwargs={"autocommit": True, "application_name": "sailbridge",
-                "connect_timeout": connect_timeout},
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout,
+        kwargs={
+            "autocommit": True,
+            "application_name": "sailbridge",
+            "connect_timeout": connect_timeout,
+        },
         name="sailbridge",
         # A connection the server closed (a restart, a failover, an idle timeout) is
         # found and replaced when taken from the pool, not handed to a caller to fail.
-        check=AsyncConnectionPool.check_connection)
+        check=AsyncConnectionPool.check_connection,
+    )
     try:
         await pool.open(wait=True, timeout=timeout)
     except BaseException:

@@ -53,8 +53,12 @@ def _problem(tmp_path: Path, text: str) -> str:
 
 
 def test_without_accounts_the_top_level_values_are_the_default_account() -> None:
-    settings = load_settings(write_keys="k1,k2", sailthru_api_key="key",
-                             sailthru_api_secret="secret", default_list_name="Main")
+    settings = load_settings(
+        write_keys="k1,k2",
+        sailthru_api_key="key",
+        sailthru_api_secret="secret",
+        default_list_name="Main",
+    )
     deployment = settings.deployment()
     assert deployment.names == (DEFAULT_ACCOUNT,)
     assert deployment.accounts_for_write_key("k2") == (DEFAULT_ACCOUNT,)
@@ -64,8 +68,7 @@ def test_without_accounts_the_top_level_values_are_the_default_account() -> None
     assert account.settings.mapping_options().default_list_name == "Main"
 
 
-def test_sources_route_each_write_key_and_webhook_secret_to_their_accounts(
-        tmp_path: Path) -> None:
+def test_sources_route_each_write_key_and_webhook_secret_to_their_accounts(tmp_path: Path) -> None:
     deployment = _load(tmp_path, TWO_BRANDS).deployment()
     assert deployment.names == ("brand-a", "brand-b")
     assert deployment.accounts_for_write_key("wk-web") == ("brand-a", "brand-b")
@@ -112,7 +115,10 @@ def test_a_source_feeding_no_account_fails(tmp_path: Path) -> None:
 
 
 def test_a_write_key_in_two_sources_fails(tmp_path: Path) -> None:
-    text = TWO_BRANDS + '[[sources]]\nname = "again"\nwrite_keys = ["wk-app"]\naccounts = ["brand-b"]\n'
+    text = (
+        TWO_BRANDS
+        + '[[sources]]\nname = "again"\nwrite_keys = ["wk-app"]\naccounts = ["brand-b"]\n'
+    )
     assert "shares a write key" in _problem(tmp_path, text)
 
 
@@ -153,7 +159,9 @@ def test_route_keys_carry_the_account_and_come_apart_again() -> None:
     assert split_route_key("ACME POST /user") == ("ACME", "POST /user")
     assert split_route_key("POST /user") == ("default", "POST /user")
     assert account_limits({"default": {"POST /user": 5.0}, "b": {"POST /user": 2.0}}) == {
-        "POST /user": 5.0, "b POST /user": 2.0}
+        "POST /user": 5.0,
+        "b POST /user": 2.0,
+    }
 
 
 def test_line_keys_keep_the_default_accounts_as_they_were() -> None:
