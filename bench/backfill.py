@@ -51,22 +51,47 @@ def generate(path: Path, identifies: int) -> tuple[int, int]:
     orders = 0
     with path.open("wb", buffering=1 << 20) as out:
         for i in range(identifies):
-            out.write(encode({
-                "type": "identify", "userId": f"user-{i}", "messageId": f"i-{i}",
-                "timestamp": "2023-05-01T12:00:00.000Z",
-                "traits": {"email": f"user{i}@example.com", "name": f"User {i}",
-                           "plan": "pro" if i % 3 else "free",
-                           "address": {"city": "London", "postcode": "E1 6AN"},
-                           "logins": i % 97}}) + b"\n")
+            out.write(
+                encode(
+                    {
+                        "type": "identify",
+                        "userId": f"user-{i}",
+                        "messageId": f"i-{i}",
+                        "timestamp": "2023-05-01T12:00:00.000Z",
+                        "traits": {
+                            "email": f"user{i}@example.com",
+                            "name": f"User {i}",
+                            "plan": "pro" if i % 3 else "free",
+                            "address": {"city": "London", "postcode": "E1 6AN"},
+                            "logins": i % 97,
+                        },
+                    }
+                )
+                + b"\n"
+            )
             if i % 5 == 4:
                 user = i - (i % 7) % 5
                 order: dict[str, Any] = {
-                    "type": "track", "event": "Order Completed", "userId": f"user-{user}",
-                    "messageId": f"o-{i}", "timestamp": "2023-06-01T12:00:00.000Z",
-                    "properties": {"order_id": f"order-{i}", "total": 25.98, "shipping": 4.5,
-                                   "products": [{"product_id": "mug", "name": "Mug",
-                                                 "price": 12.99, "quantity": 2,
-                                                 "url": "https://shop.example/mug"}]}}
+                    "type": "track",
+                    "event": "Order Completed",
+                    "userId": f"user-{user}",
+                    "messageId": f"o-{i}",
+                    "timestamp": "2023-06-01T12:00:00.000Z",
+                    "properties": {
+                        "order_id": f"order-{i}",
+                        "total": 25.98,
+                        "shipping": 4.5,
+                        "products": [
+                            {
+                                "product_id": "mug",
+                                "name": "Mug",
+                                "price": 12.99,
+                                "quantity": 2,
+                                "url": "https://shop.example/mug",
+                            }
+                        ],
+                    },
+                }
                 if i % 2:
                     order["context"] = {"traits": {"email": f"user{user}@example.com"}}
                 out.write(encode(order) + b"\n")
@@ -79,13 +104,23 @@ def in_process_pass(path: Path, folder: Path) -> dict[str, Any]:
     book = EmailBook(folder / "emails.sqlite")
     cpu, wall = time.process_time(), time.perf_counter()
     with open_source(str(path)) as source:
-        result = build_job_files(read_entries(source), MappingOptions(default_list_name="Main"),
-                                 "email", JobFileWriter(folder, 90_000_000), book)
+        result = build_job_files(
+            read_entries(source),
+            MappingOptions(default_list_name="Main"),
+            "email",
+            JobFileWriter(folder, 90_000_000),
+            book,
+        )
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     book.close()
-    return {"events": result.read, "mapped": result.mapped, "cpu_s": round(cpu, 2),
-            "wall_s": round(wall, 2), "events_per_cpu_s": round(result.read / cpu),
-            "files": [(f.name, f.lines, f.size) for f in result.files]}
+    return {
+        "events": result.read,
+        "mapped": result.mapped,
+        "cpu_s": round(cpu, 2),
+        "wall_s": round(wall, 2),
+        "events_per_cpu_s": round(result.read / cpu),
+        "files": [(f.name, f.lines, f.size) for f in result.files],
+    }
 
 
 def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, int, int, str]:
@@ -108,8 +143,7 @@ def free_port() -> int:
 
 def start_sandbox(limits: list[str]) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
-    args = [sys.executable, "-m", "sailbridge", "sandbox", "--port", str(port),
-            "--job-delay", "0"]
+    args = [sys.executable, "-m", "sailbridge", "sandbox", "--port", str(port), "--job-delay", "0"]
     for limit in limits:
         args += ["--rate-limit", limit]
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -125,13 +159,16 @@ def start_sandbox(limits: list[str]) -> tuple[subprocess.Popen[bytes], str]:
 
 
 def environment(url: str, database: Path) -> dict[str, str]:
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("SAILBRIDGE_")},
-            "SAILBRIDGE_SAILTHRU_API_KEY": SANDBOX_KEY,
-            "SAILBRIDGE_SAILTHRU_API_SECRET": SANDBOX_SECRET,
-            "SAILBRIDGE_SAILTHRU_BASE_URL": url, "SAILBRIDGE_DATABASE": str(database),
-            "SAILBRIDGE_DEFAULT_LIST_NAME": "Main", "SAILBRIDGE_BACKFILL_POLL_INTERVAL": "0.5",
-            "SAILBRIDGE_RATE_LIMITS": "POST /user=100000/s,POST /purchase=100000/s,"
-                                      "GET /user=100000/s"}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("SAILBRIDGE_")},
+        "SAILBRIDGE_SAILTHRU_API_KEY": SANDBOX_KEY,
+        "SAILBRIDGE_SAILTHRU_API_SECRET": SANDBOX_SECRET,
+        "SAILBRIDGE_SAILTHRU_BASE_URL": url,
+        "SAILBRIDGE_DATABASE": str(database),
+        "SAILBRIDGE_DEFAULT_LIST_NAME": "Main",
+        "SAILBRIDGE_BACKFILL_POLL_INTERVAL": "0.5",
+        "SAILBRIDGE_RATE_LIMITS": "POST /user=100000/s,POST /purchase=100000/s,GET /user=100000/s",
+    }
 
 
 def head(path: Path, out: Path, lines: int) -> None:
@@ -146,8 +183,9 @@ def head(path: Path, out: Path, lines: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--identifies", type=int, default=1_000_000)
-    parser.add_argument("--sample", type=int, default=3_000,
-                        help="identifies in the sample sent through `send`")
+    parser.add_argument(
+        "--sample", type=int, default=3_000, help="identifies in the sample sent through `send`"
+    )
     options = parser.parse_args()
     cli = [sys.executable, "-m", "sailbridge"]
     with tempfile.TemporaryDirectory(prefix="bench-backfill-") as tmp:
@@ -156,30 +194,40 @@ def main() -> int:
         identifies, orders = generate(history, options.identifies)
         events = identifies + orders
         size_mb = history.stat().st_size / 1e6
-        print(f"input: {identifies} identifies + {orders} orders = {events} events, "
-              f"{size_mb:.0f} MB of JSON lines")
+        print(
+            f"input: {identifies} identifies + {orders} orders = {events} events, "
+            f"{size_mb:.0f} MB of JSON lines"
+        )
 
         inproc = in_process_pass(history, root / "inproc")
-        print(f"1. streaming pass in-process: {inproc['events_per_cpu_s']} events per "
-              f"CPU-second (one core; {inproc['cpu_s']} s CPU, {inproc['wall_s']} s wall); "
-              f"target >= 50000: {inproc['events_per_cpu_s'] / 50_000:.2f}x; files "
-              f"{inproc['files']}")
+        print(
+            f"1. streaming pass in-process: {inproc['events_per_cpu_s']} events per "
+            f"CPU-second (one core; {inproc['cpu_s']} s CPU, {inproc['wall_s']} s wall); "
+            f"target >= 50000: {inproc['events_per_cpu_s'] / 50_000:.2f}x; files "
+            f"{inproc['files']}"
+        )
 
         dry_wall, code, dry_rss, _ = run_measured(
             [*cli, "backfill", "--dry-run", "--json", "--out", str(root / "dry"), str(history)],
-            environment("http://127.0.0.1:9", root / "dry.db"))
-        print(f"2. backfill --dry-run: {dry_wall:.1f} s wall, {events / dry_wall:.0f} events/s, "
-              f"peak RSS {dry_rss / 1024:.0f} MiB (target < 200: "
-              f"{dry_rss / 1024 / 200:.2f}x), exit {code}")
+            environment("http://127.0.0.1:9", root / "dry.db"),
+        )
+        print(
+            f"2. backfill --dry-run: {dry_wall:.1f} s wall, {events / dry_wall:.0f} events/s, "
+            f"peak RSS {dry_rss / 1024:.0f} MiB (target < 200: "
+            f"{dry_rss / 1024 / 200:.2f}x), exit {code}"
+        )
 
         sandbox, url = start_sandbox(["POST /job=40/s", "GET /job=40/s"])
         try:
-            wall, code, rss, out = run_measured([*cli, "backfill", "--json", str(history)],
-                                                environment(url, root / "real.db"))
+            wall, code, rss, out = run_measured(
+                [*cli, "backfill", "--json", str(history)], environment(url, root / "real.db")
+            )
             jobs = [(j["job"], j["lines"], j["status"]) for j in json.loads(out)["jobs"]]
-            print(f"3. backfill through the sandbox: {wall:.1f} s wall until every job "
-                  f"completed (upload + the sandbox applying {events} lines), peak RSS "
-                  f"{rss / 1024:.0f} MiB, exit {code}; jobs {jobs}")
+            print(
+                f"3. backfill through the sandbox: {wall:.1f} s wall until every job "
+                f"completed (upload + the sandbox applying {events} lines), peak RSS "
+                f"{rss / 1024:.0f} MiB, exit {code}; jobs {jobs}"
+            )
         finally:
             sandbox.terminate()
             sandbox.wait()
@@ -188,15 +236,18 @@ def main() -> int:
         head(history, sample, options.sample * 6 // 5)
         sample_orders = sum(b'"Order Completed"' in line for line in sample.open("rb"))
         sample_events = options.sample * 6 // 5
-        sandbox, url = start_sandbox(["POST /user=100000/s", "POST /purchase=100000/s",
-                                      "GET /user=100000/s"])
+        sandbox, url = start_sandbox(
+            ["POST /user=100000/s", "POST /purchase=100000/s", "GET /user=100000/s"]
+        )
         one = root / "one.jsonl"
         head(history, one, 1)
         try:
-            startup, _, _, _ = run_measured([*cli, "send", "--json", str(one)],
-                                            environment(url, root / "one.db"))
-            send_wall, code, _, _ = run_measured([*cli, "send", "--json", str(sample)],
-                                                 environment(url, root / "send.db"))
+            startup, _, _, _ = run_measured(
+                [*cli, "send", "--json", str(one)], environment(url, root / "one.db")
+            )
+            send_wall, code, _, _ = run_measured(
+                [*cli, "send", "--json", str(sample)], environment(url, root / "send.db")
+            )
             send_wall = max(0.001, send_wall - startup)  # the process's start, once
         finally:
             sandbox.terminate()
@@ -207,17 +258,24 @@ def main() -> int:
         limited = max(identifies / user_limit, orders / purchase_limit)
         unlimited = events / own_rate
         send_estimate = max(limited, unlimited)
-        print(f"4. send sample: {sample_events} events ({sample_orders} orders) in "
-              f"{send_wall:.1f} s (less {startup:.1f} s of process start) with limits lifted = {own_rate:.0f} events/s of "
-              f"sailbridge's own (exit {code}); at Sailthru's default limits "
-              f"({user_limit:.0f}/s POST /user, {purchase_limit:.0f}/s POST /purchase) the "
-              f"{events} events take max({identifies / user_limit:.0f} s, "
-              f"{orders / purchase_limit:.0f} s, own {unlimited:.0f} s) = "
-              f"{send_estimate:.0f} s ({send_estimate / 3600:.1f} h)")
-        print(f"   ratio send / backfill through the sandbox: {send_estimate / wall:.0f}x "
-              f"({send_estimate / 60:.0f} min against {wall / 60:.1f} min)")
-        print(f"   (measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on a 2-core "
-              "machine shared with other work; compare ratios, not absolutes)")
+        print(
+            f"4. send sample: {sample_events} events ({sample_orders} orders) in "
+            f"{send_wall:.1f} s (less {startup:.1f} s of process start) with limits lifted = "
+            f"{own_rate:.0f} events/s of "
+            f"sailbridge's own (exit {code}); at Sailthru's default limits "
+            f"({user_limit:.0f}/s POST /user, {purchase_limit:.0f}/s POST /purchase) the "
+            f"{events} events take max({identifies / user_limit:.0f} s, "
+            f"{orders / purchase_limit:.0f} s, own {unlimited:.0f} s) = "
+            f"{send_estimate:.0f} s ({send_estimate / 3600:.1f} h)"
+        )
+        print(
+            f"   ratio send / backfill through the sandbox: {send_estimate / wall:.0f}x "
+            f"({send_estimate / 60:.0f} min against {wall / 60:.1f} min)"
+        )
+        print(
+            f"   (measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on a 2-core "
+            "machine shared with other work; compare ratios, not absolutes)"
+        )
     return 0
 
 

@@ -37,8 +37,11 @@ def _numbers(pattern: str, names: tuple[str, ...]) -> Callable[[str], Figures]:
         match = re.search(pattern, output)
         if match is None:
             raise ValueError(f"no figures in the output:\n{output[-2000:]}")
-        return {name: float(value.replace(",", "")) for name, value in
-                zip(names, match.groups(), strict=True)}
+        return {
+            name: float(value.replace(",", ""))
+            for name, value in zip(names, match.groups(), strict=True)
+        }
+
     return parse
 
 
@@ -46,15 +49,17 @@ def _delivery(output: str) -> Figures:
     return {
         **_numbers(r"saturation: ([\d.]+) calls/s", ("calls/s at the limit",))(output),
         **_numbers(r"p50 ([\d.]+) ms, p99 ([\d.]+) ms", ("latency p50 ms", "latency p99 ms"))(
-            output),
+            output
+        ),
     }
 
 
 def _store_claim(output: str) -> Figures:
     rows = re.findall(r"^\s*([\d,]+)\s+([\d,]+)\s+(\d+)\s+(\d+)", output, re.MULTILINE)
     figures = {f"claim µs at {queued} queued": float(mean) for queued, _, mean, _ in rows}
-    figures |= {f"enqueue/s at {queued} queued": float(rate.replace(",", ""))
-                for queued, rate, _, _ in rows}
+    figures |= {
+        f"enqueue/s at {queued} queued": float(rate.replace(",", "")) for queued, rate, _, _ in rows
+    }
     return figures
 
 
@@ -62,7 +67,7 @@ def _ingest_single(output: str) -> Figures:
     start = re.search(r"^\[", output, re.MULTILINE)
     if start is None:
         raise ValueError(f"no JSON figures in the output:\n{output[-2000:]}")
-    rounds = json.loads(output[start.start():])
+    rounds = json.loads(output[start.start() :])
     keys = ("cpu_ratio_v1_t", "cpu_ratio_v1_track", "cpu_batch_events_per_core_second")
     return {key: statistics.median(r[key] for r in rounds) for key in keys}
 
@@ -80,18 +85,24 @@ def _multinode(output: str) -> Figures:
 BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures], bool]] = {
     # name: (script and arguments, the figures it prints, whether each tree runs its own)
     "delivery": (["delivery.py", "--events", "2000"], _delivery, False),
-    "store_claim": (["store_claim.py", "--big", "200000", "--cycles", "300"], _store_claim,
-                    False),
+    "store_claim": (["store_claim.py", "--big", "200000", "--cycles", "300"], _store_claim, False),
     "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single, True),
     "multinode": (["multinode.py", "--seconds", "4"], _multinode, False),
-    "filters": (["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
-                _numbers(r"without filters (\d+) µs", ("serve CPU µs per event, no rules",)),
-                False),
-    "mapping": (["mapping.py", "--events", "60000"],
-                _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)), False),
-    "mapping_odd": (["mapping.py", "--events", "60000", "--odd"],
-                    _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
-                    False),
+    "filters": (
+        ["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
+        _numbers(r"without filters (\d+) µs", ("serve CPU µs per event, no rules",)),
+        False,
+    ),
+    "mapping": (
+        ["mapping.py", "--events", "60000"],
+        _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
+        False,
+    ),
+    "mapping_odd": (
+        ["mapping.py", "--events", "60000", "--odd"],
+        _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
+        False,
+    ),
 }
 
 
@@ -99,43 +110,59 @@ def run(tree: Path, name: str) -> Figures:
     command, parse, own_script = BENCHMARKS[name]
     environment = {**os.environ, "PYTHONPATH": str(tree / "src")}
     script = (tree if own_script else ROOT) / "bench" / command[0]
-    done = subprocess.run([sys.executable, str(script), *command[1:]], cwd=tree,
-                          env=environment, capture_output=True, text=True, check=False,
-                          timeout=1800)
+    done = subprocess.run(
+        [sys.executable, str(script), *command[1:]],
+        cwd=tree,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
     if done.returncode != 0:
         raise SystemExit(f"{name} failed on {tree}:\n{done.stdout}\n{done.stderr}")
     return parse(done.stdout)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--baseline", required=True, help="a commit (the code before)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("benchmarks", nargs="+", choices=sorted(BENCHMARKS))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         baseline = Path(scratch) / "baseline"
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(baseline),
-                        args.baseline], cwd=ROOT, check=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", "-q", str(baseline), args.baseline],
+            cwd=ROOT,
+            check=True,
+        )
         try:
             for name in args.benchmarks:
                 seen: dict[str, list[Figures]] = {"before": [], "now": []}
                 for round_ in range(args.rounds):
                     for label, tree in (("before", baseline), ("now", ROOT)):
                         seen[label].append(run(tree, name))
-                        print(f"{name} round {round_ + 1} {label}: {seen[label][-1]}",
-                              file=sys.stderr, flush=True)
+                        print(
+                            f"{name} round {round_ + 1} {label}: {seen[label][-1]}",
+                            file=sys.stderr,
+                            flush=True,
+                        )
                 print(f"\n{name} ({args.rounds} rounds, medians; now ÷ before)")
                 for figure in seen["now"][0]:
                     before = statistics.median(f[figure] for f in seen["before"])
                     now = statistics.median(f[figure] for f in seen["now"])
                     ratio = now / before if before else float("nan")
-                    print(f"  {figure:38s} before {before:>12,.2f}  now {now:>12,.2f}  "
-                          f"ratio {ratio:.2f}")
+                    print(
+                        f"  {figure:38s} before {before:>12,.2f}  now {now:>12,.2f}  "
+                        f"ratio {ratio:.2f}"
+                    )
         finally:
-            subprocess.run(["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT,
-                           check=False)
+            subprocess.run(
+                ["git", "worktree", "remove", "--force", str(baseline)], cwd=ROOT, check=False
+            )
     return 0
 
 

@@ -48,8 +48,12 @@ EVENTS_PER_USER = 20
 NAMES = ["Product Viewed", "Product Added", "Order Completed", "Signed Up", "Played Game"]
 RARE = "Rare Event"
 RARE_EVERY = 50_000
-REASONS = ["Unknown template: winback", "User not found with extid", "Invalid email",
-           "gave up after 31 attempts over the retry window: no answer within 30 s"]
+REASONS = [
+    "Unknown template: winback",
+    "User not found with extid",
+    "Invalid email",
+    "gave up after 31 attempts over the retry window: no answer within 30 s",
+]
 
 _encode = msgspec.json.encode
 
@@ -93,25 +97,52 @@ def rows(n: int, now: float, seed: int = 7) -> Iterator[Row]:
         attempt = None
         if attempts:
             outcome = {"delivered": "delivered", "dead": "dead"}.get(state, "retry")
-            attempt = _encode(Attempt(
-                at=updated, outcome=outcome,
-                requests=[{"api": "rest", "method": "POST", "endpoint": "/event",
-                           "params": {"id": user, "key": "extid", "event": name}}],
-                status=None if outcome == "delivered" else 400,
-                code=None if outcome == "delivered" else 14, message=reason))
+            attempt = _encode(
+                Attempt(
+                    at=updated,
+                    outcome=outcome,
+                    requests=[
+                        {
+                            "api": "rest",
+                            "method": "POST",
+                            "endpoint": "/event",
+                            "params": {"id": user, "key": "extid", "event": name},
+                        }
+                    ],
+                    status=None if outcome == "delivered" else 400,
+                    code=None if outcome == "delivered" else 14,
+                    message=reason,
+                )
+            )
         blockers = 0
         if state == "pending":
             blockers = 1 if user in waiting else 0
             waiting.add(user)
-        yield Row(job_id, user, name, state, attempts, received, updated,
-                  now + 600 if attempts and state == "pending" else received, reason,
-                  blockers, attempt)
+        yield Row(
+            job_id,
+            user,
+            name,
+            state,
+            attempts,
+            received,
+            updated,
+            now + 600 if attempts and state == "pending" else received,
+            reason,
+            blockers,
+            attempt,
+        )
 
 
 def event_json(row: Row) -> bytes:
-    return _encode({"type": "track", "event": row.name, "userId": row.user,
-                    "messageId": f"bench-{row.id}", "properties": {"sku": f"sku-{row.id % 977}",
-                                                                    "price": 12.99}})
+    return _encode(
+        {
+            "type": "track",
+            "event": row.name,
+            "userId": row.user,
+            "messageId": f"bench-{row.id}",
+            "properties": {"sku": f"sku-{row.id % 977}", "price": 12.99},
+        }
+    )
 
 
 def fill_sqlite(path: Path, n: int, now: float) -> None:
@@ -127,14 +158,35 @@ def fill_sqlite(path: Path, n: int, now: float) -> None:
             "INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key,"
             " ordering_keys, blockers, state, attempts, received_at, first_attempt_at,"
             " available_at, reason, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            [(r.id, "wk", f"bench-{r.id}", event_json(r), "track", r.user, _encode([r.user]),
-              r.blockers, r.state, r.attempts, r.received_at,
-              r.updated_at if r.attempts else None, r.available_at, r.reason, r.updated_at)
-             for r in chunk])
-        db.executemany("INSERT INTO job_keys (key, pos, job_id) VALUES (?,?,?)",
-                       [(r.user, r.id, r.id) for r in chunk if r.state == "pending"])
-        db.executemany("INSERT INTO job_attempts (job_id, seq, attempt) VALUES (?,1,?)",
-                       [(r.id, r.attempt) for r in chunk if r.attempt is not None])
+            [
+                (
+                    r.id,
+                    "wk",
+                    f"bench-{r.id}",
+                    event_json(r),
+                    "track",
+                    r.user,
+                    _encode([r.user]),
+                    r.blockers,
+                    r.state,
+                    r.attempts,
+                    r.received_at,
+                    r.updated_at if r.attempts else None,
+                    r.available_at,
+                    r.reason,
+                    r.updated_at,
+                )
+                for r in chunk
+            ],
+        )
+        db.executemany(
+            "INSERT INTO job_keys (key, pos, job_id) VALUES (?,?,?)",
+            [(r.user, r.id, r.id) for r in chunk if r.state == "pending"],
+        )
+        db.executemany(
+            "INSERT INTO job_attempts (job_id, seq, attempt) VALUES (?,1,?)",
+            [(r.id, r.attempt) for r in chunk if r.attempt is not None],
+        )
         chunk.clear()
 
     for row in rows(n, now):
@@ -144,10 +196,14 @@ def fill_sqlite(path: Path, n: int, now: float) -> None:
             flush()
     flush()
     rejections = max(1, n // 1000)
-    db.executemany("INSERT INTO rejections (write_key, message_id, raw, reason, received_at)"
-                   " VALUES (?,?,?,?,?)",
-                   [("wk", f"rej-{i}", '{"type": "track"}', "track needs an event name",
-                     now - i) for i in range(rejections)])
+    db.executemany(
+        "INSERT INTO rejections (write_key, message_id, raw, reason, received_at)"
+        " VALUES (?,?,?,?,?)",
+        [
+            ("wk", f"rej-{i}", '{"type": "track"}', "track needs an event name", now - i)
+            for i in range(rejections)
+        ],
+    )
     for name, total in [*counts.items(), ("rejected", rejections)]:
         db.execute("UPDATE job_counts SET n = ? WHERE name = ?", (total, name))
     db.execute("COMMIT")
@@ -164,24 +220,41 @@ async def fill_postgres(url: str, n: int, now: float) -> None:
     store = await PostgresStore.open(url)
     await store.close()
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
-        await conn.execute("TRUNCATE jobs, job_keys, lines, job_attempts, rejections, "
-                           "job_counts, control, seen_messages")
+        await conn.execute(
+            "TRUNCATE jobs, job_keys, lines, job_attempts, rejections, "
+            "job_counts, control, seen_messages"
+        )
         counts = {"pending": 0, "retrying": 0, "delivered": 0, "dead": 0}
         users: set[str] = set()
         async with conn.cursor() as cursor:
             async with cursor.copy(
-                    "COPY jobs (id, write_key, message_id, event, event_type, user_key,"
-                    " ordering_keys, blockers, state, attempts, received_at, first_attempt_at,"
-                    " available_at, reason, updated_at) FROM STDIN") as copy:
+                "COPY jobs (id, write_key, message_id, event, event_type, user_key,"
+                " ordering_keys, blockers, state, attempts, received_at, first_attempt_at,"
+                " available_at, reason, updated_at) FROM STDIN"
+            ) as copy:
                 keys: list[tuple[str, int, int]] = []
                 attempts: list[tuple[int, str]] = []
                 for r in rows(n, now):
                     counts["retrying" if r.state == "pending" and r.attempts else r.state] += 1
-                    await copy.write_row((
-                        r.id, "wk", f"bench-{r.id}", event_json(r).decode(), "track", r.user,
-                        [r.user], r.blockers, r.state, r.attempts, r.received_at,
-                        r.updated_at if r.attempts else None, r.available_at, r.reason,
-                        r.updated_at))
+                    await copy.write_row(
+                        (
+                            r.id,
+                            "wk",
+                            f"bench-{r.id}",
+                            event_json(r).decode(),
+                            "track",
+                            r.user,
+                            [r.user],
+                            r.blockers,
+                            r.state,
+                            r.attempts,
+                            r.received_at,
+                            r.updated_at if r.attempts else None,
+                            r.available_at,
+                            r.reason,
+                            r.updated_at,
+                        )
+                    )
                     if r.state == "pending":
                         keys.append((r.user, r.id, r.id))
                         users.add(r.user)
@@ -197,15 +270,20 @@ async def fill_postgres(url: str, n: int, now: float) -> None:
                 for attempt in attempts:
                     await copy.write_row(attempt)
         rejections = max(1, n // 1000)
-        async with conn.cursor() as cursor, cursor.copy(
-                "COPY rejections (write_key, message_id, raw, reason, received_at)"
-                " FROM STDIN") as copy:
+        async with (
+            conn.cursor() as cursor,
+            cursor.copy(
+                "COPY rejections (write_key, message_id, raw, reason, received_at) FROM STDIN"
+            ) as copy,
+        ):
             for i in range(rejections):
-                await copy.write_row(("wk", f"rej-{i}", '{"type": "track"}',
-                                      "track needs an event name", now - i))
+                await copy.write_row(
+                    ("wk", f"rej-{i}", '{"type": "track"}', "track needs an event name", now - i)
+                )
         for name, total in [*counts.items(), ("rejected", rejections)]:
-            await conn.execute("INSERT INTO job_counts (name, shard, n) VALUES (%s, 0, %s)",
-                               (name, total))
+            await conn.execute(
+                "INSERT INTO job_counts (name, shard, n) VALUES (%s, 0, %s)", (name, total)
+            )
         await conn.execute(f"SELECT setval('jobs_id_seq', {n})")
         await conn.execute("VACUUM ANALYZE jobs")
         await conn.execute("VACUUM ANALYZE job_attempts")
@@ -218,8 +296,11 @@ def pages(n: int) -> list[tuple[str, str, dict[str, str] | None]]:
         ("overview", "/console/", None),
         ("events, all", "/console/events", None),
         ("events, pending", "/console/events?state=pending", None),
-        ("events, pending, page at the middle", f"/console/events?state=pending&before={middle}",
-         None),
+        (
+            "events, pending, page at the middle",
+            f"/console/events?state=pending&before={middle}",
+            None,
+        ),
         ("events, retrying", "/console/events?state=retrying", None),
         ("events, delivered", "/console/events?state=delivered", None),
         ("events, dead", "/console/events?state=dead", None),
@@ -230,13 +311,22 @@ def pages(n: int) -> list[tuple[str, str, dict[str, str] | None]]:
         ("event page (dead, with history)", "/console/events/{dead_id}", None),
         ("dead letters", "/console/dead", None),
         ("dead letters by reason", "/console/dead?reason=Invalid+email", None),
-        ("dead letters, replay confirmation", "/console/dead/confirm",
-         {"action": "replay", "scope": "reason", "reason": "winback"}),
+        (
+            "dead letters, replay confirmation",
+            "/console/dead/confirm",
+            {"action": "replay", "scope": "reason", "reason": "winback"},
+        ),
         ("user timeline", "/console/timeline?user=user-7", None),
         ("event tester, page", "/console/tester", None),
-        ("event tester, explain", "/console/tester",
-         {"action": "explain", "events": '{"type": "identify", "userId": "user-7", '
-                                        '"traits": {"email": "u7@example.com"}}'}),
+        (
+            "event tester, explain",
+            "/console/tester",
+            {
+                "action": "explain",
+                "events": '{"type": "identify", "userId": "user-7", '
+                '"traits": {"email": "u7@example.com"}}',
+            },
+        ),
     ]
 
 
@@ -252,8 +342,9 @@ class Client:
         # would hide what the pages themselves cost.
         self.session.headers["Connection"] = "close"
         csrf = _csrf(self.session.get(url + "/console/login").text)
-        self.session.post(url + "/console/login",
-                          data={"csrf": csrf, "token": TOKEN}).raise_for_status()
+        self.session.post(
+            url + "/console/login", data={"csrf": csrf, "token": TOKEN}
+        ).raise_for_status()
         self.csrf = _csrf(self.session.get(url + "/console/tester").text)
         dead = re.search(r'name="ids" value="(\d+)"', self.session.get(url + "/console/dead").text)
         assert dead is not None, "no dead job in the store"
@@ -300,10 +391,12 @@ def measure(databases: dict[int, str], repeat: int) -> dict[int, dict[str, float
     with contextlib.ExitStack() as stack:
         clients = {}
         for n, database in databases.items():
-            settings = load_settings(database=database, admin_token=TOKEN, write_keys="wk",
-                                     host="127.0.0.1")
-            service = stack.enter_context(running_service(settings,
-                                                          Roles(ingest=True, delivery=False)))
+            settings = load_settings(
+                database=database, admin_token=TOKEN, write_keys="wk", host="127.0.0.1"
+            )
+            service = stack.enter_context(
+                running_service(settings, Roles(ingest=True, delivery=False))
+            )
             clients[n] = Client(service.url, n)
         return time_side_by_side(clients, repeat)
 
@@ -314,16 +407,19 @@ def filled(n: int, fill: Callable[[], None]) -> None:
     print(f"  filled {n:,} jobs in {time.perf_counter() - started:.1f} s", flush=True)
 
 
-def report(backend: str, small: int, big: int, repeat: int,
-           figures: dict[int, dict[str, float]]) -> None:
+def report(
+    backend: str, small: int, big: int, repeat: int, figures: dict[int, dict[str, float]]
+) -> None:
     print(f"\n{backend}: median ms per page (each page requested {repeat}×)")
     print(f"{'page':44} {small:>10,} {big:>12,}   ratio")
     for label in figures[small]:
         a, b = figures[small][label], figures[big][label]
         print(f"{label:44} {a:10.1f} {b:12.1f}   {b / a:5.2f}×")
     slowest = max(figures[big], key=lambda label: figures[big][label])
-    print(f"slowest page at {big:,} jobs: {slowest}, {figures[big][slowest]:.1f} ms "
-          f"({figures[small][slowest]:.1f} ms at {small:,})")
+    print(
+        f"slowest page at {big:,} jobs: {slowest}, {figures[big][slowest]:.1f} ms "
+        f"({figures[small][slowest]:.1f} ms at {small:,})"
+    )
 
 
 def sqlite_run(args: argparse.Namespace, now: float) -> None:
@@ -350,13 +446,14 @@ def postgres_run(args: argparse.Namespace, now: float) -> None:
     import psycopg
 
     base = args.postgres.rsplit("/", 1)
-    urls = {args.small: f"{base[0]}/sailbridge_console_small",
-            args.big: f"{base[0]}/sailbridge_console_big"}
+    urls = {
+        args.small: f"{base[0]}/sailbridge_console_small",
+        args.big: f"{base[0]}/sailbridge_console_big",
+    }
     with psycopg.connect(args.postgres, autocommit=True) as conn:
         for url in urls.values():
             name = url.rsplit("/", 1)[1]
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (name,)).fetchall():
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchall():
                 conn.execute(f"CREATE DATABASE {name}")
     for n, url in urls.items():
         print(f"PostgreSQL, {n:,} jobs", flush=True)
@@ -381,9 +478,12 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--dir", help="where the SQLite files go (default: a temp dir)")
-    parser.add_argument("--postgres", help="also measure PostgreSQL: a URL of that server "
-                                           "(two databases sailbridge_console_small/_big are "
-                                           "created beside it and emptied)")
+    parser.add_argument(
+        "--postgres",
+        help="also measure PostgreSQL: a URL of that server "
+        "(two databases sailbridge_console_small/_big are "
+        "created beside it and emptied)",
+    )
     args = parser.parse_args()
     now = time.time()
     sqlite_run(args, now)

@@ -64,29 +64,49 @@ class Processes:
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         self.serve_url = f"http://127.0.0.1:{self.serve_port}"
         self.sandbox = subprocess.Popen(
-            [sys.executable, "-m", "sailbridge", "sandbox", "--port", str(self.sandbox_port),
-             "--rate-limit", f"POST /event={limit}/s", "--rate-limit-window", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "sailbridge",
+                "sandbox",
+                "--port",
+                str(self.sandbox_port),
+                "--rate-limit",
+                f"POST /event={limit}/s",
+                "--rate-limit-window",
+                "1",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_healthy(self.sandbox_url + "/_sandbox/state", self.sandbox)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SAILBRIDGE_")}
-        env.update({
-            "SAILBRIDGE_SAILTHRU_API_KEY": "sandbox-key",
-            "SAILBRIDGE_SAILTHRU_API_SECRET": "sandbox-secret",
-            "SAILBRIDGE_SAILTHRU_BASE_URL": self.sandbox_url,
-            "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
-            "SAILBRIDGE_PORT": str(self.serve_port),
-            "SAILBRIDGE_DATABASE": str(scratch / "bench.db"),
-            "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
-            "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
-        })
+        env.update(
+            {
+                "SAILBRIDGE_SAILTHRU_API_KEY": "sandbox-key",
+                "SAILBRIDGE_SAILTHRU_API_SECRET": "sandbox-secret",
+                "SAILBRIDGE_SAILTHRU_BASE_URL": self.sandbox_url,
+                "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
+                "SAILBRIDGE_PORT": str(self.serve_port),
+                "SAILBRIDGE_DATABASE": str(scratch / "bench.db"),
+                "SAILBRIDGE_RATE_LIMITS": f"POST /event={limit}/s",
+                "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            }
+        )
         self.serve = subprocess.Popen(
-            [sys.executable, "-m", "sailbridge", "serve", "--log-level", "warning"], env=env,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [sys.executable, "-m", "sailbridge", "serve", "--log-level", "warning"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_healthy(self.serve_url + "/healthz", self.serve)
 
     def status(self) -> dict[str, Any]:
-        response = requests.get(self.serve_url + "/admin/status", timeout=10,
-                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        response = requests.get(
+            self.serve_url + "/admin/status",
+            timeout=10,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        )
         return dict(response.json())
 
     def sandbox_requests(self) -> list[dict[str, Any]]:
@@ -108,11 +128,20 @@ class Processes:
 def saturation(procs: Processes, events: int, limit: int) -> dict[str, float]:
     session = requests.Session()
     session.auth = (WRITE_KEY, "")
-    batch = [{"type": "track", "userId": f"sat-{n % 500}", "event": "Backlog",
-              "messageId": f"sat-{n}", "properties": {"n": n}} for n in range(events)]
+    batch = [
+        {
+            "type": "track",
+            "userId": f"sat-{n % 500}",
+            "event": "Backlog",
+            "messageId": f"sat-{n}",
+            "properties": {"n": n},
+        }
+        for n in range(events)
+    ]
     for start in range(0, events, 100):
-        session.post(procs.serve_url + "/v1/batch", json={"batch": batch[start:start + 100]},
-                     timeout=30).raise_for_status()
+        session.post(
+            procs.serve_url + "/v1/batch", json={"batch": batch[start : start + 100]}, timeout=30
+        ).raise_for_status()
     deadline = time.monotonic() + events / limit * 3 + 60
     while time.monotonic() < deadline:
         status = procs.status()
@@ -125,8 +154,13 @@ def saturation(procs: Processes, events: int, limit: int) -> dict[str, float]:
     # Steady state: drop the first and last second (partial windows at the edges).
     steady = [t for t in ok if ok[0] + 1 <= t <= ok[-1] - 1]
     rate = (len(steady) - 1) / (steady[-1] - steady[0]) if len(steady) > 1 else 0.0
-    return {"delivered": len(ok), "calls_per_second": rate, "limit": limit,
-            "saturation": rate / limit, "throttled_share": throttled / max(len(calls), 1)}
+    return {
+        "delivered": len(ok),
+        "calls_per_second": rate,
+        "limit": limit,
+        "saturation": rate / limit,
+        "throttled_share": throttled / max(len(calls), 1),
+    }
 
 
 def latency(procs: Processes, count: int = 200, rate: float = 20.0) -> dict[str, float]:
@@ -136,22 +170,37 @@ def latency(procs: Processes, count: int = 200, rate: float = 20.0) -> dict[str,
     for n in range(count):
         message_id = f"lat-{n}"
         sent[message_id] = time.time()
-        session.post(procs.serve_url + "/v1/track", timeout=10, json={
-            "userId": f"lat-{n % 20}", "event": "Latency", "messageId": message_id,
-            "properties": {"message": message_id}}).raise_for_status()
+        session.post(
+            procs.serve_url + "/v1/track",
+            timeout=10,
+            json={
+                "userId": f"lat-{n % 20}",
+                "event": "Latency",
+                "messageId": message_id,
+                "properties": {"message": message_id},
+            },
+        ).raise_for_status()
         time.sleep(1 / rate)
     time.sleep(2)
-    arrived = {r["params"]["vars"]["message"]: r["time"] for r in procs.sandbox_requests()
-               if r["route"] == "POST /event" and r["status"] == 200
-               and str(r["params"].get("event")) == "Latency"}
+    arrived = {
+        r["params"]["vars"]["message"]: r["time"]
+        for r in procs.sandbox_requests()
+        if r["route"] == "POST /event"
+        and r["status"] == 200
+        and str(r["params"].get("event")) == "Latency"
+    }
     delays = sorted((arrived[m] - t) * 1000 for m, t in sent.items() if m in arrived)
-    return {"count": len(delays), "p50_ms": statistics.median(delays),
-            "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))]}
+    return {
+        "count": len(delays),
+        "p50_ms": statistics.median(delays),
+        "p99_ms": delays[min(len(delays) - 1, int(len(delays) * 0.99))],
+    }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=4000)
     parser.add_argument("--limit", type=int, default=200, help="sandbox POST /event limit, /s")
     args = parser.parse_args()
@@ -162,12 +211,16 @@ def main() -> None:
             lat = latency(procs)
         finally:
             procs.close()
-    print(f"saturation: {sat['calls_per_second']:.1f} calls/s against a limit of "
-          f"{sat['limit']}/s = {sat['saturation']:.3f} (target >= 0.95); "
-          f"429s {sat['throttled_share'] * 100:.2f} % (target < 1 %); "
-          f"{sat['delivered']} delivered")
-    print(f"latency at 20 events/s: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
-          f"({lat['count']} events)")
+    print(
+        f"saturation: {sat['calls_per_second']:.1f} calls/s against a limit of "
+        f"{sat['limit']}/s = {sat['saturation']:.3f} (target >= 0.95); "
+        f"429s {sat['throttled_share'] * 100:.2f} % (target < 1 %); "
+        f"{sat['delivered']} delivered"
+    )
+    print(
+        f"latency at 20 events/s: p50 {lat['p50_ms']:.1f} ms, p99 {lat['p99_ms']:.1f} ms "
+        f"({lat['count']} events)"
+    )
 
 
 if __name__ == "__main__":

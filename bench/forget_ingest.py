@@ -52,8 +52,21 @@ def fill(path: Path, retained: int) -> None:
     rows = []
     for n in range(retained):
         user = f"user-{n % USERS}"
-        rows.append(("wk", f"m-{n}", msgspec.json.encode(event(user, f"m-{n}")), "track", user,
-                     f'["{user}"]', "delivered", 1, now, now, now))
+        rows.append(
+            (
+                "wk",
+                f"m-{n}",
+                msgspec.json.encode(event(user, f"m-{n}")),
+                "track",
+                user,
+                f'["{user}"]',
+                "delivered",
+                1,
+                now,
+                now,
+                now,
+            )
+        )
         if len(rows) == 50_000:
             db.executemany(INSERT, rows)
             rows = []
@@ -62,21 +75,31 @@ def fill(path: Path, retained: int) -> None:
     db.close()
 
 
-INSERT = ("INSERT INTO jobs (write_key, message_id, event, event_type, user_key, ordering_keys,"
-          " state, attempts, received_at, available_at, updated_at)"
-          " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT = (
+    "INSERT INTO jobs (write_key, message_id, event, event_type, user_key, ordering_keys,"
+    " state, attempts, received_at, available_at, updated_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
-async def accept_latencies(store: SqliteStore, until: asyncio.Future[None]
-                           ) -> list[tuple[float, float]]:
+async def accept_latencies(
+    store: SqliteStore, until: asyncio.Future[None]
+) -> list[tuple[float, float]]:
     """(when it started, how long it took) of every accept until ``until``."""
     latencies: list[tuple[float, float]] = []
 
     async def caller() -> None:
         while not until.done():
             message_id = str(uuid.uuid4())
-            job = NewJob("wk", message_id, event("live-user", message_id), "track",
-                         "live-user", ("live-user",), time.time())
+            job = NewJob(
+                "wk",
+                message_id,
+                event("live-user", message_id),
+                "track",
+                "live-user",
+                ("live-user",),
+                time.time(),
+            )
             started = time.perf_counter()
             await store.accept([job], [], 86_400.0, time.time())
             latencies.append((started, time.perf_counter() - started))
@@ -131,7 +154,8 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         results = {
             f"{args.retained:,} retained": await one_store(
-                Path(folder) / "full.db", args.retained, args.seconds),
+                Path(folder) / "full.db", args.retained, args.seconds
+            ),
             "0 retained": await one_store(Path(folder) / "empty.db", 0, args.seconds),
         }
     print(f"accept latency (ms), {CALLERS} callers of one-event batches")
@@ -140,12 +164,16 @@ async def main() -> None:
         for label in ("quiet", "during"):
             cut = result[label]
             took = f"{result['forget_s']:.2f}" if label == "during" else ""
-            print(f"{name:<20}{label:<14}{cut['p50']:>8.2f}{cut['p99']:>9.2f}{cut['max']:>9.1f}"
-                  f"{took:>10}")
+            print(
+                f"{name:<20}{label:<14}{cut['p50']:>8.2f}{cut['p99']:>9.2f}{cut['max']:>9.1f}"
+                f"{took:>10}"
+            )
     full = results[f"{args.retained:,} retained"]
-    print(f"p99 during forget / p99 without: {full['during']['p99'] / full['quiet']['p99']:.2f} "
-          f"({args.retained:,} retained); during forget on {args.retained:,} / during forget "
-          f"on 0: {full['during']['p99'] / results['0 retained']['during']['p99']:.2f}")
+    print(
+        f"p99 during forget / p99 without: {full['during']['p99'] / full['quiet']['p99']:.2f} "
+        f"({args.retained:,} retained); during forget on {args.retained:,} / during forget "
+        f"on 0: {full['during']['p99'] / results['0 retained']['during']['p99']:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -66,10 +66,17 @@ def sdk_event(n: int) -> dict[str, Any]:
         "anonymousId": None,
         "messageId": f"{n:03d}-{MARK.decode()}",
         "timestamp": "2024-05-01T12:30:15.250+00:00",
-        "properties": {"product_id": f"sku-{n % 97}", "name": "Blue Shirt", "price": 19.99,
-                       "category": "apparel", "url": "https://shop.example/p/blue-shirt"},
-        "context": {"library": {"name": "analytics-python", "version": "2.4.0"},
-                    "ip": "203.0.113.7"},
+        "properties": {
+            "product_id": f"sku-{n % 97}",
+            "name": "Blue Shirt",
+            "price": 19.99,
+            "category": "apparel",
+            "url": "https://shop.example/p/blue-shirt",
+        },
+        "context": {
+            "library": {"name": "analytics-python", "version": "2.4.0"},
+            "ip": "203.0.113.7",
+        },
         "integrations": {},
     }
 
@@ -79,12 +86,16 @@ def stamp(template: bytes, counter: int) -> bytes:
     multiplier permutes 32-bit numbers) and a scattered group of users."""
     scattered = counter * 2_654_435_761 % 2**32
     return template.replace(MARK, b"%08x" % scattered).replace(
-        USER_MARK, b"%02d" % (scattered % (USERS // 100)))
+        USER_MARK, b"%02d" % (scattered % (USERS // 100))
+    )
 
 
 def templates() -> dict[str, bytes]:
-    batch = {"batch": [sdk_event(i) for i in range(BATCH_SIZE)],
-             "sentAt": "2024-05-01T12:30:16.000+00:00", "writeKey": WRITE_KEY}
+    batch = {
+        "batch": [sdk_event(i) for i in range(BATCH_SIZE)],
+        "sentAt": "2024-05-01T12:30:16.000+00:00",
+        "writeKey": WRITE_KEY,
+    }
     single = {**sdk_event(0), "writeKey": WRITE_KEY}
     del single["type"]
     return {"batch": json.dumps(batch).encode(), "single": json.dumps(single).encode()}
@@ -117,8 +128,15 @@ def serve(kind: str, port: int, db: str) -> None:
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
         if "://" not in db:
             _name_threads(db + ".threads")
-        config = uvicorn.Config(app, http=http, loop="none", log_level="warning",
-                                access_log=False, lifespan="off", backlog=2048)
+        config = uvicorn.Config(
+            app,
+            http=http,
+            loop="none",
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            backlog=2048,
+        )
         try:
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:
@@ -171,9 +189,12 @@ def bare_app() -> Any:
     async def healthz(request: Request) -> Response:
         return JSONResponse({"ok": True})
 
-    return Starlette(routes=[Route(path, ingest, methods=["POST"])
-                             for path in ("/v1/t", "/v1/batch", "/v1/track")]
-                     + [Route("/healthz", healthz)])
+    return Starlette(
+        routes=[
+            Route(path, ingest, methods=["POST"]) for path in ("/v1/t", "/v1/batch", "/v1/track")
+        ]
+        + [Route("/healthz", healthz)]
+    )
 
 
 # ---------------------------------------------------------------- load client
@@ -192,8 +213,10 @@ def load(url: str, mode: str, concurrency: int, seconds: float, warmup: float) -
     path = "/v1/batch" if mode == "batch" else "/v1/track"
     per_request = BATCH_SIZE if mode == "batch" else 1
     host, port = url.removeprefix("http://").split(":")
-    head = (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(template)}\r\n\r\n").encode()
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(template)}\r\n\r\n"
+    ).encode()
 
     async def main() -> dict[str, Any]:
         counter = 0
@@ -209,8 +232,7 @@ def load(url: str, mode: str, concurrency: int, seconds: float, warmup: float) -
             while (now := time.perf_counter()) < stop_at:
                 counter += 1
                 writer.write(head + stamp(template, counter))
-                status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(
-                    b"\r\n")
+                status_line, _, headers = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
                 length = 0
                 for line in headers.split(b"\r\n"):
                     if line[:15].lower() == b"content-length:":
@@ -234,9 +256,15 @@ def load(url: str, mode: str, concurrency: int, seconds: float, warmup: float) -
         def pct(p: float) -> float:
             return latencies[min(int(len(latencies) * p), len(latencies) - 1)] if latencies else 0
 
-        return {"requests_per_s": ok / seconds, "events_per_s": ok * per_request / seconds,
-                "errors": errors, "statuses": statuses, "p50_ms": pct(0.5) * 1000,
-                "p99_ms": pct(0.99) * 1000, "acked_events_total": (ok + ok_warm) * per_request}
+        return {
+            "requests_per_s": ok / seconds,
+            "events_per_s": ok * per_request / seconds,
+            "errors": errors,
+            "statuses": statuses,
+            "p50_ms": pct(0.5) * 1000,
+            "p99_ms": pct(0.99) * 1000,
+            "acked_events_total": (ok + ok_warm) * per_request,
+        }
 
     print(json.dumps(uvloop.run(main())))
 
@@ -260,8 +288,7 @@ def store_only(db: str, seconds: float) -> None:
     def job(n: int) -> NewJob:
         scattered = n * 2_654_435_761 % 2**32
         user = f"user-{scattered % USERS}"
-        return NewJob(WRITE_KEY, f"{scattered:08x}", event, "track", user, (user,),
-                      time.time())
+        return NewJob(WRITE_KEY, f"{scattered:08x}", event, "track", user, (user,), time.time())
 
     async def main() -> dict[str, float]:
         counter = 0
@@ -290,8 +317,9 @@ def store_only(db: str, seconds: float) -> None:
                 continue  # removed (issue 15): ingest only ever used accept
             store = await SqliteStore.open(f"{db}-{name}")
             try:
-                coalescer: Any = (coalesce.AcceptCoalescer if name == "accept"
-                                  else coalesce.EnqueueCoalescer)(store, 86400.0)
+                coalescer: Any = (
+                    coalesce.AcceptCoalescer if name == "accept" else coalesce.EnqueueCoalescer
+                )(store, 86400.0)
                 store_call, coalesced_call = getattr(store, name), getattr(coalescer, name)
 
                 async def batch(jobs: list[NewJob], call: Any = store_call) -> None:
@@ -359,16 +387,21 @@ def reopen_and_sort(db: str, limit: float = 60.0) -> dict[str, float]:
                 await asyncio.sleep(0.05)
                 counts = await store.counts()
             elapsed = time.perf_counter() - started
-            return {"stored": counts.pending, "left": left,
-                    "sorted": left - getattr(counts, "inbox", 0), "seconds": elapsed}
+            return {
+                "stored": counts.pending,
+                "left": left,
+                "sorted": left - getattr(counts, "inbox", 0),
+                "seconds": elapsed,
+            }
         finally:
             await store.close()
 
     return asyncio.run(run())
 
 
-def run(kind: str, mode: str, concurrency: int, seconds: float, warmup: float,
-        workdir: str) -> dict[str, Any]:
+def run(
+    kind: str, mode: str, concurrency: int, seconds: float, warmup: float, workdir: str
+) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     db = os.path.join(workdir, f"{kind}-{mode}.db")
@@ -376,8 +409,20 @@ def run(kind: str, mode: str, concurrency: int, seconds: float, warmup: float,
     try:
         wait_ready(url)
         client = subprocess.run(
-            [sys.executable, str(HERE), "load", url, mode, str(concurrency), str(seconds),
-             str(warmup)], check=True, capture_output=True, text=True)
+            [
+                sys.executable,
+                str(HERE),
+                "load",
+                url,
+                mode,
+                str(concurrency),
+                str(seconds),
+                str(warmup),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         result: dict[str, Any] = json.loads(client.stdout)
     finally:
         server.terminate()
@@ -397,47 +442,74 @@ def main() -> None:
     parser.add_argument("--batch-concurrency", type=int, default=16)
     parser.add_argument("--single-concurrency", type=int, default=64)
     args = parser.parse_args()
-    print(f"{os.cpu_count()} CPUs shared by client and server; {args.seconds:.0f}s per run "
-          f"after {args.warmup:.0f}s warm-up; uvicorn+uvloop+httptools, 1 worker")
+    print(
+        f"{os.cpu_count()} CPUs shared by client and server; {args.seconds:.0f}s per run "
+        f"after {args.warmup:.0f}s warm-up; uvicorn+uvloop+httptools, 1 worker"
+    )
     results: dict[tuple[str, str], dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="sailbridge-bench-") as workdir:
-        for mode, concurrency in (("batch", args.batch_concurrency),
-                                  ("single", args.single_concurrency)):
+        for mode, concurrency in (
+            ("batch", args.batch_concurrency),
+            ("single", args.single_concurrency),
+        ):
             for kind in ("bare", "sailbridge"):
                 result = run(kind, mode, concurrency, args.seconds, args.warmup, workdir)
                 results[(kind, mode)] = result
-                stored = (f"  stored {result['stored']:,} of {result['acked_events_total']:,}"
-                          f" acked" if "stored" in result else "")
-                print(f"{kind:>10} {mode:>6} x{concurrency:<3} "
-                      f"{result['events_per_s']:>10,.0f} events/s "
-                      f"{result['requests_per_s']:>8,.0f} req/s  "
-                      f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
-                      f"errors {result['errors']}{stored}", flush=True)
+                stored = (
+                    f"  stored {result['stored']:,} of {result['acked_events_total']:,} acked"
+                    if "stored" in result
+                    else ""
+                )
+                print(
+                    f"{kind:>10} {mode:>6} x{concurrency:<3} "
+                    f"{result['events_per_s']:>10,.0f} events/s "
+                    f"{result['requests_per_s']:>8,.0f} req/s  "
+                    f"p50 {result['p50_ms']:6.1f} ms  p99 {result['p99_ms']:6.1f} ms  "
+                    f"errors {result['errors']}{stored}",
+                    flush=True,
+                )
                 if "drain" in result:
                     drain = result["drain"]
                     run_seconds = args.seconds + args.warmup
-                    print(f"{'':>10} sorted into the queue while ingesting: "
-                          f"{result['sorted_during_run']:,} "
-                          f"(~{result['sorted_during_run'] / run_seconds:,.0f}/s); "
-                          f"the other {drain['left']:,.0f} sorted after: "
-                          f"{drain['sorted']:,.0f} in {drain['seconds']:.1f} s = "
-                          f"{drain['sorted'] / max(drain['seconds'], 1e-9):,.0f} events/s",
-                          flush=True)
-        store = json.loads(subprocess.run(
-            [sys.executable, str(HERE), "store", os.path.join(workdir, "store-only.db"),
-             str(args.seconds)], check=True, capture_output=True, text=True).stdout)
+                    print(
+                        f"{'':>10} sorted into the queue while ingesting: "
+                        f"{result['sorted_during_run']:,} "
+                        f"(~{result['sorted_during_run'] / run_seconds:,.0f}/s); "
+                        f"the other {drain['left']:,.0f} sorted after: "
+                        f"{drain['sorted']:,.0f} in {drain['seconds']:.1f} s = "
+                        f"{drain['sorted'] / max(drain['seconds'], 1e-9):,.0f} events/s",
+                        flush=True,
+                    )
+        store = json.loads(
+            subprocess.run(
+                [
+                    sys.executable,
+                    str(HERE),
+                    "store",
+                    os.path.join(workdir, "store-only.db"),
+                    str(args.seconds),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+        )
         for name in ("accept", "enqueue"):
             if f"{name}_batch_events_per_s" not in store:
                 continue
-            print(f"store alone, {name:<7} (no HTTP): "
-                  f"{store[f'{name}_batch_events_per_s']:>9,.0f} events/s in 100-event calls, "
-                  f"{store[f'{name}_single_events_per_s']:>7,.0f} one-event requests/s "
-                  f"(coalesced)")
+            print(
+                f"store alone, {name:<7} (no HTTP): "
+                f"{store[f'{name}_batch_events_per_s']:>9,.0f} events/s in 100-event calls, "
+                f"{store[f'{name}_single_events_per_s']:>7,.0f} one-event requests/s "
+                f"(coalesced)"
+            )
     for mode, target in (("batch", 50_000), ("single", 8_000)):
         real = results[("sailbridge", mode)]["events_per_s"]
         bare = results[("bare", mode)]["events_per_s"]
-        print(f"{mode}: sailbridge/bare = {real / bare:.2f}; target {target:,} events/s: "
-              f"{'met' if real >= target else 'NOT met'} ({real:,.0f})")
+        print(
+            f"{mode}: sailbridge/bare = {real / bare:.2f}; target {target:,} events/s: "
+            f"{'met' if real >= target else 'NOT met'} ({real:,.0f})"
+        )
 
 
 if __name__ == "__main__":

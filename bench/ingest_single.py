@@ -25,8 +25,9 @@ events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
 On a shared machine the server's core is shared with other work too, so each run also
 reports the server's CPU time per request (``/proc``, every thread: the store's writer
 included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
-the two would reach each on a core of its own, much less moved by other load; ``cpu_us <thread>`` splits it by
-thread (``MainThread`` the event loop, ``sailbridge-sqlite-writer`` the store's writer).
+the two would reach each on a core of its own, much less moved by other load;
+``cpu_us <thread>`` splits it by thread (``MainThread`` the event loop,
+``sailbridge-sqlite-writer`` the store's writer).
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from ingest import free_port, serve, wait_ready
+from ingest import free_port, serve, wait_ready  # noqa: E402 - beside this file, on the path now
 
 WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
@@ -93,20 +94,44 @@ end
 
 def wrk(url: str, mode: str, connections: int, seconds: float, script: str) -> dict[str, float]:
     """One wrk run pinned to the client CPU; requests/s, p50/p99 ms, non-2xx count."""
-    env = {**os.environ, "BENCH_MODE": mode, "BENCH_WRITE_KEY": WRITE_KEY,
-           "BENCH_BATCH_SIZE": str(BATCH_SIZE)}
+    env = {
+        **os.environ,
+        "BENCH_MODE": mode,
+        "BENCH_WRITE_KEY": WRITE_KEY,
+        "BENCH_BATCH_SIZE": str(BATCH_SIZE),
+    }
     out = subprocess.run(
-        ["taskset", "-c", CLIENT_CPU, "wrk", "-t1", f"-c{connections}", f"-d{int(seconds)}s",
-         "--latency", "-s", script, url], env=env, capture_output=True, text=True,
-        check=True, timeout=seconds + 60).stdout
+        [
+            "taskset",
+            "-c",
+            CLIENT_CPU,
+            "wrk",
+            "-t1",
+            f"-c{connections}",
+            f"-d{int(seconds)}s",
+            "--latency",
+            "-s",
+            script,
+            url,
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     total = float(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
-    return {"rps": rate, "requests": total,
-            "p50_ms": _latency(out, "50%"), "p99_ms": _latency(out, "99%"),
-            "non_2xx": float(bad.group(1)) if bad else 0.0,
-            "socket_errors": 1.0 if errors else 0.0}
+    return {
+        "rps": rate,
+        "requests": total,
+        "p50_ms": _latency(out, "50%"),
+        "p99_ms": _latency(out, "99%"),
+        "non_2xx": float(bad.group(1)) if bad else 0.0,
+        "socket_errors": 1.0 if errors else 0.0,
+    }
 
 
 def _latency(out: str, label: str) -> float:
@@ -159,8 +184,15 @@ def _drop_postgres(url: str, server_url: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
-def run(kind: str, path: str, mode: str, connections: int, seconds: float,
-        script: str, postgres_url: str = "") -> dict[str, float]:
+def run(
+    kind: str,
+    path: str,
+    mode: str,
+    connections: int,
+    seconds: float,
+    script: str,
+    postgres_url: str = "",
+) -> dict[str, float]:
     """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run
     (``postgres``: sailbridge on a fresh database of the server at ``postgres_url``; its
     CPU per request is sailbridge's only — PostgreSQL's own processes are not counted)."""
@@ -170,8 +202,9 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
     serve_kind = kind
     if kind == "postgres":  # a fresh database on the server `--postgres` names
         db, serve_kind = _fresh_postgres(postgres_url), "sailbridge"
-    server = subprocess.Popen(["taskset", "-c", SERVER_CPU, sys.executable, str(HERE),
-                               "serve", serve_kind, str(port), db])
+    server = subprocess.Popen(
+        ["taskset", "-c", SERVER_CPU, sys.executable, str(HERE), "serve", serve_kind, str(port), db]
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
@@ -181,12 +214,12 @@ def run(kind: str, path: str, mode: str, connections: int, seconds: float,
         threads_before = _thread_cpu(server.pid, names)
         figures = wrk(url + path, mode, connections, seconds, script)
         threads_after = _thread_cpu(server.pid, names)
-        per_request = {name: round((spent - threads_before.get(name, 0.0))
-                                   / figures["requests"] * 1e6, 1)
-                       for name, spent in threads_after.items()}
+        per_request = {
+            name: round((spent - threads_before.get(name, 0.0)) / figures["requests"] * 1e6, 1)
+            for name, spent in threads_after.items()
+        }
         figures["server_cpu_us_per_request"] = round(sum(per_request.values()), 1)
-        figures |= {f"cpu_us {name}": value for name, value in per_request.items()
-                    if value}
+        figures |= {f"cpu_us {name}": value for name, value in per_request.items() if value}
         return figures
     finally:
         server.terminate()
@@ -202,55 +235,75 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch-connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--postgres", default="", metavar="URL",
-                        help="also measure sailbridge on PostgreSQL (a server URL, e.g. "
-                             "postgresql://root@127.0.0.1:5432/postgres)")
+    parser.add_argument(
+        "--postgres",
+        default="",
+        metavar="URL",
+        help="also measure sailbridge on PostgreSQL (a server URL, e.g. "
+        "postgresql://root@127.0.0.1:5432/postgres)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as handle:
         handle.write(LUA)
         script = handle.name
-    plan = [("bare", "/v1/t", "single", args.connections),
-            ("sailbridge", "/v1/t", "single", args.connections),
-            ("sailbridge", "/v1/track", "single", args.connections),
-            ("bare", "/v1/batch", "batch", args.batch_connections),
-            ("sailbridge", "/v1/batch", "batch", args.batch_connections)]
+    plan = [
+        ("bare", "/v1/t", "single", args.connections),
+        ("sailbridge", "/v1/t", "single", args.connections),
+        ("sailbridge", "/v1/track", "single", args.connections),
+        ("bare", "/v1/batch", "batch", args.batch_connections),
+        ("sailbridge", "/v1/batch", "batch", args.batch_connections),
+    ]
     if args.postgres:
-        plan += [("postgres", "/v1/t", "single", args.connections),
-                 ("postgres", "/v1/batch", "batch", args.batch_connections)]
+        plan += [
+            ("postgres", "/v1/t", "single", args.connections),
+            ("postgres", "/v1/batch", "batch", args.batch_connections),
+        ]
     results: list[dict[str, Any]] = []
     for round_ in range(args.repeat):
         figures: dict[str, dict[str, float]] = {}
         for kind, path, mode, connections in plan:
-            figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds,
-                                            script, args.postgres)
-            print(f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
-                  file=sys.stderr, flush=True)
+            figures[f"{kind} {path}"] = run(
+                kind, path, mode, connections, args.seconds, script, args.postgres
+            )
+            print(
+                f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
+                file=sys.stderr,
+                flush=True,
+            )
         bare_single = figures["bare /v1/t"]["rps"]
         bare_batch = figures["bare /v1/batch"]["rps"]
 
         def cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
             return figures[name]["server_cpu_us_per_request"]
 
-        results.append({
-            "figures": figures,
-            # throughput ratios if each server had its core to itself: bare CPU per
-            # request over sailbridge's (robust to other load on the machine)
-            "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
-            "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
-            "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
-            "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
-            "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
-            "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
-            "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
-            "cpu_batch_ratio": cpu("bare /v1/batch") / cpu("sailbridge /v1/batch"),
-            **({"postgres_cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("postgres /v1/t"),
-                "postgres_cpu_batch_ratio": cpu("bare /v1/batch") / cpu("postgres /v1/batch"),
-                "postgres_batch_events_per_second":
-                    figures["postgres /v1/batch"]["rps"] * BATCH_SIZE}
-               if args.postgres else {}),
-        })
+        results.append(
+            {
+                "figures": figures,
+                # throughput ratios if each server had its core to itself: bare CPU per
+                # request over sailbridge's (robust to other load on the machine)
+                "cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("sailbridge /v1/t"),
+                "cpu_ratio_v1_track": cpu("bare /v1/t") / cpu("sailbridge /v1/track"),
+                "cpu_batch_events_per_core_second": 1e6 / cpu("sailbridge /v1/batch") * BATCH_SIZE,
+                "v1_t_ratio": figures["sailbridge /v1/t"]["rps"] / bare_single,
+                "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
+                "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
+                "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
+                "cpu_batch_ratio": cpu("bare /v1/batch") / cpu("sailbridge /v1/batch"),
+                **(
+                    {
+                        "postgres_cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("postgres /v1/t"),
+                        "postgres_cpu_batch_ratio": cpu("bare /v1/batch")
+                        / cpu("postgres /v1/batch"),
+                        "postgres_batch_events_per_second": figures["postgres /v1/batch"]["rps"]
+                        * BATCH_SIZE,
+                    }
+                    if args.postgres
+                    else {}
+                ),
+            }
+        )
     os.unlink(script)
     print(json.dumps(results, indent=2))
 

@@ -29,20 +29,50 @@ def events(count: int, odd: bool) -> list[Event]:
         user = f"user-{n}"
         match n % 3:
             case 0:
-                raw = {"type": "identify", "userId": user, "traits": {
-                    "email": f"{user}@example.com", "name": "Ada", "plan": "pro",
-                    "address": {"city": "London", "postal_code": "N1"}, **extra}}
+                raw = {
+                    "type": "identify",
+                    "userId": user,
+                    "traits": {
+                        "email": f"{user}@example.com",
+                        "name": "Ada",
+                        "plan": "pro",
+                        "address": {"city": "London", "postal_code": "N1"},
+                        **extra,
+                    },
+                }
             case 1:
-                raw = {"type": "track", "userId": user, "event": "Played Game", "properties": {
-                    "levels": [1, 2, 3], "arcade": {"galaxy": {"coordinates": "1.2"}},
-                    **extra}}
+                raw = {
+                    "type": "track",
+                    "userId": user,
+                    "event": "Played Game",
+                    "properties": {
+                        "levels": [1, 2, 3],
+                        "arcade": {"galaxy": {"coordinates": "1.2"}},
+                        **extra,
+                    },
+                }
             case _:
-                raw = {"type": "track", "userId": user, "event": "Order Completed",
-                       "properties": {"order_id": f"o-{n}", "total": 30, **extra,
-                                      "email": f"{user}@example.com", "products": [
-                                          {"product_id": f"p{i}", "name": "Mug", "price": 10,
-                                           "url": "https://shop/p", "color": "blue"}
-                                          for i in range(3)]}}
+                raw = {
+                    "type": "track",
+                    "userId": user,
+                    "event": "Order Completed",
+                    "properties": {
+                        "order_id": f"o-{n}",
+                        "total": 30,
+                        **extra,
+                        "email": f"{user}@example.com",
+                        "products": [
+                            {
+                                "product_id": f"p{i}",
+                                "name": "Mug",
+                                "price": 10,
+                                "url": "https://shop/p",
+                                "color": "blue",
+                            }
+                            for i in range(3)
+                        ],
+                    },
+                }
         made.append(event_from_dict({"messageId": f"m-{n}", **raw}))
     return made
 
@@ -50,8 +80,9 @@ def events(count: int, odd: bool) -> list[Event]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=60_000)
-    parser.add_argument("--odd", action="store_true",
-                        help="add two var names Sailthru refuses to every event")
+    parser.add_argument(
+        "--odd", action="store_true", help="add two var names Sailthru refuses to every event"
+    )
     args = parser.parse_args()
     batch = events(args.events, args.odd)
     options, facts = MappingOptions(), Facts(email="known@example.com")
@@ -59,8 +90,10 @@ def main() -> None:
     for event in batch:
         plan_event(event, options, facts)
     spent = time.process_time() - started
-    print(f"mapping: {args.events / spent:.0f} events per CPU-second "
-          f"({args.events} events, odd names: {args.odd})")
+    print(
+        f"mapping: {args.events / spent:.0f} events per CPU-second "
+        f"({args.events} events, odd names: {args.odd})"
+    )
 
 
 if __name__ == "__main__":

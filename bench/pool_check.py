@@ -51,9 +51,15 @@ async def one_round(url: str, seconds: float) -> tuple[float, list[float]]:
     async def caller() -> None:
         while time.perf_counter() < deadline:
             message_id = str(uuid.uuid4())
-            job = NewJob("wk", message_id, {"type": "track", "event": "E", "userId": "u",
-                                            "messageId": message_id}, "track", "u", ("u",),
-                         time.time())
+            job = NewJob(
+                "wk",
+                message_id,
+                {"type": "track", "event": "E", "userId": "u", "messageId": message_id},
+                "track",
+                "u",
+                ("u",),
+                time.time(),
+            )
             started = time.perf_counter()
             await store.accept([job], [], 86_400.0, time.time())
             latencies.append(time.perf_counter() - started)
@@ -67,8 +73,9 @@ async def one_round(url: str, seconds: float) -> tuple[float, list[float]]:
 
 async def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--url", default=os.environ.get("SAILBRIDGE_BENCH_POSTGRES_URL",
-                                                        DEFAULT_URL))
+    parser.add_argument(
+        "--url", default=os.environ.get("SAILBRIDGE_BENCH_POSTGRES_URL", DEFAULT_URL)
+    )
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
@@ -82,7 +89,8 @@ async def main() -> None:
         for round_ in range(args.rounds):
             for mode in ("checked", "unchecked") if round_ % 2 == 0 else ("unchecked", "checked"):
                 connection.AsyncConnectionPool = (  # type: ignore[misc]
-                    checked_pool if mode == "checked" else UncheckedPool)
+                    checked_pool if mode == "checked" else UncheckedPool
+                )
                 results[mode].append(await one_round(url, args.seconds))
     finally:
         connection.AsyncConnectionPool = checked_pool  # type: ignore[misc]
@@ -92,15 +100,20 @@ async def main() -> None:
     for mode, rounds in results.items():
         every = [latency for _, round_latencies in rounds for latency in round_latencies]
         cuts = statistics.quantiles(every, n=100)
-        summary[mode] = (statistics.median(rate for rate, _ in rounds), cuts[49] * 1000,
-                         cuts[98] * 1000)
+        summary[mode] = (
+            statistics.median(rate for rate, _ in rounds),
+            cuts[49] * 1000,
+            cuts[98] * 1000,
+        )
     print(f"{CALLERS} callers, one-event accepts, {args.rounds} rounds of {args.seconds} s each")
     print(f"{'pool':<12}{'accepts/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
     for mode, (rate, p50, p99) in summary.items():
         print(f"{mode:<12}{rate:>12,.0f}{p50:>10.2f}{p99:>10.2f}")
     checked, unchecked = summary["checked"], summary["unchecked"]
-    print(f"checked / unchecked: rate {checked[0] / unchecked[0]:.2f}, "
-          f"p50 {checked[1] / unchecked[1]:.2f}, p99 {checked[2] / unchecked[2]:.2f}")
+    print(
+        f"checked / unchecked: rate {checked[0] / unchecked[0]:.2f}, "
+        f"p50 {checked[1] / unchecked[1]:.2f}, p99 {checked[2] / unchecked[2]:.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -76,8 +76,16 @@ AROUND_FILL = [
     "SELECT setval('jobs_id_seq', (SELECT max(id) FROM jobs))",
 ]
 
-TABLES = ("jobs", "job_keys", "lines", "job_attempts", "seen_messages", "rejections",
-          "job_counts", "control")
+TABLES = (
+    "jobs",
+    "job_keys",
+    "lines",
+    "job_attempts",
+    "seen_messages",
+    "rejections",
+    "job_counts",
+    "control",
+)
 
 
 def with_database(url: str, name: str) -> str:
@@ -96,9 +104,17 @@ async def fill(url: str, depth: int) -> float:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
         async with conn.transaction():
-            await conn.execute(FILL, {
-                "template": event_template(), "now": time.time(), "salt": secrets.token_hex(4),
-                "heavy": HEAVY_USERS, "users": max(depth // 4, 1), "depth": depth})
+            await conn.execute(
+                FILL,
+                {
+                    "template": event_template(),
+                    "now": time.time(),
+                    "salt": secrets.token_hex(4),
+                    "heavy": HEAVY_USERS,
+                    "users": max(depth // 4, 1),
+                    "depth": depth,
+                },
+            )
             for statement in AROUND_FILL:
                 await conn.execute(statement)
         await conn.execute("VACUUM ANALYZE")
@@ -114,8 +130,9 @@ async def stall_heavy_users(store: PostgresStore) -> int:
             break
         for job_ in claimed:
             if job_.user_key.startswith("heavy-"):
-                await store.retry_at(job_.id, time.time() + 86_400.0,
-                                     Attempt(time.time(), "retry"), worker="staller")
+                await store.retry_at(
+                    job_.id, time.time() + 86_400.0, Attempt(time.time(), "retry"), worker="staller"
+                )
                 stalled += 1
             else:
                 held.append(job_.id)
@@ -135,10 +152,12 @@ async def steady_claims(store: PostgresStore, depth: int, cycles: int) -> list[f
         claimed = await store.claim("bench", CLAIM, 300.0, now)
         times.append((time.perf_counter() - began) * 1e6)
         for held in claimed:
-            await store.finish(held.id, JobState.DELIVERED, Attempt(now, "delivered"),
-                               worker="bench")
-        await store.enqueue([job(user_for(n + i, users)) for i in range(CLAIM)], [],
-                            86_400.0, time.time())
+            await store.finish(
+                held.id, JobState.DELIVERED, Attempt(now, "delivered"), worker="bench"
+            )
+        await store.enqueue(
+            [job(user_for(n + i, users)) for i in range(CLAIM)], [], 86_400.0, time.time()
+        )
         n += CLAIM
     return times
 
@@ -148,9 +167,16 @@ async def claim_plan(url: str) -> str:
     from sailbridge.store.postgres.connection import QUERIES
 
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        cursor = await conn.execute("EXPLAIN " + QUERIES["claim"], {
-            "worker": "x", "limit": CLAIM, "now": time.time(), "lease_until": time.time(),
-            "shard": 0})
+        cursor = await conn.execute(
+            "EXPLAIN " + QUERIES["claim"],
+            {
+                "worker": "x",
+                "limit": CLAIM,
+                "now": time.time(),
+                "lease_until": time.time(),
+                "shard": 0,
+            },
+        )
         lines = [row[0] for row in await cursor.fetchall()]
         await conn.rollback()
     return "\n".join(line for line in lines if "Index" in line or "Seq Scan" in line)
@@ -166,8 +192,9 @@ async def prepare(url: str, depth: int) -> PostgresStore:
     return store
 
 
-async def report(store: PostgresStore, url: str, times: list[float],
-                 explain: bool) -> dict[str, float]:
+async def report(
+    store: PostgresStore, url: str, times: list[float], explain: bool
+) -> dict[str, float]:
     began = time.perf_counter()
     for _ in range(50):
         counts = await store.counts()
@@ -176,25 +203,34 @@ async def report(store: PostgresStore, url: str, times: list[float],
     if explain:
         print(f"claim plan at {depth:,}:\n{await claim_plan(url)}")
     async with await psycopg.AsyncConnection.connect(url) as conn:
-        size = (await (await conn.execute(
-            "SELECT pg_database_size(current_database())")).fetchone())[0]  # type: ignore[index]
-    return {"claim_mean_us": statistics.fmean(times),
-            "claim_median_us": statistics.median(times),
-            "claim_p99_us": sorted(times)[int(len(times) * 0.99)],
-            "queued": depth, "counts_us": counts_us, "db_mb": size / 2**20}
+        size = (
+            await (await conn.execute("SELECT pg_database_size(current_database())")).fetchone()
+        )[0]  # type: ignore[index]
+    return {
+        "claim_mean_us": statistics.fmean(times),
+        "claim_median_us": statistics.median(times),
+        "claim_p99_us": sorted(times)[int(len(times) * 0.99)],
+        "queued": depth,
+        "counts_us": counts_us,
+        "db_mb": size / 2**20,
+    }
 
 
-async def enqueue_rate(url: str, events: int, producers: int, nodes: int,
-                       dedupe_window: float = 86_400.0) -> float:
+async def enqueue_rate(
+    url: str, events: int, producers: int, nodes: int, dedupe_window: float = 86_400.0
+) -> float:
     """Events per second through `PostgresStore.enqueue`, batches of 100, from
     ``producers`` tasks spread over ``nodes`` stores (pools)."""
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         await conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
-    stores = [await PostgresStore.open(url, max_size=max(producers // nodes, 1) + 1)
-              for _ in range(nodes)]
+    stores = [
+        await PostgresStore.open(url, max_size=max(producers // nodes, 1) + 1) for _ in range(nodes)
+    ]
     users = max(events // 4, 1)
-    batches = [[job(user_for(n, users)) for n in range(start, min(start + BATCH, events))]
-               for start in range(0, events, BATCH)]
+    batches = [
+        [job(user_for(n, users)) for n in range(start, min(start + BATCH, events))]
+        for start in range(0, events, BATCH)
+    ]
     pending = iter(batches)
 
     async def produce(store: PostgresStore) -> None:
@@ -212,9 +248,11 @@ async def enqueue_rate(url: str, events: int, producers: int, nodes: int,
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--url", default=os.environ.get("SAILBRIDGE_BENCH_POSTGRES_URL",
-                                                        DEFAULT_URL),
-                        help="a database on the server to create the bench's own from")
+    parser.add_argument(
+        "--url",
+        default=os.environ.get("SAILBRIDGE_BENCH_POSTGRES_URL", DEFAULT_URL),
+        help="a database on the server to create the bench's own from",
+    )
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--big", type=int, default=1_000_000)
     parser.add_argument("--cycles", type=int, default=500)
@@ -244,25 +282,31 @@ async def main() -> None:
         await big_store.close()
         one = await enqueue_rate(small_url, args.enqueue_events, producers=1, nodes=1)
         many = await enqueue_rate(small_url, args.enqueue_events, producers=8, nodes=2)
-        no_dedupe = await enqueue_rate(small_url, args.enqueue_events, producers=8, nodes=2,
-                                       dedupe_window=0)
+        no_dedupe = await enqueue_rate(
+            small_url, args.enqueue_events, producers=8, nodes=2, dedupe_window=0
+        )
     finally:
         async with await psycopg.AsyncConnection.connect(args.url, autocommit=True) as admin:
             for name in names:
                 await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
-    print(f"{'queued':>10} {'claim µs':>9} {'median':>7} {'p99':>7}"
-          f" {'counts µs':>9} {'db MB':>6}")
+    print(f"{'queued':>10} {'claim µs':>9} {'median':>7} {'p99':>7} {'counts µs':>9} {'db MB':>6}")
     for row in (small, big):
-        print(f"{row['queued']:>10,} {row['claim_mean_us']:>9.0f}"
-              f" {row['claim_median_us']:>7.0f} {row['claim_p99_us']:>7.0f}"
-              f" {row['counts_us']:>9.0f} {row['db_mb']:>6.0f}")
+        print(
+            f"{row['queued']:>10,} {row['claim_mean_us']:>9.0f}"
+            f" {row['claim_median_us']:>7.0f} {row['claim_p99_us']:>7.0f}"
+            f" {row['counts_us']:>9.0f} {row['db_mb']:>6.0f}"
+        )
     ratio = big["claim_mean_us"] / small["claim_mean_us"]
     median_ratio = big["claim_median_us"] / small["claim_median_us"]
-    print(f"claim cost ratio {args.big:,} / {args.small:,} queued: {ratio:.2f} "
-          f"(medians {median_ratio:.2f}; target ≤ 1.5)")
-    print(f"enqueue, batches of {BATCH}: 1 producer {one:,.0f} events/s; 8 producers on 2 "
-          f"nodes {many:,.0f} events/s, the same with dedupe off {no_dedupe:,.0f} events/s")
+    print(
+        f"claim cost ratio {args.big:,} / {args.small:,} queued: {ratio:.2f} "
+        f"(medians {median_ratio:.2f}; target ≤ 1.5)"
+    )
+    print(
+        f"enqueue, batches of {BATCH}: 1 producer {one:,.0f} events/s; 8 producers on 2 "
+        f"nodes {many:,.0f} events/s, the same with dedupe off {no_dedupe:,.0f} events/s"
+    )
     print(f"pid {os.getpid()}, cpus {os.cpu_count()}")
 
 

@@ -40,13 +40,24 @@ _ids = itertools.count()
 def event(user: str, n: int) -> dict[str, object]:
     """A typical Segment track event (~500 bytes of JSON)."""
     return {
-        "type": "track", "event": "Product Viewed", "userId": user,
-        "anonymousId": f"anon-{user}", "messageId": f"msg-{n}",
+        "type": "track",
+        "event": "Product Viewed",
+        "userId": user,
+        "anonymousId": f"anon-{user}",
+        "messageId": f"msg-{n}",
         "timestamp": "2024-05-01T12:00:00.000Z",
-        "properties": {"product_id": f"sku-{n % 977}", "name": "Wool Socks", "price": 12.99,
-                       "currency": "USD", "category": "Apparel"},
-        "context": {"library": {"name": "analytics-python", "version": "2.3.2"},
-                    "ip": "203.0.113.7", "userAgent": "Mozilla/5.0 (X11; Linux x86_64)"},
+        "properties": {
+            "product_id": f"sku-{n % 977}",
+            "name": "Wool Socks",
+            "price": 12.99,
+            "currency": "USD",
+            "category": "Apparel",
+        },
+        "context": {
+            "library": {"name": "analytics-python", "version": "2.3.2"},
+            "ip": "203.0.113.7",
+            "userAgent": "Mozilla/5.0 (X11; Linux x86_64)",
+        },
     }
 
 
@@ -77,12 +88,15 @@ async def fill(store: SqliteStore, depth: int) -> float:
     return depth / spent
 
 
-async def fill_concurrently(store: SqliteStore, events: int, producers: int,
-                            dedupe_window: float = 86_400.0) -> float:
+async def fill_concurrently(
+    store: SqliteStore, events: int, producers: int, dedupe_window: float = 86_400.0
+) -> float:
     """Enqueue prepared batches from ``producers`` tasks at once (group commit)."""
     users = max(events // 4, 1)
-    batches = [[job(user_for(n, users)) for n in range(start, min(start + BATCH, events))]
-               for start in range(0, events, BATCH)]
+    batches = [
+        [job(user_for(n, users)) for n in range(start, min(start + BATCH, events))]
+        for start in range(0, events, BATCH)
+    ]
     pending = iter(batches)
 
     async def produce() -> None:
@@ -103,13 +117,13 @@ async def stall_heavy_users(store: SqliteStore) -> int:
             break
         for job_ in claimed:
             if job_.user_key.startswith("heavy-"):
-                await store.retry_at(job_.id, time.time() + 86_400.0,
-                                     Attempt(time.time(), "retry"), worker="staller")
+                await store.retry_at(
+                    job_.id, time.time() + 86_400.0, Attempt(time.time(), "retry"), worker="staller"
+                )
                 stalled += 1
             else:
                 held.append(job_.id)
-    await asyncio.gather(*(store.release(job_id, time.time(), worker="staller")
-                           for job_id in held))
+    await asyncio.gather(*(store.release(job_id, time.time(), worker="staller") for job_id in held))
     return stalled
 
 
@@ -124,10 +138,12 @@ async def steady_claims(store: SqliteStore, depth: int, cycles: int) -> list[flo
         claimed = await store.claim("bench", CLAIM, 300.0, now)
         times.append((time.perf_counter() - began) * 1e6)
         for held in claimed:
-            await store.finish(held.id, JobState.DELIVERED, Attempt(now, "delivered"),
-                               worker="bench")
-        await store.enqueue([job(user_for(n + i, users)) for i in range(CLAIM)], [],
-                            86_400.0, time.time())
+            await store.finish(
+                held.id, JobState.DELIVERED, Attempt(now, "delivered"), worker="bench"
+            )
+        await store.enqueue(
+            [job(user_for(n + i, users)) for i in range(CLAIM)], [], 86_400.0, time.time()
+        )
         n += CLAIM
     return times
 
@@ -148,19 +164,27 @@ async def measure(depth: int, folder: Path, cycles: int) -> dict[str, float]:
         counts_us = (time.perf_counter() - began) / 50 * 1e6
     finally:
         await store.close()
-    size = sum(Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if
-               Path(f"{path}{s}").exists())
+    size = sum(
+        Path(f"{path}{s}").stat().st_size for s in ("", "-wal") if Path(f"{path}{s}").exists()
+    )
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    return {"depth": depth, "enqueue_per_s": rate, "claim_mean_us": statistics.fmean(times),
-            "claim_median_us": statistics.median(times),
-            "claim_p99_us": sorted(times)[int(len(times) * 0.99)],
-            "queued": counts.pending + counts.retrying, "counts_us": counts_us,
-            "file_mb": size / 2**20, "rss_mb": peak_rss_mb()}
+    return {
+        "depth": depth,
+        "enqueue_per_s": rate,
+        "claim_mean_us": statistics.fmean(times),
+        "claim_median_us": statistics.median(times),
+        "claim_p99_us": sorted(times)[int(len(times) * 0.99)],
+        "queued": counts.pending + counts.retrying,
+        "counts_us": counts_us,
+        "file_mb": size / 2**20,
+        "rss_mb": peak_rss_mb(),
+    }
 
 
-async def concurrent_enqueue(folder: Path, events: int, producers: int,
-                             dedupe_window: float = 86_400.0) -> float:
+async def concurrent_enqueue(
+    folder: Path, events: int, producers: int, dedupe_window: float = 86_400.0
+) -> float:
     path = folder / "bench-enqueue.db"
     store = await SqliteStore.open(path)
     try:
@@ -188,18 +212,24 @@ async def main() -> None:
         big = await measure(args.big, folder, args.cycles)
         group = await concurrent_enqueue(folder, 100_000, producers=8)
         no_dedupe = await concurrent_enqueue(folder, 100_000, producers=8, dedupe_window=0)
-    print(f"{'queued':>10} {'enqueue/s':>10} {'claim µs':>9} {'median':>7} {'p99':>7}"
-          f" {'counts µs':>9} {'file MB':>8} {'peak RSS MB':>11}")
+    print(
+        f"{'queued':>10} {'enqueue/s':>10} {'claim µs':>9} {'median':>7} {'p99':>7}"
+        f" {'counts µs':>9} {'file MB':>8} {'peak RSS MB':>11}"
+    )
     for row in (small, big):
-        print(f"{row['queued']:>10,} {row['enqueue_per_s']:>10,.0f} {row['claim_mean_us']:>9.0f}"
-              f" {row['claim_median_us']:>7.0f} {row['claim_p99_us']:>7.0f}"
-              f" {row['counts_us']:>9.0f} {row['file_mb']:>8.0f} {row['rss_mb']:>11.0f}")
+        print(
+            f"{row['queued']:>10,} {row['enqueue_per_s']:>10,.0f} {row['claim_mean_us']:>9.0f}"
+            f" {row['claim_median_us']:>7.0f} {row['claim_p99_us']:>7.0f}"
+            f" {row['counts_us']:>9.0f} {row['file_mb']:>8.0f} {row['rss_mb']:>11.0f}"
+        )
     ratio = big["claim_mean_us"] / small["claim_mean_us"]
     print(f"claim cost ratio {args.big:,} / {args.small:,} queued: {ratio:.2f} (target ≤ 1.5)")
     print(f"peak RSS with {args.big:,} queued: {big['rss_mb']:.0f} MB (target ≤ 250 MB)")
-    print(f"enqueue, batches of {BATCH}, 1 producer: {big['enqueue_per_s']:,.0f} events/s; "
-          f"8 producers (group commit): {group:,.0f} events/s, "
-          f"the same with dedupe off: {no_dedupe:,.0f} events/s")
+    print(
+        f"enqueue, batches of {BATCH}, 1 producer: {big['enqueue_per_s']:,.0f} events/s; "
+        f"8 producers (group commit): {group:,.0f} events/s, "
+        f"the same with dedupe off: {no_dedupe:,.0f} events/s"
+    )
     print(f"pid {os.getpid()}, cpus {os.cpu_count()}")
 
 

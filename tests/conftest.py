@@ -24,6 +24,24 @@ def sandbox(shared_sandbox: SandboxHandle) -> SandboxHandle:
     return shared_sandbox
 
 
+@pytest.fixture(scope="session")
+def second_sandbox() -> Iterator[SandboxHandle]:
+    """Another Sailthru account for the tests of several accounts: its own key, secret
+    and customer id."""
+    config = SandboxConfig(
+        api_key="brand-b-key", api_secret="brand-b-secret", customer_id="brand-b-customer", seed=11
+    )
+    with running_sandbox(config) as handle:
+        yield handle
+
+
+@pytest.fixture
+def sandbox_b(second_sandbox: SandboxHandle) -> SandboxHandle:
+    """The second account's sandbox, reset for this test."""
+    second_sandbox.reset(config=True)
+    return second_sandbox
+
+
 @pytest.fixture(autouse=True)
 def no_sailbridge_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tests configure sailbridge explicitly; the developer's own variables stay out."""

@@ -42,24 +42,29 @@ def demo_events() -> list[dict[str, Any]]:
 
 def send_with_segment_sdk(client: Client, event: dict[str, Any]) -> None:
     """Replay one Segment-spec event through the SDK call a real app would make."""
-    common = {"context": event.get("context"), "integrations": event.get("integrations"),
-              "message_id": event.get("messageId")}
+    common = {
+        "context": event.get("context"),
+        "integrations": event.get("integrations"),
+        "message_id": event.get("messageId"),
+    }
     who = {"user_id": event.get("userId"), "anonymous_id": event.get("anonymousId")}
     match event["type"]:
         case EventType.IDENTIFY:
             client.identify(traits=event.get("traits", {}), **who, **common)
         case EventType.TRACK:
-            client.track(event=event["event"], properties=event.get("properties", {}), **who,
-                         **common)
+            client.track(
+                event=event["event"], properties=event.get("properties", {}), **who, **common
+            )
         case EventType.PAGE:
-            client.page(name=event.get("name"), properties=event.get("properties", {}), **who,
-                        **common)
+            client.page(
+                name=event.get("name"), properties=event.get("properties", {}), **who, **common
+            )
         case EventType.SCREEN:
-            client.screen(name=event.get("name"), properties=event.get("properties", {}),
-                          **who, **common)
+            client.screen(
+                name=event.get("name"), properties=event.get("properties", {}), **who, **common
+            )
         case EventType.GROUP:
-            client.group(group_id=event["groupId"], traits=event.get("traits", {}), **who,
-                         **common)
+            client.group(group_id=event["groupId"], traits=event.get("traits", {}), **who, **common)
         case EventType.ALIAS:
             client.alias(previous_id=event["previousId"], user_id=event["userId"], **common)
 
@@ -79,31 +84,40 @@ def run_demo(console: Console) -> int:
             write_keys=WRITE_KEY,
             retry_min_delay=0.2,
         )
-        console.print(f"[bold]sandbox Sailthru[/] on {sandbox.url} (cart reads lag "
-                      f"{sandbox_config.cart_read_lag:g} s, like the real one)")
+        console.print(
+            f"[bold]sandbox Sailthru[/] on {sandbox.url} (cart reads lag "
+            f"{sandbox_config.cart_read_lag:g} s, like the real one)"
+        )
         with running_service(settings) as service:
-            console.print(f"[bold]sailbridge serve[/] on {service.url}; sending "
-                          f"{len(events)} events with Segment's Python SDK…")
+            console.print(
+                f"[bold]sailbridge serve[/] on {service.url}; sending "
+                f"{len(events)} events with Segment's Python SDK…"
+            )
             client = Client(WRITE_KEY, host=service.url, sync_mode=True)
             for event in events:
                 send_with_segment_sdk(client, event)
             jobs = asyncio.run(_wait_for_outcomes(settings.database, len(events)))
         _print_outcomes(console, jobs)
         profile = _get_json(f"{sandbox.url}/_sandbox/users/user-1001")
-        console.print("[bold]What Sailthru now holds for user-1001[/] "
-                      f"(from {sandbox.url}/_sandbox/users/user-1001):")
+        console.print(
+            "[bold]What Sailthru now holds for user-1001[/] "
+            f"(from {sandbox.url}/_sandbox/users/user-1001):"
+        )
         console.print_json(json.dumps(profile))
     states = {state: sum(job["state"] == state for job in jobs) for state in EXPECTED}
     if states == EXPECTED:
-        console.print("[green]demo complete:[/] the dead event failed on purpose — removing "
-                      "from an empty cart — to show how failures are explained.")
+        console.print(
+            "[green]demo complete:[/] the dead event failed on purpose — removing "
+            "from an empty cart — to show how failures are explained."
+        )
         return 0
     console.print(f"[red]unexpected outcomes:[/] {states}")
     return 1
 
 
-async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
-                             ) -> list[dict[str, Any]]:
+async def _wait_for_outcomes(
+    database: str, count: int, timeout: float = 60.0
+) -> list[dict[str, Any]]:
     """Every job's summary once all ``count`` have finished, oldest first."""
     store = await open_store(database)
     try:
@@ -111,7 +125,8 @@ async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
         while True:
             counts = await store.counts()
             if counts.delivered + counts.skipped + counts.dead >= count or (
-                    time.monotonic() > deadline):
+                time.monotonic() > deadline
+            ):
                 break
             await asyncio.sleep(0.2)
         page = await store.find_jobs(JobQuery(limit=count, oldest_first=True))
@@ -121,9 +136,12 @@ async def _wait_for_outcomes(database: str, count: int, timeout: float = 60.0
 
 
 def _print_outcomes(console: Console, jobs: list[dict[str, Any]]) -> None:
-    print_table(console, ("#", "event", "user", "outcome", "detail"),
-                [(job["id"], job["event"], job["user"], job["state"], job["reason"] or "")
-                 for job in jobs], title="sailbridge → Sailthru")
+    print_table(
+        console,
+        ("#", "event", "user", "outcome", "detail"),
+        [(job["id"], job["event"], job["user"], job["state"], job["reason"] or "") for job in jobs],
+        title="sailbridge → Sailthru",
+    )
 
 
 def _get_json(url: str) -> Any:

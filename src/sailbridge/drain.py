@@ -54,8 +54,9 @@ def route_of(event_type: str, event_name: str | None) -> str | None:
     return None
 
 
-def calls_waiting(kinds: Mapping[tuple[str, str | None], int], scale: float = 1.0
-                  ) -> dict[str, int]:
+def calls_waiting(
+    kinds: Mapping[tuple[str, str | None], int], scale: float = 1.0
+) -> dict[str, int]:
     """Calls per route for queued events counted by (type, track name); ``scale``
     extends a sample to the whole queue (depth ÷ events sampled)."""
     per_route: dict[str, float] = {}
@@ -103,9 +104,11 @@ class DrainEstimate:
         return sum(route.calls for route in self.routes)
 
 
-def estimate_drain(waiting: Mapping[str, int], configured: Mapping[str, float],
-                   reported: Mapping[str, RateLimitInfo | None] | None = None
-                   ) -> DrainEstimate:
+def estimate_drain(
+    waiting: Mapping[str, int],
+    configured: Mapping[str, float],
+    reported: Mapping[str, RateLimitInfo | None] | None = None,
+) -> DrainEstimate:
     """Per route with calls waiting: the time to clear them at the current limit.
 
     ``configured`` holds per-second limits by route (routes not named get Sailthru's
@@ -120,15 +123,18 @@ def estimate_drain(waiting: Mapping[str, int], configured: Mapping[str, float],
         if headers is not None and headers.limit > 0:
             routes.append(RouteDrain(route, calls, headers.limit / 60.0, "sailthru"))
         else:
-            routes.append(RouteDrain(route, calls, configured.get(route, DEFAULT_OTHER_LIMIT),
-                                     "configured"))
+            routes.append(
+                RouteDrain(route, calls, configured.get(route, DEFAULT_OTHER_LIMIT), "configured")
+            )
     return DrainEstimate(tuple(routes))
 
 
-def backlog_estimate(counts: StatusCounts, sample: QueuedKinds,
-                     configured: Mapping[str, float],
-                     reported: Mapping[str, RateLimitInfo | None] | None = None
-                     ) -> DrainEstimate:
+def backlog_estimate(
+    counts: StatusCounts,
+    sample: QueuedKinds,
+    configured: Mapping[str, float],
+    reported: Mapping[str, RateLimitInfo | None] | None = None,
+) -> DrainEstimate:
     """The drain time of the whole queue (pending, retrying, in flight; the unsorted
     inbox too), its mix of routes read from ``sample`` (the oldest unfinished jobs)."""
     unfinished = counts.pending + counts.retrying + counts.claimed
@@ -140,8 +146,14 @@ def drain_view(estimate: DrainEstimate) -> dict[str, Any]:
     """The estimate as JSON-ready data (``status --json``, the admin API)."""
     return {
         "total_seconds": round(estimate.total_seconds, 1),
-        "routes": [{"route": route.route, "calls": route.calls,
-                    "limit_per_second": round(route.limit, 3),
-                    "limit_from": route.limit_from, "seconds": round(route.seconds, 1)}
-                   for route in estimate.routes],
+        "routes": [
+            {
+                "route": route.route,
+                "calls": route.calls,
+                "limit_per_second": round(route.limit, 3),
+                "limit_from": route.limit_from,
+                "seconds": round(route.seconds, 1),
+            }
+            for route in estimate.routes
+        ],
     }

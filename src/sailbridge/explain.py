@@ -46,6 +46,7 @@ from sailbridge.mapping.plan import (
 )
 from sailbridge.sailthru.calls import Call
 from sailbridge.settings import Settings
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import SEND_WRITE_KEY
 from sailbridge.store.factory import open_read_only_memory
 from sailbridge.store.memory import Memory, RememberedCart, linked_ids
@@ -113,8 +114,11 @@ class DryRunMemory:
 def call_view(call: Call, settings: Settings) -> dict[str, Any]:
     """A call as the reader needs it: full URL, method and the parameters sent."""
     base = settings.pageview_base_url if call.api == "pageview" else settings.sailthru_base_url
-    view: dict[str, Any] = {"method": call.method, "url": base + call.endpoint,
-                            "params": call.params}
+    view: dict[str, Any] = {
+        "method": call.method,
+        "url": base + call.endpoint,
+        "params": call.params,
+    }
     if call.api == "rest":
         view["signed"] = "api_key, format=json, json=<params as JSON>, sig=md5(secret + values)"
     else:
@@ -122,10 +126,16 @@ def call_view(call: Call, settings: Settings) -> dict[str, Any]:
     return view
 
 
-async def explain_entries(entries: list[Entry], settings: Settings,
-                          memory: Memory | None = None, *,
-                          write_key: str = SEND_WRITE_KEY) -> list[dict[str, Any]]:
-    """One JSON-ready explanation per input entry, in input order.
+async def explain_entries(
+    entries: list[Entry],
+    settings: Settings,
+    memory: Memory | None = None,
+    *,
+    write_key: str = SEND_WRITE_KEY,
+    account: str = DEFAULT_ACCOUNT,
+) -> list[dict[str, Any]]:
+    """One JSON-ready explanation per input entry, in input order, planned with
+    ``account``'s settings and memory.
 
     ``memory`` is what sailbridge learned so far (the console passes its store); by
     default the store ``settings.database`` names, opened read-only and never migrated
@@ -133,36 +143,52 @@ async def explain_entries(entries: list[Entry], settings: Settings,
     `DryRunMemory`. The events are planned as if received with ``write_key``: the one
     `sailbridge send` queues a file under, unless the caller queues under another.
     """
-    stored = await open_read_only_memory(settings.database) if memory is None else None
+    stored = await open_read_only_memory(settings.database, account) if memory is None else None
     dry_run = DryRunMemory(memory if memory is not None else stored)
     explained = []
     try:
         for entry in entries:
             if entry.event is None:
-                explained.append({"position": entry.position, "outcome": "invalid",
-                                  "reason": str(entry.error)})
+                explained.append(
+                    {"position": entry.position, "outcome": "invalid", "reason": str(entry.error)}
+                )
                 continue
-            explained.append({"position": entry.position,
-                              **await explain_event(entry.event, settings, dry_run,
-                                                    write_key=write_key)})
+            explained.append(
+                {
+                    "position": entry.position,
+                    **await explain_event(
+                        entry.event, settings, dry_run, write_key=write_key, account=account
+                    ),
+                }
+            )
         if settings.coalescing:
-            await _show_groups(entries, explained, settings,
-                               DryRunMemory(memory if memory is not None else stored),
-                               write_key)
+            await _show_groups(
+                entries,
+                explained,
+                settings,
+                DryRunMemory(memory if memory is not None else stored),
+                write_key,
+            )
     finally:
         if stored is not None:
             await stored.close()
     return explained
 
 
-async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, *,
-                        write_key: str | None = SEND_WRITE_KEY) -> dict[str, Any]:
+async def explain_event(
+    event: Event,
+    settings: Settings,
+    memory: DryRunMemory,
+    *,
+    write_key: str | None = SEND_WRITE_KEY,
+    account: str = DEFAULT_ACCOUNT,
+) -> dict[str, Any]:
     """What Sailthru would receive for ``event``: lookups, assumptions, calls or the
     reason there are none. What delivering it would teach goes into ``memory``."""
     lookups: list[LookupRecord] = []
     placeholders = PlaceholderFacts()
     facts = MemoryFirstFacts(memory, placeholders, settings.cart_memory_ttl, lookups)
-    options = settings.mapping_options()
+    options = settings.deployment().account(account).settings.mapping_options()
     resolved = await resolve_plan(event, options, facts, lookups, write_key=write_key)
     view: dict[str, Any] = {
         "messageId": event.message_id,
@@ -174,8 +200,10 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
         await memory.apply(resolved.plan.remember)
     if lookups:
         view["lookups"] = [
-            {**lookup.to_dict(), **({"call": call_view(lookup.call, settings)}
-                                    if lookup.call else {})}
+            {
+                **lookup.to_dict(),
+                **({"call": call_view(lookup.call, settings)} if lookup.call else {}),
+            }
             for lookup in lookups
         ]
     if placeholders.assumptions:
@@ -188,8 +216,13 @@ async def explain_event(event: Event, settings: Settings, memory: DryRunMemory, 
     return view
 
 
-async def _show_groups(entries: list[Entry], explained: list[dict[str, Any]],
-                       settings: Settings, memory: DryRunMemory, write_key: str) -> None:
+async def _show_groups(
+    entries: list[Entry],
+    explained: list[dict[str, Any]],
+    settings: Settings,
+    memory: DryRunMemory,
+    write_key: str,
+) -> None:
     """Mark the events that would share a call when queued together (a backlog): each
     member of a merged run gets ``sentTogether`` with the run's positions and its calls.
 
@@ -204,16 +237,18 @@ async def _show_groups(entries: list[Entry], explained: list[dict[str, Any]],
     for indexes in lines.values():
         events = [entries[i].event for i in indexes]
         for run in partition([event for event in events if event is not None]):
-            runs.append((indexes[run.start:run.stop], run.kind if len(run) > 1 else None))
+            runs.append((indexes[run.start : run.stop], run.kind if len(run) > 1 else None))
     options = settings.mapping_options()
     for indexes, kind in sorted(runs, key=lambda run: run[0][0]):
         lookups: list[LookupRecord] = []
         facts = MemoryFirstFacts(memory, PlaceholderFacts(), settings.cart_memory_ttl, lookups)
-        members = [Member(event, write_key) for i in indexes
-                   if (event := entries[i].event) is not None]
+        members = [
+            Member(event, write_key) for i in indexes if (event := entries[i].event) is not None
+        ]
         if kind is None:
-            resolved = await resolve_plan(members[0].event, options, facts, lookups,
-                                          write_key=write_key)
+            resolved = await resolve_plan(
+                members[0].event, options, facts, lookups, write_key=write_key
+            )
             if isinstance(resolved.plan, Deliver):
                 await memory.apply(resolved.plan.remember)
             continue
@@ -224,9 +259,11 @@ async def _show_groups(entries: list[Entry], explained: list[dict[str, Any]],
         riders = [indexes[i] for i in group.riders]
         if len(riders) < 2:
             continue
-        together = {"kind": kind.value,
-                    "positions": [entries[i].position for i in riders],
-                    "calls": [call_view(call, settings) for call in group.calls]}
+        together = {
+            "kind": kind.value,
+            "positions": [entries[i].position for i in riders],
+            "calls": [call_view(call, settings) for call in group.calls],
+        }
         for i in riders:
             explained[i]["sentTogether"] = together
 
@@ -234,17 +271,21 @@ async def _show_groups(entries: list[Entry], explained: list[dict[str, Any]],
 def _plan_view(plan: Deliver | Skip | Fail, settings: Settings) -> dict[str, Any]:
     match plan:
         case Deliver(calls, _, notes, renamed):
-            return {"outcome": "deliver", "calls": [call_view(c, settings) for c in calls],
-                    **({"notes": list(notes)} if notes else {}),
-                    **({"renamed": [r.to_dict() for r in renamed]} if renamed else {})}
+            return {
+                "outcome": "deliver",
+                "calls": [call_view(c, settings) for c in calls],
+                **({"notes": list(notes)} if notes else {}),
+                **({"renamed": [r.to_dict() for r in renamed]} if renamed else {}),
+            }
         case Skip(reason):
             return {"outcome": "skip", "reason": reason}
         case Fail(reason):
             return {"outcome": "fail", "reason": reason}
 
 
-def gate_view(event: Event, options: MappingOptions, write_key: str | None,
-              plan: Deliver | Skip | Fail) -> dict[str, Any]:
+def gate_view(
+    event: Event, options: MappingOptions, write_key: str | None, plan: Deliver | Skip | Fail
+) -> dict[str, Any]:
     """The consent verdict (when categories are configured), the filter that skipped
     the event, or what the filters changed in it: the same pure steps `plan_event`
     takes, shown."""

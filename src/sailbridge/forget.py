@@ -25,5 +25,12 @@ def deletion_event(user_id: str, at: datetime | None = None) -> Event:
     if not user_id.strip():
         raise InvalidEvent("name the user to forget (their userId, the Sailthru extid)")
     moment = (at or datetime.now(UTC)).isoformat().replace("+00:00", "Z")
-    return event_from_dict({"type": "track", "event": "User Deleted", "userId": user_id,
-                            "timestamp": moment, "properties": {}})
+    return event_from_dict(
+        {
+            "type": "track",
+            "event": "User Deleted",
+            "userId": user_id,
+            "timestamp": moment,
+            "properties": {},
+        }
+    )

@@ -23,8 +23,9 @@ CONTENT_PREFIX = "content:"
 
 def content_digest(raw: Any) -> str:
     """SHA-256 (hex) of ``raw`` as canonical JSON: the same event always gives one digest."""
-    canonical = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                           allow_nan=False)
+    canonical = json.dumps(
+        raw, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
     return hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
 
 

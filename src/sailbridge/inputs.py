@@ -42,10 +42,15 @@ def read_events(data: bytes | str, received_at: datetime | None = None) -> list[
         except BodyError:
             pass  # perhaps JSON lines whose first line is an object
         else:
-            return [_entry(f"item {index}", bytes(event), body.shared, received, body.repaired)
-                    for index, event in enumerate(body.events, start=1)]
-    return [_entry(f"line {number}", line, NO_SHARED, received)
-            for number, line in enumerate(raw.splitlines(), start=1) if line.strip()]
+            return [
+                _entry(f"item {index}", bytes(event), body.shared, received, body.repaired)
+                for index, event in enumerate(body.events, start=1)
+            ]
+    return [
+        _entry(f"line {number}", line, NO_SHARED, received)
+        for number, line in enumerate(raw.splitlines(), start=1)
+        if line.strip()
+    ]
 
 
 def entry_from_bytes(position: str, data: bytes, received_at: datetime) -> Entry:
@@ -54,12 +59,12 @@ def entry_from_bytes(position: str, data: bytes, received_at: datetime) -> Entry
     return _entry(position, data, NO_SHARED, Received(received_at.timestamp()))
 
 
-def _entry(position: str, data: bytes, shared: Shared, received: Received,
-           repaired: bool = False) -> Entry:
+def _entry(
+    position: str, data: bytes, shared: Shared, received: Received, repaired: bool = False
+) -> Entry:
     document, refusal = decode_event(data, repaired)
     if refusal is not None:
-        return Entry(position, data.decode("utf-8", "replace"),
-                     error=InvalidEvent(refusal.reason))
+        return Entry(position, data.decode("utf-8", "replace"), error=InvalidEvent(refusal.reason))
     outcome = event_or_refusal(document, shared, None, received)
     if isinstance(outcome, Refusal):
         return Entry(position, document, error=InvalidEvent(outcome.reason))

@@ -47,8 +47,10 @@ def _tidy(logger: Any, method: str, event: MutableMapping[str, Any]) -> dict[str
     """Time, level, logger and event first (a line reads left to right as a sentence);
     uvicorn's ``color_message`` (the same text with terminal colours) dropped."""
     event.pop("color_message", None)
-    return {**{key: event[key] for key in _FIRST if key in event},
-            **{key: value for key, value in event.items() if key not in _FIRST}}
+    return {
+        **{key: event[key] for key in _FIRST if key in event},
+        **{key: value for key, value in event.items() if key not in _FIRST},
+    }
 
 
 REPEAT_WINDOW = 10.0
@@ -104,32 +106,50 @@ def _identity(record: logging.LogRecord) -> tuple[Any, ...]:
     else:
         text = record.getMessage()
     error = record.exc_info[1] if record.exc_info else None
-    extras = {key: repr(value) for key, value in record.__dict__.items()
-              if key not in _RECORD_FIELDS}
-    return (record.name, record.levelno, text, tuple(sorted(extras.items())),
-            type(error).__name__ if error else None, str(error) if error else None)
+    extras = {
+        key: repr(value) for key, value in record.__dict__.items() if key not in _RECORD_FIELDS
+    }
+    return (
+        record.name,
+        record.levelno,
+        text,
+        tuple(sorted(extras.items())),
+        type(error).__name__ if error else None,
+        str(error) if error else None,
+    )
 
 
 _RECORD_FIELDS = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "_from_structlog", "_logger", "_name", "repeated"}
+    "message",
+    "asctime",
+    "_from_structlog",
+    "_logger",
+    "_name",
+    "repeated",
+}
 
 
-def configure_logging(level: str | int = "info", *, stream: TextIO | None = None,
-                      render: Render | None = None) -> None:
+def configure_logging(
+    level: str | int = "info", *, stream: TextIO | None = None, render: Render | None = None
+) -> None:
     """Send every log record, structlog's and the standard library's, to ``stream``
     (stderr) at ``level`` and above, as JSON unless ``stream`` is a terminal (or as
     ``render`` says). Calling it again replaces the previous configuration."""
     stream = sys.stderr if stream is None else stream
     is_terminal = stream.isatty()
     as_json = render == "json" or (render is None and not is_terminal)
-    renderer: Processor = (structlog.processors.JSONRenderer() if as_json
-                           else structlog.dev.ConsoleRenderer(colors=is_terminal))
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if as_json
+        else structlog.dev.ConsoleRenderer(colors=is_terminal)
+    )
     final: list[Processor] = [structlog.stdlib.ProcessorFormatter.remove_processors_meta]
     if as_json:
         final.append(structlog.processors.format_exc_info)  # text: never frame locals
     final += [_tidy, renderer]
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()], processors=final)
+        foreign_pre_chain=[*_SHARED, structlog.stdlib.ExtraAdder()], processors=final
+    )
     handler = logging.StreamHandler(stream)
     handler.setFormatter(formatter)
     handler.addFilter(Repeats())
@@ -138,9 +158,12 @@ def configure_logging(level: str | int = "info", *, stream: TextIO | None = None
     numeric = level if isinstance(level, int) else logging.getLevelName(level.upper())
     root.setLevel(numeric if isinstance(numeric, int) else logging.INFO)
     structlog.configure(
-        processors=[structlog.stdlib.filter_by_level, *_SHARED,
-                    structlog.processors.StackInfoRenderer(),
-                    structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_SHARED,
+            structlog.processors.StackInfoRenderer(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,

@@ -34,7 +34,9 @@ from prometheus_client.registry import Collector
 from sailbridge.drain import DrainEstimate
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
+from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 from sailbridge.supervise import RESTARTS
 
@@ -67,96 +69,150 @@ class Metrics:
 
         # ingest
         self.ingest_requests = Counter(
-            "sailbridge_ingest_requests", "Ingest HTTP requests answered, by path and status.",
-            ["route", "status"], registry=r)
+            "sailbridge_ingest_requests",
+            "Ingest HTTP requests answered, by path and status.",
+            ["route", "status"],
+            registry=r,
+        )
         self.ingest_latency = Histogram(
             "sailbridge_ingest_request_duration_seconds",
             "Time to answer an ingest request, including the durable store write.",
-            ["route"], buckets=INGEST_LATENCY_BUCKETS, registry=r)
+            ["route"],
+            buckets=INGEST_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.ingest_inflight = Gauge(
             "sailbridge_ingest_inflight_requests",
             "Ingest requests currently waiting on the store.",
-            registry=r, multiprocess_mode="livesum")
+            registry=r,
+            multiprocess_mode="livesum",
+        )
         self.events_received = Counter(
             "sailbridge_events_received",
             "Valid events received at ingest (before de-duplication), by type.",
-            ["type"], registry=r)
+            ["type"],
+            registry=r,
+        )
         self.events_rejected = Counter(
             "sailbridge_events_rejected",
             "Events refused at ingest and recorded as rejections, by reason class.",
-            ["reason"], registry=r)
+            ["reason"],
+            registry=r,
+        )
         # Duplicates are found by the store when it sorts accepted events into the
         # queue, so this counter is the store's own total, refreshed at scrape time.
         self.store_totals = _StoreTotals()
         r.register(self.store_totals)
 
         # delivery outcomes
-        labels = ["event_type", "route"]
+        labels = ["account", "event_type", "route"]
         self.jobs_delivered = Counter(
-            "sailbridge_jobs_delivered", "Jobs delivered to Sailthru.", labels, registry=r)
+            "sailbridge_jobs_delivered", "Jobs delivered to Sailthru.", labels, registry=r
+        )
         self.jobs_skipped = Counter(
-            "sailbridge_jobs_skipped", "Jobs finished without a call (not for Sailthru).",
-            labels, registry=r)
+            "sailbridge_jobs_skipped",
+            "Jobs finished without a call (not for Sailthru).",
+            labels,
+            registry=r,
+        )
         self.jobs_retried = Counter(
-            "sailbridge_jobs_retried", "Delivery attempts that failed and were scheduled again.",
-            labels, registry=r)
-        self.jobs_dead = Counter(
-            "sailbridge_jobs_dead", "Jobs dead-lettered.", labels, registry=r)
+            "sailbridge_jobs_retried",
+            "Delivery attempts that failed and were scheduled again.",
+            labels,
+            registry=r,
+        )
+        self.jobs_dead = Counter("sailbridge_jobs_dead", "Jobs dead-lettered.", labels, registry=r)
         self.jobs_filtered = Counter(
-            "sailbridge_jobs_filtered", "Jobs skipped by a destination filter, by rule.",
-            ["rule"], registry=r)
+            "sailbridge_jobs_filtered",
+            "Jobs skipped by a destination filter, by rule.",
+            ["rule"],
+            registry=r,
+        )
         self.jobs_without_consent = Counter(
             "sailbridge_jobs_without_consent",
-            "Jobs skipped for lack of consent, by the category missing (\"none\": no "
-            "consent object while consent is required).", ["category"], registry=r)
+            'Jobs skipped for lack of consent, by the category missing ("none": no '
+            "consent object while consent is required).",
+            ["category"],
+            registry=r,
+        )
 
         # Sailthru calls and throttling
         self.throttle_waits = Counter(
-            "sailbridge_throttle_waits", "Times a call waited for its rate limit, by route.",
-            ["route"], registry=r)
+            "sailbridge_throttle_waits",
+            "Times a call waited for its rate limit, by account and route.",
+            ["account", "route"],
+            registry=r,
+        )
         self.throttle_wait_seconds = Counter(
-            "sailbridge_throttle_wait_seconds", "Seconds spent waiting for rate limits, by route.",
-            ["route"], registry=r)
+            "sailbridge_throttle_wait_seconds",
+            "Seconds spent waiting for rate limits, by account and route.",
+            ["account", "route"],
+            registry=r,
+        )
         self.sailthru_latency = Histogram(
             "sailbridge_sailthru_request_duration_seconds",
-            "Latency of Sailthru API calls, by route.",
-            ["route"], buckets=SAILTHRU_LATENCY_BUCKETS, registry=r)
+            "Latency of Sailthru API calls, by account and route.",
+            ["account", "route"],
+            buckets=SAILTHRU_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.sailthru_responses = Counter(
             "sailbridge_sailthru_responses",
-            "Sailthru responses by route and HTTP status (\"error\" when none came back).",
-            ["route", "status"], registry=r)
+            'Sailthru responses by account, route and HTTP status ("error" when none came back).',
+            ["account", "route", "status"],
+            registry=r,
+        )
 
         # queue (set from store.counts() at scrape time)
         self.queue_jobs = Gauge(
-            "sailbridge_queue_jobs", "Jobs in the store by state.", ["state"],
-            registry=r, multiprocess_mode="mostrecent")
+            "sailbridge_queue_jobs",
+            "Jobs in the store by state.",
+            ["state"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.queue_inbox = Gauge(
             "sailbridge_queue_inbox_events",
             "Accepted events not yet sorted into the queue (included in pending).",
-            registry=r, multiprocess_mode="mostrecent")
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.queue_oldest_pending_age = Gauge(
             "sailbridge_queue_oldest_pending_age_seconds",
             "Age of the oldest job still waiting for delivery (0 when none).",
-            registry=r, multiprocess_mode="mostrecent")
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.backlog_drain = Gauge(
             "sailbridge_backlog_drain_seconds",
             "Seconds the queued events need at each Sailthru route's current limit "
-            "(the one Sailthru reports, else the configured one); route=\"all\" is the "
+            '(the one Sailthru reports, else the configured one); route="all" is the '
             "sum over routes.",
-            ["route"], registry=r, multiprocess_mode="mostrecent")
+            ["route"],
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.delivery_paused = Gauge(
-            "sailbridge_delivery_paused", "1 while delivery is paused (e.g. bad credentials).",
-            registry=r, multiprocess_mode="mostrecent")
+            "sailbridge_delivery_paused",
+            "1 while delivery is paused (e.g. bad credentials).",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
         self.delivery_stalled = Gauge(
             "sailbridge_delivery_stalled",
             "1 when readiness judges delivery stalled or not running, else 0.",
-            registry=r, multiprocess_mode="max")
+            registry=r,
+            multiprocess_mode="max",
+        )
         self._stalled: Callable[[], bool] | None = None
         self.task_restarts = _TaskRestarts()
         r.register(self.task_restarts)
         self.store_up = Gauge(
-            "sailbridge_store_up", "1 when the store answered the last scrape, else 0.",
-            registry=r, multiprocess_mode="mostrecent")
+            "sailbridge_store_up",
+            "1 when the store answered the last scrape, else 0.",
+            registry=r,
+            multiprocess_mode="mostrecent",
+        )
 
         self._drain_routes: set[str] = set()
         self.rate_limits: dict[str, float] = dict(DEFAULT_RATE_LIMITS)
@@ -177,8 +233,10 @@ class Metrics:
         """One answered ingest request (any status) and how long it took."""
         children = self._ingest_children.get((route, status))
         if children is None:
-            children = (self.ingest_requests.labels(route, str(status)),
-                        self.ingest_latency.labels(route))
+            children = (
+                self.ingest_requests.labels(route, str(status)),
+                self.ingest_latency.labels(route),
+            )
             self._ingest_children[(route, status)] = children
         children[0].inc()
         children[1].observe(seconds)
@@ -187,8 +245,7 @@ class Metrics:
         """Valid events of ``event_type`` accepted for storage (duplicates included)."""
         child = self._received_children.get(event_type)
         if child is None:
-            child = self._received_children[event_type] = self.events_received.labels(
-                event_type)
+            child = self._received_children[event_type] = self.events_received.labels(event_type)
         child.inc(count)
 
     def record_rejected(self, reason: str, count: int = 1) -> None:
@@ -197,21 +254,25 @@ class Metrics:
 
     # -- delivery (called by the workers) ---------------------------------------------
 
-    def record_delivered(self, event_type: str, route: str) -> None:
+    def record_delivered(self, event_type: str, route: str, account: str = DEFAULT_ACCOUNT) -> None:
         """A job delivered; ``route`` is its main Sailthru call (``"POST /user"``)."""
-        self.jobs_delivered.labels(event_type, route).inc()
+        self.jobs_delivered.labels(account, event_type, route).inc()
 
-    def record_skipped(self, event_type: str, route: str = NO_CALL) -> None:
+    def record_skipped(
+        self, event_type: str, route: str = NO_CALL, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """A job finished as skipped (integrations off, group, no customer id...)."""
-        self.jobs_skipped.labels(event_type, route).inc()
+        self.jobs_skipped.labels(account, event_type, route).inc()
 
-    def record_retried(self, event_type: str, route: str) -> None:
+    def record_retried(self, event_type: str, route: str, account: str = DEFAULT_ACCOUNT) -> None:
         """A failed attempt scheduled for retry; ``route`` is the call that failed."""
-        self.jobs_retried.labels(event_type, route).inc()
+        self.jobs_retried.labels(account, event_type, route).inc()
 
-    def record_dead(self, event_type: str, route: str = NO_CALL) -> None:
+    def record_dead(
+        self, event_type: str, route: str = NO_CALL, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         """A job dead-lettered; ``route`` is the call that failed, if any was made."""
-        self.jobs_dead.labels(event_type, route).inc()
+        self.jobs_dead.labels(account, event_type, route).inc()
 
     def record_filtered(self, rule: str) -> None:
         """A job skipped by the destination filter named ``rule``."""
@@ -222,18 +283,28 @@ class Metrics:
         object while consent is required)."""
         self.jobs_without_consent.labels(category or "none").inc()
 
-    def record_throttle_wait(self, route: str, seconds: float) -> None:
-        """A call to ``route`` that waited ``seconds`` for its rate limit."""
-        self.throttle_waits.labels(route).inc()
-        self.throttle_wait_seconds.labels(route).inc(max(seconds, 0.0))
+    def record_throttle_wait(self, key: str, seconds: float) -> None:
+        """A call that waited ``seconds`` for its rate limit; ``key`` is the limiter's
+        (`sailbridge.store.accounts.route_key`: the account and the route)."""
+        account, route = split_route_key(key)
+        self.throttle_waits.labels(account, route).inc()
+        self.throttle_wait_seconds.labels(account, route).inc(max(seconds, 0.0))
 
-    def observe_sailthru_call(self, route: str, seconds: float, status: int | None,
-                              rate_limit: RateLimitInfo | None = None) -> None:
+    def observe_sailthru_call(
+        self,
+        route: str,
+        seconds: float,
+        status: int | None,
+        rate_limit: RateLimitInfo | None = None,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> None:
         """One Sailthru HTTP call: its latency and status (``None`` for a network error
         or timeout, counted as ``"error"``) and the rate-limit headers it came with."""
-        self.route_usage.record(route, status, rate_limit)
-        self.sailthru_latency.labels(route).observe(seconds)
-        self.sailthru_responses.labels(route, "error" if status is None else str(status)).inc()
+        self.route_usage.record(route_key(account, route), status, rate_limit)
+        self.sailthru_latency.labels(account, route).observe(seconds)
+        self.sailthru_responses.labels(
+            account, route, "error" if status is None else str(status)
+        ).inc()
 
     # -- queue --------------------------------------------------------------------------
 
@@ -294,7 +365,8 @@ class _StoreTotals(Collector):
     def collect(self) -> Iterable[Metric]:
         family = CounterMetricFamily(
             "sailbridge_events_deduplicated",
-            "Events dropped as duplicates of a recent messageId (the store's total).")
+            "Events dropped as duplicates of a recent messageId (the store's total).",
+        )
         family.add_metric([], self.deduplicated)
         yield family
 
@@ -307,7 +379,9 @@ class _TaskRestarts(Collector):
         family = CounterMetricFamily(
             "sailbridge_background_task_restarts",
             "Background tasks (delivery worker, heartbeat, housekeeping, SQLite writer...) "
-            "restarted after failing, by task.", labels=["task"])
+            "restarted after failing, by task.",
+            labels=["task"],
+        )
         for task, count in sorted(RESTARTS.items()):
             family.add_metric([task], count)
         yield family

@@ -24,10 +24,21 @@ from sailbridge.store.base import (
     StatusCounts,
 )
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$",
-                       re.IGNORECASE)
-_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hr": 3600, "d": 86400,
-                 "day": 86400, "w": 604800, "week": 604800}
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|hr|d|day|w|week)?s?\s*$", re.IGNORECASE
+)
+_UNIT_SECONDS = {
+    "s": 1,
+    "sec": 1,
+    "m": 60,
+    "min": 60,
+    "h": 3600,
+    "hr": 3600,
+    "d": 86400,
+    "day": 86400,
+    "w": 604800,
+    "week": 604800,
+}
 
 
 MAX_JOB_ID: Final = 2**63 - 1
@@ -54,7 +65,7 @@ def check_job_id(value: object) -> int:
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         # ValueError, not TypeError: a wrong type here is the client's input (a 400).
-        raise ValueError(f"a job id is a positive whole number, not {value!r}")  # noqa: TRY004
+        raise ValueError(f"a job id is a positive whole number, not {value!r}")
     if not 1 <= value <= MAX_JOB_ID:
         raise ValueError(f"no job can have id {value} (ids run from 1 to {MAX_JOB_ID})")
     return value
@@ -75,13 +86,13 @@ def storable_text(value: str, what: str) -> str:
     operator's filter or form carrying either gets a clear 400, never a 500.
     """
     if "\x00" in value:
-        raise ValueError(f"{what} contains a NUL character (\\u0000), which is never "
-                         "stored; remove it")
+        raise ValueError(
+            f"{what} contains a NUL character (\\u0000), which is never stored; remove it"
+        )
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        raise ValueError(f"{what} is not valid Unicode text (it holds a lone "
-                         "surrogate)") from None
+        raise ValueError(f"{what} is not valid Unicode text (it holds a lone surrogate)") from None
     return value
 
 
@@ -92,10 +103,12 @@ def check_reason_filter(reason: object) -> str | None:
     if reason is None:
         return None
     if not isinstance(reason, str):
-        raise ValueError(f"reason must be text, not {type(reason).__name__}")  # noqa: TRY004
+        raise ValueError(f"reason must be text, not {type(reason).__name__}")
     if not reason.strip():
-        raise ValueError("an empty reason matches every dead event; give the text to look "
-                         "for (or ask for all of them)")
+        raise ValueError(
+            "an empty reason matches every dead event; give the text to look "
+            "for (or ask for all of them)"
+        )
     return storable_text(reason, "the reason")
 
 
@@ -110,8 +123,9 @@ class ReplayRefusal(Enum):
     """Ids together with a reason or all, where the caller takes one or the other."""
 
 
-def replay_refusal(ids: Sequence[int] | None, reason: str | None, everything: bool, *,
-                   ids_exclusive: bool) -> ReplayRefusal | None:
+def replay_refusal(
+    ids: Sequence[int] | None, reason: str | None, everything: bool, *, ids_exclusive: bool
+) -> ReplayRefusal | None:
     """Why a replay of ``ids`` (named when not empty), ``reason`` (named when not None;
     `check_reason_filter` refuses an empty one) and ``everything`` cannot go ahead, or
     None when it names what to replay.
@@ -140,12 +154,15 @@ def with_iso_times(view: Mapping[str, Any]) -> dict[str, Any]:
     """A job view with its own time fields (``*_at``, and each history entry's ``at``)
     as `iso_utc` text: the form people read, where the API keeps epoch seconds. The
     event and the requests are left as they are (their ``*_at`` fields are the user's)."""
-    shown: dict[str, Any] = {key: iso_utc(value) if _is_time_field(key, value) else value
-                             for key, value in view.items()}
+    shown: dict[str, Any] = {
+        key: iso_utc(value) if _is_time_field(key, value) else value for key, value in view.items()
+    }
     history = shown.get("history")
     if isinstance(history, list):
-        shown["history"] = [{**entry, "at": iso_utc(entry.get("at"))}
-                            if isinstance(entry, dict) else entry for entry in history]
+        shown["history"] = [
+            {**entry, "at": iso_utc(entry.get("at"))} if isinstance(entry, dict) else entry
+            for entry in history
+        ]
     return shown
 
 
@@ -162,7 +179,11 @@ def parse_duration(text: str) -> float:
     return float(match[1]) * _UNIT_SECONDS[unit]
 
 
-def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any]:
+def status_view(
+    counts: StatusCounts, now: float | None = None, paused_accounts: Mapping[str, str] | None = None
+) -> dict[str, Any]:
+    """Status as every surface shows it; ``paused_accounts``: each paused account → why
+    (the counts are the whole store's)."""
     now = time.time() if now is None else now
     oldest = counts.oldest_pending_at
     return {
@@ -170,6 +191,7 @@ def status_view(counts: StatusCounts, now: float | None = None) -> dict[str, Any
         "deduplicated": counts.deduplicated,
         "not_yet_sorted": counts.inbox,
         "paused": counts.paused_reason is not None,
+        "paused_accounts": dict(paused_accounts or {}),
         "paused_reason": counts.paused_reason,
         "oldest_pending_age_seconds": None if oldest is None else round(max(0.0, now - oldest), 3),
     }
@@ -185,6 +207,7 @@ def job_summary(job: Job) -> dict[str, Any]:
     last = job.history[-1] if job.history else None
     return {
         "id": job.id,
+        "account": job.account,
         "state": job.state.value,
         "type": job.event_type,
         "event": _event_name(job),
@@ -207,25 +230,65 @@ def job_detail(job: Job) -> dict[str, Any]:
         "available_at": job.available_at,
         "event_json": job.event,
         "history": [
-            {"at": a.at, "outcome": a.outcome, "requests": a.requests, "status": a.status,
-             "code": a.code, "message": a.message}
+            {
+                "at": a.at,
+                "outcome": a.outcome,
+                "requests": a.requests,
+                "status": a.status,
+                "code": a.code,
+                "message": a.message,
+            }
             for a in job.history
         ],
     }
 
 
-async def dead_jobs(store: OperatorReads, limit: int = 100,
-                    reason: str | None = None) -> list[dict[str, Any]]:
-    """The oldest ``limit`` dead jobs (with ``reason`` in their reason), every dead job
-    examined: ``dlq list`` must not miss a match the console's bounded search would."""
-    page = await store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason, limit=limit,
-                                          scan=None, oldest_first=True))
+async def dead_jobs(
+    store: OperatorReads, limit: int = 100, reason: str | None = None, account: str | None = None
+) -> list[dict[str, Any]]:
+    """The oldest ``limit`` dead jobs (with ``reason`` in their reason, of ``account``
+    when given), every dead job examined: ``dlq list`` must not miss a match the
+    console's bounded search would."""
+    page = await store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            limit=limit,
+            scan=None,
+            oldest_first=True,
+            account=account,
+        )
+    )
     return [job_summary(job) for job in page.items]
+
+
+async def dead_ids_in(
+    store: OperatorReads, account: str, ids: Sequence[int] | None, reason: str | None
+) -> list[int]:
+    """The dead jobs of ``account`` a replay or purge chooses by ``ids`` and/or
+    ``reason`` (every dead job of the account examined)."""
+    page = await store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            limit=10**9,
+            scan=None,
+            oldest_first=True,
+            account=account,
+        )
+    )
+    chosen = {job.id for job in page.items}
+    return [job_id for job_id in ids if job_id in chosen] if ids is not None else sorted(chosen)
 
 
 async def rejected_events(store: OperatorReads, limit: int = 100) -> list[dict[str, Any]]:
     return [
-        {"write_key": r.write_key, "message_id": r.message_id, "reason": r.reason,
-         "received_at": r.received_at, "raw": r.raw}
+        {
+            "write_key": r.write_key,
+            "message_id": r.message_id,
+            "reason": r.reason,
+            "received_at": r.received_at,
+            "raw": r.raw,
+        }
         for r in await store.list_rejections(limit)
     ]

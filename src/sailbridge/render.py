@@ -20,8 +20,14 @@ def plain_cell(value: object) -> str:
     return " ".join(text.split()) if any(c in text for c in "\t\r\n") else text
 
 
-def print_table(console: Console, columns: Sequence[str], rows: Sequence[Sequence[object]],
-                *, title: str | None = None, header: bool = True) -> None:
+def print_table(
+    console: Console,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    title: str | None = None,
+    header: bool = True,
+) -> None:
     """``rows`` under ``columns``: a rich table on a terminal, else tab-separated lines."""
     if console.is_terminal:
         table = Table(*columns, title=title, show_header=header)

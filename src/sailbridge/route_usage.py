@@ -26,7 +26,6 @@ from sailbridge.sailthru.errors import RateLimitInfo
 WINDOW_SECONDS = 60
 
 
-
 @dataclass(frozen=True)
 class RouteUse:
     """One route's use: calls and 429s here in the last minute, Sailthru's last headers."""
@@ -78,8 +77,11 @@ class RouteUsage(Collector):
         uses = {}
         for route, ring in self._routes.items():
             recent = [i for i, second in enumerate(ring.seconds) if second > oldest]
-            uses[route] = RouteUse(sum(ring.calls[i] for i in recent),
-                                   sum(ring.throttled[i] for i in recent), ring.headers)
+            uses[route] = RouteUse(
+                sum(ring.calls[i] for i in recent),
+                sum(ring.throttled[i] for i in recent),
+                ring.headers,
+            )
         return uses
 
     def collect(self) -> Iterable[Metric]:
@@ -90,12 +92,14 @@ class RouteUsage(Collector):
         limit = GaugeMetricFamily(
             "sailbridge_sailthru_rate_limit",
             "Sailthru's rate limit per route, calls per window (X-Rate-Limit-Limit).",
-            labels=["route"])
+            labels=["route"],
+        )
         used = GaugeMetricFamily(
             "sailbridge_sailthru_rate_limit_used_ratio",
             "Share of the route's Sailthru limit used in the current window, by the whole "
             "account (1 - X-Rate-Limit-Remaining / X-Rate-Limit-Limit).",
-            labels=["route"])
+            labels=["route"],
+        )
         now = self._clock()
         for route, ring in self._routes.items():
             headers = ring.headers

@@ -20,11 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import Event
 from sailbridge.intake.jobs import job_for
 from sailbridge.settings import Settings
+from sailbridge.store.accounts import pause_summary
 from sailbridge.store.base import FINAL_STATES, SEND_WRITE_KEY, Job, OperatorReads, Result
 from sailbridge.store.factory import open_store
 from sailbridge.wiring import delivery_worker
@@ -67,21 +70,35 @@ async def send_events(
     on_retry: Callable[[str], None] = lambda reason: None,
     *,
     force: bool = False,
+    accounts: Sequence[str] | None = None,
 ) -> SendResult:
-    """Queue ``events`` (once per identity, unless ``force``) and deliver them; return
-    when all finished, delivery paused, or the caller was cancelled (Ctrl-C).
+    """Queue ``events`` (once per identity, unless ``force``) for each of ``accounts``
+    (the only account when ``None`` and there is one) and deliver them; return when all
+    finished, one of those accounts' delivery paused, or the caller was cancelled
+    (Ctrl-C).
 
     ``on_retry(reason)`` hears each failed attempt that will be tried again, so a
     send waiting out retries (an unreachable host, Sailthru down) can say why."""
+    deployment = settings.deployment()
+    names = list(accounts) if accounts else [deployment.account(None).name]
     store = await open_store(settings.database)
     try:
         # A new send is a new try with the credentials configured now.
-        await store.set_paused(None)
+        for name in names:
+            await store.set_paused(None, name)
         now = time.time()
         try:
             sent = await store.enqueue_sent(
-                [job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity) for e in events], now,
-                force=force)
+                [
+                    msgspec.structs.replace(
+                        job_for(e.event, SEND_WRITE_KEY, now, identity=e.identity), accounts=(name,)
+                    )
+                    for e in events
+                    for name in names
+                ],
+                now,
+                force=force,
+            )
         except asyncio.CancelledError:
             _uncancel()  # interrupted before anything was queued (for sure) by this send
             return SendResult([], None, interrupted=True)
@@ -92,11 +109,12 @@ async def send_events(
         requeued = 0
         try:
             requeued = await store.replay(earlier, None, now) if earlier else 0
-            async with delivery_worker(settings, store,
-                                       observers=[_RetryReasons(on_retry)]) as worker:
+            async with delivery_worker(
+                settings, store, observers=[_RetryReasons(on_retry)], accounts=names
+            ) as worker:
                 running = asyncio.create_task(worker.run())
                 try:
-                    paused = await _wait(store, job_ids, on_progress)
+                    paused = await _wait(store, job_ids, on_progress, names)
                 finally:
                     worker.stop()
                     await running
@@ -104,9 +122,14 @@ async def send_events(
             _uncancel()
             interrupted = True
         jobs = [job for job_id in job_ids if (job := await store.get_job(job_id)) is not None]
-        return SendResult(jobs, paused, earlier=sum(not s.queued for s in sent),
-                          requeued=requeued, forgotten=len(job_ids) - len(jobs),
-                          interrupted=interrupted)
+        return SendResult(
+            jobs,
+            paused,
+            earlier=sum(not s.queued for s in sent),
+            requeued=requeued,
+            forgotten=len(job_ids) - len(jobs),
+            interrupted=interrupted,
+        )
     finally:
         await store.close()
 
@@ -129,9 +152,14 @@ class _RetryReasons(DeliveryObserver):
             self._on_retry(outcome.reason)
 
 
-async def _wait(store: OperatorReads, job_ids: Sequence[int],
-                on_progress: Callable[[int], None]) -> str | None:
-    """Until every job finished (``None``) or delivery is paused (the reason)."""
+async def _wait(
+    store: OperatorReads,
+    job_ids: Sequence[int],
+    on_progress: Callable[[int], None],
+    accounts: Sequence[str],
+) -> str | None:
+    """Until every job finished (``None``) or the delivery of one of ``accounts`` is
+    paused (the reason)."""
     remaining = list(job_ids)
     while remaining:
         still: list[int] = []
@@ -147,8 +175,9 @@ async def _wait(store: OperatorReads, job_ids: Sequence[int],
         remaining = still
         if not remaining:
             return None
-        reason = await store.paused_reason()
-        if reason is not None:
-            return reason
+        paused = await store.paused_accounts()
+        reasons = {name: paused[name] for name in accounts if name in paused}
+        if reasons:
+            return pause_summary(reasons)
         await asyncio.sleep(POLL_SECONDS)
     return None

@@ -70,15 +70,21 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
             worker: Worker | None = None
             if roles.delivery:
                 worker = await stack.enter_async_context(
-                    delivery_worker(settings, store, metrics, observers=[DeadEventLog()]))
+                    delivery_worker(settings, store, metrics, observers=[DeadEventLog()])
+                )
                 task = asyncio.create_task(supervised("delivery worker", worker.run))
                 app.state.worker = worker
                 app.state.delivery_check = delivery_check(worker, settings.delivery_stall_after)
                 metrics.watch_delivery(lambda: app.state.delivery_check() is not None)
-            housekeeping = asyncio.create_task(supervised(
-                "housekeeping", functools.partial(keep_tidy, store, settings.retention)))
-            summary = asyncio.create_task(supervised("queue log", functools.partial(
-                log_queue_summary, store, settings.queue_log_interval)))
+            housekeeping = asyncio.create_task(
+                supervised("housekeeping", functools.partial(keep_tidy, store, settings.retention))
+            )
+            summary = asyncio.create_task(
+                supervised(
+                    "queue log",
+                    functools.partial(log_queue_summary, store, settings.queue_log_interval),
+                )
+            )
             try:
                 yield
             finally:
@@ -91,14 +97,23 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
 
     token = settings.admin_token.get_secret_value() if settings.admin_token else None
     ingest_config = IngestConfig.from_settings(settings) if roles.ingest else None
+
     def delivery_stall() -> Stall | None:  # what readiness says, for the console
         check: DeliveryCheck | None = getattr(app.state, "delivery_check", None)
         return check() if check is not None else None
 
-    extra: list[BaseRoute] = [*admin_routes(store, token, on_enqueued=_wake_worker),
-                              *console_routes(store, settings, metrics, delivery_stall)]
-    app = create_app(store, ingest_config, metrics, extra_routes=extra, lifespan=lifespan,
-                     on_enqueued=_wake_worker)
+    extra: list[BaseRoute] = [
+        *admin_routes(store, token, on_enqueued=_wake_worker, accounts=settings.deployment().names),
+        *console_routes(store, settings, metrics, delivery_stall),
+    ]
+    app = create_app(
+        store,
+        ingest_config,
+        metrics,
+        extra_routes=extra,
+        lifespan=lifespan,
+        on_enqueued=_wake_worker,
+    )
     return app
 
 
@@ -132,15 +147,24 @@ async def log_queue_summary(store: OperatorReads, interval: float) -> None:
         await asyncio.sleep(interval)
         try:
             view = status_view(await store.counts())
-        except Exception as exc:  # noqa: BLE001 - the summary must not stop for an outage
+        except Exception as exc:
             queue_log.warning("queue summary unavailable", error=f"{type(exc).__name__}: {exc}")
             continue
-        queue_log.info("queue", **{name: view[name] for name in (
-            *SHOWN_COUNTS, "oldest_pending_age_seconds", "paused", "paused_reason")})
+        queue_log.info(
+            "queue",
+            **{
+                name: view[name]
+                for name in (*SHOWN_COUNTS, "oldest_pending_age_seconds", "paused", "paused_reason")
+            },
+        )
 
 
-def log_start(settings: Settings, roles: Roles, files: FileLimit | None = None,
-              limits: ConnectionLimits | None = None) -> None:
+def log_start(
+    settings: Settings,
+    roles: Roles,
+    files: FileLimit | None = None,
+    limits: ConnectionLimits | None = None,
+) -> None:
     """The start line: version, roles, store and every setting's effective value, secrets
     masked, the open-file limit and the connection limit it allows; then a warning per
     unknown ``SAILBRIDGE_*`` variable."""
@@ -149,18 +173,25 @@ def log_start(settings: Settings, roles: Roles, files: FileLimit | None = None,
     start_log = get_logger("sailbridge.service")
     extra: dict[str, object] = {}
     if files is not None and limits is not None:
-        extra = {"open_files": {"soft": files.soft, "hard": files.hard, "was": files.was},
-                 "max_connections": limits.max_connections}
+        extra = {
+            "open_files": {"soft": files.soft, "hard": files.hard, "was": files.was},
+            "max_connections": limits.max_connections,
+        }
         if limits.max_connections < settings.max_connections:
             extra["max_connections_capped"] = (
                 f"SAILBRIDGE_MAX_CONNECTIONS {settings.max_connections} lowered to "
                 f"{limits.max_connections}: the process may open {files.soft} files "
-                f"(raise `ulimit -n`)")
-    start_log.info("sailbridge starting", version=__version__,
-                   roles=[name for name in ("ingest", "delivery") if getattr(roles, name)],
-                   store=describe_store(settings.database),
-                   listen=f"http://{settings.host}:{settings.port}",
-                   settings=masked_settings(settings), **extra)
+                f"(raise `ulimit -n`)"
+            )
+    start_log.info(
+        "sailbridge starting",
+        version=__version__,
+        roles=[name for name in ("ingest", "delivery") if getattr(roles, name)],
+        store=describe_store(settings.database),
+        listen=f"http://{settings.host}:{settings.port}",
+        settings=masked_settings(settings),
+        **extra,
+    )
     for warning in unknown_environment():
         start_log.warning("unknown setting", detail=warning)
 
@@ -174,21 +205,33 @@ def _wake_worker(app: Any) -> None:
 async def serve(settings: Settings, roles: Roles = Roles(), *, log_level: str = "info") -> None:
     """Run until SIGTERM/SIGINT; the store is opened (and migrated) first."""
     if roles.delivery:
-        settings.credentials()
+        settings.deployment().check_credentials()
     files = raise_file_limit()
     limits = ConnectionLimits.from_settings(settings)
-    limits = dataclasses.replace(limits, max_connections=connection_cap(
-        limits.max_connections, files.soft, reserved_files(settings.concurrency)))
+    limits = dataclasses.replace(
+        limits,
+        max_connections=connection_cap(
+            limits.max_connections, files.soft, reserved_files(settings.concurrency)
+        ),
+    )
     log_start(settings, roles, files, limits)
     store = await open_store(settings.database)
     metrics = Metrics()
     app = build_app(settings, store, metrics, roles)
     # log_config None: uvicorn's loggers propagate to the root handler `configure_logging`
     # set up, so its lines come out in the same format as sailbridge's.
-    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_level=log_level,
-                            log_config=None, lifespan="on", access_log=False,
-                            timeout_graceful_shutdown=30, backlog=listen_backlog(files.soft),
-                            http=guarded_protocol(limits))
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=log_level,
+        log_config=None,
+        lifespan="on",
+        access_log=False,
+        timeout_graceful_shutdown=30,
+        backlog=listen_backlog(files.soft),
+        http=guarded_protocol(limits),
+    )
     await uvicorn.Server(config).serve()
 
 
@@ -198,8 +241,9 @@ class ServiceHandle:
 
 
 @contextmanager
-def running_service(settings: Settings, roles: Roles = Roles(),
-                    startup_timeout: float = 20.0) -> Iterator[ServiceHandle]:
+def running_service(
+    settings: Settings, roles: Roles = Roles(), startup_timeout: float = 20.0
+) -> Iterator[ServiceHandle]:
     """The whole service on a free local port in a background thread (demo, tests).
 
     The store is opened inside the server's own event loop, where it is used.
@@ -215,9 +259,15 @@ def running_service(settings: Settings, roles: Roles = Roles(),
         try:
             store = await open_store(settings.database)
             app = build_app(settings, store, Metrics(), roles)
-            server = uvicorn.Server(uvicorn.Config(
-                app, log_level="warning", lifespan="on", access_log=False,
-                http=guarded_protocol(ConnectionLimits.from_settings(settings))))
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    log_level="warning",
+                    lifespan="on",
+                    access_log=False,
+                    http=guarded_protocol(ConnectionLimits.from_settings(settings)),
+                )
+            )
             holder["server"] = server
         except BaseException as exc:
             holder["error"] = exc
@@ -226,8 +276,9 @@ def running_service(settings: Settings, roles: Roles = Roles(),
             started.set()
         await server.serve(sockets=[sock])
 
-    thread = threading.Thread(target=lambda: asyncio.run(main()), daemon=True,
-                              name=f"sailbridge-{port}")
+    thread = threading.Thread(
+        target=lambda: asyncio.run(main()), daemon=True, name=f"sailbridge-{port}"
+    )
     thread.start()
     started.wait(startup_timeout)
     if "error" in holder:

@@ -51,13 +51,20 @@ class Backoff:
 def record_failure(task: str, error: BaseException, retry_in: float) -> None:
     """Log one failure of ``task`` with its cause and count its restart."""
     RESTARTS[task] += 1
-    log.error("background task failed; restarting", exc_info=error,
-              extra={"task": task, "error": f"{type(error).__name__}: {error}",
-                     "retry_in": round(retry_in, 3)})
+    log.error(
+        "background task failed; restarting",
+        exc_info=error,
+        extra={
+            "task": task,
+            "error": f"{type(error).__name__}: {error}",
+            "retry_in": round(retry_in, 3),
+        },
+    )
 
 
-async def supervised(task: str, run: Callable[[], Awaitable[None]],
-                     backoff: Backoff = Backoff()) -> None:
+async def supervised(
+    task: str, run: Callable[[], Awaitable[None]], backoff: Backoff = Backoff()
+) -> None:
     """Await ``run()`` until it returns; after each exception, record it and start it
     again once the backoff has passed. Cancellation ends it (that is how it stops)."""
     RESTARTS[task] += 0  # shown as 0 from the start, so an alert sees the first one
@@ -67,7 +74,7 @@ async def supervised(task: str, run: Callable[[], Awaitable[None]],
         try:
             await run()
             return
-        except Exception as error:  # noqa: BLE001 - the point: nothing ends it silently
+        except Exception as error:
             if time.monotonic() - started >= HEALTHY_AFTER:
                 delay = None
             delay = backoff.after(delay)

@@ -24,8 +24,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
     await opened.close()
 
 
-def job_file(tmp_path: Path, lines: list[dict[str, object]],
-             kind: JobKind = "update") -> JobFile:
+def job_file(tmp_path: Path, lines: list[dict[str, object]], kind: JobKind = "update") -> JobFile:
     writer = JobFileWriter(tmp_path, 10_000)
     for line in lines:
         writer.add(JobLine(kind, line, {}))
@@ -33,18 +32,24 @@ def job_file(tmp_path: Path, lines: list[dict[str, object]],
     return written
 
 
-async def run_once(sandbox: SandboxHandle, store: SqliteStore, files: list[JobFile],
-                   timeout: float = 30.0) -> list[str]:
+async def run_once(
+    sandbox: SandboxHandle, store: SqliteStore, files: list[JobFile], timeout: float = 30.0
+) -> list[str]:
     async with aiohttp.ClientSession() as session:
-        client = SailthruClient(session, api_key=sandbox.config.api_key,
-                                api_secret=sandbox.config.api_secret, base_url=sandbox.url)
+        client = SailthruClient(
+            session,
+            api_key=sandbox.config.api_key,
+            api_secret=sandbox.config.api_secret,
+            base_url=sandbox.url,
+        )
         runner = JobRunner(client, store, poll_interval=0.02)
         outcomes = await asyncio.wait_for(runner.run(files), timeout)
     return [f"{o.status}{' reused' if o.reused else ''}" for o in outcomes]
 
 
 async def test_a_job_left_pending_is_polled_again_by_the_next_run_not_uploaded(
-        sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path
+) -> None:
     users = job_file(tmp_path, [{"email": "ann@example.com"}])
     sandbox.configure(job_delay=60.0)
     with pytest.raises(TimeoutError):
@@ -60,7 +65,8 @@ async def test_a_job_left_pending_is_polled_again_by_the_next_run_not_uploaded(
 
 
 async def test_a_failed_job_is_reported_again_but_never_uploaded_again(
-        sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path
+) -> None:
     sandbox.configure(job_delay=0.0)
     bad = job_file(tmp_path, [{"email": "not-an-email"}])
 
@@ -73,7 +79,8 @@ async def test_a_failed_job_is_reported_again_but_never_uploaded_again(
 
 
 async def test_a_refused_upload_is_recorded_without_a_job_and_uploaded_again_later(
-        sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, store: SqliteStore, tmp_path: Path
+) -> None:
     sandbox.configure(job_delay=0.0, rate_limits={"POST /job": 0})
     users = job_file(tmp_path, [{"email": "ann@example.com"}])
 

@@ -14,20 +14,32 @@ from sailbridge.sandbox.server import SandboxHandle
 from ..environment import clean_environment
 from .test_send import sailbridge
 
-DEEP = b'{"type":"track","userId":"deep","event":"E","properties":{"a":' \
-    + b"[" * 1000 + b"]" * 1000 + b"}}"
-LINES = b"\n".join([
-    b'{"type":"identify","userId":"good","traits":{"name":"caf\xe9 \\ud83d"}}',
-    DEEP,
-    b'{"type":"track","userId":"n","event":"E","properties":{"p":1e400}}',
-    b'{"type":"identify","userId":"nul\\u0000id"}',
-])
+DEEP = (
+    b'{"type":"track","userId":"deep","event":"E","properties":{"a":'
+    + b"[" * 1000
+    + b"]" * 1000
+    + b"}}"
+)
+LINES = b"\n".join(
+    [
+        b'{"type":"identify","userId":"good","traits":{"name":"caf\xe9 \\ud83d"}}',
+        DEEP,
+        b'{"type":"track","userId":"n","event":"E","properties":{"p":1e400}}',
+        b'{"type":"identify","userId":"nul\\u0000id"}',
+    ]
+)
 
 
 def explain_file(path: Path, tmp_path: Path) -> list[dict[str, Any]]:
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "none.db")}
-    result = subprocess.run([sys.executable, "-m", "sailbridge", "explain", str(path)], check=False,
-                            env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "sailbridge", "explain", str(path)],
+        check=False,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
     explained: list[dict[str, Any]] = json.loads(result.stdout)
@@ -63,7 +75,8 @@ def test_explain_reads_a_deep_entry_inside_an_array(tmp_path: Path) -> None:
 
 
 def test_send_reports_bad_lines_with_reasons_and_delivers_the_rest(
-        sandbox: SandboxHandle, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_bytes(LINES)
     result = sailbridge(["send", "--json", str(path)], sandbox, tmp_path)

@@ -13,8 +13,15 @@ from ..environment import clean_environment
 
 def explain(stdin: str, tmp_path: Path, **env_extra: str) -> list[dict[str, Any]]:
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": str(tmp_path / "none.db"), **env_extra}
-    result = subprocess.run([sys.executable, "-m", "sailbridge", "explain", "-"], input=stdin,
-                            env=env, capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "sailbridge", "explain", "-"],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
     for secret in env_extra.values():
         if "secret" in secret:
@@ -24,38 +31,68 @@ def explain(stdin: str, tmp_path: Path, **env_extra: str) -> list[dict[str, Any]
 
 
 def test_explain_shows_the_signed_call_without_credentials(tmp_path: Path) -> None:
-    [view] = explain('{"type":"track","userId":"u","event":"Signed Up","properties":{"a":{"b":1}}}',
-                     tmp_path)
+    [view] = explain(
+        '{"type":"track","userId":"u","event":"Signed Up","properties":{"a":{"b":1}}}', tmp_path
+    )
     assert view["outcome"] == "deliver"
-    assert view["calls"] == [{
-        "method": "POST", "url": "https://api.sailthru.com/event",
-        "params": {"id": "u", "key": "extid", "event": "Signed Up", "vars": {"a_b": 1}},
-        "signed": "api_key, format=json, json=<params as JSON>, sig=md5(secret + values)"}]
+    assert view["calls"] == [
+        {
+            "method": "POST",
+            "url": "https://api.sailthru.com/event",
+            "params": {"id": "u", "key": "extid", "event": "Signed Up", "vars": {"a_b": 1}},
+            "signed": "api_key, format=json, json=<params as JSON>, sig=md5(secret + values)",
+        }
+    ]
 
 
 def test_explain_never_prints_the_secret(tmp_path: Path) -> None:
-    explain('{"type":"identify","userId":"u"}', tmp_path,
-            SAILBRIDGE_SAILTHRU_API_KEY="key", SAILBRIDGE_SAILTHRU_API_SECRET="top-secret-value")
+    explain(
+        '{"type":"identify","userId":"u"}',
+        tmp_path,
+        SAILBRIDGE_SAILTHRU_API_KEY="key",
+        SAILBRIDGE_SAILTHRU_API_SECRET="top-secret-value",
+    )
 
 
 def test_explain_lists_lookups_and_assumptions_for_an_unknown_email(tmp_path: Path) -> None:
-    [view] = explain(json.dumps({"type": "track", "userId": "u", "event": "Order Completed",
-                                 "properties": {"products": [{"id": "p", "price": 1,
-                                                              "url": "https://e/p"}]}}), tmp_path)
+    [view] = explain(
+        json.dumps(
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "Order Completed",
+                "properties": {"products": [{"id": "p", "price": 1, "url": "https://e/p"}]},
+            }
+        ),
+        tmp_path,
+    )
     assert view["lookups"][0]["fact"] == "email"
     assert view["lookups"][0]["call"]["method"] == "GET"
-    assert view["lookups"][0]["call"]["params"] == {"id": "u", "key": "extid",
-                                                    "fields": {"keys": 1}}
+    assert view["lookups"][0]["call"]["params"] == {
+        "id": "u",
+        "key": "extid",
+        "fields": {"keys": 1},
+    }
     assert view["assumptions"] == ["the email is whatever GET /user returns for u"]
     assert view["calls"][0]["params"]["email"] == "<email of u from GET /user>"
 
 
 def test_later_events_use_what_earlier_ones_in_the_file_teach(tmp_path: Path) -> None:
-    lines = [{"type": "identify", "userId": "u", "traits": {"email": "u@example.com"}},
-             {"type": "track", "userId": "u", "event": "Product Added",
-              "properties": {"product_id": "p", "price": 1, "url": "https://e/p"}},
-             {"type": "track", "userId": "u", "event": "Product Added",
-              "properties": {"product_id": "p", "price": 1, "url": "https://e/p"}}]
+    lines = [
+        {"type": "identify", "userId": "u", "traits": {"email": "u@example.com"}},
+        {
+            "type": "track",
+            "userId": "u",
+            "event": "Product Added",
+            "properties": {"product_id": "p", "price": 1, "url": "https://e/p"},
+        },
+        {
+            "type": "track",
+            "userId": "u",
+            "event": "Product Added",
+            "properties": {"product_id": "p", "price": 1, "url": "https://e/p"},
+        },
+    ]
     views = explain("\n".join(json.dumps(line) for line in lines), tmp_path)
     assert views[2]["lookups"][0]["source"] == "memory"
     assert views[2]["calls"][0]["params"]["email"] == "u@example.com"
@@ -63,26 +100,39 @@ def test_later_events_use_what_earlier_ones_in_the_file_teach(tmp_path: Path) ->
 
 
 def test_explain_reports_skips_failures_and_invalid_lines(tmp_path: Path) -> None:
-    views = explain('{"type":"group","userId":"u","groupId":"g"}\n'
-                    '{"type":"track","userId":"u","event":"open"}\n'
-                    'garbage\n', tmp_path)
+    views = explain(
+        '{"type":"group","userId":"u","groupId":"g"}\n'
+        '{"type":"track","userId":"u","event":"open"}\n'
+        "garbage\n",
+        tmp_path,
+    )
     assert [view["outcome"] for view in views] == ["skip", "fail", "invalid"]
     assert "reserved" in views[1]["reason"]
     assert views[2]["position"] == "line 3"
 
 
 def test_explain_shows_pageviews_with_bearer_auth(tmp_path: Path) -> None:
-    [view] = explain('{"type":"page","userId":"u","context":{"page":{"url":"https://e/a"}}}',
-                     tmp_path, SAILBRIDGE_CUSTOMER_ID="cust")
+    [view] = explain(
+        '{"type":"page","userId":"u","context":{"page":{"url":"https://e/a"}}}',
+        tmp_path,
+        SAILBRIDGE_CUSTOMER_ID="cust",
+    )
     assert view["calls"][0]["url"] == "https://api.sail-track.com/v1/track/event/pageview"
     assert view["calls"][0]["auth"] == "Authorization: Bearer <customer id>"
 
 
 def test_a_cart_event_after_an_identify_uses_its_email_without_asking_for_it(
-        tmp_path: Path) -> None:
-    lines = [{"type": "identify", "userId": "user-1001", "traits": {"email": "a@example.com"}},
-             {"type": "track", "userId": "user-1001", "event": "Product Added",
-              "properties": {"product_id": "p", "price": 1, "url": "https://e/p"}}]
+    tmp_path: Path,
+) -> None:
+    lines = [
+        {"type": "identify", "userId": "user-1001", "traits": {"email": "a@example.com"}},
+        {
+            "type": "track",
+            "userId": "user-1001",
+            "event": "Product Added",
+            "properties": {"product_id": "p", "price": 1, "url": "https://e/p"},
+        },
+    ]
     views = explain("\n".join(json.dumps(line) for line in lines), tmp_path)
     assert [lookup["fact"] for lookup in views[1]["lookups"]] == ["cart"]
     assert views[1]["calls"][0]["params"]["email"] == "a@example.com"
@@ -90,19 +140,34 @@ def test_a_cart_event_after_an_identify_uses_its_email_without_asking_for_it(
 
 
 def test_an_optout_override_on_a_track_is_warned_about(tmp_path: Path) -> None:
-    [view] = explain(json.dumps({"type": "track", "userId": "u", "event": "Signed Up",
-                                 "integrations": {"Sailthru": {"optout_email": "all"}}}),
-                     tmp_path)
-    assert view["warnings"] == [("integrations.Sailthru.optout_email is ignored on this "
-                                 "event: only identify events use it")]
+    [view] = explain(
+        json.dumps(
+            {
+                "type": "track",
+                "userId": "u",
+                "event": "Signed Up",
+                "integrations": {"Sailthru": {"optout_email": "all"}},
+            }
+        ),
+        tmp_path,
+    )
+    assert view["warnings"] == [
+        ("integrations.Sailthru.optout_email is ignored on this event: only identify events use it")
+    ]
     assert "optout_email" not in view["calls"][0]["params"]
 
 
 def test_after_a_deletion_in_the_file_nothing_learned_before_is_used(tmp_path: Path) -> None:
-    lines = [{"type": "identify", "userId": "u", "traits": {"email": "u@example.com"}},
-             {"type": "track", "userId": "u", "event": "User Deleted"},
-             {"type": "track", "userId": "u", "event": "Order Completed",
-              "properties": {"products": [{"id": "p", "price": 1, "url": "https://e/p"}]}}]
+    lines = [
+        {"type": "identify", "userId": "u", "traits": {"email": "u@example.com"}},
+        {"type": "track", "userId": "u", "event": "User Deleted"},
+        {
+            "type": "track",
+            "userId": "u",
+            "event": "Order Completed",
+            "properties": {"products": [{"id": "p", "price": 1, "url": "https://e/p"}]},
+        },
+    ]
     views = explain("\n".join(json.dumps(line) for line in lines), tmp_path)
     assert views[1]["calls"][0]["method"] == "DELETE"
     assert views[2]["lookups"][0]["source"] == "planned"
@@ -111,13 +176,25 @@ def test_after_a_deletion_in_the_file_nothing_learned_before_is_used(tmp_path: P
 
 def run_explain(database: str, stdin: str) -> subprocess.CompletedProcess[str]:
     env = {**clean_environment(), "SAILBRIDGE_DATABASE": database}
-    return subprocess.run([sys.executable, "-m", "sailbridge", "explain", "-"], input=stdin,
-                          env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sailbridge", "explain", "-"],
+        input=stdin,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
-ORDER_LINE = json.dumps({"type": "track", "userId": "u", "event": "Order Completed",
-                         "properties": {"products": [{"id": "p", "price": 1,
-                                                      "url": "https://e/p"}]}})
+ORDER_LINE = json.dumps(
+    {
+        "type": "track",
+        "userId": "u",
+        "event": "Order Completed",
+        "properties": {"products": [{"id": "p", "price": 1, "url": "https://e/p"}]},
+    }
+)
 
 
 def test_explain_on_a_missing_file_creates_nothing(tmp_path: Path) -> None:
@@ -134,8 +211,9 @@ async def test_explain_reads_memory_and_leaves_the_file_untouched(tmp_path: Path
     store = await SqliteStore.open(database)
     await store.apply([RememberEmail("u", "remembered@example.com")])
     await store.close()
-    before = {path.name: (path.read_bytes(), path.stat().st_mtime_ns)
-              for path in tmp_path.iterdir()}
+    before = {
+        path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in tmp_path.iterdir()
+    }
 
     result = run_explain(str(database), ORDER_LINE)
 
@@ -143,8 +221,7 @@ async def test_explain_reads_memory_and_leaves_the_file_untouched(tmp_path: Path
     [view] = json.loads(result.stdout)
     assert view["lookups"][0]["source"] == "memory"
     assert view["calls"][0]["params"]["email"] == "remembered@example.com"
-    after = {path.name: (path.read_bytes(), path.stat().st_mtime_ns)
-             for path in tmp_path.iterdir()}
+    after = {path.name: (path.read_bytes(), path.stat().st_mtime_ns) for path in tmp_path.iterdir()}
     assert after == before
 
 
@@ -153,8 +230,10 @@ async def test_explain_on_a_file_of_an_older_schema_does_not_migrate_it(tmp_path
 
     database = tmp_path / "old.db"
     db = sqlite3.connect(database)
-    db.execute("CREATE TABLE memory_email (user_key TEXT PRIMARY KEY, email TEXT NOT NULL, "
-               "updated_at REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE memory_email (user_key TEXT PRIMARY KEY, email TEXT NOT NULL, "
+        "updated_at REAL NOT NULL)"
+    )
     db.execute("INSERT INTO memory_email VALUES ('u', 'old@example.com', 0)")
     db.commit()
     db.close()
@@ -176,8 +255,9 @@ def test_explain_on_postgresql_never_creates_the_schema() -> None:
         result = run_explain(url, ORDER_LINE)
         assert result.returncode == 0, result.stderr
         with psycopg.connect(url) as conn:
-            tables = conn.execute("SELECT count(*) FROM pg_tables "
-                                  "WHERE schemaname = current_schema()").fetchone()
+            tables = conn.execute(
+                "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()"
+            ).fetchone()
         assert tables == (0,)
 
 
@@ -209,10 +289,18 @@ SESSION = [
     {"type": "identify", "userId": "ann", "traits": {"email": "ann@example.com", "plan": "free"}},
     {"type": "identify", "userId": "bob", "traits": {"plan": "trial"}},
     {"type": "identify", "userId": "ann", "traits": {"plan": "pro"}},
-    {"type": "track", "userId": "ann", "event": "Product Added",
-     "properties": {"product_id": "p1", "price": 2, "url": "https://shop/p1"}},
-    {"type": "track", "userId": "ann", "event": "Product Added",
-     "properties": {"product_id": "p2", "price": 3, "url": "https://shop/p2"}},
+    {
+        "type": "track",
+        "userId": "ann",
+        "event": "Product Added",
+        "properties": {"product_id": "p1", "price": 2, "url": "https://shop/p1"},
+    },
+    {
+        "type": "track",
+        "userId": "ann",
+        "event": "Product Added",
+        "properties": {"product_id": "p2", "price": 3, "url": "https://shop/p2"},
+    },
     {"type": "track", "userId": "ann", "event": "Signed Up"},
 ]
 
@@ -235,6 +323,7 @@ def test_explain_shows_which_events_would_share_a_call_in_a_backlog(tmp_path: Pa
 
 
 def test_explain_shows_no_grouping_with_coalescing_off(tmp_path: Path) -> None:
-    views = explain("\n".join(json.dumps(event) for event in SESSION), tmp_path,
-                    SAILBRIDGE_COALESCING="false")
+    views = explain(
+        "\n".join(json.dumps(event) for event in SESSION), tmp_path, SAILBRIDGE_COALESCING="false"
+    )
     assert not any("sentTogether" in view for view in views)

@@ -21,33 +21,67 @@ PRODUCT = {"product_id": "mug", "name": "Mug", "price": 12.99, "url": "https://s
 MIXED: list[dict[str, Any]] = [
     {"type": "identify", "anonymousId": "a-1", "traits": {"plan": "trial"}},
     {"type": "track", "anonymousId": "a-1", "event": "Viewed Pricing"},
-    {"type": "identify", "userId": "u-1", "anonymousId": "a-1",
-     "traits": {"email": "ada@example.com"}},
+    {
+        "type": "identify",
+        "userId": "u-1",
+        "anonymousId": "a-1",
+        "traits": {"email": "ada@example.com"},
+    },
     {"type": "track", "userId": "u-1", "event": "Product Added", "properties": PRODUCT},
-    {"type": "track", "userId": "u-1", "event": "Product Added",
-     "properties": {**PRODUCT, "quantity": 2}},
-    {"type": "track", "userId": "u-1", "event": "Product Removed",
-     "properties": {"product_id": "mug"}},
-    {"type": "track", "userId": "u-1", "event": "Order Completed",
-     "properties": {"order_id": "o-1", "shipping": 4, "products": [PRODUCT]}},
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Product Added",
+        "properties": {**PRODUCT, "quantity": 2},
+    },
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Product Removed",
+        "properties": {"product_id": "mug"},
+    },
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Order Completed",
+        "properties": {"order_id": "o-1", "shipping": 4, "products": [PRODUCT]},
+    },
     {"type": "page", "userId": "u-1", "context": {"page": {"url": "https://shop.example/"}}},
     {"type": "group", "userId": "u-1", "groupId": "g"},
-    {"type": "track", "userId": "u-1", "event": "Order Completed",
-     "properties": {"adjustments": [{"title": "Ship", "price": 5.99}], "products": [PRODUCT]}},
-    {"type": "track", "userId": "u-1", "event": "Signed Up",
-     "integrations": {"Sailthru": {"optoutValue": "all"}}},
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Order Completed",
+        "properties": {"adjustments": [{"title": "Ship", "price": 5.99}], "products": [PRODUCT]},
+    },
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Signed Up",
+        "integrations": {"Sailthru": {"optoutValue": "all"}},
+    },
     {"type": "identify", "userId": "u-1", "anonymousId": "a-1", "traits": {"name": "Ada"}},
     {"type": "track", "userId": "u-1", "event": "User Deleted"},
-    {"type": "track", "userId": "u-1", "event": "Product Added", "properties": PRODUCT,
-     "context": {"traits": {"email": "ada.again@example.com"}}},
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Product Added",
+        "properties": PRODUCT,
+        "context": {"traits": {"email": "ada.again@example.com"}},
+    },
 ]
 OUTCOMES = ["deliver"] * 8 + ["skip", "fail"] + ["deliver"] * 4
 
 
 def run(args: list[str], sandbox: SandboxHandle, database: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sailbridge", *args],
-                          env=sandbox_environment(sandbox, database), capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "sailbridge", *args],
+        env=sandbox_environment(sandbox, database),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 def planned_requests(views: list[dict[str, Any]], base: str) -> list[tuple[str, str, Any]]:
@@ -71,10 +105,13 @@ def planned_requests(views: list[dict[str, Any]], base: str) -> list[tuple[str, 
 
 
 def test_explain_plans_exactly_the_requests_delivery_makes(
-        sandbox: SandboxHandle, tmp_path: Path, database: str) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     # Timestamps given: one filled in at reading would differ between the two runs.
-    path = write_jsonl(tmp_path / "mixed.jsonl",
-                       [{**event, "timestamp": "2026-01-02T03:04:05.000Z"} for event in MIXED])
+    path = write_jsonl(
+        tmp_path / "mixed.jsonl",
+        [{**event, "timestamp": "2026-01-02T03:04:05.000Z"} for event in MIXED],
+    )
     explained = run(["explain", str(path)], sandbox, database)
     assert explained.returncode == 0, explained.stderr
     views = json.loads(explained.stdout)

@@ -26,12 +26,24 @@ from ..service.process import free_port
 EVENTS: list[dict[str, Any]] = [
     {"type": "identify", "userId": "u-1", "traits": {"email": "ada@example.com"}},
     {"type": "track", "userId": "u-1", "event": "Played Game", "properties": {"level": 3}},
-    {"type": "track", "userId": "u-1", "event": "Product Added",
-     "properties": {"product_id": "mug", "name": "Mug", "price": 12.99,
-                    "url": "https://shop.example/mug"}},
-    {"type": "track", "userId": "u-1", "event": "Order Completed",
-     "context": {"page": {"url": "https://shop.example/checkout"}},
-     "properties": {"order_id": "o-1", "products": [{"product_id": "mug", "price": 12.99}]}},
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Product Added",
+        "properties": {
+            "product_id": "mug",
+            "name": "Mug",
+            "price": 12.99,
+            "url": "https://shop.example/mug",
+        },
+    },
+    {
+        "type": "track",
+        "userId": "u-1",
+        "event": "Order Completed",
+        "context": {"page": {"url": "https://shop.example/checkout"}},
+        "properties": {"order_id": "o-1", "products": [{"product_id": "mug", "price": 12.99}]},
+    },
     {"type": "identify", "userId": "u-2", "traits": {"email": "bob@example.com"}},
     # The same event twice: two events, each delivered once per send.
     {"type": "track", "userId": "u-2", "event": "Clapped", "properties": {}},
@@ -49,23 +61,39 @@ def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
 
 
 def environment(sandbox: SandboxHandle, database: str, **extra: str) -> dict[str, str]:
-    return sandbox_environment(sandbox, database, SAILBRIDGE_RETRY_MAX_DELAY="0.3",
-                               SAILBRIDGE_LEASE_TIMEOUT="1", SAILBRIDGE_REQUEST_TIMEOUT="2",
-                               **extra)
+    return sandbox_environment(
+        sandbox,
+        database,
+        SAILBRIDGE_RETRY_MAX_DELAY="0.3",
+        SAILBRIDGE_LEASE_TIMEOUT="1",
+        SAILBRIDGE_REQUEST_TIMEOUT="2",
+        **extra,
+    )
 
 
-def send(path: Path, sandbox: SandboxHandle, database: str, *args: str,
-         **extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "sailbridge", "send", *args, str(path)],
-                          env=environment(sandbox, database, **extra), capture_output=True,
-                          text=True, timeout=120, check=False)
+def send(
+    path: Path, sandbox: SandboxHandle, database: str, *args: str, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "sailbridge", "send", *args, str(path)],
+        env=environment(sandbox, database, **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def start_send(path: Path, sandbox: SandboxHandle, database: str,
-               **extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "sailbridge", "send", str(path)],
-                            env=environment(sandbox, database, **extra),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def start_send(
+    path: Path, sandbox: SandboxHandle, database: str, **extra: str
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "sailbridge", "send", str(path)],
+        env=environment(sandbox, database, **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def unreachable() -> str:
@@ -75,15 +103,27 @@ def unreachable() -> str:
 
 def delivered_calls(sandbox: SandboxHandle) -> list[tuple[str, str]]:
     """What Sailthru accepted, as (route, JSON of the params): duplicates stay visible."""
-    return [(r["route"], json.dumps(r["params"], sort_keys=True)) for r in sandbox.requests()
-            if r["status"] == 200 and r["method"] != "GET"]
+    return [
+        (r["route"], json.dumps(r["params"], sort_keys=True))
+        for r in sandbox.requests()
+        if r["status"] == 200 and r["method"] != "GET"
+    ]
 
 
 def assert_each_event_delivered_once(sandbox: SandboxHandle) -> None:
     calls = delivered_calls(sandbox)
     routes = sorted(route for route, _ in calls)
-    assert routes == sorted(["POST /user", "POST /event", "POST /purchase", "POST /purchase",
-                             "POST /user", "POST /event", "POST /event"]), calls
+    assert routes == sorted(
+        [
+            "POST /user",
+            "POST /event",
+            "POST /purchase",
+            "POST /purchase",
+            "POST /user",
+            "POST /event",
+            "POST /event",
+        ]
+    ), calls
     profile = sandbox.user("u-1")
     assert profile is not None and len(profile["purchases"]) == 1
     assert [event["event"] for event in profile["events"]] == ["Played Game"]
@@ -100,11 +140,11 @@ def summary_of(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 @pytest.mark.parametrize("ids", [False, True], ids=["content-identity", "message-ids"])
 def test_wrong_secret_then_fixed_then_the_same_file_again_delivers_each_event_once(
-        sandbox: SandboxHandle, tmp_path: Path, database: str, ids: bool) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str, ids: bool
+) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", with_message_ids(EVENTS) if ids else EVENTS)
 
-    refused = send(path, sandbox, database, "--json",
-                   SAILBRIDGE_SAILTHRU_API_SECRET="wrong-secret")
+    refused = send(path, sandbox, database, "--json", SAILBRIDGE_SAILTHRU_API_SECRET="wrong-secret")
     assert refused.returncode == 1
     assert summary_of(refused)["waiting"] == len(EVENTS)
     assert "wrong-secret" not in refused.stdout + refused.stderr
@@ -125,7 +165,8 @@ def test_wrong_secret_then_fixed_then_the_same_file_again_delivers_each_event_on
 
 
 def test_an_overlapping_file_sends_only_its_new_events(
-        sandbox: SandboxHandle, tmp_path: Path, database: str) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     first = send(write_jsonl(tmp_path / "a.jsonl", EVENTS[:4]), sandbox, database)
     assert first.returncode == 0, first.stdout + first.stderr
 
@@ -137,7 +178,8 @@ def test_an_overlapping_file_sends_only_its_new_events(
 
 
 def test_force_sends_the_file_again_deliberately(
-        sandbox: SandboxHandle, tmp_path: Path, database: str) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", EVENTS[:4])
     assert send(path, sandbox, database).returncode == 0
 
@@ -149,7 +191,8 @@ def test_force_sends_the_file_again_deliberately(
 
 
 def test_after_a_kill_9_of_send_the_same_file_delivers_each_event_once(
-        sandbox: SandboxHandle, tmp_path: Path, database: str) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", EVENTS)
     running = start_send(path, sandbox, database, SAILBRIDGE_SAILTHRU_BASE_URL=unreachable())
     time.sleep(4)  # queued, and retrying against a Sailthru that does not answer
@@ -165,7 +208,8 @@ def test_after_a_kill_9_of_send_the_same_file_delivers_each_event_once(
 
 
 def test_ctrl_c_says_what_is_still_queued_and_how_to_finish(
-        sandbox: SandboxHandle, tmp_path: Path, database: str) -> None:
+    sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     path = write_jsonl(tmp_path / "e.jsonl", EVENTS)
     running = start_send(path, sandbox, database, SAILBRIDGE_SAILTHRU_BASE_URL=unreachable())
     time.sleep(4)

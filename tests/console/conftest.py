@@ -21,13 +21,22 @@ from sailbridge.sandbox.server import SandboxHandle
 from ..service.conftest import StartServe, serve_process  # noqa: F401 (fixture)
 from ..service.process import ADMIN_TOKEN, ServeProcess, free_port, service_env
 
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def chromium_path() -> str | None:
-    for candidate in (os.environ.get("SAILBRIDGE_TEST_CHROMIUM"), shutil.which("chromium"),
-                      "/usr/bin/chromium"):
+    for candidate in (
+        os.environ.get("SAILBRIDGE_TEST_CHROMIUM"),
+        shutil.which("chromium"),
+        "/usr/bin/chromium",
+    ):
         if candidate and Path(candidate).is_file():
             return candidate
     return None

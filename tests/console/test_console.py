@@ -17,7 +17,9 @@ from ..service.test_reliability import post_batch
 from .conftest import log_in
 
 WINBACK_CART = {
-    "type": "track", "userId": "console-user", "event": "Product Added",
+    "type": "track",
+    "userId": "console-user",
+    "event": "Product Added",
     "context": {"traits": {"email": "console@example.com"}},
     "properties": {"product_id": "mug", "price": 2, "url": "https://shop.example/mug"},
     "integrations": {"Sailthru": {"reminder_template": "winback", "reminder_time": "1 day"}},
@@ -35,14 +37,16 @@ def with_dead_event(serve_process: StartServe) -> ServeProcess:
 
 
 def test_the_console_does_not_exist_without_an_admin_token(
-        page: Page, serve_without_admin_token: ServeProcess) -> None:
+    page: Page, serve_without_admin_token: ServeProcess
+) -> None:
     for path in ("/console", "/console/", "/console/login", "/console/static/console.css"):
         response = page.goto(serve_without_admin_token.url + path)
         assert response is not None and response.status == 404, path
 
 
 def test_a_wrong_token_is_refused_and_the_right_one_logs_in(
-        page: Page, serve_process: StartServe) -> None:
+    page: Page, serve_process: StartServe
+) -> None:
     service = serve_process()
 
     log_in(page, service, token="not-the-admin-token")
@@ -58,7 +62,8 @@ def test_a_wrong_token_is_refused_and_the_right_one_logs_in(
 
 
 def test_a_dead_events_reason_is_shown_and_replaying_it_after_the_fix_delivers_it(
-        page: Page, sandbox: SandboxHandle, with_dead_event: ServeProcess) -> None:
+    page: Page, sandbox: SandboxHandle, with_dead_event: ServeProcess
+) -> None:
     service = with_dead_event
     log_in(page, service)
 
@@ -93,17 +98,22 @@ def test_a_dead_events_reason_is_shown_and_replaying_it_after_the_fix_delivers_i
     delivered.locator("a").first.click()
     expect(page.locator("h1 .state")).to_have_text("Delivered")
     expect(page.locator(".attempt")).to_have_count(2)
-    profile = requests.get(f"{sandbox.url}/_sandbox/users/console@example.com?key=email",
-                           timeout=5).json()
+    profile = requests.get(
+        f"{sandbox.url}/_sandbox/users/console@example.com?key=email", timeout=5
+    ).json()
     assert profile["cart"]["reminder_template"] == "winback"
 
 
-def test_an_events_history_shows_the_answer_to_a_get(
-        page: Page, serve_process: StartServe) -> None:
+def test_an_events_history_shows_the_answer_to_a_get(page: Page, serve_process: StartServe) -> None:
     service = serve_process()
-    order = {"type": "track", "userId": "nobody-known", "event": "Order Completed",
-             "properties": {"products": [{"product_id": "p", "price": 3,
-                                          "url": "https://shop.example/p"}]}}
+    order = {
+        "type": "track",
+        "userId": "nobody-known",
+        "event": "Order Completed",
+        "properties": {
+            "products": [{"product_id": "p", "price": 3, "url": "https://shop.example/p"}]
+        },
+    }
     post_batch(service.url, [order])
     service.wait_until_settled(1)
     log_in(page, service)
@@ -116,13 +126,16 @@ def test_an_events_history_shows_the_answer_to_a_get(
 
 
 def test_the_tester_shows_the_planned_call_and_can_send_it(
-        page: Page, sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    page: Page, sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     service = serve_process()
     log_in(page, service)
 
     page.click("text=Event tester")
-    page.fill("textarea[name=events]",
-              '{"type": "identify", "userId": "tester-1", "traits": {"email": "t1@example.com"}}')
+    page.fill(
+        "textarea[name=events]",
+        '{"type": "identify", "userId": "tester-1", "traits": {"email": "t1@example.com"}}',
+    )
     page.click("button[value=explain]")
     call = page.locator("#explained .call").first
     expect(call).to_contain_text("POST")
@@ -140,40 +153,54 @@ def test_the_tester_shows_the_planned_call_and_can_send_it(
 
 
 def test_posts_without_the_sessions_csrf_token_are_refused(
-        page: Page, context: BrowserContext, with_dead_event: ServeProcess) -> None:
+    page: Page, context: BrowserContext, with_dead_event: ServeProcess
+) -> None:
     service = with_dead_event
     log_in(page, service)
     [dead] = service.admin("/dlq")["dead"]
 
     forms: list[dict[str, str | float | bool]] = [
         {"action": "replay", "ids": str(dead["id"])},
-        {"action": "replay", "ids": str(dead["id"]), "csrf": "forged"}]
+        {"action": "replay", "ids": str(dead["id"]), "csrf": "forged"},
+    ]
     for form in forms:
         answer = context.request.post(service.url + "/console/dead/act", form=form)
         assert answer.status == 403, form
         assert "CSRF" in answer.text()
     assert service.admin("/status")["dead"] == 1  # nothing was replayed
 
-    anonymous = requests.post(service.url + "/console/dead/act", timeout=10,
-                              data={"action": "replay", "ids": str(dead["id"])})
+    anonymous = requests.post(
+        service.url + "/console/dead/act",
+        timeout=10,
+        data={"action": "replay", "ids": str(dead["id"])},
+    )
     assert anonymous.status_code == 401
     assert service.admin("/status")["dead"] == 1
 
 
 def test_every_page_loads_its_own_assets_without_a_script_or_policy_error(
-        page: Page, with_dead_event: ServeProcess) -> None:
+    page: Page, with_dead_event: ServeProcess
+) -> None:
     service = with_dead_event
     problems: list[str] = []
-    page.on("console", lambda message: problems.append(message.text)
-            if message.type == "error" else None)
+    page.on(
+        "console",
+        lambda message: problems.append(message.text) if message.type == "error" else None,
+    )
     page.on("pageerror", lambda error: problems.append(str(error)))
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     log_in(page, service)
 
-    for path in ("/console/", "/console/events", "/console/events?state=dead",
-                 "/console/dead", "/console/tester", "/console/timeline?user=console-user",
-                 "/console/events/1"):
+    for path in (
+        "/console/",
+        "/console/events",
+        "/console/events?state=dead",
+        "/console/dead",
+        "/console/tester",
+        "/console/timeline?user=console-user",
+        "/console/events/1",
+    ):
         response = page.goto(service.url + path)
         assert response is not None and response.status == 200, path
         assert response.headers["content-security-policy"].startswith("default-src 'self'")
@@ -188,15 +215,18 @@ def test_every_page_loads_its_own_assets_without_a_script_or_policy_error(
 
 
 def test_dead_events_chosen_by_reason_are_purged_after_confirmation(
-        page: Page, context: BrowserContext, with_dead_event: ServeProcess) -> None:
+    page: Page, context: BrowserContext, with_dead_event: ServeProcess
+) -> None:
     service = with_dead_event
     log_in(page, service)
     page.goto(service.url + "/console/dead")
     csrf = page.locator("input[name=csrf]").first.get_attribute("value")
     assert csrf
 
-    empty = context.request.post(service.url + "/console/dead/confirm", form={
-        "csrf": csrf, "action": "purge", "scope": "reason", "reason": " "})
+    empty = context.request.post(
+        service.url + "/console/dead/confirm",
+        form={"csrf": csrf, "action": "purge", "scope": "reason", "reason": " "},
+    )
     assert empty.status == 400 and "empty reason" in empty.text()
 
     page.fill("input[name=reason]", "Unknown template")
@@ -210,10 +240,21 @@ def test_dead_events_chosen_by_reason_are_purged_after_confirmation(
 
 
 def test_the_overview_says_when_a_backlog_drains_and_merged_events_link_each_other(
-        page: Page, serve_process: StartServe) -> None:
+    page: Page, serve_process: StartServe
+) -> None:
     ingest = serve_process("--ingest-only")
-    post_batch(ingest.url, [{"type": "identify", "userId": "merged", "messageId": f"mg-{n}",
-                             "traits": {f"trait_{n}": n}} for n in range(3)])
+    post_batch(
+        ingest.url,
+        [
+            {
+                "type": "identify",
+                "userId": "merged",
+                "messageId": f"mg-{n}",
+                "traits": {f"trait_{n}": n},
+            }
+            for n in range(3)
+        ],
+    )
     log_in(page, ingest)
     expect(page.locator(".facts")).to_contain_text("Drains in")
     row = page.locator("table.routes tr", has_text="POST /user")

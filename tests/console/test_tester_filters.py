@@ -29,7 +29,8 @@ fields = ["traits.phone"]
 
 
 def test_the_tester_shows_consent_and_filter_verdicts(
-        page: Page, sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path) -> None:
+    page: Page, sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path
+) -> None:
     config = tmp_path / "sailbridge.toml"
     config.write_text(CONFIG)
     service = serve_process("--config", str(config))
@@ -37,11 +38,18 @@ def test_the_tester_shows_consent_and_filter_verdicts(
     page.click("text=Event tester")
     granted = {"consent": {"categoryPreferences": {"Email": True}}}
     events = [
-        {"type": "identify", "userId": "t-1", "context": granted,
-         "traits": {"email": "t1@example.com", "phone": "+33 6"}},
+        {
+            "type": "identify",
+            "userId": "t-1",
+            "context": granted,
+            "traits": {"email": "t1@example.com", "phone": "+33 6"},
+        },
         {"type": "track", "userId": "t-1", "event": "product_viewed", "context": granted},
-        {"type": "identify", "userId": "t-2",
-         "context": {"consent": {"categoryPreferences": {"Email": False}}}},
+        {
+            "type": "identify",
+            "userId": "t-2",
+            "context": {"consent": {"categoryPreferences": {"Email": False}}},
+        },
     ]
     page.fill("textarea[name=events]", "\n".join(json.dumps(event) for event in events))
     page.click("button[value=explain]")

@@ -11,28 +11,36 @@ from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
 
 
-@pytest.mark.parametrize(("event_type", "name", "route"), [
-    ("identify", None, "POST /user"),
-    ("alias", None, "POST /user"),
-    ("track", "Order Completed", "POST /purchase"),
-    ("track", "product_added", "POST /purchase"),
-    ("track", "ProductRemoved", "POST /purchase"),
-    ("track", "User Deleted", "DELETE /user"),
-    ("track", "Subscribed", "POST /user"),
-    ("track", "Signed Up", "POST /event"),
-    ("track", None, "POST /event"),
-    ("page", None, PAGEVIEW_ROUTE),
-    ("screen", None, PAGEVIEW_ROUTE),
-    ("group", None, None),
-])
+@pytest.mark.parametrize(
+    ("event_type", "name", "route"),
+    [
+        ("identify", None, "POST /user"),
+        ("alias", None, "POST /user"),
+        ("track", "Order Completed", "POST /purchase"),
+        ("track", "product_added", "POST /purchase"),
+        ("track", "ProductRemoved", "POST /purchase"),
+        ("track", "User Deleted", "DELETE /user"),
+        ("track", "Subscribed", "POST /user"),
+        ("track", "Signed Up", "POST /event"),
+        ("track", None, "POST /event"),
+        ("page", None, PAGEVIEW_ROUTE),
+        ("screen", None, PAGEVIEW_ROUTE),
+        ("group", None, None),
+    ],
+)
 def test_each_event_is_counted_on_the_route_of_the_call_that_delivers_it(
-        event_type: str, name: str | None, route: str | None) -> None:
+    event_type: str, name: str | None, route: str | None
+) -> None:
     assert route_of(event_type, name) == route
 
 
 def test_calls_waiting_add_up_per_route_and_scale_a_sample_to_the_queue() -> None:
-    kinds = {("identify", None): 30, ("track", "Product Added"): 10,
-             ("track", "Order Completed"): 5, ("group", None): 7}
+    kinds = {
+        ("identify", None): 30,
+        ("track", "Product Added"): 10,
+        ("track", "Order Completed"): 5,
+        ("group", None): 7,
+    }
     assert calls_waiting(kinds) == {"POST /purchase": 15, "POST /user": 30}
     assert calls_waiting(kinds, scale=10.0) == {"POST /purchase": 150, "POST /user": 300}
 
@@ -65,8 +73,7 @@ def test_an_empty_queue_drains_in_no_time() -> None:
 
 
 @given(st.dictionaries(st.sampled_from(sorted(DEFAULT_RATE_LIMITS)), st.integers(0, 10**7)))
-def test_the_total_is_the_sum_of_every_routes_calls_over_its_limit(waiting: dict[str, int]
-                                                                   ) -> None:
+def test_the_total_is_the_sum_of_every_routes_calls_over_its_limit(waiting: dict[str, int]) -> None:
     estimate = estimate_drain(waiting, DEFAULT_RATE_LIMITS)
     expected = sum(calls / DEFAULT_RATE_LIMITS[route] for route, calls in waiting.items())
     assert estimate.total_seconds == pytest.approx(expected)

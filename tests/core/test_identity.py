@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from sailbridge.identity import content_digest, send_identities
 
-ORDER = {"type": "track", "userId": "u", "event": "Order Completed",
-         "properties": {"order_id": "o-1", "total": 5}}
+ORDER = {
+    "type": "track",
+    "userId": "u",
+    "event": "Order Completed",
+    "properties": {"order_id": "o-1", "total": 5},
+}
 
 
 def test_an_event_with_a_message_id_is_identified_by_it() -> None:
@@ -18,8 +22,12 @@ def test_an_event_without_one_is_identified_by_its_content() -> None:
 
 
 def test_key_order_and_whitespace_do_not_change_the_identity() -> None:
-    reordered = {"properties": {"total": 5, "order_id": "o-1"}, "event": "Order Completed",
-                 "userId": "u", "type": "track"}
+    reordered = {
+        "properties": {"total": 5, "order_id": "o-1"},
+        "event": "Order Completed",
+        "userId": "u",
+        "type": "track",
+    }
     assert send_identities([(reordered, None)]) == send_identities([(ORDER, None)])
 
 

@@ -4,8 +4,10 @@ from sailbridge.inputs import read_events
 
 
 def test_json_lines_keep_good_events_beside_a_bad_line() -> None:
-    text = ('{"type":"identify","userId":"a"}\nnot json\n\n'
-            '{"type":"track","userId":"b","event":"Signed Up"}\n')
+    text = (
+        '{"type":"identify","userId":"a"}\nnot json\n\n'
+        '{"type":"track","userId":"b","event":"Signed Up"}\n'
+    )
     entries = read_events(text)
     assert [e.position for e in entries] == ["line 1", "line 2", "line 4"]
     assert entries[0].event is not None and entries[0].event.user_id == "a"
@@ -21,9 +23,11 @@ def test_json_array_entries_are_numbered_items() -> None:
 
 
 def test_segment_batch_context_and_integrations_merge_under_each_event() -> None:
-    text = ('{"batch": [{"type":"identify","userId":"a","context":{"ip":"1.2.3.4"}}],'
-            ' "context": {"library": {"name": "x"}, "ip": "0.0.0.0"},'
-            ' "integrations": {"Sailthru": false}}')
+    text = (
+        '{"batch": [{"type":"identify","userId":"a","context":{"ip":"1.2.3.4"}}],'
+        ' "context": {"library": {"name": "x"}, "ip": "0.0.0.0"},'
+        ' "integrations": {"Sailthru": false}}'
+    )
     [entry] = read_events(text)
     assert entry.event is not None
     assert entry.event.context == {"library": {"name": "x"}, "ip": "1.2.3.4"}

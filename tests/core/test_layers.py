@@ -19,8 +19,19 @@ PACKAGE = Path(sailbridge.__file__).parent
 
 LAYERS: list[set[str]] = [
     # Foundations: plain values and helpers with no view of the product.
-    {"sailbridge", "clock", "events", "flatten", "redact", "logs", "render", "identity", "futures",
-     "examples", "supervise"},
+    {
+        "sailbridge",
+        "clock",
+        "events",
+        "flatten",
+        "redact",
+        "logs",
+        "render",
+        "identity",
+        "futures",
+        "examples",
+        "supervise",
+    },
     # Sailthru's vocabulary and its HTTP client; the sandbox imitates it from outside.
     {"sailthru"},
     {"sandbox"},
@@ -46,8 +57,18 @@ LAYERS: list[set[str]] = [
 ]
 LAYER = {unit: level for level, units in enumerate(LAYERS) for unit in units}
 
-NO_IO = {"aiohttp", "psycopg", "psycopg_pool", "sqlite3", "socket", "starlette", "uvicorn",
-         "httpx", "requests", "urllib.request"}
+NO_IO = {
+    "aiohttp",
+    "psycopg",
+    "psycopg_pool",
+    "sqlite3",
+    "socket",
+    "starlette",
+    "uvicorn",
+    "httpx",
+    "requests",
+    "urllib.request",
+}
 """Libraries that do I/O, which the pure mapping must never import."""
 
 
@@ -93,8 +114,11 @@ def test_every_unit_has_a_layer() -> None:
 
 
 def test_no_import_runs_up_a_layer() -> None:
-    upward = sorted(f"{source} imports {target}" for source, target in edges()
-                    if LAYER[unit_of(target)] > LAYER[unit_of(source)])
+    upward = sorted(
+        f"{source} imports {target}"
+        for source, target in edges()
+        if LAYER[unit_of(target)] > LAYER[unit_of(source)]
+    )
     assert upward == []
 
 
@@ -120,10 +144,11 @@ def test_the_mapping_imports_nothing_that_does_io() -> None:
             if any(target == lib or target.startswith(lib + ".") for lib in NO_IO):
                 found.add(f"{module_name(path)} imports {target}")
             if target.startswith("sailbridge.sailthru.") and target not in {
-                    "sailbridge.sailthru.calls", "sailbridge.sailthru.times"}:
+                "sailbridge.sailthru.calls",
+                "sailbridge.sailthru.times",
+            }:
                 found.add(f"{module_name(path)} imports {target}")
     assert sorted(found) == []
-
 
 
 def test_only_the_store_imports_a_database_driver() -> None:

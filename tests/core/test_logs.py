@@ -35,7 +35,8 @@ def test_off_a_terminal_each_record_is_one_json_line_led_by_time_level_event() -
     get_logger("sailbridge.test").warning("event dead", job_id=3, reason="Unknown template")
     # a standard-library logger, as uvicorn's are (with uvicorn's coloured duplicate)
     logging.getLogger("sailbridge.test.stdlib").info(
-        "Started %s", "server", extra={"color_message": "\x1b[36mStarted\x1b[0m"})
+        "Started %s", "server", extra={"color_message": "\x1b[36mStarted\x1b[0m"}
+    )
     get_logger("sailbridge.test").debug("not shown at info")
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
     assert list(first)[:4] == ["timestamp", "level", "logger", "event"]
@@ -67,7 +68,8 @@ def test_on_a_terminal_lines_are_for_people() -> None:
 
 
 def test_identical_errors_in_a_burst_are_written_once_then_with_a_count(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     stream = io.StringIO()
     configure_logging("info", stream=stream)
     clock = [1000.0]
@@ -78,22 +80,29 @@ def test_identical_errors_in_a_burst_are_written_once_then_with_a_count(
             raise OSError(24, "Too many open files")
         except OSError:
             stdlib.exception("Exception in ASGI application")
-        get_logger("sailbridge.worker").warning("store unavailable", doing="claiming jobs",
-                                                error="OperationalError: server closed")
+        get_logger("sailbridge.worker").warning(
+            "store unavailable", doing="claiming jobs", error="OperationalError: server closed"
+        )
         logging.getLogger("sailbridge.worker").info("not held back: info")
         get_logger("sailbridge.worker").warning("delivery paused", reason="not held back")
-    get_logger("sailbridge.worker").warning("store unavailable", doing="reading the pause",
-                                            error="OperationalError: server closed")
+    get_logger("sailbridge.worker").warning(
+        "store unavailable", doing="reading the pause", error="OperationalError: server closed"
+    )
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
-    assert [line["event"] for line in lines if line["event"] not in (
-        "not held back: info", "delivery paused")] == [
-        "Exception in ASGI application", "store unavailable", "store unavailable"]
+    assert [
+        line["event"]
+        for line in lines
+        if line["event"] not in ("not held back: info", "delivery paused")
+    ] == ["Exception in ASGI application", "store unavailable", "store unavailable"]
     assert sum(line["level"] == "info" for line in lines) == 500
     assert sum(line["event"] == "delivery paused" for line in lines) == 500
     clock[0] += 11  # the window has passed: the next one is written, with the count
     stdlib.error("Exception in ASGI application", exc_info=OSError(24, "Too many open files"))
-    get_logger("sailbridge.worker").warning("store unavailable", doing="claiming jobs",
-                                            error="OperationalError: server closed")
+    get_logger("sailbridge.worker").warning(
+        "store unavailable", doing="claiming jobs", error="OperationalError: server closed"
+    )
     last = [json.loads(line) for line in stream.getvalue().splitlines()][-2:]
     assert [(line["event"], line["repeated"]) for line in last] == [
-        ("Exception in ASGI application", 499), ("store unavailable", 499)]
+        ("Exception in ASGI application", 499),
+        ("store unavailable", 499),
+    ]

@@ -35,22 +35,22 @@ TRUTH_TABLE = [
 
 @pytest.mark.parametrize(("ids", "reason", "everything", "exclusive", "refusal"), TRUTH_TABLE)
 def test_every_combination_of_what_a_replay_names(
-        ids: bool, reason: bool, everything: bool, exclusive: bool,
-        refusal: ReplayRefusal | None) -> None:
+    ids: bool, reason: bool, everything: bool, exclusive: bool, refusal: ReplayRefusal | None
+) -> None:
     named_ids = [3, 5] if ids else None
     named_reason = "Unknown template" if reason else None
-    assert replay_refusal(named_ids, named_reason, everything,
-                          ids_exclusive=exclusive) is refusal
+    assert replay_refusal(named_ids, named_reason, everything, ids_exclusive=exclusive) is refusal
 
 
 def test_the_truth_table_is_exhaustive() -> None:
-    assert len({row[:4] for row in TRUTH_TABLE}) == 2 ** 4
+    assert len({row[:4] for row in TRUTH_TABLE}) == 2**4
 
 
 @pytest.mark.parametrize("no_ids", [None, [], ()])
 @pytest.mark.parametrize("exclusive", [False, True])
 def test_no_ids_and_an_empty_list_both_name_nothing(
-        no_ids: Sequence[int] | None, exclusive: bool) -> None:
+    no_ids: Sequence[int] | None, exclusive: bool
+) -> None:
     assert replay_refusal(no_ids, None, False, ids_exclusive=exclusive) is NOTHING
     assert replay_refusal(no_ids, None, True, ids_exclusive=exclusive) is None
 

@@ -21,7 +21,8 @@ def test_the_backoff_doubles_up_to_its_most() -> None:
 
 
 async def test_a_failing_task_is_restarted_logged_and_counted(
-        caplog: pytest.LogCaptureFixture) -> None:
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     runs = []
 
     async def flaky() -> None:
@@ -34,10 +35,15 @@ async def test_a_failing_task_is_restarted_logged_and_counted(
         await asyncio.wait_for(supervised("test flaky", flaky, Backoff(first=0.01)), 5)
     assert len(runs) == 3  # the third run returned: done
     assert RESTARTS["test flaky"] - before == 2
-    failures = [record for record in caplog.records
-                if record.getMessage() == "background task failed; restarting"]
+    failures = [
+        record
+        for record in caplog.records
+        if record.getMessage() == "background task failed; restarting"
+    ]
     assert [record.error for record in failures] == [  # type: ignore[attr-defined]
-        "ConnectionError: lost the store (1)", "ConnectionError: lost the store (2)"]
+        "ConnectionError: lost the store (1)",
+        "ConnectionError: lost the store (2)",
+    ]
     assert all(record.task == "test flaky" for record in failures)  # type: ignore[attr-defined]
 
 

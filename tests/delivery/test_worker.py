@@ -24,7 +24,7 @@ from sailbridge.delivery.executor import Outcome
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import RateLimitedSender
-from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig
+from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig, single_account
 from sailbridge.events import event_from_dict
 from sailbridge.mapping import ordering_keys
 from sailbridge.mapping.options import MappingOptions
@@ -55,10 +55,22 @@ class HighestDraw(random.Random):
         return b
 
 
-POLICY = RetryPolicy(min_delay=0.2, max_delay=1.0, window=0.5, rate_limit_resends=2,
-                     max_rate_limit_block=BLOCK, rng=HighestDraw())
-CONFIG = WorkerConfig(concurrency=4, lease=5.0, idle_poll=0.01, max_idle_poll=0.05,
-                      pause_probe_interval=0.2, drain_timeout=5.0)
+POLICY = RetryPolicy(
+    min_delay=0.2,
+    max_delay=1.0,
+    window=0.5,
+    rate_limit_resends=2,
+    max_rate_limit_block=BLOCK,
+    rng=HighestDraw(),
+)
+CONFIG = WorkerConfig(
+    concurrency=4,
+    lease=5.0,
+    idle_poll=0.01,
+    max_idle_poll=0.05,
+    pause_probe_interval=0.2,
+    drain_timeout=5.0,
+)
 
 
 @dataclass
@@ -104,33 +116,52 @@ class Rig:
     default_limiter: RateLimiter
     seen: Seen = field(default_factory=Seen)
 
-    def sender(self, secret: str | None = None,
-               limiter: RateLimiter | None = None) -> RateLimitedSender:
+    def sender(
+        self, secret: str | None = None, limiter: RateLimiter | None = None
+    ) -> RateLimitedSender:
         client = SailthruClient(
-            self.session, api_key=self.sandbox.config.api_key,
-            api_secret=secret or self.sandbox.config.api_secret, base_url=self.sandbox.url,
-            pageview_base_url=self.sandbox.url, customer_id=self.sandbox.config.customer_id,
-            timeout=5.0)
-        return RateLimitedSender(client, limiter or self.default_limiter,
-                                 POLICY.rate_limit_resends)
+            self.session,
+            api_key=self.sandbox.config.api_key,
+            api_secret=secret or self.sandbox.config.api_secret,
+            base_url=self.sandbox.url,
+            pageview_base_url=self.sandbox.url,
+            customer_id=self.sandbox.config.customer_id,
+            timeout=5.0,
+        )
+        return RateLimitedSender(client, limiter or self.default_limiter, POLICY.rate_limit_resends)
 
     async def limiter(self, max_block: float = POLICY.max_rate_limit_block) -> RateLimiter:
         """The limiter the service would pick for this store (shared on PostgreSQL)."""
         return await self.resources.enter_async_context(
-            rate_limiter(self.database, DEFAULT_RATE_LIMITS, max_block=max_block))
+            rate_limiter(self.database, DEFAULT_RATE_LIMITS, max_block=max_block)
+        )
 
     def worker(self, sender: RateLimitedSender, policy: RetryPolicy = POLICY) -> Worker:
-        return Worker(self.store, sender, MappingOptions(), policy, cart_ttl=600,
-                      config=CONFIG, observer=self.seen)
+        return Worker(
+            self.store,
+            single_account(sender, MappingOptions()),
+            policy,
+            cart_ttl=600,
+            config=CONFIG,
+            observer=self.seen,
+        )
 
     async def enqueue(self, *raws: dict[str, Any]) -> list[int]:
         now = time.time()
         jobs = []
         for raw in raws:
             event = event_from_dict(raw)
-            jobs.append(NewJob(write_key="wk", message_id=event.message_id, event=raw,
-                               event_type=event.type, user_key=event.user_key or "",
-                               ordering_keys=ordering_keys(event), received_at=now))
+            jobs.append(
+                NewJob(
+                    write_key="wk",
+                    message_id=event.message_id,
+                    event=raw,
+                    event_type=event.type,
+                    user_key=event.user_key or "",
+                    ordering_keys=ordering_keys(event),
+                    received_at=now,
+                )
+            )
         result = await self.store.enqueue(jobs, [], 0.0, now)
         return list(result.job_ids)
 
@@ -144,7 +175,8 @@ class Rig:
 async def rig(sandbox: SandboxHandle, database: str, store: Store) -> AsyncIterator[Rig]:
     async with aiohttp.ClientSession() as session, contextlib.AsyncExitStack() as resources:
         limiter = await resources.enter_async_context(
-            rate_limiter(database, DEFAULT_RATE_LIMITS, max_block=POLICY.max_rate_limit_block))
+            rate_limiter(database, DEFAULT_RATE_LIMITS, max_block=POLICY.max_rate_limit_block)
+        )
         yield Rig(sandbox, database, store, session, resources, limiter)
 
 
@@ -163,13 +195,18 @@ async def running(worker: Worker, until: Callable[[], Any], timeout: float = 10.
 
 
 def identify(user: str, email: str | None = None) -> dict[str, Any]:
-    return {"type": "identify", "userId": user, "messageId": f"m-{user}",
-            "traits": {"email": email or f"{user}@example.com"}}
+    return {
+        "type": "identify",
+        "userId": user,
+        "messageId": f"m-{user}",
+        "traits": {"email": email or f"{user}@example.com"},
+    }
 
 
 def finished(rig: Rig, job_id: int) -> Callable[[], Any]:
     async def check() -> bool:
         return (await rig.job(job_id)).state in FINAL_STATES
+
     return check
 
 
@@ -195,8 +232,9 @@ async def test_a_delivered_event_finishes_with_one_recorded_attempt(rig: Rig) ->
 
 
 async def test_a_skipped_event_finishes_skipped_with_the_reason(rig: Rig) -> None:
-    [job_id] = await rig.enqueue({"type": "group", "userId": "ann", "groupId": "g1",
-                                  "messageId": "m-group"})
+    [job_id] = await rig.enqueue(
+        {"type": "group", "userId": "ann", "groupId": "g1", "messageId": "m-group"}
+    )
     await running(rig.worker(rig.sender()), finished(rig, job_id))
 
     job = await rig.job(job_id)
@@ -218,10 +256,22 @@ async def test_a_permanent_error_is_dead_at_once_with_sailthrus_answer(rig: Rig)
 
 async def test_a_stored_event_that_no_longer_reads_is_dead_with_the_reason(rig: Rig) -> None:
     now = time.time()
-    result = await rig.store.enqueue([NewJob(
-        write_key="wk", message_id="m-old", event={"type": "screenview", "userId": "ann"},
-        event_type="screenview", user_key="ann", ordering_keys=("ann",), received_at=now)],
-        [], 0.0, now)
+    result = await rig.store.enqueue(
+        [
+            NewJob(
+                write_key="wk",
+                message_id="m-old",
+                event={"type": "screenview", "userId": "ann"},
+                event_type="screenview",
+                user_key="ann",
+                ordering_keys=("ann",),
+                received_at=now,
+            )
+        ],
+        [],
+        0.0,
+        now,
+    )
     [job_id] = result.job_ids
     await running(rig.worker(rig.sender()), finished(rig, job_id))
 
@@ -234,8 +284,7 @@ async def test_a_stored_event_that_no_longer_reads_is_dead_with_the_reason(rig: 
 # ---------------------------------------------------------------- retry, then dead
 
 
-async def test_a_retryable_error_is_retried_then_dead_when_the_window_is_spent(
-        rig: Rig) -> None:
+async def test_a_retryable_error_is_retried_then_dead_when_the_window_is_spent(rig: Rig) -> None:
     rig.sandbox.configure(fail_rate=1.0)
     [job_id] = await rig.enqueue(identify("ann"))
     # First failure: back off 1 s, inside the 1.9 s window (if the call took under
@@ -291,8 +340,7 @@ async def test_refused_credentials_pause_then_the_right_ones_resume(rig: Rig) ->
 # ---------------------------------------------------------------- 429s
 
 
-async def test_an_exhausted_429_budget_releases_the_job_without_counting_it(
-        rig: Rig) -> None:
+async def test_an_exhausted_429_budget_releases_the_job_without_counting_it(rig: Rig) -> None:
     far_reset(rig.sandbox)
     rig.sandbox.configure(rate_limits={"POST /user": 0}, rate_limit_window=FAR_WINDOW)
     [job_id] = await rig.enqueue(identify("ann"))
@@ -306,7 +354,11 @@ async def test_an_exhausted_429_budget_releases_the_job_without_counting_it(
     job = await rig.job(job_id)
     assert rig.seen.results == [(job_id, Result.RELEASED)]
     assert (job.state, job.attempts, job.first_attempt_at, job.history) == (
-        JobState.PENDING, 0, None, [])
+        JobState.PENDING,
+        0,
+        None,
+        [],
+    )
     # Sent once and resent twice, each after a block capped at 0.3 s, though every
     # 429 said the window resets months from now; the job waits out one more block.
     throttled = [r for r in rig.sandbox.requests() if r["status"] == 429]
@@ -322,8 +374,7 @@ async def test_an_exhausted_429_budget_releases_the_job_without_counting_it(
     assert [a.outcome for a in job.history] == [Result.DELIVERED]
 
 
-async def test_nothing_remaining_with_a_reset_far_ahead_holds_the_route_one_block(
-        rig: Rig) -> None:
+async def test_nothing_remaining_with_a_reset_far_ahead_holds_the_route_one_block(rig: Rig) -> None:
     far_reset(rig.sandbox)
     rig.sandbox.configure(rate_limits={"POST /user": 1}, rate_limit_window=FAR_WINDOW)
     limiter = await rig.limiter(max_block=2.0)  # long enough to outlast restarting the worker

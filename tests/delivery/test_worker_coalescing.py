@@ -17,7 +17,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sailbridge.delivery.worker import Worker
+from sailbridge.delivery.worker import Worker, single_account
 from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.store.base import FINAL_STATES, JobState, NewJob, Result
@@ -36,10 +36,15 @@ REMINDING = MappingOptions(reminder_template="abandoned cart", reminder_time="60
 COALESCING = dataclasses.replace(CONFIG, group_size=MAX_MEMBERS)
 
 
-def worker(rig: Rig, *, coalescing: bool = True,
-           options: MappingOptions = REMINDING) -> Worker:
-    return Worker(rig.store, rig.sender(), options, POLICY, cart_ttl=600,
-                  config=COALESCING if coalescing else CONFIG, observer=rig.seen)
+def worker(rig: Rig, *, coalescing: bool = True, options: MappingOptions = REMINDING) -> Worker:
+    return Worker(
+        rig.store,
+        single_account(rig.sender(), options),
+        POLICY,
+        cart_ttl=600,
+        config=COALESCING if coalescing else CONFIG,
+        observer=rig.seen,
+    )
 
 
 def identify(user: str, traits: dict[str, Any], n: int) -> dict[str, Any]:
@@ -47,16 +52,26 @@ def identify(user: str, traits: dict[str, Any], n: int) -> dict[str, Any]:
 
 
 def cart(user: str, name: str, product: str, n: int) -> dict[str, Any]:
-    return {"type": "track", "event": name, "userId": user, "messageId": f"{user}-{n}",
-            "context": {"traits": {"email": f"{user}@example.com"}},
-            "properties": {"product_id": product, "price": 3.5, "quantity": 1,
-                           "url": f"https://shop.example/{product}"}}
+    return {
+        "type": "track",
+        "event": name,
+        "userId": user,
+        "messageId": f"{user}-{n}",
+        "context": {"traits": {"email": f"{user}@example.com"}},
+        "properties": {
+            "product_id": product,
+            "price": 3.5,
+            "quantity": 1,
+            "url": f"https://shop.example/{product}",
+        },
+    }
 
 
 def all_finished(rig: Rig, job_ids: list[int]) -> Any:
     async def check() -> bool:
         states = [(await rig.job(job_id)).state for job_id in job_ids]
         return all(state in FINAL_STATES for state in states)
+
     return check
 
 
@@ -64,11 +79,12 @@ def routes(rig: Rig) -> list[str]:
     return [entry["route"] for entry in rig.sandbox.requests()]
 
 
-async def test_queued_profile_updates_ride_in_one_post_each_keeping_its_record(
-        rig: Rig) -> None:
-    ids = await rig.enqueue(identify("ann", {"email": "ann@example.com", "plan": "free"}, 1),
-                            identify("ann", {"plan": "pro"}, 2),
-                            identify("ann", {"city": "Oslo"}, 3))
+async def test_queued_profile_updates_ride_in_one_post_each_keeping_its_record(rig: Rig) -> None:
+    ids = await rig.enqueue(
+        identify("ann", {"email": "ann@example.com", "plan": "free"}, 1),
+        identify("ann", {"plan": "pro"}, 2),
+        identify("ann", {"city": "Oslo"}, 3),
+    )
     await running(worker(rig), all_finished(rig, ids))
 
     assert routes(rig) == ["POST /user"]
@@ -85,10 +101,12 @@ async def test_queued_profile_updates_ride_in_one_post_each_keeping_its_record(
 
 
 async def test_queued_cart_changes_post_the_final_cart_once(rig: Rig) -> None:
-    ids = await rig.enqueue(cart("bob", "Product Added", "p1", 1),
-                            cart("bob", "Product Added", "p2", 2),
-                            cart("bob", "Product Removed", "p1", 3),
-                            cart("bob", "Product Added", "p3", 4))
+    ids = await rig.enqueue(
+        cart("bob", "Product Added", "p1", 1),
+        cart("bob", "Product Added", "p2", 2),
+        cart("bob", "Product Removed", "p1", 3),
+        cart("bob", "Product Added", "p3", 4),
+    )
     await running(worker(rig), all_finished(rig, ids))
 
     assert routes(rig).count("POST /purchase") == 1
@@ -107,10 +125,10 @@ async def test_without_coalescing_each_event_is_its_own_call(rig: Rig) -> None:
     assert [(await rig.job(job_id)).history[0].message for job_id in ids] == [None, None]
 
 
-async def test_a_refused_merged_call_falls_back_so_the_refusal_lands_on_its_event(
-        rig: Rig) -> None:
-    bad, good = await rig.enqueue(identify("dee", {"email": "dee-at-example"}, 1),
-                                  identify("dee", {"plan": "pro"}, 2))
+async def test_a_refused_merged_call_falls_back_so_the_refusal_lands_on_its_event(rig: Rig) -> None:
+    bad, good = await rig.enqueue(
+        identify("dee", {"email": "dee-at-example"}, 1), identify("dee", {"plan": "pro"}, 2)
+    )
     await running(worker(rig), all_finished(rig, [bad, good]))
 
     refused, delivered = await rig.job(bad), await rig.job(good)
@@ -122,18 +140,17 @@ async def test_a_refused_merged_call_falls_back_so_the_refusal_lands_on_its_even
 
 
 async def test_a_failure_that_is_no_ones_retries_the_first_event_and_holds_the_rest(
-        rig: Rig) -> None:
+    rig: Rig,
+) -> None:
     rig.sandbox.configure(fail_rate=1.0)
-    first, second = await rig.enqueue(identify("eve", {"a": 1}, 1),
-                                      identify("eve", {"b": 2}, 2))
+    first, second = await rig.enqueue(identify("eve", {"a": 1}, 1), identify("eve", {"b": 2}, 2))
 
     async def retried() -> bool:
         return (await rig.job(first)).attempts == 1
 
     await running(worker(rig), retried)
     head, follower = await rig.job(first), await rig.job(second)
-    assert (head.state, [a.outcome for a in head.history]) == (JobState.PENDING,
-                                                               [Result.RETRY])
+    assert (head.state, [a.outcome for a in head.history]) == (JobState.PENDING, [Result.RETRY])
     assert (follower.state, follower.attempts, follower.history) == (JobState.PENDING, 0, [])
 
     rig.sandbox.configure(fail_rate=0.0)
@@ -146,9 +163,12 @@ async def test_a_failure_that_is_no_ones_retries_the_first_event_and_holds_the_r
 
 async def test_barriers_go_alone_in_line_order(rig: Rig) -> None:
     ids = await rig.enqueue(
-        identify("fay", {"a": 1}, 1), identify("fay", {"b": 1}, 2),
+        identify("fay", {"a": 1}, 1),
+        identify("fay", {"b": 1}, 2),
         {"type": "track", "event": "Signed Up", "userId": "fay", "messageId": "fay-3"},
-        identify("fay", {"c": 1}, 4), identify("fay", {"d": 1}, 5))
+        identify("fay", {"c": 1}, 4),
+        identify("fay", {"d": 1}, 5),
+    )
     await running(worker(rig), all_finished(rig, ids))
 
     assert routes(rig) == ["POST /user", "POST /event", "POST /user"]
@@ -165,8 +185,9 @@ def session(draw: st.DrawFn) -> list[dict[str, Any]]:
     events = []
     for n in range(draw(st.integers(1, 14))):
         user = draw(st.sampled_from(USERS))
-        kind = draw(st.sampled_from(["identify", "Product Added", "Product Added",
-                                     "Product Removed"]))
+        kind = draw(
+            st.sampled_from(["identify", "Product Added", "Product Added", "Product Removed"])
+        )
         if kind == "identify":
             traits = {draw(st.sampled_from("abc")): draw(st.integers(0, 9))}
             if draw(st.booleans()):
@@ -182,20 +203,25 @@ def final_state(rig: Rig) -> list[dict[str, Any]]:
     state = []
     for profile in rig.sandbox.state()["profiles"]:
         cart_now = profile["cart"] or {}
-        state.append({
-            "keys": {name: value for name, value in profile["keys"].items() if name != "sid"},
-            "vars": profile["vars"], "lists": sorted(profile["lists"]),
-            "optout": profile["optout_email"],
-            "cart": sorted((item["id"], item["qty"]) for item in cart_now.get("items", [])),
-            "reminder": cart_now.get("reminder_template")})
+        state.append(
+            {
+                "keys": {name: value for name, value in profile["keys"].items() if name != "sid"},
+                "vars": profile["vars"],
+                "lists": sorted(profile["lists"]),
+                "optout": profile["optout_email"],
+                "cart": sorted((item["id"], item["qty"]) for item in cart_now.get("items", [])),
+                "reminder": cart_now.get("reminder_template"),
+            }
+        )
     return sorted(state, key=lambda p: (str(p["keys"].get("extid")), str(p["keys"].get("email"))))
 
 
 RUNS = itertools.count()
 
 
-async def deliver_all(rig: Rig, events: list[dict[str, Any]], *, coalescing: bool
-                      ) -> tuple[list[dict[str, Any]], list[JobState]]:
+async def deliver_all(
+    rig: Rig, events: list[dict[str, Any]], *, coalescing: bool
+) -> tuple[list[dict[str, Any]], list[JobState]]:
     """Deliver ``events`` from a clean sandbox, under user ids of their own (the store,
     and its memory, lives across hypothesis's examples); the state read back is
     spelled with the original ids."""
@@ -211,11 +237,13 @@ async def deliver_all(rig: Rig, events: list[dict[str, Any]], *, coalescing: boo
     return state, [(await rig.job(job_id)).state for job_id in ids]
 
 
-@settings(max_examples=20, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(events=session())
 async def test_coalesced_delivery_leaves_the_profiles_and_carts_of_one_by_one(
-        rig: Rig, events: list[dict[str, Any]]) -> None:
+    rig: Rig, events: list[dict[str, Any]]
+) -> None:
     alone = await deliver_all(rig, events, coalescing=False)
     merged = await deliver_all(rig, events, coalescing=True)
     assert merged == alone
@@ -223,15 +251,28 @@ async def test_coalesced_delivery_leaves_the_profiles_and_carts_of_one_by_one(
 
 async def test_an_event_that_no_longer_reads_goes_alone_between_runs(rig: Rig) -> None:
     now = time.time()
-    jobs = [NewJob(write_key="wk", message_id=f"gus-{n}", event=raw, event_type=raw["type"],
-                   user_key="gus", ordering_keys=("gus",), received_at=now)
-            for n, raw in enumerate([identify("gus", {"a": 1}, 1), identify("gus", {"b": 1}, 2),
-                                     {"type": "screenview", "userId": "gus"},
-                                     identify("gus", {"c": 1}, 4)])]
+    jobs = [
+        NewJob(
+            write_key="wk",
+            message_id=f"gus-{n}",
+            event=raw,
+            event_type=raw["type"],
+            user_key="gus",
+            ordering_keys=("gus",),
+            received_at=now,
+        )
+        for n, raw in enumerate(
+            [
+                identify("gus", {"a": 1}, 1),
+                identify("gus", {"b": 1}, 2),
+                {"type": "screenview", "userId": "gus"},
+                identify("gus", {"c": 1}, 4),
+            ]
+        )
+    ]
     ids = list((await rig.store.enqueue(jobs, [], 0.0, now)).job_ids)
     await running(worker(rig), all_finished(rig, ids))
 
     states = [(await rig.job(job_id)).state for job_id in ids]
-    assert states == [JobState.DELIVERED, JobState.DELIVERED, JobState.DEAD,
-                      JobState.DELIVERED]
+    assert states == [JobState.DELIVERED, JobState.DELIVERED, JobState.DEAD, JobState.DELIVERED]
     assert routes(rig) == ["POST /user", "POST /user"]

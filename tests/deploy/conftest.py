@@ -35,28 +35,39 @@ from ..store.postgres_server import fresh_database
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_IMAGE = "localhost/sailbridge-test-base:bookworm"
-APT_PACKAGES = {"podman": "podman", "buildah": "buildah", "debootstrap": "debootstrap",
-                "promtool": "prometheus", "prometheus": "prometheus",
-                "docker-compose": "--no-install-recommends docker-compose"}
+APT_PACKAGES = {
+    "podman": "podman",
+    "buildah": "buildah",
+    "debootstrap": "debootstrap",
+    "promtool": "prometheus",
+    "prometheus": "prometheus",
+    "docker-compose": "--no-install-recommends docker-compose",
+}
 
 
 def require_tool(name: str) -> str:
     """The path of ``name``, or skip (fail under CI) saying how to install it."""
     path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
     if path is None:
-        unavailable(f"{name} is not installed (apt-get install {APT_PACKAGES.get(name, name)}; "
-                    ".ci/run installs it)")
+        unavailable(
+            f"{name} is not installed (apt-get install {APT_PACKAGES.get(name, name)}; "
+            ".ci/run installs it)"
+        )
     return path
 
 
-def run(*command: str, timeout: float = 600, check: bool = True,
-        **kwargs: Any) -> subprocess.CompletedProcess[str]:
+def run(
+    *command: str, timeout: float = 600, check: bool = True, **kwargs: Any
+) -> subprocess.CompletedProcess[str]:
     """Run a command; a failure shows its output, not only its exit status."""
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
-                            check=False, **kwargs)
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, **kwargs
+    )
     if check and result.returncode != 0:
-        raise AssertionError(f"{' '.join(command)} exited {result.returncode}:\n"
-                             f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
+        raise AssertionError(
+            f"{' '.join(command)} exited {result.returncode}:\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
     return result
 
 
@@ -66,8 +77,11 @@ def debian_mirror() -> str:
     for source in sources:
         if not source.is_file() or not source.name.endswith((".list", ".sources")):
             continue
-        for url in re.findall(r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)",
-                              source.read_text(encoding="utf-8"), re.MULTILINE):
+        for url in re.findall(
+            r"(?:^URIs:\s*|^deb\s+(?:\[[^]]*\]\s+)?)(\S+)",
+            source.read_text(encoding="utf-8"),
+            re.MULTILINE,
+        ):
             if url.rstrip("/").endswith("/debian"):
                 return str(url)
     return "http://deb.debian.org/debian"
@@ -75,9 +89,12 @@ def debian_mirror() -> str:
 
 def ca_bundle() -> Path:
     """The machine's certificate authorities, as pip here is told to trust them."""
-    for candidate in (os.environ.get("PIP_CERT"), os.environ.get("SSL_CERT_FILE"),
-                      os.environ.get("REQUESTS_CA_BUNDLE"),
-                      "/etc/ssl/certs/ca-certificates.crt"):
+    for candidate in (
+        os.environ.get("PIP_CERT"),
+        os.environ.get("SSL_CERT_FILE"),
+        os.environ.get("REQUESTS_CA_BUNDLE"),
+        "/etc/ssl/certs/ca-certificates.crt",
+    ):
         if candidate and Path(candidate).is_file():
             return Path(candidate)
     unavailable("no CA bundle found for the image build (set PIP_CERT)")
@@ -99,8 +116,15 @@ def base_image(tmp_path_factory: pytest.TempPathFactory) -> str:
         unavailable("debootstrap needs root to build the test's base image")
     tree = tmp_path_factory.mktemp("base") / "root"
     try:
-        run(debootstrap, "--variant=minbase", "--include=python3,python3-venv,ca-certificates",
-            "bookworm", str(tree), debian_mirror(), timeout=900)
+        run(
+            debootstrap,
+            "--variant=minbase",
+            "--include=python3,python3-venv,ca-certificates",
+            "bookworm",
+            str(tree),
+            debian_mirror(),
+            timeout=900,
+        )
         tar = subprocess.Popen(["tar", "-C", str(tree), "-c", "."], stdout=subprocess.PIPE)
         run(podman, "import", "-", BASE_IMAGE, stdin=tar.stdout, timeout=600)
         assert tar.wait(60) == 0
@@ -120,7 +144,8 @@ class Image:
 
     def inspect(self) -> dict[str, Any]:
         result: list[dict[str, Any]] = json.loads(
-            run(self.podman, "image", "inspect", self.name).stdout)
+            run(self.podman, "image", "inspect", self.name).stdout
+        )
         return result[0]
 
     def container(self) -> str:
@@ -130,8 +155,13 @@ class Image:
         run(self.buildah, "from", "--pull=never", "--name", name, self.name)
         return name
 
-    def run_argv(self, container: str, *command: str, env: dict[str, str] | None = None,
-                 mounts: dict[Path, str] | None = None) -> list[str]:
+    def run_argv(
+        self,
+        container: str,
+        *command: str,
+        env: dict[str, str] | None = None,
+        mounts: dict[Path, str] | None = None,
+    ) -> list[str]:
         """The ``buildah run`` command line for ``command`` in ``container``, with
         ``env`` set and each file of ``mounts`` mounted read-only where it maps to."""
         argv = [self.buildah, "run", "--isolation", "chroot"]
@@ -141,8 +171,14 @@ class Image:
             argv += ["--volume", f"{source}:{target}:ro"]
         return [*argv, container, "--", *command]
 
-    def run(self, container: str, *command: str, env: dict[str, str] | None = None,
-            timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def run(
+        self,
+        container: str,
+        *command: str,
+        env: dict[str, str] | None = None,
+        timeout: float = 120,
+        check: bool = True,
+    ) -> subprocess.CompletedProcess[str]:
         return run(*self.run_argv(container, *command, env=env), timeout=timeout, check=check)
 
 
@@ -154,14 +190,30 @@ def image(base_image: str) -> Iterator[Image]:
     name = f"localhost/sailbridge-test:{secrets.token_hex(4)}"
     revision = run("git", "rev-parse", "HEAD", cwd=ROOT, check=False).stdout.strip()
     # --layers=false: no intermediate images are left behind (each would hold a stage).
-    run(podman, "build", "--isolation", "chroot", "--format", "docker", "--layers=false",
-        "--tag", name,
-        "--build-arg", f"BASE={base_image}",
-        "--build-arg", "SOURCE=https://example.invalid/sailbridge",
-        "--build-arg", f"REVISION={revision or 'unknown'}",
+    run(
+        podman,
+        "build",
+        "--isolation",
+        "chroot",
+        "--format",
+        "docker",
+        "--layers=false",
+        "--tag",
+        name,
+        "--build-arg",
+        f"BASE={base_image}",
+        "--build-arg",
+        "SOURCE=https://example.invalid/sailbridge",
+        "--build-arg",
+        f"REVISION={revision or 'unknown'}",
         # The machine's certificate authorities for pip, at build time only.
-        "--volume", f"{ca_bundle()}:/build-ca.crt:ro", "--build-arg", "PIP_CERT=/build-ca.crt",
-        str(ROOT), timeout=1200)
+        "--volume",
+        f"{ca_bundle()}:/build-ca.crt:ro",
+        "--build-arg",
+        "PIP_CERT=/build-ca.crt",
+        str(ROOT),
+        timeout=1200,
+    )
     built = Image(name, base_image, buildah, podman)
     try:
         yield built

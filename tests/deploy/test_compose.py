@@ -38,8 +38,10 @@ OPTIONAL_VARIABLES = {"SAILBRIDGE_IMAGE_TAG"}
 
 def filled_production_variables() -> dict[str, str]:
     """The production example with a placeholder in every blank."""
-    return {name: value or f"{name.lower()}-0123456789abcdef"
-            for name, value in production_variables().items()}
+    return {
+        name: value or f"{name.lower()}-0123456789abcdef"
+        for name, value in production_variables().items()
+    }
 
 
 def compose() -> dict[str, Any]:
@@ -88,13 +90,18 @@ def test_every_variable_is_listed_for_production_and_every_listed_one_is_used() 
 
 
 @pytest.mark.parametrize("variables", ["defaults", "production"])
-def test_the_nodes_settings_are_known_and_load(variables: str,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_nodes_settings_are_known_and_load(
+    variables: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     given = {} if variables == "defaults" else filled_production_variables()
     for node in NODES:
         environment = interpolate(compose()["services"][node]["environment"], given)
-        unknown = [name for name in environment if not name.startswith("SAILBRIDGE_")
-                   or name.removeprefix("SAILBRIDGE_").lower() not in Settings.model_fields]
+        unknown = [
+            name
+            for name in environment
+            if not name.startswith("SAILBRIDGE_")
+            or name.removeprefix("SAILBRIDGE_").lower() not in Settings.model_fields
+        ]
         assert unknown == []
         for name, value in environment.items():
             monkeypatch.setenv(name, str(value))
@@ -109,30 +116,47 @@ def test_the_nodes_settings_are_known_and_load(variables: str,
 
 @pytest.mark.parametrize("variables", ["defaults", "production"])
 def test_docker_compose_validates_it_and_resolves_it_as_these_tests_do(
-        variables: str, tmp_path: Path) -> None:
+    variables: str, tmp_path: Path
+) -> None:
     """Compose's own schema check and interpolation (docker-compose 1.29, Debian's: it
     needs no daemon for ``config``), so the checks above read what compose would run."""
     tool = require_tool("docker-compose")
     given = {} if variables == "defaults" else filled_production_variables()
-    environment = {name: value for name, value in os.environ.items()
-                   if name not in production_variables() and name not in OPTIONAL_VARIABLES}
+    environment = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in production_variables() and name not in OPTIONAL_VARIABLES
+    }
     no_env_file = tmp_path / "empty.env"  # not a developer's .env beside compose.yaml
     no_env_file.write_text("")
-    resolved = yaml.safe_load(run(
-        tool, "--env-file", str(no_env_file), "--file", str(COMPOSE), "--profile", "demo", "config",
-        env={**environment, **given}, cwd=tmp_path).stdout)
+    resolved = yaml.safe_load(
+        run(
+            tool,
+            "--env-file",
+            str(no_env_file),
+            "--file",
+            str(COMPOSE),
+            "--profile",
+            "demo",
+            "config",
+            env={**environment, **given},
+            cwd=tmp_path,
+        ).stdout
+    )
     assert set(resolved["services"]) == set(compose()["services"])
     for name, service in compose()["services"].items():
         ours = interpolate(service.get("environment", {}), given)
         assert resolved["services"][name].get("environment", {}) == {
-            key: str(value) for key, value in ours.items()}, name
+            key: str(value) for key, value in ours.items()
+        }, name
         assert resolved["services"][name]["image"] == interpolate(service["image"], given)
 
 
 def test_images_are_this_tree_or_a_pinned_tag() -> None:
     services = compose()["services"]
-    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
-        "project"]["version"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "version"
+    ]
     for name in (*NODES, "sandbox"):
         assert (ROOT / services[name]["build"] / "Dockerfile").is_file()
         assert interpolate(services[name]["image"], {}) == f"localhost/sailbridge:{version}"
@@ -143,13 +167,20 @@ def test_images_are_this_tree_or_a_pinned_tag() -> None:
 def test_ports_hosts_and_credentials_agree() -> None:
     services = compose()["services"]
     postgres = services["postgres"]["environment"]
-    exposed = re.search(r"^EXPOSE (\d+)$", (ROOT / "Dockerfile").read_text(encoding="utf-8"),
-                        re.MULTILINE)
+    exposed = re.search(
+        r"^EXPOSE (\d+)$", (ROOT / "Dockerfile").read_text(encoding="utf-8"), re.MULTILINE
+    )
     assert exposed is not None
     sandbox_command = services["sandbox"]["command"]
     # The sandbox's command line is one `sailbridge sandbox` takes.
-    sandbox_options = typer.main.get_command(app).commands["sandbox"].make_context(  # type: ignore[attr-defined]
-        "sandbox", sandbox_command[1:]).params
+    sandbox_options = (
+        typer.main.get_command(app)
+        .commands["sandbox"]
+        .make_context(  # type: ignore[attr-defined]
+            "sandbox", sandbox_command[1:]
+        )
+        .params
+    )
     assert sandbox_command[0] == "sandbox"
     assert published(services["sandbox"]) == {sandbox_options["port"]: sandbox_options["port"]}
     assert f":{sandbox_options['port']}/" in " ".join(services["sandbox"]["healthcheck"]["test"])
@@ -161,15 +192,18 @@ def test_ports_hosts_and_credentials_agree() -> None:
         database = urlsplit(environment["SAILBRIDGE_DATABASE"])
         assert (database.hostname, database.port or 5432) == ("postgres", 5432)
         assert (database.username, database.password, database.path) == (
-            postgres["POSTGRES_USER"], interpolate(postgres["POSTGRES_PASSWORD"], {}),
-            f"/{postgres['POSTGRES_DB']}")
+            postgres["POSTGRES_USER"],
+            interpolate(postgres["POSTGRES_PASSWORD"], {}),
+            f"/{postgres['POSTGRES_DB']}",
+        )
         for url in ("SAILBRIDGE_SAILTHRU_BASE_URL", "SAILBRIDGE_PAGEVIEW_BASE_URL"):
             where = urlsplit(environment[url])
             assert (where.hostname, where.port) == ("sandbox", sandbox_options["port"])
-        assert (environment["SAILBRIDGE_SAILTHRU_API_KEY"],
-                environment["SAILBRIDGE_SAILTHRU_API_SECRET"],
-                environment["SAILBRIDGE_CUSTOMER_ID"]) == (
-            defaults.api_key, defaults.api_secret, defaults.customer_id)
+        assert (
+            environment["SAILBRIDGE_SAILTHRU_API_KEY"],
+            environment["SAILBRIDGE_SAILTHRU_API_SECRET"],
+            environment["SAILBRIDGE_CUSTOMER_ID"],
+        ) == (defaults.api_key, defaults.api_secret, defaults.customer_id)
         # No admin token by default: the admin API and console stay off until one is set.
         assert environment["SAILBRIDGE_ADMIN_TOKEN"] == ""
 

@@ -26,8 +26,7 @@ from ..environment import sandbox_environment
 from ..service.process import free_port
 from .conftest import ROOT, Image
 
-VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
-    "version"]
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["version"]
 WRITE_KEY = "wk_image_test"
 ADMIN_TOKEN = "image-admin-token-0123"
 
@@ -53,15 +52,24 @@ def test_the_image_is_labelled_runs_as_a_user_and_keeps_no_secret(image: Image) 
 
 def test_the_image_adds_little_to_its_base(image: Image) -> None:
     """Only the virtual environment is copied over the base: no compiler, cache or source."""
-    added = image.inspect()["Size"] - json.loads(
-        subprocess.run([image.podman, "image", "inspect", image.base], capture_output=True,
-                       text=True, check=True).stdout)[0]["Size"]
+    added = (
+        image.inspect()["Size"]
+        - json.loads(
+            subprocess.run(
+                [image.podman, "image", "inspect", image.base],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )[0]["Size"]
+    )
     assert added < 150_000_000, f"the image adds {added / 1e6:.0f} MB to its base"
 
 
 def test_version_and_user_inside(image: Image, container: str) -> None:
     assert image.run(container, "sailbridge", "--version").stdout.strip() == (
-        f"sailbridge {VERSION}")
+        f"sailbridge {VERSION}"
+    )
     assert image.run(container, "id", "-un").stdout.strip() == "sailbridge"
     # Nothing of the build is left: neither the source tree nor the CA bundle.
     leftovers = image.run(container, "ls", "/src", "/build-ca.crt", check=False)
@@ -74,18 +82,29 @@ def test_the_demo_runs_inside(image: Image, container: str) -> None:
 
 
 @pytest.fixture
-def serving(image: Image, sandbox: SandboxHandle, database_url: str,
-            tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+def serving(
+    image: Image, sandbox: SandboxHandle, database_url: str, tmp_path: Path
+) -> Iterator[tuple[str, str, Path]]:
     """``sailbridge serve`` (the image's default command) inside a container of its own,
     on the machine's PostgreSQL and network: its URL, its container and its log. The
     secrets come from a TOML file mounted read-only, the rest from the environment, the
     two ways the image takes settings."""
     port = free_port()
-    settings = {name: value for name, value in sandbox_environment(
-        sandbox, database_url, SAILBRIDGE_ADMIN_TOKEN=ADMIN_TOKEN, SAILBRIDGE_HOST="127.0.0.1",
-        SAILBRIDGE_PORT=str(port)).items() if name.startswith("SAILBRIDGE_")}
-    secrets = {"sailthru_api_secret": settings.pop("SAILBRIDGE_SAILTHRU_API_SECRET"),
-               "write_keys": WRITE_KEY}
+    settings = {
+        name: value
+        for name, value in sandbox_environment(
+            sandbox,
+            database_url,
+            SAILBRIDGE_ADMIN_TOKEN=ADMIN_TOKEN,
+            SAILBRIDGE_HOST="127.0.0.1",
+            SAILBRIDGE_PORT=str(port),
+        ).items()
+        if name.startswith("SAILBRIDGE_")
+    }
+    secrets = {
+        "sailthru_api_secret": settings.pop("SAILBRIDGE_SAILTHRU_API_SECRET"),
+        "write_keys": WRITE_KEY,
+    }
     config = tmp_path / "sailbridge.toml"
     config.write_text("".join(f'{key} = "{value}"\n' for key, value in secrets.items()))
     config.chmod(0o644)  # readable by the image's user
@@ -94,10 +113,16 @@ def serving(image: Image, sandbox: SandboxHandle, database_url: str,
     log = tmp_path / "serve.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            image.run_argv(container, *entrypoint,
-                           env={**settings, "SAILBRIDGE_CONFIG": "/etc/sailbridge/sailbridge.toml"},
-                           mounts={config: "/etc/sailbridge/sailbridge.toml"}),
-            stdout=handle, stderr=subprocess.STDOUT, start_new_session=True)
+            image.run_argv(
+                container,
+                *entrypoint,
+                env={**settings, "SAILBRIDGE_CONFIG": "/etc/sailbridge/sailbridge.toml"},
+                mounts={config: "/etc/sailbridge/sailbridge.toml"},
+            ),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -129,28 +154,36 @@ def serve_uids(port: str) -> set[int]:
             environment = (entry / "environ").read_bytes().split(b"\0")
         except OSError:  # not a process, gone, or not ours to read
             continue
-        if b"serve" in command and marker in environment and any(
-                part.endswith(b"/sailbridge") or part == b"sailbridge" for part in command):
+        if (
+            b"serve" in command
+            and marker in environment
+            and any(part.endswith(b"/sailbridge") or part == b"sailbridge" for part in command)
+        ):
             uids.add(entry.stat().st_uid)
     return uids
 
 
 def test_serve_in_the_image_delivers_to_the_sandbox_as_a_non_root_user(
-        image: Image, serving: tuple[str, str, Path], sandbox: SandboxHandle) -> None:
+    image: Image, serving: tuple[str, str, Path], sandbox: SandboxHandle
+) -> None:
     url, container, log = serving
     assert requests.get(url + "/readyz", timeout=5).json() == {"ok": True}
 
-    answer = requests.post(url + "/v1/batch", auth=(WRITE_KEY, ""), timeout=10,
-                           json={"batch": demo_events()})
+    answer = requests.post(
+        url + "/v1/batch", auth=(WRITE_KEY, ""), timeout=10, json={"batch": demo_events()}
+    )
     assert answer.status_code == 200 and answer.json() == {"success": True}
 
     deadline = time.monotonic() + 60
     status: dict[str, int] = {}
     while time.monotonic() < deadline:
-        status = requests.get(url + "/admin/status", timeout=5,
-                              headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}).json()
-        if status["pending"] + status["retrying"] + status["in_flight"] == 0 and \
-                status["delivered"] > 0:
+        status = requests.get(
+            url + "/admin/status", timeout=5, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        ).json()
+        if (
+            status["pending"] + status["retrying"] + status["in_flight"] == 0
+            and status["delivered"] > 0
+        ):
             break
         time.sleep(0.3)
     assert status["delivered"] > 0, status

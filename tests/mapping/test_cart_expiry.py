@@ -53,10 +53,17 @@ def test_floats_and_numeric_strings_are_truncated(value: float) -> None:
     assert parse_expiry_hours(f" {value!r} ") == math.trunc(value)
 
 
-@given(st.one_of(st.integers(max_value=0), st.floats(max_value=0.999),
-                 st.floats(allow_nan=True).filter(lambda v: not math.isfinite(v)),
-                 st.booleans(), st.none(), st.lists(st.integers()),
-                 st.text().filter(lambda t: _not_a_number(t))))
+@given(
+    st.one_of(
+        st.integers(max_value=0),
+        st.floats(max_value=0.999),
+        st.floats(allow_nan=True).filter(lambda v: not math.isfinite(v)),
+        st.booleans(),
+        st.none(),
+        st.lists(st.integers()),
+        st.text().filter(lambda t: _not_a_number(t)),
+    )
+)
 def test_everything_else_is_refused_with_a_reason(value: Any) -> None:
     problem = parse_expiry_hours(value)
     assert isinstance(problem, str) and problem.startswith("must be")
@@ -80,11 +87,19 @@ def test_the_event_wins_over_the_setting_and_a_bad_value_falls_back_with_a_warni
     assert warning is not None and EXPIRY_PROPERTY in warning and "'soon'" in warning
 
 
-@pytest.mark.parametrize(("age", "hours", "expired"), [
-    (None, 24, False), (25 * HOUR, None, False), (24 * HOUR, 24, False),
-    (24 * HOUR + 1, 24, True), (0.0, 1, False)])
+@pytest.mark.parametrize(
+    ("age", "hours", "expired"),
+    [
+        (None, 24, False),
+        (25 * HOUR, None, False),
+        (24 * HOUR, 24, False),
+        (24 * HOUR + 1, 24, True),
+        (0.0, 1, False),
+    ],
+)
 def test_a_cart_is_expired_only_when_older_than_the_hours(
-        age: float | None, hours: int | None, expired: bool) -> None:
+    age: float | None, hours: int | None, expired: bool
+) -> None:
     assert is_expired(age, hours) is expired
 
 
@@ -94,8 +109,9 @@ def test_sailthrus_rfc_2822_cart_time_is_read_back_exactly(epoch: int) -> None:
     assert cart_time({"time": epoch}) == epoch
 
 
-@pytest.mark.parametrize("incomplete", [None, {}, {"time": "yesterday"}, {"time": True},
-                                        {"time": [1]}, {"items": []}])
+@pytest.mark.parametrize(
+    "incomplete", [None, {}, {"time": "yesterday"}, {"time": True}, {"time": [1]}, {"items": []}]
+)
 def test_an_unreadable_cart_time_is_unknown(incomplete: Any) -> None:
     assert cart_time(incomplete) is None
 
@@ -108,8 +124,12 @@ def test_product_added_to_a_stale_cart_starts_a_new_cart() -> None:
     assert [item["id"] for item in params(result)["items"]] == ["new"]
     assert isinstance(result, Deliver)
     assert result.remember[0] == RememberCart("u1", tuple(params(result)["items"]))
-    assert result.notes == (("the cart read back was last updated 30.0 hours ago, older than "
-                             f"{EXPIRY_PROPERTY}=24: it starts empty"),)
+    assert result.notes == (
+        (
+            "the cart read back was last updated 30.0 hours ago, older than "
+            f"{EXPIRY_PROPERTY}=24: it starts empty"
+        ),
+    )
 
 
 def test_a_fresh_cart_keeps_growing() -> None:

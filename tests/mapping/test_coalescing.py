@@ -54,14 +54,23 @@ from sailbridge.sandbox.errors import ApiError
 
 from .builders import NO_SETTINGS, event, identify, track
 
-REMINDING = MappingOptions(default_list_name="Main", reminder_template="cart-reminder",
-                           reminder_time="60 minutes")
+REMINDING = MappingOptions(
+    default_list_name="Main", reminder_template="cart-reminder", reminder_time="60 minutes"
+)
 KNOWN = Facts(email="ann@example.com", cart=())
 
 
 def added(product: str = "p1", quantity: int = 1, **fields: Any) -> Event:
-    return track("Product Added", {"product_id": product, "quantity": quantity,
-                                   "price": 2.5, "url": f"https://shop/{product}"}, **fields)
+    return track(
+        "Product Added",
+        {
+            "product_id": product,
+            "quantity": quantity,
+            "price": 2.5,
+            "url": f"https://shop/{product}",
+        },
+        **fields,
+    )
 
 
 def removed(product: str = "p1", quantity: int = 1, **fields: Any) -> Event:
@@ -76,8 +85,9 @@ def spans(runs: Sequence[Run]) -> list[tuple[int, int]]:
     return [(run.start, run.stop) for run in runs]
 
 
-def group(events: Sequence[Event], options: MappingOptions = NO_SETTINGS,
-          facts: Facts = KNOWN) -> GroupPlan:
+def group(
+    events: Sequence[Event], options: MappingOptions = NO_SETTINGS, facts: Facts = KNOWN
+) -> GroupPlan:
     kind = merge_kind(events[0])
     assert kind is not None
     result = plan_group(members(*events), kind, options, facts)
@@ -118,8 +128,9 @@ def test_an_identify_whose_anonymous_id_is_its_user_id_still_merges() -> None:
 
 def test_an_anonymous_visitors_identifies_merge() -> None:
     visitor = {"userId": None, "anonymousId": "anon-1"}
-    assert spans(partition([identify({"a": 1}, **visitor),
-                            identify({"b": 1}, **visitor)])) == [(0, 2)]
+    assert spans(partition([identify({"a": 1}, **visitor), identify({"b": 1}, **visitor)])) == [
+        (0, 2)
+    ]
 
 
 def test_barriers_go_alone_and_split_runs() -> None:
@@ -153,8 +164,9 @@ def test_differing_overrides_split_a_run() -> None:
 
 def test_equal_overrides_do_not_split_a_run() -> None:
     vip = {"Sailthru": {"defaultListName": "VIP", "optoutValue": "basic"}}
-    assert spans(partition([identify({"a": 1}, integrations=vip),
-                            identify({"b": 2}, integrations=vip)])) == [(0, 2)]
+    assert spans(
+        partition([identify({"a": 1}, integrations=vip), identify({"b": 2}, integrations=vip)])
+    ) == [(0, 2)]
 
 
 def test_a_bad_override_makes_its_event_go_alone() -> None:
@@ -164,17 +176,30 @@ def test_a_bad_override_makes_its_event_go_alone() -> None:
 
 
 def test_a_different_email_starts_a_new_run() -> None:
-    runs = partition([identify({"email": "a@x.com"}), identify({"plan": "pro"}),
-                      identify({"email": "a@x.com"}), identify({"email": "b@x.com"})])
+    runs = partition(
+        [
+            identify({"email": "a@x.com"}),
+            identify({"plan": "pro"}),
+            identify({"email": "a@x.com"}),
+            identify({"email": "b@x.com"}),
+        ]
+    )
     assert spans(runs) == [(0, 3), (3, 4)]
-    carts = partition([added("p1", context={"traits": {"email": "a@x.com"}}), added("p2"),
-                       added("p3", context={"traits": {"email": "b@x.com"}})])
+    carts = partition(
+        [
+            added("p1", context={"traits": {"email": "a@x.com"}}),
+            added("p2"),
+            added("p3", context={"traits": {"email": "b@x.com"}}),
+        ]
+    )
     assert spans(carts) == [(0, 2), (2, 3)]
 
 
 def test_events_of_different_users_never_share_a_run() -> None:
     assert spans(partition([identify({"a": 1}), identify({"a": 2}, userId="user-2")])) == [
-        (0, 1), (1, 2)]
+        (0, 1),
+        (1, 2),
+    ]
 
 
 def test_a_run_stops_at_the_member_cap() -> None:
@@ -187,19 +212,33 @@ def test_a_run_stops_at_the_member_cap() -> None:
 
 
 def test_merged_identifies_are_one_post_user_with_the_later_value_winning_per_var() -> None:
-    plan = group([identify({"plan": "free", "age": 30}), identify({"plan": "pro"}),
-                  identify({"city": "Oslo"})], REMINDING)
+    plan = group(
+        [
+            identify({"plan": "free", "age": 30}),
+            identify({"plan": "pro"}),
+            identify({"city": "Oslo"}),
+        ],
+        REMINDING,
+    )
     (call,) = plan.calls
     assert call.route == "POST /user"
-    assert call.params == {"id": "user-1", "key": "extid", "lists": {"Main": 1},
-                           "vars": {"plan": "pro", "age": 30, "city": "Oslo"}}
+    assert call.params == {
+        "id": "user-1",
+        "key": "extid",
+        "lists": {"Main": 1},
+        "vars": {"plan": "pro", "age": 30, "city": "Oslo"},
+    }
     assert plan.riders == (0, 1, 2)
 
 
 def test_merged_identifies_carry_every_list_the_last_keys_and_the_last_optout() -> None:
     basic = {"Sailthru": {"defaultListName": "A", "optoutValue": "basic"}}
-    plan = group([identify({"email": "ann@example.com"}, integrations=basic),
-                  identify({"name": "Ann"}, integrations=basic)])
+    plan = group(
+        [
+            identify({"email": "ann@example.com"}, integrations=basic),
+            identify({"name": "Ann"}, integrations=basic),
+        ]
+    )
     (call,) = plan.calls
     assert call.params["keys"] == {"email": "ann@example.com"}
     assert call.params["lists"] == {"A": 1}
@@ -208,14 +247,33 @@ def test_merged_identifies_carry_every_list_the_last_keys_and_the_last_optout() 
 
 
 def test_merged_lists_and_keys_combine_per_entry() -> None:
-    first = Deliver((Call("POST", "/user", {"id": "u", "key": "extid", "lists": {"A": 1},
-                                            "keys": {"email": "a@x.com"}}),))
-    second = Deliver((Call("POST", "/user", {"id": "u", "key": "extid", "lists": {"B": 1},
-                                             "optout_email": "all"}),))
+    first = Deliver(
+        (
+            Call(
+                "POST",
+                "/user",
+                {"id": "u", "key": "extid", "lists": {"A": 1}, "keys": {"email": "a@x.com"}},
+            ),
+        )
+    )
+    second = Deliver(
+        (
+            Call(
+                "POST",
+                "/user",
+                {"id": "u", "key": "extid", "lists": {"B": 1}, "optout_email": "all"},
+            ),
+        )
+    )
     merged = merge_profiles([first, second])
     assert not isinstance(merged, Unmergeable)
-    assert merged[0].params == {"id": "u", "key": "extid", "lists": {"A": 1, "B": 1},
-                                "keys": {"email": "a@x.com"}, "optout_email": "all"}
+    assert merged[0].params == {
+        "id": "u",
+        "key": "extid",
+        "lists": {"A": 1, "B": 1},
+        "keys": {"email": "a@x.com"},
+        "optout_email": "all",
+    }
 
 
 def test_merged_cart_changes_post_the_final_cart_once_with_the_last_reminder() -> None:
@@ -239,8 +297,9 @@ def test_the_cart_is_looked_up_once_for_the_group() -> None:
     events = [added("p1"), added("p2"), removed("p1")]
     first = plan_group(members(*events), Kind.CART, NO_SETTINGS, Facts())
     assert first == Lookup(CartLookup("user-1"))
-    answered = plan_group(members(*events), Kind.CART, NO_SETTINGS,
-                          Facts(email="ann@example.com", cart=()))
+    answered = plan_group(
+        members(*events), Kind.CART, NO_SETTINGS, Facts(email="ann@example.com", cart=())
+    )
     assert isinstance(answered, GroupPlan)
     assert [item["id"] for item in answered.calls[0].params["items"]] == ["p2"]
 
@@ -262,8 +321,12 @@ def test_a_member_that_would_be_skipped_or_failed_keeps_its_verdict() -> None:
 
 
 def test_a_group_where_no_member_delivers_makes_no_call() -> None:
-    plan = group([identify({"a": 1}, integrations={"Sailthru": False}),
-                  identify({"b": 1}, integrations={"Sailthru": False})])
+    plan = group(
+        [
+            identify({"a": 1}, integrations={"Sailthru": False}),
+            identify({"b": 1}, integrations={"Sailthru": False}),
+        ]
+    )
     assert plan.calls == () and plan.riders == ()
     assert all(isinstance(member, Skip) for member in plan.members)
 
@@ -277,14 +340,20 @@ def test_a_merged_call_over_the_size_cap_is_unmergeable() -> None:
 
 def test_a_plan_of_another_shape_is_unmergeable() -> None:
     merging = identify({"a": 1}, anonymousId="anon-1")
-    result = plan_group(members(merging), Kind.PROFILE, NO_SETTINGS,
-                        dataclasses.replace(KNOWN, anonymous_profile=ProfileState.EXISTS))
+    result = plan_group(
+        members(merging),
+        Kind.PROFILE,
+        NO_SETTINGS,
+        dataclasses.replace(KNOWN, anonymous_profile=ProfileState.EXISTS),
+    )
     assert isinstance(result, Unmergeable) and "keysconflict" in result.reason
 
 
 def test_cart_posts_under_different_emails_are_unmergeable() -> None:
-    events = [added("p1", context={"traits": {"email": "a@x.com"}}),
-              added("p2", context={"traits": {"email": "b@x.com"}})]
+    events = [
+        added("p1", context={"traits": {"email": "a@x.com"}}),
+        added("p2", context={"traits": {"email": "b@x.com"}}),
+    ]
     result = plan_group(members(*events), Kind.CART, NO_SETTINGS, KNOWN)
     assert isinstance(result, Unmergeable)
 
@@ -297,8 +366,9 @@ USERS = ("user-1", "user-2")
 @st.composite
 def any_event(draw: st.DrawFn) -> Event:
     user = draw(st.sampled_from(USERS))
-    kind = draw(st.sampled_from(["identify", "added", "removed", "order", "custom",
-                                 "merge", "override"]))
+    kind = draw(
+        st.sampled_from(["identify", "added", "removed", "order", "custom", "merge", "override"])
+    )
     product = draw(st.sampled_from(["p1", "p2", "p3"]))
     quantity = draw(st.integers(1, 3))
     # Each user's own addresses: users' lines are independent, as the store keeps them.
@@ -316,16 +386,20 @@ def any_event(draw: st.DrawFn) -> Event:
         case "removed":
             return removed(product, quantity, userId=user, context=context)
         case "order":
-            return track("Order Completed", {"products": [{"product_id": product,
-                                                           "url": "https://u", "price": 1}]},
-                         userId=user, context=context)
+            return track(
+                "Order Completed",
+                {"products": [{"product_id": product, "url": "https://u", "price": 1}]},
+                userId=user,
+                context=context,
+            )
         case "custom":
             return track("Viewed Thing", {"n": quantity}, userId=user)
         case "merge":
             return identify({"m": quantity}, userId=user, anonymousId=f"anon-{user}")
         case _:
-            return identify({"o": quantity}, userId=user,
-                            integrations={"Sailthru": {"defaultListName": "VIP"}})
+            return identify(
+                {"o": quantity}, userId=user, integrations={"Sailthru": {"defaultListName": "VIP"}}
+            )
 
 
 @given(st.lists(any_event(), max_size=30), st.integers(1, 6))
@@ -349,8 +423,9 @@ class Sailthru:
     succeeded. Sailthru's refusals end the event (or group) as failed."""
 
     def __init__(self) -> None:
-        self.account = Account(clock=lambda: 1000.0, new_sid=iter(
-            f"{n:024x}" for n in range(10_000)).__next__)
+        self.account = Account(
+            clock=lambda: 1000.0, new_sid=iter(f"{n:024x}" for n in range(10_000)).__next__
+        )
         self.emails: dict[str, str] = {}
         self.carts: dict[str, tuple[dict[str, Any], ...]] = {}
         self.merges: set[tuple[str, str]] = set()
@@ -359,11 +434,15 @@ class Sailthru:
     def answer(self, request: LookupRequest, facts: Facts) -> Facts:
         match request:
             case EmailLookup(user):
-                return dataclasses.replace(facts, email=self.emails.get(user)
-                                           or self._get(user).get("email"))
+                return dataclasses.replace(
+                    facts, email=self.emails.get(user) or self._get(user).get("email")
+                )
             case CartLookup(user):
-                email = facts.email if facts.email is not UNKNOWN else (
-                    self.emails.get(user) or self._get(user).get("email"))
+                email = (
+                    facts.email
+                    if facts.email is not UNKNOWN
+                    else (self.emails.get(user) or self._get(user).get("email"))
+                )
                 cart = self.carts.get(user)
                 if cart is None:
                     cart = cart_from_sailthru(self._get(user).get("cart"))
@@ -407,12 +486,22 @@ class Sailthru:
         return True
 
     def state(self) -> list[dict[str, Any]]:
-        return sorted(({"extid": p.extid, "email": p.email, "vars": p.vars,
-                        "lists": sorted(p.lists), "optout": p.optout_email,
-                        "cart": p.cart.get_shape() if p.cart else None,
-                        "purchases": [x.get_shape() for x in p.purchases],
-                        "events": p.events} for p in self.account.profiles()),
-                      key=lambda profile: (str(profile["extid"]), str(profile["email"])))
+        return sorted(
+            (
+                {
+                    "extid": p.extid,
+                    "email": p.email,
+                    "vars": p.vars,
+                    "lists": sorted(p.lists),
+                    "optout": p.optout_email,
+                    "cart": p.cart.get_shape() if p.cart else None,
+                    "purchases": [x.get_shape() for x in p.purchases],
+                    "events": p.events,
+                }
+                for p in self.account.profiles()
+            ),
+            key=lambda profile: (str(profile["extid"]), str(profile["email"])),
+        )
 
 
 def one_by_one(sailthru: Sailthru, events: Sequence[Event], options: MappingOptions) -> None:
@@ -428,7 +517,7 @@ def one_by_one(sailthru: Sailthru, events: Sequence[Event], options: MappingOpti
 
 def coalesced(sailthru: Sailthru, events: Sequence[Event], options: MappingOptions) -> None:
     for run in partition(events):
-        line = events[run.start:run.stop]
+        line = events[run.start : run.stop]
         if run.kind is None or len(line) == 1:
             one_by_one(sailthru, line, options)
             continue
@@ -447,10 +536,13 @@ def line_of(events: Sequence[Event], user: str) -> list[Event]:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(any_event(), max_size=25),
-       st.sampled_from([NO_SETTINGS, REMINDING, MappingOptions(optout_value="basic")]))
+@given(
+    st.lists(any_event(), max_size=25),
+    st.sampled_from([NO_SETTINGS, REMINDING, MappingOptions(optout_value="basic")]),
+)
 def test_merged_delivery_leaves_the_same_state_as_one_call_per_event(
-        events: list[Event], options: MappingOptions) -> None:
+    events: list[Event], options: MappingOptions
+) -> None:
     alone, merged = Sailthru(), Sailthru()
     one_by_one(alone, events, options)
     # The store hands out one user's line at a time; users' lines are independent.
@@ -462,9 +554,17 @@ def test_merged_delivery_leaves_the_same_state_as_one_call_per_event(
 
 
 def test_a_browsing_session_costs_a_few_calls_instead_of_one_per_event() -> None:
-    session = [identify({"email": "ann@example.com"}), identify({"plan": "pro"}),
-               added("p1"), added("p2"), added("p1"), removed("p2"), added("p3"),
-               identify({"city": "Oslo"}), identify({"age": 40})]
+    session = [
+        identify({"email": "ann@example.com"}),
+        identify({"plan": "pro"}),
+        added("p1"),
+        added("p2"),
+        added("p1"),
+        removed("p2"),
+        added("p3"),
+        identify({"city": "Oslo"}),
+        identify({"age": 40}),
+    ]
     alone, merged = Sailthru(), Sailthru()
     one_by_one(alone, session, REMINDING)
     coalesced(merged, session, REMINDING)

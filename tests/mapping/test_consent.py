@@ -19,8 +19,7 @@ ADS_AND_EMAIL = ConsentPolicy(("Advertising", "Email"))
 
 
 def consented(preferences: Any, **fields: Any) -> Any:
-    return track("Signed Up", context={"consent": {"categoryPreferences": preferences}},
-                 **fields)
+    return track("Signed Up", context={"consent": {"categoryPreferences": preferences}}, **fields)
 
 
 def test_every_category_granted_flows() -> None:
@@ -45,8 +44,7 @@ def test_a_category_not_in_the_preferences_is_not_granted() -> None:
 
 def test_only_a_true_grants() -> None:
     for value in ("true", 1, None, {}):
-        result = consent_verdict(consented({"Advertising": value, "Email": True}),
-                                 ADS_AND_EMAIL)
+        result = consent_verdict(consented({"Advertising": value, "Email": True}), ADS_AND_EMAIL)
         assert isinstance(result, WithoutConsent) and result.category == "Advertising"
 
 
@@ -68,8 +66,9 @@ def test_no_categories_means_no_enforcement() -> None:
 
 
 def test_consent_is_read_before_the_integrations_object() -> None:
-    subject = consented({"Advertising": False, "Email": True},
-                        integrations={"All": False, "Sailthru": True})
+    subject = consented(
+        {"Advertising": False, "Email": True}, integrations={"All": False, "Sailthru": True}
+    )
     result = plan(subject, MappingOptions(consent=ADS_AND_EMAIL))
     assert isinstance(result, WithoutConsent)
     granted = consented({"Advertising": True, "Email": True}, integrations={"Sailthru": False})
@@ -79,8 +78,10 @@ def test_consent_is_read_before_the_integrations_object() -> None:
 
 
 def test_consent_is_read_before_the_filters() -> None:
-    options = MappingOptions(consent=ADS_AND_EMAIL, filters=parse_filters(
-        [{"name": "all", "action": "drop", "when": {"type": "track"}}]))
+    options = MappingOptions(
+        consent=ADS_AND_EMAIL,
+        filters=parse_filters([{"name": "all", "action": "drop", "when": {"type": "track"}}]),
+    )
     assert isinstance(plan(consented({"Email": False}), options), WithoutConsent)
 
 
@@ -91,8 +92,7 @@ def test_a_deletion_is_sent_whatever_the_consent() -> None:
 
 
 @given(st.dictionaries(st.sampled_from(["Advertising", "Email", "Analytics"]), st.booleans()))
-def test_an_event_flows_exactly_when_every_category_is_true(preferences: dict[str, bool]
-                                                            ) -> None:
+def test_an_event_flows_exactly_when_every_category_is_true(preferences: dict[str, bool]) -> None:
     result = consent_verdict(consented(preferences), ADS_AND_EMAIL)
     granted = preferences.get("Advertising") is True and preferences.get("Email") is True
     assert isinstance(result, WithoutConsent) is not granted

@@ -26,11 +26,14 @@ def test_traits_only_in_context_teach_the_email_for_later_purchases() -> None:
 
 
 def test_top_level_traits_win_key_by_key() -> None:
-    result = plan(identify({"email": "top@example.com", "name": "Top"},
-                           context={"traits": {"email": "ctx@example.com", "city": "Oslo"}}))
+    result = plan(
+        identify(
+            {"email": "top@example.com", "name": "Top"},
+            context={"traits": {"email": "ctx@example.com", "city": "Oslo"}},
+        )
+    )
     assert params(result)["keys"] == {"email": "top@example.com"}
-    assert params(result)["vars"] == {"email": "top@example.com", "name": "Top",
-                                      "city": "Oslo"}
+    assert params(result)["vars"] == {"email": "top@example.com", "name": "Top", "city": "Oslo"}
 
 
 def test_a_blank_top_level_email_wins_over_the_context_one_and_sends_no_key() -> None:
@@ -44,8 +47,12 @@ def test_the_context_email_fills_in_when_the_top_level_has_none() -> None:
 
 
 def test_objects_are_not_merged_deeply_the_top_level_value_replaces() -> None:
-    result = plan(identify({"address": {"city": "Paris"}},
-                           context={"traits": {"address": {"street": "Rue 1", "city": "X"}}}))
+    result = plan(
+        identify(
+            {"address": {"city": "Paris"}},
+            context={"traits": {"address": {"street": "Rue 1", "city": "X"}}},
+        )
+    )
     assert params(result)["vars"] == {"address_city": "Paris"}
 
 
@@ -68,12 +75,12 @@ def test_the_anonymous_merge_carries_the_context_email() -> None:
 
 
 _values = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=5))
-_traits = st.dictionaries(st.sampled_from(["email", "name", "plan", "a", "b"]), _values,
-                          max_size=5)
+_traits = st.dictionaries(st.sampled_from(["email", "name", "plan", "a", "b"]), _values, max_size=5)
 
 
 @given(_traits, _traits)
-def test_the_merge_is_the_context_under_the_top_level(top: dict[str, Any],
-                                                      nested: dict[str, Any]) -> None:
+def test_the_merge_is_the_context_under_the_top_level(
+    top: dict[str, Any], nested: dict[str, Any]
+) -> None:
     event = identify(top, context={"traits": nested})
     assert identify_traits(event) == {**nested, **top}

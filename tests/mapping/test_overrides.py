@@ -85,8 +85,9 @@ def test_an_optout_override_on_a_track_is_not_sent(spelling: str) -> None:
 @pytest.mark.parametrize("spelling", ["optoutValue", "optout_email"])
 def test_an_optout_override_on_a_track_is_warned_about(spelling: str) -> None:
     warned = ignored_overrides(track("Signed Up", {}, integrations={"Sailthru": {spelling: "all"}}))
-    assert warned == ((f"integrations.Sailthru.{spelling} is ignored on this event: only "
-                      "identify events use it"),)
+    assert warned == (
+        (f"integrations.Sailthru.{spelling} is ignored on this event: only identify events use it"),
+    )
 
 
 def test_an_optout_override_on_identify_is_not_warned_about() -> None:
@@ -95,8 +96,12 @@ def test_an_optout_override_on_identify_is_not_warned_about() -> None:
 
 def test_reminder_overrides_are_warned_about_outside_cart_events() -> None:
     warned = ignored_overrides(identify(integrations={"Sailthru": {"reminder_time": "1 hour"}}))
-    assert warned == (("integrations.Sailthru.reminder_time is ignored on this event: only "
-                      "Product Added and Product Removed events use it"),)
+    assert warned == (
+        (
+            "integrations.Sailthru.reminder_time is ignored on this event: only "
+            "Product Added and Product Removed events use it"
+        ),
+    )
 
 
 def test_reminder_overrides_on_cart_events_are_not_warned_about() -> None:
@@ -106,8 +111,12 @@ def test_reminder_overrides_on_cart_events_are_not_warned_about() -> None:
 
 def test_a_list_override_on_a_page_is_warned_about() -> None:
     page = event("page", userId="u", integrations={"Sailthru": {"defaultListName": "VIP"}})
-    assert ignored_overrides(page) == (("integrations.Sailthru.defaultListName is ignored on "
-                                       "this event: only identify events use it"),)
+    assert ignored_overrides(page) == (
+        (
+            "integrations.Sailthru.defaultListName is ignored on "
+            "this event: only identify events use it"
+        ),
+    )
 
 
 def test_no_overrides_no_warnings() -> None:

@@ -189,18 +189,21 @@ def test_a_product_with_nothing_else_sends_no_item_vars() -> None:
     assert "vars" not in item_of(PRODUCT)
 
 
-@given(
-    st.decimals(
-        min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False
-    )
-)
+@given(st.decimals(min_value=0, max_value=10**6, places=4, allow_nan=False, allow_infinity=False))
 def test_price_cents_are_the_round_half_up_of_the_exact_decimal(price: Decimal) -> None:
     expected = int((price * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
     assert item_of({**PRODUCT, "price": str(price)})["price"] == expected
 
 
-@given(st.decimals(min_value=-(10**6), max_value=Decimal("-0.005"), places=4,
-                   allow_nan=False, allow_infinity=False))
+@given(
+    st.decimals(
+        min_value=-(10**6),
+        max_value=Decimal("-0.005"),
+        places=4,
+        allow_nan=False,
+        allow_infinity=False,
+    )
+)
 def test_every_price_below_zero_cents_fails_the_event(price: Decimal) -> None:
     result = plan(track("Product Added", {**PRODUCT, "price": str(price)}))
     assert isinstance(result, Fail) and "is negative" in result.reason

@@ -11,8 +11,13 @@ from sailbridge.sailthru.calls import Call
 
 from .builders import only_call, params, plan, track
 
-PRODUCT: dict[str, Any] = {"product_id": "p1", "name": "Monopoly", "price": 18.99,
-                           "quantity": 2, "url": "https://shop/p1"}
+PRODUCT: dict[str, Any] = {
+    "product_id": "p1",
+    "name": "Monopoly",
+    "price": 18.99,
+    "quantity": 2,
+    "url": "https://shop/p1",
+}
 ITEM = {"id": "p1", "title": "Monopoly", "qty": 2, "price": 1899, "url": "https://shop/p1"}
 
 
@@ -21,28 +26,39 @@ def refund(properties: dict[str, Any] | None = None, **fields: Any) -> Event:
 
 
 def test_refund_posts_a_return_with_the_order_id_and_cents_per_item() -> None:
-    result = plan(refund({"email": "a@example.com", "order_id": "o-9", "total": 37.98,
-                          "currency": "USD"}))
-    assert only_call(result) == Call("POST", "/return", {
-        "email": "a@example.com",
-        "items": [ITEM],
-        "purchase_keys": {"extid": "o-9"},
-        "vars": {"order_id": "o-9", "total": 37.98, "currency": "USD"},
-    })
+    result = plan(
+        refund({"email": "a@example.com", "order_id": "o-9", "total": 37.98, "currency": "USD"})
+    )
+    assert only_call(result) == Call(
+        "POST",
+        "/return",
+        {
+            "email": "a@example.com",
+            "items": [ITEM],
+            "purchase_keys": {"extid": "o-9"},
+            "vars": {"order_id": "o-9", "total": 37.98, "currency": "USD"},
+        },
+    )
 
 
 def test_every_spelling_of_the_name_is_a_refund() -> None:
     for name in ("order_refunded", "OrderRefunded", "order refunded"):
-        assert only_call(plan(track(name, {"products": [PRODUCT], "email": "a@x.io"}))).endpoint \
+        assert (
+            only_call(plan(track(name, {"products": [PRODUCT], "email": "a@x.io"}))).endpoint
             == "/return"
+        )
 
 
 def test_item_url_falls_back_to_the_page_url_and_name_to_the_id() -> None:
     bare = {"product_id": 7, "price": "5", "quantity": 1}
-    result = plan(refund({"products": [bare], "email": "a@x.io"},
-                         context={"page": {"url": "https://shop/page"}}))
+    result = plan(
+        refund(
+            {"products": [bare], "email": "a@x.io"}, context={"page": {"url": "https://shop/page"}}
+        )
+    )
     assert params(result)["items"] == [
-        {"id": "7", "title": "7", "qty": 1, "price": 500, "url": "https://shop/page"}]
+        {"id": "7", "title": "7", "qty": 1, "price": 500, "url": "https://shop/page"}
+    ]
 
 
 def test_refund_email_is_looked_up_as_for_an_order_and_remembered_from_the_event() -> None:

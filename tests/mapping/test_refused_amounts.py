@@ -14,14 +14,17 @@ from sailbridge.mapping.plan import Facts, Fail
 
 from .builders import params, plan, track
 
-PRODUCT: dict[str, Any] = {"product_id": "p1", "name": "Mug", "price": 12.5,
-                           "url": "https://shop/p1"}
+PRODUCT: dict[str, Any] = {
+    "product_id": "p1",
+    "name": "Mug",
+    "price": 12.5,
+    "url": "https://shop/p1",
+}
 KNOWN = Facts(email="a@example.com", cart=())
 
 
 def order(**properties: Any) -> Any:
-    return track("Order Completed", {"products": [PRODUCT], "email": "a@example.com",
-                                     **properties})
+    return track("Order Completed", {"products": [PRODUCT], "email": "a@example.com", **properties})
 
 
 def reason(result: object) -> str:
@@ -54,8 +57,10 @@ def test_the_failing_adjustment_is_named_by_position() -> None:
 @pytest.mark.parametrize("price", ["599", True, None, [5], {"cents": 5}])
 def test_an_adjustment_price_that_is_not_a_number_fails(price: Any) -> None:
     text = reason(plan(order(adjustments=[{"title": "Shipping", "price": price}])))
-    assert text == ("adjustments[0] price must be a number of cents (an integer, e.g. 599 "
-                    f"for $5.99), got {price!r}")
+    assert text == (
+        "adjustments[0] price must be a number of cents (an integer, e.g. 599 "
+        f"for $5.99), got {price!r}"
+    )
 
 
 @pytest.mark.parametrize("title", [None, "", "  ", 7])
@@ -71,23 +76,30 @@ def test_an_adjustment_that_is_not_an_object_fails(entry: Any) -> None:
 
 
 def test_a_bad_adjustment_fails_before_the_email_lookup() -> None:
-    placed = track("Order Completed", {"products": [PRODUCT],
-                                       "adjustments": [{"title": "x", "price": 0.5}]})
+    placed = track(
+        "Order Completed", {"products": [PRODUCT], "adjustments": [{"title": "x", "price": 0.5}]}
+    )
     assert isinstance(plan(placed), Fail)
 
 
 def test_built_adjustments_are_still_cents_from_currency_units() -> None:
     assert params(plan(order(shipping=5.99)))["adjustments"] == [
-        {"title": "Shipping", "price": 599}]
+        {"title": "Shipping", "price": 599}
+    ]
 
 
 @pytest.mark.parametrize("price", [-0.01, -5, "-3.50"])
 def test_a_negative_order_item_price_fails_naming_the_product(price: Any) -> None:
-    result = plan(track("Order Completed", {
-        "email": "a@example.com", "products": [PRODUCT, {**PRODUCT, "price": price}]}))
+    result = plan(
+        track(
+            "Order Completed",
+            {"email": "a@example.com", "products": [PRODUCT, {**PRODUCT, "price": price}]},
+        )
+    )
     assert reason(result) == (
         f"products[1] price {price!r} is negative; Sailthru requires item prices of 0 or "
-        "more (send a discount as properties.discount or a negative adjustment)")
+        "more (send a discount as properties.discount or a negative adjustment)"
+    )
 
 
 def test_a_negative_cart_item_price_fails_before_the_cart_lookup() -> None:

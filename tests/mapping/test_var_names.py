@@ -55,7 +55,8 @@ def test_the_rule_is_stable_and_idempotent(name: str, cap: int | None) -> None:
 
 @given(st.lists(names, unique=True, max_size=30), caps)
 def test_names_of_one_call_stay_unique_and_every_var_is_kept(
-        given_names: list[str], cap: int | None) -> None:
+    given_names: list[str], cap: int | None
+) -> None:
     renamed = rename_vars(given_names, cap)
     final = [renamed.get(name, name) for name in given_names]
     assert len(set(final)) == len(given_names)
@@ -69,18 +70,21 @@ def test_a_digit_first_name_is_prefixed_and_keeps_its_text(tail: str) -> None:
     assert sailthru_var_name("1" + tail) == "var_1" + tail
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("1st_visit", "var_1st_visit"),
-    ("2024", "var_2024"),
-    ("utm-source", "utmsource"),
-    ("price.$", "price"),
-    ("50%_off", "var_50_off"),
-    ("%$.", "var"),
-    ("", "var"),
-    ("prénom", "prnom"),
-    ("arcade_blips and chitz_planet", "arcade_blips and chitz_planet"),
-    ("Played Game", "Played Game"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("1st_visit", "var_1st_visit"),
+        ("2024", "var_2024"),
+        ("utm-source", "utmsource"),
+        ("price.$", "price"),
+        ("50%_off", "var_50_off"),
+        ("%$.", "var"),
+        ("", "var"),
+        ("prénom", "prnom"),
+        ("arcade_blips and chitz_planet", "arcade_blips and chitz_planet"),
+        ("Played Game", "Played Game"),
+    ],
+)
 def test_documented_examples(name: str, expected: str) -> None:
     assert sailthru_var_name(name) == expected
 
@@ -96,7 +100,9 @@ def test_long_names_are_shortened_readably_and_the_same_in_every_call() -> None:
 
 def test_a_renamed_name_that_meets_a_kept_one_gets_a_number() -> None:
     assert rename_vars(["utmsource", "utm-source", "utm.source"]) == {
-        "utm-source": "utmsource_2", "utm.source": "utmsource_3"}
+        "utm-source": "utmsource_2",
+        "utm.source": "utmsource_3",
+    }
 
 
 # --- in the plans -------------------------------------------------------------------
@@ -115,27 +121,39 @@ def test_profile_event_purchase_return_and_item_vars_are_all_renamed() -> None:
         assert params["items"][0]["vars"] == {"sizeeu": 42}
         assert isinstance(order, Deliver)
         endpoint = only_call(order).endpoint
-        assert order.renamed == (Rename(f"POST {endpoint} vars", "order.ref", "orderref"),
-                                 Rename(f"POST {endpoint} items[0].vars", "size-eu", "sizeeu"))
+        assert order.renamed == (
+            Rename(f"POST {endpoint} vars", "order.ref", "orderref"),
+            Rename(f"POST {endpoint} items[0].vars", "size-eu", "sizeeu"),
+        )
 
 
 def test_the_seed_example_comes_out_exactly() -> None:
-    properties: dict[str, Any] = {"levels": [1, 2, 3], "arcade": {
-        "blips and chitz": {"planet": "Parblesnops"}, "galaxy": {"coordinates": "1232.4832"},
-        "games": ["Roy: A life well lived", "Whack a mole"]}}
+    properties: dict[str, Any] = {
+        "levels": [1, 2, 3],
+        "arcade": {
+            "blips and chitz": {"planet": "Parblesnops"},
+            "galaxy": {"coordinates": "1232.4832"},
+            "games": ["Roy: A life well lived", "Whack a mole"],
+        },
+    }
     result = plan(track("Played Game", properties, userId="14092348"))
     assert only_call(result).params["vars"] == {
-        "levels_0": 1, "levels_1": 2, "levels_2": 3,
+        "levels_0": 1,
+        "levels_1": 2,
+        "levels_2": 3,
         "arcade_blips and chitz_planet": "Parblesnops",
         "arcade_galaxy_coordinates": "1232.4832",
-        "arcade_games_0": "Roy: A life well lived", "arcade_games_1": "Whack a mole"}
+        "arcade_games_0": "Roy: A life well lived",
+        "arcade_games_1": "Whack a mole",
+    }
     assert isinstance(result, Deliver) and result.renamed == ()
 
 
 def test_a_setting_turns_renaming_off_and_another_caps_the_length() -> None:
     off = plan(track("Clicked", {"utm-source": "ads"}), MappingOptions(rename_vars=False))
     assert only_call(off).params["vars"] == {"utm-source": "ads"}
-    capped = plan(track("Clicked", {"a_rather_long_property_name": 1}),
-                  MappingOptions(var_name_max_length=12))
+    capped = plan(
+        track("Clicked", {"a_rather_long_property_name": 1}), MappingOptions(var_name_max_length=12)
+    )
     [name] = only_call(capped).params["vars"]
     assert len(name) == 12 and name.startswith("a_rathe_")

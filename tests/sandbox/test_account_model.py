@@ -22,12 +22,17 @@ class FakeClock:
 
 
 def cart(item_id: str) -> dict[str, Any]:
-    return {"email": "ann@example.com", "incomplete": 1, "items": [
-        {"id": item_id, "title": "t", "qty": 1, "price": 100, "url": "https://x"}]}
+    return {
+        "email": "ann@example.com",
+        "incomplete": 1,
+        "items": [{"id": item_id, "title": "t", "qty": 1, "price": 100, "url": "https://x"}],
+    }
 
 
-@given(st.lists(st.floats(min_value=0.01, max_value=10.0), min_size=1, max_size=8),
-       st.floats(min_value=0.0, max_value=30.0))
+@given(
+    st.lists(st.floats(min_value=0.01, max_value=10.0), min_size=1, max_size=8),
+    st.floats(min_value=0.0, max_value=30.0),
+)
 def test_a_lagged_read_sees_the_last_cart_posted_before_now_minus_lag(
     gaps: list[float], lag: float
 ) -> None:
@@ -40,8 +45,9 @@ def test_a_lagged_read_sees_the_last_cart_posted_before_now_minus_lag(
         posted.append((clock.now, f"v{index}"))
     clock.now += 0.5
 
-    seen = account.get_user({"id": "ann@example.com", "fields": {"purchase_incomplete": 1}},
-                            cart_read_lag=lag)["purchase_incomplete"]
+    seen = account.get_user(
+        {"id": "ann@example.com", "fields": {"purchase_incomplete": 1}}, cart_read_lag=lag
+    )["purchase_incomplete"]
 
     visible = [name for at, name in posted if at <= clock.now - lag]
     expected = visible[-1] if visible else None
@@ -68,8 +74,15 @@ def test_merge_into_a_profile_that_does_not_exist_yet_keeps_the_known_one() -> N
     account = Account(clock=FakeClock())
     account.post_user({"id": "known", "key": "extid", "vars": {"plan": "pro"}})
 
-    account.post_user({"id": "anon", "key": "extid", "keys": {"extid": "known"},
-                       "keysconflict": "merge", "vars": {"seen": 1}})
+    account.post_user(
+        {
+            "id": "anon",
+            "key": "extid",
+            "keys": {"extid": "known"},
+            "keysconflict": "merge",
+            "vars": {"seen": 1},
+        }
+    )
 
     [profile] = account.profiles()
     assert profile.extid == "known"

@@ -13,8 +13,9 @@ EMAIL = "ann@example.com"
 
 
 def cart_ids(client: SailthruClient) -> list[str] | None:
-    cart = client.api_get("user", {"id": EMAIL, "key": "email",
-                                   "fields": {"purchase_incomplete": 1}}).get_body()
+    cart = client.api_get(
+        "user", {"id": EMAIL, "key": "email", "fields": {"purchase_incomplete": 1}}
+    ).get_body()
     incomplete = cart["purchase_incomplete"]
     return None if incomplete is None else [i["id"] for i in incomplete["items"]]
 

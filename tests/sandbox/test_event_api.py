@@ -8,8 +8,9 @@ from sailthru.sailthru_client import SailthruClient
 from sailbridge.sandbox.server import SandboxHandle
 
 
-@pytest.mark.parametrize("name", ["send", "cancel", "open", "click", "purchase", "daily", "Purchase",
-                                  "CLICK"])
+@pytest.mark.parametrize(
+    "name", ["send", "cancel", "open", "click", "purchase", "daily", "Purchase", "CLICK"]
+)
 def test_reserved_event_names_are_refused_with_error_99(
     client: SailthruClient, sandbox: SandboxHandle, name: str
 ) -> None:
@@ -25,8 +26,9 @@ def test_reserved_event_names_are_refused_with_error_99(
 def test_event_for_an_unknown_extid_creates_the_profile(
     client: SailthruClient, sandbox: SandboxHandle
 ) -> None:
-    client.api_post("event", {"id": "new-user", "key": "extid", "event": "Signed Up",
-                              "vars": {"source": "ad"}})
+    client.api_post(
+        "event", {"id": "new-user", "key": "extid", "event": "Signed Up", "vars": {"source": "ad"}}
+    )
 
     profile = sandbox.user("new-user")
     assert profile is not None

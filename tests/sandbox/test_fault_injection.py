@@ -24,8 +24,13 @@ def test_fail_rate_one_fails_every_call_and_changes_nothing(
     answers = [
         client.api_post("user", {"id": "u-1", "key": "extid", "vars": {"a": 1}}),
         client.api_post("event", {"id": "u-1", "key": "extid", "event": "x"}),
-        client.api_post("purchase", {"email": "ann@example.com", "items": [
-            {"id": "1", "title": "t", "qty": 1, "price": 100, "url": "https://x"}]}),
+        client.api_post(
+            "purchase",
+            {
+                "email": "ann@example.com",
+                "items": [{"id": "1", "title": "t", "qty": 1, "price": 100, "url": "https://x"}],
+            },
+        ),
         client.api_get("user", {"id": "u-1", "key": "extid"}),
     ]
 
@@ -86,5 +91,9 @@ def test_the_same_seed_replays_the_same_faults() -> None:
 
     assert plans == [second.plan(config) for _ in range(200)]
     outcomes = {plan.outcome for plan in plans}
-    assert outcomes == {FaultOutcome.ANSWER, FaultOutcome.ERROR_500, FaultOutcome.ERROR_200,
-                        FaultOutcome.DROP}
+    assert outcomes == {
+        FaultOutcome.ANSWER,
+        FaultOutcome.ERROR_500,
+        FaultOutcome.ERROR_200,
+        FaultOutcome.DROP,
+    }

@@ -23,8 +23,9 @@ from sailbridge.sandbox.server import SandboxHandle
 
 
 def write_lines(path: Path, lines: list[Any]) -> Path:
-    path.write_text("".join((line if isinstance(line, str) else json.dumps(line)) + "\n"
-                            for line in lines))
+    path.write_text(
+        "".join((line if isinstance(line, str) else json.dumps(line)) + "\n" for line in lines)
+    )
     return path
 
 
@@ -51,19 +52,26 @@ def test_job_signature_covers_the_text_parameters_only_as_the_official_client_si
     assert params["sig"] == signature("abcsecret", ["123key", "json", '{"job":"update"}'])
     assert params["sig"] == "e700bf6200806d61d6797bb984dde0c6"
     assert params["sig"] == get_signature_hash(
-        {"api_key": "123key", "format": "json", "json": '{"job":"update"}'}, "abcsecret")
+        {"api_key": "123key", "format": "json", "json": '{"job":"update"}'}, "abcsecret"
+    )
 
 
 def test_official_client_uploads_an_update_job_that_is_applied_after_the_delay(
-        quick: SandboxHandle, client: OfficialClient, tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "users.json", [
-        {"email": "ann@example.com", "vars": {"plan": "pro"}},
-        {"id": "bob@example.com", "vars": {"plan": "free"}},
-    ])
+    quick: SandboxHandle, client: OfficialClient, tmp_path: Path
+) -> None:
+    path = write_lines(
+        tmp_path / "users.json",
+        [
+            {"email": "ann@example.com", "vars": {"plan": "pro"}},
+            {"id": "bob@example.com", "vars": {"plan": "free"}},
+        ],
+    )
 
-    started = client.api_post("job", {"job": "update", "file": str(path),
-                                      "update": {"lists": {"Weekly": 1}}},
-                              binary_data_param=["file"])
+    started = client.api_post(
+        "job",
+        {"job": "update", "file": str(path), "update": {"lists": {"Weekly": 1}}},
+        binary_data_param=["file"],
+    )
 
     body = started.get_body()
     assert started.is_ok(), body
@@ -80,16 +88,25 @@ def test_official_client_uploads_an_update_job_that_is_applied_after_the_delay(
 
 
 def test_purchase_import_files_purchases_at_their_date_and_keeps_the_cart(
-        quick: SandboxHandle, client: OfficialClient, tmp_path: Path) -> None:
+    quick: SandboxHandle, client: OfficialClient, tmp_path: Path
+) -> None:
     item = {"id": "mug", "title": "Mug", "qty": 2, "price": 1299, "url": "https://e/mug"}
     client.api_post("purchase", {"email": "ann@example.com", "incomplete": 1, "items": [item]})
-    path = write_lines(tmp_path / "orders.json", [
-        {"email": "ann@example.com", "date": "2019-06-01 12:00:00 +0000", "items": [item],
-         "purchase_keys": {"extid": "o-1"}},
-    ])
+    path = write_lines(
+        tmp_path / "orders.json",
+        [
+            {
+                "email": "ann@example.com",
+                "date": "2019-06-01 12:00:00 +0000",
+                "items": [item],
+                "purchase_keys": {"extid": "o-1"},
+            },
+        ],
+    )
 
-    started = client.api_post("job", {"job": "purchase_import", "file": str(path)},
-                              binary_data_param=["file"])
+    started = client.api_post(
+        "job", {"job": "purchase_import", "file": str(path)}, binary_data_param=["file"]
+    )
 
     assert wait_for_job(client, started.get_body()["job_id"])["status"] == "completed"
     [profile] = quick.state()["profiles"]
@@ -100,11 +117,13 @@ def test_purchase_import_files_purchases_at_their_date_and_keeps_the_cart(
 
 
 def test_a_malformed_line_ends_the_job_in_error_with_nothing_applied(
-        quick: SandboxHandle, client: OfficialClient, tmp_path: Path) -> None:
+    quick: SandboxHandle, client: OfficialClient, tmp_path: Path
+) -> None:
     path = write_lines(tmp_path / "users.json", [{"email": "ann@example.com"}, "{not json"])
 
-    started = client.api_post("job", {"job": "update", "file": str(path)},
-                              binary_data_param=["file"])
+    started = client.api_post(
+        "job", {"job": "update", "file": str(path)}, binary_data_param=["file"]
+    )
 
     finished = wait_for_job(client, started.get_body()["job_id"])
     assert finished["status"] == "error"
@@ -113,27 +132,37 @@ def test_a_malformed_line_ends_the_job_in_error_with_nothing_applied(
 
 
 def test_a_purchase_in_dollars_ends_the_import_in_error(
-        quick: SandboxHandle, client: OfficialClient, tmp_path: Path) -> None:
-    path = write_lines(tmp_path / "orders.json", [
-        {"email": "ann@example.com", "date": "2019-06-01 12:00:00 +0000",
-         "items": [{"id": "mug", "title": "Mug", "qty": 1, "price": 12.99, "url": "https://e"}]},
-    ])
+    quick: SandboxHandle, client: OfficialClient, tmp_path: Path
+) -> None:
+    path = write_lines(
+        tmp_path / "orders.json",
+        [
+            {
+                "email": "ann@example.com",
+                "date": "2019-06-01 12:00:00 +0000",
+                "items": [
+                    {"id": "mug", "title": "Mug", "qty": 1, "price": 12.99, "url": "https://e"}
+                ],
+            },
+        ],
+    )
 
-    started = client.api_post("job", {"job": "purchase_import", "file": str(path)},
-                              binary_data_param=["file"])
+    started = client.api_post(
+        "job", {"job": "purchase_import", "file": str(path)}, binary_data_param=["file"]
+    )
 
     finished = wait_for_job(client, started.get_body()["job_id"])
     assert finished["status"] == "error" and "integer number of cents" in finished["errormsg"]
 
 
-def test_a_stray_text_field_breaks_the_signature(quick: SandboxHandle,
-                                                 tmp_path: Path) -> None:
+def test_a_stray_text_field_breaks_the_signature(quick: SandboxHandle, tmp_path: Path) -> None:
     signed = signed_params(quick.config.api_key, quick.config.api_secret, {"job": "update"})
     path = write_lines(tmp_path / "users.json", [{"email": "ann@example.com"}])
 
     with path.open("rb") as handle:
-        answer = requests.post(quick.url + "/job", data={**signed, "extra": "x"},
-                               files={"file": handle}, timeout=10)
+        answer = requests.post(
+            quick.url + "/job", data={**signed, "extra": "x"}, files={"file": handle}, timeout=10
+        )
 
     assert answer.status_code == 401 and answer.json()["error"] == 5
 
@@ -145,10 +174,12 @@ def test_a_job_post_without_a_file_is_missing_a_parameter(client: OfficialClient
 
 
 def test_unknown_job_type_and_unknown_job_id_are_refused(
-        client: OfficialClient, tmp_path: Path) -> None:
+    client: OfficialClient, tmp_path: Path
+) -> None:
     path = write_lines(tmp_path / "x.json", [{"email": "ann@example.com"}])
-    refused = client.api_post("job", {"job": "export_list_data", "file": str(path)},
-                              binary_data_param=["file"])
+    refused = client.api_post(
+        "job", {"job": "export_list_data", "file": str(path)}, binary_data_param=["file"]
+    )
     unknown = client.api_get("job", {"job_id": "job-999999"})
 
     assert refused.get_error().get_error_code() == 99
@@ -156,12 +187,17 @@ def test_unknown_job_type_and_unknown_job_id_are_refused(
 
 
 async def test_sailbridge_client_uploads_with_aiohttp_multipart_and_reads_the_status(
-        quick: SandboxHandle, tmp_path: Path) -> None:
+    quick: SandboxHandle, tmp_path: Path
+) -> None:
     path = write_lines(tmp_path / "users.json", [{"email": "ann@example.com"}])
     sent: list[int] = []
     async with aiohttp.ClientSession() as session:
-        client = SailthruClient(session, api_key=quick.config.api_key,
-                                api_secret=quick.config.api_secret, base_url=quick.url)
+        client = SailthruClient(
+            session,
+            api_key=quick.config.api_key,
+            api_secret=quick.config.api_secret,
+            base_url=quick.url,
+        )
         started = await client.post_job("update", {}, path, on_bytes=sent.append)
         status = await client.job_status(started.body["job_id"])
         assert status.body["status"] == "pending"
@@ -175,13 +211,19 @@ async def test_sailbridge_client_uploads_with_aiohttp_multipart_and_reads_the_st
 
 
 async def test_sailbridge_client_raises_on_a_wrong_secret_and_a_refused_job(
-        quick: SandboxHandle, tmp_path: Path) -> None:
+    quick: SandboxHandle, tmp_path: Path
+) -> None:
     path = write_lines(tmp_path / "users.json", [{"email": "ann@example.com"}])
     async with aiohttp.ClientSession() as session:
-        wrong = SailthruClient(session, api_key=quick.config.api_key, api_secret="nope",
-                               base_url=quick.url)
-        right = SailthruClient(session, api_key=quick.config.api_key,
-                               api_secret=quick.config.api_secret, base_url=quick.url)
+        wrong = SailthruClient(
+            session, api_key=quick.config.api_key, api_secret="nope", base_url=quick.url
+        )
+        right = SailthruClient(
+            session,
+            api_key=quick.config.api_key,
+            api_secret=quick.config.api_secret,
+            base_url=quick.url,
+        )
         with pytest.raises(CredentialsError):
             await wrong.post_job("update", {}, path)
         with pytest.raises(PermanentError, match="Unsupported job type"):

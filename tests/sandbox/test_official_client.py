@@ -14,8 +14,9 @@ from sailbridge.sandbox.server import SandboxHandle
 
 
 def test_official_client_creates_a_user(client: SailthruClient, sandbox: SandboxHandle) -> None:
-    response = client.api_post("user", {"id": "u-1", "key": "extid",
-                                        "keys": {"email": "ann@example.com"}})
+    response = client.api_post(
+        "user", {"id": "u-1", "key": "extid", "keys": {"email": "ann@example.com"}}
+    )
 
     assert response.is_ok(), response.get_body()
     assert response.get_body()["keys"]["extid"] == "u-1"
@@ -32,8 +33,9 @@ def test_official_client_reads_a_user(client: SailthruClient) -> None:
 
 
 def test_official_client_posts_an_event(client: SailthruClient, sandbox: SandboxHandle) -> None:
-    response = client.api_post("event", {"id": "u-1", "key": "extid", "event": "Played Game",
-                                         "vars": {"level": 3}})
+    response = client.api_post(
+        "event", {"id": "u-1", "key": "extid", "event": "Played Game", "vars": {"level": 3}}
+    )
 
     assert response.is_ok(), response.get_body()
     assert [(e["event"], e["vars"]) for e in sandbox.user("u-1")["events"]] == [
@@ -45,10 +47,16 @@ def test_official_client_posts_a_purchase_with_a_plus_in_the_json(
     client: SailthruClient, sandbox: SandboxHandle, item: Callable[..., dict[str, Any]]
 ) -> None:
     # "+20 minutes" only survives form encoding when the + travels as %2B.
-    response = client.api_post("purchase", {
-        "email": "ann@example.com", "incomplete": 1, "items": [item()],
-        "reminder_template": "abandoned cart", "reminder_time": "+20 minutes",
-    })
+    response = client.api_post(
+        "purchase",
+        {
+            "email": "ann@example.com",
+            "incomplete": 1,
+            "items": [item()],
+            "reminder_template": "abandoned cart",
+            "reminder_time": "+20 minutes",
+        },
+    )
 
     assert response.is_ok(), response.get_body()
     cart = sandbox.state()["profiles"][0]["cart"]
@@ -84,8 +92,10 @@ def test_wrong_api_key_is_refused_with_error_3(sandbox: SandboxHandle) -> None:
 
 
 def test_missing_signature_is_error_2(sandbox: SandboxHandle) -> None:
-    response = requests.post(sandbox.url + "/user", data={
-        "api_key": sandbox.config.api_key, "format": "json", "json": '{"id": "u-1"}'})
+    response = requests.post(
+        sandbox.url + "/user",
+        data={"api_key": sandbox.config.api_key, "format": "json", "json": '{"id": "u-1"}'},
+    )
 
     assert response.status_code == 400
     assert response.json() == {"error": 2, "errormsg": "Missing required parameter: sig"}
@@ -100,12 +110,18 @@ def test_signature_covers_every_parameter_sent(sandbox: SandboxHandle) -> None:
 
 
 def test_unescaped_plus_in_a_post_body_breaks_the_signature(sandbox: SandboxHandle) -> None:
-    params = signed_params(sandbox.config.api_key, sandbox.config.api_secret,
-                           {"id": "u-1", "key": "extid", "vars": {"phone": "+1555"}})
+    params = signed_params(
+        sandbox.config.api_key,
+        sandbox.config.api_secret,
+        {"id": "u-1", "key": "extid", "vars": {"phone": "+1555"}},
+    )
     body = "&".join(f"{name}={value}" for name, value in params.items())  # + not escaped
 
-    response = requests.post(sandbox.url + "/user", data=body,
-                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+    response = requests.post(
+        sandbox.url + "/user",
+        data=body,
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
 
     assert response.json()["error"] == 5
 
@@ -121,11 +137,16 @@ def test_json_parameter_must_be_an_object(sandbox: SandboxHandle) -> None:
 
 
 async def test_sailbridge_signer_over_aiohttp_is_accepted(sandbox: SandboxHandle) -> None:
-    params = signed_params(sandbox.config.api_key, sandbox.config.api_secret,
-                           {"id": "u-1", "key": "extid", "vars": {"tz": "UTC+2"}})
-    async with aiohttp.ClientSession() as session:
-        async with session.post(sandbox.url + "/user", data=params) as response:
-            body = await response.json()
+    params = signed_params(
+        sandbox.config.api_key,
+        sandbox.config.api_secret,
+        {"id": "u-1", "key": "extid", "vars": {"tz": "UTC+2"}},
+    )
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(sandbox.url + "/user", data=params) as response,
+    ):
+        body = await response.json()
 
     assert body["keys"]["extid"] == "u-1"
     assert sandbox.user("u-1")["vars"] == {"tz": "UTC+2"}

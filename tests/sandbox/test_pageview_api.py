@@ -12,13 +12,22 @@ PATH = "/v1/track/event/pageview"
 def send(sandbox: SandboxHandle, body: object, token: str | None = "default") -> requests.Response:
     headers = {}
     if token is not None:
-        headers["Authorization"] = f"Bearer {sandbox.config.customer_id if token == 'default' else token}"
+        headers["Authorization"] = (
+            f"Bearer {sandbox.config.customer_id if token == 'default' else token}"
+        )
     return requests.post(sandbox.url + PATH, json=body, headers=headers)
 
 
 def test_pageview_is_recorded_on_the_profile(sandbox: SandboxHandle) -> None:
-    response = send(sandbox, {"userIdKey": "extid", "userIdValue": "u-1",
-                              "url": "https://shop.example/", "tags": ["home"]})
+    response = send(
+        sandbox,
+        {
+            "userIdKey": "extid",
+            "userIdValue": "u-1",
+            "url": "https://shop.example/",
+            "tags": ["home"],
+        },
+    )
 
     assert response.status_code == 200
     [pageview] = sandbox.user("u-1")["pageviews"]
@@ -26,8 +35,11 @@ def test_pageview_is_recorded_on_the_profile(sandbox: SandboxHandle) -> None:
 
 
 def test_wrong_customer_id_is_refused_with_401(sandbox: SandboxHandle) -> None:
-    response = send(sandbox, {"userIdKey": "extid", "userIdValue": "u-1", "url": "https://x/"},
-                    token="someone-else")
+    response = send(
+        sandbox,
+        {"userIdKey": "extid", "userIdValue": "u-1", "url": "https://x/"},
+        token="someone-else",
+    )
 
     assert response.status_code == 401
     assert response.json()["error"] == 3
@@ -35,8 +47,9 @@ def test_wrong_customer_id_is_refused_with_401(sandbox: SandboxHandle) -> None:
 
 
 def test_missing_authorization_is_refused_with_401(sandbox: SandboxHandle) -> None:
-    response = send(sandbox, {"userIdKey": "extid", "userIdValue": "u-1", "url": "https://x/"},
-                    token=None)
+    response = send(
+        sandbox, {"userIdKey": "extid", "userIdValue": "u-1", "url": "https://x/"}, token=None
+    )
 
     assert response.status_code == 401
 

@@ -18,8 +18,9 @@ def test_a_return_lowers_the_profiles_net_revenue(
 ) -> None:
     client.api_post("purchase", {"email": EMAIL, "items": [item(qty=3)]})
 
-    response = client.api_post("return", {"email": EMAIL, "items": [RETURNED],
-                                          "purchase_keys": {"extid": "o-1"}})
+    response = client.api_post(
+        "return", {"email": EMAIL, "items": [RETURNED], "purchase_keys": {"extid": "o-1"}}
+    )
 
     assert response.is_ok(), response.get_body()
     [profile] = sandbox.state()["profiles"]
@@ -32,23 +33,28 @@ def test_a_return_lowers_the_profiles_net_revenue(
 def test_an_item_needs_no_id_or_title_on_a_return(
     client: SailthruClient, sandbox: SandboxHandle
 ) -> None:
-    response = client.api_post("return", {"email": EMAIL, "items": [
-        {"qty": 2, "price": 500, "url": "https://shop.example/x"}]})
+    response = client.api_post(
+        "return",
+        {"email": EMAIL, "items": [{"qty": 2, "price": 500, "url": "https://shop.example/x"}]},
+    )
 
     assert response.is_ok(), response.get_body()
     assert sandbox.state()["profiles"][0]["net_revenue"] == -1000
 
 
-@pytest.mark.parametrize(("params", "message"), [
-    ({"items": [RETURNED]}, "email"),
-    ({"email": EMAIL}, "items"),
-    ({"email": EMAIL, "items": []}, "No items"),
-    ({"email": EMAIL, "items": [{**RETURNED, "qty": None}]}, "qty"),
-    ({"email": EMAIL, "items": [{"qty": 1, "url": "https://s/x"}]}, "price"),
-    ({"email": EMAIL, "items": [{"qty": 1, "price": 100}]}, "url"),
-    ({"email": EMAIL, "items": [{**RETURNED, "price": 10.99}]}, "integer number of cents"),
-    ({"email": "not-an-email", "items": [RETURNED]}, "Invalid email"),
-])
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"items": [RETURNED]}, "email"),
+        ({"email": EMAIL}, "items"),
+        ({"email": EMAIL, "items": []}, "No items"),
+        ({"email": EMAIL, "items": [{**RETURNED, "qty": None}]}, "qty"),
+        ({"email": EMAIL, "items": [{"qty": 1, "url": "https://s/x"}]}, "price"),
+        ({"email": EMAIL, "items": [{"qty": 1, "price": 100}]}, "url"),
+        ({"email": EMAIL, "items": [{**RETURNED, "price": 10.99}]}, "integer number of cents"),
+        ({"email": "not-an-email", "items": [RETURNED]}, "Invalid email"),
+    ],
+)
 def test_a_return_without_what_sailthru_requires_is_refused_and_changes_nothing(
     client: SailthruClient, sandbox: SandboxHandle, params: dict[str, Any], message: str
 ) -> None:

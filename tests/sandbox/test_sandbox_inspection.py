@@ -16,8 +16,17 @@ def test_state_shows_profiles_and_counters(client: SailthruClient, sandbox: Sand
 
     [profile] = state["profiles"]
     assert profile["keys"]["extid"] == "u-1" and profile["vars"] == {"a": 1}
-    assert set(profile) >= {"sid", "keys", "vars", "lists", "optout_email", "cart", "purchases",
-                            "events", "pageviews"}
+    assert set(profile) >= {
+        "sid",
+        "keys",
+        "vars",
+        "lists",
+        "optout_email",
+        "cart",
+        "purchases",
+        "events",
+        "pageviews",
+    }
     assert state["counters"]["requests"] == {"POST /user": 1, "GET /user": 1}
     assert "api_secret" not in state["config"]
 
@@ -60,7 +69,9 @@ def test_request_log_can_be_read_from_a_sequence_number(
     assert [entry["params"]["id"] for entry in later] == ["u-2"]
 
 
-def test_reset_clears_profiles_counters_and_log(client: SailthruClient, sandbox: SandboxHandle) -> None:
+def test_reset_clears_profiles_counters_and_log(
+    client: SailthruClient, sandbox: SandboxHandle
+) -> None:
     client.api_post("user", {"id": "u-1", "key": "extid"})
 
     response = requests.post(sandbox.url + "/_sandbox/reset")
@@ -83,9 +94,10 @@ def test_reset_keeps_the_runtime_config_unless_asked(sandbox: SandboxHandle) -> 
 
 
 def test_config_changes_at_runtime(sandbox: SandboxHandle) -> None:
-    response = requests.post(sandbox.url + "/_sandbox/config",
-                             json={"cart_read_lag": 2.5, "rate_limits": {"POST /user": 5},
-                                   "templates": ["a", "b"]})
+    response = requests.post(
+        sandbox.url + "/_sandbox/config",
+        json={"cart_read_lag": 2.5, "rate_limits": {"POST /user": 5}, "templates": ["a", "b"]},
+    )
 
     config = response.json()["config"]
     assert config["cart_read_lag"] == 2.5

@@ -27,10 +27,13 @@ def test_not_found_message_names_the_key_used(client: SailthruClient) -> None:
 
 
 def test_post_user_creates_the_profile_with_its_keys(client: SailthruClient) -> None:
-    created = body(client.api_post("user", {
-        "id": "u-1", "key": "extid", "keys": {"email": "Ann@Example.com"}}))
+    created = body(
+        client.api_post("user", {"id": "u-1", "key": "extid", "keys": {"email": "Ann@Example.com"}})
+    )
 
-    keys = body(client.api_get("user", {"id": "u-1", "key": "extid", "fields": {"keys": 1}}))["keys"]
+    keys = body(client.api_get("user", {"id": "u-1", "key": "extid", "fields": {"keys": 1}}))[
+        "keys"
+    ]
 
     assert keys == created["keys"]
     assert keys["extid"] == "u-1" and keys["email"] == "ann@example.com"
@@ -90,15 +93,30 @@ def test_keys_held_by_another_profile_conflict_without_merge(
 def test_keysconflict_merge_leaves_one_profile_with_both_histories(
     client: SailthruClient, sandbox: SandboxHandle
 ) -> None:
-    client.api_post("user", {"id": "known", "key": "extid", "keys": {"email": "ann@example.com"},
-                             "vars": {"plan": "pro", "color": "red"}, "lists": {"News": 1}})
+    client.api_post(
+        "user",
+        {
+            "id": "known",
+            "key": "extid",
+            "keys": {"email": "ann@example.com"},
+            "vars": {"plan": "pro", "color": "red"},
+            "lists": {"News": 1},
+        },
+    )
     client.api_post("event", {"id": "known", "key": "extid", "event": "Logged In"})
     client.api_post("user", {"id": "anon", "key": "extid", "vars": {"color": "blue", "seen": 1}})
     client.api_post("event", {"id": "anon", "key": "extid", "event": "Browsed"})
 
-    response = client.api_post("user", {
-        "id": "anon", "key": "extid", "keys": {"extid": "known", "email": "ann@example.com"},
-        "keysconflict": "merge", "vars": {"seen": 2}})
+    response = client.api_post(
+        "user",
+        {
+            "id": "anon",
+            "key": "extid",
+            "keys": {"extid": "known", "email": "ann@example.com"},
+            "keysconflict": "merge",
+            "vars": {"seen": 2},
+        },
+    )
 
     assert response.is_ok(), body(response)
     profiles = sandbox.state()["profiles"]
@@ -118,11 +136,15 @@ def test_merge_carries_the_other_profiles_cart(
     client.api_post("user", {"id": "ann@example.com", "key": "email", "keys": {"extid": "known"}})
     client.api_post("user", {"id": "anon", "key": "extid"})
 
-    client.api_post("user", {"id": "anon", "key": "extid", "keys": {"extid": "known"},
-                             "keysconflict": "merge"})
+    client.api_post(
+        "user", {"id": "anon", "key": "extid", "keys": {"extid": "known"}, "keysconflict": "merge"}
+    )
 
-    got = body(client.api_get("user", {"id": "known", "key": "extid",
-                                       "fields": {"keys": 1, "purchase_incomplete": 1}}))
+    got = body(
+        client.api_get(
+            "user", {"id": "known", "key": "extid", "fields": {"keys": 1, "purchase_incomplete": 1}}
+        )
+    )
     assert got["keys"]["email"] == "ann@example.com"
     assert [i["id"] for i in got["purchase_incomplete"]["items"]] == ["sku-1"]
 
@@ -131,8 +153,9 @@ def test_merge_keeps_the_stricter_optout(client: SailthruClient, sandbox: Sandbo
     client.api_post("user", {"id": "known", "key": "extid", "optout_email": "all"})
     client.api_post("user", {"id": "anon", "key": "extid"})
 
-    client.api_post("user", {"id": "anon", "key": "extid", "keys": {"extid": "known"},
-                             "keysconflict": "merge"})
+    client.api_post(
+        "user", {"id": "anon", "key": "extid", "keys": {"extid": "known"}, "keysconflict": "merge"}
+    )
 
     assert sandbox.user("known")["optout_email"] == "all"
 

@@ -31,10 +31,12 @@ DEFAULT_LIMITS = ConnectionLimits()
 def _serve(tmp_path: Path, place: Callable[[], str] | None) -> Iterator[Serve]:
     started: list[LiveServer] = []
 
-    def start(wrap_store: Callable[[Store], Store] | None = None,
-              on_enqueued: Callable[[Starlette], None] | None = None,
-              limits: ConnectionLimits = DEFAULT_LIMITS,
-              **overrides: Any) -> LiveServer:
+    def start(
+        wrap_store: Callable[[Store], Store] | None = None,
+        on_enqueued: Callable[[Starlette], None] | None = None,
+        limits: ConnectionLimits = DEFAULT_LIMITS,
+        **overrides: Any,
+    ) -> LiveServer:
         settings: dict[str, Any] = {"write_keys": frozenset({WRITE_KEY, OTHER_KEY})}
         settings.update(overrides)
         db: Path | str = place() if place else tmp_path / f"sailbridge-{len(started)}.db"

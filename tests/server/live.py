@@ -69,10 +69,13 @@ class LiveServer:
         self._thread.join(10)
 
 
-def start_server(db: Path | str, config: IngestConfig,
-                 wrap_store: Callable[[Store], Store] | None = None,
-                 on_enqueued: Callable[[Starlette], None] | None = None,
-                 limits: ConnectionLimits = DEFAULT_LIMITS) -> LiveServer:
+def start_server(
+    db: Path | str,
+    config: IngestConfig,
+    wrap_store: Callable[[Store], Store] | None = None,
+    on_enqueued: Callable[[Starlette], None] | None = None,
+    limits: ConnectionLimits = DEFAULT_LIMITS,
+) -> LiveServer:
     """Serve a new app over ``db`` until `LiveServer.stop`; ``wrap_store`` may put a
     test double around the real store (to make it fail or stall). ``db`` is a SQLite
     file, or a ``postgresql://`` URL for the PostgreSQL store."""
@@ -85,16 +88,26 @@ def start_server(db: Path | str, config: IngestConfig,
 
     async def main() -> None:
         try:
-            real: Store = (await PostgresStore.open(db, max_size=4)
-                           if isinstance(db, str) else await SqliteStore.open(db))
+            real: Store = (
+                await PostgresStore.open(db, max_size=4)
+                if isinstance(db, str)
+                else await SqliteStore.open(db)
+            )
             store: Store = wrap_store(real) if wrap_store is not None else real
             metrics = Metrics()
             app = create_app(store, config, metrics, on_enqueued=on_enqueued)
-            server = uvicorn.Server(uvicorn.Config(
-                app, log_level="warning", lifespan="off", access_log=False,
-                http=guarded_protocol(limits)))
-            holder.update(store=store, metrics=metrics, server=server,
-                          loop=asyncio.get_running_loop())
+            server = uvicorn.Server(
+                uvicorn.Config(
+                    app,
+                    log_level="warning",
+                    lifespan="off",
+                    access_log=False,
+                    http=guarded_protocol(limits),
+                )
+            )
+            holder.update(
+                store=store, metrics=metrics, server=server, loop=asyncio.get_running_loop()
+            )
         except BaseException as exc:
             holder["error"] = exc
             ready.set()
@@ -114,8 +127,14 @@ def start_server(db: Path | str, config: IngestConfig,
         raise RuntimeError("the test server did not start")
     if "error" in holder:
         raise holder["error"]
-    return LiveServer(f"http://127.0.0.1:{port}", holder["store"], holder["metrics"],
-                      holder["loop"], holder["server"], thread)
+    return LiveServer(
+        f"http://127.0.0.1:{port}",
+        holder["store"],
+        holder["metrics"],
+        holder["loop"],
+        holder["server"],
+        thread,
+    )
 
 
 def metric_value(exposition: str, name: str, **labels: str) -> float:

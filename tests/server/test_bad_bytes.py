@@ -26,8 +26,10 @@ AUTH = basic_auth(WRITE_KEY)
 def event(n: int, extra: str = "", user: str | None = None) -> bytes:
     """A track event's JSON with ``extra`` spliced in as further fields."""
     user_json = f'"{user}"' if user is not None else f'"user-{n}"'
-    return (f'{{"type":"track","event":"E","userId":{user_json},"messageId":"m-{n}",'
-            f'"timestamp":"2024-05-01T12:00:00.000Z"{extra}}}').encode()
+    return (
+        f'{{"type":"track","event":"E","userId":{user_json},"messageId":"m-{n}",'
+        f'"timestamp":"2024-05-01T12:00:00.000Z"{extra}}}'
+    ).encode()
 
 
 GOOD = event(0)
@@ -37,8 +39,9 @@ def batch(*events: bytes, extra: bytes = b"") -> bytes:
     return b'{"batch":[' + b",".join(events) + b"]" + extra + b"}"
 
 
-def post(live: LiveServer, body: bytes, path: str = "/v1/batch", **headers: Any
-         ) -> requests.Response:
+def post(
+    live: LiveServer, body: bytes, path: str = "/v1/batch", **headers: Any
+) -> requests.Response:
     return requests.post(live.url + path, data=body, headers={**AUTH, **headers}, timeout=20)
 
 
@@ -96,9 +99,12 @@ def test_a_user_id_with_nul_keeps_its_order_and_nothing_is_stuck(live: LiveServe
             assert len(claimed) <= 1  # the second waits for the first: same user line
             for job in claimed:
                 order.append(job.event["messageId"])
-                await live.store.finish(job.id, JobState.DELIVERED,
-                                        Attempt(at=time.time(), outcome="delivered"),
-                                        worker="w")
+                await live.store.finish(
+                    job.id,
+                    JobState.DELIVERED,
+                    Attempt(at=time.time(), outcome="delivered"),
+                    worker="w",
+                )
         return order
 
     assert live.call(deliver_all) == ["m-1", "m-2"]
@@ -107,7 +113,8 @@ def test_a_user_id_with_nul_keeps_its_order_and_nothing_is_stuck(live: LiveServe
 
 @pytest.mark.parametrize("levels", [1000, 200, MAX_DEPTH + 1])
 def test_nesting_too_deep_rejects_that_event_only_naming_the_field(
-        live: LiveServer, levels: int) -> None:
+    live: LiveServer, levels: int
+) -> None:
     inner = "[" * (levels - 2) + "]" * (levels - 2)  # event + properties = 2 levels
     body = batch(GOOD, event(1, f',"properties":{{"a":{inner}}}'), event(2))
     assert post(live, body).status_code == 200
@@ -125,7 +132,8 @@ def test_nesting_at_the_limit_is_accepted(live: LiveServer) -> None:
 
 @pytest.mark.parametrize("number", ["1e400", "-1e400", "1" * 400 + ".5", "9" * 5000])
 def test_a_number_out_of_range_rejects_that_event_naming_the_field(
-        live: LiveServer, number: str) -> None:
+    live: LiveServer, number: str
+) -> None:
     body = batch(GOOD, event(1, f',"properties":{{"price":{number}}}'))
     assert post(live, body).status_code == 200
     assert set(stored(live)) == {"m-0"}
@@ -135,8 +143,7 @@ def test_a_number_out_of_range_rejects_that_event_naming_the_field(
 
 
 @pytest.mark.parametrize("repaired", [False, True])
-def test_a_large_integer_is_kept_exactly_repaired_or_not(live: LiveServer,
-                                                          repaired: bool) -> None:
+def test_a_large_integer_is_kept_exactly_repaired_or_not(live: LiveServer, repaired: bool) -> None:
     big = int("9" * 400)
     nul = ',"nul":"\\u0000"' if repaired else ""
     body = batch(GOOD, event(1, f',"properties":{{"big":{big},"n":12345678901234567890{nul}}}'))
@@ -153,8 +160,10 @@ def test_a_deep_single_event_is_400_naming_the_field(live: LiveServer) -> None:
 
 
 def test_an_invalid_batch_sent_at_falls_back_to_the_receive_time(live: LiveServer) -> None:
-    device = (b'{"type":"track","event":"E","userId":"u9","messageId":"m-9",'
-              b'"originalTimestamp":"2024-05-01T11:59:00.000Z"}')
+    device = (
+        b'{"type":"track","event":"E","userId":"u9","messageId":"m-9",'
+        b'"originalTimestamp":"2024-05-01T11:59:00.000Z"}'
+    )
     for sent_at in (b'"yesterday"', b"12345", b"{}"):
         assert post(live, batch(GOOD, device, extra=b',"sentAt":' + sent_at)).status_code == 200
     events = stored(live)
@@ -163,8 +172,7 @@ def test_an_invalid_batch_sent_at_falls_back_to_the_receive_time(live: LiveServe
     assert live.rejections() == []
 
 
-def test_more_events_than_segment_allows_is_413_and_nothing_is_written(
-        live: LiveServer) -> None:
+def test_more_events_than_segment_allows_is_413_and_nothing_is_written(live: LiveServer) -> None:
     body = b'{"batch":[' + b",".join([b"{}"] * (MAX_EVENTS + 1)) + b"]}"
     response = post(live, body)
     assert response.status_code == 413
@@ -178,13 +186,15 @@ def test_a_full_batch_of_tiny_bad_entries_is_bounded_and_answered(live: LiveServ
     assert len(live.call(lambda: live.store.list_rejections(limit=5000))) == MAX_EVENTS
 
 
-@pytest.mark.parametrize("header", [b"Basic \xe9\xe8", b"Basic ", b"Basic", b"Basic Og==",
-                                    b"Basic !!!", "Basic ✓".encode()])
-def test_a_malformed_authorization_header_is_401_never_500(live: LiveServer,
-                                                          header: bytes) -> None:
+@pytest.mark.parametrize(
+    "header",
+    [b"Basic \xe9\xe8", b"Basic ", b"Basic", b"Basic Og==", b"Basic !!!", "Basic ✓".encode()],
+)
+def test_a_malformed_authorization_header_is_401_never_500(live: LiveServer, header: bytes) -> None:
     body = batch(GOOD)[:-1] + b',"writeKey":"' + WRITE_KEY.encode() + b'"}'
-    response = requests.post(live.url + "/v1/batch", data=body, timeout=10,
-                             headers={"Authorization": header})
+    response = requests.post(
+        live.url + "/v1/batch", data=body, timeout=10, headers={"Authorization": header}
+    )
     assert response.status_code == 401
     assert live.jobs() == []
 
@@ -201,8 +211,7 @@ def _raw_http(url: str) -> socket.socket:
     return socket.create_connection((host, int(port)), timeout=10)
 
 
-def test_a_client_that_never_finishes_its_headers_gets_408_and_is_cut_off(
-        serve: Serve) -> None:
+def test_a_client_that_never_finishes_its_headers_gets_408_and_is_cut_off(serve: Serve) -> None:
     live = serve(limits=ConnectionLimits(header_timeout=0.5, body_timeout=0.5))
     slow = _raw_http(live.url)
     slow.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\n")
@@ -222,17 +231,19 @@ def test_a_client_that_never_finishes_its_body_gets_408(serve: Serve) -> None:
     assert live.jobs() == []
 
 
-def test_a_kept_alive_connection_is_held_to_each_requests_own_deadline(
-        serve: Serve) -> None:
+def test_a_kept_alive_connection_is_held_to_each_requests_own_deadline(serve: Serve) -> None:
     """The deadline is one timer per connection (not one per request): after a request
     answered with the longer body deadline armed, the next request's shorter header
     deadline still cuts it off on time."""
     live = serve(limits=ConnectionLimits(header_timeout=0.5, body_timeout=5))
     conn = _raw_http(live.url)
     body = batch(GOOD)
-    conn.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                 + f"Authorization: {AUTH['Authorization']}\r\n".encode()
-                 + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    conn.sendall(
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: {AUTH['Authorization']}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
     assert conn.recv(4096).startswith(b"HTTP/1.1 200")
     conn.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\n")
     started = time.monotonic()

@@ -22,8 +22,13 @@ class CountingStore:
         self.inner = inner
         self.calls: list[int] = []
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     dedupe_window: float, now: float) -> int:
+    async def accept(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> int:
         self.calls.append(len(jobs))
         if any(job.message_id == "poison" for job in jobs):
             raise ValueError("cannot store this one")
@@ -31,8 +36,9 @@ class CountingStore:
 
 
 def job(message_id: str) -> NewJob:
-    return NewJob("wk", message_id, {"type": "track", "userId": "u", "event": "E"}, "track",
-                  "u", ("u",), 1.0)
+    return NewJob(
+        "wk", message_id, {"type": "track", "userId": "u", "event": "E"}, "track", "u", ("u",), 1.0
+    )
 
 
 async def test_requests_waiting_together_go_in_one_store_call(tmp_path: Path) -> None:
@@ -51,9 +57,14 @@ async def test_a_request_the_store_refuses_fails_alone(tmp_path: Path) -> None:
         coalescer = AcceptCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
         outcomes = await asyncio.gather(
             *(coalescer.accept([job(name)], [], 1.0) for name in ("a", "poison", "b", "c")),
-            return_exceptions=True)
+            return_exceptions=True,
+        )
         assert [type(outcome) for outcome in outcomes] == [
-            type(None), ValueError, type(None), type(None)]
+            type(None),
+            ValueError,
+            type(None),
+            type(None),
+        ]
         stored = await jobs_in(real, JobState.PENDING, limit=100)
         assert sorted(stored_job.message_id or "" for stored_job in stored) == ["a", "b", "c"]
 
@@ -63,8 +74,13 @@ async def test_no_more_than_max_calls_run_at_once(tmp_path: Path, max_calls: int
     running = peak = 0
 
     class SlowStore:
-        async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                         dedupe_window: float, now: float) -> int:
+        async def accept(
+            self,
+            jobs: Sequence[NewJob],
+            rejections: Sequence[Rejection],
+            dedupe_window: float,
+            now: float,
+        ) -> int:
             nonlocal running, peak
             running += 1
             peak = max(peak, running)
@@ -81,9 +97,15 @@ async def test_accepts_waiting_together_go_in_one_store_call(tmp_path: Path) -> 
     calls: list[int] = []
 
     async with await SqliteStore.open(tmp_path / "q.db") as real:
+
         class CountingAccepts:
-            async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                             dedupe_window: float, now: float) -> int:
+            async def accept(
+                self,
+                jobs: Sequence[NewJob],
+                rejections: Sequence[Rejection],
+                dedupe_window: float,
+                now: float,
+            ) -> int:
                 calls.append(len(jobs))
                 return await real.accept(jobs, rejections, dedupe_window, now)
 

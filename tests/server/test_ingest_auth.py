@@ -10,8 +10,9 @@ from .live import OTHER_KEY, WRITE_KEY, LiveServer, basic_auth
 TRACK = {"type": "track", "userId": "u1", "event": "Signed Up"}
 
 
-def post_batch(server: LiveServer, body: dict[str, object],
-               headers: dict[str, str] | None = None) -> requests.Response:
+def post_batch(
+    server: LiveServer, body: dict[str, object], headers: dict[str, str] | None = None
+) -> requests.Response:
     return requests.post(f"{server.url}/v1/batch", json=body, headers=headers, timeout=10)
 
 
@@ -36,8 +37,9 @@ def test_unknown_write_key_is_refused_with_401_and_nothing_stored(server: LiveSe
 
 
 def test_the_basic_auth_key_wins_over_the_body_key(server: LiveServer) -> None:
-    response = post_batch(server, {"batch": [TRACK], "writeKey": WRITE_KEY},
-                          basic_auth("wk_stranger"))
+    response = post_batch(
+        server, {"batch": [TRACK], "writeKey": WRITE_KEY}, basic_auth("wk_stranger")
+    )
     assert response.status_code == 401
 
 
@@ -48,8 +50,9 @@ def test_missing_write_key_is_refused_with_401(server: LiveServer) -> None:
 
 
 def test_unreadable_basic_credentials_are_refused(server: LiveServer) -> None:
-    response = post_batch(server, {"batch": [TRACK], "writeKey": WRITE_KEY},
-                          {"Authorization": "Basic !!not-base64!!"})
+    response = post_batch(
+        server, {"batch": [TRACK], "writeKey": WRITE_KEY}, {"Authorization": "Basic !!not-base64!!"}
+    )
     assert response.status_code == 401
 
 

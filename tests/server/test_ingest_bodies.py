@@ -13,10 +13,12 @@ from .live import WRITE_KEY, LiveServer, basic_auth
 AUTH = basic_auth(WRITE_KEY)
 
 
-def post(server: LiveServer, path: str, data: bytes,
-         headers: dict[str, str] | None = None) -> requests.Response:
-    return requests.post(f"{server.url}{path}", data=data, headers={**AUTH, **(headers or {})},
-                         timeout=10)
+def post(
+    server: LiveServer, path: str, data: bytes, headers: dict[str, str] | None = None
+) -> requests.Response:
+    return requests.post(
+        f"{server.url}{path}", data=data, headers={**AUTH, **(headers or {})}, timeout=10
+    )
 
 
 def test_malformed_json_is_a_400_invalid_json(server: LiveServer) -> None:
@@ -39,8 +41,10 @@ def test_a_batch_body_without_a_batch_is_a_400(server: LiveServer) -> None:
 
 
 def test_a_body_over_500_kb_is_a_413(server: LiveServer) -> None:
-    events = [{"type": "track", "userId": "u", "event": "E", "properties": {"p": "x" * 20000}}
-              for _ in range(30)]
+    events = [
+        {"type": "track", "userId": "u", "event": "E", "properties": {"p": "x" * 20000}}
+        for _ in range(30)
+    ]
     response = post(server, "/v1/batch", json.dumps({"batch": events}).encode())
     assert response.status_code == 413
     assert response.json()["code"] == "payload_too_large"
@@ -48,8 +52,10 @@ def test_a_body_over_500_kb_is_a_413(server: LiveServer) -> None:
 
 
 def test_a_gzip_body_that_inflates_past_the_limit_is_a_413(server: LiveServer) -> None:
-    events = [{"type": "track", "userId": "u", "event": "E", "properties": {"p": "x" * 20000}}
-              for _ in range(30)]
+    events = [
+        {"type": "track", "userId": "u", "event": "E", "properties": {"p": "x" * 20000}}
+        for _ in range(30)
+    ]
     body = gzip.compress(json.dumps({"batch": events}).encode())
     assert len(body) < 10_000
     response = post(server, "/v1/batch", body, {"Content-Encoding": "gzip"})

@@ -15,8 +15,9 @@ from .live import OTHER_KEY, WRITE_KEY, LiveServer, basic_auth
 AUTH = basic_auth(WRITE_KEY)
 
 
-def post(server: LiveServer, path: str, body: Any,
-         headers: dict[str, str] | None = None) -> requests.Response:
+def post(
+    server: LiveServer, path: str, body: Any, headers: dict[str, str] | None = None
+) -> requests.Response:
     return requests.post(f"{server.url}{path}", json=body, headers=headers or AUTH, timeout=10)
 
 
@@ -28,10 +29,15 @@ def parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def test_invalid_events_are_rejected_one_by_one_and_the_rest_accepted(
-        server: LiveServer) -> None:
-    batch = [track("u1"), {"type": "track", "userId": "u2"}, track("u3"),
-             {"type": "teleport", "userId": "u4"}, {"type": "identify"}, "not an event"]
+def test_invalid_events_are_rejected_one_by_one_and_the_rest_accepted(server: LiveServer) -> None:
+    batch = [
+        track("u1"),
+        {"type": "track", "userId": "u2"},
+        track("u3"),
+        {"type": "teleport", "userId": "u4"},
+        {"type": "identify"},
+        "not an event",
+    ]
     response = post(server, "/v1/batch", {"batch": batch})
     assert response.status_code == 200
     assert response.json() == {"success": True}
@@ -62,11 +68,12 @@ def test_an_event_over_32_kb_is_rejected_alone(server: LiveServer) -> None:
     assert len(rejection.raw) <= 1024
 
 
-def test_batch_context_and_integrations_merge_under_each_events_own(
-        server: LiveServer) -> None:
-    body = {"batch": [track(context={"ip": "10.0.0.1"})],
-            "context": {"ip": "0.0.0.0", "library": {"name": "shared"}},
-            "integrations": {"Sailthru": {"defaultListName": "News"}}}
+def test_batch_context_and_integrations_merge_under_each_events_own(server: LiveServer) -> None:
+    body = {
+        "batch": [track(context={"ip": "10.0.0.1"})],
+        "context": {"ip": "0.0.0.0", "library": {"name": "shared"}},
+        "integrations": {"Sailthru": {"defaultListName": "News"}},
+    }
     post(server, "/v1/batch", body)
     [job] = server.jobs()
     assert job.event["context"] == {"ip": "10.0.0.1", "library": {"name": "shared"}}
@@ -74,8 +81,10 @@ def test_batch_context_and_integrations_merge_under_each_events_own(
 
 
 def test_batch_sent_at_corrects_the_device_clock(server: LiveServer) -> None:
-    body = {"batch": [track(originalTimestamp="2020-01-01T00:00:00.000Z")],
-            "sentAt": "2020-01-01T00:00:10.000Z"}
+    body = {
+        "batch": [track(originalTimestamp="2020-01-01T00:00:00.000Z")],
+        "sentAt": "2020-01-01T00:00:10.000Z",
+    }
     post(server, "/v1/batch", body)
     [job] = server.jobs()
     received = parse(job.event["receivedAt"])
@@ -83,8 +92,10 @@ def test_batch_sent_at_corrects_the_device_clock(server: LiveServer) -> None:
 
 
 def test_an_unparseable_timestamp_rejects_the_event(server: LiveServer) -> None:
-    body = {"batch": [track(originalTimestamp="yesterday-ish")],
-            "sentAt": "2020-01-01T00:00:10.000Z"}
+    body = {
+        "batch": [track(originalTimestamp="yesterday-ish")],
+        "sentAt": "2020-01-01T00:00:10.000Z",
+    }
     assert post(server, "/v1/batch", body).status_code == 200
     [rejection] = server.rejections()
     assert "timestamp" in rejection.reason

@@ -31,12 +31,22 @@ class _Delegating:
 class LockedStore(_Delegating):
     """A store whose writes fail the way a locked or full SQLite database does."""
 
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> EnqueueResult:
+    async def enqueue(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> EnqueueResult:
         raise sqlite3.OperationalError("database is locked")
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     dedupe_window: float, now: float) -> int:
+    async def accept(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> int:
         raise sqlite3.OperationalError("database is locked")
 
 
@@ -46,16 +56,26 @@ class GatedStore(_Delegating):
     gate = threading.Event()
     entered = threading.Event()
 
-    async def enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> EnqueueResult:
+    async def enqueue(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> EnqueueResult:
         self.entered.set()
         while not self.gate.is_set():
             await asyncio.sleep(0.01)
         result: EnqueueResult = await self.inner.enqueue(jobs, rejections, dedupe_window, now)
         return result
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     dedupe_window: float, now: float) -> int:
+    async def accept(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> int:
         self.entered.set()
         while not self.gate.is_set():
             await asyncio.sleep(0.01)

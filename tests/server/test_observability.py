@@ -49,25 +49,30 @@ def test_healthz_is_503_when_the_store_does_not_answer(serve: Serve) -> None:
 
 
 def test_metrics_count_received_rejected_and_deduplicated_events(server: LiveServer) -> None:
-    batch = [{"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
-             {"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
-             {"type": "identify", "userId": "u1"},
-             {"type": "track", "userId": "u1"}]
-    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
-                  headers=basic_auth(WRITE_KEY), timeout=10)
+    batch = [
+        {"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
+        {"type": "track", "userId": "u1", "event": "E", "messageId": "m1"},
+        {"type": "identify", "userId": "u1"},
+        {"type": "track", "userId": "u1"},
+    ]
+    requests.post(
+        f"{server.url}/v1/batch", json={"batch": batch}, headers=basic_auth(WRITE_KEY), timeout=10
+    )
     text = scrape(server)
     assert metric_value(text, "sailbridge_events_received_total", type="track") == 2
     assert metric_value(text, "sailbridge_events_received_total", type="identify") == 1
     assert metric_value(text, "sailbridge_events_rejected_total", reason="invalid_event") == 1
     assert metric_value(text, "sailbridge_events_deduplicated_total") == 1
-    assert metric_value(text, "sailbridge_ingest_requests_total",
-                        route="/v1/batch", status="200") == 1
+    assert (
+        metric_value(text, "sailbridge_ingest_requests_total", route="/v1/batch", status="200") == 1
+    )
 
 
 def test_metrics_refresh_queue_depth_from_the_store(server: LiveServer) -> None:
     batch = [{"type": "track", "userId": f"u{n}", "event": "E"} for n in range(3)]
-    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
-                  headers=basic_auth(WRITE_KEY), timeout=10)
+    requests.post(
+        f"{server.url}/v1/batch", json={"batch": batch}, headers=basic_auth(WRITE_KEY), timeout=10
+    )
     text = scrape(server)
     assert metric_value(text, "sailbridge_queue_jobs", state="pending") == 3
     assert metric_value(text, "sailbridge_queue_oldest_pending_age_seconds") >= 0
@@ -83,10 +88,12 @@ def test_refused_requests_are_counted_by_status(server: LiveServer) -> None:
     requests.post(f"{server.url}/v1/track", data=b"{", headers=basic_auth(WRITE_KEY), timeout=10)
     requests.post(f"{server.url}/v1/track", json={}, headers=basic_auth("nope"), timeout=10)
     text = scrape(server)
-    assert metric_value(text, "sailbridge_ingest_requests_total",
-                        route="/v1/track", status="400") == 1
-    assert metric_value(text, "sailbridge_ingest_requests_total",
-                        route="/v1/track", status="401") == 1
+    assert (
+        metric_value(text, "sailbridge_ingest_requests_total", route="/v1/track", status="400") == 1
+    )
+    assert (
+        metric_value(text, "sailbridge_ingest_requests_total", route="/v1/track", status="401") == 1
+    )
 
 
 class FixedCountsStore:
@@ -111,15 +118,21 @@ def test_duplicates_and_unsorted_events_are_the_stores_counts(serve: Serve) -> N
 
 
 def test_metrics_give_the_backlogs_drain_time_per_route_and_in_all(server: LiveServer) -> None:
-    batch = [*({"type": "track", "userId": f"u{n}", "event": "E"} for n in range(4)),
-             *({"type": "identify", "userId": f"u{n}"} for n in range(6))]
-    requests.post(f"{server.url}/v1/batch", json={"batch": batch},
-                  headers=basic_auth(WRITE_KEY), timeout=10)
+    batch = [
+        *({"type": "track", "userId": f"u{n}", "event": "E"} for n in range(4)),
+        *({"type": "identify", "userId": f"u{n}"} for n in range(6)),
+    ]
+    requests.post(
+        f"{server.url}/v1/batch", json={"batch": batch}, headers=basic_auth(WRITE_KEY), timeout=10
+    )
     text = scrape(server)
     # Nothing answered yet, so the configured limits: 40/s and 300/s.
-    assert metric_value(text, "sailbridge_backlog_drain_seconds",
-                        route="POST /event") == pytest.approx(4 / 40)
-    assert metric_value(text, "sailbridge_backlog_drain_seconds",
-                        route="POST /user") == pytest.approx(6 / 300)
-    assert metric_value(text, "sailbridge_backlog_drain_seconds",
-                        route="all") == pytest.approx(4 / 40 + 6 / 300)
+    assert metric_value(
+        text, "sailbridge_backlog_drain_seconds", route="POST /event"
+    ) == pytest.approx(4 / 40)
+    assert metric_value(
+        text, "sailbridge_backlog_drain_seconds", route="POST /user"
+    ) == pytest.approx(6 / 300)
+    assert metric_value(text, "sailbridge_backlog_drain_seconds", route="all") == pytest.approx(
+        4 / 40 + 6 / 300
+    )

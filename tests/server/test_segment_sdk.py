@@ -24,9 +24,15 @@ def only_job(server: LiveServer) -> Job:
 
 
 def test_identify_is_stored_with_the_anonymous_id_it_merges_as_an_ordering_key(
-        server: LiveServer) -> None:
-    sdk(server).identify("user-1", {"email": "a@example.com"}, anonymous_id="anon-1",
-                         message_id="m-identify", timestamp=WHEN)
+    server: LiveServer,
+) -> None:
+    sdk(server).identify(
+        "user-1",
+        {"email": "a@example.com"},
+        anonymous_id="anon-1",
+        message_id="m-identify",
+        timestamp=WHEN,
+    )
     job = only_job(server)
     assert job.event_type == "identify"
     assert job.user_key == "user-1"
@@ -54,14 +60,17 @@ def test_alias_waits_behind_the_previous_id(server: LiveServer) -> None:
 
 
 @pytest.mark.parametrize("call", ["page", "screen", "group"])
-def test_page_screen_and_group_are_stored_under_the_user_key(server: LiveServer,
-                                                             call: str) -> None:
+def test_page_screen_and_group_are_stored_under_the_user_key(server: LiveServer, call: str) -> None:
     client = sdk(server)
     if call == "group":
         client.group(anonymous_id="anon-2", group_id="g1", timestamp=WHEN)
     else:
-        getattr(client, call)(anonymous_id="anon-2", name="Home",
-                              properties={"url": "https://shop.example/"}, timestamp=WHEN)
+        getattr(client, call)(
+            anonymous_id="anon-2",
+            name="Home",
+            properties={"url": "https://shop.example/"},
+            timestamp=WHEN,
+        )
     job = only_job(server)
     assert job.event_type == call
     assert job.user_key == "anon-2"

@@ -35,17 +35,30 @@ def sign(secret: str, data: bytes) -> str:
 
 def webhook_event(n: int, **fields: Any) -> dict[str, Any]:
     """An event as Segment's Webhooks destination forwards it (the full Segment event)."""
-    return {"type": "track", "event": "Order Completed", "userId": f"user-{n}",
-            "messageId": f"wh-{n}", "timestamp": "2024-05-01T12:00:00.000Z",
-            "receivedAt": "2024-05-01T12:00:00.200Z", "sentAt": "2024-05-01T12:00:00.100Z",
-            "properties": {"order_id": f"o-{n}", "total": 12.5, "note": "café"},
-            "context": {"library": {"name": "analytics.js"}}, "channel": "client",
-            "projectId": "p1", "version": 2, **fields}
+    return {
+        "type": "track",
+        "event": "Order Completed",
+        "userId": f"user-{n}",
+        "messageId": f"wh-{n}",
+        "timestamp": "2024-05-01T12:00:00.000Z",
+        "receivedAt": "2024-05-01T12:00:00.200Z",
+        "sentAt": "2024-05-01T12:00:00.100Z",
+        "properties": {"order_id": f"o-{n}", "total": 12.5, "note": "café"},
+        "context": {"library": {"name": "analytics.js"}},
+        "channel": "client",
+        "projectId": "p1",
+        "version": 2,
+        **fields,
+    }
 
 
 def post(live: LiveServer, data: bytes, **headers: str) -> requests.Response:
-    return requests.post(live.url + "/v1/webhook", data=data, timeout=10,
-                         headers={"Content-Type": "application/json", **headers})
+    return requests.post(
+        live.url + "/v1/webhook",
+        data=data,
+        timeout=10,
+        headers={"Content-Type": "application/json", **headers},
+    )
 
 
 @pytest.fixture
@@ -68,10 +81,12 @@ def test_any_configured_secret_is_accepted(hooked: LiveServer) -> None:
 
 
 def test_an_array_signed_over_its_first_element_as_segment_does_is_stored_whole(
-        hooked: LiveServer) -> None:
+    hooked: LiveServer,
+) -> None:
     events = [webhook_event(n) for n in range(3)]
-    response = post(hooked, js_stringify(events),
-                    **{"X-Signature": sign(SECRET, js_stringify(events[0]))})
+    response = post(
+        hooked, js_stringify(events), **{"X-Signature": sign(SECRET, js_stringify(events[0]))}
+    )
     assert response.status_code == 200, response.text
     assert sorted(job.user_key for job in hooked.jobs()) == ["user-0", "user-1", "user-2"]
 
@@ -84,10 +99,15 @@ def test_an_array_signed_over_the_whole_body_is_stored(hooked: LiveServer) -> No
 
 @pytest.mark.parametrize("signature", ["0" * 40, "", "not hex at all", "é"])
 def test_a_wrong_signature_is_401_with_a_reason_and_nothing_is_stored(
-        hooked: LiveServer, signature: str) -> None:
+    hooked: LiveServer, signature: str
+) -> None:
     body = js_stringify(webhook_event(1))
-    response = requests.post(hooked.url + "/v1/webhook", data=body, timeout=10,
-                             headers={"X-Signature": signature.encode()})
+    response = requests.post(
+        hooked.url + "/v1/webhook",
+        data=body,
+        timeout=10,
+        headers={"X-Signature": signature.encode()},
+    )
     assert response.status_code == 401
     assert "X-Signature" in response.json()["message"]
     assert hooked.jobs() == []
@@ -117,8 +137,7 @@ def test_a_write_key_authenticates_an_unsigned_webhook(hooked: LiveServer) -> No
 
 
 def test_an_unknown_write_key_is_401(hooked: LiveServer) -> None:
-    assert post(hooked, js_stringify(webhook_event(1)),
-                **basic_auth("nope")).status_code == 401
+    assert post(hooked, js_stringify(webhook_event(1)), **basic_auth("nope")).status_code == 401
 
 
 def test_without_secrets_the_webhook_is_404_unless_a_write_key_is_given(serve: Serve) -> None:
@@ -139,29 +158,38 @@ def test_a_signed_webhook_the_store_cannot_take_is_503_not_200(serve: Serve) -> 
 
 def test_an_invalid_event_in_a_webhook_array_is_rejected_alone(hooked: LiveServer) -> None:
     events = [webhook_event(1), {"type": "track", "userId": "u"}, webhook_event(2)]
-    response = post(hooked, js_stringify(events),
-                    **{"X-Signature": sign(SECRET, js_stringify(events[0]))})
+    response = post(
+        hooked, js_stringify(events), **{"X-Signature": sign(SECRET, js_stringify(events[0]))}
+    )
     assert response.status_code == 200
     assert len(hooked.jobs()) == 2
     [rejection] = hooked.rejections()
     assert "event name" in rejection.reason
 
 
-def test_a_delete_request_is_queued_as_user_deleted_deletes_and_forgets(
-        hooked: LiveServer) -> None:
-    body = js_stringify({"type": "delete", "userId": "gone-1", "messageId": "del-1",
-                         "timestamp": "2024-05-01T12:00:00.000Z"})
+def test_a_delete_request_is_queued_as_user_deleted_deletes_and_forgets(hooked: LiveServer) -> None:
+    body = js_stringify(
+        {
+            "type": "delete",
+            "userId": "gone-1",
+            "messageId": "del-1",
+            "timestamp": "2024-05-01T12:00:00.000Z",
+        }
+    )
     assert post(hooked, body, **{"X-Signature": sign(SECRET, body)}).status_code == 200
     [job] = hooked.jobs()
     assert job.event_type == "track"
     assert job.event["event"] == "User Deleted"
     planned = plan_event(event_from_dict(job.event), MappingOptions())
-    assert planned == Deliver(calls=(Call("DELETE", "/user", {"id": "gone-1", "key": "extid"}),),
-                              remember=(ForgetUser("gone-1"),))
+    assert planned == Deliver(
+        calls=(Call("DELETE", "/user", {"id": "gone-1", "key": "extid"}),),
+        remember=(ForgetUser("gone-1"),),
+    )
 
 
 def test_an_unauthenticated_malformed_body_is_401_but_a_signed_one_is_400(
-        hooked: LiveServer) -> None:
+    hooked: LiveServer,
+) -> None:
     broken = b'[{"type":"track",'
     assert post(hooked, broken, **{"X-Signature": "0" * 40}).status_code == 401
     assert post(hooked, broken).status_code == 401

@@ -23,8 +23,9 @@ def serve_process(sandbox: SandboxHandle, tmp_path: Path) -> Iterator[StartServe
     def start(*args: str, database: str | None = None, **env: str) -> ServeProcess:
         port = free_port()
         db = database or str(tmp_path / "sailbridge.db")
-        process = ServeProcess(service_env(sandbox, db, port, **env),
-                               tmp_path / f"serve-{len(started)}.log", args)
+        process = ServeProcess(
+            service_env(sandbox, db, port, **env), tmp_path / f"serve-{len(started)}.log", args
+        )
         started.append(process)
         return process.start()
 
@@ -35,5 +36,4 @@ def serve_process(sandbox: SandboxHandle, tmp_path: Path) -> Iterator[StartServe
 
 def segment_client(url: str) -> Client:
     """Segment's own Python SDK pointed at sailbridge, flushing on demand."""
-    return Client(WRITE_KEY, host=url, sync_mode=False, upload_size=100, max_retries=10,
-                  gzip=True)
+    return Client(WRITE_KEY, host=url, sync_mode=False, upload_size=100, max_retries=10, gzip=True)

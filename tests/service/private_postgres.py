@@ -14,7 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +26,10 @@ from .process import free_port
 
 def postgres_bin() -> Path:
     """The newest Debian PostgreSQL binaries here (unavailable if there are none)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                   key=lambda path: int(path.parent.parent.name))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
+        key=lambda path: int(path.parent.parent.name),
+    )
     if not found:
         unavailable("no PostgreSQL server binaries under /usr/lib/postgresql")
     return found[-1].parent
@@ -52,9 +54,14 @@ class Cluster:
         subprocess.run(command, check=True, capture_output=True, timeout=60)
 
     def start(self) -> None:
-        self._ctl("-l", str(self.data.parent / "postgres.log"), "-w", "-o",
-                  f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
-                  "start")
+        self._ctl(
+            "-l",
+            str(self.data.parent / "postgres.log"),
+            "-w",
+            "-o",
+            f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+            "start",
+        )
 
     def stop(self) -> None:
         self._ctl("-m", "fast", "-w", "stop")
@@ -81,8 +88,7 @@ def private_cluster() -> Iterator[Cluster]:
     bin_dir = postgres_bin()
     root = Path(tempfile.mkdtemp(prefix="sailbridge-pg-"))
     data = root / "data"
-    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "root", "-A", "trust",
-              "--no-sync"]
+    initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "root", "-A", "trust", "--no-sync"]
     if os.geteuid() == 0:
         shutil.chown(root, "postgres", "postgres")
         initdb = ["runuser", "-u", "postgres", "--", *initdb]
@@ -93,8 +99,6 @@ def private_cluster() -> Iterator[Cluster]:
         cluster.wait_ready()
         yield cluster
     finally:
-        try:
+        with suppress(subprocess.CalledProcessError):
             cluster.stop()
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(root, ignore_errors=True)

@@ -29,16 +29,20 @@ def free_port() -> int:
 
 
 def service_env(sandbox: SandboxHandle, database: str, port: int, **extra: str) -> dict[str, str]:
-    return sandbox_environment(sandbox, database, **{
-        "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
-        "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
-        "SAILBRIDGE_HOST": "127.0.0.1",
-        "SAILBRIDGE_PORT": str(port),
-        "SAILBRIDGE_RETRY_MIN_DELAY": "0.2",
-        "SAILBRIDGE_RETRY_MAX_DELAY": "1",
-        "SAILBRIDGE_REQUEST_TIMEOUT": "2",
-        **extra,
-    })
+    return sandbox_environment(
+        sandbox,
+        database,
+        **{
+            "SAILBRIDGE_WRITE_KEYS": WRITE_KEY,
+            "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SAILBRIDGE_HOST": "127.0.0.1",
+            "SAILBRIDGE_PORT": str(port),
+            "SAILBRIDGE_RETRY_MIN_DELAY": "0.2",
+            "SAILBRIDGE_RETRY_MAX_DELAY": "1",
+            "SAILBRIDGE_REQUEST_TIMEOUT": "2",
+            **extra,
+        },
+    )
 
 
 @dataclass
@@ -58,12 +62,16 @@ class ServeProcess:
         handle = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "sailbridge", "serve", "--log-level", "warning", *self.args],
-            env=self.env, stdout=handle, stderr=subprocess.STDOUT)
+            env=self.env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.process.returncode}:\n"
-                                   + self.log.read_text())
+                raise RuntimeError(
+                    f"serve exited with {self.process.returncode}:\n" + self.log.read_text()
+                )
             try:
                 if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
@@ -85,8 +93,13 @@ class ServeProcess:
         return self.process.wait(timeout)
 
     def admin(self, path: str, method: str = "GET", **kwargs: Any) -> Any:
-        response = requests.request(method, self.url + "/admin" + path, timeout=10,
-                                    headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}, **kwargs)
+        response = requests.request(
+            method,
+            self.url + "/admin" + path,
+            timeout=10,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            **kwargs,
+        )
         response.raise_for_status()
         return response.json()
 
@@ -97,10 +110,13 @@ class ServeProcess:
         while time.monotonic() < deadline:
             status = self.admin("/status")
             if status["delivered"] + status["skipped"] + status["dead"] >= expected and (
-                    status["pending"] + status["retrying"] + status["in_flight"] == 0):
+                status["pending"] + status["retrying"] + status["in_flight"] == 0
+            ):
                 return status
             time.sleep(0.2)
-        raise AssertionError(f"not settled after {timeout} s: {status}\n" + self.log.read_text()[-3000:])
+        raise AssertionError(
+            f"not settled after {timeout} s: {status}\n" + self.log.read_text()[-3000:]
+        )
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

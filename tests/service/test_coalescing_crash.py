@@ -16,13 +16,21 @@ PER_USER = 6
 
 def identifies() -> list[dict[str, Any]]:
     """Each user's identifies, interleaved: the n-th sets ``step`` n and ``var_n``."""
-    return [{"type": "identify", "userId": f"crash-{u}", "messageId": f"crash-{u}-{n}",
-             "traits": {"step": n, f"var_{n}": True}}
-            for n in range(PER_USER) for u in range(USERS)]
+    return [
+        {
+            "type": "identify",
+            "userId": f"crash-{u}",
+            "messageId": f"crash-{u}-{n}",
+            "traits": {"step": n, f"var_{n}": True},
+        }
+        for n in range(PER_USER)
+        for u in range(USERS)
+    ]
 
 
 def test_kill_9_mid_merged_call_loses_nothing_and_keeps_the_order(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     # Queue first (no delivery), so each user's identifies wait together.
     ingest = serve_process("--ingest-only")
     post_batch(ingest.url, identifies())
@@ -31,8 +39,9 @@ def test_kill_9_mid_merged_call_loses_nothing_and_keeps_the_order(
     ingest.terminate()
 
     sandbox.configure(slow_rate=1.0, slow_seconds=5.0)  # the merged calls hang
-    service = serve_process(SAILBRIDGE_LEASE_TIMEOUT="2",
-                            database=ingest.env["SAILBRIDGE_DATABASE"])
+    service = serve_process(
+        SAILBRIDGE_LEASE_TIMEOUT="2", database=ingest.env["SAILBRIDGE_DATABASE"]
+    )
     deadline = time.monotonic() + 20
     while not any(r["route"] == "POST /user" for r in sandbox.requests()):
         assert time.monotonic() < deadline, "no merged call was made"
@@ -42,15 +51,18 @@ def test_kill_9_mid_merged_call_loses_nothing_and_keeps_the_order(
     assert len(first["params"]["vars"]) == PER_USER + 1  # a merged call was in flight
 
     sandbox.configure(slow_rate=0.0)
-    restarted = serve_process(SAILBRIDGE_LEASE_TIMEOUT="2",
-                              database=ingest.env["SAILBRIDGE_DATABASE"])
+    restarted = serve_process(
+        SAILBRIDGE_LEASE_TIMEOUT="2", database=ingest.env["SAILBRIDGE_DATABASE"]
+    )
     status = restarted.wait_until_settled(USERS * PER_USER, timeout=90)
     assert status["delivered"] == USERS * PER_USER and status["dead"] == 0
     for u in range(USERS):
         profile = sandbox.user(f"crash-{u}")
         assert profile is not None
-        assert profile["vars"] == {"step": PER_USER - 1,
-                                   **{f"var_{n}": True for n in range(PER_USER)}}
+        assert profile["vars"] == {
+            "step": PER_USER - 1,
+            **{f"var_{n}": True for n in range(PER_USER)},
+        }
     # Beyond the calls in flight at the kill (one merged call per user at most), each
     # event went once: the lines came back one job at a time, in order.
     posts = [r for r in sandbox.requests() if r["route"] == "POST /user"]

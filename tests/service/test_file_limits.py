@@ -29,7 +29,12 @@ def test_the_cap_leaves_room_for_the_processes_own_files() -> None:
     assert reserved_files(32) == RESERVED_FILES + 32
     assert reserved_files(1) == RESERVED_FILES + 10
     assert [listen_backlog(files) for files in (300, 1024, 8192, 100_000, -1)] == [
-        64, 128, 1024, 2048, 2048]
+        64,
+        128,
+        1024,
+        2048,
+        2048,
+    ]
     assert connection_cap(1000, 1024, 96) == 1024 - 96 - 128
     assert connection_cap(1000, 100_000, 96) == 1000
     assert connection_cap(1000, 50, 96) == 1
@@ -37,7 +42,8 @@ def test_the_cap_leaves_room_for_the_processes_own_files() -> None:
 
 
 def test_serve_raises_its_limit_caps_connections_and_survives_a_flood(
-        sandbox: SandboxHandle, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
     if not Path("/usr/bin/prlimit").exists():
         pytest.skip("prlimit (util-linux) is not installed")
     port = free_port()
@@ -45,8 +51,20 @@ def test_serve_raises_its_limit_caps_connections_and_survives_a_flood(
     log = tmp_path / "serve.log"
     with log.open("wb") as handle:
         process = subprocess.Popen(
-            ["/usr/bin/prlimit", "--nofile=150:300", sys.executable, "-m", "sailbridge",
-             "serve", "--log-level", "info"], env=env, stdout=handle, stderr=subprocess.STDOUT)
+            [
+                "/usr/bin/prlimit",
+                "--nofile=150:300",
+                sys.executable,
+                "-m",
+                "sailbridge",
+                "serve",
+                "--log-level",
+                "info",
+            ],
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     clients: list[socket.socket] = []
     try:
@@ -58,8 +76,11 @@ def test_serve_raises_its_limit_caps_connections_and_survives_a_flood(
             except requests.ConnectionError:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.1)
-        start = next(json.loads(line) for line in log.read_text().splitlines()
-                     if "sailbridge starting" in line)
+        start = next(
+            json.loads(line)
+            for line in log.read_text().splitlines()
+            if "sailbridge starting" in line
+        )
         assert start["open_files"] == {"soft": 300, "hard": 300, "was": 150}
         assert start["max_connections"] == 300 - reserved_files(4) - 64
         assert "SAILBRIDGE_MAX_CONNECTIONS 1000 lowered to" in start["max_connections_capped"]

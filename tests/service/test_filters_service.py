@@ -41,8 +41,12 @@ fields = ["traits.phone"]
 GRANTED = {"consent": {"categoryPreferences": {"Email": True}}}
 
 
-def post(service: ServeProcess, batch: list[dict[str, Any]], key: str = WRITE_KEY,
-         context: dict[str, Any] | None = None) -> None:
+def post(
+    service: ServeProcess,
+    batch: list[dict[str, Any]],
+    key: str = WRITE_KEY,
+    context: dict[str, Any] | None = None,
+) -> None:
     body: dict[str, Any] = {"batch": batch, **({"context": context} if context else {})}
     response = requests.post(service.url + "/v1/batch", json=body, auth=(key, ""), timeout=10)
     assert response.status_code == 200, response.text
@@ -62,26 +66,57 @@ def config(tmp_path: Path) -> Path:
 
 
 def test_serve_sends_only_what_filters_and_consent_let_through(
-        sandbox: SandboxHandle, serve_process: StartServe, database: str,
-        config: Path) -> None:
-    service = serve_process("--config", str(config), database=database,
-                            SAILBRIDGE_WRITE_KEYS=f"{WRITE_KEY},{MOBILE_KEY}")
-    post(service, [
-        {"type": "identify", "userId": "ok", "context": GRANTED,
-         "traits": {"email": "ok@example.com", "phone": "+33 6"}},
-        {"type": "track", "userId": "ok", "event": "signed_up", "context": GRANTED},
-        {"type": "track", "userId": "ok", "event": "Product Viewed", "context": GRANTED},
-        {"type": "page", "userId": "ok", "name": "Home", "context": {
-            **GRANTED, "page": {"url": "https://shop.test/"}}},
-        {"type": "identify", "userId": "declined", "traits": {"email": "no@example.com"},
-         "context": {"consent": {"categoryPreferences": {"Email": False}}}},
-    ])
+    sandbox: SandboxHandle, serve_process: StartServe, database: str, config: Path
+) -> None:
+    service = serve_process(
+        "--config",
+        str(config),
+        database=database,
+        SAILBRIDGE_WRITE_KEYS=f"{WRITE_KEY},{MOBILE_KEY}",
+    )
+    post(
+        service,
+        [
+            {
+                "type": "identify",
+                "userId": "ok",
+                "context": GRANTED,
+                "traits": {"email": "ok@example.com", "phone": "+33 6"},
+            },
+            {"type": "track", "userId": "ok", "event": "signed_up", "context": GRANTED},
+            {"type": "track", "userId": "ok", "event": "Product Viewed", "context": GRANTED},
+            {
+                "type": "page",
+                "userId": "ok",
+                "name": "Home",
+                "context": {**GRANTED, "page": {"url": "https://shop.test/"}},
+            },
+            {
+                "type": "identify",
+                "userId": "declined",
+                "traits": {"email": "no@example.com"},
+                "context": {"consent": {"categoryPreferences": {"Email": False}}},
+            },
+        ],
+    )
     # consent given once for the whole batch, as some sources do
-    post(service, [{"type": "identify", "userId": "batch-declined",
-                    "traits": {"email": "b@example.com"}}],
-         context={"consent": {"categoryPreferences": {"Email": False, "Analytics": True}}})
-    post(service, [{"type": "page", "userId": "ok", "name": "App",
-                    "context": {**GRANTED, "page": {"url": "app://home"}}}], key=MOBILE_KEY)
+    post(
+        service,
+        [{"type": "identify", "userId": "batch-declined", "traits": {"email": "b@example.com"}}],
+        context={"consent": {"categoryPreferences": {"Email": False, "Analytics": True}}},
+    )
+    post(
+        service,
+        [
+            {
+                "type": "page",
+                "userId": "ok",
+                "name": "App",
+                "context": {**GRANTED, "page": {"url": "app://home"}},
+            }
+        ],
+        key=MOBILE_KEY,
+    )
 
     status = service.wait_until_settled(7)
     assert (status["delivered"], status["skipped"], status["dead"]) == (3, 4, 0)
@@ -92,8 +127,7 @@ def test_serve_sends_only_what_filters_and_consent_let_through(
     assert [view["url"] for view in profile["pageviews"]] == ["https://shop.test/"]
     assert sandbox.user("declined") is None and sandbox.user("batch-declined") is None
 
-    assert metric(service, "sailbridge_jobs_filtered", "rule",
-                  "Lifecycle Optimizer events") == 1
+    assert metric(service, "sailbridge_jobs_filtered", "rule", "Lifecycle Optimizer events") == 1
     assert metric(service, "sailbridge_jobs_filtered", "rule", "no mobile pageviews") == 1
     assert metric(service, "sailbridge_jobs_without_consent", "category", "Email") == 2
 
@@ -102,18 +136,23 @@ def test_serve_sends_only_what_filters_and_consent_let_through(
 
 
 def test_a_changed_rule_applies_to_events_already_queued(
-        sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path
+) -> None:
     broken = serve_process(SAILBRIDGE_SAILTHRU_API_SECRET="not-the-secret")
-    post(broken, [{"type": "track", "userId": f"q-{n}", "event": "Product Viewed"}
-                  for n in range(3)] + [{"type": "identify", "userId": "q-keep"}])
+    post(
+        broken,
+        [{"type": "track", "userId": f"q-{n}", "event": "Product Viewed"} for n in range(3)]
+        + [{"type": "identify", "userId": "q-keep"}],
+    )
     wait_for(lambda: broken.admin("/status")["paused"])
     broken.terminate()
 
     config = tmp_path / "later.toml"
-    config.write_text('[[filters]]\nname = "no product views"\naction = "drop"\n'
-                      'when = { event = "Product Viewed" }\n')
-    fixed = serve_process("--config", str(config),
-                          database=broken.env["SAILBRIDGE_DATABASE"])
+    config.write_text(
+        '[[filters]]\nname = "no product views"\naction = "drop"\n'
+        'when = { event = "Product Viewed" }\n'
+    )
+    fixed = serve_process("--config", str(config), database=broken.env["SAILBRIDGE_DATABASE"])
     status = fixed.wait_until_settled(4)
     assert (status["delivered"], status["skipped"]) == (1, 3)
     assert sandbox.user("q-keep") is not None and sandbox.user("q-0") is None

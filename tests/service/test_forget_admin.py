@@ -16,24 +16,32 @@ from .process import ADMIN_TOKEN, WRITE_KEY
 
 
 def test_the_admin_api_forgets_a_person_behind_the_token(
-        serve_process: StartServe, sandbox: SandboxHandle, tmp_path: Path,
-        database: str) -> None:
+    serve_process: StartServe, sandbox: SandboxHandle, tmp_path: Path, database: str
+) -> None:
     serve = serve_process(database=database)
     for event in HISTORY:
-        response = requests.post(serve.url + "/v1/batch", timeout=10, auth=(WRITE_KEY, ""),
-                                 json={"batch": [{**event, "messageId": f"m-{id(event)}"}]})
+        response = requests.post(
+            serve.url + "/v1/batch",
+            timeout=10,
+            auth=(WRITE_KEY, ""),
+            json={"batch": [{**event, "messageId": f"m-{id(event)}"}]},
+        )
         assert response.status_code == 200
     serve.wait_until_settled(len(HISTORY))
-    unauthorised = requests.post(serve.url + "/admin/forget", json={"user_id": USER},
-                                 timeout=10)
+    unauthorised = requests.post(serve.url + "/admin/forget", json={"user_id": USER}, timeout=10)
     assert unauthorised.status_code == 401
 
     queued = serve.admin("/forget", "POST", json={"user_id": USER})
 
     deadline = time.monotonic() + 30
-    while requests.get(serve.url + f"/admin/dlq/{queued['queued']}", timeout=10,
-                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"}
-                       ).status_code != 404:
+    while (
+        requests.get(
+            serve.url + f"/admin/dlq/{queued['queued']}",
+            timeout=10,
+            headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+        ).status_code
+        != 404
+    ):
         assert time.monotonic() < deadline, "the deletion did not finish"
         time.sleep(0.2)
     assert_forgotten(sandbox, database)
@@ -41,7 +49,11 @@ def test_the_admin_api_forgets_a_person_behind_the_token(
 
 def test_the_admin_api_refuses_a_blank_user_id(serve_process: StartServe) -> None:
     serve = serve_process()
-    response = requests.post(serve.url + "/admin/forget", json={"user_id": " "}, timeout=10,
-                             headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    response = requests.post(
+        serve.url + "/admin/forget",
+        json={"user_id": " "},
+        timeout=10,
+        headers={"Authorization": f"Bearer {ADMIN_TOKEN}"},
+    )
     assert response.status_code == 400
     assert "name the user to forget" in response.json()["message"]

@@ -18,22 +18,28 @@ WINDOW = 2.0  # counted per 2-second window (Sailthru counts per minute)
 
 
 def test_three_nodes_share_order_rate_limit_and_a_dead_nodes_work(
-        sandbox: SandboxHandle, serve_process: StartServe, postgres_url: str) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe, postgres_url: str
+) -> None:
     sandbox.configure(rate_limits={"POST /event": int(LIMIT * WINDOW)}, rate_limit_window=WINDOW)
     # Each node is configured as if it had the whole account's limit: only a global
     # limiter keeps the three together within it.
-    nodes = [serve_process(database=postgres_url, SAILBRIDGE_LEASE_TIMEOUT="3",
-                           SAILBRIDGE_RATE_LIMITS=f"POST /event={LIMIT}/s")
-             for _ in range(3)]
+    nodes = [
+        serve_process(
+            database=postgres_url,
+            SAILBRIDGE_LEASE_TIMEOUT="3",
+            SAILBRIDGE_RATE_LIMITS=f"POST /event={LIMIT}/s",
+        )
+        for _ in range(3)
+    ]
     events = numbered_events(users=USERS, per_user=PER_USER, prefix="mn")
-    batches = [events[start:start + 50] for start in range(0, len(events), 50)]
+    batches = [events[start : start + 50] for start in range(0, len(events), 50)]
     started = time.monotonic()
     for node, batch in zip(itertools.cycle(nodes), batches[: len(batches) // 2]):
         post_batch(node.url, batch)
     time.sleep(2.0)
     nodes[0].kill()  # kill -9 mid-run, holding claimed work
     survivors = nodes[1:]
-    for node, batch in zip(itertools.cycle(survivors), batches[len(batches) // 2:]):
+    for node, batch in zip(itertools.cycle(survivors), batches[len(batches) // 2 :]):
         post_batch(node.url, batch)
 
     status = survivors[0].wait_until_settled(len(events), timeout=len(events) / LIMIT * 3 + 60)

@@ -18,8 +18,13 @@ from .test_reliability import numbered_events, post_batch
 
 def sailbridge_cli(service: ServeProcess, *args: str) -> subprocess.CompletedProcess[str]:
     """The operator's command line against the service's store."""
-    return subprocess.run([sys.executable, "-m", "sailbridge", *args], env=service.env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "sailbridge", *args],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
@@ -33,7 +38,8 @@ def wait_for(predicate, timeout: float = 30.0):  # type: ignore[no-untyped-def]
 
 
 def test_refused_credentials_pause_delivery_until_fixed(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     broken = serve_process(SAILBRIDGE_SAILTHRU_API_SECRET="not-the-secret")
     post_batch(broken.url, numbered_events(users=5, per_user=2, prefix="paused"))
     status = wait_for(lambda: (s := broken.admin("/status"))["paused"] and s)
@@ -52,19 +58,25 @@ def test_refused_credentials_pause_delivery_until_fixed(
 
 
 def test_dead_letters_are_listed_inspected_and_replayed(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     service = serve_process()
-    cart = {"type": "track", "userId": "dl-user", "event": "Product Added",
-            "context": {"traits": {"email": "dl@example.com"}},
-            "properties": {"product_id": "p", "price": 2, "url": "https://shop/p"},
-            "integrations": {"Sailthru": {"reminder_template": "winback",
-                                          "reminder_time": "1 day"}}}
+    cart = {
+        "type": "track",
+        "userId": "dl-user",
+        "event": "Product Added",
+        "context": {"traits": {"email": "dl@example.com"}},
+        "properties": {"product_id": "p", "price": 2, "url": "https://shop/p"},
+        "integrations": {"Sailthru": {"reminder_template": "winback", "reminder_time": "1 day"}},
+    }
     post_batch(service.url, [cart, {"type": "track", "userId": "dl-user", "event": "click"}])
     service.wait_until_settled(2)
 
     listed = json.loads(sailbridge_cli(service, "dlq", "list", "--json").stdout)
     assert [(row["event"], row["sailthru_code"]) for row in listed] == [
-        ("Product Added", 14), ("click", None)]
+        ("Product Added", 14),
+        ("click", None),
+    ]
     assert "Unknown template" in listed[0]["reason"]
 
     detail = service.admin(f"/dlq/{listed[0]['id']}")
@@ -77,8 +89,9 @@ def test_dead_letters_are_listed_inspected_and_replayed(
     replay = sailbridge_cli(service, "dlq", "replay", "--reason", "Unknown template")
     assert replay.stdout.strip() == "replayed 1 event"
     wait_for(lambda: service.admin("/status")["delivered"] == 1)
-    by_email = requests.get(f"{sandbox.url}/_sandbox/users/dl@example.com?key=email",
-                            timeout=5).json()
+    by_email = requests.get(
+        f"{sandbox.url}/_sandbox/users/dl@example.com?key=email", timeout=5
+    ).json()
     assert by_email["cart"]["reminder_template"] == "winback"
     remaining = service.admin("/dlq")["dead"]
     assert [row["event"] for row in remaining] == ["click"]
@@ -89,14 +102,16 @@ def test_dead_letters_are_listed_inspected_and_replayed(
 def test_admin_api_requires_the_token(serve_process: StartServe) -> None:
     service = serve_process()
     assert requests.get(service.url + "/admin/status", timeout=5).status_code == 401
-    wrong = requests.get(service.url + "/admin/status", timeout=5,
-                         headers={"Authorization": "Bearer nope"})
+    wrong = requests.get(
+        service.url + "/admin/status", timeout=5, headers={"Authorization": "Bearer nope"}
+    )
     assert wrong.status_code == 401
     assert service.admin("/status")["paused"] is False
 
 
 def test_sigterm_drains_in_flight_calls_and_exits(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     sandbox.configure(slow_rate=1.0, slow_seconds=0.5)
     service = serve_process(SAILBRIDGE_CONCURRENCY="8")
     post_batch(service.url, numbered_events(users=40, per_user=1, prefix="drain"))
@@ -110,6 +125,9 @@ def test_sigterm_drains_in_flight_calls_and_exits(
     sandbox.configure(slow_rate=0.0)
     restarted = serve_process(database=service.env["SAILBRIDGE_DATABASE"])
     restarted.wait_until_settled(40)
-    delivered = {r["params"]["id"] for r in sandbox.requests()
-                 if r["route"] == "POST /event" and r["status"] == 200}
+    delivered = {
+        r["params"]["id"]
+        for r in sandbox.requests()
+        if r["route"] == "POST /event" and r["status"] == 200
+    }
     assert len(delivered) == 40

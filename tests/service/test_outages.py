@@ -47,12 +47,20 @@ class Traffic(threading.Thread):
 
     def post(self, count: int) -> bool:
         ids = [f"{self.prefix}-{next(self._numbers)}" for _ in range(count)]
-        batch = [{"type": "track", "userId": f"{self.prefix}-user-{n % 7}", "event": "Tick",
-                  "messageId": mid, "properties": {"mid": mid}}
-                 for n, mid in enumerate(ids)]
+        batch = [
+            {
+                "type": "track",
+                "userId": f"{self.prefix}-user-{n % 7}",
+                "event": "Tick",
+                "messageId": mid,
+                "properties": {"mid": mid},
+            }
+            for n, mid in enumerate(ids)
+        ]
         try:
-            response = requests.post(self.url + "/v1/batch", json={"batch": batch},
-                                     auth=(WRITE_KEY, ""), timeout=5)
+            response = requests.post(
+                self.url + "/v1/batch", json={"batch": batch}, auth=(WRITE_KEY, ""), timeout=5
+            )
         except requests.RequestException:
             self.refused += 1
             return False
@@ -90,13 +98,18 @@ class ReadinessLog(threading.Thread):
 
 
 def delivered_ids(sandbox: SandboxHandle, prefix: str) -> set[str]:
-    return {str(request["params"]["vars"]["mid"]) for request in sandbox.requests()
-            if request["route"] == "POST /event" and request["status"] == 200
-            and str(request["params"].get("vars", {}).get("mid", "")).startswith(prefix)}
+    return {
+        str(request["params"]["vars"]["mid"])
+        for request in sandbox.requests()
+        if request["route"] == "POST /event"
+        and request["status"] == 200
+        and str(request["params"].get("vars", {}).get("mid", "")).startswith(prefix)
+    }
 
 
-def recovery_time(service: ServeProcess, sandbox: SandboxHandle, name: str,
-                  since: float, timeout: float = 60.0) -> float:
+def recovery_time(
+    service: ServeProcess, sandbox: SandboxHandle, name: str, since: float, timeout: float = 60.0
+) -> float:
     """Seconds from ``since`` (the database back) until an event posted then is at
     Sailthru: what an operator waits for delivery to resume."""
     probe = Traffic(service.url, f"probe-{name}")
@@ -105,8 +118,9 @@ def recovery_time(service: ServeProcess, sandbox: SandboxHandle, name: str,
         assert time.monotonic() < deadline, f"ingest did not recover after {name}"
         time.sleep(0.05)
     while not delivered_ids(sandbox, f"probe-{name}"):
-        assert time.monotonic() < deadline, (f"delivery did not recover after {name}:\n"
-                                             + service.log.read_text()[-3000:])
+        assert time.monotonic() < deadline, (
+            f"delivery did not recover after {name}:\n" + service.log.read_text()[-3000:]
+        )
         time.sleep(0.05)
     return time.monotonic() - since
 
@@ -136,8 +150,9 @@ def watched(service: ServeProcess, prefix: str) -> Iterator[tuple[Traffic, Readi
         readiness.join()
 
 
-def check_everything_delivered(service: ServeProcess, sandbox: SandboxHandle,
-                               traffic: Traffic) -> None:
+def check_everything_delivered(
+    service: ServeProcess, sandbox: SandboxHandle, traffic: Traffic
+) -> None:
     assert traffic.acknowledged
     deadline = time.monotonic() + 60
     missing = traffic.acknowledged - delivered_ids(sandbox, traffic.prefix)
@@ -149,10 +164,12 @@ def check_everything_delivered(service: ServeProcess, sandbox: SandboxHandle,
 
 
 def test_postgres_restart_and_outage_recover_without_restarting_serve(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     with private_cluster() as cluster:
-        service = serve_process(database=cluster.url, SAILBRIDGE_DELIVERY_STALL_AFTER="5",
-                                SAILBRIDGE_CONCURRENCY="8")
+        service = serve_process(
+            database=cluster.url, SAILBRIDGE_DELIVERY_STALL_AFTER="5", SAILBRIDGE_CONCURRENCY="8"
+        )
         with watched(service, "pg") as (traffic, readiness):
             time.sleep(2)
             cluster.restart()
@@ -165,9 +182,11 @@ def test_postgres_restart_and_outage_recover_without_restarting_serve(
             up = time.monotonic()
             recovered = recovery_time(service, sandbox, "outage", up)
         check_everything_delivered(service, sandbox, traffic)
-        print(f"\nPostgreSQL restart: delivery resumed {restarted:.2f} s after the server "
-              f"was back; {OUTAGE:.0f} s outage: {recovered:.2f} s; "
-              f"{len(traffic.acknowledged)} acknowledged, {traffic.refused} refused, all delivered")
+        print(
+            f"\nPostgreSQL restart: delivery resumed {restarted:.2f} s after the server "
+            f"was back; {OUTAGE:.0f} s outage: {recovered:.2f} s; "
+            f"{len(traffic.acknowledged)} acknowledged, {traffic.refused} refused, all delivered"
+        )
         assert readiness.between(down + 1, up) == {503}
         assert readiness.seen[-1][1] == 200
         metrics = requests.get(service.url + "/metrics", timeout=5).text
@@ -176,7 +195,8 @@ def test_postgres_restart_and_outage_recover_without_restarting_serve(
 
 
 def test_sqlite_locked_by_another_process_recovers(
-        sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe, tmp_path: Path
+) -> None:
     database = tmp_path / "locked.db"
     service = serve_process(database=str(database), SAILBRIDGE_DELIVERY_STALL_AFTER="5")
     with watched(service, "lite") as (traffic, readiness):
@@ -190,17 +210,23 @@ def test_sqlite_locked_by_another_process_recovers(
         released = time.monotonic()
         recovered = recovery_time(service, sandbox, "lock", released)
     check_everything_delivered(service, sandbox, traffic)
-    print(f"\nSQLite locked {LOCK:.0f} s: delivery resumed {recovered:.2f} s after the lock "
-          f"was released; {len(traffic.acknowledged)} acknowledged, {traffic.refused} refused")
+    print(
+        f"\nSQLite locked {LOCK:.0f} s: delivery resumed {recovered:.2f} s after the lock "
+        f"was released; {len(traffic.acknowledged)} acknowledged, {traffic.refused} refused"
+    )
     assert 503 in readiness.between(locked + 1, released)
     assert readiness.seen[-1][1] == 200
 
 
 def test_a_stalled_delivery_is_not_ready_and_says_so_everywhere(
-        sandbox: SandboxHandle, serve_process: StartServe) -> None:
+    sandbox: SandboxHandle, serve_process: StartServe
+) -> None:
     sandbox.configure(slow_rate=1.0, slow_seconds=6.0)  # every call hangs for 6 s
-    service = serve_process(SAILBRIDGE_DELIVERY_STALL_AFTER="1.5", SAILBRIDGE_CONCURRENCY="1",
-                            SAILBRIDGE_REQUEST_TIMEOUT="30")
+    service = serve_process(
+        SAILBRIDGE_DELIVERY_STALL_AFTER="1.5",
+        SAILBRIDGE_CONCURRENCY="1",
+        SAILBRIDGE_REQUEST_TIMEOUT="30",
+    )
     assert requests.get(service.url + "/readyz", timeout=5).status_code == 200
     Traffic(service.url, "stall").post(3)
     deadline = time.monotonic() + 10
@@ -213,20 +239,25 @@ def test_a_stalled_delivery_is_not_ready_and_says_so_everywhere(
     health = requests.get(service.url + "/healthz", timeout=5)
     assert (health.status_code, health.json()["code"]) == (503, "delivery_stalled")
     assert requests.get(service.url + "/livez", timeout=5).status_code == 200
-    assert "sailbridge_delivery_stalled 1.0" in requests.get(service.url + "/metrics",
-                                                             timeout=5).text
+    assert (
+        "sailbridge_delivery_stalled 1.0" in requests.get(service.url + "/metrics", timeout=5).text
+    )
     status = sailbridge_cli(service, "status", "--json")
     assert json.loads(status.stdout)["readiness"]["code"] == "delivery_stalled", status.stderr
     console = requests.Session()
     login = console.get(service.url + "/console/login", timeout=5).text
     csrf = re.search(r'name="csrf" value="([^"]+)"', login)
     assert csrf
-    overview = console.post(service.url + "/console/login", timeout=5, data={
-        "csrf": csrf.group(1), "next": "/console/", "token": ADMIN_TOKEN}).text
+    overview = console.post(
+        service.url + "/console/login",
+        timeout=5,
+        data={"csrf": csrf.group(1), "next": "/console/", "token": ADMIN_TOKEN},
+    ).text
     assert "stalled" in overview and "no progress" in overview
 
     sandbox.configure(slow_rate=0.0)
     service.wait_until_settled(3, timeout=60)
     wait_ready(service)
-    assert "sailbridge_delivery_stalled 0.0" in requests.get(service.url + "/metrics",
-                                                             timeout=5).text
+    assert (
+        "sailbridge_delivery_stalled 0.0" in requests.get(service.url + "/metrics", timeout=5).text
+    )

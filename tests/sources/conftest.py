@@ -37,11 +37,19 @@ def js_clients() -> Path:
     """``tests/sources/js`` with its pinned npm packages installed (``npm ci`` if needed)."""
     for tool in ("node", "npm"):
         if shutil.which(tool) is None:
-            unavailable(f"`{tool}` is not installed (Debian: apt-get install -y nodejs npm); "
-                        "the Node and browser client tests need it")
+            unavailable(
+                f"`{tool}` is not installed (Debian: apt-get install -y nodejs npm); "
+                "the Node and browser client tests need it"
+            )
     if not node_modules_current(JS_DIR):
-        result = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-                                cwd=JS_DIR, capture_output=True, text=True, timeout=300, check=False)
+        result = subprocess.run(
+            ["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=JS_DIR,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         if result.returncode != 0:
             pytest.fail(f"npm ci failed in {JS_DIR}:\n{result.stdout}\n{result.stderr}")
     return JS_DIR
@@ -56,16 +64,29 @@ def test_site(js_clients: Path, tmp_path_factory: pytest.TempPathFactory) -> Ite
     """
     site = tmp_path_factory.mktemp("site")
     result = subprocess.run(
-        [str(js_clients / "node_modules" / ".bin" / "esbuild"), "browser_clients.js",
-         "--bundle", "--format=iife", "--platform=browser", "--target=es2020",
-         f"--outfile={site / 'clients.js'}", "--log-level=warning"],
-        cwd=js_clients, capture_output=True, text=True, timeout=120, check=False)
+        [
+            str(js_clients / "node_modules" / ".bin" / "esbuild"),
+            "browser_clients.js",
+            "--bundle",
+            "--format=iife",
+            "--platform=browser",
+            "--target=es2020",
+            f"--outfile={site / 'clients.js'}",
+            "--log-level=warning",
+        ],
+        cwd=js_clients,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     if result.returncode != 0:
         pytest.fail(f"esbuild failed:\n{result.stdout}\n{result.stderr}")
     (site / "index.html").write_text(
-        "<!doctype html><html><head><title>shop</title><link rel=\"icon\" href=\"data:,\">"
-        "<script src=\"clients.js\"></script>"
-        "</head><body>a page of a shop</body></html>")
+        '<!doctype html><html><head><title>shop</title><link rel="icon" href="data:,">'
+        '<script src="clients.js"></script>'
+        "</head><body>a page of a shop</body></html>"
+    )
     handler = functools.partial(QuietFiles, directory=str(site))
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -83,8 +104,14 @@ class QuietFiles(SimpleHTTPRequestHandler):
 
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture(scope="module")
@@ -95,8 +122,10 @@ def chromium() -> Iterator[Browser]:
     a running event loop, and every asyncio test after it would fail to start its own.
     """
     if not CHROMIUM.exists():
-        unavailable(f"{CHROMIUM} is missing (Debian: apt-get install -y chromium); "
-                    "the browser client tests need it")
+        unavailable(
+            f"{CHROMIUM} is missing (Debian: apt-get install -y chromium); "
+            "the browser client tests need it"
+        )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
         yield browser

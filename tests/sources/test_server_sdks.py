@@ -23,18 +23,28 @@ from .scenario import SCENARIO_SETTINGS, Call, assert_story_delivered, scenario_
 
 def run_node_client(js_clients: Path, client: str, url: str, calls: list[Call]) -> None:
     """Replay ``calls`` through ``node node_client.mjs <client>``; it must flush and exit 0."""
-    result = subprocess.run(["node", "node_client.mjs", client, url, WRITE_KEY],
-                            cwd=js_clients, input=json.dumps(calls), capture_output=True,
-                            text=True, timeout=120, check=False)
+    result = subprocess.run(
+        ["node", "node_client.mjs", client, url, WRITE_KEY],
+        cwd=js_clients,
+        input=json.dumps(calls),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, f"{client} exited {result.returncode}:\n{result.stderr}"
 
 
-@pytest.mark.parametrize("client", [
-    pytest.param("segment", id="segment-analytics-node"),
-    pytest.param("rudderstack", id="rudderstack-rudder-sdk-node"),
-])
-def test_node_sdk(sandbox: SandboxHandle, serve_process: StartServe, js_clients: Path,
-                  client: str) -> None:
+@pytest.mark.parametrize(
+    "client",
+    [
+        pytest.param("segment", id="segment-analytics-node"),
+        pytest.param("rudderstack", id="rudderstack-rudder-sdk-node"),
+    ],
+)
+def test_node_sdk(
+    sandbox: SandboxHandle, serve_process: StartServe, js_clients: Path, client: str
+) -> None:
     service = serve_process(**SCENARIO_SETTINGS)
     calls = scenario_calls()
     run_node_client(js_clients, client, service.url, calls)
@@ -64,8 +74,13 @@ def test_rudderstack_python_sdk(sandbox: SandboxHandle, serve_process: StartServ
     """rudder-sdk-python sends identify traits only in context.traits (no top-level traits)."""
     service = serve_process(**SCENARIO_SETTINGS)
     failures: list[str] = []
-    client = RudderClient(WRITE_KEY, host=service.url, upload_size=100, max_retries=3,
-                          on_error=lambda error, batch: failures.append(repr(error)))
+    client = RudderClient(
+        WRITE_KEY,
+        host=service.url,
+        upload_size=100,
+        max_retries=3,
+        on_error=lambda error, batch: failures.append(repr(error)),
+    )
     calls = scenario_calls()
     for call in calls:
         send_with_rudder_python(client, call)

@@ -70,8 +70,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=sorted(FACTORIES))
-async def open_store(request: pytest.FixtureRequest, tmp_path: Path,
-                     clock: FakeClock) -> AsyncIterator[OpenStore]:
+async def open_store(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock
+) -> AsyncIterator[OpenStore]:
     """Opens stores on one shared place (file, database); closes them all afterwards."""
     backend = FACTORIES[request.param]
     place = await backend.place(request, tmp_path)

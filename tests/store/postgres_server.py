@@ -44,9 +44,11 @@ def postgres_server() -> tuple[str, psycopg.Connection[Any]]:
     try:
         admin = psycopg.connect(url, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as exc:
-        message = (f"PostgreSQL is not reachable at {url} ({exc}). Start it with "
-                   "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main "
-                   f"start` or point {POSTGRES_URL_VARIABLE} at a server.")
+        message = (
+            f"PostgreSQL is not reachable at {url} ({exc}). Start it with "
+            "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main "
+            f"start` or point {POSTGRES_URL_VARIABLE} at a server."
+        )
         unavailable(message)
     return url, admin
 
@@ -76,7 +78,8 @@ async def empty_database(url: str) -> None:
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         cursor = await conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
-            "AND tablename <> 'schema_version'")
+            "AND tablename <> 'schema_version'"
+        )
         tables = [row[0] for row in await cursor.fetchall()]
         if tables:
             await conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY")

@@ -21,8 +21,9 @@ async def test_accept_returns_how_many_jobs_it_took(store: Store) -> None:
     assert taken == 2
 
 
-async def test_accepted_events_are_durable_when_accept_returns(store: Store,
-                                                                open_store: OpenStore) -> None:
+async def test_accepted_events_are_durable_when_accept_returns(
+    store: Store, open_store: OpenStore
+) -> None:
     await store.accept([new_job("u1"), new_job("u2"), new_job("u3")], [], WINDOW, 1_000.0)
 
     fresh = await open_store()
@@ -40,10 +41,12 @@ async def test_counts_show_accepted_events_as_pending_at_once(store: Store) -> N
 
 
 async def test_accepted_events_are_claimed_in_arrival_order(store: Store) -> None:
-    await store.accept([new_job("u1", event={"n": 1}), new_job("u2", event={"n": 2})], [],
-                       WINDOW, 1_000.0)
-    await store.accept([new_job("u1", event={"n": 3}), new_job("u3", event={"n": 4})], [],
-                       WINDOW, 1_000.0)
+    await store.accept(
+        [new_job("u1", event={"n": 1}), new_job("u2", event={"n": 2})], [], WINDOW, 1_000.0
+    )
+    await store.accept(
+        [new_job("u1", event={"n": 3}), new_job("u3", event={"n": 4})], [], WINDOW, 1_000.0
+    )
 
     first = await claim_all(store)
     assert [job.event["n"] for job in first] == [1, 2, 4]
@@ -55,15 +58,24 @@ async def test_accepted_events_are_claimed_in_arrival_order(store: Store) -> Non
 
 
 async def test_an_accepted_job_carries_its_event_and_fields(store: Store) -> None:
-    event = {"type": "track", "userId": "u1", "event": "Played Game",
-             "properties": {"score": 12.5, "tags": ["a", "é", None]}, "messageId": "m1"}
+    event = {
+        "type": "track",
+        "userId": "u1",
+        "event": "Played Game",
+        "properties": {"score": 12.5, "tags": ["a", "é", None]},
+        "messageId": "m1",
+    }
     await store.accept([new_job("u1", message_id="m1", event=event)], [], WINDOW, 1_000.0)
 
     [job] = await claim_all(store)
 
     assert job.event == event
     assert (job.write_key, job.message_id, job.event_type, job.user_key) == (
-        "wk", "m1", "track", "u1")
+        "wk",
+        "m1",
+        "track",
+        "u1",
+    )
     assert (job.received_at, job.available_at, job.attempts) == (900.0, 1_000.0, 0)
 
 
@@ -74,14 +86,25 @@ async def test_an_event_given_as_raw_json_is_stored_as_that_json(store: Store) -
 
     [claimed] = await claim_all(store)
 
-    assert claimed.event == {"type": "track", "userId": "u1", "event": "E",
-                             "properties": {"a": [1, 2]}}
+    assert claimed.event == {
+        "type": "track",
+        "userId": "u1",
+        "event": "E",
+        "properties": {"a": [1, 2]},
+    }
 
 
 async def test_accepted_duplicates_are_dropped_when_sorted(store: Store) -> None:
-    await store.accept([new_job("u1", message_id="m1", event={"n": 1}),
-                        new_job("u1", message_id="m1", event={"n": 2}),
-                        new_job("u2", message_id="m2", event={"n": 3})], [], WINDOW, 1_000.0)
+    await store.accept(
+        [
+            new_job("u1", message_id="m1", event={"n": 1}),
+            new_job("u1", message_id="m1", event={"n": 2}),
+            new_job("u2", message_id="m2", event={"n": 3}),
+        ],
+        [],
+        WINDOW,
+        1_000.0,
+    )
     await store.accept([new_job("u3", message_id="m2", event={"n": 4})], [], WINDOW, 1_001.0)
 
     jobs = await jobs_in(store, JobState.PENDING)
@@ -91,8 +114,7 @@ async def test_accepted_duplicates_are_dropped_when_sorted(store: Store) -> None
 
 
 async def test_duplicates_dropped_when_sorting_are_counted_in_status(store: Store) -> None:
-    await store.accept([new_job(message_id="m1"), new_job(message_id="m1")], [], WINDOW,
-                       1_000.0)
+    await store.accept([new_job(message_id="m1"), new_job(message_id="m1")], [], WINDOW, 1_000.0)
     await store.accept([new_job(message_id="m1")], [], WINDOW, 1_001.0)
 
     counts = await store.counts()
@@ -117,8 +139,7 @@ async def test_accepted_events_use_their_own_dedupe_window(store: Store) -> None
 
 
 async def test_accept_without_a_dedupe_window_keeps_duplicates(store: Store) -> None:
-    await store.accept([new_job(message_id="m1"), new_job(message_id="m1")], [], 0.0,
-                       1_000.0)
+    await store.accept([new_job(message_id="m1"), new_job(message_id="m1")], [], 0.0, 1_000.0)
 
     assert len(await jobs_in(store, JobState.PENDING)) == 2
 
@@ -134,11 +155,13 @@ async def test_accepted_events_come_before_a_later_enqueue(store: Store) -> None
 
 
 async def test_accepted_events_keep_their_place_in_a_users_line(store: Store) -> None:
-    [old] = (await store.enqueue([new_job("u1", event={"n": 0})], [], WINDOW,
-                                 1_000.0)).job_ids
-    await store.accept([new_job("u1", event={"n": 1}), new_job("a1", keys=("u1", "a1"),
-                                                              event={"n": 2})],
-                       [], WINDOW, 1_000.0)
+    [old] = (await store.enqueue([new_job("u1", event={"n": 0})], [], WINDOW, 1_000.0)).job_ids
+    await store.accept(
+        [new_job("u1", event={"n": 1}), new_job("a1", keys=("u1", "a1"), event={"n": 2})],
+        [],
+        WINDOW,
+        1_000.0,
+    )
 
     [head] = await claim_all(store)
     assert head.id == old
@@ -161,7 +184,8 @@ async def test_rejections_given_to_accept_are_kept(store: Store) -> None:
 
 
 async def test_accepted_events_outlive_the_store_that_took_them(
-        store: Store, open_store: OpenStore) -> None:
+    store: Store, open_store: OpenStore
+) -> None:
     await store.accept([new_job(f"u{n}") for n in range(50)], [], WINDOW, 1_000.0)
     await store.close()
 

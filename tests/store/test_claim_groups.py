@@ -9,8 +9,9 @@ from .helpers import attempt, deliver, enqueue, new_job
 LEASE = 60.0
 
 
-async def claim_groups(store: Store, now: float = 1_000.0, worker: str = "w1",
-                       limit: int = 100, size: int = 25) -> list[list[Job]]:
+async def claim_groups(
+    store: Store, now: float = 1_000.0, worker: str = "w1", limit: int = 100, size: int = 25
+) -> list[list[Job]]:
     return await store.claim_groups(worker, limit, LEASE, now, size)
 
 
@@ -19,8 +20,9 @@ def ids(lines: list[list[Job]]) -> list[list[int]]:
 
 
 async def test_a_users_consecutive_ready_jobs_come_together_head_first(store: Store) -> None:
-    a1, b1, a2, a3, b2 = await enqueue(store, new_job("a"), new_job("b"), new_job("a"),
-                                       new_job("a"), new_job("b"))
+    a1, b1, a2, a3, b2 = await enqueue(
+        store, new_job("a"), new_job("b"), new_job("a"), new_job("a"), new_job("b")
+    )
 
     lines = await claim_groups(store)
 
@@ -48,8 +50,11 @@ async def test_the_limit_counts_lines_and_the_size_caps_each_line(store: Store) 
 
 async def test_a_follower_in_another_line_too_ends_the_group(store: Store) -> None:
     first, merging, after = await enqueue(
-        store, new_job("u1"), new_job("u1", keys=("u1", "anon1"), event_type="identify"),
-        new_job("u1"))
+        store,
+        new_job("u1"),
+        new_job("u1", keys=("u1", "anon1"), event_type="identify"),
+        new_job("u1"),
+    )
 
     assert ids(await claim_groups(store)) == [[first]]
     assert (await store.get_job(merging)).state == JobState.PENDING  # type: ignore[union-attr]
@@ -71,8 +76,7 @@ async def test_followers_are_nobody_elses_while_the_line_is_held(store: Store) -
     assert await store.claim("w2", 100, LEASE, 1_000.0) == []
 
 
-async def test_settled_in_order_each_follower_becomes_the_head_it_must_be(
-        store: Store) -> None:
+async def test_settled_in_order_each_follower_becomes_the_head_it_must_be(store: Store) -> None:
     await enqueue(store, new_job("a"), new_job("a"), new_job("a"))
     [[head, second, third]] = await claim_groups(store)
 
@@ -97,8 +101,7 @@ async def test_released_followers_wait_behind_their_head(store: Store) -> None:
     assert ids(await claim_groups(store, worker="w2")) == [[second.id, third.id]]
 
 
-async def test_a_crashed_workers_line_comes_back_one_job_at_a_time_in_order(
-        store: Store) -> None:
+async def test_a_crashed_workers_line_comes_back_one_job_at_a_time_in_order(store: Store) -> None:
     await enqueue(store, new_job("a"), new_job("a"), new_job("a"))
     [[head, second, third]] = await claim_groups(store, worker="dead")
 
@@ -118,8 +121,9 @@ async def test_concurrent_claimers_never_share_a_user_or_a_job(store: Store) -> 
 
     await enqueue(store, *(new_job(f"u{n % 7}") for n in range(70)))
 
-    first, second = await asyncio.gather(claim_groups(store, worker="w1", limit=4),
-                                         claim_groups(store, worker="w2", limit=4))
+    first, second = await asyncio.gather(
+        claim_groups(store, worker="w1", limit=4), claim_groups(store, worker="w2", limit=4)
+    )
 
     held = [job for line in first + second for job in line]
     assert len({job.id for job in held}) == len(held)
@@ -128,8 +132,7 @@ async def test_concurrent_claimers_never_share_a_user_or_a_job(store: Store) -> 
     assert all(len({job.user_key for job in line}) == 1 for line in first + second)
 
 
-async def test_forgetting_a_user_keeps_the_later_jobs_held_with_the_deletion(
-        store: Store) -> None:
+async def test_forgetting_a_user_keeps_the_later_jobs_held_with_the_deletion(store: Store) -> None:
     await enqueue(store, new_job("a"), new_job("a"))
     [[deletion, later]] = await claim_groups(store)
 

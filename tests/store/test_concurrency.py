@@ -11,10 +11,11 @@ from .helpers import WINDOW, attempt, new_job
 
 
 async def test_concurrent_claimers_never_get_the_same_job_or_two_jobs_of_one_user(
-        store: Store) -> None:
+    store: Store,
+) -> None:
     jobs = [new_job(f"u{n % 17}") for n in range(300)]
     for start in range(0, len(jobs), 50):
-        await store.enqueue(jobs[start:start + 50], [], WINDOW, 1_000.0)
+        await store.enqueue(jobs[start : start + 50], [], WINDOW, 1_000.0)
     held: dict[str, int] = {}  # user -> job id, across every worker
     delivered: list[int] = []
     rng = random.Random(7)

@@ -14,8 +14,9 @@ async def kill(store: Store, *reasons: str, now: float = 1_000.0) -> list[int]:
     await enqueue(store, *(new_job(f"dead{n}") for n in range(len(reasons))), now=now)
     claimed = await store.claim("w1", len(reasons), 60.0, now)
     for job, reason in zip(claimed, reasons, strict=True):
-        await store.finish(job.id, JobState.DEAD, attempt(now + 1, "dead", message=reason),
-                           reason, worker="w1")
+        await store.finish(
+            job.id, JobState.DEAD, attempt(now + 1, "dead", message=reason), reason, worker="w1"
+        )
     return [job.id for job in claimed]
 
 
@@ -25,7 +26,8 @@ async def test_dead_jobs_are_listed_with_their_reasons(store: Store) -> None:
     dead = await jobs_in(store, JobState.DEAD)
 
     assert [(job.id, job.reason) for job in dead] == list(
-        zip(ids, ["Sailthru error 2: invalid email", "Sailthru error 99: other"]))
+        zip(ids, ["Sailthru error 2: invalid email", "Sailthru error 99: other"], strict=False)
+    )
     assert dead[0].history[0].message == "Sailthru error 2: invalid email"
 
 
@@ -79,7 +81,11 @@ async def test_a_replayed_job_starts_afresh_but_keeps_its_history(store: Store) 
     job = await store.get_job(job_id)
     assert job is not None
     assert (job.state, job.attempts, job.first_attempt_at, job.available_at) == (
-        JobState.PENDING, 0, None, 2_000.0)
+        JobState.PENDING,
+        0,
+        None,
+        2_000.0,
+    )
     assert [a.outcome for a in job.history] == ["dead"]
     [claimed] = await claim_all(store, now=2_000.0)
     assert claimed.id == job_id
@@ -99,12 +105,15 @@ async def test_a_replayed_job_waits_behind_its_users_unfinished_jobs(store: Stor
     assert next_job.id == latest
 
 
-async def test_purge_deletes_dead_jobs_and_rejections_older_than_the_cutoff(
-        store: Store) -> None:
+async def test_purge_deletes_dead_jobs_and_rejections_older_than_the_cutoff(store: Store) -> None:
     [old] = await kill(store, "old", now=1_000.0)
     [recent] = await kill(store, "recent", now=5_000.0)
-    await store.enqueue([], [Rejection("wk", None, "{}", "bad", 1_000.0),
-                             Rejection("wk", None, "{}", "bad", 5_000.0)], WINDOW, 5_000.0)
+    await store.enqueue(
+        [],
+        [Rejection("wk", None, "{}", "bad", 1_000.0), Rejection("wk", None, "{}", "bad", 5_000.0)],
+        WINDOW,
+        5_000.0,
+    )
 
     assert await store.purge_dead(older_than=3_000.0) == 1
 
@@ -134,9 +143,11 @@ async def test_enqueue_returns_the_ids_of_accepted_jobs_in_order(store: Store) -
 
 
 async def test_purge_finished_deletes_old_delivered_and_skipped_jobs_only(
-        store: Store, clock: FakeClock) -> None:
+    store: Store, clock: FakeClock
+) -> None:
     delivered, skipped, dead, waiting = await enqueue(
-        store, new_job("a"), new_job("b"), new_job("c"), new_job("d"), now=1_000.0)
+        store, new_job("a"), new_job("b"), new_job("c"), new_job("d"), now=1_000.0
+    )
     clock.now = 1_001.0
     jobs = {job.user_key: job for job in await claim_all(store, now=1_001.0)}
     await store.finish(jobs["a"].id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
@@ -152,7 +163,11 @@ async def test_purge_finished_deletes_old_delivered_and_skipped_jobs_only(
     assert await store.get_job(dead) is not None and await store.get_job(waiting) is not None
     after = await store.counts()
     assert (after.delivered, after.skipped, after.dead, after.pending) == (
-        before.delivered, before.skipped, before.dead, before.pending)
+        before.delivered,
+        before.skipped,
+        before.dead,
+        before.pending,
+    )
 
 
 async def test_purge_by_ids_deletes_only_those_dead_jobs(store: Store) -> None:

@@ -8,16 +8,25 @@ from .helpers import WINDOW, claim_all, jobs_in, new_job
 
 
 async def test_claimed_job_carries_the_event_json_unchanged(store: Store) -> None:
-    event = {"type": "track", "userId": "u1", "event": "Played Game",
-             "properties": {"score": 12.5, "tags": ["a", "é", None], "nested": {"ok": True}},
-             "messageId": "m1", "timestamp": "2024-01-01T00:00:00.000Z"}
+    event = {
+        "type": "track",
+        "userId": "u1",
+        "event": "Played Game",
+        "properties": {"score": 12.5, "tags": ["a", "é", None], "nested": {"ok": True}},
+        "messageId": "m1",
+        "timestamp": "2024-01-01T00:00:00.000Z",
+    }
     await store.enqueue([new_job("u1", message_id="m1", event=event)], [], WINDOW, 1_000.0)
 
     [job] = await claim_all(store)
 
     assert job.event == event
     assert (job.write_key, job.message_id, job.event_type, job.user_key) == (
-        "wk", "m1", "track", "u1")
+        "wk",
+        "m1",
+        "track",
+        "u1",
+    )
     assert job.ordering_keys == ("u1",)
     assert (job.received_at, job.available_at, job.attempts) == (900.0, 1_000.0, 0)
     assert job.state is JobState.CLAIMED
@@ -69,15 +78,18 @@ async def test_duplicates_inside_one_batch_are_dropped(store: Store) -> None:
 
 
 async def test_jobs_without_message_id_are_never_deduplicated(store: Store) -> None:
-    result = await store.enqueue([new_job(message_id=None), new_job(message_id=None)], [],
-                                 WINDOW, 1_000.0)
+    result = await store.enqueue(
+        [new_job(message_id=None), new_job(message_id=None)], [], WINDOW, 1_000.0
+    )
 
     assert (result.accepted, result.duplicates) == (2, 0)
 
 
 async def test_rejections_are_kept_with_their_reasons(store: Store) -> None:
-    rejections = [Rejection("wk", "m9", '{"type": "nope"}', "unknown type", 900.0),
-                  Rejection("wk", None, "{}", "missing userId and anonymousId", 901.0)]
+    rejections = [
+        Rejection("wk", "m9", '{"type": "nope"}', "unknown type", 900.0),
+        Rejection("wk", None, "{}", "missing userId and anonymousId", 901.0),
+    ]
 
     await store.enqueue([], rejections, WINDOW, 1_000.0)
 

@@ -12,14 +12,24 @@ CART = ({"id": "mug", "qty": 1, "title": "Mug", "price": 1299, "url": "https://x
 
 
 def identify(user: str, email: str = EMAIL, anonymous: str | None = None) -> dict[str, object]:
-    return {"type": "identify", "userId": user, "traits": {"email": email},
-            **({"anonymousId": anonymous} if anonymous else {})}
+    return {
+        "type": "identify",
+        "userId": user,
+        "traits": {"email": email},
+        **({"anonymousId": anonymous} if anonymous else {}),
+    }
 
 
 async def remember_ada(store: Store) -> None:
-    await store.apply([RememberEmail("u1", EMAIL), RememberCart("u1", CART),
-                       RememberMerge("anon1", "u1"), RememberEmail("anon1", EMAIL),
-                       RememberCart("anon1", ())])
+    await store.apply(
+        [
+            RememberEmail("u1", EMAIL),
+            RememberCart("u1", CART),
+            RememberMerge("anon1", "u1"),
+            RememberEmail("anon1", EMAIL),
+            RememberCart("anon1", ()),
+        ]
+    )
 
 
 async def test_forget_removes_email_cart_and_merges(store: Store) -> None:
@@ -44,8 +54,13 @@ async def test_forget_follows_a_merge_from_the_anonymous_side_too(store: Store) 
 
 async def test_forget_goes_one_merge_away_only(store: Store) -> None:
     # One device, two people: forgetting one must not forget the other.
-    await store.apply([RememberMerge("device", "u1"), RememberMerge("device", "u2"),
-                       RememberEmail("u2", "bob@example.com")])
+    await store.apply(
+        [
+            RememberMerge("device", "u1"),
+            RememberMerge("device", "u2"),
+            RememberEmail("u2", "bob@example.com"),
+        ]
+    )
 
     forgotten = await store.forget("u1")
 
@@ -78,14 +93,19 @@ async def test_other_people_are_kept(store: Store) -> None:
 
 
 async def test_finished_jobs_of_the_person_are_deleted_with_their_history(store: Store) -> None:
-    ids = await enqueue(store, new_job("u1", event=identify("u1")),
-                        new_job("anon1", event={"type": "track", "anonymousId": "anon1",
-                                                "event": "Viewed"}))
+    ids = await enqueue(
+        store,
+        new_job("u1", event=identify("u1")),
+        new_job("anon1", event={"type": "track", "anonymousId": "anon1", "event": "Viewed"}),
+    )
     for job in await claim_all(store):
-        await store.finish(job.id, JobState.DEAD if job.user_key == "anon1"
-                           else JobState.DELIVERED,
-                           attempt(1_001.0, requests=[{"params": {"email": EMAIL}}]),
-                           "failed", worker="w1")
+        await store.finish(
+            job.id,
+            JobState.DEAD if job.user_key == "anon1" else JobState.DELIVERED,
+            attempt(1_001.0, requests=[{"params": {"email": EMAIL}}]),
+            "failed",
+            worker="w1",
+        )
     await store.apply([RememberMerge("anon1", "u1"), RememberEmail("u1", EMAIL)])
     before = await store.counts()
 
@@ -99,9 +119,18 @@ async def test_finished_jobs_of_the_person_are_deleted_with_their_history(store:
 
 
 async def test_a_finished_job_of_anyone_carrying_the_email_is_deleted(store: Store) -> None:
-    [job_id] = await enqueue(store, new_job("someone-else", event={
-        "type": "track", "userId": "someone-else", "event": "Order Completed",
-        "properties": {"email": "Ada@Example.com"}}))
+    [job_id] = await enqueue(
+        store,
+        new_job(
+            "someone-else",
+            event={
+                "type": "track",
+                "userId": "someone-else",
+                "event": "Order Completed",
+                "properties": {"email": "Ada@Example.com"},
+            },
+        ),
+    )
     [job] = await claim_all(store)
     await deliver(store, job)
     await store.apply([RememberEmail("u1", EMAIL)])
@@ -123,25 +152,31 @@ async def test_unfinished_jobs_stay_to_be_delivered(store: Store) -> None:
 
 async def test_rejections_mentioning_the_person_are_deleted(store: Store) -> None:
     await store.apply([RememberEmail("u1", EMAIL)])
-    await store.enqueue([], [
-        Rejection("wk", None, '{"type":"identify","userId":"u1"}', "bad", 1_000.0),
-        Rejection("wk", None, '{"traits":{"email":"ada@example.com"}', "malformed", 1_000.0),
-        Rejection("wk", None, '{"type":"identify","userId":"u10"}', "bad", 1_000.0),
-    ], WINDOW, 1_000.0)
+    await store.enqueue(
+        [],
+        [
+            Rejection("wk", None, '{"type":"identify","userId":"u1"}', "bad", 1_000.0),
+            Rejection("wk", None, '{"traits":{"email":"ada@example.com"}', "malformed", 1_000.0),
+            Rejection("wk", None, '{"type":"identify","userId":"u10"}', "bad", 1_000.0),
+        ],
+        WINDOW,
+        1_000.0,
+    )
 
     forgotten = await store.forget("u1")
 
     assert forgotten.rejections == 2
-    assert [r.raw for r in await store.list_rejections()] == [
-        '{"type":"identify","userId":"u10"}']
+    assert [r.raw for r in await store.list_rejections()] == ['{"type":"identify","userId":"u10"}']
     assert (await store.counts()).rejected == 1
 
 
 async def test_the_deletion_being_delivered_is_deleted_once_finished(store: Store) -> None:
     [earlier, deletion, later] = await enqueue(
-        store, new_job("u1", event=identify("u1")),
+        store,
+        new_job("u1", event=identify("u1")),
         new_job("u1", event={"type": "track", "userId": "u1", "event": "User Deleted"}),
-        new_job("u1", event=identify("u1", "new@example.com")))
+        new_job("u1", event=identify("u1", "new@example.com")),
+    )
     [first] = await claim_all(store)
     await deliver(store, first)
     [claimed] = await claim_all(store)
@@ -161,8 +196,9 @@ async def test_the_deletion_being_delivered_is_deleted_once_finished(store: Stor
 
 
 async def test_a_deletion_that_is_retried_instead_stays_until_finished(store: Store) -> None:
-    [deletion] = await enqueue(store, new_job("u1", event={"type": "track", "userId": "u1",
-                                                           "event": "User Deleted"}))
+    [deletion] = await enqueue(
+        store, new_job("u1", event={"type": "track", "userId": "u1", "event": "User Deleted"})
+    )
     [claimed] = await claim_all(store)
     await store.forget("u1")
 

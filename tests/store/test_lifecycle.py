@@ -16,8 +16,9 @@ async def test_migrate_is_idempotent_and_reports_the_version(store: Store) -> No
     assert await store.migrate() == first
 
 
-async def test_committed_data_is_visible_to_a_fresh_store(store: Store,
-                                                          open_store: OpenStore) -> None:
+async def test_committed_data_is_visible_to_a_fresh_store(
+    store: Store, open_store: OpenStore
+) -> None:
     [job_id] = await enqueue(store, new_job("u1", message_id="m1"))
     await store.set_paused("maintenance")
     await store.apply([RememberEmail("u1", "a@example.com")])
@@ -34,7 +35,8 @@ async def test_committed_data_is_visible_to_a_fresh_store(store: Store,
 
 
 async def test_a_lease_taken_by_one_store_is_respected_by_another(
-        store: Store, open_store: OpenStore) -> None:
+    store: Store, open_store: OpenStore
+) -> None:
     await enqueue(store, new_job("u1"), new_job("u1"), new_job("u2"))
     [held] = await store.claim("w1", 1, 60.0, 1_000.0)
     other = await open_store()

@@ -32,8 +32,7 @@ async def test_the_latest_email_wins(store: Store) -> None:
     assert await store.email("u1") == "b@example.com"
 
 
-async def test_cart_is_returned_while_younger_than_max_age(store: Store,
-                                                           clock: FakeClock) -> None:
+async def test_cart_is_returned_while_younger_than_max_age(store: Store, clock: FakeClock) -> None:
     items = ({"id": "sku-1", "qty": 2, "title": "Socks", "price": 1299, "url": "https://x"},)
     posted = clock.now
     await store.apply([RememberCart("u1", items)])
@@ -65,8 +64,9 @@ async def test_merges_are_remembered_per_pair(store: Store) -> None:
 
 
 async def test_apply_records_several_facts_at_once(store: Store) -> None:
-    await store.apply([RememberEmail("u1", "a@example.com"), RememberMerge("anon1", "u1"),
-                       RememberCart("u1", ())])
+    await store.apply(
+        [RememberEmail("u1", "a@example.com"), RememberMerge("anon1", "u1"), RememberCart("u1", ())]
+    )
 
     assert await store.email("u1") == "a@example.com"
     assert await store.merged("anon1", "u1")
@@ -75,16 +75,27 @@ async def test_apply_records_several_facts_at_once(store: Store) -> None:
 
 
 async def test_a_remembered_cart_is_as_old_as_its_post_for_cart_expiry(
-        store: Store, clock: FakeClock) -> None:
+    store: Store, clock: FakeClock
+) -> None:
     """Delivery's fact source gives the remembered cart its age, so a Product Added with
     clearIncompleteCartAfterNHours starts a new cart when the remembered one is stale."""
     old = {"id": "old", "title": "Old", "qty": 1, "price": 100, "url": "https://shop/old"}
     await store.apply([RememberEmail("u1", "a@example.com"), RememberCart("u1", (old,))])
     clock.now += 30 * 3600
-    event = event_from_dict({"type": "track", "userId": "u1", "event": "Product Added",
-                             "messageId": "m1", "properties": {
-                                 "product_id": "new", "price": 1, "url": "https://shop/new",
-                                 "clearIncompleteCartAfterNHours": 24}})
+    event = event_from_dict(
+        {
+            "type": "track",
+            "userId": "u1",
+            "event": "Product Added",
+            "messageId": "m1",
+            "properties": {
+                "product_id": "new",
+                "price": 1,
+                "url": "https://shop/new",
+                "clearIncompleteCartAfterNHours": 24,
+            },
+        }
+    )
     lookups: list[LookupRecord] = []
     facts = MemoryFirstFacts(store, PlaceholderFacts(), 48 * 3600, lookups, clock)
 

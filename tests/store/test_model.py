@@ -43,17 +43,26 @@ class Model:
             self.lines[key].remove(job_id)
 
     def claimable(self, now: float) -> set[int]:
-        return {job_id for job_id, job in self.jobs.items()
-                if (job.state == "pending" and job.available_at <= now
-                    and all(self.lines[key][0] == job_id for key in job.keys))
-                or (job.state == "claimed" and job.lease_until < now)}
+        return {
+            job_id
+            for job_id, job in self.jobs.items()
+            if (
+                job.state == "pending"
+                and job.available_at <= now
+                and all(self.lines[key][0] == job_id for key in job.keys)
+            )
+            or (job.state == "claimed" and job.lease_until < now)
+        }
 
     def held(self) -> list[int]:
         return [job_id for job_id, job in self.jobs.items() if job.state == "claimed"]
 
     def count(self, state: str, retrying: bool | None = None) -> int:
-        return sum(1 for job in self.jobs.values() if job.state == state
-                   and (retrying is None or (job.attempts > 0) == retrying))
+        return sum(
+            1
+            for job in self.jobs.values()
+            if job.state == state and (retrying is None or (job.attempts > 0) == retrying)
+        )
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -75,8 +84,9 @@ async def test_the_store_behaves_like_the_model(store: Store, seed: int) -> None
             new_ids = sorted(job.id for job in pending if job.id not in model.jobs)
             assert len(new_ids) == len(batch)
             for job_id, job in zip(new_ids, batch, strict=True):
-                model.jobs[job_id] = ModelJob(tuple(dict.fromkeys(job.ordering_keys)),
-                                              available_at=now)
+                model.jobs[job_id] = ModelJob(
+                    tuple(dict.fromkeys(job.ordering_keys)), available_at=now
+                )
                 model.join(job_id)
         elif action == "claim":
             worker, lease = rng.choice(["w1", "w2"]), rng.choice([5.0, 20.0])
@@ -98,8 +108,7 @@ async def test_the_store_behaves_like_the_model(store: Store, seed: int) -> None
                 await store.release(job_id, now, worker=job.owner)
                 job.state, job.available_at = "pending", now
             else:
-                await store.finish(job_id, JobState(how), attempt(now, how), how,
-                                   worker=job.owner)
+                await store.finish(job_id, JobState(how), attempt(now, how), how, worker=job.owner)
                 job.state = how
                 job.attempts += 1
                 model.leave(job_id)
@@ -113,7 +122,12 @@ async def test_the_store_behaves_like_the_model(store: Store, seed: int) -> None
 
         counts = await store.counts()
         assert (counts.pending, counts.retrying, counts.claimed) == (
-            model.count("pending", False), model.count("pending", True),
-            model.count("claimed"))
+            model.count("pending", False),
+            model.count("pending", True),
+            model.count("claimed"),
+        )
         assert (counts.delivered, counts.skipped, counts.dead) == (
-            model.count("delivered"), model.count("skipped"), model.count("dead"))
+            model.count("delivered"),
+            model.count("skipped"),
+            model.count("dead"),
+        )

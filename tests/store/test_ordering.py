@@ -49,8 +49,7 @@ async def test_second_job_of_a_user_waits_while_the_first_is_retrying(store: Sto
 
 
 async def test_other_users_proceed_while_a_user_is_busy(store: Store) -> None:
-    await enqueue(store, new_job("u1"), new_job("u1"), new_job("u2"), new_job("u1"),
-                  new_job("u3"))
+    await enqueue(store, new_job("u1"), new_job("u1"), new_job("u2"), new_job("u1"), new_job("u3"))
 
     claimed = await claim_all(store)
 
@@ -74,10 +73,10 @@ async def test_one_claim_never_holds_two_jobs_of_one_user(store: Store) -> None:
     assert sorted(users(claimed)) == ["u0", "u1", "u2"]
 
 
-async def test_merging_identify_waits_behind_the_anonymous_ids_earlier_job(
-        store: Store) -> None:
+async def test_merging_identify_waits_behind_the_anonymous_ids_earlier_job(store: Store) -> None:
     anonymous, identify = await enqueue(
-        store, new_job("anon1"), new_job("u1", keys=("u1", "anon1"), event_type="identify"))
+        store, new_job("anon1"), new_job("u1", keys=("u1", "anon1"), event_type="identify")
+    )
 
     [first] = await claim_all(store)
     assert first.id == anonymous
@@ -90,12 +89,16 @@ async def test_merging_identify_waits_behind_the_anonymous_ids_earlier_job(
 
 async def test_jobs_of_either_merged_key_wait_behind_the_merge(store: Store) -> None:
     identify, *_later = await enqueue(
-        store, new_job("u1", keys=("u1", "anon1"), event_type="identify"),
-        new_job("anon1"), new_job("u1"), new_job("u2"))
+        store,
+        new_job("u1", keys=("u1", "anon1"), event_type="identify"),
+        new_job("anon1"),
+        new_job("u1"),
+        new_job("u2"),
+    )
 
     claimed = await claim_all(store)
 
-    assert [job.id for job in claimed][0] == identify
+    assert next(job.id for job in claimed) == identify
     assert users(claimed) == ["u1", "u2"]
 
 
@@ -111,8 +114,7 @@ async def test_a_finished_job_releases_its_user(store: Store, state: JobState) -
 
 
 async def test_finishing_a_merge_releases_both_keys(store: Store) -> None:
-    await enqueue(store, new_job("u1", keys=("u1", "anon1")), new_job("anon1"),
-                  new_job("u1"))
+    await enqueue(store, new_job("u1", keys=("u1", "anon1")), new_job("anon1"), new_job("u1"))
     [merge] = await claim_all(store)
 
     await deliver(store, merge)

@@ -7,6 +7,7 @@ machines would have; the killed node is a real process killed with SIGKILL.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import subprocess
 import sys
@@ -35,8 +36,9 @@ from .helpers import WINDOW, FakeClock, attempt, jobs_in, new_job
 @pytest.fixture
 async def nodes(postgres_url: str) -> AsyncIterator[list[PostgresStore]]:
     """Three nodes sharing the (emptied) test database."""
-    opened = [await PostgresStore.open(postgres_url, FakeClock(1_000.0), max_size=6)
-              for _ in range(3)]
+    opened = [
+        await PostgresStore.open(postgres_url, FakeClock(1_000.0), max_size=6) for _ in range(3)
+    ]
     yield opened
     for node in opened:
         await node.close()
@@ -55,10 +57,15 @@ async def lines_disagreeing_with_blockers(url: str) -> list[tuple[int, int, int]
 
 
 async def test_nodes_claiming_at_once_never_share_a_job_or_a_user(
-        nodes: list[PostgresStore]) -> None:
+    nodes: list[PostgresStore],
+) -> None:
     jobs = [new_job(f"u{n % 23}") for n in range(600)]
-    await asyncio.gather(*(nodes[n % 3].enqueue(jobs[start:start + 40], [], WINDOW, 1_000.0)
-                           for n, start in enumerate(range(0, len(jobs), 40))))
+    await asyncio.gather(
+        *(
+            nodes[n % 3].enqueue(jobs[start : start + 40], [], WINDOW, 1_000.0)
+            for n, start in enumerate(range(0, len(jobs), 40))
+        )
+    )
     held: dict[str, int] = {}
     claimed_order: dict[str, list[int]] = defaultdict(list)
     delivered: list[int] = []
@@ -81,8 +88,9 @@ async def test_nodes_claiming_at_once_never_share_a_job_or_a_user(
             if not claimed:
                 await asyncio.sleep(0.002)
 
-    await asyncio.gather(*(worker(node, f"{n}-w{k}") for n, node in enumerate(nodes)
-                           for k in range(3)))
+    await asyncio.gather(
+        *(worker(node, f"{n}-w{k}") for n, node in enumerate(nodes) for k in range(3))
+    )
 
     assert len(delivered) == len(set(delivered)) == 600
     assert all(ids == sorted(ids) for ids in claimed_order.values())
@@ -91,7 +99,8 @@ async def test_nodes_claiming_at_once_never_share_a_job_or_a_user(
 
 
 async def test_enqueues_and_finishes_racing_on_several_nodes_keep_every_line_whole(
-        nodes: list[PostgresStore], postgres_url: str) -> None:
+    nodes: list[PostgresStore], postgres_url: str
+) -> None:
     """Nodes enqueue for the same few users while others finish their jobs: nobody is
     left waiting behind a job that is gone, and each user's jobs go out in line order."""
     users = [f"u{n}" for n in range(6)] + ["anon1", "anon2"]
@@ -126,8 +135,7 @@ async def test_enqueues_and_finishes_racing_on_several_nodes_keep_every_line_who
         await asyncio.gather(producer(nodes[0]), producer(nodes[1]))
         producing = False
 
-    await asyncio.gather(produce(), finisher(nodes[1], "a", False),
-                         finisher(nodes[2], "b", False))
+    await asyncio.gather(produce(), finisher(nodes[1], "a", False), finisher(nodes[2], "b", False))
     assert await lines_disagreeing_with_blockers(postgres_url) == []
     await nodes[2].replay(None, None, 1_002.0)
     await asyncio.gather(finisher(nodes[0], "c", True), finisher(nodes[2], "d", True))
@@ -139,13 +147,15 @@ async def test_enqueues_and_finishes_racing_on_several_nodes_keep_every_line_who
     assert all(ids == sorted(ids) for ids in claimed_order.values())
 
 
-async def test_a_users_line_follows_commit_order_across_nodes(
-        nodes: list[PostgresStore]) -> None:
+async def test_a_users_line_follows_commit_order_across_nodes(nodes: list[PostgresStore]) -> None:
     """Two nodes enqueueing for one user at once: the line is in the order the
     enqueues committed, and every job after the first waits."""
-    results = await asyncio.gather(*(
-        nodes[n % 2].enqueue([new_job("u1") for _ in range(5)], [], WINDOW, 1_000.0)
-        for n in range(20)))
+    results = await asyncio.gather(
+        *(
+            nodes[n % 2].enqueue([new_job("u1") for _ in range(5)], [], WINDOW, 1_000.0)
+            for n in range(20)
+        )
+    )
 
     ids = [job_id for result in results for job_id in result.job_ids]
     order = []
@@ -161,11 +171,12 @@ async def test_a_users_line_follows_commit_order_across_nodes(
     # Each enqueue's jobs are contiguous in the line: batches do not interleave.
     batches = {job_id: n for n, result in enumerate(results) for job_id in result.job_ids}
     runs = [batches[job_id] for job_id in order]
-    assert sum(1 for a, b in zip(runs, runs[1:]) if a != b) == len(results) - 1
+    assert sum(1 for a, b in itertools.pairwise(runs) if a != b) == len(results) - 1
 
 
 async def test_the_same_message_on_several_nodes_at_once_is_stored_once(
-        nodes: list[PostgresStore]) -> None:
+    nodes: list[PostgresStore],
+) -> None:
     batch = [new_job(f"u{n}", message_id=f"m{n}") for n in range(200)]
 
     async def send(node: PostgresStore, seed: int) -> int:
@@ -178,12 +189,14 @@ async def test_the_same_message_on_several_nodes_at_once_is_stored_once(
     assert (await nodes[0].counts()).pending == 200
 
 
-async def test_a_killed_nodes_jobs_go_to_another_node_after_the_lease(
-        postgres_url: str) -> None:
+async def test_a_killed_nodes_jobs_go_to_another_node_after_the_lease(postgres_url: str) -> None:
     async with await PostgresStore.open(postgres_url) as survivor:
-        await survivor.enqueue([new_job(f"u{n}") for n in range(3)]
-                               + [new_job(f"u{n}") for n in range(3)], [], WINDOW,
-                               time.time())
+        await survivor.enqueue(
+            [new_job(f"u{n}") for n in range(3)] + [new_job(f"u{n}") for n in range(3)],
+            [],
+            WINDOW,
+            time.time(),
+        )
         script = textwrap.dedent(f"""
             import asyncio, os, signal, time
             from sailbridge.store.postgres import PostgresStore
@@ -196,8 +209,9 @@ async def test_a_killed_nodes_jobs_go_to_another_node_after_the_lease(
 
             asyncio.run(main())
         """)
-        run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                             timeout=60)
+        run = subprocess.run(
+            [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == -9, run.stderr
         taken = sorted(int(job_id) for job_id in run.stdout.split())
         assert len(taken) == 3
@@ -226,12 +240,12 @@ async def test_a_slow_node_keeps_its_lease_by_heartbeat(nodes: list[PostgresStor
 
 
 async def test_finishes_arriving_together_are_settled_as_one_group_job_by_job(
-        nodes: list[PostgresStore], postgres_url: str) -> None:
+    nodes: list[PostgresStore], postgres_url: str
+) -> None:
     """Concurrent finishes share a commit; each still gets its own answer, and every
     line moves on as if they had been settled one at a time."""
     store = nodes[0]
-    jobs = [new_job(f"u{n % 6}", keys=(f"u{n % 6}", "a1") if n == 7 else None)
-            for n in range(24)]
+    jobs = [new_job(f"u{n % 6}", keys=(f"u{n % 6}", "a1") if n == 7 else None) for n in range(24)]
     await store.enqueue(jobs, [], WINDOW, 1_000.0)
     mine = await store.claim("w1", 4, 60.0, 1_000.0)
     theirs = await store.claim("w2", 2, 60.0, 1_000.0)
@@ -239,20 +253,27 @@ async def test_finishes_arriving_together_are_settled_as_one_group_job_by_job(
     states = [JobState.DELIVERED, JobState.SKIPPED, JobState.DEAD, JobState.DELIVERED]
 
     results = await asyncio.gather(
-        *(store.finish(job.id, state, attempt(1_001.0), "why", worker="w1")
-          for job, state in zip(mine, states, strict=True)),
+        *(
+            store.finish(job.id, state, attempt(1_001.0), "why", worker="w1")
+            for job, state in zip(mine, states, strict=True)
+        ),
         store.finish(theirs[0].id, JobState.DELIVERED, attempt(1_001.0), worker="w2"),
         store.finish(theirs[1].id, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
         store.finish(mine[0].id, JobState.DELIVERED, attempt(1_002.0), worker="w1"),
         store.finish(pending, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
         store.finish(99_999, JobState.DELIVERED, attempt(1_001.0), worker="w1"),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
 
     assert results[:5] == [None] * 5
     refused = results[5:]
     assert all(isinstance(error, JobNotClaimed) for error in refused), refused
     assert [(e.state, e.owner) for e in refused] == [  # type: ignore[union-attr]
-        ("claimed", "w2"), ("delivered", None), ("pending", None), (None, None)]
+        ("claimed", "w2"),
+        ("delivered", None),
+        ("pending", None),
+        (None, None),
+    ]
     for job, state in zip(mine, states, strict=True):
         settled = await store.get_job(job.id)
         assert settled is not None and settled.state is state and len(settled.history) == 1
@@ -267,7 +288,8 @@ async def test_finishes_arriving_together_are_settled_as_one_group_job_by_job(
 
 
 async def test_pause_memory_and_dead_letters_are_shared_by_every_node(
-        nodes: list[PostgresStore]) -> None:
+    nodes: list[PostgresStore],
+) -> None:
     from sailbridge.mapping.plan import RememberCart, RememberEmail
 
     first, second = nodes[0], nodes[1]
@@ -311,10 +333,8 @@ async def test_a_database_from_a_newer_sailbridge_is_refused(postgres_url: str) 
         with pytest.raises(SchemaTooNew):
             await PostgresStore.open(postgres_url)
     finally:
-        async with await psycopg.AsyncConnection.connect(postgres_url,
-                                                         autocommit=True) as conn:
-            await conn.execute("DELETE FROM schema_version WHERE version > %s",
-                               (LATEST_VERSION,))
+        async with await psycopg.AsyncConnection.connect(postgres_url, autocommit=True) as conn:
+            await conn.execute("DELETE FROM schema_version WHERE version > %s", (LATEST_VERSION,))
 
 
 async def test_a_closed_store_refuses_calls(postgres_url: str) -> None:
@@ -328,11 +348,14 @@ async def test_a_closed_store_refuses_calls(postgres_url: str) -> None:
 
 
 async def test_blockers_match_the_lines_after_a_busy_workload(
-        nodes: list[PostgresStore], postgres_url: str) -> None:
+    nodes: list[PostgresStore], postgres_url: str
+) -> None:
     """The counter behind flat claiming equals what the lines say, job by job."""
     store = nodes[0]
-    jobs = [new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
-            for n in range(60)]
+    jobs = [
+        new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
+        for n in range(60)
+    ]
     await store.enqueue(jobs, [], WINDOW, 1_000.0)
     for round_ in range(8):
         for job in await nodes[round_ % 3].claim("w1", 3, 60.0, 1_000.0 + round_):
@@ -344,10 +367,10 @@ async def test_blockers_match_the_lines_after_a_busy_workload(
 
 
 async def test_purge_finished_forgets_the_lines_of_idle_users(
-        nodes: list[PostgresStore], postgres_url: str) -> None:
+    nodes: list[PostgresStore], postgres_url: str
+) -> None:
     store = nodes[0]
-    await store.enqueue([new_job("idle"), new_job("busy"), new_job("busy")], [], WINDOW,
-                        1_000.0)
+    await store.enqueue([new_job("idle"), new_job("busy"), new_job("busy")], [], WINDOW, 1_000.0)
     for job in await store.claim("w1", 10, 60.0, 1_000.0):
         await store.finish(job.id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
 
@@ -360,8 +383,9 @@ async def test_purge_finished_forgets_the_lines_of_idle_users(
     assert last.user_key == "busy"
 
 
-async def test_a_postgresql_url_opens_the_shared_store_and_limiter(postgres_url: str,
-                                                                   tmp_path: object) -> None:
+async def test_a_postgresql_url_opens_the_shared_store_and_limiter(
+    postgres_url: str, tmp_path: object
+) -> None:
     store = await open_store(postgres_url)
     try:
         assert isinstance(store, PostgresStore)

@@ -16,7 +16,8 @@ async def test_new_identities_are_queued(store: Store) -> None:
 
     assert [entry.queued for entry in result] == [True, True]
     assert [job.id for job in await jobs_in(store, JobState.PENDING)] == [
-        entry.job_id for entry in result]
+        entry.job_id for entry in result
+    ]
 
 
 async def test_an_identity_already_queued_is_not_queued_again(store: Store) -> None:

@@ -31,8 +31,7 @@ async def test_finishing_a_job_twice_raises(store: Store) -> None:
         await store.finish(job.id, JobState.DEAD, attempt(1_002.0), worker="w1")
 
 
-async def test_a_worker_whose_lease_was_taken_over_cannot_settle_the_job(
-        store: Store) -> None:
+async def test_a_worker_whose_lease_was_taken_over_cannot_settle_the_job(store: Store) -> None:
     await enqueue(store, new_job("u1"))
     [job] = await store.claim("slow", 10, 30.0, 1_000.0)
     await store.claim("w2", 10, 30.0, 1_031.0)
@@ -68,16 +67,24 @@ async def test_finish_accepts_only_final_states(store: Store) -> None:
 async def test_retry_at_makes_the_job_retrying_and_records_the_attempt(store: Store) -> None:
     await enqueue(store, new_job("u1"))
     [job] = await claim_all(store)
-    failure = Attempt(at=1_001.0, outcome="retry",
-                      requests=[{"method": "POST", "endpoint": "user", "params": {"id": "u1"}}],
-                      status=503, code=None, message="Service Unavailable")
+    failure = Attempt(
+        at=1_001.0,
+        outcome="retry",
+        requests=[{"method": "POST", "endpoint": "user", "params": {"id": "u1"}}],
+        status=503,
+        code=None,
+        message="Service Unavailable",
+    )
 
     await store.retry_at(job.id, 1_011.0, failure, worker="w1")
 
     retrying = await store.get_job(job.id)
     assert retrying is not None
     assert (retrying.state, retrying.attempts, retrying.available_at) == (
-        JobState.PENDING, 1, 1_011.0)
+        JobState.PENDING,
+        1,
+        1_011.0,
+    )
     assert retrying.first_attempt_at == 1_001.0
     assert retrying.history == [failure]
     assert (await store.counts()).retrying == 1
@@ -102,13 +109,15 @@ async def test_finish_records_the_reason_and_the_whole_history(store: Store) -> 
     await claim_all(store, now=1_011.0)
     final = attempt(1_012.0, "dead", status=400, code=99, message="Other error")
 
-    await store.finish(job.id, JobState.DEAD, final, "Sailthru error 99: Other error",
-                       worker="w1")
+    await store.finish(job.id, JobState.DEAD, final, "Sailthru error 99: Other error", worker="w1")
 
     dead = await store.get_job(job.id)
     assert dead is not None
     assert (dead.state, dead.reason, dead.attempts) == (
-        JobState.DEAD, "Sailthru error 99: Other error", 2)
+        JobState.DEAD,
+        "Sailthru error 99: Other error",
+        2,
+    )
     assert [a.outcome for a in dead.history] == ["retry", "dead"]
     assert dead.history[-1] == final
 
@@ -132,8 +141,7 @@ async def test_history_reads_back_in_the_result_vocabulary(store: Store) -> None
     [job] = await claim_all(store)
     await store.retry_at(job.id, 1_011.0, attempt(1_001.0, "retry"), worker="w1")
     await claim_all(store, now=1_011.0)
-    await store.finish(job.id, JobState.DELIVERED, attempt(1_012.0, Result.DELIVERED),
-                       worker="w1")
+    await store.finish(job.id, JobState.DELIVERED, attempt(1_012.0, Result.DELIVERED), worker="w1")
 
     done = await store.get_job(job.id)
     assert done is not None

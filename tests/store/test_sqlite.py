@@ -44,8 +44,7 @@ def test_an_enqueue_that_returned_survives_kill_9(tmp_path: Path) -> None:
 
         asyncio.run(main())
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == -9, run.stderr
     acknowledged = len(run.stdout.split())
 
@@ -57,12 +56,14 @@ def test_an_enqueue_that_returned_survives_kill_9(tmp_path: Path) -> None:
 
 
 async def test_a_failing_request_does_not_fail_the_others_in_its_group(
-        sqlite_store: SqliteStore) -> None:
+    sqlite_store: SqliteStore,
+) -> None:
     results = await asyncio.gather(
         sqlite_store.finish(999, JobState.DELIVERED, attempt(1.0), worker="w1"),
         sqlite_store.enqueue([new_job("u1")], [], WINDOW, 1_000.0),
         sqlite_store.finish(998, JobState.DELIVERED, attempt(1.0), worker="w1"),
-        return_exceptions=True)
+        return_exceptions=True,
+    )
 
     assert isinstance(results[0], JobNotClaimed)
     assert results[1].accepted == 1  # type: ignore[union-attr]
@@ -73,8 +74,7 @@ async def test_a_failing_request_does_not_fail_the_others_in_its_group(
 async def test_many_concurrent_enqueues_are_all_committed(sqlite_store: SqliteStore) -> None:
     batches = [[new_job(f"u{b}-{n}") for n in range(20)] for b in range(50)]
 
-    await asyncio.gather(*(sqlite_store.enqueue(batch, [], WINDOW, 1_000.0)
-                           for batch in batches))
+    await asyncio.gather(*(sqlite_store.enqueue(batch, [], WINDOW, 1_000.0) for batch in batches))
 
     assert (await sqlite_store.counts()).pending == 1_000
 
@@ -82,8 +82,10 @@ async def test_many_concurrent_enqueues_are_all_committed(sqlite_store: SqliteSt
 async def test_a_file_from_before_migrations_keeps_its_memory(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     db = sqlite3.connect(path)
-    db.execute("CREATE TABLE memory_email (user_key TEXT PRIMARY KEY, email TEXT NOT NULL, "
-               "updated_at REAL NOT NULL)")
+    db.execute(
+        "CREATE TABLE memory_email (user_key TEXT PRIMARY KEY, email TEXT NOT NULL, "
+        "updated_at REAL NOT NULL)"
+    )
     db.execute("INSERT INTO memory_email VALUES ('u1', 'a@example.com', 1.0)")
     db.commit()
     db.close()
@@ -120,17 +122,19 @@ async def test_synchronous_full_can_be_chosen(tmp_path: Path) -> None:
     store = SqliteStore(tmp_path / "full.db", synchronous="FULL")
     try:
         level = await store._writer.call(
-            lambda tx: tx.db.execute("PRAGMA synchronous").fetchone()[0])
+            lambda tx: tx.db.execute("PRAGMA synchronous").fetchone()[0]
+        )
     finally:
         await store.close()
     assert level == 2  # FULL
 
 
-async def test_blockers_match_the_lines_after_a_busy_workload(
-        sqlite_store: SqliteStore) -> None:
+async def test_blockers_match_the_lines_after_a_busy_workload(sqlite_store: SqliteStore) -> None:
     """The counter behind flat claiming equals what the lines say, job by job."""
-    jobs = [new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
-            for n in range(60)]
+    jobs = [
+        new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
+        for n in range(60)
+    ]
     await sqlite_store.enqueue(jobs, [], WINDOW, 1_000.0)
     for round_ in range(8):
         for job in await sqlite_store.claim("w1", 3, 60.0, 1_000.0 + round_):
@@ -144,10 +148,12 @@ async def test_blockers_match_the_lines_after_a_busy_workload(
                 SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier
                   ON earlier.key = mine.key AND earlier.pos < mine.pos
                 WHERE mine.job_id = j.id)
-            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall())
+            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall()
+    )
     assert rows
     assert [(job_id, blockers) for job_id, blockers, _ in rows] == [
-        (job_id, earlier_keys) for job_id, _, earlier_keys in rows]
+        (job_id, earlier_keys) for job_id, _, earlier_keys in rows
+    ]
 
 
 def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: Path) -> None:
@@ -169,8 +175,7 @@ def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: 
 
         asyncio.run(main())
     """)
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                         timeout=60)
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert run.returncode == -9, run.stderr
     assert len(run.stdout.split()) == 20
 
@@ -195,19 +200,19 @@ def test_an_accept_that_returned_survives_kill_9_before_it_was_sorted(tmp_path: 
 
 async def _without_background_sorting(store: SqliteStore) -> None:
     """Leave the inbox to the test: only its explicit `_sort` calls move rows."""
+
     def stop(tx: object) -> None:
         store._writer._sort = None
+
     await store._writer.call(stop)
 
 
 async def _sort_step(store: SqliteStore, events: int) -> int:
-    outcome = await store._writer.call(
-        lambda tx: store._intake.sort(tx, events))
+    outcome = await store._writer.call(lambda tx: store._intake.sort(tx, events))
     return outcome.events
 
 
-async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(
-        sqlite_store: SqliteStore) -> None:
+async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(sqlite_store: SqliteStore) -> None:
     await _without_background_sorting(sqlite_store)
     jobs = [new_job(f"u{n % 7}", event={"n": n}) for n in range(250)]
     await sqlite_store.accept(jobs[:200], [], WINDOW, 1_000.0)
@@ -222,13 +227,13 @@ async def test_a_big_inbox_row_is_sorted_in_pieces_exactly_once(
     assert [job.event["n"] for job in pending] == list(range(250))
     assert [job.id for job in pending] == sorted(job.id for job in pending)
     rows = await sqlite_store._writer.call(
-        lambda tx: tx.db.execute("SELECT count(*) FROM inbox").fetchone()[0])
+        lambda tx: tx.db.execute("SELECT count(*) FROM inbox").fetchone()[0]
+    )
     assert rows == 0
 
 
 async def test_reads_see_what_was_just_accepted(sqlite_store: SqliteStore) -> None:
-    await sqlite_store.accept([new_job("u1"), new_job("u2", message_id="m")], [], WINDOW,
-                              1_000.0)
+    await sqlite_store.accept([new_job("u1"), new_job("u2", message_id="m")], [], WINDOW, 1_000.0)
     await sqlite_store.accept([new_job("u3", message_id="m")], [], WINDOW, 1_000.0)
 
     pending = await jobs_in(sqlite_store, JobState.PENDING)
@@ -241,8 +246,9 @@ async def test_reads_see_what_was_just_accepted(sqlite_store: SqliteStore) -> No
 async def test_counts_split_out_events_not_sorted_yet(sqlite_store: SqliteStore) -> None:
     await _without_background_sorting(sqlite_store)
     await sqlite_store.enqueue([new_job("u0", received_at=950.0)], [], WINDOW, 1_000.0)
-    await sqlite_store.accept([new_job("u1", received_at=800.0), new_job("u2")], [], WINDOW,
-                              1_000.0)
+    await sqlite_store.accept(
+        [new_job("u1", received_at=800.0), new_job("u2")], [], WINDOW, 1_000.0
+    )
 
     counts = await sqlite_store.counts()
 
@@ -251,11 +257,14 @@ async def test_counts_split_out_events_not_sorted_yet(sqlite_store: SqliteStore)
 
 
 async def test_blockers_match_the_lines_after_accepts_sorted_in_pieces(
-        sqlite_store: SqliteStore) -> None:
+    sqlite_store: SqliteStore,
+) -> None:
     await _without_background_sorting(sqlite_store)
     for batch in range(6):
-        jobs = [new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
-                for n in range(batch * 10, batch * 10 + 10)]
+        jobs = [
+            new_job(f"u{n % 5}", keys=(f"u{n % 5}", f"a{n % 3}") if n % 4 == 0 else None)
+            for n in range(batch * 10, batch * 10 + 10)
+        ]
         await sqlite_store.accept(jobs, [], WINDOW, 1_000.0)
     while (await sqlite_store.counts()).inbox:
         await _sort_step(sqlite_store, 7)
@@ -268,10 +277,12 @@ async def test_blockers_match_the_lines_after_accepts_sorted_in_pieces(
                 SELECT count(DISTINCT mine.key) FROM job_keys mine JOIN job_keys earlier
                   ON earlier.key = mine.key AND earlier.pos < mine.pos
                 WHERE mine.job_id = j.id)
-            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall())
+            FROM jobs j WHERE j.state IN ('pending', 'claimed')""").fetchall()
+    )
     assert rows
     assert [(job_id, blockers) for job_id, blockers, _ in rows] == [
-        (job_id, earlier_keys) for job_id, _, earlier_keys in rows]
+        (job_id, earlier_keys) for job_id, _, earlier_keys in rows
+    ]
 
 
 async def test_a_claim_sees_events_accepted_just_before_it(sqlite_store: SqliteStore) -> None:

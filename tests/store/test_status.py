@@ -16,8 +16,9 @@ async def test_counts_follow_every_state(store: Store) -> None:
     await store.enqueue([], [Rejection("wk", None, "{}", "bad", 900.0)], WINDOW, 1_000.0)
     a, b, c, d, e = await store.claim("w1", 5, 60.0, 1_000.0)
     await store.finish(a.id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
-    await store.finish(b.id, JobState.SKIPPED, attempt(1_001.0, "skipped"), "no mapping",
-                       worker="w1")
+    await store.finish(
+        b.id, JobState.SKIPPED, attempt(1_001.0, "skipped"), "no mapping", worker="w1"
+    )
     await store.finish(c.id, JobState.DEAD, attempt(1_001.0, "dead"), "error 2", worker="w1")
     await store.retry_at(d.id, 1_100.0, attempt(1_001.0, "retry"), worker="w1")
 
@@ -29,8 +30,16 @@ async def test_counts_follow_every_state(store: Store) -> None:
 
 
 async def test_oldest_pending_is_the_earliest_received_unfinished_event(store: Store) -> None:
-    await store.enqueue([new_job("u1", received_at=500.0), new_job("u2", received_at=300.0),
-                         new_job("u3", received_at=400.0)], [], WINDOW, 1_000.0)
+    await store.enqueue(
+        [
+            new_job("u1", received_at=500.0),
+            new_job("u2", received_at=300.0),
+            new_job("u3", received_at=400.0),
+        ],
+        [],
+        WINDOW,
+        1_000.0,
+    )
     claimed = await store.claim("w1", 10, 60.0, 1_000.0)
     assert (await store.counts()).oldest_pending_at == 300.0
 
@@ -58,18 +67,22 @@ async def test_a_working_store_is_writable(store: Store) -> None:
 
 
 async def test_queued_kinds_count_unfinished_jobs_by_type_and_event_name(store: Store) -> None:
-    await enqueue(store,
-                  new_job("u1", event={"type": "track", "userId": "u1", "event": "Product Added"}),
-                  new_job("u2", event={"type": "track", "userId": "u2", "event": "Product Added"}),
-                  new_job("u3", event_type="identify",
-                          event={"type": "identify", "userId": "u3"}),
-                  new_job("u4", event={"type": "track", "userId": "u4", "event": "Signed Up"}))
+    await enqueue(
+        store,
+        new_job("u1", event={"type": "track", "userId": "u1", "event": "Product Added"}),
+        new_job("u2", event={"type": "track", "userId": "u2", "event": "Product Added"}),
+        new_job("u3", event_type="identify", event={"type": "identify", "userId": "u3"}),
+        new_job("u4", event={"type": "track", "userId": "u4", "event": "Signed Up"}),
+    )
     [first, *_] = await store.claim("w1", 1, 60.0, 1_000.0)
     await store.finish(first.id, JobState.DELIVERED, attempt(1_001.0), worker="w1")
 
     sample = await store.queued_kinds()
 
-    assert sample.kinds == {("track", "Product Added"): 1, ("identify", None): 1,
-                            ("track", "Signed Up"): 1}
+    assert sample.kinds == {
+        ("track", "Product Added"): 1,
+        ("identify", None): 1,
+        ("track", "Signed Up"): 1,
+    }
     assert sample.sampled == 3
     assert (await store.queued_kinds(limit=2)).sampled == 2

@@ -48,8 +48,10 @@ class Reasons:
         return sum(self.counts.values())
 
     def to_list(self) -> list[dict[str, Any]]:
-        return [{"reason": reason, "events": count, "examples": self.examples[reason]}
-                for reason, count in sorted(self.counts.items(), key=lambda kv: -kv[1])]
+        return [
+            {"reason": reason, "events": count, "examples": self.examples[reason]}
+            for reason, count in sorted(self.counts.items(), key=lambda kv: -kv[1])
+        ]
 
 
 @dataclass

@@ -21,8 +21,10 @@ class EmailBook:
         self._db = sqlite3.connect(str(path), isolation_level=None)
         self._db.execute("PRAGMA journal_mode = OFF")
         self._db.execute("PRAGMA synchronous = OFF")
-        self._db.execute("CREATE TABLE IF NOT EXISTS emails "
-                         "(user_key TEXT PRIMARY KEY, email TEXT NOT NULL) WITHOUT ROWID")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS emails "
+            "(user_key TEXT PRIMARY KEY, email TEXT NOT NULL) WITHOUT ROWID"
+        )
         self._pending: dict[str, str] = {}
 
     def learn(self, user_key: str, email: str) -> None:
@@ -35,8 +37,9 @@ class EmailBook:
         found = self._pending.get(user_key)
         if found is not None:
             return found
-        row = self._db.execute("SELECT email FROM emails WHERE user_key = ?",
-                               (user_key,)).fetchone()
+        row = self._db.execute(
+            "SELECT email FROM emails WHERE user_key = ?", (user_key,)
+        ).fetchone()
         return None if row is None else str(row[0])
 
     def close(self) -> None:
@@ -44,7 +47,6 @@ class EmailBook:
 
     def _flush(self) -> None:
         self._db.execute("BEGIN")
-        self._db.executemany("INSERT OR REPLACE INTO emails VALUES (?, ?)",
-                             self._pending.items())
+        self._db.executemany("INSERT OR REPLACE INTO emails VALUES (?, ?)", self._pending.items())
         self._db.execute("COMMIT")
         self._pending.clear()

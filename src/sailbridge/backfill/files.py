@@ -70,8 +70,9 @@ class _OpenFile:
 
     def close(self) -> JobFile:
         self.handle.close()
-        return JobFile(self.kind, self.params, self.path, self.size, self.lines,
-                       self.digest.hexdigest())
+        return JobFile(
+            self.kind, self.params, self.path, self.size, self.lines, self.digest.hexdigest()
+        )
 
 
 class JobFileWriter:
@@ -97,8 +98,10 @@ class JobFileWriter:
         """Write ``line``; `LineTooLarge` if it could never fit in a file."""
         data = _encode_line(line.line) + b"\n"
         if len(data) > self._max_bytes:
-            raise LineTooLarge(f"its {line.kind} line is {len(data)} bytes, over the "
-                               f"{self._max_bytes}-byte file limit")
+            raise LineTooLarge(
+                f"its {line.kind} line is {len(data)} bytes, over the "
+                f"{self._max_bytes}-byte file limit"
+            )
         group = (line.kind, _encode_params(line.job_params) if line.job_params else b"")
         current = self._open.get(group)
         if current is not None and current.size + len(data) > self._max_bytes:

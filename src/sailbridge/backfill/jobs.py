@@ -32,8 +32,7 @@ from sailbridge.backfill.lines import UPDATE
 from sailbridge.clock import Clock
 from sailbridge.sailthru.client import SailthruResponse
 from sailbridge.sailthru.errors import RetryableError, SailthruError, TransportError
-from sailbridge.store.backfill_files import BackfillFile, FileState
-from sailbridge.store.base import Records
+from sailbridge.store.backfill_files import BackfillFile, BackfillRecords, FileState
 
 UPLOAD_ATTEMPTS: Final = 3
 MAX_POLL_FAILURES: Final = 30
@@ -43,8 +42,13 @@ FINAL_STATUSES: Final = frozenset({FileState.COMPLETED, FileState.ERROR})
 class JobApi(Protocol):
     """What the backfill needs of a Sailthru client (`SailthruClient` has it)."""
 
-    async def post_job(self, job: str, params: dict[str, Any], file: Path,
-                       on_bytes: Callable[[int], None] | None = None) -> SailthruResponse: ...
+    async def post_job(
+        self,
+        job: str,
+        params: dict[str, Any],
+        file: Path,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> SailthruResponse: ...
 
     async def job_status(self, job_id: str) -> SailthruResponse: ...
 
@@ -66,10 +70,17 @@ class JobOutcome:
         return self.status == "completed"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"file": self.file.name, "job": self.file.kind, "lines": self.file.lines,
-                "bytes": self.file.size, "sha256": self.file.content_hash,
-                "job_id": self.job_id, "status": self.status, "reused": self.reused,
-                "message": self.message}
+        return {
+            "file": self.file.name,
+            "job": self.file.kind,
+            "lines": self.file.lines,
+            "bytes": self.file.size,
+            "sha256": self.file.content_hash,
+            "job_id": self.job_id,
+            "status": self.status,
+            "reused": self.reused,
+            "message": self.message,
+        }
 
 
 @dataclass
@@ -77,7 +88,7 @@ class JobRunner:
     """Uploads and polls job files against ``api``, recording each step in ``store``."""
 
     api: JobApi
-    store: Records
+    store: BackfillRecords
     poll_interval: float
     reupload_unconfirmed: bool = False
     on_bytes: Callable[[int], None] = lambda sent: None
@@ -103,50 +114,80 @@ class JobRunner:
                 return await self._poll(job_file, record, reused=True)
             if record.state is FileState.ERROR and record.job_id is not None:
                 self.on_bytes(job_file.size)
-                return JobOutcome(job_file, "error", record.job_id, reused=True,
-                                  message=f"{record.message} (this job failed in an earlier "
-                                          "run; the same file is not uploaded again)")
-            if record.state is FileState.UPLOADING and job_file.kind != UPDATE \
-                    and not self.reupload_unconfirmed:
+                return JobOutcome(
+                    job_file,
+                    "error",
+                    record.job_id,
+                    reused=True,
+                    message=f"{record.message} (this job failed in an earlier "
+                    "run; the same file is not uploaded again)",
+                )
+            if (
+                record.state is FileState.UPLOADING
+                and job_file.kind != UPDATE
+                and not self.reupload_unconfirmed
+            ):
                 self.on_bytes(job_file.size)
-                return JobOutcome(job_file, "unconfirmed", reused=True, message=(
-                    "an earlier run was interrupted while uploading this file, so Sailthru "
-                    "may have it: check the account's jobs, then run again with "
-                    "--reupload-unconfirmed to send it anyway"))
+                return JobOutcome(
+                    job_file,
+                    "unconfirmed",
+                    reused=True,
+                    message=(
+                        "an earlier run was interrupted while uploading this file, so Sailthru "
+                        "may have it: check the account's jobs, then run again with "
+                        "--reupload-unconfirmed to send it anyway"
+                    ),
+                )
         return await self._upload(job_file)
 
     async def _upload(self, job_file: JobFile) -> JobOutcome:
-        record = await self._save(BackfillFile(
-            content_hash=job_file.content_hash, kind=job_file.kind, name=job_file.name,
-            size=job_file.size, lines=job_file.lines, state=FileState.UPLOADING,
-            updated_at=self.clock()))
+        record = await self._save(
+            BackfillFile(
+                content_hash=job_file.content_hash,
+                kind=job_file.kind,
+                name=job_file.name,
+                size=job_file.size,
+                lines=job_file.lines,
+                state=FileState.UPLOADING,
+                updated_at=self.clock(),
+            )
+        )
         for attempt in range(1, UPLOAD_ATTEMPTS + 1):
             try:
-                answer = await self.api.post_job(job_file.kind, job_file.params,
-                                                 job_file.path, self.on_bytes)
+                answer = await self.api.post_job(
+                    job_file.kind, job_file.params, job_file.path, self.on_bytes
+                )
                 break
             except TransportError as error:
-                return JobOutcome(job_file, "unconfirmed", message=(
-                    f"no answer to the upload ({error.message}); Sailthru may have the "
-                    "file: check its jobs, then run again (--reupload-unconfirmed for "
-                    "purchase imports)"))
+                return JobOutcome(
+                    job_file,
+                    "unconfirmed",
+                    message=(
+                        f"no answer to the upload ({error.message}); Sailthru may have the "
+                        "file: check its jobs, then run again (--reupload-unconfirmed for "
+                        "purchase imports)"
+                    ),
+                )
             except RetryableError as error:
                 if attempt == UPLOAD_ATTEMPTS:
-                    await self._save(dataclasses.replace(record, state=FileState.ERROR,
-                                                         message=error.message))
+                    await self._save(
+                        dataclasses.replace(record, state=FileState.ERROR, message=error.message)
+                    )
                     return JobOutcome(job_file, "error", message=error.message)
-                await asyncio.sleep(min(30.0, self.poll_interval * 2 ** attempt))
+                await asyncio.sleep(min(30.0, self.poll_interval * 2**attempt))
             except SailthruError as error:
-                await self._save(dataclasses.replace(record, state=FileState.ERROR,
-                                                     message=error.message))
+                await self._save(
+                    dataclasses.replace(record, state=FileState.ERROR, message=error.message)
+                )
                 return JobOutcome(job_file, "error", message=error.message)
         job_id = answer.body.get("job_id")
         if not isinstance(job_id, str) or not job_id:
             message = "Sailthru's answer to the upload has no job_id"
             await self._save(dataclasses.replace(record, state=FileState.ERROR, message=message))
             return JobOutcome(job_file, "error", message=message)
-        record = await self._save(dataclasses.replace(record, state=FileState.PENDING,
-                                                      job_id=job_id))
+        record = await self._save(
+            dataclasses.replace(record, state=FileState.PENDING, job_id=job_id)
+        )
         return await self._poll(job_file, record, reused=False)
 
     async def _poll(self, job_file: JobFile, record: BackfillFile, reused: bool) -> JobOutcome:
@@ -159,20 +200,35 @@ class JobRunner:
             except RetryableError as error:
                 failures += 1
                 if failures >= MAX_POLL_FAILURES:
-                    return JobOutcome(job_file, "pending", record.job_id, reused, (
-                        f"could not read the job's status ({error.message}); "
-                        "run again to keep waiting for it"))
+                    return JobOutcome(
+                        job_file,
+                        "pending",
+                        record.job_id,
+                        reused,
+                        (
+                            f"could not read the job's status ({error.message}); "
+                            "run again to keep waiting for it"
+                        ),
+                    )
                 await asyncio.sleep(self.poll_interval)
                 continue
             except SailthruError as error:
-                return JobOutcome(job_file, "pending", record.job_id, reused, (
-                    f"could not read the job's status ({error.message}); "
-                    "run again to keep waiting for it"))
+                return JobOutcome(
+                    job_file,
+                    "pending",
+                    record.job_id,
+                    reused,
+                    (
+                        f"could not read the job's status ({error.message}); "
+                        "run again to keep waiting for it"
+                    ),
+                )
             status = body.get("status")
             if status in FINAL_STATUSES:
                 message = _job_message(body) if status == "error" else None
-                await self._save(dataclasses.replace(record, state=FileState(status),
-                                                     message=message))
+                await self._save(
+                    dataclasses.replace(record, state=FileState(status), message=message)
+                )
                 return JobOutcome(job_file, str(status), record.job_id, reused, message)
             await asyncio.sleep(self.poll_interval)
 

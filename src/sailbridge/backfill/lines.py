@@ -65,12 +65,16 @@ _NO_BULK_ROUTES: Final[dict[str, str]] = {
     "DELETE /user": "user deletions have no bulk form in Sailthru's Job API",
     "POST /return": "returns (Order Refunded) have no bulk form in Sailthru's Job API",
 }
-CART_NO_BULK: Final = ("cart events (Product Added / Removed) replace the user's whole "
-                       "current cart, which only live delivery can read; no bulk form")
-NO_EMAIL_FOR_UPDATE: Final = ("no traits.email, and update lines are addressed by email "
-                              "(backfill_update_key=email)")
-MERGE_NEEDS_EXTID: Final = ("a merge needs extid keys, which update lines carry only with "
-                            "backfill_update_key=extid")
+CART_NO_BULK: Final = (
+    "cart events (Product Added / Removed) replace the user's whole "
+    "current cart, which only live delivery can read; no bulk form"
+)
+NO_EMAIL_FOR_UPDATE: Final = (
+    "no traits.email, and update lines are addressed by email (backfill_update_key=email)"
+)
+MERGE_NEEDS_EXTID: Final = (
+    "a merge needs extid keys, which update lines carry only with backfill_update_key=extid"
+)
 
 
 class JobLine(msgspec.Struct, frozen=True):
@@ -96,7 +100,7 @@ LinePlan: TypeAlias = JobLine | NoBulkForm | Skip | Fail | Lookup
 """A `Lookup` is only ever an `EmailLookup` (an order without an email of its own)."""
 
 
-def backfill_facts(key: LineKey, email: str | None | Unknown = UNKNOWN) -> Facts:
+def backfill_facts(key: LineKey, email: str | Unknown | None = UNKNOWN) -> Facts:
     """The facts a backfill plans with: no Sailthru lookups are made, so an anonymous
     profile is taken to exist when merges can be expressed (a merge into a profile that
     does not exist just sets the keys) and to be absent otherwise."""
@@ -119,8 +123,9 @@ def plan_line(event: Event, options: MappingOptions, key: LineKey, facts: Facts)
         if isinstance(plan.request, CartLookup):
             return NoBulkForm(CART_NO_BULK)
         # Not reached: backfill_facts always answers a ProfileLookup; kept total.
-        return plan_line(event, options, key,
-                         dataclasses.replace(facts, anonymous_profile=ProfileState.ABSENT))
+        return plan_line(
+            event, options, key, dataclasses.replace(facts, anonymous_profile=ProfileState.ABSENT)
+        )
     return plan  # Skip or Fail
 
 
@@ -130,20 +135,24 @@ def _line_for(call: Call, key: LineKey, remember: tuple[MemoryUpdate, ...]) -> L
         return update_line(call.params, key, emails)
     if call.route == "POST /purchase" and call.params.get("incomplete") == 0:
         return purchase_line(call.params, emails)
-    return NoBulkForm(_NO_BULK_ROUTES.get(call.route,
-                                          f"{call.route} has no bulk form in the Job API"))
+    return NoBulkForm(
+        _NO_BULK_ROUTES.get(call.route, f"{call.route} has no bulk form in the Job API")
+    )
 
 
-def update_line(params: dict[str, Any], key: LineKey,
-                remember: tuple[RememberEmail, ...] = ()) -> JobLine | NoBulkForm:
+def update_line(
+    params: dict[str, Any], key: LineKey, remember: tuple[RememberEmail, ...] = ()
+) -> JobLine | NoBulkForm:
     """POST /user parameters as an ``update`` line plus its job's ``update`` object."""
     job_params: dict[str, Any] = {}
     if "lists" in params or "optout_email" in params:
-        job_params["update"] = {job_name: params[name] for name, job_name in _JOB_WIDE_FIELDS
-                                if name in params}
+        job_params["update"] = {
+            job_name: params[name] for name, job_name in _JOB_WIDE_FIELDS if name in params
+        }
     if key == "extid":
-        line = {name: value for name, value in params.items()
-                if name not in ("lists", "optout_email")}
+        line = {
+            name: value for name, value in params.items() if name not in ("lists", "optout_email")
+        }
         return JobLine(UPDATE, line, job_params, remember)
     if "keysconflict" in params:
         return NoBulkForm(MERGE_NEEDS_EXTID)
@@ -157,8 +166,9 @@ def update_line(params: dict[str, Any], key: LineKey,
     return JobLine(UPDATE, line, job_params, remember)
 
 
-def purchase_line(params: dict[str, Any],
-                  remember: tuple[RememberEmail, ...] = ()) -> JobLine | Fail:
+def purchase_line(
+    params: dict[str, Any], remember: tuple[RememberEmail, ...] = ()
+) -> JobLine | Fail:
     """A completed POST /purchase as a ``purchase_import`` line."""
     line = {name: value for name, value in params.items() if name != "incomplete"}
     date = line.get("date")

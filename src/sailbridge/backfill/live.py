@@ -26,8 +26,7 @@ from sailbridge.identity import iter_identities
 from sailbridge.operations import job_summary
 from sailbridge.send import IdentifiedEvent, send_events
 from sailbridge.settings import Settings
-from sailbridge.store.backfill_files import BackfillFile, FileState
-from sailbridge.store.base import Records
+from sailbridge.store.backfill_files import BackfillFile, BackfillRecords, FileState
 
 CHUNK: Final = 10_000
 LIVE_KIND: Final = "live"
@@ -47,10 +46,16 @@ class LiveResult:
     """True when an earlier run already queued some of them (not queued again)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"queued": self.queued, "delivered": self.delivered, "skipped": self.skipped,
-                "failed": self.failed.total, "failures": self.failed.to_list(),
-                "waiting": self.waiting, "paused_reason": self.paused_reason,
-                "already_queued_by_an_earlier_run": self.reused}
+        return {
+            "queued": self.queued,
+            "delivered": self.delivered,
+            "skipped": self.skipped,
+            "failed": self.failed.total,
+            "failures": self.failed.to_list(),
+            "waiting": self.waiting,
+            "paused_reason": self.paused_reason,
+            "already_queued_by_an_earlier_run": self.reused,
+        }
 
 
 def file_hash(path: Path) -> str:
@@ -61,9 +66,13 @@ def file_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-async def send_live(path: Path, settings: Settings, store: Records,
-                    on_progress: Callable[[int], None] = lambda done: None,
-                    clock: Callable[[], float] = time.time) -> LiveResult:
+async def send_live(
+    path: Path,
+    settings: Settings,
+    store: BackfillRecords,
+    on_progress: Callable[[int], None] = lambda done: None,
+    clock: Callable[[], float] = time.time,
+) -> LiveResult:
     """Queue and deliver the events of ``path`` unless an earlier run queued them."""
     whole = file_hash(path)
     result = LiveResult()
@@ -74,9 +83,17 @@ async def send_live(path: Path, settings: Settings, store: Records,
             result.reused = True
             continue
         sent = await send_events(chunk, settings)
-        await store.save_backfill_file(BackfillFile(
-            content_hash=content_hash, kind=LIVE_KIND, name=f"{path.name}#{number}",
-            size=0, lines=len(chunk), state=FileState.QUEUED, updated_at=clock()))
+        await store.save_backfill_file(
+            BackfillFile(
+                content_hash=content_hash,
+                kind=LIVE_KIND,
+                name=f"{path.name}#{number}",
+                size=0,
+                lines=len(chunk),
+                state=FileState.QUEUED,
+                updated_at=clock(),
+            )
+        )
         result.queued += len(chunk)
         for job in map(job_summary, sent.jobs):
             if job["state"] == "delivered":
@@ -96,8 +113,9 @@ async def send_live(path: Path, settings: Settings, store: Records,
 
 def _chunks(path: Path) -> Iterator[list[IdentifiedEvent]]:
     with open_source(str(path)) as source:
-        identified = _identified(entry.event for entry in read_entries(source)
-                                 if entry.event is not None)
+        identified = _identified(
+            entry.event for entry in read_entries(source) if entry.event is not None
+        )
         while chunk := list(itertools.islice(identified, CHUNK)):
             yield chunk
 

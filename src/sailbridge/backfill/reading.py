@@ -146,5 +146,6 @@ def _array_entries(stream: IO[bytes], received_at: datetime) -> Iterator[Entry]:
             number += 1
             yield entry_from_bytes(f"item {number}", _encode(raw), received_at)
     except ijson.JSONError as exc:
-        raise InputError(f"the JSON array is malformed after item {number}: "
-                         f"{first_line(exc)}") from None
+        raise InputError(
+            f"the JSON array is malformed after item {number}: {first_line(exc)}"
+        ) from None

@@ -34,6 +34,7 @@ from sailbridge.backfill.reading import Source, open_source, read_entries
 from sailbridge.inputs import Entry
 from sailbridge.sailthru.client import SailthruClient
 from sailbridge.settings import Settings
+from sailbridge.store.backfill_files import AccountFiles
 from sailbridge.store.factory import open_store
 
 LIVE_FILE = "live.jsonl"
@@ -79,8 +80,9 @@ class BackfillReport:
     seconds: float = 0.0
 
 
-async def run_backfill(request: BackfillRequest, settings: Settings,
-                       hooks: Hooks | None = None) -> BackfillReport:
+async def run_backfill(
+    request: BackfillRequest, settings: Settings, hooks: Hooks | None = None
+) -> BackfillReport:
     """Run one backfill; raises `InputError` for an input that cannot be read on."""
     hooks = hooks or Hooks()
     started = time.perf_counter()
@@ -92,8 +94,11 @@ async def run_backfill(request: BackfillRequest, settings: Settings,
         build = _build(request, settings, folder, scratch, keep_live, hooks)
         report = BackfillReport(request, build, folder if request.dry_run else None)
         if request.dry_run:
-            (folder / MANIFEST).write_bytes(msgspec.json.format(
-                msgspec.json.encode([_planned(job_file) for job_file in build.files])))
+            (folder / MANIFEST).write_bytes(
+                msgspec.json.format(
+                    msgspec.json.encode([_planned(job_file) for job_file in build.files])
+                )
+            )
         else:
             await _run_jobs(report, settings, hooks)
             if request.live and build.live:
@@ -107,13 +112,20 @@ async def run_backfill(request: BackfillRequest, settings: Settings,
 def _prepare(folder: Path) -> None:
     """An empty place for this run's files (earlier job files there are removed)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for old in itertools.chain(folder.glob("[0-9][0-9][0-9][0-9]-*.jsonl"),
-                               folder.glob(LIVE_FILE), folder.glob(MANIFEST)):
+    for old in itertools.chain(
+        folder.glob("[0-9][0-9][0-9][0-9]-*.jsonl"), folder.glob(LIVE_FILE), folder.glob(MANIFEST)
+    ):
         old.unlink()
 
 
-def _build(request: BackfillRequest, settings: Settings, folder: Path, scratch: Path,
-           keep_live: bool, hooks: Hooks) -> BuildResult:
+def _build(
+    request: BackfillRequest,
+    settings: Settings,
+    folder: Path,
+    scratch: Path,
+    keep_live: bool,
+    hooks: Hooks,
+) -> BuildResult:
     book = EmailBook(scratch / "emails.sqlite")
     try:
         with ExitStack() as stack:
@@ -123,9 +135,14 @@ def _build(request: BackfillRequest, settings: Settings, folder: Path, scratch: 
             total = None if None in sizes else sum(size or 0 for size in sizes)
             tracker = _Tracker(sources, total, hooks)
             return build_job_files(
-                _entries(sources, tracker), settings.mapping_options(),
-                settings.backfill_update_key, JobFileWriter(folder, settings.backfill_max_file_bytes),
-                book, live, on_progress=tracker.events)
+                _entries(sources, tracker),
+                settings.mapping_options(),
+                settings.backfill_update_key,
+                JobFileWriter(folder, settings.backfill_max_file_bytes),
+                book,
+                live,
+                on_progress=tracker.events,
+            )
     finally:
         book.close()
 
@@ -175,30 +192,46 @@ async def _run_jobs(report: BackfillReport, settings: Settings, hooks: Hooks) ->
     store = await open_store(settings.database)
     try:
         async with aiohttp.ClientSession() as session:
-            client = SailthruClient(session, api_key=api_key, api_secret=secret,
-                                    base_url=settings.sailthru_base_url,
-                                    timeout=settings.backfill_upload_timeout)
-            runner = JobRunner(client, store, settings.backfill_poll_interval,
-                               reupload_unconfirmed=report.request.reupload_unconfirmed,
-                               on_bytes=on_bytes, on_outcome=hooks.job)
+            client = SailthruClient(
+                session,
+                api_key=api_key,
+                api_secret=secret,
+                base_url=settings.sailthru_base_url,
+                timeout=settings.backfill_upload_timeout,
+            )
+            files_of_account = AccountFiles(store, settings.deployment().account(None).name)
+            runner = JobRunner(
+                client,
+                files_of_account,
+                settings.backfill_poll_interval,
+                reupload_unconfirmed=report.request.reupload_unconfirmed,
+                on_bytes=on_bytes,
+                on_outcome=hooks.job,
+            )
             report.jobs = await runner.run(files)
     finally:
         await store.close()
 
 
-async def _go_live(report: BackfillReport, path: Path, settings: Settings,
-                   hooks: Hooks) -> None:
-    unfinished = [outcome for outcome in report.jobs if outcome.status not in
-                  ("completed", "error")]
+async def _go_live(report: BackfillReport, path: Path, settings: Settings, hooks: Hooks) -> None:
+    unfinished = [
+        outcome for outcome in report.jobs if outcome.status not in ("completed", "error")
+    ]
     if unfinished:
-        report.live_held = (f"{len(unfinished)} job(s) have not finished; the live events "
-                            "wait for them: run the same command again")
+        report.live_held = (
+            f"{len(unfinished)} job(s) have not finished; the live events "
+            "wait for them: run the same command again"
+        )
         return
     total = report.build.live
     store = await open_store(settings.database)
     try:
-        report.live = await send_live(path, settings, store,
-                                      on_progress=lambda done: hooks.live(done, total))
+        report.live = await send_live(
+            path,
+            settings,
+            AccountFiles(store, settings.deployment().account(None).name),
+            on_progress=lambda done: hooks.live(done, total),
+        )
     finally:
         await store.close()
 
@@ -219,8 +252,9 @@ def summary(report: BackfillReport) -> dict[str, Any]:
         "skipped": build.skipped.total,
         "failed": build.failed.total,
         "no_bulk_form": build.no_bulk_form.total,
-        "jobs": [job.to_dict() for job in report.jobs] if not report.request.dry_run else [
-            _planned(job_file) for job_file in build.files],
+        "jobs": [job.to_dict() for job in report.jobs]
+        if not report.request.dry_run
+        else [_planned(job_file) for job_file in build.files],
         "jobs_not_completed": len(jobs_failed),
         "skipped_reasons": build.skipped.to_list(),
         "failed_reasons": build.failed.to_list(),
@@ -234,10 +268,18 @@ def summary(report: BackfillReport) -> dict[str, Any]:
 
 def _planned(job_file: JobFile) -> dict[str, Any]:
     """A file of a dry run: what would be uploaded, with which job parameters."""
-    return {"file": job_file.name, "job": job_file.kind, "params": job_file.params,
-            "lines": job_file.lines, "bytes": job_file.size, "sha256": job_file.content_hash,
-            "job_id": None, "status": "not uploaded (dry run)", "reused": False,
-            "message": None}
+    return {
+        "file": job_file.name,
+        "job": job_file.kind,
+        "params": job_file.params,
+        "lines": job_file.lines,
+        "bytes": job_file.size,
+        "sha256": job_file.content_hash,
+        "job_id": None,
+        "status": "not uploaded (dry run)",
+        "reused": False,
+        "message": None,
+    }
 
 
 def exit_code(report: BackfillReport) -> int:

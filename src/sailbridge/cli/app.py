@@ -35,10 +35,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings=HELP,
 )
-dlq = typer.Typer(help="Dead letters: list, inspect, replay and purge.", no_args_is_help=True,
-                  context_settings=HELP)
-events = typer.Typer(help="Events in any state: pending, retrying, dead, skipped, rejected.",
-                     no_args_is_help=True, context_settings=HELP)
+dlq = typer.Typer(
+    help="Dead letters: list, inspect, replay and purge.",
+    no_args_is_help=True,
+    context_settings=HELP,
+)
+events = typer.Typer(
+    help="Events in any state: pending, retrying, dead, skipped, rejected.",
+    no_args_is_help=True,
+    context_settings=HELP,
+)
 
 
 def _show_version(value: bool) -> None:
@@ -49,21 +55,31 @@ def _show_version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    version: Annotated[bool, typer.Option(
-        "--version", callback=_show_version, is_eager=True,
-        help="Print the version and exit.")] = False,
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
 ) -> None:
     """Deliver Segment-spec events to Sailthru, as Segment's Sailthru destination does."""
     Invocation.debug = debug
     configure_logging("debug" if debug else "warning")
 
 
-for command in (reading_commands.explain, delivery_commands.send, delivery_commands.forget,
-                backfill_command.backfill, sandbox_commands.sandbox, delivery_commands.serve,
-                operator_commands.migrate, reading_commands.status, operator_commands.resume,
-                sandbox_commands.demo):
+for command in (
+    reading_commands.explain,
+    delivery_commands.send,
+    delivery_commands.forget,
+    backfill_command.backfill,
+    sandbox_commands.sandbox,
+    delivery_commands.serve,
+    operator_commands.migrate,
+    reading_commands.status,
+    operator_commands.resume,
+    sandbox_commands.demo,
+):
     app.command()(command)
 app.add_typer(dlq, name="dlq")
 dlq.command("list")(reading_commands.dlq_list)
@@ -83,6 +99,9 @@ def main() -> None:
         if Invocation.debug:
             raise
         first = first_line(exc) if str(exc).strip() else ""
-        err.print(f"[bold red]error:[/] {type(exc).__name__}: {first} "
-                  "(run with --debug for the traceback)", highlight=False)
+        err.print(
+            f"[bold red]error:[/] {type(exc).__name__}: {first} "
+            "(run with --debug for the traceback)",
+            highlight=False,
+        )
         sys.exit(EXIT_FAILED)

@@ -17,7 +17,7 @@ import typer
 
 from sailbridge.cli.exits import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_STORE, Invocation, die
 from sailbridge.cli.loading import read_input, read_settings, require_credentials
-from sailbridge.cli.options import ConfigOption
+from sailbridge.cli.options import AccountOption, ConfigOption, checked_account, one_account
 from sailbridge.cli.progress import send_progress
 from sailbridge.cli.send_report import print_summary, send_summary
 from sailbridge.inputs import Entry
@@ -30,8 +30,13 @@ def send(
     source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")],
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Send every event again, even those an earlier send delivered.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", help="Send every event again, even those an earlier send delivered."
+        ),
+    ] = False,
+    account: AccountOption = None,
 ) -> None:
     """Deliver the events in a file to Sailthru, in order, and summarise the outcome.
 
@@ -45,25 +50,38 @@ def send(
     from sailbridge.send import IdentifiedEvent
 
     settings = read_settings(config)
-    require_credentials(settings)
+    name = one_account(settings, account)
+    require_credentials(settings, [name])
     entries = read_input(source)
     valid = [entry for entry in entries if entry.event is not None]
-    identities = send_identities((entry.raw, entry.event.message_id)
-                                 for entry in valid if entry.event is not None)
-    events = [IdentifiedEvent(entry.event, identity)
-              for entry, identity in zip(valid, identities, strict=True)
-              if entry.event is not None]
+    identities = send_identities(
+        (entry.raw, entry.event.message_id) for entry in valid if entry.event is not None
+    )
+    events = [
+        IdentifiedEvent(entry.event, identity)
+        for entry, identity in zip(valid, identities, strict=True)
+        if entry.event is not None
+    ]
     invalid = [entry for entry in entries if entry.error is not None]
-    _send_and_report(events, invalid, settings, json_output, force=force,
-                     again=f"sailbridge send {source}" if source != "-" else "sailbridge send")
+    _send_and_report(
+        events,
+        invalid,
+        settings,
+        json_output,
+        [name],
+        force=force,
+        again=f"sailbridge send {source}" if source != "-" else "sailbridge send",
+    )
 
 
 def forget(
     user_id: Annotated[str, typer.Argument(help="The user's id (userId, Sailthru's extid).")],
     config: ConfigOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
+    account: AccountOption = None,
 ) -> None:
-    """Delete a user in Sailthru and make sailbridge forget them.
+    """Delete a user in Sailthru and make sailbridge forget them: in every account, or
+    only in ``--account``.
 
     Queued like a User Deleted event: the user's events queued before it are delivered
     first, then DELETE /user, then sailbridge removes their email, cart, merges and
@@ -74,31 +92,59 @@ def forget(
     from sailbridge.send import IdentifiedEvent
 
     settings = read_settings(config)
-    require_credentials(settings)
+    name = checked_account(settings, account)
+    names = [name] if name is not None else list(settings.deployment().names)
+    require_credentials(settings, names)
     try:
         event = deletion_event(user_id)
     except InvalidEvent as exc:
         die(str(exc))
-    _send_and_report([IdentifiedEvent(event, None)], [], settings, json_output,
-                     again=f"sailbridge forget {user_id}")
+    _send_and_report(
+        [IdentifiedEvent(event, None)],
+        [],
+        settings,
+        json_output,
+        names,
+        again=f"sailbridge forget {user_id}",
+    )
 
 
-def _send_and_report(events: list[Any], invalid: list[Entry], settings: Settings,
-                     json_output: bool, *, again: str, force: bool = False) -> None:
+def _send_and_report(
+    events: list[Any],
+    invalid: list[Entry],
+    settings: Settings,
+    json_output: bool,
+    accounts: list[str],
+    *,
+    again: str,
+    force: bool = False,
+) -> None:
     """Queue and deliver ``events`` (`send_events`), print the outcome, exit with it."""
     from sailbridge.operations import job_summary
     from sailbridge.send import send_events
 
     with send_progress(len(events)) as (progress, retrying):
         try:
-            result = asyncio.run(send_events(events, settings, on_progress=progress,
-                                             on_retry=retrying, force=force))
+            result = asyncio.run(
+                send_events(
+                    events,
+                    settings,
+                    on_progress=progress,
+                    on_retry=retrying,
+                    force=force,
+                    accounts=accounts,
+                )
+            )
         except StoreUnavailable as exc:
             die(str(exc), EXIT_STORE)
     jobs = [job_summary(job) for job in result.jobs]
     summary = send_summary(jobs, invalid, result.paused_reason)
-    summary.update(earlier=result.earlier, requeued=result.requeued,
-                   forgotten=result.forgotten, interrupted=result.interrupted)
+    summary.update(
+        earlier=result.earlier,
+        requeued=result.requeued,
+        forgotten=result.forgotten,
+        interrupted=result.interrupted,
+    )
     if json_output:
         typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
     else:
@@ -110,16 +156,21 @@ def _send_and_report(events: list[Any], invalid: list[Entry], settings: Settings
 
 def serve(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(
-        help="Address to listen on (over SAILBRIDGE_HOST).")] = None,
-    port: Annotated[int | None, typer.Option(
-        help="Port to listen on (over SAILBRIDGE_PORT).")] = None,
-    ingest_only: Annotated[bool, typer.Option("--ingest-only",
-                                              help="Accept events; deliver none.")] = False,
-    delivery_only: Annotated[bool, typer.Option("--delivery-only",
-                                                help="Deliver queued events; accept none.")] = False,
-    log_level: Annotated[str, typer.Option(
-        help="Log level: debug, info, warning, error.")] = "info",
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (over SAILBRIDGE_HOST).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on (over SAILBRIDGE_PORT).")
+    ] = None,
+    ingest_only: Annotated[
+        bool, typer.Option("--ingest-only", help="Accept events; deliver none.")
+    ] = False,
+    delivery_only: Annotated[
+        bool, typer.Option("--delivery-only", help="Deliver queued events; accept none.")
+    ] = False,
+    log_level: Annotated[
+        str, typer.Option(help="Log level: debug, info, warning, error.")
+    ] = "info",
 ) -> None:
     """Run the Segment-compatible ingest API and the delivery worker.
 
@@ -133,16 +184,21 @@ def serve(
     if log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
         die(f"--log-level {log_level!r}: use debug, info, warning or error")
     configure_logging("debug" if Invocation.debug else log_level.lower())
-    overrides = {name: value for name, value in (("host", host), ("port", port))
-                 if value is not None}
+    overrides = {
+        name: value for name, value in (("host", host), ("port", port)) if value is not None
+    }
     settings = read_settings(config, warn=False, **overrides)
     roles = Roles(ingest=not delivery_only, delivery=not ingest_only)
     try:
         if roles.delivery:
-            settings.credentials()
-        if roles.ingest and not settings.write_key_set:
-            die("SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
-                "Segment write keys)")
+            settings.deployment().check_credentials()
+        if roles.ingest and not any(
+            source.write_keys or source.webhook_secrets for source in settings.deployment().sources
+        ):
+            die(
+                "SAILBRIDGE_WRITE_KEYS is required to accept events (comma-separated "
+                "Segment write keys)"
+            )
         # uvicorn drains (requests, then the worker in the lifespan) and then re-raises
         # the signal it caught; make that final SIGTERM a clean exit, not a kill.
         signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,11 @@ def read_settings(config: Path | None, *, warn: bool = True, **overrides: Any) -
     return loaded
 
 
-def require_credentials(settings: Settings) -> None:
-    """Stop before reading any input when Sailthru's credentials are not set."""
+def require_credentials(settings: Settings, accounts: Sequence[str] | None = None) -> None:
+    """Stop before reading any input when Sailthru's credentials are not set (of
+    ``accounts``, default every account)."""
     try:
-        settings.credentials()
+        settings.deployment().check_credentials(accounts)
     except SettingsError as exc:
         die(str(exc))
 

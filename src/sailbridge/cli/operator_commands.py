@@ -16,9 +16,16 @@ import typer
 from sailbridge.cli.consoles import err
 from sailbridge.cli.exits import EXIT_FAILED, EXIT_NOTHING_TO_DO, die
 from sailbridge.cli.loading import read_settings, with_store
-from sailbridge.cli.options import ConfigOption, checked_job_ids, reason_filter
-from sailbridge.operations import ReplayRefusal, replay_refusal
+from sailbridge.cli.options import (
+    AccountOption,
+    ConfigOption,
+    checked_account,
+    checked_job_ids,
+    reason_filter,
+)
+from sailbridge.operations import ReplayRefusal, dead_ids_in, replay_refusal
 from sailbridge.settings import Settings
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 
 REPLAY_REFUSALS = {
     ReplayRefusal.NOTHING_NAMED: "name what to replay: job ids, --all, or --reason TEXT",
@@ -33,33 +40,42 @@ def migrate(config: ConfigOption = None) -> None:
     typer.echo(f"schema at version {version}")
 
 
-def resume(config: ConfigOption = None) -> None:
-    """Resume delivery paused by a credentials error (after fixing the credentials).
+def resume(config: ConfigOption = None, account: AccountOption = None) -> None:
+    """Resume delivery paused by a credentials error (after fixing the credentials): of
+    every paused account, or only ``--account``'s.
 
     Exits 4 when delivery was not paused.
     """
     settings = read_settings(config)
+    name = checked_account(settings, account)
 
-    async def work(store: Any) -> str | None:
-        reason: str | None = await store.paused_reason()
-        if reason is not None:
-            await store.set_paused(None)
-        return reason
+    async def work(store: Any) -> dict[str, str]:
+        paused: dict[str, str] = await store.paused_accounts()
+        chosen = {key: why for key, why in paused.items() if name in (None, key)}
+        for key in chosen:
+            await store.set_paused(None, key)
+        return chosen
 
-    reason = with_store(settings, work, read_only=True)
-    if reason is None:
+    resumed = with_store(settings, work, read_only=True)
+    if not resumed:
         typer.echo("delivery is not paused; nothing to resume")
         raise typer.Exit(EXIT_NOTHING_TO_DO)
-    typer.echo(f"delivery resumed (it was paused: {reason})")
+    for key, reason in resumed.items():
+        which = "" if key == DEFAULT_ACCOUNT else f" for {key}"
+        typer.echo(f"delivery resumed{which} (it was paused: {reason})")
 
 
 def dlq_replay(
     job_ids: Annotated[list[int] | None, typer.Argument(help="Job ids to replay.")] = None,
     config: ConfigOption = None,
     replay_all: Annotated[bool, typer.Option("--all", help="Replay every dead event.")] = False,
-    reason: Annotated[str | None, typer.Option(help="Replay those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Replay those whose reason contains TEXT.")
+    ] = None,
+    account: AccountOption = None,
 ) -> None:
-    """Send dead events back to the queue (they are delivered by a running worker).
+    """Send dead events back to the queue (they are delivered by a running worker): with
+    ``--all`` or ``--reason``, of every account or only ``--account``'s.
 
     Exits 1 when an id given is not a dead event, 4 when nothing matched.
     """
@@ -68,12 +84,20 @@ def dlq_replay(
         die(REPLAY_REFUSALS[refusal])
     settings = read_settings(config)
     if job_ids:
-        _by_ids(settings, job_ids,
-                lambda store, dead: store.replay(dead, None, time.time()), "replayed")
+        _by_ids(
+            settings, job_ids, lambda store, dead: store.replay(dead, None, time.time()), "replayed"
+        )
         return
     reason = reason_filter(reason)
-    count = with_store(settings, lambda store: store.replay(None, reason, time.time()),
-                       read_only=True)
+    name = checked_account(settings, account)
+
+    async def replay(store: Any) -> int:
+        if name is None:
+            return int(await store.replay(None, reason, time.time()))
+        ids = await dead_ids_in(store, name, None, reason)
+        return int(await store.replay(ids, None, time.time())) if ids else 0
+
+    count = with_store(settings, replay, read_only=True)
     typer.echo(f"replayed {count} event{'s' if count != 1 else ''}")
     if count == 0:
         raise typer.Exit(EXIT_NOTHING_TO_DO)
@@ -100,8 +124,9 @@ def dlq_purge(
         seconds = parse_duration(older_than or "")
     except ValueError as exc:
         die(f"--older-than: {exc}")
-    count = with_store(settings, lambda store: store.purge_dead(older_than=time.time() - seconds),
-                       read_only=True)
+    count = with_store(
+        settings, lambda store: store.purge_dead(older_than=time.time() - seconds), read_only=True
+    )
     typer.echo(f"purged {count} dead event{'s' if count != 1 else ''}")
 
 
@@ -133,4 +158,3 @@ def _by_ids(settings: Settings, given: list[int], act: Any, verb: str) -> None:
     typer.echo(f"{verb} {count} event{'s' if count != 1 else ''}")
     if notes:
         raise typer.Exit(EXIT_FAILED)
-

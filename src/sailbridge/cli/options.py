@@ -12,12 +12,46 @@ from typing import Annotated
 import typer
 
 from sailbridge.cli.exits import die
+from sailbridge.settings import Settings
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", envvar="SAILBRIDGE_CONFIG",
-                 help="TOML file of settings; SAILBRIDGE_* environment variables win."),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="SAILBRIDGE_CONFIG",
+        help="TOML file of settings; SAILBRIDGE_* environment variables win.",
+    ),
 ]
+
+
+AccountOption = Annotated[
+    str | None,
+    typer.Option(
+        "--account",
+        help="Only this Sailthru account (a name in [[accounts]]; the only one when there is one).",
+    ),
+]
+
+
+def checked_account(settings: Settings, name: str | None) -> str | None:
+    """``--account`` as given when the settings have that account (``None`` stays
+    ``None``: every account), or one line naming the accounts there are."""
+    if name is None:
+        return None
+    try:
+        return settings.deployment().account(name).name
+    except KeyError as exc:
+        die(f"--account: {exc.args[0]}")
+
+
+def one_account(settings: Settings, name: str | None) -> str:
+    """The account a command that acts on one works with: ``--account``, or the only
+    one; one line when there are several and none was named."""
+    try:
+        return settings.deployment().account(name).name
+    except KeyError as exc:
+        die(f"--account: {exc.args[0]}")
 
 
 def reason_filter(reason: str | None) -> str | None:

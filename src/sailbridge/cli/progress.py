@@ -53,12 +53,19 @@ def send_progress(total: int) -> Iterator[tuple[Any, Any]]:
     if not err.is_terminal:
         yield _ProgressLines(total).finished, _ProgressLines.retrying
         return
-    columns = (TextColumn("sending"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-               TextColumn("{task.fields[note]}"))
+    columns = (
+        TextColumn("sending"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[note]}"),
+    )
     with Progress(*columns, console=err, transient=True) as progress:
         task = progress.add_task("send", total=total, note="")
-        yield ((lambda finished: progress.update(task, completed=finished)),
-               (lambda reason: progress.update(task, note=f"retrying: {reason}")))
+        yield (
+            (lambda finished: progress.update(task, completed=finished)),
+            (lambda reason: progress.update(task, note=f"retrying: {reason}")),
+        )
 
 
 @contextmanager
@@ -72,8 +79,13 @@ def backfill_progress() -> Iterator[Any]:
     if not err.is_terminal:
         yield Hooks()
         return
-    columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-               TextColumn("{task.fields[events]}"), TimeElapsedColumn())
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[events]}"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=err, transient=True) as progress:
         tasks: dict[str, Any] = {}
 
@@ -87,6 +99,8 @@ def backfill_progress() -> Iterator[Any]:
             uploading=lambda sent, total: bar("uploading", sent, total, ""),
             job=lambda outcome: err.print(
                 f"{outcome.file.name}: job {outcome.job_id or '-'} {outcome.status}"
-                + (" (re-used)" if outcome.reused else ""), highlight=False),
+                + (" (re-used)" if outcome.reused else ""),
+                highlight=False,
+            ),
             live=lambda done, total: bar("sending live", done, total, f"{done} events"),
         )

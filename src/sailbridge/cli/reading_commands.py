@@ -10,16 +10,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from sailbridge.cli.consoles import err, out
 from sailbridge.cli.exits import EXIT_FAILED, die
 from sailbridge.cli.loading import read_input, read_settings, with_store
-from sailbridge.cli.options import ConfigOption, checked_job_ids, list_limit, reason_filter
+from sailbridge.cli.options import (
+    AccountOption,
+    ConfigOption,
+    checked_account,
+    checked_job_ids,
+    list_limit,
+    one_account,
+    reason_filter,
+)
 from sailbridge.explain import explain_entries
 from sailbridge.render import duration, print_table
+from sailbridge.settings import Settings
 from sailbridge.store.base import REJECTED, SHOWN_COUNTS, ListState
 
 if TYPE_CHECKING:
@@ -29,8 +39,11 @@ EVENT_STATES = (*ListState, REJECTED)
 
 
 def explain(
-    source: Annotated[str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")] = "-",
+    source: Annotated[
+        str, typer.Argument(help="JSON array or JSON-lines file, or - for stdin.")
+    ] = "-",
     config: ConfigOption = None,
+    account: AccountOption = None,
 ) -> None:
     """Print, as JSON, the Sailthru calls planned for each event — without sending any.
 
@@ -39,26 +52,33 @@ def explain(
     No credentials are needed and the secret is never shown.
     """
     settings = read_settings(config)
+    name = one_account(settings, account)
     entries = read_input(source)
-    explained = asyncio.run(explain_entries(entries, settings))
+    explained = asyncio.run(explain_entries(entries, settings, account=name))
     typer.echo(json.dumps(explained, indent=2, ensure_ascii=False))
 
 
 def status(
     config: ConfigOption = None,
+    account: AccountOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events."""
+    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events
+    (the whole store's), and which accounts are paused (only ``--account``'s when given)."""
     from sailbridge.drain import backlog_estimate, drain_view
     from sailbridge.operations import status_view
 
     settings = read_settings(config)
+    name = checked_account(settings, account)
 
-    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds]:
-        return await store.counts(), await store.queued_kinds()
+    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds, dict[str, str]]:
+        paused = await store.paused_accounts()
+        if name is not None:
+            paused = {name: paused[name]} if name in paused else {}
+        return await store.counts(), await store.queued_kinds(), paused
 
-    counts, sample = with_store(settings, read, read_only=True)
-    view = status_view(counts)
+    counts, sample, paused = with_store(settings, read, read_only=True)
+    view = status_view(counts, paused_accounts=paused)
     estimate = backlog_estimate(counts, sample, settings.rate_limits_per_second)
     view["drain"] = drain_view(estimate)
     view["readiness"] = node_readiness(settings.host, settings.port)
@@ -67,8 +87,8 @@ def status(
         return
     stdout = out()
     rows: list[tuple[object, ...]] = [
-        (name.replace("_", " "), view[name])
-        for name in (*SHOWN_COUNTS, "deduplicated")]
+        (name.replace("_", " "), view[name]) for name in (*SHOWN_COUNTS, "deduplicated")
+    ]
     if view["not_yet_sorted"]:
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
@@ -77,13 +97,21 @@ def status(
     print_table(stdout, ("state", "events"), rows, header=False)
     if estimate.routes:
         drain_rows: list[tuple[object, ...]] = [
-            (route.route, route.calls, f"{route.limit:g}/s ({route.limit_from})",
-             duration(route.seconds)) for route in estimate.routes]
-        drain_rows.append(("all routes", estimate.total_calls, "",
-                           duration(estimate.total_seconds)))
+            (
+                route.route,
+                route.calls,
+                f"{route.limit:g}/s ({route.limit_from})",
+                duration(route.seconds),
+            )
+            for route in estimate.routes
+        ]
+        drain_rows.append(
+            ("all routes", estimate.total_calls, "", duration(estimate.total_seconds))
+        )
         print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
-    if view["paused"]:
-        stdout.print(f"[bold red]delivery paused:[/] {view['paused_reason']}", highlight=False)
+    for paused_account, why in view["paused_accounts"].items():
+        stdout.print(f"[bold red]delivery paused ({paused_account}):[/] {why}", highlight=False)
+    if view["paused_accounts"]:
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
 
 
@@ -120,13 +148,20 @@ def node_readiness(host: str, port: int) -> dict[str, object]:
         parsed = json.loads(body)
     except ValueError:
         parsed = {}
-    return {"url": url, "status": status, "code": parsed.get("code"),
-            "message": parsed.get("message")}
+    return {
+        "url": url,
+        "status": status,
+        "code": parsed.get("code"),
+        "message": parsed.get("message"),
+    }
 
 
 def dlq_list(
     config: ConfigOption = None,
-    reason: Annotated[str | None, typer.Option(help="Only those whose reason contains TEXT.")] = None,
+    account: AccountOption = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
@@ -137,17 +172,37 @@ def dlq_list(
     from sailbridge.operations import dead_jobs
 
     settings = read_settings(config)
+    name = checked_account(settings, account)
     reason, limit = reason_filter(reason), list_limit(limit)
-    rows = with_store(settings, lambda store: dead_jobs(store, limit, reason), read_only=True)
+    rows = with_store(settings, lambda store: dead_jobs(store, limit, reason, name), read_only=True)
     if json_output:
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
     if not rows:
         out().print("no dead events")
         return
-    print_table(out(), ("id", "event", "user", "attempts", "code", "reason"),
-                [(row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"],
-                  row["reason"]) for row in rows])
+    columns = ("id", "event", "user", "attempts", "code", "reason")
+    cells = [
+        (row["id"], row["event"], row["user"], row["attempts"], row["sailthru_code"], row["reason"])
+        for row in rows
+    ]
+    print_table(out(), *with_accounts(settings, columns, cells, rows))
+
+
+def with_accounts(
+    settings: Settings,
+    columns: tuple[str, ...],
+    cells: Sequence[tuple[object, ...]],
+    rows: Sequence[dict[str, Any]],
+) -> tuple[tuple[str, ...], Sequence[tuple[object, ...]]]:
+    """A listing's columns with each job's account after its id when the settings have
+    several accounts (one account: the columns as they always were, for scripts)."""
+    if len(settings.deployment().names) < 2:
+        return columns, cells
+    return (
+        (columns[0], "account", *columns[1:]),
+        [(cell[0], row["account"], *cell[1:]) for cell, row in zip(cells, rows, strict=True)],
+    )
 
 
 def dlq_show(job_id: int, config: ConfigOption = None) -> None:
@@ -166,14 +221,18 @@ def dlq_show(job_id: int, config: ConfigOption = None) -> None:
 def events_list(
     state: Annotated[str, typer.Option(help=f"One of {', '.join(EVENT_STATES)}.")],
     config: ConfigOption = None,
-    user: Annotated[str | None, typer.Option(help="Only this user's (userId, else "
-                                                     "anonymousId).")] = None,
+    account: AccountOption = None,
+    user: Annotated[
+        str | None, typer.Option(help="Only this user's (userId, else anonymousId).")
+    ] = None,
     event: Annotated[str | None, typer.Option(help="Only this event name (or type).")] = None,
-    reason: Annotated[str | None, typer.Option(
-        help="Only those whose reason contains TEXT.")] = None,
+    reason: Annotated[
+        str | None, typer.Option(help="Only those whose reason contains TEXT.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many.")] = 100,
-    before: Annotated[int | None, typer.Option(help="Only older than this id (the next "
-                                                       "page's cursor).")] = None,
+    before: Annotated[
+        int | None, typer.Option(help="Only older than this id (the next page's cursor).")
+    ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
     """Events in one state, newest first, times in ISO 8601 UTC.
@@ -187,36 +246,74 @@ def events_list(
     if state not in EVENT_STATES:
         die(f"--state {state!r}: use one of {', '.join(EVENT_STATES)}")
     settings = read_settings(config)
+    name = checked_account(settings, account)
     reason, limit = reason_filter(reason), list_limit(limit)
     if before is not None:
         [before] = checked_job_ids([before])
     if state == "rejected":
-        if user is not None or event is not None:
-            die("--user and --event do not apply to rejected events (they never became jobs)")
-        page = with_store(settings, lambda store: store.find_rejections(
-            reason=reason, before=before, limit=limit), read_only=True)
-        rows = [{"id": r.id, "received_at": iso_utc(r.received_at), "write_key": r.write_key,
-                 "message_id": r.message_id, "reason": r.reason, "raw": r.raw}
-                for r in page.items]
+        if user is not None or event is not None or name is not None:
+            die(
+                "--user, --event and --account do not apply to rejected events (they "
+                "never became jobs)"
+            )
+        page = with_store(
+            settings,
+            lambda store: store.find_rejections(reason=reason, before=before, limit=limit),
+            read_only=True,
+        )
+        rows = [
+            {
+                "id": r.id,
+                "received_at": iso_utc(r.received_at),
+                "write_key": r.write_key,
+                "message_id": r.message_id,
+                "reason": r.reason,
+                "raw": r.raw,
+            }
+            for r in page.items
+        ]
         columns: tuple[str, ...] = ("id", "received", "message id", "reason")
-        cells: list[tuple[object, ...]] = [
-            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows]
+        cells: Sequence[tuple[object, ...]] = [
+            (r["id"], r["received_at"], r["message_id"], r["reason"]) for r in rows
+        ]
     else:
-        query = JobQuery(state=ListState(state), user=user, event=event, reason=reason,
-                         before=before, limit=limit)
+        query = JobQuery(
+            state=ListState(state),
+            user=user,
+            event=event,
+            reason=reason,
+            before=before,
+            limit=limit,
+            account=name,
+        )
         page = with_store(settings, lambda store: store.find_jobs(query), read_only=True)
-        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)}
-                for job in page.items]
-        columns = ("id", "received", "event", "user", "attempts", "code", "reason")
-        cells = [(r["id"], r["received_at"], r["event"], r["user"], r["attempts"],
-                  r["sailthru_code"], r["reason"]) for r in rows]
+        rows = [{**job_summary(job), "received_at": iso_utc(job.received_at)} for job in page.items]
+        columns, cells = with_accounts(
+            settings,
+            ("id", "received", "event", "user", "attempts", "code", "reason"),
+            [
+                (
+                    r["id"],
+                    r["received_at"],
+                    r["event"],
+                    r["user"],
+                    r["attempts"],
+                    r["sailthru_code"],
+                    r["reason"],
+                )
+                for r in rows
+            ],
+            rows,
+        )
     if json_output:
-        typer.echo(json.dumps({"events": rows, "next_before": page.next_before},
-                              indent=2, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {"events": rows, "next_before": page.next_before}, indent=2, ensure_ascii=False
+            )
+        )
         return
     if not rows:
-        out().print(f"no {state} events" + ("" if page.next_before is None else
-                                             " in this stretch"))
+        out().print(f"no {state} events" + ("" if page.next_before is None else " in this stretch"))
     else:
         print_table(out(), columns, cells)
     if page.next_before is not None:

@@ -77,8 +77,9 @@ class Release:
 Decision: TypeAlias = Finish | RetryAt | Pause | Release
 
 
-def decide(job: Job, outcome: Outcome, policy: RetryPolicy, now: float, *,
-           started: float | None = None) -> Decision:
+def decide(
+    job: Job, outcome: Outcome, policy: RetryPolicy, now: float, *, started: float | None = None
+) -> Decision:
     """What ``outcome`` (the attempt on ``job`` that just ended) means for the job.
 
     ``now`` is when the attempt ended (epoch seconds); ``started`` when it began, which
@@ -91,17 +92,23 @@ def decide(job: Job, outcome: Outcome, policy: RetryPolicy, now: float, *,
         return Finish(Result.SKIPPED, outcome.reason)
     error = outcome.error
     if isinstance(error, CredentialsError):
-        return Pause(f"Sailthru refused the credentials on {error.route}: {error.message}"
-                     + (f" (error {error.code})" if error.code is not None else ""))
+        return Pause(
+            f"Sailthru refused the credentials on {error.route}: {error.message}"
+            + (f" (error {error.code})" if error.code is not None else "")
+        )
     if isinstance(error, RateLimitedError):
-        return Release(block_target(error.reset_at, now, policy.max_rate_limit_block),
-                       f"Sailthru kept answering 429 on {error.route}: {error.message}")
+        return Release(
+            block_target(error.reset_at, now, policy.max_rate_limit_block),
+            f"Sailthru kept answering 429 on {error.route}: {error.message}",
+        )
     if isinstance(error, RetryableError):
         failures = job.attempts + 1
         first = job.first_attempt_at or (now if started is None else started)
         retry_at = policy.next_attempt_at(first, now, failures)
         if retry_at is not None:
             return RetryAt(retry_at, outcome.reason)
-        return Finish(Result.DEAD, f"gave up after {failures} attempts over the retry "
-                                   f"window: {outcome.reason}")
+        return Finish(
+            Result.DEAD,
+            f"gave up after {failures} attempts over the retry window: {outcome.reason}",
+        )
     return Finish(Result.DEAD, outcome.reason)

@@ -51,11 +51,13 @@ def lookup_call(request: LookupRequest) -> Call:
         case EmailLookup(user_id):
             return Call("GET", "/user", {"id": user_id, "key": "extid", "fields": {"keys": 1}})
         case CartLookup(user_id):
-            return Call("GET", "/user", {"id": user_id, "key": "extid",
-                                         "fields": {"keys": 1, "purchase_incomplete": 1}})
+            return Call(
+                "GET",
+                "/user",
+                {"id": user_id, "key": "extid", "fields": {"keys": 1, "purchase_incomplete": 1}},
+            )
         case ProfileLookup(anonymous_id, _):
-            return Call("GET", "/user", {"id": anonymous_id, "key": "extid",
-                                         "fields": {"keys": 1}})
+            return Call("GET", "/user", {"id": anonymous_id, "key": "extid", "fields": {"keys": 1}})
     raise TypeError(f"not a lookup: {request!r}")
 
 
@@ -80,8 +82,11 @@ class LookupRecord:
 
     def to_dict(self) -> dict[str, Any]:
         what = {EmailLookup: "email", CartLookup: "cart", ProfileLookup: "anonymous profile"}
-        result: dict[str, Any] = {"fact": what[type(self.request)], "source": self.source,
-                                  **dataclasses.asdict(self.request)}
+        result: dict[str, Any] = {
+            "fact": what[type(self.request)],
+            "source": self.source,
+            **dataclasses.asdict(self.request),
+        }
         if self.call is not None:
             result["call"] = self.call.to_dict()
         return result
@@ -100,8 +105,12 @@ class ResolvedPlan:
 
 
 async def resolve_plan(
-    event: Event, options: MappingOptions, source: FactSource, lookups: list[LookupRecord],
-    *, write_key: str | None = None,
+    event: Event,
+    options: MappingOptions,
+    source: FactSource,
+    lookups: list[LookupRecord],
+    *,
+    write_key: str | None = None,
 ) -> ResolvedPlan:
     """Plan ``event`` (received with ``write_key``), resolving each requested fact
     through ``source`` until done."""
@@ -116,7 +125,10 @@ async def resolve_plan(
 
 
 async def resolve_group(
-    members: Sequence[Member], kind: Kind, options: MappingOptions, source: FactSource,
+    members: Sequence[Member],
+    kind: Kind,
+    options: MappingOptions,
+    source: FactSource,
 ) -> GroupPlan | Unmergeable:
     """The merged plan of a run of one user's events (`plan_group`), each fact the
     group needs resolved once through ``source``."""
@@ -135,8 +147,7 @@ class Fallback(Protocol):
 
     source: Literal["sailthru", "planned"]
 
-    async def answer(self, request: LookupRequest, facts: Facts,
-                     record: LookupRecord) -> Facts:
+    async def answer(self, request: LookupRequest, facts: Facts, record: LookupRecord) -> Facts:
         """``facts`` with the fact ``request`` names filled in; what was asked and
         answered goes into ``record`` (already in the lookups)."""
 
@@ -151,8 +162,14 @@ class MemoryFirstFacts:
     profile Sailthru keys by email only is still found for the purchase post.
     """
 
-    def __init__(self, memory: Memory | None, fallback: Fallback, cart_ttl: float,
-                 lookups: list[LookupRecord], clock: Clock = time.time) -> None:
+    def __init__(
+        self,
+        memory: Memory | None,
+        fallback: Fallback,
+        cart_ttl: float,
+        lookups: list[LookupRecord],
+        clock: Clock = time.time,
+    ) -> None:
         self._memory = memory
         self._fallback = fallback
         self._cart_ttl = cart_ttl
@@ -176,20 +193,32 @@ class MemoryFirstFacts:
         match request:
             case EmailLookup(user_id):
                 email = await memory.email(user_id)
-                return (facts, False) if email is None else (
-                    dataclasses.replace(facts, email=email), True)
+                return (
+                    (facts, False)
+                    if email is None
+                    else (dataclasses.replace(facts, email=email), True)
+                )
             case CartLookup(user_id):
                 if facts.email is UNKNOWN:
                     email = await memory.email(user_id)
                     if email is not None:
                         facts = dataclasses.replace(facts, email=email)
                 cart = await memory.cart(user_id, self._cart_ttl)
-                return (facts, False) if cart is None else (dataclasses.replace(
-                    facts, cart=cart.items, cart_age=self._clock() - cart.posted_at), True)
+                return (
+                    (facts, False)
+                    if cart is None
+                    else (
+                        dataclasses.replace(
+                            facts, cart=cart.items, cart_age=self._clock() - cart.posted_at
+                        ),
+                        True,
+                    )
+                )
             case ProfileLookup(anonymous_id, user_id):
                 if await memory.merged(anonymous_id, user_id):
                     return dataclasses.replace(
-                        facts, anonymous_profile=ProfileState.ALREADY_MERGED), True
+                        facts, anonymous_profile=ProfileState.ALREADY_MERGED
+                    ), True
                 return facts, False
         raise TypeError(f"not a lookup: {request!r}")
 
@@ -203,8 +232,7 @@ class SailthruFacts:
         self._sender = sender
         self._clock = clock
 
-    async def answer(self, request: LookupRequest, facts: Facts,
-                     record: LookupRecord) -> Facts:
+    async def answer(self, request: LookupRequest, facts: Facts, record: LookupRecord) -> Facts:
         profile = await self._get(record)
         match request:
             case EmailLookup():
@@ -214,8 +242,11 @@ class SailthruFacts:
                 incomplete = profile.get("purchase_incomplete") if profile else None
                 updated = cart_time(incomplete)
                 return dataclasses.replace(
-                    facts, cart=cart_from_sailthru(incomplete), email=email,
-                    cart_age=None if updated is None else self._clock() - updated)
+                    facts,
+                    cart=cart_from_sailthru(incomplete),
+                    email=email,
+                    cart_age=None if updated is None else self._clock() - updated,
+                )
             case ProfileLookup():
                 state = ProfileState.EXISTS if profile is not None else ProfileState.ABSENT
                 return dataclasses.replace(facts, anonymous_profile=state)
@@ -251,8 +282,7 @@ class PlaceholderFacts:
     def __init__(self) -> None:
         self.assumptions: list[str] = []
 
-    async def answer(self, request: LookupRequest, facts: Facts,
-                     record: LookupRecord) -> Facts:
+    async def answer(self, request: LookupRequest, facts: Facts, record: LookupRecord) -> Facts:
         match request:
             case EmailLookup(user_id):
                 self.assumptions.append(f"the email is whatever GET /user returns for {user_id}")
@@ -263,7 +293,8 @@ class PlaceholderFacts:
                 return dataclasses.replace(facts, cart=(), email=email)
             case ProfileLookup(anonymous_id, _):
                 self.assumptions.append(
-                    f"a profile with extid {anonymous_id} is taken to exist (so it is merged)")
+                    f"a profile with extid {anonymous_id} is taken to exist (so it is merged)"
+                )
                 return dataclasses.replace(facts, anonymous_profile=ProfileState.EXISTS)
         raise TypeError(f"not a lookup: {request!r}")
 
@@ -282,8 +313,9 @@ def answer_record(profile: dict[str, Any]) -> dict[str, Any]:
     record: dict[str, Any] = {"found": True}
     keys = profile.get("keys")
     if isinstance(keys, dict):
-        record["keys"] = {name: value for name, value in keys.items()
-                          if name not in SECRET_PROFILE_KEYS}
+        record["keys"] = {
+            name: value for name, value in keys.items() if name not in SECRET_PROFILE_KEYS
+        }
     if "purchase_incomplete" in profile:
         record["purchase_incomplete"] = profile["purchase_incomplete"]
     return record
@@ -355,8 +387,13 @@ async def deliver_event(
             return await _make_calls(calls, remember, memory, sender, lookups)
 
 
-async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Memory,
-                      sender: Sender, lookups: list[LookupRecord]) -> Outcome:
+async def _make_calls(
+    calls: Sequence[Call],
+    remember: Sequence[Any],
+    memory: Memory,
+    sender: Sender,
+    lookups: list[LookupRecord],
+) -> Outcome:
     made: list[Call] = []
     for call in calls:
         made.append(call)
@@ -365,8 +402,7 @@ async def _make_calls(calls: Sequence[Call], remember: Sequence[Any], memory: Me
         except SailthruError as error:
             if call.method == "DELETE" and is_user_not_found(error):
                 continue  # already gone (deleted before, or never created): done
-            return Outcome(Result.FAILED, error.message, calls=made, lookups=lookups,
-                           error=error)
+            return Outcome(Result.FAILED, error.message, calls=made, lookups=lookups, error=error)
     await memory.apply(remember)
     return Outcome(Result.DELIVERED, calls=made, lookups=lookups)
 
@@ -400,8 +436,14 @@ class GroupRefused:
 GroupOutcome: TypeAlias = GroupDelivered | GroupFailed | GroupRefused
 
 
-async def deliver_group(members: Sequence[Member], kind: Kind, options: MappingOptions,
-                        memory: Memory, sender: Sender, cart_ttl: float) -> GroupOutcome:
+async def deliver_group(
+    members: Sequence[Member],
+    kind: Kind,
+    options: MappingOptions,
+    memory: Memory,
+    sender: Sender,
+    cart_ttl: float,
+) -> GroupOutcome:
     """Deliver a run of one user's events (`partition`) in as few calls as merge.
 
     The facts are looked up once for the run; memory learns every member's updates, in
@@ -412,8 +454,7 @@ async def deliver_group(members: Sequence[Member], kind: Kind, options: MappingO
         facts = MemoryFirstFacts(memory, SailthruFacts(sender), cart_ttl, lookups)
         result = await resolve_group(members, kind, options, facts)
     except SailthruError as error:
-        return GroupFailed(Outcome(Result.FAILED, error.message, lookups=lookups,
-                                   error=error))
+        return GroupFailed(Outcome(Result.FAILED, error.message, lookups=lookups, error=error))
     if isinstance(result, Unmergeable):
         return GroupRefused(result.reason)
     made = await _make_calls(result.calls, result.remember, memory, sender, lookups)

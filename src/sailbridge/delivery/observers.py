@@ -29,14 +29,19 @@ class MetricsObserver(DeliveryObserver):
         self._metrics = metrics
 
     def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
-        route = outcome.error.route if outcome.error else (
-            outcome.calls[-1].route if outcome.calls else NO_CALL)
-        record = {Result.DELIVERED: self._metrics.record_delivered,
-                  Result.SKIPPED: self._metrics.record_skipped,
-                  Result.RETRY: self._metrics.record_retried,
-                  Result.DEAD: self._metrics.record_dead}.get(result)
+        route = (
+            outcome.error.route
+            if outcome.error
+            else (outcome.calls[-1].route if outcome.calls else NO_CALL)
+        )
+        record = {
+            Result.DELIVERED: self._metrics.record_delivered,
+            Result.SKIPPED: self._metrics.record_skipped,
+            Result.RETRY: self._metrics.record_retried,
+            Result.DEAD: self._metrics.record_dead,
+        }.get(result)
         if record is not None:
-            record(job.event_type, route)
+            record(job.event_type, route, job.account)
         match outcome.skip:
             case Filtered(rule=rule):
                 self._metrics.record_filtered(rule)
@@ -52,13 +57,19 @@ class DeadEventLog(DeliveryObserver):
             return
         error = outcome.error
         events_log.warning(
-            "event dead", job_id=job.id, type=job.event_type,
+            "event dead",
+            job_id=job.id,
+            account=job.account,
+            type=job.event_type,
             event_name=job.event.get("event") if job.event_type == EventType.TRACK else None,
-            user=job.user_key, reason=outcome.reason,
+            user=job.user_key,
+            reason=outcome.reason,
             sailthru_code=error.code if error else None,
             http_status=error.status if error else None,
-            route=error.route if error else None, attempts=job.attempts + 1,
-            gave_up_retrying=isinstance(error, RetryableError))
+            route=error.route if error else None,
+            attempts=job.attempts + 1,
+            gave_up_retrying=isinstance(error, RetryableError),
+        )
 
 
 class Observers(DeliveryObserver):

@@ -109,8 +109,9 @@ class RateLimiter:
         state.blocked_until = max(state.blocked_until, target)
 
 
-def block_target(until: float | None, now: float,
-                 max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK) -> float:
+def block_target(
+    until: float | None, now: float, max_block: float = DEFAULT_MAX_RATE_LIMIT_BLOCK
+) -> float:
     """Until when a block asked for with ``until`` (Sailthru's reset, if known) holds:
     the reset, but never more than ``max_block`` seconds after ``now``."""
     if not until:

@@ -34,8 +34,13 @@ class RetryPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RetryPolicy:
-        return cls(settings.retry_min_delay, settings.retry_max_delay, settings.retry_window,
-                   settings.rate_limit_resends, settings.max_rate_limit_block)
+        return cls(
+            settings.retry_min_delay,
+            settings.retry_max_delay,
+            settings.retry_window,
+            settings.rate_limit_resends,
+            settings.max_rate_limit_block,
+        )
 
     def ceiling(self, failures: int) -> float:
         """The largest delay after the ``failures``-th failure (1-based)."""

@@ -169,8 +169,7 @@ class SharedRateLimiter(RateLimiter):
         woke = time.monotonic()
         look = state.look
         if look is None or look[0] < woke:
-            look = (time.monotonic(),
-                    asyncio.ensure_future(self._slots.blocked_until(route)))
+            look = (time.monotonic(), asyncio.ensure_future(self._slots.blocked_until(route)))
             state.look = look
         blocked_until, now = await asyncio.shield(look[1])
         return blocked_until - now > NO_WAIT
@@ -192,9 +191,13 @@ class SharedRateLimiter(RateLimiter):
 
     async def _write_block(self, route: str, until: float | None) -> None:
         try:
-            await self._slots.block(route, until, default_block=DEFAULT_BLOCK_SECONDS,
-                                    past_block=PAST_RESET_BLOCK_SECONDS,
-                                    max_block=self.max_block)
+            await self._slots.block(
+                route,
+                until,
+                default_block=DEFAULT_BLOCK_SECONDS,
+                past_block=PAST_RESET_BLOCK_SECONDS,
+                max_block=self.max_block,
+            )
         except StoreError as error:
             self._warn(error)
 

@@ -67,7 +67,10 @@ def judge(facts: DeliveryFacts, stall_after: float) -> Stall | None:
     if facts.paused or facts.rate_limited or not facts.work_ready or stall_after <= 0:
         return None
     if facts.idle_for > stall_after:
-        return Stall(STALLED, f"delivery has made no progress for {facts.idle_for:.0f} s "
-                              f"while work is ready (SAILBRIDGE_DELIVERY_STALL_AFTER is "
-                              f"{stall_after:g} s)")
+        return Stall(
+            STALLED,
+            f"delivery has made no progress for {facts.idle_for:.0f} s "
+            f"while work is ready (SAILBRIDGE_DELIVERY_STALL_AFTER is "
+            f"{stall_after:g} s)",
+        )
     return None

@@ -95,8 +95,11 @@ def _read_repaired(data: bytes, read: Callable[[bytes], T]) -> T:
 
 def _bounded(events: list[msgspec.Raw], limit: int | None = MAX_EVENTS) -> list[msgspec.Raw]:
     if limit is not None and len(events) > limit:
-        raise BodyError("too_many", f"the request holds {len(events)} events; the limit "
-                                    f"is {MAX_EVENTS} a request (send several batches)")
+        raise BodyError(
+            "too_many",
+            f"the request holds {len(events)} events; the limit "
+            f"is {MAX_EVENTS} a request (send several batches)",
+        )
     return events
 
 
@@ -107,11 +110,12 @@ def _shallow(data: bytes) -> bool:
 def batch_body(data: bytes, limit: int | None = MAX_EVENTS) -> Body:
     """A Segment batch: ``{"batch": [...], "context"?, "integrations"?, "sentAt"?,
     "writeKey"?}``."""
+
     def read(data: bytes) -> tuple[list[msgspec.Raw], Shared, str | None]:
         try:
             top = _decode_raw_object(data)
         except msgspec.ValidationError as exc:
-            raise _Shape("the body must be a JSON object with a \"batch\" array") from exc
+            raise _Shape('the body must be a JSON object with a "batch" array') from exc
         return _batch_parts(top)
 
     (events, shared, write_key), data, repaired = _checked(data, read)
@@ -121,13 +125,16 @@ def batch_body(data: bytes, limit: int | None = MAX_EVENTS) -> Body:
 def _batch_parts(top: dict[str, msgspec.Raw]) -> tuple[list[msgspec.Raw], Shared, str | None]:
     raw_batch = top.get("batch")
     if raw_batch is None:
-        raise _Shape("the body has no \"batch\" array")
+        raise _Shape('the body has no "batch" array')
     try:
         events = _decode_raw_list(raw_batch)
     except msgspec.ValidationError as exc:
-        raise _Shape("\"batch\" must be an array of events") from exc
-    shared = shared_fields({name: decode_any(top[name]) for name in SHARED_FIELDS
-                            if name in top}) if len(top) > 1 else NO_SHARED
+        raise _Shape('"batch" must be an array of events') from exc
+    shared = (
+        shared_fields({name: decode_any(top[name]) for name in SHARED_FIELDS if name in top})
+        if len(top) > 1
+        else NO_SHARED
+    )
     write_key = _text(decode_any(top["writeKey"])) if "writeKey" in top else None
     return events, shared, write_key
 
@@ -146,6 +153,7 @@ def _checked(data: bytes, read: Callable[[bytes], T]) -> tuple[T, bytes, bool]:
 
 def event_body(data: bytes) -> Body:
     """One event object, perhaps with a ``writeKey`` (the single-event endpoints)."""
+
     def read(data: bytes) -> str | None:
         try:
             fields = _decode_raw_object(data)
@@ -161,6 +169,7 @@ def events_body(data: bytes, max_events: int | None = MAX_EVENTS) -> Body:
     """Whatever a sender of events may post: a JSON array of events, a Segment batch
     object, or one event object (Segment Webhooks, the RudderStack beacon, files).
     ``max_events`` ``None``: no limit (files)."""
+
     def read(data: bytes) -> Body:
         try:
             top: Any = _decode_raw_object(data)
@@ -168,8 +177,10 @@ def events_body(data: bytes, max_events: int | None = MAX_EVENTS) -> Body:
             try:
                 return Body(_decode_raw_list(data), NO_SHARED, None, False, True)
             except msgspec.ValidationError as exc:
-                raise _Shape("the body must be an event object, a JSON array of events "
-                             "or a {\"batch\": [...]} object") from exc
+                raise _Shape(
+                    "the body must be an event object, a JSON array of events "
+                    'or a {"batch": [...]} object'
+                ) from exc
         if "batch" in top:
             events, shared, write_key = _batch_parts(top)
             return Body(events, shared, write_key, False, True)
@@ -177,5 +188,6 @@ def events_body(data: bytes, max_events: int | None = MAX_EVENTS) -> Body:
         return Body([msgspec.Raw(data)], NO_SHARED, write_key, False, True)
 
     body, data, repaired = _checked(data, read)
-    return Body(_bounded(body.events, max_events), body.shared, body.write_key, repaired,
-                _shallow(data))
+    return Body(
+        _bounded(body.events, max_events), body.shared, body.write_key, repaired, _shallow(data)
+    )

@@ -14,7 +14,7 @@ require, a wrong type, a batch-level ``context`` to merge, anything repair would
 touch, nesting that might be too deep — returns ``None`` and the caller takes the
 general path (`sorting`), so results and error messages stay exactly the general
 path's, and the Segment rules (`rules`) are applied the one way they are written
-there. ``tests/server/test_fastpath.py`` holds the two paths to that.
+there. ``tests/intake/test_fastpath.py`` holds the two paths to that.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class WireEvent(msgspec.Struct, rename="camel", omit_defaults=True):
     integrations: dict[str, Any] | None = None
     timestamp: str | None = None
     original_timestamp: str | None = None
-    sent_at: str | None | UnsetType = UNSET  # UNSET: absent, so a batch's sentAt applies
+    sent_at: str | UnsetType | None = UNSET  # UNSET: absent, so a batch's sentAt applies
     received_at: str | None = None
 
     @property

@@ -38,14 +38,15 @@ MARKER: Final = "\x00"
 NUL_ESCAPE: Final = b"\\u0000"
 
 _STRING = rb'"[^"\\]*(?:\\.[^"\\]*)*"'
-_NUMBER = rb'-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+|-?\d{4301,}'
+_NUMBER = rb"-?\d+(?:\.\d+)?[eE][+-]?\d+|-?\d+\.\d+|-?\d{4301,}"
 MAX_INTEGER_DIGITS: Final = 4300
 # Longest integer the decoder reads (Python's limit for int conversions); longer ones
 # are out of range. Shorter integers are kept exactly, however large.
 _TOKEN: Final = re.compile(rb"(" + _STRING + rb")|([\[{])|([\]}])|(" + _NUMBER + rb")", re.DOTALL)
 _ESCAPE: Final = re.compile(
     rb"\\\\|\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}"
-    rb"|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\u0000")
+    rb"|\\u[dD][89a-fA-F][0-9a-fA-F]{2}|\\u0000"
+)
 _REPLACEMENT: Final = b"\\ufffd"
 _TOO_DEEP: Final = b'"\\u0000too deep"'
 
@@ -93,7 +94,7 @@ def repair_json(data: bytes) -> bytes:
             depth += 1
             if not cutting_at and depth > CUT_DEPTH:
                 cutting_at = depth
-                out.append(data[start:match.start()])
+                out.append(data[start : match.start()])
         elif closing is not None:
             if cutting_at and depth == cutting_at:
                 cutting_at = 0
@@ -104,11 +105,11 @@ def repair_json(data: bytes) -> bytes:
             continue
         elif string is not None:
             if b"\\u" in string:
-                out.append(data[start:match.start()])
+                out.append(data[start : match.start()])
                 out.append(_ESCAPE.sub(_fixed_escape, string))
                 start = match.end()
         elif number is not None and _out_of_range(number):
-            out.append(data[start:match.start()])
+            out.append(data[start : match.start()])
             out.append(_number_marker(number))
             start = match.end()
     if cutting_at:  # unbalanced: leave it malformed for the decoder to report
@@ -127,13 +128,16 @@ def value_problem(value: Any, path: str = "") -> str | None:
         if isinstance(item, dict):
             if depth > MAX_DEPTH:
                 return f"{_shown(where)} is nested deeper than {MAX_DEPTH} levels"
-            stack.extend((child, f"{where}.{key}" if where else str(key), depth + 1)
-                         for key, child in item.items())
+            stack.extend(
+                (child, f"{where}.{key}" if where else str(key), depth + 1)
+                for key, child in item.items()
+            )
         elif isinstance(item, list):
             if depth > MAX_DEPTH:
                 return f"{_shown(where)} is nested deeper than {MAX_DEPTH} levels"
-            stack.extend((child, f"{where}[{index}]", depth + 1)
-                         for index, child in enumerate(item))
+            stack.extend(
+                (child, f"{where}[{index}]", depth + 1) for index, child in enumerate(item)
+            )
         elif isinstance(item, str) and item.startswith(MARKER):
             if item == "\x00too deep":
                 return f"{_shown(where)} is nested deeper than {MAX_DEPTH} levels"

@@ -65,8 +65,7 @@ def shared_fields(values: Mapping[str, Any]) -> Shared:
     sent_at = values.get("sentAt")
     return Shared(
         context=context if isinstance(context, dict) and context else None,
-        integrations=integrations if isinstance(integrations, dict) and integrations
-        else None,
+        integrations=integrations if isinstance(integrations, dict) and integrations else None,
         sent_at=sent_at if readable_time(sent_at) else None,
     )
 

@@ -70,8 +70,9 @@ def stamped(event: Event, received: Received) -> Event:
     return with_timestamp(event, received.moment)
 
 
-def event_or_refusal(document: Any, shared: Shared, kind: str | None,
-                     received: Received) -> Event | Refusal:
+def event_or_refusal(
+    document: Any, shared: Shared, kind: str | None, received: Received
+) -> Event | Refusal:
     """The general path for one decoded event: the `Event` to queue (rules applied,
     timestamp fixed), or the `Refusal` saying why not."""
     if isinstance(document, dict):
@@ -127,8 +128,9 @@ class Sorter:
     def received(self, epoch: float) -> Received:
         return Received(epoch, self._time_text)
 
-    def sort(self, body: Body, arrival: Arrival, into: Sorted, start: int = 0,
-             stop: int | None = None) -> None:
+    def sort(
+        self, body: Body, arrival: Arrival, into: Sorted, start: int = 0, stop: int | None = None
+    ) -> None:
         """File ``body.events[start:stop]`` into ``into``."""
         quick = body.plain
         shallow = body.shallow
@@ -143,8 +145,14 @@ class Sorter:
                     continue
             self.sort_slow(raw, arrival, into)
 
-    def sort_single(self, data: bytes, kind: str, header_key: str | None, epoch: float,
-                    authorize: Callable[[str | None], str]) -> Sorted:
+    def sort_single(
+        self,
+        data: bytes,
+        kind: str,
+        header_key: str | None,
+        epoch: float,
+        authorize: Callable[[str | None], str],
+    ) -> Sorted:
         """A single-event request's body (``/v1/track``…) filed as its job or refusal.
 
         ``authorize`` turns the key the request carries (``header_key``, else the
@@ -154,15 +162,17 @@ class Sorter:
         if wire is not None:
             write_key = authorize(header_key or _text(wire.write_key))
             if len(data) <= self.max_event_bytes:
-                job = fastpath.to_single_job(wire, Arrival(write_key, self.received(epoch),
-                                                            kind))
+                job = fastpath.to_single_job(wire, Arrival(write_key, self.received(epoch), kind))
                 if job is not None:
                     return Sorted([job])
         body = event_body(data)
         write_key = authorize(header_key or body.write_key)
         into = Sorted()
-        self.sort_slow(body.events[0], Arrival(write_key, self.received(epoch), kind,
-                                               body.shared, body.repaired), into)
+        self.sort_slow(
+            body.events[0],
+            Arrival(write_key, self.received(epoch), kind, body.shared, body.repaired),
+            into,
+        )
         return into
 
     def sort_slow(self, raw: msgspec.Raw | bytes, arrival: Arrival, into: Sorted) -> None:
@@ -172,15 +182,16 @@ class Sorter:
         received = arrival.received
         if len(data) > self.max_event_bytes:
             outcome: Event | Refusal = Refusal(
-                RefusalClass.TOO_LARGE, f"event is {len(data)} bytes of JSON; the limit "
-                                        f"is {self.max_event_bytes} bytes")
+                RefusalClass.TOO_LARGE,
+                f"event is {len(data)} bytes of JSON; the limit is {self.max_event_bytes} bytes",
+            )
         else:
             document, refusal = decode_event(data, arrival.repaired)
-            outcome = refusal or event_or_refusal(document, arrival.shared, arrival.kind,
-                                                  received)
+            outcome = refusal or event_or_refusal(document, arrival.shared, arrival.kind, received)
         if isinstance(outcome, Refusal):
-            into.rejections.append(rejection_for(arrival.write_key, data, document, outcome,
-                                                 received.epoch))
+            into.rejections.append(
+                rejection_for(arrival.write_key, data, document, outcome, received.epoch)
+            )
             into.refusals.append(outcome)
         else:
             into.jobs.append(job_for(outcome, arrival.write_key, received.epoch))
@@ -190,8 +201,9 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
-                  received_at: float) -> Rejection:
+def rejection_for(
+    write_key: str, data: bytes, document: Any, refusal: Refusal, received_at: float
+) -> Rejection:
     """The durable record of a refused event (its JSON cut short when oversize)."""
     reason = refusal.reason
     if refusal.reason_class == RefusalClass.TOO_LARGE:
@@ -207,5 +219,18 @@ def rejection_for(write_key: str, data: bytes, document: Any, refusal: Refusal,
     )
 
 
-__all__ = ["NO_SHARED", "Arrival", "Received", "Refusal", "RefusalClass", "Sorted", "Sorter",
-           "TimeText", "decode_event", "event_or_refusal", "job_for", "rejection_for", "stamped"]
+__all__ = [
+    "NO_SHARED",
+    "Arrival",
+    "Received",
+    "Refusal",
+    "RefusalClass",
+    "Sorted",
+    "Sorter",
+    "TimeText",
+    "decode_event",
+    "event_or_refusal",
+    "job_for",
+    "rejection_for",
+    "stamped",
+]

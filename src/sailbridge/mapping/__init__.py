@@ -10,4 +10,10 @@ from sailbridge.mapping.planner import plan_event
 from sailbridge.mapping.products import cart_from_sailthru
 from sailbridge.mapping.routing import ignored_overrides, normalize_event_name
 
-__all__ = ["cart_from_sailthru", "ignored_overrides", "normalize_event_name", "ordering_keys", "plan_event"]
+__all__ = [
+    "cart_from_sailthru",
+    "ignored_overrides",
+    "normalize_event_name",
+    "ordering_keys",
+    "plan_event",
+]

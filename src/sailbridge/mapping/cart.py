@@ -91,15 +91,18 @@ def plan_product_removed(event: Event, options: MappingOptions, facts: Facts) ->
     return _post_cart(event, facts, user_id, _replace(cart, index, kept), reminder)
 
 
-def _current_cart(event: Event, options: MappingOptions, cart: tuple[Item, ...],
-                  age: float | None) -> tuple[tuple[Item, ...], tuple[str, ...]]:
+def _current_cart(
+    event: Event, options: MappingOptions, cart: tuple[Item, ...], age: float | None
+) -> tuple[tuple[Item, ...], tuple[str, ...]]:
     """The cart to change, and a note when it was too old and starts empty instead."""
     hours = expiry_hours(event, options)
     if not cart or not is_expired(age, hours):
         return cart, ()
     assert age is not None and hours is not None  # is_expired checked both
-    note = (f"the cart read back was last updated {age / SECONDS_PER_HOUR:.1f} hours ago, "
-            f"older than {EXPIRY_PROPERTY}={hours}: it starts empty")
+    note = (
+        f"the cart read back was last updated {age / SECONDS_PER_HOUR:.1f} hours ago, "
+        f"older than {EXPIRY_PROPERTY}={hours}: it starts empty"
+    )
     return (), (note,)
 
 
@@ -130,7 +133,11 @@ def _qty(item: Item) -> int:
 
 
 def _post_cart(
-    event: Event, facts: Facts, user_id: str, items: tuple[Item, ...], reminder: dict[str, str],
+    event: Event,
+    facts: Facts,
+    user_id: str,
+    items: tuple[Item, ...],
+    reminder: dict[str, str],
     notes: tuple[str, ...] = (),
 ) -> Plan:
     email = purchase_email(event, facts, user_id)
@@ -160,5 +167,3 @@ def _reminder(event: Event, options: MappingOptions) -> dict[str, str]:
     if template is None or time is None:
         return {}
     return {"reminder_template": template, "reminder_time": sailthru_time(time)}
-
-

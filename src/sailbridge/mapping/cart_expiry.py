@@ -69,8 +69,10 @@ def expiry_warning(event: Event) -> str | None:
     parsed = parse_expiry_hours(raw)
     if isinstance(parsed, int):
         return None
-    return (f"properties.{EXPIRY_PROPERTY} is ignored: it {parsed} "
-            "(the SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS default applies, if set)")
+    return (
+        f"properties.{EXPIRY_PROPERTY} is ignored: it {parsed} "
+        "(the SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS default applies, if set)"
+    )
 
 
 def is_expired(cart_age: float | None, hours: int | None) -> bool:

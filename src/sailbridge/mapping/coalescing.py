@@ -122,8 +122,12 @@ def merge_kind(event: Event) -> Kind | None:
         if event.user_id is not None and event.anonymous_id not in (None, event.user_id):
             return None
         return Kind.PROFILE
-    if event.type == "track" and event.event and event.user_id is not None and \
-            normalize_event_name(event.event) in ("productadded", "productremoved"):
+    if (
+        event.type == "track"
+        and event.event
+        and event.user_id is not None
+        and normalize_event_name(event.event) in ("productadded", "productremoved")
+    ):
         return Kind.CART
     return None
 
@@ -209,8 +213,9 @@ class Unmergeable:
 GroupResult: TypeAlias = GroupPlan | Lookup | Unmergeable
 
 
-def plan_group(members: Sequence[Member], kind: Kind, options: MappingOptions,
-               facts: Facts) -> GroupResult:
+def plan_group(
+    members: Sequence[Member], kind: Kind, options: MappingOptions, facts: Facts
+) -> GroupResult:
     """The merged plan of one run (from `partition`), the lookup it needs first, or
     `Unmergeable`.
 
@@ -305,6 +310,5 @@ def _merge_carts(riders: Sequence[Deliver]) -> tuple[Call, ...] | Unmergeable:
 def _within_size(call: Call) -> tuple[Call, ...] | Unmergeable:
     size = len(msgspec.json.encode(call.params))
     if size > MAX_PARAMS_BYTES:
-        return Unmergeable(f"the merged call would be {size} bytes (at most "
-                           f"{MAX_PARAMS_BYTES})")
+        return Unmergeable(f"the merged call would be {size} bytes (at most {MAX_PARAMS_BYTES})")
     return (call,)

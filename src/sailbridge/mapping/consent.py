@@ -49,14 +49,21 @@ def consent_verdict(event: Event, policy: ConsentPolicy) -> WithoutConsent | str
     (for ``explain``), or ``None`` when no categories are configured."""
     if not policy.categories:
         return None
-    if event.type == EventType.TRACK and event.event and normalize_event_name(event.event) == _DELETION:
+    if (
+        event.type == EventType.TRACK
+        and event.event
+        and normalize_event_name(event.event) == _DELETION
+    ):
         return "a deletion is sent whatever the consent"
     consent = event.context.get("consent")
     preferences = consent.get("categoryPreferences") if isinstance(consent, dict) else None
     if not isinstance(preferences, dict):
         if policy.required:
-            return WithoutConsent("no consent: the event has no context.consent."
-                                  "categoryPreferences and consent is required", None)
+            return WithoutConsent(
+                "no consent: the event has no context.consent."
+                "categoryPreferences and consent is required",
+                None,
+            )
         return "no consent object: sent unenforced (consent is not required)"
     for category in policy.categories:
         if preferences.get(category) is not True:

@@ -28,9 +28,10 @@ def plan_order_completed(event: Event, facts: Facts) -> Plan:
     once instead of after a GET to Sailthru.
     """
     user_key = require_user_key(event)
-    params: dict[str, Any] = {"items": order_items(event, "Order Completed",
-                                                   "Sailthru rejects a purchase with no items"),
-                              "incomplete": 0}
+    params: dict[str, Any] = {
+        "items": order_items(event, "Order Completed", "Sailthru rejects a purchase with no items"),
+        "incomplete": 0,
+    }
     adjustments = _adjustments(event.properties)
     if adjustments:
         params["adjustments"] = adjustments
@@ -112,16 +113,19 @@ def check_adjustment(adjustment: Any, label: str) -> None:
     """
     if not isinstance(adjustment, dict):
         raise Unmappable(
-            f"{label} must be a {{title, price}} object, got {type(adjustment).__name__}")
+            f"{label} must be a {{title, price}} object, got {type(adjustment).__name__}"
+        )
     if text(adjustment.get("title")) is None:
         raise Unmappable(f"{label} needs a title; Sailthru requires one for every adjustment")
     price = adjustment.get("price")
     if isinstance(price, bool) or not isinstance(price, (int, float)):
         raise Unmappable(
             f"{label} price must be a number of cents (an integer, e.g. 599 for $5.99), "
-            f"got {price!r}")
+            f"got {price!r}"
+        )
     if isinstance(price, float) and not price.is_integer():
         raise Unmappable(
             f"{label} price {price!r} is not a whole number of cents: Sailthru expects "
             f"adjustment prices in integer cents (e.g. {round(price * 100)} for {price}); "
-            "properties.adjustments is sent as given, so convert it before sending")
+            "properties.adjustments is sent as given, so convert it before sending"
+        )

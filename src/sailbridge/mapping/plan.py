@@ -48,7 +48,7 @@ class Facts:
     many seconds ago that cart last changed, when known (read with the cart).
     """
 
-    email: str | None | Unknown = UNKNOWN
+    email: str | Unknown | None = UNKNOWN
     cart: tuple[Item, ...] | Unknown = UNKNOWN
     anonymous_profile: ProfileState | Unknown = UNKNOWN
     cart_age: float | None = None
@@ -149,4 +149,3 @@ class Fail:
 
 
 Plan: TypeAlias = Deliver | Lookup | Skip | Fail
-

@@ -18,8 +18,13 @@ NOTHING_KNOWN = Facts()
 """The facts before any lookup: every one `UNKNOWN`."""
 
 
-def plan_event(event: Event, options: MappingOptions, facts: Facts = NOTHING_KNOWN, *,
-               write_key: str | None = None) -> Plan:
+def plan_event(
+    event: Event,
+    options: MappingOptions,
+    facts: Facts = NOTHING_KNOWN,
+    *,
+    write_key: str | None = None,
+) -> Plan:
     """What to do for ``event``: calls to make, a fact to look up first, or a verdict.
 
     Pure: the same arguments always give the same plan, so the executor may plan again

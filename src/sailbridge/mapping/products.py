@@ -77,7 +77,8 @@ def purchase_item(product: Mapping[str, Any], label: str, page_url: str | None) 
     if price < 0:
         raise Unmappable(
             f"{label} price {product['price']!r} is negative; Sailthru requires item prices "
-            "of 0 or more (send a discount as properties.discount or a negative adjustment)")
+            "of 0 or more (send a discount as properties.discount or a negative adjustment)"
+        )
     item: Item = {
         "id": item_id,
         "title": text(product.get("name")) or item_id,

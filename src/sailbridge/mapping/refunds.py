@@ -41,12 +41,13 @@ def plan_order_refunded(event: Event, facts: Facts) -> Plan:
     order_id = identifier(event.properties.get("order_id"))
     if order_id is not None:
         params["purchase_keys"] = {"extid": order_id}
-    refund_vars = flatten({k: v for k, v in event.properties.items()
-                           if k not in _NOT_RETURN_VARS})
+    refund_vars = flatten({k: v for k, v in event.properties.items() if k not in _NOT_RETURN_VARS})
     if refund_vars:
         params["vars"] = refund_vars
     email = purchase_email(event, facts, user_key)
     if isinstance(email, Lookup):
         return email
-    return Deliver(calls=(Call("POST", "/return", {"email": email.address, **params}),),
-                   remember=email.remember(user_key))
+    return Deliver(
+        calls=(Call("POST", "/return", {"email": email.address, **params}),),
+        remember=email.remember(user_key),
+    )

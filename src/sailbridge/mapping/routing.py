@@ -103,10 +103,14 @@ def require_user_key(event: Event) -> str:
 _USED_BY: Final[dict[str, tuple[str, frozenset[str]]]] = {
     "default_list_name": ("identify", frozenset({"identify"})),
     "optout_value": ("identify", frozenset({"identify"})),
-    "reminder_template": ("Product Added and Product Removed",
-                          frozenset({"productadded", "productremoved"})),
-    "reminder_time": ("Product Added and Product Removed",
-                      frozenset({"productadded", "productremoved"})),
+    "reminder_template": (
+        "Product Added and Product Removed",
+        frozenset({"productadded", "productremoved"}),
+    ),
+    "reminder_time": (
+        "Product Added and Product Removed",
+        frozenset({"productadded", "productremoved"}),
+    ),
 }
 """Which events read each override: the type, or normalised track names."""
 
@@ -129,8 +133,13 @@ def ignored_overrides(event: Event) -> tuple[str, ...]:
     warnings = []
     for field, (users, kinds) in _USED_BY.items():
         if getattr(overrides, field) is not None and kind not in kinds:
-            spelling = next(name for name in _SPELLINGS[field]
-                            if text(event.integrations[DESTINATION].get(name)) is not None)
-            warnings.append(f"integrations.Sailthru.{spelling} is ignored on this event: "
-                            f"only {users} events use it")
+            spelling = next(
+                name
+                for name in _SPELLINGS[field]
+                if text(event.integrations[DESTINATION].get(name)) is not None
+            )
+            warnings.append(
+                f"integrations.Sailthru.{spelling} is ignored on this event: "
+                f"only {users} events use it"
+            )
     return tuple(warnings)

@@ -99,12 +99,14 @@ def plan_subscribed(event: Event, list_name: str) -> Plan:
 def plan_user_deleted(event: Event) -> Plan:
     """Delete the profile whose extid is the user key, then forget the person."""
     key = require_user_key(event)
-    return Deliver(calls=(Call("DELETE", "/user", {"id": key, "key": EXTID}),),
-                   remember=(ForgetUser(key),))
+    return Deliver(
+        calls=(Call("DELETE", "/user", {"id": key, "key": EXTID}),), remember=(ForgetUser(key),)
+    )
 
 
-def _profile_fields(event: Event, traits: dict[str, Any], options: MappingOptions
-                    ) -> dict[str, Any]:
+def _profile_fields(
+    event: Event, traits: dict[str, Any], options: MappingOptions
+) -> dict[str, Any]:
     """``vars``, ``lists`` and ``optout_email`` of an identify, each only when it has a
     value; ``traits`` are the identify's merged traits (`identify_traits`)."""
     overrides = read_overrides(event)

@@ -103,9 +103,10 @@ def sailthru_var_name(name: str, max_length: int | None = None) -> str:
         scrubbed = DIGIT_PREFIX + scrubbed
     if max_length is None or len(scrubbed) <= max_length:
         return scrubbed
-    digest = hashlib.blake2s(name.encode("utf-8", "surrogatepass"),
-                             digest_size=HASH_DIGITS // 2).hexdigest()
-    return f"{scrubbed[:max_length - HASH_DIGITS - 1]}_{digest}"
+    digest = hashlib.blake2s(
+        name.encode("utf-8", "surrogatepass"), digest_size=HASH_DIGITS // 2
+    ).hexdigest()
+    return f"{scrubbed[: max_length - HASH_DIGITS - 1]}_{digest}"
 
 
 def rename_vars(names: list[str], max_length: int | None = None) -> dict[str, str]:
@@ -127,15 +128,20 @@ def rename_vars(names: list[str], max_length: int | None = None) -> dict[str, st
             suffix = f"_{number}"
             base = sailthru_var_name(name, max_length)
             if max_length is not None:
-                base = base[:max_length - len(suffix)]
+                base = base[: max_length - len(suffix)]
             candidate = base + suffix
         used.add(candidate)
         renamed[name] = candidate
     return renamed
 
 
-def _renamed_vars(values: Mapping[str, Any], max_length: int | None, call: Call,
-                  item: int | None, renames: list[Rename]) -> dict[str, Any] | None:
+def _renamed_vars(
+    values: Mapping[str, Any],
+    max_length: int | None,
+    call: Call,
+    item: int | None,
+    renames: list[Rename],
+) -> dict[str, Any] | None:
     """``values`` under valid names (``None`` when nothing changes), renames recorded
     under ``"POST /user vars"`` or ``"POST /purchase items[2].vars"`` (``item`` is the
     item's position), a label built only when something is renamed."""
@@ -147,13 +153,17 @@ def _renamed_vars(values: Mapping[str, Any], max_length: int | None, call: Call,
     return {changes.get(name, name): value for name, value in values.items()}
 
 
-def _call_with_valid_names(call: Call, max_length: int | None,
-                           renames: list[Rename]) -> Call:
+def _call_with_valid_names(call: Call, max_length: int | None, renames: list[Rename]) -> Call:
     params = call.params
     values = params.get("vars")
     items = params.get("items")
-    if not items and (values is None or (isinstance(values, dict) and _KNOWN_VALID.get(
-            max_length, _NONE_KNOWN).issuperset(values))):
+    if not items and (
+        values is None
+        or (
+            isinstance(values, dict)
+            and _KNOWN_VALID.get(max_length, _NONE_KNOWN).issuperset(values)
+        )
+    ):
         return call  # the common case: a call without items whose names were seen valid
     changed: dict[str, Any] = {}
     if isinstance(values, dict):
@@ -169,8 +179,7 @@ def _call_with_valid_names(call: Call, max_length: int | None,
                     new_items = changed.setdefault("items", list(items))
                     new_items[index] = {**item, "vars": fixed}
     # Built directly: dataclasses.replace costs several times more, once per renamed call.
-    return Call(call.method, call.endpoint, {**params, **changed}, call.api) if changed \
-        else call
+    return Call(call.method, call.endpoint, {**params, **changed}, call.api) if changed else call
 
 
 def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
@@ -184,7 +193,7 @@ def rename_plan_vars(plan: Plan, max_length: int | None) -> Plan:
         if call.method == "POST" and call.endpoint in _VAR_ENDPOINTS:
             fixed = _call_with_valid_names(call, max_length, renames)
             if fixed is not call:
-                calls = (*calls[:position], fixed, *calls[position + 1:])
+                calls = (*calls[:position], fixed, *calls[position + 1 :])
     if not renames:
         return plan
     return Deliver(calls, plan.remember, plan.notes, (*plan.renamed, *renames))

@@ -13,6 +13,7 @@ from typing import Any, Literal
 Method = Literal["GET", "POST", "DELETE"]
 Api = Literal["rest", "pageview"]
 
+
 @dataclass(frozen=True)
 class Call:
     """One request: signed to Sailthru's REST API, or to the pageview tracking API.
@@ -33,5 +34,9 @@ class Call:
         return f"{self.method} {self.endpoint}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"api": self.api, "method": self.method, "endpoint": self.endpoint,
-                "params": self.params}
+        return {
+            "api": self.api,
+            "method": self.method,
+            "endpoint": self.endpoint,
+            "params": self.params,
+        }

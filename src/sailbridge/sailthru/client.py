@@ -84,8 +84,13 @@ class SailthruClient:
             return await self._request(call, url, data=params)
         return await self._request(call, url, params=params)
 
-    async def post_job(self, job: str, params: dict[str, Any], file: Path,
-                       on_bytes: Callable[[int], None] | None = None) -> SailthruResponse:
+    async def post_job(
+        self,
+        job: str,
+        params: dict[str, Any],
+        file: Path,
+        on_bytes: Callable[[int], None] | None = None,
+    ) -> SailthruResponse:
         """Start a Job API job (``POST /job``) with ``file`` as its multipart ``file`` part.
 
         The text parameters are the usual four (``api_key``, ``format``, ``json`` =
@@ -107,14 +112,17 @@ class SailthruClient:
 
     async def _send_pageview(self, call: Call) -> SailthruResponse:
         if not self._customer_id:
-            raise CredentialsError("no customer id configured for pageview tracking",
-                                   route=call.route)
+            raise CredentialsError(
+                "no customer id configured for pageview tracking", route=call.route
+            )
         return await self._request(
             call,
             self._pageview_base_url + call.endpoint,
             data=msgspec.json.encode(call.params),
-            headers={"Authorization": f"Bearer {self._customer_id}",
-                     "Content-Type": "application/json"},
+            headers={
+                "Authorization": f"Bearer {self._customer_id}",
+                "Content-Type": "application/json",
+            },
         )
 
     async def _request(self, call: Call, url: str, **kwargs: Any) -> SailthruResponse:
@@ -140,7 +148,8 @@ class SailthruClient:
             raise error
         if call.api == "rest" and not isinstance(body, dict):
             raise TransportError(
-                f"HTTP {status} with a body that is not a JSON object", route=call.route,
+                f"HTTP {status} with a body that is not a JSON object",
+                route=call.route,
                 status=status,
             )
         return SailthruResponse(status, body, rate_limit, time.perf_counter() - started)

@@ -46,8 +46,13 @@ class SailthruError(Exception):
         self.rate_limit = rate_limit
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "route": self.route, "status": self.status,
-                "code": self.code, "message": self.message}
+        return {
+            "kind": self.kind,
+            "route": self.route,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+        }
 
     @property
     def kind(self) -> str:
@@ -110,8 +115,12 @@ def classify(
     if code is None and 200 <= status < 300:
         return None
     message = _message(body, status)
-    fields: dict[str, Any] = {"route": route, "status": status, "code": code,
-                              "rate_limit": rate_limit}
+    fields: dict[str, Any] = {
+        "route": route,
+        "status": status,
+        "code": code,
+        "rate_limit": rate_limit,
+    }
     if status == 429 or code == RATE_LIMIT_CODE:
         reset_at = float(rate_limit.reset) if rate_limit else None
         return RateLimitedError(message, reset_at=reset_at, **fields)

@@ -53,5 +53,7 @@ def reminder_time_problem(text: str) -> str | None:
     ``+``), or ``None`` when it is fine."""
     if accepted_by_sailthru(sailthru_time(text)):
         return None
-    return (f"{text!r} is not a time Sailthru accepts; use an offset like '60 minutes', "
-            "'+24 hours', '2 weeks', or an ISO date and time like '2026-12-24 09:00'")
+    return (
+        f"{text!r} is not a time Sailthru accepts; use an offset like '60 minutes', "
+        "'+24 hours', '2 weeks', or an ISO date and time like '2026-12-24 09:00'"
+    )

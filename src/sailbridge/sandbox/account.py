@@ -131,9 +131,7 @@ class Account:
         lists_to_change = list_changes(params.get("lists"))
         optout = params.get("optout_email")
         if optout is not None and optout not in OPTOUT_STRICTNESS:
-            raise invalid(
-                f"Invalid optout_email value: {optout!r} (use none, basic, blast or all)"
-            )
+            raise invalid(f"Invalid optout_email value: {optout!r} (use none, basic, blast or all)")
         fields = fields_param(params)
 
         profile = self.find(key, ident) if ident is not None else None
@@ -221,14 +219,18 @@ class Account:
         now = self._clock()
         profile = self._find_or_create("email", request.email, now)
         if request.incomplete:
-            cart = Cart(
-                items=request.items,
-                time=now,
-                reminder_template=request.reminder_template,
-                reminder_time=request.reminder_time,
-                adjustments=request.adjustments,
-                extra=request.extra,
-            ) if request.items else None
+            cart = (
+                Cart(
+                    items=request.items,
+                    time=now,
+                    reminder_template=request.reminder_template,
+                    reminder_time=request.reminder_time,
+                    adjustments=request.adjustments,
+                    extra=request.extra,
+                )
+                if request.items
+                else None
+            )
             profile.set_cart(cart, now, self._cart_history_seconds)
             shaped = cart.get_shape() if cart is not None else {"items": [], "price": 0, "qty": 0}
             return {"purchase": {**shaped, "incomplete": 1}}
@@ -252,8 +254,11 @@ class Account:
         """A historical purchase from a ``purchase_import`` job: filed at ``at``, in date
         order, without touching the user's current cart (it is history, not news)."""
         profile = self._find_or_create("email", request.email, self._clock())
-        profile.purchases.append(Purchase(items=request.items, time=at,
-                                          adjustments=request.adjustments, extra=request.extra))
+        profile.purchases.append(
+            Purchase(
+                items=request.items, time=at, adjustments=request.adjustments, extra=request.extra
+            )
+        )
         profile.purchases.sort(key=lambda purchase: purchase.time)
 
     def record_pageview(self, key: str, ident: str, url: str, tags: list[str]) -> Profile:

@@ -81,8 +81,9 @@ class DroppedConnection(Response):
                 while (await receive())["type"] != "http.disconnect":
                     pass
             return
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-length", b"1")]})
+        await send(
+            {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]}
+        )
 
 
 class SandboxApp(Starlette):
@@ -105,16 +106,18 @@ def _connection_closer(send: Send) -> Callable[[], None] | None:
 
 def create_app(config: SandboxConfig | None = None, *, clock: Clock = time.time) -> Starlette:
     """A sandbox app; its `Sandbox` is ``app.state.sandbox``."""
-    app = SandboxApp(routes=[
-        Route("/_sandbox/state", inspect_state, methods=["GET"]),
-        Route("/_sandbox/users/{ident:path}", inspect_user, methods=["GET"]),
-        Route("/_sandbox/requests", inspect_requests, methods=["GET"]),
-        Route("/_sandbox/reset", reset, methods=["POST"]),
-        Route("/_sandbox/config", show_config, methods=["GET"]),
-        Route("/_sandbox/config", change_config, methods=["POST"]),
-        Route("/v1/track/event/pageview", pageview, methods=["POST"]),
-        Route("/{endpoint}", rest_call, methods=["GET", "POST", "DELETE"]),
-    ])
+    app = SandboxApp(
+        routes=[
+            Route("/_sandbox/state", inspect_state, methods=["GET"]),
+            Route("/_sandbox/users/{ident:path}", inspect_user, methods=["GET"]),
+            Route("/_sandbox/requests", inspect_requests, methods=["GET"]),
+            Route("/_sandbox/reset", reset, methods=["POST"]),
+            Route("/_sandbox/config", show_config, methods=["GET"]),
+            Route("/_sandbox/config", change_config, methods=["POST"]),
+            Route("/v1/track/event/pageview", pageview, methods=["POST"]),
+            Route("/{endpoint}", rest_call, methods=["GET", "POST", "DELETE"]),
+        ]
+    )
     app.state.sandbox = Sandbox(config or SandboxConfig(), clock)
     return app
 
@@ -137,8 +140,13 @@ async def rest_call(request: Request) -> Response:
     endpoint = "/" + request.path_params["endpoint"]
     route = f"{method} {endpoint}"
     raw, upload = await _request_params(request)
-    record = partial(sandbox.recorder.record, method=method, endpoint=endpoint,
-                     api_key=raw.get("api_key"), params=_loggable(raw))
+    record = partial(
+        sandbox.recorder.record,
+        method=method,
+        endpoint=endpoint,
+        api_key=raw.get("api_key"),
+        params=_loggable(raw),
+    )
     config = sandbox.config
 
     try:
@@ -173,8 +181,13 @@ async def rest_call(request: Request) -> Response:
     if plan.outcome in (FaultOutcome.ERROR_500, FaultOutcome.ERROR_200):
         status = 500 if plan.outcome is FaultOutcome.ERROR_500 else 200
         internal = ApiError(INTERNAL_ERROR, "Internal error", status=status)
-        record(status=status, error=internal.code, errormsg=internal.message,
-               fault=plan.outcome.value, delay=plan.delay)
+        record(
+            status=status,
+            error=internal.code,
+            errormsg=internal.message,
+            fault=plan.outcome.value,
+            delay=plan.delay,
+        )
         return _error(internal, headers)
 
     try:
@@ -232,13 +245,19 @@ async def pageview(request: Request) -> Response:
         body: Any = msgspec.json.decode(raw) if raw else None
     except msgspec.DecodeError:
         body = raw.decode("utf-8", errors="replace")
-    record = partial(sandbox.recorder.record, method="POST",
-                     endpoint=PAGEVIEW_ROUTE.split(" ", 1)[1], api_key=None, params=body)
+    record = partial(
+        sandbox.recorder.record,
+        method="POST",
+        endpoint=PAGEVIEW_ROUTE.split(" ", 1)[1],
+        api_key=None,
+        params=body,
+    )
 
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or token.strip() != config.customer_id:
         error = ApiError(
-            INVALID_API_KEY, "Invalid or missing customer id (Authorization: Bearer <customerId>)",
+            INVALID_API_KEY,
+            "Invalid or missing customer id (Authorization: Bearer <customerId>)",
             status=401,
         )
         record(status=401, error=error.code, errormsg=error.message)
@@ -295,8 +314,9 @@ async def inspect_state(request: Request) -> Response:
 async def inspect_user(request: Request) -> Response:
     key = request.query_params.get("key", "extid")
     if key not in KEY_TYPES:
-        return JSONResponse({"error": f"key must be one of {', '.join(KEY_TYPES)}"},
-                            status_code=400)
+        return JSONResponse(
+            {"error": f"key must be one of {', '.join(KEY_TYPES)}"}, status_code=400
+        )
     ident = request.path_params["ident"]
     profile = _sandbox(request).account.find(key, ident)
     if profile is None:

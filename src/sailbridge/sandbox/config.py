@@ -29,11 +29,21 @@ DEFAULT_WINDOW: Final[float] = 60.0
 
 PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 
-RUNTIME_FIELDS: Final[frozenset[str]] = frozenset({
-    "fail_rate", "slow_rate", "slow_seconds", "drop_rate", "cart_read_lag",
-    "rate_limits", "rate_limit_window", "templates", "job_delay", "clock_offset",
-    "var_name_max_length",
-})
+RUNTIME_FIELDS: Final[frozenset[str]] = frozenset(
+    {
+        "fail_rate",
+        "slow_rate",
+        "slow_seconds",
+        "drop_rate",
+        "cart_read_lag",
+        "rate_limits",
+        "rate_limit_window",
+        "templates",
+        "job_delay",
+        "clock_offset",
+        "var_name_max_length",
+    }
+)
 """The fields `SandboxConfig.with_changes` (and so `POST /_sandbox/config`) may change."""
 
 
@@ -94,8 +104,9 @@ class SandboxConfig:
         object.__setattr__(self, "clock_offset", _number("clock_offset", self.clock_offset))
         cap = self.var_name_max_length
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
-            raise ConfigError(f"var_name_max_length must be a positive integer or null, "
-                              f"not {cap!r}")
+            raise ConfigError(
+                f"var_name_max_length must be a positive integer or null, not {cap!r}"
+            )
         window = _number("rate_limit_window", self.rate_limit_window)
         if window <= 0:
             raise ConfigError(f"rate_limit_window must be positive, not {window}")

@@ -44,8 +44,9 @@ class FaultInjector:
         if drop < config.drop_rate:
             return FaultPlan(delay, FaultOutcome.DROP)
         if fail < config.fail_rate:
-            outcome = (FaultOutcome.ERROR_500 if self._next_failure_is_500
-                       else FaultOutcome.ERROR_200)
+            outcome = (
+                FaultOutcome.ERROR_500 if self._next_failure_is_500 else FaultOutcome.ERROR_200
+            )
             self._next_failure_is_500 = not self._next_failure_is_500
             return FaultPlan(delay, outcome)
         return FaultPlan(delay, FaultOutcome.ANSWER)

@@ -66,8 +66,12 @@ class SandboxJob:
 
     def answer(self) -> dict[str, Any]:
         """What ``GET /job`` returns for it."""
-        body: dict[str, Any] = {"job_id": self.job_id, "name": self.name,
-                                "status": self.status, "start_time": self.start_time}
+        body: dict[str, Any] = {
+            "job_id": self.job_id,
+            "name": self.name,
+            "status": self.status,
+            "start_time": self.start_time,
+        }
         if self.end_time is not None:
             body["end_time"] = self.end_time
         if self.message is not None:
@@ -80,16 +84,27 @@ class SandboxJob:
 
     def inspect(self) -> dict[str, Any]:
         """For ``/_sandbox/state``: everything but the file's bytes."""
-        return {**self.answer(), "job": self.kind, "params": self.params,
-                "sha256": self.sha256, "size": len(self.data), "lines": self.lines}
+        return {
+            **self.answer(),
+            "job": self.kind,
+            "params": self.params,
+            "sha256": self.sha256,
+            "size": len(self.data),
+            "lines": self.lines,
+        }
 
 
 class SandboxJobs:
     """The account's jobs: accepted now, applied once their delay has passed."""
 
-    def __init__(self, account: Account, clock: Clock,
-                 templates: Callable[[], frozenset[str]], delay: Callable[[], float],
-                 var_name_max_length: Callable[[], int | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        account: Account,
+        clock: Clock,
+        templates: Callable[[], frozenset[str]],
+        delay: Callable[[], float],
+        var_name_max_length: Callable[[], int | None] = lambda: None,
+    ) -> None:
         self._account = account
         self._clock = clock
         self._templates = templates
@@ -104,18 +119,24 @@ class SandboxJobs:
         if kind is None or kind == "":
             raise missing("job")
         if kind not in JOB_TYPES:
-            raise invalid(f"Unsupported job type: {kind!r} (the sandbox runs "
-                          f"{' and '.join(JOB_TYPES)})")
+            raise invalid(
+                f"Unsupported job type: {kind!r} (the sandbox runs {' and '.join(JOB_TYPES)})"
+            )
         update = params.get("update")
         if update is not None:
             if kind != "update":
                 raise invalid("update is a parameter of the update job only")
             _check_update_object(update)
         now = self._clock()
-        job = SandboxJob(job_id=f"job-{next(self._ids):06d}", kind=kind,
-                         params={k: v for k, v in params.items() if k != "job"}, data=data,
-                         sha256=hashlib.sha256(data).hexdigest(), filename=filename,
-                         start_time=now)
+        job = SandboxJob(
+            job_id=f"job-{next(self._ids):06d}",
+            kind=kind,
+            params={k: v for k, v in params.items() if k != "job"},
+            data=data,
+            sha256=hashlib.sha256(data).hexdigest(),
+            filename=filename,
+            start_time=now,
+        )
         self._jobs[job.job_id] = job
         return {"job_id": job.job_id, "name": job.name, "status": job.status}
 
@@ -183,19 +204,23 @@ class SandboxJobs:
 
     def _apply_purchases(self, lines: list[dict[str, Any]]) -> None:
         templates = self._templates()
-        purchases = [(_purchase(number, line, templates), _import_time(number, line))
-                     for number, line in enumerate(lines, 1)]
+        purchases = [
+            (_purchase(number, line, templates), _import_time(number, line))
+            for number, line in enumerate(lines, 1)
+        ]
         for request, at in purchases:
             self._account.import_purchase(request, at)
 
 
 def _check_update_object(update: Any) -> None:
     if not isinstance(update, dict):
-        raise invalid("update must be an object like {\"lists\": {\"Name\": 1}}")
+        raise invalid('update must be an object like {"lists": {"Name": 1}}')
     unknown = set(update) - UPDATE_OBJECT_FIELDS
     if unknown:
-        raise invalid(f"update: unknown field {min(unknown)!r} (the sandbox knows "
-                      f"{', '.join(sorted(UPDATE_OBJECT_FIELDS))})")
+        raise invalid(
+            f"update: unknown field {min(unknown)!r} (the sandbox knows "
+            f"{', '.join(sorted(UPDATE_OBJECT_FIELDS))})"
+        )
     for name in ("lists", "vars"):
         if name in update and not isinstance(update[name], dict):
             raise invalid(f"update.{name} must be an object")
@@ -238,8 +263,9 @@ def _user_params(number: int, line: dict[str, Any], update: dict[str, Any]) -> d
 
 def _purchase(number: int, line: dict[str, Any], templates: frozenset[str]) -> PurchaseRequest:
     if "incomplete" in line:
-        raise LineError(f"line {number}: purchase_import takes completed purchases only "
-                        "(no incomplete)")
+        raise LineError(
+            f"line {number}: purchase_import takes completed purchases only (no incomplete)"
+        )
     try:
         return parse_purchase(line, templates)
     except ApiError as error:

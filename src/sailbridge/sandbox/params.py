@@ -102,7 +102,7 @@ def fields_param(params: Mapping[str, Any]) -> dict[str, Any] | None:
     if fields is None:
         return None
     if not isinstance(fields, dict):
-        raise invalid("fields must be an object like {\"keys\": 1}")
+        raise invalid('fields must be an object like {"keys": 1}')
     return fields
 
 

@@ -107,8 +107,12 @@ class Return:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def inspect(self) -> dict[str, Any]:
-        return {**self.extra, "items": self.items, "price": total_price(self.items),
-                "time": self.time}
+        return {
+            **self.extra,
+            "items": self.items,
+            "price": total_price(self.items),
+            "time": self.time,
+        }
 
 
 @dataclass

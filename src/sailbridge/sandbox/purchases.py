@@ -171,7 +171,7 @@ def _item(index: int, item: Any, required: tuple[str, ...] = REQUIRED_ITEM_FIELD
         for name, image in images.items():
             if not (isinstance(image, dict) and isinstance(image.get("url"), str)):
                 raise invalid(
-                    f'Item {index} images.{name} must be an object with a url, '
+                    f"Item {index} images.{name} must be an object with a url, "
                     f'like {{"{name}": {{"url": "https://..."}}}}'
                 )
     return dict(item)
@@ -181,7 +181,11 @@ def _adjustments(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list):
         raise invalid("adjustments must be an array of {title, price}")
     for index, adjustment in enumerate(value):
-        if not isinstance(adjustment, dict) or "title" not in adjustment or "price" not in adjustment:
+        if (
+            not isinstance(adjustment, dict)
+            or "title" not in adjustment
+            or "price" not in adjustment
+        ):
             raise invalid(f"Adjustment {index} needs a title and a price")
         price = adjustment["price"]
         if isinstance(price, bool) or not isinstance(price, int):

@@ -31,8 +31,10 @@ class Counters:
         return {
             "requests": dict(self.requests),
             "rate_limited": self.rate_limited,
-            "faults": {name: self.faults.get(name, 0)
-                       for name in ("http_500", "http_200", "dropped", "slowed")},
+            "faults": {
+                name: self.faults.get(name, 0)
+                for name in ("http_500", "http_200", "dropped", "slowed")
+            },
             "errors": {str(code): count for code, count in sorted(self.errors.items())},
         }
 

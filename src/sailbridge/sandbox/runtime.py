@@ -42,9 +42,13 @@ class Sandbox:
         self.limiter = FixedWindowRateLimiter(clock)
         self.faults = FaultInjector(config.seed)
         self.recorder = Recorder(clock)
-        self.jobs = SandboxJobs(self.account, clock, lambda: self.config.templates,
-                                lambda: self.config.job_delay,
-                                lambda: self.config.var_name_max_length)
+        self.jobs = SandboxJobs(
+            self.account,
+            clock,
+            lambda: self.config.templates,
+            lambda: self.config.job_delay,
+            lambda: self.config.var_name_max_length,
+        )
         self._operations: dict[tuple[str, str], Operation] = {
             ("POST", "/user"): self.account.post_user,
             ("GET", "/user"): lambda params: self.account.get_user(
@@ -79,8 +83,7 @@ class Sandbox:
             check_call_var_names(params, self.config.var_name_max_length)
         return operation(params)
 
-    def submit_job(self, params: Mapping[str, Any], data: bytes,
-                   filename: str) -> dict[str, Any]:
+    def submit_job(self, params: Mapping[str, Any], data: bytes, filename: str) -> dict[str, Any]:
         """POST /job with its file: accepted now, run ``config.job_delay`` s later."""
         return self.jobs.submit(dict(params), data, filename)
 

@@ -60,7 +60,8 @@ class SandboxHandle:
         """One profile by extid, ``None`` if there is none."""
         try:
             profile: dict[str, Any] = self._call(
-                "GET", "/_sandbox/users/" + urllib.parse.quote(extid, safe=""))
+                "GET", "/_sandbox/users/" + urllib.parse.quote(extid, safe="")
+            )
             return profile
         except urllib.error.HTTPError as error:
             if error.code == 404:
@@ -68,8 +69,9 @@ class SandboxHandle:
             raise
 
     def requests(self, since: int = 0) -> list[dict[str, Any]]:
-        entries: list[dict[str, Any]] = self._call(
-            "GET", f"/_sandbox/requests?since={since}")["requests"]
+        entries: list[dict[str, Any]] = self._call("GET", f"/_sandbox/requests?since={since}")[
+            "requests"
+        ]
         return entries
 
     def reset(self, *, config: bool = False) -> None:
@@ -83,8 +85,9 @@ class SandboxHandle:
 
     def _call(self, method: str, path: str, body: Any = None) -> Any:
         data = msgspec.json.encode(body) if body is not None else b"" if method == "POST" else None
-        request = urllib.request.Request(self.url + path, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            self.url + path, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=10) as response:
             return msgspec.json.decode(response.read())
 
@@ -96,8 +99,13 @@ def serve(
     log_level: str = "info",
 ) -> None:
     """Serve a sandbox until interrupted (blocking)."""
-    uvicorn.run(create_app(config or SandboxConfig()), host=host, port=port,
-                log_level=log_level, lifespan="off")
+    uvicorn.run(
+        create_app(config or SandboxConfig()),
+        host=host,
+        port=port,
+        log_level=log_level,
+        lifespan="off",
+    )
 
 
 @contextmanager
@@ -115,10 +123,15 @@ def running_sandbox(
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((host, 0))
         port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(
-            app, log_level=log_level, lifespan="off", access_log=False,
-            timeout_graceful_shutdown=2,
-        ))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                log_level=log_level,
+                lifespan="off",
+                access_log=False,
+                timeout_graceful_shutdown=2,
+            )
+        )
         thread = threading.Thread(
             target=server.run, kwargs={"sockets": [sock]}, name=f"sandbox-{port}", daemon=True
         )

@@ -30,10 +30,12 @@ def check_var_names(values: Any, max_length: int | None, where: str) -> None:
         if not isinstance(name, str) or _ACCEPTED.fullmatch(name) is None:
             raise invalid(
                 f"Invalid variable name {name!r} in {where}: names may not start with a "
-                "number, be only numbers, or contain special characters such as % - . $")
+                "number, be only numbers, or contain special characters such as % - . $"
+            )
         if max_length is not None and len(name) > max_length:
-            raise invalid(f"Invalid variable name {name!r} in {where}: longer than "
-                          f"{max_length} characters")
+            raise invalid(
+                f"Invalid variable name {name!r} in {where}: longer than {max_length} characters"
+            )
 
 
 def check_call_var_names(params: Mapping[str, Any], max_length: int | None) -> None:

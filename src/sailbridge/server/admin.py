@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import msgspec
@@ -21,14 +21,14 @@ from sailbridge import operations
 from sailbridge.events import InvalidEvent
 from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
 from sailbridge.intake.jobs import job_for
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
 
 
 def _json(content: Any, status: int = 200) -> Response:
-    return Response(msgspec.json.encode(content), status_code=status,
-                    media_type="application/json")
+    return Response(msgspec.json.encode(content), status_code=status, media_type="application/json")
 
 
 def _error(status: int, code: str, message: str) -> Response:
@@ -38,12 +38,16 @@ def _error(status: int, code: str, message: str) -> Response:
 def _guarded(token: str | None, handler: Handler) -> Handler:
     async def guarded(request: Request) -> Response:
         if token is None:
-            return _error(404, "admin_disabled",
-                          "the admin API is off; set SAILBRIDGE_ADMIN_TOKEN to enable it")
+            return _error(
+                404,
+                "admin_disabled",
+                "the admin API is off; set SAILBRIDGE_ADMIN_TOKEN to enable it",
+            )
         given = request.headers.get("authorization", "")
         scheme, _, value = given.partition(" ")
-        if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(),
-                                                                  token.encode()):
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            value.strip().encode(), token.encode()
+        ):
             return _error(401, "unauthorized", "send Authorization: Bearer <admin token>")
         return await handler(request)
 
@@ -60,7 +64,7 @@ async def _body(request: Request) -> dict[str, Any]:
         raise ValueError(f"malformed JSON: {exc}") from exc
     if not isinstance(decoded, dict):
         # ValueError, not TypeError: `_bad_input_is_400` turns it into the client's 400
-        raise ValueError("the body must be a JSON object")  # noqa: TRY004
+        raise ValueError("the body must be a JSON object")
     return decoded
 
 
@@ -83,18 +87,39 @@ def _only(body: dict[str, Any], allowed: set[str]) -> None:
         raise ValueError(f"unknown field {unknown[0]!r}; expected {', '.join(sorted(allowed))}")
 
 
-def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin",
-                 on_enqueued: Callable[[Any], None] = lambda app: None) -> list[Route]:
+def admin_routes(
+    store: OperatorStore,
+    token: str | None,
+    prefix: str = "/admin",
+    on_enqueued: Callable[[Any], None] = lambda app: None,
+    accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
+) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
-    ``on_enqueued(app)`` wakes a worker in this process after a route queued a job."""
+    ``on_enqueued(app)`` wakes a worker in this process after a route queued a job.
+    ``accounts`` are the configured accounts: an ``account`` parameter (query or body)
+    narrows a route to one of them."""
+
+    def account_of(given: Any) -> str | None:
+        if given is None:
+            return None
+        if given not in accounts:
+            raise ValueError(f"unknown account {given!r}; one of {', '.join(accounts)}")
+        return str(given)
 
     async def status(request: Request) -> Response:
-        return _json(operations.status_view(await store.counts()))
+        account = account_of(request.query_params.get("account"))
+        paused = {
+            name: why
+            for name, why in (await store.paused_accounts()).items()
+            if account in (None, name)
+        }
+        return _json(operations.status_view(await store.counts(), paused_accounts=paused))
 
     async def dlq_list(request: Request) -> Response:
         limit = operations.parse_limit(request.query_params.get("limit", "100"))
         reason = operations.check_reason_filter(request.query_params.get("reason"))
-        return _json({"dead": await operations.dead_jobs(store, limit, reason)})
+        account = account_of(request.query_params.get("account"))
+        return _json({"dead": await operations.dead_jobs(store, limit, reason, account)})
 
     async def dlq_show(request: Request) -> Response:
         job_id = operations.check_job_id(request.path_params["job_id"])
@@ -105,16 +130,20 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
 
     async def dlq_replay(request: Request) -> Response:
         body = await _body(request)
-        _only(body, {"ids", "reason", "all"})
+        _only(body, {"ids", "reason", "all", "account"})
+        account = account_of(body.get("account"))
         everything = body.get("all", False)
         if not isinstance(everything, bool):
-            raise ValueError("all must be true or false")  # noqa: TRY004 - a 400
+            raise ValueError("all must be true or false")
         ids = None if body.get("ids") is None else operations.check_job_ids(body["ids"])
         reason = operations.check_reason_filter(body.get("reason"))
         if operations.replay_refusal(ids, reason, everything, ids_exclusive=False) is not None:
-            raise ValueError('name what to replay: {"ids": [...]}, {"reason": "text"} or '
-                             '{"all": true}')
-        replayed = await store.replay(ids, reason, time.time())
+            raise ValueError(
+                'name what to replay: {"ids": [...]}, {"reason": "text"} or {"all": true}'
+            )
+        if account is not None:  # the dead jobs chosen, of that account only
+            ids = await operations.dead_ids_in(store, account, ids, reason)
+        replayed = await store.replay(ids, reason, time.time()) if ids != [] else 0
         return _json({"replayed": replayed})
 
     async def dlq_purge(request: Request) -> Response:
@@ -134,7 +163,12 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         return _json({"rejected": await operations.rejected_events(store, limit)})
 
     async def resume(request: Request) -> Response:
-        await store.set_paused(None)
+        body = await _body(request)
+        _only(body, {"account"})
+        account = account_of(body.get("account"))
+        for name in await store.paused_accounts():
+            if account in (None, name):
+                await store.set_paused(None, name)
         return _json({"paused": False})
 
     async def forget(request: Request) -> Response:
@@ -142,9 +176,11 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         job id, whose state says when Sailthru deleted them and sailbridge forgot them
         (the job is gone then: it forgets itself)."""
         try:
-            user_id = (await _body(request)).get("user_id")
+            body = await _body(request)
+            chosen = account_of(body.get("account"))
         except ValueError as exc:
             return _error(400, "invalid_body", str(exc))
+        user_id = body.get("user_id")
         if not isinstance(user_id, str):
             return _error(400, "invalid_body", 'send {"user_id": "<the userId to forget>"}')
         try:
@@ -152,9 +188,13 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         except (InvalidEvent, ValueError) as exc:
             return _error(400, "invalid_body", str(exc))
         now = time.time()
-        queued = await store.enqueue([job_for(event, FORGET_WRITE_KEY, now, identity=None)], [], 0.0, now)
+        job = msgspec.structs.replace(
+            job_for(event, FORGET_WRITE_KEY, now, identity=None),
+            accounts=(chosen,) if chosen else tuple(accounts),
+        )
+        queued = await store.enqueue([job], [], 0.0, now)
         on_enqueued(request.app)
-        return _json({"queued": queued.job_ids[0]}, 202)
+        return _json({"queued": queued.job_ids[0], "jobs": list(queued.job_ids)}, 202)
 
     table: list[tuple[str, Handler, list[str]]] = [
         ("/status", status, ["GET"]),
@@ -166,5 +206,7 @@ def admin_routes(store: OperatorStore, token: str | None, prefix: str = "/admin"
         ("/resume", resume, ["POST"]),
         ("/forget", forget, ["POST"]),
     ]
-    return [Route(prefix + path, _guarded(token, _bad_input_is_400(handler)), methods=methods)
-            for path, handler, methods in table]
+    return [
+        Route(prefix + path, _guarded(token, _bad_input_is_400(handler)), methods=methods)
+        for path, handler, methods in table
+    ]

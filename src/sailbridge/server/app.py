@@ -43,8 +43,11 @@ def create_app(
     """
     app: Starlette
     nudge = None if on_enqueued is None else (lambda: on_enqueued(app))
-    ingest = [] if ingest_config is None else ingest_routes(store, ingest_config, metrics,
-                                                             on_enqueued=nudge)
+    ingest = (
+        []
+        if ingest_config is None
+        else ingest_routes(store, ingest_config, metrics, on_enqueued=nudge)
+    )
     routes: list[BaseRoute] = [
         *ingest,
         *health_routes(store),

@@ -49,8 +49,10 @@ def write_key_from_authorization(header: str | None) -> str | None:
         raise Unauthorized("the Authorization header is not valid Basic credentials") from exc
     user, _, _password = decoded.partition(":")
     if not user:
-        raise Unauthorized("the Authorization header's Basic credentials hold no write key "
-                           "(expected base64 of \"writeKey:\")")
+        raise Unauthorized(
+            "the Authorization header's Basic credentials hold no write key "
+            '(expected base64 of "writeKey:")'
+        )
     return user
 
 
@@ -96,7 +98,6 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     raise UnsupportedEncoding(f"Content-Encoding {encoding!r} is not supported; use gzip")
 
 
-
 def read_document(reader: Callable[[bytes], Body], data: bytes) -> Body:
     """The intake's reading of a body, its refusals as HTTP errors."""
     try:
@@ -112,6 +113,7 @@ def body_error(error: BodyError) -> IngestError:
     if error.kind == "too_many":
         return PayloadTooLarge(error.message)
     return InvalidBody(error.message)
+
 
 def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
     """Inflate gzip ``data`` (one or more members) but never past ``max_bytes``.
@@ -129,7 +131,8 @@ def gunzip_capped(data: bytes, max_bytes: int) -> bytes:
                 out += inflater.decompress(pending, max_bytes + 1 - len(out))
                 if len(out) > max_bytes:
                     raise PayloadTooLarge(
-                        f"decompressed body exceeds the limit of {max_bytes} bytes")
+                        f"decompressed body exceeds the limit of {max_bytes} bytes"
+                    )
                 pending = inflater.unconsumed_tail
                 if inflater.eof or not pending:
                     break

@@ -44,8 +44,9 @@ class AcceptCoalescer:
         self._calls = 0
         self._tasks: set[asyncio.Task[None]] = set()
 
-    async def accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                     now: float) -> None:
+    async def accept(
+        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], now: float
+    ) -> None:
         """Take these jobs and rejections durably; raises what the store raised."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._queue.append(_Waiting(jobs, rejections, now, done))
@@ -76,22 +77,22 @@ class AcceptCoalescer:
         rejections = [rejection for waiting in group for rejection in waiting.rejections]
         try:
             await self._store_call(jobs, rejections, max(waiting.now for waiting in group))
-        except Exception:  # noqa: BLE001 - isolate the request that caused it
+        except Exception:
             for waiting in group:
                 await self._one(waiting)
             return
         for waiting in group:
             settle(waiting.done, None)
 
-    async def _store_call(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                          now: float) -> None:
+    async def _store_call(
+        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], now: float
+    ) -> None:
         await self.store.accept(jobs, rejections, self.dedupe_window, now)
 
     async def _one(self, waiting: _Waiting) -> None:
         try:
             await self._store_call(waiting.jobs, waiting.rejections, waiting.now)
-        except Exception as exc:  # noqa: BLE001 - handed to the waiting request
+        except Exception as exc:
             settle(waiting.done, None, exc)
             return
         settle(waiting.done, None)
-

@@ -44,16 +44,22 @@ class ConnectionLimits:
 
 def _raw_response(status: str, code: str, message: str, extra: str = "") -> bytes:
     body = f'{{"code":"{code}","message":"{message}"}}'.encode("ascii")
-    head = (f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
-            f"content-length: {len(body)}\r\nconnection: close\r\n{extra}\r\n")
+    head = (
+        f"HTTP/1.1 {status}\r\ncontent-type: application/json\r\n"
+        f"content-length: {len(body)}\r\nconnection: close\r\n{extra}\r\n"
+    )
     return head.encode("ascii") + body
 
 
-_TIMED_OUT: Final = _raw_response("408 Request Timeout", "request_timeout",
-                                  "the request was not received in time")
-_TOO_MANY: Final = _raw_response("429 Too Many Requests", "too_many_connections",
-                                 "too many open connections; retry shortly",
-                                 f"retry-after: {RETRY_AFTER_SECONDS}\r\n")
+_TIMED_OUT: Final = _raw_response(
+    "408 Request Timeout", "request_timeout", "the request was not received in time"
+)
+_TOO_MANY: Final = _raw_response(
+    "429 Too Many Requests",
+    "too_many_connections",
+    "too many open connections; retry shortly",
+    f"retry-after: {RETRY_AFTER_SECONDS}\r\n",
+)
 
 
 class GuardedProtocol(HttpToolsProtocol):

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import Final
 
 ANY_ORIGIN: Final = "*"
-ALLOWED_HEADERS: Final = ("Content-Type, Authorization, X-Retry-Count, Content-Encoding, "
-                          "AnonymousId, SentAt")
+ALLOWED_HEADERS: Final = (
+    "Content-Type, Authorization, X-Retry-Count, Content-Encoding, AnonymousId, SentAt"
+)
 MAX_AGE_SECONDS: Final = 7200
 """How long a browser may cache a preflight answer (Chromium's own cap is 2 hours)."""
 
@@ -43,7 +44,9 @@ class CorsPolicy:
         """Headers of a preflight's 204, or ``None`` when the origin is not allowed."""
         if not self.allows(origin):
             return None
-        return {**self.answer_headers(origin),
-                "Access-Control-Allow-Methods": "POST",
-                "Access-Control-Allow-Headers": ALLOWED_HEADERS,
-                "Access-Control-Max-Age": str(MAX_AGE_SECONDS)}
+        return {
+            **self.answer_headers(origin),
+            "Access-Control-Allow-Methods": "POST",
+            "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+            "Access-Control-Max-Age": str(MAX_AGE_SECONDS),
+        }

@@ -95,11 +95,16 @@ class _ErrorBody(msgspec.Struct):
 _encoder = msgspec.json.Encoder()
 
 
-def error_response(status: int, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> Response:
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """A JSON error body in the shape Segment's SDKs read (``code`` and ``message``)."""
-    return Response(_encoder.encode(_ErrorBody(code, message)), status_code=status,
-                    headers=headers, media_type="application/json")
+    return Response(
+        _encoder.encode(_ErrorBody(code, message)),
+        status_code=status,
+        headers=headers,
+        media_type="application/json",
+    )
 
 
 _HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

@@ -45,7 +45,6 @@ READY_TIMEOUT = 0.8
 """Seconds the readiness check waits for the store; the answer comes within a second."""
 
 
-
 class Readiness:
     """The readiness check of one app, with at most one store check in flight.
 
@@ -56,15 +55,15 @@ class Readiness:
     outage does not pile up one stuck connection attempt per probe.
     """
 
-    def __init__(self, store: Lifecycle, clock: Clock = time.time,
-                 timeout: float = READY_TIMEOUT) -> None:
+    def __init__(
+        self, store: Lifecycle, clock: Clock = time.time, timeout: float = READY_TIMEOUT
+    ) -> None:
         self._store = store
         self._clock = clock
         self._timeout = timeout
         self._stuck: asyncio.Task[None] | None = None
 
-    async def check(self, delivery: DeliveryCheck | None = None
-                    ) -> tuple[int, dict[str, object]]:
+    async def check(self, delivery: DeliveryCheck | None = None) -> tuple[int, dict[str, object]]:
         """``(200, {"ok": true})`` or ``(503, {"ok": false, "code", "message"})``; with
         ``delivery``, a stalled or stopped delivery is a 503 too."""
         status, body = await self._check_store()
@@ -74,23 +73,26 @@ class Readiness:
 
     async def _check_store(self) -> tuple[int, dict[str, object]]:
         if self._stuck is not None and not self._stuck.done():
-            return self._unready("store_unavailable",
-                                 "the store has not answered the previous check yet")
+            return self._unready(
+                "store_unavailable", "the store has not answered the previous check yet"
+            )
         task = asyncio.ensure_future(self._store.check_writable(self._clock()))
         done, _ = await asyncio.wait({task}, timeout=self._timeout)
         if not done:
             self._stuck = task
             task.add_done_callback(_consume)
             task.cancel()
-            return self._unready("store_unavailable",
-                                 f"the store did not answer within {self._timeout} s")
+            return self._unready(
+                "store_unavailable", f"the store did not answer within {self._timeout} s"
+            )
         error = task.exception()
         if error is None:
             return 200, {"ok": True}
         if isinstance(error, StoreUnwritable):
             return self._unready("store_unwritable", str(error))
-        return self._unready("store_unavailable",
-                             f"the store failed: {type(error).__name__}: {error}")
+        return self._unready(
+            "store_unavailable", f"the store failed: {type(error).__name__}: {error}"
+        )
 
     @staticmethod
     def _unready(code: str, message: str) -> tuple[int, dict[str, object]]:
@@ -116,6 +118,8 @@ def health_routes(store: Lifecycle, clock: Clock = time.time) -> list[Route]:
         status, body = await readiness.check(getattr(request.app.state, "delivery_check", None))
         return JSONResponse(body, status_code=status)
 
-    return [Route("/livez", livez, methods=["GET"], name="livez"),
-            Route("/readyz", readyz, methods=["GET"], name="readyz"),
-            Route("/healthz", readyz, methods=["GET"], name="healthz")]
+    return [
+        Route("/livez", livez, methods=["GET"], name="livez"),
+        Route("/readyz", readyz, methods=["GET"], name="readyz"),
+        Route("/healthz", readyz, methods=["GET"], name="healthz"),
+    ]

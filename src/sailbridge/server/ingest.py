@@ -35,10 +35,11 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Final
 
+import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -64,6 +65,7 @@ from sailbridge.server.errors import (
 from sailbridge.server.webhook import signed_body
 from sailbridge.server.writekeys import WriteKeys
 from sailbridge.settings import Settings
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT, DEFAULT_SOURCE
 from sailbridge.store.base import Queue
 
 log = logging.getLogger(__name__)
@@ -89,6 +91,7 @@ BEACON_PATH: Final = "/beacon/v1/batch"
 WEBHOOK_PATH: Final = "/v1/webhook"
 WEBHOOK_WRITE_KEY: Final = "segment-webhook"
 """Recorded as the write key of events that came in with a valid webhook signature."""
+_DEFAULT_ONLY: Final = (DEFAULT_ACCOUNT,)
 
 SORT_CHUNK: Final = 500
 """Events sorted between two yields to the event loop, so one large request cannot
@@ -119,29 +122,77 @@ class IngestConfig:
     max_store_calls: int = 2
     cors_origins: frozenset[str] = frozenset()
     webhook_secrets: tuple[str, ...] = ()
+    write_key_accounts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """The accounts each write key's source feeds (absent: the account ``default``)."""
+    webhook_sources: tuple[WebhookSource, ...] = ()
+    """The sources that take signed webhooks (none given: ``webhook_secrets`` feed the
+    account ``default``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> IngestConfig:
-        """The ingest part of the service settings (``SAILBRIDGE_WRITE_KEYS`` ...)."""
-        return cls(write_keys=settings.write_key_set, dedupe_window=settings.dedupe_window,
-                   max_inflight=settings.max_inflight_ingest,
-                   cors_origins=settings.cors_origin_set,
-                   webhook_secrets=settings.webhook_secret_list)
+        """The ingest part of the service settings (``SAILBRIDGE_WRITE_KEYS`` or the
+        ``[[sources]]``, and which accounts each source feeds ...)."""
+        sources = settings.deployment().sources
+        return cls(
+            write_keys=frozenset(key for source in sources for key in source.write_keys),
+            dedupe_window=settings.dedupe_window,
+            max_inflight=settings.max_inflight_ingest,
+            cors_origins=settings.cors_origin_set,
+            webhook_secrets=tuple(
+                secret for source in sources for secret in source.webhook_secrets
+            ),
+            write_key_accounts={
+                key: source.accounts for source in sources for key in source.write_keys
+            },
+            webhook_sources=tuple(
+                WebhookSource(
+                    webhook_write_key(source.name), source.webhook_secrets, source.accounts
+                )
+                for source in sources
+                if source.webhook_secrets
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class WebhookSource:
+    """A source's webhook secrets, the write key its events are de-duplicated under
+    (`webhook_write_key`) and the accounts they are delivered to."""
+
+    write_key: str
+    secrets: tuple[str, ...]
+    accounts: tuple[str, ...]
+
+    def __repr__(self) -> str:  # never the secrets
+        return f"WebhookSource({self.write_key!r}, accounts={self.accounts!r})"
+
+
+def webhook_write_key(source: str) -> str:
+    """The namespace a source's signed webhooks are de-duplicated in (messageIds are
+    per source): today's for the implicit source ``default``."""
+    return WEBHOOK_WRITE_KEY if source == DEFAULT_SOURCE else f"{WEBHOOK_WRITE_KEY}/{source}"
 
 
 _SUCCESS: Final = b'{"success":true}'
 _SUCCESS_RESPONSE: Final = Response(_SUCCESS, media_type="application/json")
 _SINGLE_ERRORS: Final[dict[RefusalClass, type[IngestError]]] = {
-    RefusalClass.TOO_LARGE: PayloadTooLarge, RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch}
+    RefusalClass.TOO_LARGE: PayloadTooLarge,
+    RefusalClass.TYPE_MISMATCH: EndpointTypeMismatch,
+}
 """A single-event request's refusal as its HTTP error (any other: `InvalidEventError`)."""
 
 
 class Ingest:
     """The request handlers, bound to one store, config, metrics and clock."""
 
-    def __init__(self, store: Queue, config: IngestConfig, metrics: Metrics,
-                 clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        store: Queue,
+        config: IngestConfig,
+        metrics: Metrics,
+        clock: Clock = time.time,
+        on_enqueued: Callable[[], None] | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.metrics = metrics
@@ -151,8 +202,7 @@ class Ingest:
         self.sorter = Sorter(config.max_event_bytes)
         self.write_keys = WriteKeys(config.write_keys)
         self._waiting = 0
-        self._coalescer = AcceptCoalescer(store, config.dedupe_window,
-                                          config.max_store_calls)
+        self._coalescer = AcceptCoalescer(store, config.dedupe_window, config.max_store_calls)
 
     def routes(self) -> list[Route]:
         """Every ingest route, the busiest first: Starlette tries routes in order, so
@@ -162,8 +212,10 @@ class Ingest:
             handlers[path] = self._handler(path)
         for path in (*BATCH_PATHS, *SINGLE_PATHS, BEACON_PATH, WEBHOOK_PATH):
             handlers.setdefault(path, self._handler(path))
-        return [Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
-                for path, handler in handlers.items()]
+        return [
+            Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
+            for path, handler in handlers.items()
+        ]
 
     def _handler(self, path: str) -> Callable[[Request], Awaitable[Response]]:
         if path in SINGLE_PATHS:
@@ -176,12 +228,14 @@ class Ingest:
 
     # -- endpoints ----------------------------------------------------------------------
 
-    def _endpoint(self, path: str, handler: Callable[[Request], Awaitable[Response]]
-                  ) -> Callable[[Request], Awaitable[Response]]:
+    def _endpoint(
+        self, path: str, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             if request.method == "OPTIONS":
                 return self._preflight(request)
             return await self._answer(path, request, handler)
+
         endpoint.__name__ = "ingest_" + path.strip("/").replace("/", "_")
         return endpoint
 
@@ -191,8 +245,9 @@ class Ingest:
             return Response(status_code=403, headers={"Vary": "Origin"})
         return Response(status_code=204, headers=headers)
 
-    async def _answer(self, route: str, request: Request,
-                      handler: Callable[[Request], Awaitable[Response]]) -> Response:
+    async def _answer(
+        self, route: str, request: Request, handler: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
         started = time.perf_counter()
         try:
             response = await handler(request)
@@ -205,8 +260,9 @@ class Ingest:
             if response is _SUCCESS_RESPONSE:
                 response = Response(_SUCCESS, media_type="application/json")
             response.headers.update(self.cors.answer_headers(origin))
-        self.metrics.observe_ingest_request(route, response.status_code,
-                                            time.perf_counter() - started)
+        self.metrics.observe_ingest_request(
+            route, response.status_code, time.perf_counter() - started
+        )
         return response
 
     async def _ingest_batch(self, request: Request) -> Response:
@@ -214,17 +270,19 @@ class Ingest:
 
     async def _ingest_beacon(self, request: Request) -> Response:
         """RudderStack's beacon: a batch (or array) as text/plain, the key in the URL."""
-        return await self._ingest_events(request, events_body,
-                                         request.query_params.get("writeKey") or None)
+        return await self._ingest_events(
+            request, events_body, request.query_params.get("writeKey") or None
+        )
 
-    async def _ingest_events(self, request: Request, reader: Callable[[bytes], Body],
-                             url_key: str | None) -> Response:
+    async def _ingest_events(
+        self, request: Request, reader: Callable[[bytes], Body], url_key: str | None
+    ) -> Response:
         key = self._header_write_key(request) or url_key
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
         body = read_document(reader, data)
         write_key = self.write_keys.authorize(key or body.write_key)
-        await self._sort_and_store(body, write_key, received)
+        await self._sort_and_store(body, write_key, received, self._accounts_of(write_key))
         return _SUCCESS_RESPONSE
 
     async def _ingest_single(self, request: Request, kind: EventType) -> Response:
@@ -232,11 +290,11 @@ class Ingest:
         data = await read_body(request, self.config.max_body_bytes)
         received = self.clock()
         try:
-            sorted_ = self.sorter.sort_single(data, kind, key, received,
-                                              self.write_keys.authorize)
+            sorted_ = self.sorter.sort_single(data, kind, key, received, self.write_keys.authorize)
         except BodyError as error:
             raise body_error(error) from error
-        await self._store(sorted_, received)
+        write_key = sorted_.jobs[0].write_key if sorted_.jobs else None
+        await self._store(sorted_, received, self._accounts_of(write_key))
         if sorted_.refusals:
             refusal = sorted_.refusals[0]
             raise _SINGLE_ERRORS.get(refusal.reason_class, InvalidEventError)(refusal.reason)
@@ -249,14 +307,18 @@ class Ingest:
         secrets = self.config.webhook_secrets
         given = header_value(request, b"x-signature")
         if not secrets and not header_value(request, b"authorization"):
-            raise NotFound("webhooks are not enabled on this sailbridge: set "
-                           "SAILBRIDGE_WEBHOOK_SECRETS, or send a write key as Basic auth")
+            raise NotFound(
+                "webhooks are not enabled on this sailbridge: set "
+                "SAILBRIDGE_WEBHOOK_SECRETS, or send a write key as Basic auth"
+            )
         if given is None:
             key = self._header_write_key(request)
             if key is None:
-                raise Unauthorized("a webhook needs an X-Signature header or a write key as "
-                                   "Basic auth")
+                raise Unauthorized(
+                    "a webhook needs an X-Signature header or a write key as Basic auth"
+                )
             write_key = self.write_keys.authorize(key)
+            accounts = self._accounts_of(write_key)
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
             body = read_document(events_body, data)
@@ -264,10 +326,29 @@ class Ingest:
             self._check_capacity()
             data = await read_body(request, self.config.max_body_bytes)
             received = self.clock()
-            body = signed_body(given, secrets, data)
-            write_key = WEBHOOK_WRITE_KEY
-        await self._sort_and_store(body, write_key, received)
+            body, write_key, accounts = self._signed(given, data)
+        await self._sort_and_store(body, write_key, received, accounts)
         return _SUCCESS_RESPONSE
+
+    def _signed(self, given: str, data: bytes) -> tuple[Body, str, tuple[str, ...]]:
+        """The body a source's webhook secret signs, that source's write key and
+        accounts; 401 when no source's secret signs it."""
+        sources = self.config.webhook_sources or (
+            WebhookSource(WEBHOOK_WRITE_KEY, self.config.webhook_secrets, (DEFAULT_ACCOUNT,)),
+        )
+        for source in sources[:-1]:
+            try:
+                return signed_body(given, source.secrets, data), source.write_key, source.accounts
+            except Unauthorized:
+                continue
+        last = sources[-1]
+        return signed_body(given, last.secrets, data), last.write_key, last.accounts
+
+    def _accounts_of(self, write_key: str | None) -> tuple[str, ...]:
+        """The accounts the source of ``write_key`` feeds."""
+        if write_key is None:
+            return _DEFAULT_ONLY
+        return self.config.write_key_accounts.get(write_key, _DEFAULT_ONLY)
 
     # -- steps --------------------------------------------------------------------------
 
@@ -283,27 +364,39 @@ class Ingest:
         if self._waiting >= self.config.max_inflight:
             raise Overloaded(
                 f"too many requests waiting on the store ({self._waiting}); retry shortly",
-                retry_after=self.config.overload_retry_after)
+                retry_after=self.config.overload_retry_after,
+            )
 
-    async def _sort_and_store(self, body: Body, write_key: str, received: float) -> None:
+    async def _sort_and_store(
+        self, body: Body, write_key: str, received: float, accounts: tuple[str, ...]
+    ) -> None:
         """Sort the body's events (yielding to other requests between chunks), store."""
         if not body.events:
             return
-        arrival = Arrival(write_key, self.sorter.received(received), None, body.shared,
-                          body.repaired)
+        arrival = Arrival(
+            write_key, self.sorter.received(received), None, body.shared, body.repaired
+        )
         sorted_ = Sorted()
         count = len(body.events)
         for start in range(0, count, SORT_CHUNK):
             if start:
                 await asyncio.sleep(0)
-            self.sorter.sort(body, arrival, sorted_, start=start,
-                             stop=start + SORT_CHUNK if count > SORT_CHUNK else None)
-        await self._store(sorted_, received)
+            self.sorter.sort(
+                body,
+                arrival,
+                sorted_,
+                start=start,
+                stop=start + SORT_CHUNK if count > SORT_CHUNK else None,
+            )
+        await self._store(sorted_, received, accounts)
 
-    async def _store(self, sorted_: Sorted, received: float) -> None:
+    async def _store(self, sorted_: Sorted, received: float, accounts: tuple[str, ...]) -> None:
         """Store durably (`Store.accept`), or raise 429/503; metrics count only what was
         committed. Duplicates are dropped by the store when it sorts the events into
-        the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`)."""
+        the queue; ``/metrics`` shows its count (`StatusCounts.deduplicated`). Each job
+        is for the ``accounts`` its source feeds (one delivery per account)."""
+        if accounts != _DEFAULT_ONLY:
+            sorted_.jobs = [msgspec.structs.replace(job, accounts=accounts) for job in sorted_.jobs]
         self._check_capacity()
         self._waiting += 1
         self.metrics.ingest_inflight.inc()
@@ -313,7 +406,8 @@ class Ingest:
             log.exception("store.accept failed; answering 503")
             raise QueueUnavailable(
                 f"the event store is unavailable ({type(exc).__name__}); retry later",
-                retry_after=self.config.unavailable_retry_after) from exc
+                retry_after=self.config.unavailable_retry_after,
+            ) from exc
         finally:
             self._waiting -= 1
             self.metrics.ingest_inflight.dec()
@@ -324,8 +418,7 @@ class Ingest:
             for event_type, count in Counter(job.event_type for job in jobs).items():
                 self.metrics.record_received(event_type, count)
         if sorted_.refusals:
-            for reason_class, count in Counter(r.reason_class
-                                               for r in sorted_.refusals).items():
+            for reason_class, count in Counter(r.reason_class for r in sorted_.refusals).items():
                 self.metrics.record_rejected(reason_class, count)
         if sorted_.jobs and self.on_enqueued is not None:
             try:
@@ -334,16 +427,22 @@ class Ingest:
                 log.exception("the on_enqueued hook failed")
 
 
-def _bound_kind(handler: Callable[[Request, EventType], Awaitable[Response]],
-                kind: EventType) -> Callable[[Request], Awaitable[Response]]:
+def _bound_kind(
+    handler: Callable[[Request, EventType], Awaitable[Response]], kind: EventType
+) -> Callable[[Request], Awaitable[Response]]:
     async def bound(request: Request) -> Response:
         return await handler(request, kind)
+
     return bound
 
 
-def ingest_routes(store: Queue, config: IngestConfig, metrics: Metrics,
-                  clock: Clock = time.time, on_enqueued: Callable[[], None] | None = None
-                  ) -> list[Route]:
+def ingest_routes(
+    store: Queue,
+    config: IngestConfig,
+    metrics: Metrics,
+    clock: Clock = time.time,
+    on_enqueued: Callable[[], None] | None = None,
+) -> list[Route]:
     """The ingest routes (see the module docstring), storing into ``store``.
 
     ``on_enqueued`` is called (on the event loop) after each commit that stored at
@@ -352,5 +451,12 @@ def ingest_routes(store: Queue, config: IngestConfig, metrics: Metrics,
     return Ingest(store, config, metrics, clock, on_enqueued).routes()
 
 
-__all__ = ["BATCH_PATHS", "BEACON_PATH", "SINGLE_PATHS", "WEBHOOK_PATH", "Ingest",
-           "IngestConfig", "ingest_routes"]
+__all__ = [
+    "BATCH_PATHS",
+    "BEACON_PATH",
+    "SINGLE_PATHS",
+    "WEBHOOK_PATH",
+    "Ingest",
+    "IngestConfig",
+    "ingest_routes",
+]

@@ -22,8 +22,9 @@ STORE_TIMEOUT = 5.0
 """Seconds /metrics waits for ``store.counts()`` before calling it down."""
 
 
-def metrics_route(metrics: Metrics, store: OperatorReads, clock: Clock = time.time,
-                  path: str = "/metrics") -> Route:
+def metrics_route(
+    metrics: Metrics, store: OperatorReads, clock: Clock = time.time, path: str = "/metrics"
+) -> Route:
     """``GET /metrics``: refresh the queue gauges (and the backlog's drain time) from the
     store, then expose everything.
 
@@ -40,8 +41,11 @@ def metrics_route(metrics: Metrics, store: OperatorReads, clock: Clock = time.ti
             metrics.mark_store_down()
         else:
             metrics.update_queue(counts, clock())
-            metrics.update_drain(backlog_estimate(counts, sample, metrics.rate_limits,
-                                                  metrics.route_usage.reported_limits()))
+            metrics.update_drain(
+                backlog_estimate(
+                    counts, sample, metrics.rate_limits, metrics.route_usage.reported_limits()
+                )
+            )
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     return Route(path, scrape, methods=["GET"], name="metrics")

@@ -13,6 +13,7 @@ compactly, in case something in between reformatted the body.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 from collections.abc import Iterable, Sequence
@@ -33,10 +34,8 @@ def first_element_forms(first_event: bytes) -> list[bytes]:
     """What a valid signature of an array body may be over besides the body: its first
     element as sent, and re-encoded compactly."""
     forms = [first_event]
-    try:
+    with contextlib.suppress(msgspec.MsgspecError, RecursionError):
         forms.append(msgspec.json.encode(msgspec.json.decode(first_event)))
-    except (msgspec.MsgspecError, RecursionError):
-        pass
     return forms
 
 
@@ -55,8 +54,9 @@ def signature_matches(given: str, secrets: Iterable[str], forms: Sequence[bytes]
 def signed_body(given: str, secrets: tuple[str, ...], data: bytes) -> Body:
     """The body (one event or an array), if ``given`` signs it or, for an array, its
     first element; otherwise 401, without a word about what is in the body."""
-    refused = Unauthorized("X-Signature is not the HMAC-SHA1 of this body under any "
-                           "of SAILBRIDGE_WEBHOOK_SECRETS")
+    refused = Unauthorized(
+        "X-Signature is not the HMAC-SHA1 of this body under any of SAILBRIDGE_WEBHOOK_SECRETS"
+    )
     if secrets and signature_matches(given, secrets, [data]):
         return read_document(events_body, data)
     if not secrets or data.lstrip()[:1] != b"[":
@@ -66,6 +66,7 @@ def signed_body(given: str, secrets: tuple[str, ...], data: bytes) -> Body:
     except IngestError:
         raise refused from None
     if not body.events or not signature_matches(
-            given, secrets, first_element_forms(bytes(body.events[0]))):
+        given, secrets, first_element_forms(bytes(body.events[0]))
+    ):
         raise refused
     return body

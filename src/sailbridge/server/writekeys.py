@@ -27,11 +27,15 @@ class WriteKeys:
     def authorize(self, write_key: str | None) -> str:
         """``write_key`` if it is configured, else `Unauthorized` saying what is wrong."""
         if not self.keys:
-            raise Unauthorized("no write keys are configured on this sailbridge "
-                               "(SAILBRIDGE_WRITE_KEYS); every request is refused until one is")
+            raise Unauthorized(
+                "no write keys are configured on this sailbridge "
+                "(SAILBRIDGE_WRITE_KEYS); every request is refused until one is"
+            )
         if write_key is None:
-            raise Unauthorized("missing write key: send it as Basic auth (writeKey as the "
-                               "user name) or as \"writeKey\" in the body")
+            raise Unauthorized(
+                "missing write key: send it as Basic auth (writeKey as the "
+                'user name) or as "writeKey" in the body'
+            )
         if write_key not in self.keys:
             raise Unauthorized("unknown write key")
         return write_key

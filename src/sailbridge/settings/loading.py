@@ -20,6 +20,7 @@ from typing import Any
 import pydantic_settings
 from pydantic import ValidationError
 
+from sailbridge.settings.accounts import flat_value
 from sailbridge.settings.model import ENV_PREFIX, Settings, SettingsError, is_secret
 
 
@@ -37,9 +38,7 @@ def _toml_values(path: Path) -> dict[str, tuple[str, Any]]:
     values: dict[str, tuple[str, Any]] = {}
     for key, value in table.items():
         name = key.lower().removeprefix(ENV_PREFIX.lower())
-        values[name] = (key, ",".join(f"{k}={v}" for k, v in value.items()) if isinstance(
-            value, dict
-        ) else value)
+        values[name] = (key, flat_value(value))
     return values
 
 
@@ -62,8 +61,9 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         raise SettingsError(f"{name} is invalid: not readable as JSON") from None
 
 
-def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],
-                        config_file: Path | None = None) -> Settings:
+def _settings_with_file(
+    file_values: dict[str, Any], overrides: dict[str, Any], config_file: Path | None = None
+) -> Settings:
     """pydantic-settings gives init kwargs priority over env; we want env over file, so
     the file's values become defaults of a subclass instead."""
     if not file_values:
@@ -77,8 +77,14 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],
 
     class _WithFile(Settings):
         @classmethod
-        def settings_customise_sources(cls, settings_cls, init_settings, env_settings,  # type: ignore[no-untyped-def]
-                                       dotenv_settings, file_secret_settings):
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[pydantic_settings.BaseSettings],
+            init_settings: pydantic_settings.PydanticBaseSettingsSource,
+            env_settings: pydantic_settings.PydanticBaseSettingsSource,
+            dotenv_settings: pydantic_settings.PydanticBaseSettingsSource,
+            file_secret_settings: pydantic_settings.PydanticBaseSettingsSource,
+        ) -> tuple[Any, ...]:
             def file_source() -> dict[str, Any]:
                 return file_values
 
@@ -87,9 +93,12 @@ def _settings_with_file(file_values: dict[str, Any], overrides: dict[str, Any],
     return _WithFile(**overrides)
 
 
-def _first_problem(exc: ValidationError, file_entries: Mapping[str, tuple[str, Any]] | None = None,
-                   config_file: Path | None = None,
-                   overrides: Mapping[str, Any] | None = None) -> str:
+def _first_problem(
+    exc: ValidationError,
+    file_entries: Mapping[str, tuple[str, Any]] | None = None,
+    config_file: Path | None = None,
+    overrides: Mapping[str, Any] | None = None,
+) -> str:
     """One line: which setting (as the person wrote it), the value unless secret, why."""
     error = exc.errors()[0]
     field = str(error["loc"][0]) if error["loc"] else "settings"

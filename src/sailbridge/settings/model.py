@@ -28,6 +28,16 @@ from sailbridge.mapping.filters import NO_FILTERS, FilterSet, parse_filters
 from sailbridge.mapping.options import OPTOUT_VALUES, MappingOptions
 from sailbridge.mapping.var_names import MIN_MAX_LENGTH as MIN_VAR_NAME_CAP
 from sailbridge.sailthru.times import reminder_time_problem
+from sailbridge.settings.accounts import (
+    ACCOUNT_FIELDS,
+    DEFAULT_ACCOUNT,
+    Account,
+    Deployment,
+    Source,
+    deployment,
+    parse_accounts,
+    parse_sources,
+)
 from sailbridge.settings.rate_limits import (
     DEFAULT_MAX_RATE_LIMIT_BLOCK,
     DEFAULT_RATE_LIMIT_RESENDS,
@@ -131,6 +141,46 @@ class Settings(BaseSettings):
     rename_vars: bool = True
     var_name_max_length: int | None = Field(default=None, ge=MIN_VAR_NAME_CAP)
     delivery_stall_after: float = Field(default=120.0, ge=0)
+    # Several Sailthru accounts (docs/configuration.md): none listed, the values above
+    # are the account "default", fed by every write key and webhook secret.
+    accounts: tuple[Account, ...] = ()
+    sources: tuple[Source, ...] = ()
+
+    @field_validator("accounts", mode="plain")
+    @classmethod
+    def _account_tables(cls, value: Any, info: ValidationInfo) -> tuple[Account, ...]:
+        """``[[accounts]]``: each checked like the top-level settings; credentials then
+        belong inside them (a top-level key would silently serve no account)."""
+        if isinstance(value, tuple) and all(isinstance(item, Account) for item in value):
+            return value
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of tables ([[accounts]])")
+        accounts = parse_accounts(value)
+        if accounts and (info.data.get("sailthru_api_key") or info.data.get("sailthru_api_secret")):
+            raise ValueError(
+                "the top-level Sailthru key and secret serve no account when "
+                "[[accounts]] are listed: give each account its own"
+            )
+        return accounts
+
+    @field_validator("sources", mode="plain")
+    @classmethod
+    def _source_tables(cls, value: Any, info: ValidationInfo) -> tuple[Source, ...]:
+        """``[[sources]]``: every account a source names must be listed; write keys and
+        webhook secrets then belong inside them."""
+        if isinstance(value, tuple) and all(isinstance(item, Source) for item in value):
+            return value
+        if not isinstance(value, list | tuple):
+            raise ValueError("must be a list of tables ([[sources]])")
+        accounts = info.data.get("accounts") or ()
+        names = [account.name for account in accounts] or [DEFAULT_ACCOUNT]
+        sources = parse_sources(value, names)
+        if sources and (info.data.get("write_keys") or info.data.get("webhook_secrets")):
+            raise ValueError(
+                "the top-level write keys and webhook secrets feed no account "
+                "when [[sources]] are listed: give them to a source"
+            )
+        return sources
 
     @field_validator("sailthru_api_key")
     @classmethod
@@ -179,8 +229,9 @@ class Settings(BaseSettings):
     @classmethod
     def _sailthru_would_take(cls, value: str | None, info: ValidationInfo) -> str | None:
         """Values Sailthru would refuse on every event are refused at start instead."""
-        check = {"reminder_time": reminder_time_problem,
-                 "default_list_name": list_name_problem}[str(info.field_name)]
+        check = {"reminder_time": reminder_time_problem, "default_list_name": list_name_problem}[
+            str(info.field_name)
+        ]
         problem = None if value is None else check(value)
         if problem is not None:
             raise ValueError(problem)
@@ -212,7 +263,8 @@ class Settings(BaseSettings):
         if len(value.get_secret_value().strip()) < MIN_ADMIN_TOKEN_LENGTH:
             raise ValueError(
                 f"must be at least {MIN_ADMIN_TOKEN_LENGTH} characters: it guards replay "
-                "and purge of every dead event (make one with `openssl rand -hex 16`)")
+                "and purge of every dead event (make one with `openssl rand -hex 16`)"
+            )
         return value
 
     @property
@@ -224,8 +276,9 @@ class Settings(BaseSettings):
     def cors_origin_set(self) -> frozenset[str]:
         """Web origins browsers may post events from (``SAILBRIDGE_CORS_ORIGINS``,
         comma-separated, or ``*`` for any); empty: no browser access."""
-        return frozenset(origin.strip().rstrip("/") for origin in self.cors_origins.split(",")
-                         if origin.strip())
+        return frozenset(
+            origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()
+        )
 
     @property
     def webhook_secret_list(self) -> tuple[str, ...]:
@@ -233,8 +286,11 @@ class Settings(BaseSettings):
         comma-separated, so a secret can be rotated without a gap)."""
         if self.webhook_secrets is None:
             return ()
-        return tuple(secret.strip() for secret in
-                     self.webhook_secrets.get_secret_value().split(",") if secret.strip())
+        return tuple(
+            secret.strip()
+            for secret in self.webhook_secrets.get_secret_value().split(",")
+            if secret.strip()
+        )
 
     @field_validator("consent_categories", mode="before")
     @classmethod
@@ -248,13 +304,28 @@ class Settings(BaseSettings):
     def consent_policy(self) -> ConsentPolicy:
         """The consent categories (``SAILBRIDGE_CONSENT_CATEGORIES``, comma-separated)
         and whether an event without a consent object is held back."""
-        categories = tuple(dict.fromkeys(
-            name.strip() for name in self.consent_categories.split(",") if name.strip()))
+        categories = tuple(
+            dict.fromkeys(
+                name.strip() for name in self.consent_categories.split(",") if name.strip()
+            )
+        )
         return ConsentPolicy(categories, self.consent_required)
 
     @property
     def rate_limits_per_second(self) -> dict[str, float]:
         return parse_rate_limits(self.rate_limits)
+
+    def for_account(self, name: str) -> Settings:
+        """These settings as one account's command sees them (``backfill --account``):
+        the account's own values in place of the top-level ones, and that account
+        alone in the deployment."""
+        account = self.deployment().account(name)
+        own = {field: getattr(account.settings, field) for field in ACCOUNT_FIELDS}
+        return self.model_copy(update={**own, "accounts": (account,), "sources": ()})
+
+    def deployment(self) -> Deployment:
+        """The accounts and the sources feeding them (`sailbridge.settings.accounts`)."""
+        return deployment(self)
 
     def mapping_options(self) -> MappingOptions:
         """The secret-free subset the pure mapping reads."""
@@ -275,7 +346,7 @@ class Settings(BaseSettings):
 
 def is_secret(field: str) -> bool:
     """Whether setting ``field`` is a secret: its value is never shown or logged."""
-    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields \
-        else None
+    annotation = Settings.model_fields[field].annotation if field in Settings.model_fields else None
     return "SecretStr" in repr(annotation) or any(
-        word in field for word in ("secret", "token", "password", "write_keys"))
+        word in field for word in ("secret", "token", "password", "write_keys")
+    )

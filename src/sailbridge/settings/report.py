@@ -19,8 +19,10 @@ OTHER_ENVIRONMENT_NAMES: Final = frozenset({f"{ENV_PREFIX}CONFIG"})
 
 def known_environment_names() -> frozenset[str]:
     """Every ``SAILBRIDGE_*`` variable sailbridge reads."""
-    return frozenset(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields) | \
-        OTHER_ENVIRONMENT_NAMES
+    return (
+        frozenset(f"{ENV_PREFIX}{name.upper()}" for name in Settings.model_fields)
+        | OTHER_ENVIRONMENT_NAMES
+    )
 
 
 def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
@@ -34,9 +36,12 @@ def unknown_environment(environ: Mapping[str, str] | None = None) -> list[str]:
         if not upper.startswith(ENV_PREFIX) or upper in known:
             continue
         # Compared without the prefix every name shares, or anything looks close.
-        close = difflib.get_close_matches(upper.removeprefix(ENV_PREFIX),
-                                          sorted(n.removeprefix(ENV_PREFIX) for n in known),
-                                          n=1, cutoff=0.6)
+        close = difflib.get_close_matches(
+            upper.removeprefix(ENV_PREFIX),
+            sorted(n.removeprefix(ENV_PREFIX) for n in known),
+            n=1,
+            cutoff=0.6,
+        )
         hint = f"; did you mean {ENV_PREFIX}{close[0]}?" if close else ""
         warnings.append(f"{name} is not a sailbridge setting and is ignored{hint}")
     return warnings
@@ -52,6 +57,8 @@ def masked_settings(settings: Settings) -> dict[str, Any]:
             shown[name] = MASK if value else None
         elif isinstance(value, str):
             shown[name] = mask_url_password(value)
+        elif name in ("accounts", "sources"):  # names only: the rest holds secrets
+            shown[name] = [item.name for item in value]
         elif isinstance(value, FilterSet):  # names only: a condition may hold a write key
             shown[name] = [rule.name for rule in value.rules]
         else:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 
 import msgspec
 
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.backfill_files import BackfillFile
-from sailbridge.store.memory import Forgotten, Memory
+from sailbridge.store.memory import AccountsMemory, Forgotten
 
 if TYPE_CHECKING:  # send_plan imports this module (for NewJob)
     from sailbridge.store.send_plan import SentJob
@@ -61,8 +62,8 @@ class Result(StrEnum):
 class JobState(StrEnum):
     """Where a job stands. A finished job's state is its final `Result`."""
 
-    PENDING = "pending"      # waiting; "retrying" when attempts > 0
-    CLAIMED = "claimed"      # leased by a worker
+    PENDING = "pending"  # waiting; "retrying" when attempts > 0
+    CLAIMED = "claimed"  # leased by a worker
     DELIVERED = Result.DELIVERED.value
     SKIPPED = Result.SKIPPED.value
     DEAD = Result.DEAD.value
@@ -75,13 +76,23 @@ PRUNE_EVERY: Final = 60.0
 """Seconds between sweeps of message ids that fell out of the dedupe window."""
 
 
-def may_follow(head: Job, state: str, available_at: float, ordering_keys: Sequence[str],
-               user_key: str, now: float) -> bool:
+def may_follow(
+    head: Job,
+    state: str,
+    available_at: float,
+    ordering_keys: Sequence[str],
+    user_key: str,
+    now: float,
+) -> bool:
     """Whether a job behind ``head`` in its user's line may be claimed with it: waiting
     and due, of the same user, and in that line only (a job also in another line, as
     an identify that merges an anonymous profile, waits for that line's head too)."""
-    return (state == JobState.PENDING and available_at <= now and user_key == head.user_key
-            and tuple(ordering_keys) == (head.user_key,))
+    return (
+        state == JobState.PENDING
+        and available_at <= now
+        and user_key == head.user_key
+        and tuple(ordering_keys) == (head.user_key,)
+    )
 
 
 class NewJob(msgspec.Struct, frozen=True, array_like=True):
@@ -101,6 +112,9 @@ class NewJob(msgspec.Struct, frozen=True, array_like=True):
     user_key: str
     ordering_keys: tuple[str, ...]
     received_at: float
+    accounts: tuple[str, ...] = (DEFAULT_ACCOUNT,)
+    """The accounts its source feeds: the store keeps one delivery (one job, its own
+    state, attempts, line and dead letter) per account; dedupe stays per source."""
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,8 @@ class Job:
     available_at: float
     reason: str | None = None
     history: list[Attempt] = field(default_factory=list)
+    account: str = DEFAULT_ACCOUNT
+    """The Sailthru account this delivery is for."""
 
 
 @dataclass(frozen=True)
@@ -158,7 +174,9 @@ class EnqueueResult:
     duplicates: int
     rejected: int
     job_ids: tuple[int, ...] = ()
-    """The ids of the accepted jobs, in the order given (duplicates have none)."""
+    """The ids of the accepted jobs, in the order given (duplicates have none): one per
+    account an event is for, in the order of its ``accounts``. ``accepted`` counts
+    events."""
 
 
 @dataclass(frozen=True)
@@ -207,9 +225,9 @@ class ListState(StrEnum):
     """The states people see (status, listings, the console): `JobState`, with pending
     split in two and claimed shown as in flight (`list_state` maps one to the other)."""
 
-    PENDING = "pending"        # waiting, never attempted
-    RETRYING = "retrying"      # waiting after a failed attempt
-    IN_FLIGHT = "in_flight"    # claimed by a worker right now
+    PENDING = "pending"  # waiting, never attempted
+    RETRYING = "retrying"  # waiting after a failed attempt
+    IN_FLIGHT = "in_flight"  # claimed by a worker right now
     DELIVERED = "delivered"
     SKIPPED = "skipped"
     DEAD = "dead"
@@ -228,9 +246,13 @@ REJECTED: Final = "rejected"
 """Events refused at ingest: counted and listed beside the jobs, never a job's state."""
 
 SHOWN_COUNTS: Final[dict[str, str]] = {
-    ListState.PENDING: "pending", ListState.RETRYING: "retrying",
-    ListState.IN_FLIGHT: "claimed", ListState.DELIVERED: "delivered",
-    ListState.SKIPPED: "skipped", REJECTED: "rejected", ListState.DEAD: "dead",
+    ListState.PENDING: "pending",
+    ListState.RETRYING: "retrying",
+    ListState.IN_FLIGHT: "claimed",
+    ListState.DELIVERED: "delivered",
+    ListState.SKIPPED: "skipped",
+    REJECTED: "rejected",
+    ListState.DEAD: "dead",
 }
 """Each count people see (its name in status, the admin API and the queue log) → the
 `StatusCounts` field holding it (also the ``state`` label of the queue metric), in the
@@ -266,6 +288,8 @@ class JobQuery:
     scan: int | None = SCAN_WINDOW
     oldest_first: bool = False
     after: int | None = None
+    account: str | None = None
+    """Only this account's jobs (a filter the indexes do not serve: a bounded scan)."""
 
     def __post_init__(self) -> None:
         if self.before is not None and self.oldest_first:
@@ -320,7 +344,10 @@ class Queue(Protocol):
     """Jobs in and out: what ingest, ``send`` and the worker do to the queue."""
 
     async def enqueue(
-        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], dedupe_window: float,
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
         now: float,
     ) -> EnqueueResult:
         """Store jobs and rejections durably (committed before returning).
@@ -332,7 +359,10 @@ class Queue(Protocol):
         """
 
     async def accept(
-        self, jobs: Sequence[NewJob], rejections: Sequence[Rejection], dedupe_window: float,
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
         now: float,
     ) -> int:
         """Take jobs and rejections durably (committed before returning) for sorting into
@@ -353,12 +383,24 @@ class Queue(Protocol):
         adding the duplicates it drops to its ``deduplicated`` count.
         """
 
-    async def claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
+    async def claim(
+        self, worker: str, limit: int, lease: float, now: float, *, account: str | None = None
+    ) -> list[Job]:
         """Lease up to ``limit`` ready jobs (available, lease expired or never taken,
-        not held back by an earlier unfinished job sharing an ordering key), oldest first."""
+        not held back by an earlier unfinished job of its account sharing an ordering
+        key), oldest first; only ``account``'s when given (from indexes of their own, so
+        a paused account's backlog costs another account's claim nothing)."""
 
-    async def claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                           size: int) -> list[list[Job]]:
+    async def claim_groups(
+        self,
+        worker: str,
+        limit: int,
+        lease: float,
+        now: float,
+        size: int,
+        *,
+        account: str | None = None,
+    ) -> list[list[Job]]:
         """`claim` up to ``limit`` jobs, each with the jobs right behind it in its user's
         line that are ready too (`may_follow`), at most ``size`` jobs a line, all leased
         to ``worker``: one user's consecutive events, handed out together so the worker
@@ -368,12 +410,20 @@ class Queue(Protocol):
         head, so nobody else may claim it, and a lease that runs out (a crashed worker)
         returns the line one job at a time, in order."""
 
-    async def heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
-                        now: float) -> None:
+    async def heartbeat(
+        self, worker: str, job_ids: Sequence[int], lease: float, now: float
+    ) -> None:
         """Extend the leases of jobs this worker still holds."""
 
-    async def finish(self, job_id: int, state: JobState, attempt: Attempt,
-                     reason: str | None = None, *, worker: str) -> None:
+    async def finish(
+        self,
+        job_id: int,
+        state: JobState,
+        attempt: Attempt,
+        reason: str | None = None,
+        *,
+        worker: str,
+    ) -> None:
         """Mark a job ``worker`` holds delivered, skipped or dead, appending ``attempt``.
 
         Raises `sailbridge.store.errors.JobNotClaimed` when ``worker`` does not hold the
@@ -381,8 +431,7 @@ class Queue(Protocol):
         not overwrite the new owner's result. The same holds for `retry_at`, `release`.
         """
 
-    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *,
-                       worker: str) -> None:
+    async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         """Return a held job to pending, available at ``at``, counting an attempt."""
 
     async def release(self, job_id: int, at: float, *, worker: str) -> None:
@@ -404,8 +453,13 @@ class OperatorReads(Protocol):
         timeline is ``JobQuery(user=...)``.
         """
 
-    async def find_rejections(self, reason: str | None = None, before: int | None = None,
-                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+    async def find_rejections(
+        self,
+        reason: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+        scan: int = SCAN_WINDOW,
+    ) -> Page[Rejection]:
         """Rejected events, newest first, with their ids; ``reason`` as in `find_jobs`."""
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
@@ -424,23 +478,32 @@ class OperatorReads(Protocol):
         not the unsorted inbox), counted by type and track event name: the sample the
         drain-time estimate scales to the whole queue (`sailbridge.drain`)."""
 
-    async def paused_reason(self) -> str | None: ...
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None: ...
+
+    async def paused_accounts(self) -> dict[str, str]:
+        """Every paused account → why."""
 
 
 class Control(Protocol):
     """What operators and housekeeping change: the pause, replays, purges, forgetting."""
 
-    async def set_paused(self, reason: str | None) -> None:
-        """Pause delivery for every worker with a visible reason; ``None`` resumes."""
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
+        """Pause ``account``'s delivery on every worker with a visible reason; ``None``
+        resumes it. Other accounts deliver on."""
 
-    async def replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
-                     now: float) -> int:
+    async def replay(
+        self, job_ids: Sequence[int] | None, reason_contains: str | None, now: float
+    ) -> int:
         """Send dead jobs back to pending (all of them when both filters are None);
         attempts and first-attempt time reset, history kept. Returns how many."""
 
-    async def purge_dead(self, job_ids: Sequence[int] | None = None,
-                         reason_contains: str | None = None, *,
-                         older_than: float | None = None) -> int:
+    async def purge_dead(
+        self,
+        job_ids: Sequence[int] | None = None,
+        reason_contains: str | None = None,
+        *,
+        older_than: float | None = None,
+    ) -> int:
         """Delete dead jobs and their history, returning how many: with ``older_than``,
         those last updated before it (and the rejections from before then); else those
         chosen as `replay` chooses them (every dead job when both filters are None).
@@ -451,8 +514,9 @@ class Control(Protocol):
         updated before ``older_than``; returns how many. The delivered and skipped
         counts are lifetime totals and do not go down."""
 
-    async def forget(self, user_key: str) -> Forgotten:
-        """Remove what the store holds about a person, once Sailthru deleted them.
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        """Remove what the store holds about a person, once Sailthru deleted them, in
+        ``account`` (every account when ``None``).
 
         Memory: the emails (wherever remembered), carts and merges of ``user_key`` and
         of the ids merged with it, in both directions (one merge away). Jobs: every
@@ -469,8 +533,9 @@ class Control(Protocol):
 class Records(Protocol):
     """What ``send`` and ``backfill`` keep to be run again safely: send identities, files."""
 
-    async def enqueue_sent(self, jobs: Sequence[NewJob], now: float, *,
-                           force: bool = False) -> list[SentJob]:
+    async def enqueue_sent(
+        self, jobs: Sequence[NewJob], now: float, *, force: bool = False
+    ) -> list[SentJob]:
         """`sailbridge send`'s enqueue: jobs under `SEND_WRITE_KEY` whose ``message_id``
         is the event's identity (its messageId, else derived from its content).
 
@@ -504,10 +569,10 @@ class Lifecycle(Protocol):
     async def close(self) -> None: ...
 
 
-class OperatorStore(Queue, Memory, OperatorReads, Control, Protocol):
+class OperatorStore(Queue, AccountsMemory, OperatorReads, Control, Protocol):
     """What the admin API and the console use: the reads and controls, the queue for the
     events they send, and the memory the tester's and the event page's plans read."""
 
 
-class Store(Queue, Memory, OperatorReads, Control, Records, Lifecycle, Protocol):
+class Store(Queue, AccountsMemory, OperatorReads, Control, Records, Lifecycle, Protocol):
     """The durable queue plus sailbridge's memory and shared control state: every role."""

@@ -72,8 +72,16 @@ def is_transient(error: BaseException) -> bool:
     the request: a lost or refused connection, a server shutting down or restarting, a
     pool with no connection to give, a SQLite database locked by another process. A
     background task meeting one waits and tries again; it never ends for it."""
-    if isinstance(error, (psycopg.OperationalError, psycopg_pool.PoolTimeout,
-                          ConnectionError, TimeoutError, StoreUnwritable)):
+    if isinstance(
+        error,
+        (
+            psycopg.OperationalError,
+            psycopg_pool.PoolTimeout,
+            ConnectionError,
+            TimeoutError,
+            StoreUnwritable,
+        ),
+    ):
         return True
     if isinstance(error, sqlite3.OperationalError):
         text = str(error).lower()

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from sailbridge.logs import first_line
 from sailbridge.redact import mask_url_password
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.base import Store
 from sailbridge.store.errors import StoreError, StoreMissing, StoreUnavailable
 from sailbridge.store.readonly import (
@@ -40,8 +41,15 @@ class SharedSlots(Protocol):
     async def blocked_until(self, route: str) -> tuple[float, float]:
         """Until when a block holds ``route`` (0: never), and the database's now."""
 
-    async def block(self, route: str, until: float | None, *, default_block: float,
-                    past_block: float, max_block: float) -> None:
+    async def block(
+        self,
+        route: str,
+        until: float | None,
+        *,
+        default_block: float,
+        past_block: float,
+        max_block: float,
+    ) -> None:
         """Close ``route`` for every node (Sailthru's reset ``until``, a short pause when
         unknown, a very short one when past, at most ``max_block`` seconds)."""
 
@@ -53,7 +61,7 @@ class Backend:
     name: str
     open: Callable[[str, bool], Awaitable[Store]]
     """The store at ``database``, migrated (``create`` false: `StoreMissing` if none)."""
-    read_only_memory: Callable[[str], Awaitable[ReadOnlyMemory | None]]
+    read_only_memory: Callable[[str, str], Awaitable[ReadOnlyMemory | None]]
     shared_slots: Callable[[str], AbstractAsyncContextManager[SharedSlots]] | None
     """The slots every node shares, open for a block; ``None``: one node, pace locally."""
 
@@ -88,10 +96,12 @@ async def open_store(database: str, *, create: bool = True) -> Store:
     return await backend_for(database).open(database, create)
 
 
-async def open_read_only_memory(database: str) -> ReadOnlyMemory | None:
-    """The memory in ``database``, read-only; ``None`` when there is none (no such file,
-    a store never migrated, a PostgreSQL server out of reach)."""
-    return await backend_for(database).read_only_memory(database)
+async def open_read_only_memory(
+    database: str, account: str = DEFAULT_ACCOUNT
+) -> ReadOnlyMemory | None:
+    """``account``'s memory in ``database``, read-only; ``None`` when there is none (no
+    such file, a store not migrated, a PostgreSQL server out of reach)."""
+    return await backend_for(database).read_only_memory(database, account)
 
 
 def _where(database: str) -> str:
@@ -110,8 +120,7 @@ async def _open_postgres(database: str, create: bool) -> Store:
     except StoreMissing as exc:
         raise StoreMissing(f"{where}: {exc}") from exc
     except (psycopg.Error, PoolTimeout, OSError) as exc:
-        raise StoreUnavailable(
-            f"{where}: cannot connect to PostgreSQL: {first_line(exc)}") from exc
+        raise StoreUnavailable(f"{where}: cannot connect to PostgreSQL: {first_line(exc)}") from exc
     except StoreError as exc:
         raise StoreUnavailable(f"{where}: {exc}") from exc
 
@@ -122,14 +131,19 @@ async def _open_sqlite(database: str, create: bool) -> Store:
     where = _where(database)
     path = Path(database)
     if not create and not path.is_file():
-        raise StoreMissing(f"{where}: no store there (nothing has been queued with this "
-                           "setting; check the path, or start `sailbridge serve` first)")
+        raise StoreMissing(
+            f"{where}: no store there (nothing has been queued with this "
+            "setting; check the path, or start `sailbridge serve` first)"
+        )
     try:
         return await SqliteStore.open(database)
     except (sqlite3.Error, OSError) as exc:
         folder = path.parent if str(path.parent) else Path(".")
-        hint = "" if os.access(folder, os.W_OK) else (
-            f" (the folder {folder} does not exist or is not writable)")
+        hint = (
+            ""
+            if os.access(folder, os.W_OK)
+            else (f" (the folder {folder} does not exist or is not writable)")
+        )
         raise StoreUnavailable(f"{where}: cannot open the SQLite file: {exc}{hint}") from exc
     except StoreError as exc:
         raise StoreUnavailable(f"{where}: {exc}") from exc

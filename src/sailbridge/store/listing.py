@@ -3,11 +3,11 @@ applies on top, and how a page and its cursor come out of the rows.
 
 Every listing is newest first with a keyset cursor (``id < before``), or oldest first
 (``id > after``; the dead letters as ``dlq list`` shows them, a queue's contents in
-order), so a page costs the same on the first page as on the thousandth. One index *drives* each listing (a
-user's jobs, a state's jobs); a filter that index cannot serve (an event name, reason
-text, a state among a user's jobs) is applied to at most ``scan`` entries of the
-driving index per call, so a rare match costs a bounded scan instead of a walk
-through a million rows, and the page says where it stopped (`Page.searched_to`).
+order), so a page costs the same on the first page as on the thousandth. One index
+*drives* each listing (a user's jobs, a state's jobs); a filter that index cannot serve
+(an event name, reason text, a state among a user's jobs) is applied to at most ``scan``
+entries of the driving index per call, so a rare match costs a bounded scan instead of a
+walk through a million rows, and the page says where it stopped (`Page.searched_to`).
 
 The decisions are plain data (`Listing`); each store renders them in its dialect
 (`Dialect`) and runs the two statements.
@@ -93,6 +93,9 @@ def job_listing(query: JobQuery, dialect: Dialect) -> Listing:
     if query.reason is not None:
         filters.append(dialect.contains("reason", dialect.param("reason", "text")))
         params["reason"] = query.reason
+    if query.account is not None:
+        filters.append(f"account = {dialect.param('account', 'text')}")
+        params["account"] = query.account
     return Listing(driver, index, filters, params, query.oldest_first, query.scan is not None)
 
 
@@ -100,28 +103,40 @@ def rejection_listing(reason: str | None, dialect: Dialect) -> Listing:
     """Plan `Store.find_rejections`: the rejections table by id, reason as a filter."""
     if reason is None:
         return Listing("true", None)
-    return Listing("true", None, [dialect.contains("reason", dialect.param("reason", "text"))],
-                   {"reason": reason})
+    return Listing(
+        "true",
+        None,
+        [dialect.contains("reason", dialect.param("reason", "text"))],
+        {"reason": reason},
+    )
 
 
 def window_sql(listing: Listing, dialect: Dialect, table: str) -> str:
     """The far edge (oldest or newest id) and the number of the ``scan`` driving entries
     a windowed page examines (reads the driving index only)."""
     edge, beyond, order = _direction(listing)
-    return (f"SELECT {edge}(id), count(*) FROM (SELECT id FROM {_source(listing, dialect, table)}"
-            f" WHERE {listing.driver} AND id {beyond} {dialect.param('cursor', 'bigint')}"
-            f" ORDER BY id {order} LIMIT {dialect.param('scan', 'integer')}) AS examined")
+    return (
+        f"SELECT {edge}(id), count(*) FROM (SELECT id FROM {_source(listing, dialect, table)}"
+        f" WHERE {listing.driver} AND id {beyond} {dialect.param('cursor', 'bigint')}"
+        f" ORDER BY id {order} LIMIT {dialect.param('scan', 'integer')}) AS examined"
+    )
 
 
 def rows_sql(listing: Listing, dialect: Dialect, table: str, columns: str) -> str:
     """The page's rows: driving entries beyond the cursor and up to the edge, filtered."""
     _, beyond, order = _direction(listing)
     within = ">=" if beyond == "<" else "<="
-    conditions = [listing.driver, f"id {beyond} {dialect.param('cursor', 'bigint')}",
-                  f"id {within} {dialect.param('edge', 'bigint')}", *listing.filters]
-    return (f"SELECT {columns} FROM {_source(listing, dialect, table)}"
-            f" WHERE {' AND '.join(conditions)}"
-            f" ORDER BY id {order} LIMIT {dialect.param('limit', 'integer')}")
+    conditions = [
+        listing.driver,
+        f"id {beyond} {dialect.param('cursor', 'bigint')}",
+        f"id {within} {dialect.param('edge', 'bigint')}",
+        *listing.filters,
+    ]
+    return (
+        f"SELECT {columns} FROM {_source(listing, dialect, table)}"
+        f" WHERE {' AND '.join(conditions)}"
+        f" ORDER BY id {order} LIMIT {dialect.param('limit', 'integer')}"
+    )
 
 
 def _direction(listing: Listing) -> tuple[str, str, str]:
@@ -134,20 +149,30 @@ def _source(listing: Listing, dialect: Dialect, table: str) -> str:
     return f"{table} j{hint}"
 
 
-def bounds(listing: Listing, cursor: int | None, limit: int, scan: int | None
-           ) -> dict[str, Any]:
+def bounds(listing: Listing, cursor: int | None, limit: int, scan: int | None) -> dict[str, Any]:
     """The parameters of both statements (``edge`` is set once the window is known);
     ``cursor`` is the query's ``before`` (newest first) or ``after`` (oldest first)."""
     if limit < 1 or (scan is not None and scan < 1):
         raise ValueError("a listing needs limit >= 1 and scan >= 1")
     start, edge = (0, NO_CURSOR) if listing.oldest_first else (NO_CURSOR, 0)
-    return {**listing.params, "cursor": start if cursor is None else cursor, "edge": edge,
-            "limit": limit + 1, "scan": scan or 1}
+    return {
+        **listing.params,
+        "cursor": start if cursor is None else cursor,
+        "edge": edge,
+        "limit": limit + 1,
+        "scan": scan or 1,
+    }
 
 
-def page_of(items: Sequence[T], id_of: Callable[[T], int], limit: int,
-            window: tuple[int | None, int] | None, scan: int | None, *,
-            oldest_first: bool = False) -> Page[T]:
+def page_of(
+    items: Sequence[T],
+    id_of: Callable[[T], int],
+    limit: int,
+    window: tuple[int | None, int] | None,
+    scan: int | None,
+    *,
+    oldest_first: bool = False,
+) -> Page[T]:
     """A page from up to ``limit + 1`` rows read in the listing's order.
 
     ``window`` is ``(far edge examined, entries examined)`` for a windowed listing.
@@ -157,14 +182,14 @@ def page_of(items: Sequence[T], id_of: Callable[[T], int], limit: int,
     if len(items) > limit:
         kept = list(items[:limit])
         return _page(kept, id_of(kept[-1]), None, oldest_first)
-    if window is not None and scan is not None and window[1] >= scan \
-            and window[0] is not None:
+    if window is not None and scan is not None and window[1] >= scan and window[0] is not None:
         return _page(list(items), window[0], window[0], oldest_first)
     return _page(list(items), None, None, oldest_first)
 
 
-def _page(items: list[T], cursor: int | None, searched_to: int | None,
-          oldest_first: bool) -> Page[T]:
+def _page(
+    items: list[T], cursor: int | None, searched_to: int | None, oldest_first: bool
+) -> Page[T]:
     if oldest_first:
         return Page(items, None, searched_to, next_after=cursor)
     return Page(items, cursor, searched_to)

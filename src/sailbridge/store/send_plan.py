@@ -48,8 +48,10 @@ class SendPlan:
 
     def results(self, fresh_ids: Sequence[int]) -> list[SentJob]:
         """The `SentJob` of every job once ``fresh`` was queued with ``fresh_ids``."""
-        return [SentJob(ref if kind is Ref.KNOWN else fresh_ids[ref], kind is Ref.NEW)
-                for kind, ref in self.refs]
+        return [
+            SentJob(ref if kind is Ref.KNOWN else fresh_ids[ref], kind is Ref.NEW)
+            for kind, ref in self.refs
+        ]
 
 
 def plan_send(jobs: Sequence[NewJob], known: dict[str, int]) -> SendPlan:

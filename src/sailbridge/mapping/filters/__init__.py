@@ -30,8 +30,25 @@ from sailbridge.mapping.filters.parsing import parse_filters
 from sailbridge.mapping.filters.rules import ACTIONS, NO_FILTERS, FilterError, FilterSet, Rule
 
 __all__ = [
-    "ACTIONS", "NO_FILTERS", "AllOf", "AnyOf", "Condition", "EventIs", "FieldEquals",
-    "FieldExists", "FieldMatches", "FilterError", "FilterSet", "Filtered", "Not", "Passed",
-    "Rule", "TypeIs", "WriteKeyIs", "apply_filters", "compile_condition", "parse_filters",
+    "ACTIONS",
+    "NO_FILTERS",
+    "AllOf",
+    "AnyOf",
+    "Condition",
+    "EventIs",
+    "FieldEquals",
+    "FieldExists",
+    "FieldMatches",
+    "FilterError",
+    "FilterSet",
+    "Filtered",
+    "Not",
+    "Passed",
+    "Rule",
+    "TypeIs",
+    "WriteKeyIs",
+    "apply_filters",
+    "compile_condition",
+    "parse_filters",
     "sample_point",
 ]

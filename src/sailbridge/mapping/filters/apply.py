@@ -34,10 +34,12 @@ class Passed:
     @property
     def notes(self) -> tuple[str, ...]:
         """What the rules changed, in words (for ``explain``)."""
-        return tuple(f"filter {rule.name!r} "
-                     f"{'dropped' if rule.action == 'drop_fields' else 'kept only'} "
-                     + ", ".join(".".join(path) for path in rule.fields)
-                     for rule in self.changed_by)
+        return tuple(
+            f"filter {rule.name!r} "
+            f"{'dropped' if rule.action == 'drop_fields' else 'kept only'} "
+            + ", ".join(".".join(path) for path in rule.fields)
+            for rule in self.changed_by
+        )
 
 
 def sample_point(user_key: str) -> float:
@@ -56,14 +58,16 @@ def apply_filters(filters: FilterSet, event: Event, write_key: str | None) -> Pa
         action = rule.action
         if test is not None and not test(event, write_key):
             if action == "only_send":
-                return Filtered(f"not sent: filter {rule.name!r} only sends events that "
-                                "match it", rule.name)
+                return Filtered(
+                    f"not sent: filter {rule.name!r} only sends events that match it", rule.name
+                )
         elif action == "drop":
             return Filtered(f"dropped by filter {rule.name!r}", rule.name)
         elif action == "sample":
             if sample_point(event.user_key or "") >= rule.share:
-                return Filtered(f"left out of the {rule.share:.4g} sample of filter "
-                                f"{rule.name!r}", rule.name)
+                return Filtered(
+                    f"left out of the {rule.share:.4g} sample of filter {rule.name!r}", rule.name
+                )
         elif action != "only_send":
             event, changed = _reshape(event, rule)
             if changed:
@@ -77,8 +81,9 @@ def _reshape(event: Event, rule: Rule) -> tuple[Event, bool]:
     changes: dict[str, dict[str, Any]] = {}
     for root, paths in _by_root(rule.fields):
         current: dict[str, Any] = getattr(event, root)
-        reshaped = _without(current, paths) if rule.action == "drop_fields" \
-            else _only(current, paths)
+        reshaped = (
+            _without(current, paths) if rule.action == "drop_fields" else _only(current, paths)
+        )
         if reshaped is not current:
             changes[root] = reshaped
     if not changes:
@@ -87,11 +92,14 @@ def _reshape(event: Event, rule: Rule) -> tuple[Event, bool]:
 
 
 @lru_cache(maxsize=256)
-def _by_root(fields: tuple[tuple[str, ...], ...]
-             ) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
+def _by_root(
+    fields: tuple[tuple[str, ...], ...],
+) -> tuple[tuple[str, tuple[tuple[str, ...], ...]], ...]:
     """The paths grouped by their first part, each without it (in the order given)."""
-    return tuple((root, tuple(path[1:] for path in fields if path[0] == root))
-                 for root in dict.fromkeys(path[0] for path in fields))
+    return tuple(
+        (root, tuple(path[1:] for path in fields if path[0] == root))
+        for root in dict.fromkeys(path[0] for path in fields)
+    )
 
 
 def _without(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, Any]:
@@ -130,5 +138,3 @@ def _only(value: dict[str, Any], paths: Sequence[tuple[str, ...]]) -> dict[str, 
             result[head] = _only(value[head], rests)
     unchanged = len(result) == len(value) and all(result[key] is value[key] for key in result)
     return value if unchanged else result
-
-

@@ -74,13 +74,13 @@ class Not:
     part: Condition
 
 
-Condition: TypeAlias = (TypeIs | EventIs | WriteKeyIs | FieldEquals | FieldExists
-                        | FieldMatches | AllOf | AnyOf | Not)
+Condition: TypeAlias = (
+    TypeIs | EventIs | WriteKeyIs | FieldEquals | FieldExists | FieldMatches | AllOf | AnyOf | Not
+)
 
 Test: TypeAlias = Callable[[Event, "str | None"], bool]
 """A compiled condition: whether the event, received with this write key (``None``:
 it had none), meets it."""
-
 
 
 def _same(left: Any, right: Any) -> bool:
@@ -105,8 +105,11 @@ def compile_condition(condition: Condition) -> Test:
         case TypeIs(types):
             return lambda event, write_key: event.type in types
         case EventIs(names):
-            return lambda event, write_key: (event.type == EventType.TRACK and event.event is not None
-                                             and _event_key(event.event) in names)
+            return lambda event, write_key: (
+                event.type == EventType.TRACK
+                and event.event is not None
+                and _event_key(event.event) in names
+            )
         case WriteKeyIs(keys):
             return lambda event, write_key: write_key is not None and write_key in keys
         case FieldEquals(path, (value,)):
@@ -137,7 +140,7 @@ def _equals(value: Any, want: Any) -> bool:
 
 def _all_of(tests: tuple[Test, ...]) -> Test:
     def test(event: Event, write_key: str | None) -> bool:
-        for part in tests:
+        for part in tests:  # noqa: SIM110 - a loop beats all() and its generator per event
             if not part(event, write_key):
                 return False
         return True
@@ -147,7 +150,7 @@ def _all_of(tests: tuple[Test, ...]) -> Test:
 
 def _any_of(tests: tuple[Test, ...]) -> Test:
     def test(event: Event, write_key: str | None) -> bool:
-        for part in tests:
+        for part in tests:  # noqa: SIM110 - a loop beats any() and its generator per event
             if part(event, write_key):
                 return True
         return False
@@ -157,5 +160,3 @@ def _any_of(tests: tuple[Test, ...]) -> Test:
 
 def _search(value: Any, search: Callable[[str], object]) -> bool:
     return isinstance(value, str) and search(value) is not None
-
-

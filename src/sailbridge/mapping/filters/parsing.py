@@ -76,8 +76,9 @@ def parse_filters(raw: Any) -> FilterSet:
     names = [rule.name for rule in rules]
     repeated = next((name for name in names if names.count(name) > 1), None)
     if repeated is not None:
-        raise FilterError(f"two rules are named {repeated!r}: each needs its own name "
-                          "(skips are counted by it)")
+        raise FilterError(
+            f"two rules are named {repeated!r}: each needs its own name (skips are counted by it)"
+        )
     return FilterSet(tuple(rules))
 
 
@@ -94,27 +95,39 @@ def _rule(spec: _RuleSpec) -> Rule:
     if action == "drop" and when is None:
         raise FilterError("drop needs a condition (when); without one it drops every event")
     if (spec.share is not None) != (action == "sample"):
-        raise FilterError("share is for action sample, which needs one" if action == "sample"
-                          else f"share is only for action sample, not {action}")
+        raise FilterError(
+            "share is for action sample, which needs one"
+            if action == "sample"
+            else f"share is only for action sample, not {action}"
+        )
     share = 1.0 if spec.share is None else spec.share
     if action == "sample" and not 0 < share < 1:
         raise FilterError(f"share must be above 0 and below 1 (0.1 is 10 %), got {share}")
     reshapes = action in ("drop_fields", "keep_fields")
     if reshapes != bool(spec.fields):
-        raise FilterError(f"{action} needs fields (a list of paths)" if reshapes
-                          else f"fields are only for drop_fields and keep_fields, not {action}")
+        raise FilterError(
+            f"{action} needs fields (a list of paths)"
+            if reshapes
+            else f"fields are only for drop_fields and keep_fields, not {action}"
+        )
     fields = tuple(_path(text, "fields", objects_only=True) for text in spec.fields or ())
     return Rule(name, action, when, share, fields)  # type: ignore[arg-type] # checked above
 
 
 def _condition(spec: _ConditionSpec, where: str) -> Condition:
-    given = [form for form in _FORMS if getattr(spec, "not_" if form == "not" else form)
-             is not None]
+    given = [
+        form for form in _FORMS if getattr(spec, "not_" if form == "not" else form) is not None
+    ]
     if len(given) != 1:
-        raise FilterError(f"{where}: a condition is exactly one of {', '.join(_FORMS)}, "
-                          f"got {', '.join(given) or 'none'}")
-    comparisons = [name for name in ("equals", "one_of", "exists", "matches")
-                   if getattr(spec, name) not in (None, msgspec.UNSET)]
+        raise FilterError(
+            f"{where}: a condition is exactly one of {', '.join(_FORMS)}, "
+            f"got {', '.join(given) or 'none'}"
+        )
+    comparisons = [
+        name
+        for name in ("equals", "one_of", "exists", "matches")
+        if getattr(spec, name) not in (None, msgspec.UNSET)
+    ]
     if given[0] != "field" and comparisons:
         raise FilterError(f"{where}: {comparisons[0]} goes with field")
     match given[0]:
@@ -122,8 +135,10 @@ def _condition(spec: _ConditionSpec, where: str) -> Condition:
             types = _texts(spec.type)
             unknown = sorted(types - EVENT_TYPES)
             if unknown:
-                raise FilterError(f"{where}: unknown event type {unknown[0]!r} "
-                                  f"(one of {', '.join(sorted(EVENT_TYPES))})")
+                raise FilterError(
+                    f"{where}: unknown event type {unknown[0]!r} "
+                    f"(one of {', '.join(sorted(EVENT_TYPES))})"
+                )
             return TypeIs(types)
         case "event":
             return EventIs(frozenset(normalize_event_name(name) for name in _texts(spec.event)))
@@ -135,8 +150,9 @@ def _condition(spec: _ConditionSpec, where: str) -> Condition:
             parts = getattr(spec, given[0])
             if not parts:
                 raise FilterError(f"{where}: {given[0]} needs at least one condition")
-            compiled = tuple(_condition(part, f"{where}.{given[0]}[{index}]")
-                             for index, part in enumerate(parts))
+            compiled = tuple(
+                _condition(part, f"{where}.{given[0]}[{index}]") for index, part in enumerate(parts)
+            )
             return AllOf(compiled) if given[0] == "all" else AnyOf(compiled)
     assert spec.not_ is not None
     return Not(_condition(spec.not_, f"{where}.not"))
@@ -152,11 +168,16 @@ def _texts(value: str | list[str] | None) -> frozenset[str]:
 def _field_condition(spec: _ConditionSpec, where: str) -> Condition:
     assert spec.field is not None
     path = _path(spec.field, f"{where}.field")
-    given = [name for name in ("equals", "one_of", "exists", "matches")
-             if getattr(spec, name) not in (None, msgspec.UNSET)]
+    given = [
+        name
+        for name in ("equals", "one_of", "exists", "matches")
+        if getattr(spec, name) not in (None, msgspec.UNSET)
+    ]
     if len(given) != 1:
-        raise FilterError(f"{where}: field {spec.field!r} needs exactly one of equals, "
-                          f"one_of, exists, matches; got {', '.join(given) or 'none'}")
+        raise FilterError(
+            f"{where}: field {spec.field!r} needs exactly one of equals, "
+            f"one_of, exists, matches; got {', '.join(given) or 'none'}"
+        )
     match given[0]:
         case "equals":
             return FieldEquals(path, (spec.equals,))
@@ -169,8 +190,9 @@ def _field_condition(spec: _ConditionSpec, where: str) -> Condition:
     try:
         pattern = re.compile(spec.matches or "")
     except re.error as exc:
-        raise FilterError(f"{where}: matches {spec.matches!r} is not a valid regular "
-                          f"expression: {exc}") from None
+        raise FilterError(
+            f"{where}: matches {spec.matches!r} is not a valid regular expression: {exc}"
+        ) from None
     return FieldMatches(path, pattern)
 
 
@@ -180,9 +202,11 @@ def _path(text: str, where: str, *, objects_only: bool = False) -> tuple[str, ..
         raise FilterError(f"{where}: {text!r} is not a field path (like properties.plan)")
     roots = OBJECT_ROOTS if objects_only else tuple(ROOTS)
     if path[0] not in roots:
-        raise FilterError(f"{where}: unknown field root {path[0]!r} in {text!r} "
-                          f"(one of {', '.join(roots)})")
+        raise FilterError(
+            f"{where}: unknown field root {path[0]!r} in {text!r} (one of {', '.join(roots)})"
+        )
     if objects_only and len(path) < 2:
-        raise FilterError(f"{where}: {text!r} names a whole object; name fields in it "
-                          f"(like {path[0]}.x)")
+        raise FilterError(
+            f"{where}: {text!r} names a whole object; name fields in it (like {path[0]}.x)"
+        )
     return path

@@ -13,10 +13,14 @@ MISSING: Final = object()
 
 
 ROOTS: Final[dict[str, Any]] = {
-    "properties": lambda e: e.properties, "traits": lambda e: e.traits,
-    "context": lambda e: e.context, "integrations": lambda e: e.integrations,
-    "type": lambda e: e.type, "event": lambda e: or_missing(e.event),
-    "name": lambda e: or_missing(e.name), "userId": lambda e: or_missing(e.user_id),
+    "properties": lambda e: e.properties,
+    "traits": lambda e: e.traits,
+    "context": lambda e: e.context,
+    "integrations": lambda e: e.integrations,
+    "type": lambda e: e.type,
+    "event": lambda e: or_missing(e.event),
+    "name": lambda e: or_missing(e.name),
+    "userId": lambda e: or_missing(e.user_id),
     "anonymousId": lambda e: or_missing(e.anonymous_id),
     "previousId": lambda e: or_missing(e.previous_id),
     "groupId": lambda e: or_missing(e.group_id),

@@ -13,8 +13,7 @@ class FilterError(ValueError):
 
 
 Action = Literal["drop", "only_send", "sample", "drop_fields", "keep_fields"]
-ACTIONS: Final[tuple[str, ...]] = ("drop", "only_send", "sample", "drop_fields",
-                                   "keep_fields")
+ACTIONS: Final[tuple[str, ...]] = ("drop", "only_send", "sample", "drop_fields", "keep_fields")
 
 
 @dataclass(frozen=True)
@@ -43,5 +42,3 @@ class FilterSet:
 
 
 NO_FILTERS: Final = FilterSet()
-
-

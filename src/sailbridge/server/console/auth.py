@@ -32,8 +32,9 @@ LOGIN_PATH = "/console/login"
 
 def session_key(admin_token: str) -> str:
     """The session-signing key: bound to the admin token, never the token itself."""
-    return hmac.new(admin_token.encode(), b"sailbridge console session v1",
-                    hashlib.sha256).hexdigest()
+    return hmac.new(
+        admin_token.encode(), b"sailbridge console session v1", hashlib.sha256
+    ).hexdigest()
 
 
 def token_matches(given: str, admin_token: str) -> bool:
@@ -54,8 +55,11 @@ def csrf_ok(request: Request, form: dict[str, str]) -> bool:
     """Whether a POST carries this session's CSRF token (field or header)."""
     expected = request.session.get(CSRF_FIELD)
     given = form.get(CSRF_FIELD) or request.headers.get(CSRF_HEADER, "")
-    return isinstance(expected, str) and bool(given) and hmac.compare_digest(
-        given.encode(), expected.encode())
+    return (
+        isinstance(expected, str)
+        and bool(given)
+        and hmac.compare_digest(given.encode(), expected.encode())
+    )
 
 
 def logged_in(request: Request) -> bool:
@@ -65,8 +69,9 @@ def logged_in(request: Request) -> bool:
 def log_in(request: Request) -> None:
     """Start a fresh session (new CSRF token: nothing from before the login carries over)."""
     request.session.clear()
-    request.session.update({"admin": True, "since": time.time(),
-                            CSRF_FIELD: secrets.token_urlsafe(32)})
+    request.session.update(
+        {"admin": True, "since": time.time(), CSRF_FIELD: secrets.token_urlsafe(32)}
+    )
 
 
 def log_out(request: Request) -> None:
@@ -79,7 +84,13 @@ def login_url(next_path: str) -> str:
 
 def safe_next(value: str | None) -> str:
     """Where to go after logging in: a console path, never another site."""
-    if value and value.startswith("/console") and not value.startswith("//") \
-            and "\\" not in value and "\n" not in value and "\r" not in value:
+    if (
+        value
+        and value.startswith("/console")
+        and not value.startswith("//")
+        and "\\" not in value
+        and "\n" not in value
+        and "\r" not in value
+    ):
         return value
     return "/console/"

@@ -78,14 +78,34 @@ def minute_chart(counts: Sequence[MinuteCount], now: float) -> Chart:
         for kind, value in (("delivered", count.delivered), ("dead", count.dead)):
             if value:
                 height = plot_h * value / top
-                bars.append(Bar(x, base - height, max(slot - 2, 1), height, kind,
-                                f"{label} UTC: {value} {kind}"))
+                bars.append(
+                    Bar(
+                        x,
+                        base - height,
+                        max(slot - 2, 1),
+                        height,
+                        kind,
+                        f"{label} UTC: {value} {kind}",
+                    )
+                )
                 base -= height
-    y_ticks = [Tick(TOP + plot_h * (1 - fraction), f"{round(top * fraction):,}")
-               for fraction in (0, 0.5, 1)]
-    x_ticks = [Tick(LEFT + index * slot,
-                    datetime.fromtimestamp(first + index * 60, UTC).strftime("%H:%M"))
-               for index in range(0, MINUTES, 10)]
-    return Chart(WIDTH, HEIGHT, bars, y_ticks, x_ticks, LEFT, WIDTH - RIGHT, TOP + plot_h,
-                 sum(c.delivered for c in by_minute.values()),
-                 sum(c.dead for c in by_minute.values()))
+    y_ticks = [
+        Tick(TOP + plot_h * (1 - fraction), f"{round(top * fraction):,}")
+        for fraction in (0, 0.5, 1)
+    ]
+    x_ticks = [
+        Tick(LEFT + index * slot, datetime.fromtimestamp(first + index * 60, UTC).strftime("%H:%M"))
+        for index in range(0, MINUTES, 10)
+    ]
+    return Chart(
+        WIDTH,
+        HEIGHT,
+        bars,
+        y_ticks,
+        x_ticks,
+        LEFT,
+        WIDTH - RIGHT,
+        TOP + plot_h,
+        sum(c.delivered for c in by_minute.values()),
+        sum(c.dead for c in by_minute.values()),
+    )

@@ -32,16 +32,29 @@ async def dead(console: Console, request: Request) -> Response:
     now = time.time()
     reason = text(request.query_params.get("reason"))
     before = cursor(request.query_params.get("before"))
-    page = await console.store.find_jobs(JobQuery(state=ListState.DEAD, reason=reason,
-                                                  before=before, limit=PAGE_SIZE))
+    page = await console.store.find_jobs(
+        JobQuery(
+            state=ListState.DEAD,
+            reason=reason,
+            before=before,
+            limit=PAGE_SIZE,
+            account=console.chosen_account(request),
+        )
+    )
     counts = await console.store.counts()
     filters = {"reason": reason or ""}
-    return await console.render(request, "dead.html", {
-        "rows": [views.job_row(job, now) for job in page.items], "reason": reason or "",
-        "total": counts.dead, "searched_to": page.searched_to,
-        "next_url": page_url("/console/dead", filters, page.next_before),
-        "first_url": first_url("/console/dead", filters) if before else None,
-    })
+    return await console.render(
+        request,
+        "dead.html",
+        {
+            "rows": [views.job_row(job, now) for job in page.items],
+            "reason": reason or "",
+            "total": counts.dead,
+            "searched_to": page.searched_to,
+            "next_url": page_url("/console/dead", filters, page.next_before),
+            "first_url": first_url("/console/dead", filters) if before else None,
+        },
+    )
 
 
 async def dead_confirm(console: Console, request: Request) -> Response:
@@ -49,17 +62,29 @@ async def dead_confirm(console: Console, request: Request) -> Response:
     now = time.time()
     choice = _dead_choice(await form_lists(request))
     if choice.ids is not None:
-        jobs = [job for job_id in choice.ids
-                if (job := await console.store.get_job(job_id)) is not None
-                and views.list_state(job) is ListState.DEAD]
+        jobs = [
+            job
+            for job_id in choice.ids
+            if (job := await console.store.get_job(job_id)) is not None
+            and views.list_state(job) is ListState.DEAD
+        ]
         more = False
     else:
-        page = await console.store.find_jobs(JobQuery(state=ListState.DEAD,
-                                                      reason=choice.reason, limit=PAGE_SIZE))
+        page = await console.store.find_jobs(
+            JobQuery(state=ListState.DEAD, reason=choice.reason, limit=PAGE_SIZE)
+        )
         jobs, more = page.items, page.next_before is not None
-    return await console.render(request, "dead_confirm.html", {
-        "action": choice.action, "ids": choice.ids, "reason": choice.reason,
-        "rows": [views.job_row(job, now) for job in jobs], "more": more})
+    return await console.render(
+        request,
+        "dead_confirm.html",
+        {
+            "action": choice.action,
+            "ids": choice.ids,
+            "reason": choice.reason,
+            "rows": [views.job_row(job, now) for job in jobs],
+            "more": more,
+        },
+    )
 
 
 async def dead_act(console: Console, request: Request) -> Response:
@@ -91,8 +116,10 @@ def _dead_choice(form: dict[str, list[str]]) -> _DeadChoice:
     if scope == "reason":
         reason = text((form.get("reason") or [""])[0])
         if reason is None:
-            raise BadInput("Type the reason text to select dead events by "
-                           "(an empty reason would select every dead event).")
+            raise BadInput(
+                "Type the reason text to select dead events by "
+                "(an empty reason would select every dead event)."
+            )
         return _DeadChoice(action, None, reason)
     ids = sorted({cursor(value) or 0 for value in form.get("ids", [])})
     if not ids or 0 in ids:

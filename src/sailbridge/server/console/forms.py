@@ -88,8 +88,9 @@ async def _read_form(request: Request) -> dict[str, list[str]]:
         if len(body) > MAX_FORM_BYTES:
             raise BadInput(f"The form is larger than {MAX_FORM_BYTES // 1024} KiB.")
     try:
-        return parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000,
-                        strict_parsing=False)
+        return parse_qs(
+            body.decode("utf-8"), keep_blank_values=True, max_num_fields=1000, strict_parsing=False
+        )
     except (UnicodeDecodeError, ValueError) as error:
         raise BadInput(f"The form could not be read: {error}") from None
 

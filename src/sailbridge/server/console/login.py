@@ -24,8 +24,11 @@ async def login_form(console: Console, request: Request) -> Response:
     """The form; an operator already logged in goes straight on to ``next``."""
     if auth.logged_in(request):
         return see_other(auth.safe_next(request.query_params.get("next")))
-    return await console.render(request, "login.html", {
-        "next": auth.safe_next(request.query_params.get("next")), "error": None})
+    return await console.render(
+        request,
+        "login.html",
+        {"next": auth.safe_next(request.query_params.get("next")), "error": None},
+    )
 
 
 async def login(console: Console, request: Request) -> Response:
@@ -33,15 +36,19 @@ async def login(console: Console, request: Request) -> Response:
     fields = await form(request)
     next_path = auth.safe_next(fields.get("next"))
     if not auth.csrf_ok(request, fields):
-        return await console.render(request, "login.html", {
-            "next": next_path,
-            "error": "The login form expired; please enter the token again."}, 403)
+        return await console.render(
+            request,
+            "login.html",
+            {"next": next_path, "error": "The login form expired; please enter the token again."},
+            403,
+        )
     token = console.settings.admin_token
     assert token is not None  # the console is only mounted with a token
     if not auth.token_matches(fields.get("token", ""), token.get_secret_value()):
         await asyncio.sleep(LOGIN_DELAY)
-        return await console.render(request, "login.html", {
-            "next": next_path, "error": "That is not the admin token."}, 401)
+        return await console.render(
+            request, "login.html", {"next": next_path, "error": "That is not the admin token."}, 401
+        )
     auth.log_in(request)
     return see_other(next_path)
 

@@ -20,6 +20,7 @@ from sailbridge.delivery.stall import Stall
 from sailbridge.metrics import Metrics
 from sailbridge.server.console import auth, views
 from sailbridge.settings import Settings
+from sailbridge.store.accounts import pause_summary
 from sailbridge.store.base import OperatorStore
 
 PACKAGE = "sailbridge.server.console"
@@ -27,7 +28,11 @@ PACKAGE = "sailbridge.server.console"
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader(PACKAGE, "templates"),
-    autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 _ENV.filters["thousands"] = lambda n: f"{n:,}" if isinstance(n, int) else n
 _ENV.filters["job_links"] = views.job_links
 
@@ -43,22 +48,43 @@ class Console:
     """Whether this node's delivery is stalled (what readiness says); never on a node
     that does not deliver."""
 
-    async def render(self, request: Request, template: str, context: dict[str, Any],
-                     status: int = 200) -> Response:
+    async def render(
+        self, request: Request, template: str, context: dict[str, Any], status: int = 200
+    ) -> Response:
         """``template`` with ``context`` and what the layout shows on every page (the
-        login state, the CSRF token, a flash message, whether delivery is paused)."""
-        paused = await self.store.paused_reason() if auth.logged_in(request) else None
+        login state, the CSRF token, a flash message, which accounts are paused, the
+        accounts to choose from and the one chosen)."""
+        paused = (
+            pause_summary(await self.store.paused_accounts()) if auth.logged_in(request) else None
+        )
         html = _ENV.get_template(template).render(
-            request=request, csrf=auth.csrf_token(request), logged_in=auth.logged_in(request),
+            request=request,
+            csrf=auth.csrf_token(request),
+            logged_in=auth.logged_in(request),
             flash=request.session.pop("flash") if "flash" in request.session else None,
             paused_reason=paused,
-            nav=template.split(".")[0], **context)
+            accounts=self.accounts,
+            account=self.chosen_account(request) or "",
+            nav=template.split(".")[0],
+            **context,
+        )
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+    @property
+    def accounts(self) -> tuple[str, ...]:
+        """The configured accounts (the selector shows when there are several)."""
+        return self.settings.deployment().names
+
+    def chosen_account(self, request: Request) -> str | None:
+        """The account the request's ``account`` parameter names, if it is one."""
+        given = request.query_params.get("account")
+        return given if given in self.accounts else None
 
     async def refuse(self, request: Request, status: int, message: str) -> Response:
         """The error page, with ``status`` and the reason in words."""
-        return await self.render(request, "error.html", {"status": status, "message": message},
-                                 status)
+        return await self.render(
+            request, "error.html", {"status": status, "message": message}, status
+        )
 
 
 Page = Callable[[Console, Request], Awaitable[Response]]

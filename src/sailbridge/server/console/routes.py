@@ -39,9 +39,11 @@ from sailbridge.store.base import OperatorStore
 Handler = Callable[[Request], Awaitable[Response]]
 
 SECURITY_HEADERS = {
-    "content-security-policy": ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                "img-src 'self' data:; frame-ancestors 'none'; "
-                                "form-action 'self'; base-uri 'none'"),
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; "
+        "img-src 'self' data:; frame-ancestors 'none'; "
+        "form-action 'self'; base-uri 'none'"
+    ),
     "x-frame-options": "DENY",
     "x-content-type-options": "nosniff",
     "referrer-policy": "same-origin",
@@ -79,14 +81,18 @@ def _action(console: Console, handler: Page) -> Handler:
 
     async def action(request: Request) -> Response:
         if not auth.logged_in(request):
-            return await console.refuse(request, 401,
-                                        "Log in first: this action needs an operator session.")
+            return await console.refuse(
+                request, 401, "Log in first: this action needs an operator session."
+            )
         fields = await form(request) if is_form(request) else {}
         if not auth.csrf_ok(request, fields):
-            return await console.refuse(request, 403,
-                                        "This form did not come from this console session "
-                                        "(its CSRF token is missing or wrong). Reload the page "
-                                        "and try again.")
+            return await console.refuse(
+                request,
+                403,
+                "This form did not come from this console session "
+                "(its CSRF token is missing or wrong). Reload the page "
+                "and try again.",
+            )
         return await handler(console, request)
 
     return action
@@ -112,13 +118,19 @@ class _SecurityHeaders:
 # -------------------------------------------------------------------- assembly
 
 
-def console_routes(store: OperatorStore, settings: Settings, metrics: Metrics,
-                   delivery: Callable[[], Stall | None] = lambda: None) -> list[BaseRoute]:
+def console_routes(
+    store: OperatorStore,
+    settings: Settings,
+    metrics: Metrics,
+    delivery: Callable[[], Stall | None] = lambda: None,
+) -> list[BaseRoute]:
     """``/console`` and below: the console when an admin token is set, else 404s;
     ``delivery`` says whether this node's delivery is stalled (as readiness does)."""
     if settings.admin_token is None:
-        return [Route("/console", _disabled, methods=["GET", "POST"]),
-                Mount("/console", app=request_response(_disabled))]
+        return [
+            Route("/console", _disabled, methods=["GET", "POST"]),
+            Mount("/console", app=request_response(_disabled)),
+        ]
     console = Console(store, settings, metrics, delivery)
 
     def page(handler: Page) -> Handler:
@@ -141,13 +153,16 @@ def console_routes(store: OperatorStore, settings: Settings, metrics: Metrics,
         Route("/dead/act", action(dead.dead_act), methods=["POST"]),
         Route("/tester", page(tester.tester), methods=["GET"]),
         Route("/tester", action(tester.test_events), methods=["POST"]),
-        Mount("/static", app=StaticFiles(
-            directory=str(resources.files(PACKAGE).joinpath("static")))),
+        Mount(
+            "/static", app=StaticFiles(directory=str(resources.files(PACKAGE).joinpath("static")))
+        ),
     ]
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
-        message = exc.detail if exc.detail != "Not Found" else (
-            "There is no such page in the console.")
+        message = (
+            exc.detail if exc.detail != "Not Found" else ("There is no such page in the console.")
+        )
         return await console.refuse(request, exc.status_code, message)
 
     async def bad_input(request: Request, exc: Exception) -> Response:
@@ -158,12 +173,18 @@ def console_routes(store: OperatorStore, settings: Settings, metrics: Metrics,
         routes=routes,
         middleware=[
             Middleware(_SecurityHeaders),
-            Middleware(SessionMiddleware, secret_key=auth.session_key(token),
-                       session_cookie=auth.SESSION_COOKIE, max_age=auth.SESSION_SECONDS,
-                       path="/console", same_site="strict"),
+            Middleware(
+                SessionMiddleware,
+                secret_key=auth.session_key(token),
+                session_cookie=auth.SESSION_COOKIE,
+                max_age=auth.SESSION_SECONDS,
+                path="/console",
+                same_site="strict",
+            ),
         ],
         exception_handlers={HTTPException: http_error, BadInput: bad_input},
     )
+
     async def to_overview(request: Request) -> Response:
         return see_other("/console/")
 
@@ -174,4 +195,6 @@ async def _disabled(request: Request) -> Response:
     """The console without an admin token: it does not exist."""
     return HTMLResponse(
         "<!doctype html><title>Not found</title><p>Not found. The console is off: set "
-        "SAILBRIDGE_ADMIN_TOKEN to turn it on.</p>", status_code=404)
+        "SAILBRIDGE_ADMIN_TOKEN to turn it on.</p>",
+        status_code=404,
+    )

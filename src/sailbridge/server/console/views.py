@@ -35,10 +35,10 @@ STATE_LABELS = {
 class When:
     """A moment as the console prints it."""
 
-    iso: str       # machine-readable, for <time datetime>
-    text: str      # "2026-12-01 21:14:03 UTC"
-    ago: str       # "3 min ago", "in 20 s"
-    precise: str   # "21:14:03.482", to tell apart what happened in one second
+    iso: str  # machine-readable, for <time datetime>
+    text: str  # "2026-12-01 21:14:03 UTC"
+    ago: str  # "3 min ago", "in 20 s"
+    precise: str  # "21:14:03.482", to tell apart what happened in one second
 
 
 def when(moment: float | None, now: float) -> When | None:
@@ -46,11 +46,17 @@ def when(moment: float | None, now: float) -> When | None:
         return None
     stamp = datetime.fromtimestamp(moment, UTC)
     delta = now - moment
-    ago = f"{duration(delta)} ago" if delta >= 0.5 else (
-        "now" if delta > -0.5 else f"in {duration(-delta)}")
-    return When(stamp.isoformat(timespec="seconds"),
-                stamp.strftime("%Y-%m-%d %H:%M:%S UTC"), ago,
-                stamp.strftime("%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}")
+    ago = (
+        f"{duration(delta)} ago"
+        if delta >= 0.5
+        else ("now" if delta > -0.5 else f"in {duration(-delta)}")
+    )
+    return When(
+        stamp.isoformat(timespec="seconds"),
+        stamp.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        ago,
+        stamp.strftime("%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}",
+    )
 
 
 def pretty(value: Any) -> str:
@@ -67,15 +73,24 @@ def job_row(job: Job, now: float) -> dict[str, Any]:
     summary = operations.job_summary(job)
     last = job.history[-1] if job.history else None
     state = list_state(job)
-    return {**summary, "state": state.value, "state_label": STATE_LABELS[state],
-            "received": when(job.received_at, now),
-            "last_attempt": when(last.at if last else None, now),
-            "next_attempt": when(job.available_at, now) if state is ListState.RETRYING else None}
+    return {
+        **summary,
+        "state": state.value,
+        "state_label": STATE_LABELS[state],
+        "received": when(job.received_at, now),
+        "last_attempt": when(last.at if last else None, now),
+        "next_attempt": when(job.available_at, now) if state is ListState.RETRYING else None,
+    }
 
 
 def rejection_row(rejection: Rejection, now: float) -> dict[str, Any]:
-    return {"id": rejection.id, "message_id": rejection.message_id, "reason": rejection.reason,
-            "received": when(rejection.received_at, now), "raw": rejection.raw}
+    return {
+        "id": rejection.id,
+        "message_id": rejection.message_id,
+        "reason": rejection.reason,
+        "received": when(rejection.received_at, now),
+        "raw": rejection.raw,
+    }
 
 
 def attempt_view(attempt: Attempt, number: int, now: float) -> dict[str, Any]:
@@ -90,20 +105,35 @@ def attempt_view(attempt: Attempt, number: int, now: float) -> dict[str, Any]:
             answer_text = "ok"
         else:
             answer_text = pretty(answer)
-        requests.append({
-            "method": request.get("method"), "endpoint": request.get("endpoint"),
-            "api": request.get("api"), "params": pretty(request.get("params", {})),
-            "answer": answer_text, "failed": is_last and attempt.outcome not in (
-                "delivered", "skipped") and answer is None})
-    return {"number": number, "at": when(attempt.at, now), "outcome": attempt.outcome,
-            "status": attempt.status, "code": attempt.code, "message": attempt.message,
-            "requests": requests}
+        requests.append(
+            {
+                "method": request.get("method"),
+                "endpoint": request.get("endpoint"),
+                "api": request.get("api"),
+                "params": pretty(request.get("params", {})),
+                "answer": answer_text,
+                "failed": is_last
+                and attempt.outcome not in ("delivered", "skipped")
+                and answer is None,
+            }
+        )
+    return {
+        "number": number,
+        "at": when(attempt.at, now),
+        "outcome": attempt.outcome,
+        "status": attempt.status,
+        "code": attempt.code,
+        "message": attempt.message,
+        "requests": requests,
+    }
 
 
 def _error_text(attempt: Attempt) -> str:
-    parts = [f"HTTP {attempt.status}" if attempt.status else None,
-             f"Sailthru error {attempt.code}" if attempt.code is not None else None,
-             attempt.message]
+    parts = [
+        f"HTTP {attempt.status}" if attempt.status else None,
+        f"Sailthru error {attempt.code}" if attempt.code is not None else None,
+        attempt.message,
+    ]
     return " · ".join(part for part in parts if part) or "no answer"
 
 
@@ -115,18 +145,22 @@ def job_page(job: Job, now: float) -> dict[str, Any]:
         "first_attempt": when(job.first_attempt_at, now),
         "available": when(job.available_at, now),
         "event_json": pretty(job.event),
-        "attempts_view": [attempt_view(attempt, n, now)
-                          for n, attempt in enumerate(job.history, start=1)],
+        "attempts_view": [
+            attempt_view(attempt, n, now) for n, attempt in enumerate(job.history, start=1)
+        ],
     }
 
 
 def call_views(explained: dict[str, Any]) -> dict[str, Any]:
     """An `explain_event` result with its calls' parameters pretty-printed."""
-    calls = [{**call, "params_text": pretty(call.get("params", {}))}
-             for call in explained.get("calls", [])]
-    lookups = [{**lookup, "params_text": pretty(lookup["call"]["params"])
-                if "call" in lookup else None}
-               for lookup in explained.get("lookups", [])]
+    calls = [
+        {**call, "params_text": pretty(call.get("params", {}))}
+        for call in explained.get("calls", [])
+    ]
+    lookups = [
+        {**lookup, "params_text": pretty(lookup["call"]["params"]) if "call" in lookup else None}
+        for lookup in explained.get("lookups", [])
+    ]
     return {**explained, "calls": calls, "lookups": lookups}
 
 

@@ -16,7 +16,23 @@ from psycopg_pool import AsyncConnectionPool
 from sailbridge.store.errors import SchemaTooNew
 from sailbridge.store.sql import load_queries, migrations
 
-QUERIES: Mapping[str, str] = load_queries("sailbridge.store.postgres")
+
+def _in_account(claim: str) -> str:
+    """``claim`` for one account's jobs only: each candidate set filtered by account, so
+    the planner reads them from the account's own partial indexes (``0005_accounts``).
+    Derived rather than written twice, so the two claims cannot drift apart."""
+    changes = (("WHERE state = 'pending'", 2), ("WHERE state = 'claimed'", 1))
+    for text, count in changes:
+        if claim.count(text) != count:
+            raise RuntimeError(f"claim query changed: expected {count} x {text!r}")
+        claim = claim.replace(
+            text, text.replace("WHERE ", "WHERE account = %(account)s::text AND ")
+        )
+    return claim
+
+
+_LOADED = load_queries("sailbridge.store.postgres")
+QUERIES: Mapping[str, str] = {**_LOADED, "claim_in_account": _in_account(_LOADED["claim"])}
 LATEST_VERSION = migrations("postgres")[-1][0]
 
 MIGRATION_LOCK = 0x5A11B41D6E
@@ -65,9 +81,14 @@ CONNECT_TIMEOUT = 3
 take: an unreachable server fails a start, or a reconnect during an outage, quickly."""
 
 
-async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
-                    timeout: float = 30.0,
-                    connect_timeout: int = CONNECT_TIMEOUT) -> AsyncConnectionPool:
+async def open_pool(
+    conninfo: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 30.0,
+    connect_timeout: int = CONNECT_TIMEOUT,
+) -> AsyncConnectionPool:
     """A pool of autocommit connections (transactions are explicit), opened and ready.
 
     One connection is made first, outside the pool: an unreachable or refusing server
@@ -78,13 +99,21 @@ async def open_pool(conninfo: str, *, min_size: int = 1, max_size: int = 10,
     first = await psycopg.AsyncConnection.connect(conninfo, connect_timeout=connect_timeout)
     await first.close()
     pool = AsyncConnectionPool(
-        conninfo, min_size=min_size, max_size=max_size, open=False, timeout=timeout,
-        kwargs={"autocommit": True, "application_name": "sailbridge",
-                "connect_timeout": connect_timeout},
+        conninfo,
+        min_size=min_size,
+        max_size=max_size,
+        open=False,
+        timeout=timeout,
+        kwargs={
+            "autocommit": True,
+            "application_name": "sailbridge",
+            "connect_timeout": connect_timeout,
+        },
         name="sailbridge",
         # A connection the server closed (a restart, a failover, an idle timeout) is
         # found and replaced when taken from the pool, not handed to a caller to fail.
-        check=AsyncConnectionPool.check_connection)
+        check=AsyncConnectionPool.check_connection,
+    )
     try:
         await pool.open(wait=True, timeout=timeout)
     except BaseException:

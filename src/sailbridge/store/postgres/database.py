@@ -65,8 +65,7 @@ class Database:
             try:
                 async with self.connection() as conn:
                     return await work(conn)
-            except (psycopg.errors.DeadlockDetected,
-                    psycopg.errors.SerializationFailure) as error:
+            except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure) as error:
                 if attempt == TRANSACTION_ATTEMPTS - 1:
                     raise
                 log.warning("store transaction retried after %s", type(error).__name__)

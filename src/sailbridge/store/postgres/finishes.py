@@ -74,7 +74,7 @@ class Finishes:
                 continue
             try:
                 refused = await self._db.retrying(functools.partial(_finish_group, group=group))
-            except Exception as error:  # noqa: BLE001 - handed to each waiting finish
+            except Exception as error:
                 for request in group:
                     if not request.done.done():
                         request.done.set_exception(error)
@@ -114,6 +114,8 @@ async def _finish_group(conn: Conn, group: Sequence[_Finish]) -> dict[int, JobNo
         await conn.execute(QUERIES["unblock_next"], {"shard": shard()})
         await conn.execute(QUERIES["forget_marked_jobs"])
     workers = {request.job_id: request.worker for request in group}
-    return {job_id: JobNotClaimed(job_id, workers[job_id], state, owner)
-            for job_id, finished, state, owner in await cursor.fetchall() if not finished}
-
+    return {
+        job_id: JobNotClaimed(job_id, workers[job_id], state, owner)
+        for job_id, finished, state, owner in await cursor.fetchall()
+        if not finished
+    }

@@ -34,29 +34,30 @@ VALUES (%(version)s::integer, extract(epoch FROM clock_timestamp())::float8);
 -- ---------------------------------------------------------------- memory
 
 -- name: memory_email
-SELECT email FROM memory_email WHERE user_key = %(user_key)s::text;
+SELECT email FROM memory_email
+WHERE account = %(account)s::text AND user_key = %(user_key)s::text;
 
 -- name: memory_cart
 SELECT items::text, posted_at FROM memory_cart
-WHERE user_id = %(user_id)s::text AND posted_at >= %(since)s::float8;
+WHERE account = %(account)s::text AND user_id = %(user_id)s::text AND posted_at >= %(since)s::float8;
 
 -- name: memory_merged
 SELECT 1 FROM memory_merge
-WHERE anonymous_id = %(anonymous_id)s::text AND user_id = %(user_id)s::text;
+WHERE account = %(account)s::text AND anonymous_id = %(anonymous_id)s::text AND user_id = %(user_id)s::text;
 
 -- name: memory_remember_email
-INSERT INTO memory_email (user_key, email, updated_at)
-VALUES (%(user_key)s::text, %(email)s::text, %(now)s::float8)
-ON CONFLICT (user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
+INSERT INTO memory_email (account, user_key, email, updated_at)
+VALUES (%(account)s::text, %(user_key)s::text, %(email)s::text, %(now)s::float8)
+ON CONFLICT (account, user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
 
 -- name: memory_remember_cart
-INSERT INTO memory_cart (user_id, items, posted_at)
-VALUES (%(user_id)s::text, %(items)s::json, %(now)s::float8)
-ON CONFLICT (user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
+INSERT INTO memory_cart (account, user_id, items, posted_at)
+VALUES (%(account)s::text, %(user_id)s::text, %(items)s::json, %(now)s::float8)
+ON CONFLICT (account, user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
 
 -- name: memory_remember_merge
-INSERT INTO memory_merge (anonymous_id, user_id, merged_at)
-VALUES (%(anonymous_id)s::text, %(user_id)s::text, %(now)s::float8)
+INSERT INTO memory_merge (account, anonymous_id, user_id, merged_at)
+VALUES (%(account)s::text, %(anonymous_id)s::text, %(user_id)s::text, %(now)s::float8)
 ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------- enqueue
@@ -109,9 +110,9 @@ WITH input AS (
     SELECT nextval('jobs_id_seq') AS id, batch.*
     FROM (SELECT * FROM ROWS FROM (json_to_recordset(%(jobs)s::json) AS (
               write_key text, message_id text, event json, event_type text, user_key text,
-              ordering_keys text[], received_at float8))
+              ordering_keys text[], received_at float8, account text))
               WITH ORDINALITY AS r(write_key, message_id, event, event_type, user_key,
-                                   ordering_keys, received_at, n)
+                                   ordering_keys, received_at, account, n)
           ORDER BY n) AS batch
 ), places AS (
     SELECT input.id, k.key,
@@ -122,10 +123,11 @@ WITH input AS (
     SELECT id, count(*) FILTER (WHERE behind)::integer AS blockers FROM places GROUP BY id
 ), stored AS (
     INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
-                      blockers, state, attempts, received_at, available_at, updated_at)
+                      blockers, state, attempts, received_at, available_at, updated_at,
+                      account)
     SELECT input.id, write_key, message_id, event, event_type, user_key, ordering_keys,
            coalesce(blocking.blockers, 0), 'pending', 0, received_at, %(now)s::float8,
-           %(now)s::float8
+           %(now)s::float8, account
     FROM input LEFT JOIN blocking ON blocking.id = input.id
 ), joined AS (
     INSERT INTO job_keys (key, pos, job_id) SELECT key, id, id FROM places
@@ -201,7 +203,7 @@ WITH fresh AS (
     RETURNING jobs.id, jobs.write_key, jobs.message_id, jobs.event::text, jobs.event_type,
               jobs.user_key, jobs.ordering_keys, jobs.state, jobs.attempts,
               jobs.received_at, jobs.first_attempt_at, jobs.available_at, jobs.reason,
-              chosen.expired
+              jobs.account, chosen.expired
 ), counted AS (
     INSERT INTO job_counts AS c (name, shard, n)
     SELECT name, %(shard)s::integer, sum(delta) FROM (
@@ -214,7 +216,7 @@ WITH fresh AS (
     ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
 )
 SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
-       attempts, received_at, first_attempt_at, available_at, reason
+       attempts, received_at, first_attempt_at, available_at, reason, NULL, account
 FROM leased, (SELECT set_config('synchronous_commit', 'off', true)) AS relaxed
 ORDER BY id;
 
@@ -245,7 +247,8 @@ WITH chosen AS (
     FROM chosen WHERE jobs.id = chosen.id
     RETURNING jobs.id, jobs.write_key, jobs.message_id, jobs.event::text, jobs.event_type,
               jobs.user_key, jobs.ordering_keys, jobs.state, jobs.attempts,
-              jobs.received_at, jobs.first_attempt_at, jobs.available_at, jobs.reason
+              jobs.received_at, jobs.first_attempt_at, jobs.available_at, jobs.reason,
+              NULL::text AS history, jobs.account
 ), counted AS (
     INSERT INTO job_counts AS c (name, shard, n)
     SELECT name, %(shard)s::integer, sum(delta) FROM (
@@ -461,7 +464,8 @@ DELETE FROM lines WHERE key IN (
 -- name: get_job
 SELECT id, write_key, message_id, event::text, event_type, user_key, ordering_keys, state,
        attempts, received_at, first_attempt_at, available_at, reason,
-       (SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a WHERE a.job_id = j.id)::text
+       (SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a WHERE a.job_id = j.id)::text,
+       account
 FROM jobs j WHERE id = %(id)s::bigint;
 
 -- name: list_rejections
@@ -475,7 +479,8 @@ ORDER BY id LIMIT %(limit)s::integer;
 SELECT (SELECT coalesce(json_object_agg(name, total), '{}')::text
         FROM (SELECT name, sum(n) AS total FROM job_counts GROUP BY name) totals),
        (SELECT min(received_at) FROM jobs WHERE state IN ('pending', 'claimed')),
-       (SELECT value FROM control WHERE name = 'paused');
+       (SELECT coalesce(json_object_agg(substr(name, 8), value), '{}')::text FROM control
+        WHERE name LIKE 'paused:%%' AND value IS NOT NULL);
 
 -- name: set_control
 INSERT INTO control (name, value) VALUES (%(name)s::text, %(value)s::text)
@@ -483,6 +488,19 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 
 -- name: get_control
 SELECT value FROM control WHERE name = %(name)s::text;
+
+-- name: paused_accounts
+SELECT substr(name, 8), value FROM control WHERE name LIKE 'paused:%%' AND value IS NOT NULL
+ORDER BY name;
+
+-- name: known_accounts
+-- 'default' always (the rows stored before accounts are its), then every other one.
+SELECT 'default' UNION SELECT name FROM accounts ORDER BY 1;
+
+-- name: add_accounts
+INSERT INTO accounts (name)
+SELECT a FROM json_array_elements_text(%(names)s::json) AS u(a) ORDER BY a
+ON CONFLICT DO NOTHING;
 
 -- ---------------------------------------------------------------- console reads
 -- (the paged listings are composed by sailbridge.store.listing)
@@ -509,18 +527,20 @@ FROM (SELECT event_type, event FROM jobs
 GROUP BY 1, 2;
 
 -- name: backfill_file
-SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
+       account
 FROM backfill_files WHERE content_hash = %(content_hash)s;
 
 -- name: save_backfill_file
 INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
-                            updated_at)
+                            updated_at, account)
 VALUES (%(content_hash)s, %(kind)s, %(name)s, %(size)s, %(lines)s, %(state)s, %(job_id)s,
-        %(message)s, %(updated_at)s)
+        %(message)s, %(updated_at)s, %(account)s)
 ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
-    message = excluded.message, updated_at = excluded.updated_at;
+    message = excluded.message, updated_at = excluded.updated_at,
+    account = excluded.account;
 -- ---------------------------------------------------------------- send identities
 
 -- name: lock_sends
@@ -532,7 +552,7 @@ SELECT pg_advisory_xact_lock(%(lock)s::bigint);
 -- The latest job of each of these `send` identities (the write key is spelled out so
 -- the partial index jobs_sent serves it).
 SELECT message_id, max(id) FROM jobs
-WHERE write_key = 'sailbridge-send'
+WHERE write_key = 'sailbridge-send' AND account = %(account)s::text
   AND message_id = ANY (ARRAY(SELECT json_array_elements_text(%(ids)s::json)))
 GROUP BY message_id;
 
@@ -541,27 +561,30 @@ GROUP BY message_id;
 
 -- name: merges_touching
 SELECT anonymous_id, user_id FROM memory_merge
-WHERE anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
-   OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+WHERE account = %(account)s::text
+  AND (anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+       OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json))));
 
 -- name: emails_of
 SELECT DISTINCT email FROM memory_email
-WHERE user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+WHERE account = %(account)s::text AND user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
 
 -- name: forget_memory
 -- Emails (also remembered under other ids), carts and merges, in one statement.
 WITH emails AS (
     DELETE FROM memory_email
-    WHERE user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
-       OR lower(email) = ANY (ARRAY(SELECT lower(e) FROM json_array_elements_text(
-              %(emails)s::json) AS u(e)))
+    WHERE account = %(account)s::text
+      AND (user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+           OR lower(email) = ANY (ARRAY(SELECT lower(e) FROM json_array_elements_text(
+              %(emails)s::json) AS u(e))))
 ), carts AS (
     DELETE FROM memory_cart
-    WHERE user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+    WHERE account = %(account)s::text AND user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
 )
 DELETE FROM memory_merge
-WHERE anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
-   OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)));
+WHERE account = %(account)s::text
+  AND (anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+       OR user_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json))));
 
 -- name: forget_finished_jobs
 -- Finished jobs of these ids (as user or in their ordering keys) or carrying one of
@@ -569,9 +592,9 @@ WHERE anonymous_id = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json))
 -- of the finished jobs: forgetting is rare.
 WITH doomed AS (
     SELECT id, state FROM jobs
-    WHERE state IN ('delivered', 'skipped', 'dead')
+    WHERE state IN ('delivered', 'skipped', 'dead') AND account = %(account)s::text
       AND (user_key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
-           OR ordering_keys && ARRAY(SELECT json_array_elements_text(%(keys)s::json))
+           OR ordering_keys && ARRAY(SELECT json_array_elements_text(%(line_keys)s::json))
            OR EXISTS (SELECT 1 FROM json_array_elements_text(%(emails)s::json) AS u(e)
                       WHERE strpos(lower(jobs.event::text), lower(u.e)) > 0))
     ORDER BY id
@@ -593,7 +616,7 @@ WHERE EXISTS (SELECT 1 FROM json_array_elements_text(%(needles)s::json) AS u(n)
 -- the line of the deletion being delivered goes when it is finished).
 DELETE FROM lines WHERE key IN (
     SELECT key FROM lines
-    WHERE key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+    WHERE key = ANY (ARRAY(SELECT json_array_elements_text(%(line_keys)s::json)))
       AND NOT EXISTS (SELECT 1 FROM job_keys WHERE job_keys.key = lines.key)
     FOR UPDATE SKIP LOCKED);
 
@@ -603,7 +626,7 @@ DELETE FROM lines WHERE key IN (
 -- with it (claim_groups) come after the deletion and stay.
 INSERT INTO forget_on_finish (job_id)
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
-WHERE job_keys.key = ANY (ARRAY(SELECT json_array_elements_text(%(keys)s::json)))
+WHERE job_keys.key = ANY (ARRAY(SELECT json_array_elements_text(%(line_keys)s::json)))
   AND jobs.state = 'claimed' AND jobs.blockers = 0
 ON CONFLICT DO NOTHING;
 

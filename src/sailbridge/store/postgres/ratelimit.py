@@ -58,15 +58,29 @@ class PostgresSlots:
         """Until when a block holds ``route`` (0: never blocked), and the database's now."""
         return await self._one("route_block", {"route": route})
 
-    async def block(self, route: str, until: float | None, *, default_block: float,
-                    past_block: float, max_block: float) -> None:
+    async def block(
+        self,
+        route: str,
+        until: float | None,
+        *,
+        default_block: float,
+        past_block: float,
+        max_block: float,
+    ) -> None:
         """Close ``route`` for every node as `sailbridge.delivery.ratelimit.block_target`
         computes it, on the database's clock; a longer block in force stays."""
         try:
             async with self._pool.connection() as conn:
-                await conn.execute(QUERIES["block_route"], {
-                    "route": route, "until": until, "default_block": default_block,
-                    "past_block": past_block, "max_block": max_block})
+                await conn.execute(
+                    QUERIES["block_route"],
+                    {
+                        "route": route,
+                        "until": until,
+                        "default_block": default_block,
+                        "past_block": past_block,
+                        "max_block": max_block,
+                    },
+                )
         except DATABASE_ERRORS as exc:
             raise _unavailable(exc) from exc
 

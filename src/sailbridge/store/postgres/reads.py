@@ -10,6 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from sailbridge.store import listing
+from sailbridge.store.accounts import pause_name, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Job,
@@ -30,10 +31,12 @@ _DIALECT = listing.Dialect(
     contains=lambda column, value: f"strpos({column}, {value}) > 0",
     index_hints=False,
 )
-_JOB_COLUMNS = ("id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
-                "state, attempts, received_at, first_attempt_at, available_at, reason, "
-                "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
-                "WHERE a.job_id = j.id)::text")
+_JOB_COLUMNS = (
+    "id, write_key, message_id, event::text, event_type, user_key, ordering_keys, "
+    "state, attempts, received_at, first_attempt_at, available_at, reason, "
+    "(SELECT json_agg(attempt ORDER BY seq) FROM job_attempts a "
+    "WHERE a.job_id = j.id)::text, account"
+)
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
@@ -49,24 +52,38 @@ async def list_rejections(db: Database, limit: int) -> list[Rejection]:
 
 async def find_jobs(db: Database, query: JobQuery) -> Page[Job]:
     plan = listing.job_listing(query, _DIALECT)
-    rows, window = await _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.cursor,
-                                    query.limit, query.scan)
-    return listing.page_of([job_from_row(row, row[13]) for row in rows], lambda job: job.id,
-                           query.limit, window, query.scan, oldest_first=query.oldest_first)
+    rows, window = await _page_rows(
+        db, plan, "jobs", _JOB_COLUMNS, query.cursor, query.limit, query.scan
+    )
+    return listing.page_of(
+        [job_from_row(row, row[13]) for row in rows],
+        lambda job: job.id,
+        query.limit,
+        window,
+        query.scan,
+        oldest_first=query.oldest_first,
+    )
 
 
-async def find_rejections(db: Database, reason: str | None, before: int | None,
-                          limit: int, scan: int) -> Page[Rejection]:
+async def find_rejections(
+    db: Database, reason: str | None, before: int | None, limit: int, scan: int
+) -> Page[Rejection]:
     plan = listing.rejection_listing(reason, _DIALECT)
-    rows, window = await _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before,
-                                    limit, scan)
-    return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
-                           window, scan)
+    rows, window = await _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before, limit, scan)
+    return listing.page_of(
+        [Rejection(*row) for row in rows], lambda r: r.id or 0, limit, window, scan
+    )
 
 
-async def _page_rows(db: Database, plan: listing.Listing, table: str, columns: str,
-                     start: int | None, limit: int, scan: int | None
-                     ) -> tuple[list[Row], tuple[int | None, int] | None]:
+async def _page_rows(
+    db: Database,
+    plan: listing.Listing,
+    table: str,
+    columns: str,
+    start: int | None,
+    limit: int,
+    scan: int | None,
+) -> tuple[list[Row], tuple[int | None, int] | None]:
     """One page's rows (up to ``limit + 1``) and its window, in one snapshot."""
     params = listing.bounds(plan, start, limit, scan)
     window = None
@@ -80,39 +97,54 @@ async def _page_rows(db: Database, plan: listing.Listing, table: str, columns: s
             if not window[1]:
                 return [], window
             params["edge"] = window[0]
-        cursor = await conn.execute(listing.rows_sql(plan, _DIALECT, table, columns),
-                                    params)
+        cursor = await conn.execute(listing.rows_sql(plan, _DIALECT, table, columns), params)
         return await cursor.fetchall(), window
 
 
 async def finished_per_minute(db: Database, since: float, until: float) -> list[MinuteCount]:
-    rows = await db.rows("finished_per_minute", {"since": int(since // 60 * 60),
-                                                 "until": int(until // 60 * 60)})
-    return [MinuteCount(float(minute), int(delivered), int(dead))
-            for minute, delivered, dead in rows if delivered or dead]
+    rows = await db.rows(
+        "finished_per_minute", {"since": int(since // 60 * 60), "until": int(until // 60 * 60)}
+    )
+    return [
+        MinuteCount(float(minute), int(delivered), int(dead))
+        for minute, delivered, dead in rows
+        if delivered or dead
+    ]
 
 
 async def counts(db: Database) -> StatusCounts:
     [(totals, oldest, paused)] = await db.rows("status")
+    paused_by_account: dict[str, str] = msgspec.json.decode(paused)
     counts: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
 
     def get(name: str) -> int:
         return counts.get(name, 0)
 
     return StatusCounts(
-        pending=get("pending"), retrying=get("retrying"), claimed=get("claimed"),
-        delivered=get("delivered"), skipped=get("skipped"), rejected=get("rejected"),
-        dead=get("dead"), oldest_pending_at=oldest, paused_reason=paused,
-        deduplicated=get("deduplicated"))
+        pending=get("pending"),
+        retrying=get("retrying"),
+        claimed=get("claimed"),
+        delivered=get("delivered"),
+        skipped=get("skipped"),
+        rejected=get("rejected"),
+        dead=get("dead"),
+        oldest_pending_at=oldest,
+        paused_reason=pause_summary(paused_by_account),
+        deduplicated=get("deduplicated"),
+    )
 
 
 async def queued_kinds(db: Database, limit: int) -> QueuedKinds:
     return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
 
 
-async def paused_reason(db: Database) -> str | None:
-    rows = await db.rows("get_control", {"name": "paused"})
+async def paused_reason(db: Database, account: str) -> str | None:
+    rows = await db.rows("get_control", {"name": pause_name(account)})
     return rows[0][0] if rows else None
+
+
+async def paused_accounts(db: Database) -> dict[str, str]:
+    return {account: reason for account, reason in await db.rows("paused_accounts")}
 
 
 async def backfill_file(db: Database, content_hash: str) -> BackfillFile | None:

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from sailbridge.store.accounts import ordering_key
 from sailbridge.store.base import Attempt, Job, JobState
 from sailbridge.store.postgres.database import Row
 
@@ -24,14 +25,38 @@ def json_param(value: Any) -> str:
 
 
 def job_from_row(row: Row, history: str | None = None) -> Job:
-    """A `Job` from the first 13 columns ``claim``, ``get_job`` and the listings select
-    (``history``, when selected, is the 14th: the attempts as a JSON array)."""
-    (job_id, write_key, message_id, event, event_type, user_key, keys, state, attempts,
-     received_at, first_attempt_at, available_at, reason) = row[:13]
+    """A `Job` from the 15 columns ``claim``, ``get_job`` and the listings select:
+    the job's 13, its history (the attempts as a JSON array, passed as ``history`` when
+    selected), its account."""
+    (
+        job_id,
+        write_key,
+        message_id,
+        event,
+        event_type,
+        user_key,
+        keys,
+        state,
+        attempts,
+        received_at,
+        first_attempt_at,
+        available_at,
+        reason,
+    ) = row[:13]
     return Job(
-        id=job_id, write_key=write_key, message_id=message_id,
-        event=msgspec.json.decode(event), event_type=event_type, user_key=user_key,
-        ordering_keys=tuple(keys), state=JobState(state), attempts=attempts,
-        received_at=received_at, first_attempt_at=first_attempt_at,
-        available_at=available_at, reason=reason,
-        history=history_decoder.decode(history) if history else [])
+        id=job_id,
+        write_key=write_key,
+        message_id=message_id,
+        event=msgspec.json.decode(event),
+        event_type=event_type,
+        user_key=user_key,
+        ordering_keys=tuple(ordering_key(key) for key in keys),
+        state=JobState(state),
+        attempts=attempts,
+        received_at=received_at,
+        first_attempt_at=first_attempt_at,
+        available_at=available_at,
+        reason=reason,
+        history=history_decoder.decode(history) if history else [],
+        account=row[14],
+    )

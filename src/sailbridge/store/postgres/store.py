@@ -17,6 +17,8 @@ from psycopg_pool import AsyncConnectionPool
 from sailbridge.clock import Clock
 from sailbridge.logs import first_line
 from sailbridge.mapping.plan import MemoryUpdate
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import line_key, pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     PRUNE_EVERY,
@@ -63,7 +65,6 @@ class PostgresStore(StoreGuards):
     time is the one the caller passes.
     """
 
-
     def __init__(self, pool: AsyncConnectionPool, clock: Clock = time.time) -> None:
         self._db = Database(pool)
         self._clock = clock
@@ -71,8 +72,15 @@ class PostgresStore(StoreGuards):
         self._finishes = Finishes(self._db)
 
     @classmethod
-    async def open(cls, url: str, clock: Clock = time.time, *, min_size: int = 1,
-                   max_size: int = 10, create: bool = True) -> PostgresStore:
+    async def open(
+        cls,
+        url: str,
+        clock: Clock = time.time,
+        *,
+        min_size: int = 1,
+        max_size: int = 10,
+        create: bool = True,
+    ) -> PostgresStore:
         """Connect a pool to ``url`` (``postgresql://…``) and bring the schema up to date;
         with ``create`` false, a database without sailbridge's schema raises
         `StoreMissing` instead of getting one."""
@@ -98,53 +106,100 @@ class PostgresStore(StoreGuards):
 
     # ------------------------------------------------------------------ queue writes
 
-    async def _enqueue(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                       dedupe_window: float, now: float) -> EnqueueResult:
+    async def _enqueue(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> EnqueueResult:
         dedupe = dedupe_window > 0
         result = await self._db.in_transaction(
-            lambda conn: transactions.enqueue(conn, jobs, rejections, dedupe_window, now))
+            lambda conn: transactions.enqueue(conn, jobs, rejections, dedupe_window, now)
+        )
         if dedupe and now >= self._prune_at:
             self._prune_at = now + PRUNE_EVERY
-            await self._db.execute("forget_messages", {"seen_after": now - dedupe_window,
-                                                       "limit": PRUNE_CHUNK})
+            await self._db.execute(
+                "forget_messages", {"seen_after": now - dedupe_window, "limit": PRUNE_CHUNK}
+            )
         return result
 
-    async def _accept(self, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                      dedupe_window: float, now: float) -> int:
+    async def _accept(
+        self,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> int:
         """Ingest's call. PostgreSQL takes concurrent writers without a single writer
         thread to protect, so accepting is simply enqueueing (sorted at once)."""
         await self._enqueue(jobs, rejections, dedupe_window, now)
         return len(jobs)
 
-    async def _enqueue_sent(self, jobs: Sequence[NewJob], now: float,
-                            force: bool) -> list[SentJob]:
+    async def _enqueue_sent(self, jobs: Sequence[NewJob], now: float, force: bool) -> list[SentJob]:
         return await self._db.in_transaction(
-            lambda conn: transactions.enqueue_sent(conn, jobs, now, force))
+            lambda conn: transactions.enqueue_sent(conn, jobs, now, force)
+        )
 
-    async def forget(self, user_key: str) -> Forgotten:
-        return await self._db.in_transaction(lambda conn: transactions.forget(conn, user_key))
+    async def forget(self, user_key: str, account: str | None = None) -> Forgotten:
+        return await self._db.in_transaction(
+            lambda conn: transactions.forget(conn, user_key, account)
+        )
 
-    async def _claim(self, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-        rows = await self._db.rows("claim", {
-            "worker": worker, "limit": limit, "now": now, "lease_until": now + lease,
-            "shard": shard()})
+    async def _claim(
+        self, worker: str, limit: int, lease: float, now: float, account: str | None
+    ) -> list[Job]:
+        rows = await self._db.rows(
+            "claim" if account is None else "claim_in_account",
+            {
+                "worker": worker,
+                "limit": limit,
+                "now": now,
+                "lease_until": now + lease,
+                "shard": shard(),
+                "account": account,
+            },
+        )
         return [job_from_row(row) for row in rows]
 
-    async def _claim_groups(self, worker: str, limit: int, lease: float, now: float,
-                            size: int) -> list[list[Job]]:
-        heads = await self._claim(worker, limit, lease, now)
+    async def _claim_groups(
+        self, worker: str, limit: int, lease: float, now: float, size: int, account: str | None
+    ) -> list[list[Job]]:
+        heads = await self._claim(worker, limit, lease, now, account)
         if not heads or size <= 1:
             return [[head] for head in heads]
-        rows = await self._db.rows("line_behind", {
-            "heads": json_param([{"id": head.id, "user_key": head.user_key}
-                                 for head in heads]), "size": size})
+        rows = await self._db.rows(
+            "line_behind",
+            {
+                "heads": json_param(
+                    [
+                        {"id": head.id, "user_key": line_key(head.account, head.user_key)}
+                        for head in heads
+                    ]
+                ),
+                "size": size,
+            },
+        )
         behind = ready_behind(heads, rows, now)
         chosen = [job_id for ids in behind.values() for job_id in ids]
         if not chosen:
             return [[head] for head in heads]
-        leased = {job.id: job for job in map(job_from_row, await self._db.rows(
-            "lease_followers", {"ids": json_param(chosen), "worker": worker,
-                                "lease_until": now + lease, "now": now, "shard": shard()}))}
+        leased = {
+            job.id: job
+            for job in map(
+                job_from_row,
+                await self._db.rows(
+                    "lease_followers",
+                    {
+                        "ids": json_param(chosen),
+                        "worker": worker,
+                        "lease_until": now + lease,
+                        "now": now,
+                        "shard": shard(),
+                    },
+                ),
+            )
+        }
         lines = []
         for head in heads:
             followers = []
@@ -157,48 +212,73 @@ class PostgresStore(StoreGuards):
             await self.release(job.id, now, worker=worker)
         return lines
 
-    async def _heartbeat(self, worker: str, job_ids: Sequence[int], lease: float,
-                         now: float) -> None:
-        await self._db.execute("extend_leases", {
-            "ids": json_param(list(job_ids)), "worker": worker, "lease_until": now + lease})
+    async def _heartbeat(
+        self, worker: str, job_ids: Sequence[int], lease: float, now: float
+    ) -> None:
+        await self._db.execute(
+            "extend_leases",
+            {"ids": json_param(list(job_ids)), "worker": worker, "lease_until": now + lease},
+        )
 
-    async def _finish(self, job_id: int, state: JobState, attempt: Attempt,
-                      reason: str | None, worker: str) -> None:
+    async def _finish(
+        self, job_id: int, state: JobState, attempt: Attempt, reason: str | None, worker: str
+    ) -> None:
         """Settle a claimed job; returns once committed. Finishes that arrive while one
         group is being committed are committed together as the next group (one
         transaction, a few statements, whatever their number), so the cost of a
         durable commit is shared by every job settled in the same moment."""
         if self._db.closed:
             raise StoreClosed("the store is closed")
-        await self._finishes.finish(job_id, worker, {
-            "id": job_id, "worker": worker, "state": state.value, "reason": reason,
-            "attempt_at": attempt.at, "attempt": msgspec.Raw(encode(attempt))})
+        await self._finishes.finish(
+            job_id,
+            worker,
+            {
+                "id": job_id,
+                "worker": worker,
+                "state": state.value,
+                "reason": reason,
+                "attempt_at": attempt.at,
+                "attempt": msgspec.Raw(encode(attempt)),
+            },
+        )
 
     async def retry_at(self, job_id: int, at: float, attempt: Attempt, *, worker: str) -> None:
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(QUERIES["retry_job"], {
-                "id": job_id, "at": at, "worker": worker, "attempt_at": attempt.at,
-                "attempt": json_param(attempt), "shard": shard()})
+            cursor = await conn.execute(
+                QUERIES["retry_job"],
+                {
+                    "id": job_id,
+                    "at": at,
+                    "worker": worker,
+                    "attempt_at": attempt.at,
+                    "attempt": json_param(attempt),
+                    "shard": shard(),
+                },
+            )
             if not await cursor.fetchall():
                 raise await not_claimed(conn, job_id, worker)
 
     async def release(self, job_id: int, at: float, *, worker: str) -> None:
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(QUERIES["release_job"], {
-                "id": job_id, "at": at, "worker": worker, "now": self._clock(),
-                "shard": shard()})
+            cursor = await conn.execute(
+                QUERIES["release_job"],
+                {"id": job_id, "at": at, "worker": worker, "now": self._clock(), "shard": shard()},
+            )
             if not await cursor.fetchall():
                 raise await not_claimed(conn, job_id, worker)
 
-    async def _replay(self, job_ids: Sequence[int] | None, reason_contains: str | None,
-                      now: float) -> int:
+    async def _replay(
+        self, job_ids: Sequence[int] | None, reason_contains: str | None, now: float
+    ) -> int:
         return await self._db.in_transaction(
-            lambda conn: transactions.replay(conn, job_ids, reason_contains, now))
+            lambda conn: transactions.replay(conn, job_ids, reason_contains, now)
+        )
 
     async def purge_finished(self, older_than: float, limit: int = 10_000) -> int:
         async with self._db.transaction() as conn:
-            cursor = await conn.execute(QUERIES["purge_finished_jobs"],
-                                        {"before": older_than, "limit": limit})
+            cursor = await conn.execute(
+                QUERIES["purge_finished_jobs"], {"before": older_than, "limit": limit}
+            )
             deleted = cursor.rowcount
         if deleted < limit:
             # The last chunk of a housekeeping round: also drop the lock rows of lines
@@ -206,22 +286,24 @@ class PostgresStore(StoreGuards):
             await self._db.execute("forget_empty_lines", {"limit": 100_000})
         return deleted
 
-    async def _purge_dead_chosen(self, job_ids: Sequence[int] | None,
-                                 reason_contains: str | None) -> int:
+    async def _purge_dead_chosen(
+        self, job_ids: Sequence[int] | None, reason_contains: str | None
+    ) -> int:
         return await self._db.in_transaction(
-            lambda conn: transactions.purge_chosen(conn, job_ids, reason_contains))
+            lambda conn: transactions.purge_chosen(conn, job_ids, reason_contains)
+        )
 
     async def _purge_dead_before(self, older_than: float) -> int:
         async with self._db.transaction() as conn:
-            jobs = (await conn.execute(QUERIES["purge_dead_jobs"],
-                                       {"before": older_than})).rowcount
-            rejections = (await conn.execute(QUERIES["purge_rejections"],
-                                             {"before": older_than})).rowcount
+            jobs = (await conn.execute(QUERIES["purge_dead_jobs"], {"before": older_than})).rowcount
+            rejections = (
+                await conn.execute(QUERIES["purge_rejections"], {"before": older_than})
+            ).rowcount
             await add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
         return jobs
 
-    async def set_paused(self, reason: str | None) -> None:
-        await self._db.execute("set_control", {"name": "paused", "value": reason})
+    async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
+        await self._db.execute("set_control", {"name": pause_name(account), "value": reason})
 
     async def check_writable(self, now: float) -> None:
         try:
@@ -240,8 +322,13 @@ class PostgresStore(StoreGuards):
     async def find_jobs(self, query: JobQuery) -> Page[Job]:
         return await reads.find_jobs(self._db, query)
 
-    async def find_rejections(self, reason: str | None = None, before: int | None = None,
-                              limit: int = 50, scan: int = SCAN_WINDOW) -> Page[Rejection]:
+    async def find_rejections(
+        self,
+        reason: str | None = None,
+        before: int | None = None,
+        limit: int = 50,
+        scan: int = SCAN_WINDOW,
+    ) -> Page[Rejection]:
         return await reads.find_rejections(self._db, reason, before, limit, scan)
 
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
@@ -253,8 +340,11 @@ class PostgresStore(StoreGuards):
     async def counts(self) -> StatusCounts:
         return await reads.counts(self._db)
 
-    async def paused_reason(self) -> str | None:
-        return await reads.paused_reason(self._db)
+    async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None:
+        return await reads.paused_reason(self._db, account)
+
+    async def paused_accounts(self) -> dict[str, str]:
+        return await reads.paused_accounts(self._db)
 
     # ------------------------------------------------------------------ backfill files
 
@@ -266,24 +356,33 @@ class PostgresStore(StoreGuards):
 
     # ------------------------------------------------------------------ memory
 
-    async def email(self, user_key: str) -> str | None:
-        rows = await self._db.rows("memory_email", {"user_key": user_key})
+    async def email(self, user_key: str, *, account: str = DEFAULT_ACCOUNT) -> str | None:
+        rows = await self._db.rows("memory_email", {"account": account, "user_key": user_key})
         return rows[0][0] if rows else None
 
-    async def cart(self, user_id: str, max_age: float) -> RememberedCart | None:
-        rows = await self._db.rows("memory_cart",
-                                   {"user_id": user_id, "since": self._clock() - max_age})
-        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) \
-            if rows else None
+    async def cart(
+        self, user_id: str, max_age: float, *, account: str = DEFAULT_ACCOUNT
+    ) -> RememberedCart | None:
+        rows = await self._db.rows(
+            "memory_cart",
+            {"account": account, "user_id": user_id, "since": self._clock() - max_age},
+        )
+        return RememberedCart(tuple(cart_decoder.decode(rows[0][0])), rows[0][1]) if rows else None
 
-    async def merged(self, anonymous_id: str, user_id: str) -> bool:
-        rows = await self._db.rows("memory_merged",
-                                   {"anonymous_id": anonymous_id, "user_id": user_id})
+    async def merged(
+        self, anonymous_id: str, user_id: str, *, account: str = DEFAULT_ACCOUNT
+    ) -> bool:
+        rows = await self._db.rows(
+            "memory_merged", {"account": account, "anonymous_id": anonymous_id, "user_id": user_id}
+        )
         return bool(rows)
 
-    async def apply(self, updates: Sequence[MemoryUpdate]) -> None:
+    async def apply(
+        self, updates: Sequence[MemoryUpdate], *, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         if not updates:
             return
         now = self._clock()
         await self._db.in_transaction(
-            lambda conn: transactions.apply_updates(conn, updates, now))
+            lambda conn: transactions.apply_updates(conn, account, updates, now)
+        )

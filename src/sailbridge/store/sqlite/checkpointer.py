@@ -31,8 +31,9 @@ class Checkpointer:
         self._db = db
         self._wake = threading.Event()
         self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sailbridge-sqlite-checkpoint",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="sailbridge-sqlite-checkpoint", daemon=True
+        )
         self._thread.start()
 
     def poke(self) -> None:
@@ -54,7 +55,7 @@ class Checkpointer:
                     self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
                 except sqlite3.OperationalError:  # busy or locked: the next round will do it
                     pass
-                except Exception as error:  # noqa: BLE001 - logged, counted, tried again
+                except Exception as error:
                     record_failure("sqlite checkpointer", error, CHECKPOINT_EVERY)
                 if self._stopping.wait(CHECKPOINT_EVERY):
                     return

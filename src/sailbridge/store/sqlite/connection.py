@@ -28,11 +28,13 @@ QUERIES: Mapping[str, str] = load_queries("sailbridge.store.sqlite")
 LATEST_VERSION = migrations("sqlite")[-1][0]
 
 
-def connect(path: str | Path, synchronous: Synchronous = "NORMAL",
-            cache_mib: int = 16) -> sqlite3.Connection:
+def connect(
+    path: str | Path, synchronous: Synchronous = "NORMAL", cache_mib: int = 16
+) -> sqlite3.Connection:
     """A connection in autocommit mode (transactions are explicit), WAL, sane pragmas."""
-    db = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
-                         cached_statements=256)
+    db = sqlite3.connect(
+        str(path), isolation_level=None, check_same_thread=False, cached_statements=256
+    )
     db.execute("PRAGMA busy_timeout = 10000")
     db.execute("PRAGMA journal_mode = WAL")
     db.execute(f"PRAGMA synchronous = {synchronous}")
@@ -79,8 +81,9 @@ def migrate(db: sqlite3.Connection) -> int:
             if version > current:
                 for statement in _statements(sql):
                     db.execute(statement)
-                db.execute(QUERIES["record_schema_version"],
-                           {"version": version, "now": time.time()})
+                db.execute(
+                    QUERIES["record_schema_version"], {"version": version, "now": time.time()}
+                )
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

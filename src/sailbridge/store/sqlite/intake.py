@@ -13,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import line_keys
 from sailbridge.store.base import PRUNE_EVERY, EnqueueResult, NewJob, Rejection
 from sailbridge.store.send_plan import SentJob, plan_send
 from sailbridge.store.sqlite.rows import InboxJob, encode, inbox_decoder
@@ -28,18 +30,39 @@ class Intake:
         self._prune_at = float("-inf")
         self._decoded_row: tuple[int, list[InboxJob]] = (0, [])
 
-    def enqueue(self, tx: Tx, jobs: Sequence[NewJob], rejections: Sequence[Rejection],
-                dedupe_window: float, now: float) -> EnqueueResult:
+    def enqueue(
+        self,
+        tx: Tx,
+        jobs: Sequence[NewJob],
+        rejections: Sequence[Rejection],
+        dedupe_window: float,
+        now: float,
+    ) -> EnqueueResult:
         """One batch in a handful of statements: the per-row work is executemany."""
         ids, duplicates = self.place(tx, [_Batch(jobs, dedupe_window, now)])
         insert_rejections(tx, rejections)
-        return EnqueueResult(len(ids), duplicates, len(rejections), tuple(ids))
+        return EnqueueResult(len(jobs) - duplicates, duplicates, len(rejections), tuple(ids))
 
-    def enqueue_sent(self, tx: Tx, jobs: Sequence[NewJob], now: float,
-                     force: bool) -> list[SentJob]:
-        known: dict[str, int] = {} if force else {
-            message_id: job_id for message_id, job_id in tx.run(
-                "sent_jobs", {"ids": encode([job.message_id for job in jobs])})}
+    def enqueue_sent(
+        self, tx: Tx, jobs: Sequence[NewJob], now: float, force: bool
+    ) -> list[SentJob]:
+        known: dict[str, int] = (
+            {}
+            if force
+            else {
+                message_id: job_id
+                for account in {job.accounts[0] for job in jobs}
+                for message_id, job_id in tx.run(
+                    "sent_jobs",
+                    {
+                        "account": account,
+                        "ids": encode(
+                            [job.message_id for job in jobs if job.accounts[0] == account]
+                        ),
+                    },
+                )
+            }
+        )
         plan = plan_send(jobs, known)
         ids, _ = self.place(tx, [_Batch(plan.fresh, 0.0, now)]) if plan.fresh else ([], 0)
         return plan.results(ids)
@@ -59,7 +82,7 @@ class Intake:
                 skip = head_sorted if row_id == head_row else 0
                 jobs = self._inbox_jobs(row_id, payload)
                 take = min(events - skip, max_events - taken)
-                batches.append(_Batch(jobs[skip:skip + take], window, now))
+                batches.append(_Batch(jobs[skip : skip + take], window, now))
                 taken += take
                 if skip + take < events:
                     partial = (row_id, skip + take)
@@ -100,8 +123,15 @@ class Intake:
         ids: list[int] = []
         duplicates = 0
         seen = _seen_messages(tx, batches)
-        all_keys = {key for batch in batches for job in batch.jobs for key in job.ordering_keys}
+        all_keys = {
+            key
+            for batch in batches
+            for job in batch.jobs
+            for account in job.accounts
+            for key in line_keys(account, job.ordering_keys)
+        }
         busy = busy_lines(tx, all_keys)
+        accounts: set[str] = set()
         next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
         rows: list[tuple[Any, ...]] = []
         lines: list[tuple[str, int, int]] = []
@@ -122,17 +152,33 @@ class Intake:
                         continue
                     seen[message] = now
                     messages.append((job.write_key, job.message_id, now))
-                keys = job.ordering_keys
-                if len(keys) > 1:
-                    keys = list(dict.fromkeys(keys))
-                ids.append(next_id)
-                rows.append((next_id, job.write_key, job.message_id, encode(job.event),
-                             job.event_type, job.user_key, encode(keys),
-                             sum(key in busy for key in keys), job.received_at, now, now))
-                for key in keys:
-                    lines.append((key, next_id, next_id))
-                    busy.add(key)
-                next_id += 1
+                event = encode(job.event)
+                for account in job.accounts:  # one delivery per account
+                    keys = line_keys(account, job.ordering_keys)
+                    ids.append(next_id)
+                    rows.append(
+                        (
+                            next_id,
+                            job.write_key,
+                            job.message_id,
+                            event,
+                            job.event_type,
+                            job.user_key,
+                            encode(keys),
+                            sum(key in busy for key in keys),
+                            job.received_at,
+                            now,
+                            now,
+                            account,
+                        )
+                    )
+                    for key in keys:
+                        lines.append((key, next_id, next_id))
+                        busy.add(key)
+                    next_id += 1
+                accounts.update(job.accounts)
+        if accounts - {DEFAULT_ACCOUNT}:
+            tx.run("add_accounts", {"names": encode(sorted(accounts))})
         tx.run_many("remember_message", messages)
         tx.run_many("insert_job", rows)
         tx.run_many("join_line", lines)
@@ -165,9 +211,19 @@ def accept(tx: Tx, inbox_row: dict[str, Any], rejections: Sequence[Rejection]) -
 
 
 def insert_rejections(tx: Tx, rejections: Sequence[Rejection]) -> None:
-    tx.run_many("insert_rejection", [
-        {"write_key": r.write_key, "message_id": r.message_id, "raw": r.raw,
-         "reason": r.reason, "received_at": r.received_at} for r in rejections])
+    tx.run_many(
+        "insert_rejection",
+        [
+            {
+                "write_key": r.write_key,
+                "message_id": r.message_id,
+                "raw": r.raw,
+                "reason": r.reason,
+                "received_at": r.received_at,
+            }
+            for r in rejections
+        ],
+    )
     tx.count("rejected", len(rejections))
 
 
@@ -183,11 +239,14 @@ def _seen_messages(tx: Tx, batches: Sequence[_Batch]) -> dict[tuple[str, str], f
         for job in batch.jobs:
             if job.message_id is not None:
                 by_key.setdefault(job.write_key, []).append(job.message_id)
-    return {(write_key, message_id): seen_at
-            for write_key, message_ids in by_key.items()
-            for message_id, seen_at in tx.run("seen_messages", {
-                "write_key": write_key, "message_ids": encode(message_ids),
-                "seen_after": seen_after})}
+    return {
+        (write_key, message_id): seen_at
+        for write_key, message_ids in by_key.items()
+        for message_id, seen_at in tx.run(
+            "seen_messages",
+            {"write_key": write_key, "message_ids": encode(message_ids), "seen_after": seen_after},
+        )
+    }
 
 
 def busy_lines(tx: Tx, keys: set[str] | list[str]) -> set[str]:
@@ -195,4 +254,3 @@ def busy_lines(tx: Tx, keys: set[str] | list[str]) -> set[str]:
     if not keys:
         return set()
     return {row[0] for row in tx.run("busy_lines", {"keys": encode(list(keys))})}
-

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sailbridge.store.accounts import line_key, ordering_key
 from sailbridge.store.base import Attempt, Job, JobState, may_follow
 from sailbridge.store.errors import JobNotClaimed
 from sailbridge.store.sqlite.intake import busy_lines
@@ -19,16 +20,22 @@ from sailbridge.store.sqlite.rows import Row, encode, job_from_row, keys_decoder
 from sailbridge.store.sqlite.transaction import Tx
 
 
-def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job]:
-    window = {"now": now, "limit": limit}
-    expired = {row[0] for row in tx.run("claimable_expired", window)}
-    ready = [row[0] for row in tx.run("claimable_new", window)]
-    ready += [row[0] for row in tx.run("claimable_retry", window)]
+def claim(
+    tx: Tx, worker: str, limit: int, lease: float, now: float, account: str | None = None
+) -> list[Job]:
+    """The oldest ``limit`` ready jobs (of ``account`` only, from its own indexes)."""
+    window = {"now": now, "limit": limit, "account": account}
+    within = "" if account is None else "_in"
+    expired = {row[0] for row in tx.run(f"claimable_expired{within}", window)}
+    ready = [row[0] for row in tx.run(f"claimable_new{within}", window)]
+    ready += [row[0] for row in tx.run(f"claimable_retry{within}", window)]
     chosen = sorted(expired.union(ready))[:limit]
     if not chosen:
         return []
-    rows = tx.run("lease_jobs", {"ids": encode(chosen), "worker": worker,
-                                 "lease_until": now + lease, "now": now}).fetchall()
+    rows = tx.run(
+        "lease_jobs",
+        {"ids": encode(chosen), "worker": worker, "lease_until": now + lease, "now": now},
+    ).fetchall()
     jobs = sorted((job_from_row(row) for row in rows), key=lambda job: job.id)
     for job in jobs:
         if job.id not in expired:
@@ -37,20 +44,24 @@ def claim(tx: Tx, worker: str, limit: int, lease: float, now: float) -> list[Job
     return jobs
 
 
-def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
-                 size: int) -> list[list[Job]]:
+def claim_groups(
+    tx: Tx, worker: str, limit: int, lease: float, now: float, size: int, account: str | None = None
+) -> list[list[Job]]:
     """`claim`, each head with the user's consecutive ready jobs behind it (at most
-    ``size`` jobs a line), leased with it."""
-    heads = claim(tx, worker, limit, lease, now)
+    ``size`` jobs a line, the line of its account), leased with it."""
+    heads = claim(tx, worker, limit, lease, now, account)
     lines = []
     for head in heads:
         behind = _ready_behind(tx, head, size, now)
         followers: list[Job] = []
         if behind:
-            rows = tx.run("lease_jobs", {"ids": encode(behind), "worker": worker,
-                                         "lease_until": now + lease, "now": now}).fetchall()
-            followers = sorted((job_from_row(row) for row in rows),
-                               key=lambda job: behind.index(job.id))
+            rows = tx.run(
+                "lease_jobs",
+                {"ids": encode(behind), "worker": worker, "lease_until": now + lease, "now": now},
+            ).fetchall()
+            followers = sorted(
+                (job_from_row(row) for row in rows), key=lambda job: behind.index(job.id)
+            )
             for job in followers:
                 tx.count("retrying" if job.attempts else "pending", -1)
                 tx.count("claimed", 1)
@@ -61,13 +72,15 @@ def claim_groups(tx: Tx, worker: str, limit: int, lease: float, now: float,
 def _ready_behind(tx: Tx, head: Job, size: int, now: float) -> list[int]:
     """The ids right behind ``head`` in its user's line that may go with it, in line
     order: stops at the first that is not pending and due, or is in another line too."""
-    rows = tx.run("line_behind", {"key": head.user_key, "limit": size}).fetchall()
+    rows = tx.run(
+        "line_behind", {"key": line_key(head.account, head.user_key), "limit": size}
+    ).fetchall()
     if not rows or rows[0][0] != head.id:
         return []
     ready = []
     for job_id, state, available_at, keys, user_key in rows[1:]:
-        if not may_follow(head, state, available_at, keys_decoder.decode(keys), user_key,
-                          now):
+        plain = [ordering_key(key) for key in keys_decoder.decode(keys)]
+        if not may_follow(head, state, available_at, plain, user_key, now):
             break
         ready.append(job_id)
     return ready
@@ -88,12 +101,15 @@ def _append_attempt(tx: Tx, job_id: int, attempt: Attempt) -> None:
     tx.run("append_attempt", {"job_id": job_id, "attempt": encode(attempt)})
 
 
-def finish(tx: Tx, job_id: int, state: JobState, attempt: Attempt, reason: str | None,
-           worker: str) -> None:
+def finish(
+    tx: Tx, job_id: int, state: JobState, attempt: Attempt, reason: str | None, worker: str
+) -> None:
     _attempts, keys, pos = _lease_of(tx, job_id, worker)
     _append_attempt(tx, job_id, attempt)
-    tx.run("finish_job", {"id": job_id, "state": state.value, "reason": reason,
-                          "attempt_at": attempt.at})
+    tx.run(
+        "finish_job",
+        {"id": job_id, "state": state.value, "reason": reason, "attempt_at": attempt.at},
+    )
     for key in keys:
         tx.run("leave_line", {"key": key, "pos": pos})
         tx.run("unblock_next", {"key": key})
@@ -119,15 +135,15 @@ def release(tx: Tx, job_id: int, at: float, worker: str, now: float) -> None:
     tx.count("retrying" if attempts else "pending", 1)
 
 
-def _dead_chosen(tx: Tx, job_ids: Sequence[int] | None,
-                 reason_contains: str | None) -> list[Row]:
+def _dead_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> list[Row]:
     """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id."""
     if job_ids is not None and not job_ids:
         return []
     if job_ids is None:
         return tx.run("dead_by_reason", {"reason": reason_contains}).fetchall()
-    return tx.run("dead_by_ids", {"ids": encode(list(job_ids)),
-                                  "reason": reason_contains}).fetchall()
+    return tx.run(
+        "dead_by_ids", {"ids": encode(list(job_ids)), "reason": reason_contains}
+    ).fetchall()
 
 
 def purge_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> int:
@@ -138,16 +154,17 @@ def purge_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | N
     return deleted
 
 
-def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None,
-           now: float) -> int:
+def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None, now: float) -> int:
     rows = _dead_chosen(tx, job_ids, reason_contains)
     if not rows:
         return 0
     last = tx.run("reserve_positions", {"n": len(rows)}).fetchall()[0][0]
     for pos, (job_id, keys_json) in enumerate(rows, start=last - len(rows) + 1):
         keys = keys_decoder.decode(keys_json)
-        tx.run("requeue_job", {"id": job_id, "pos": pos,
-                               "blockers": len(busy_lines(tx, keys)), "now": now})
+        tx.run(
+            "requeue_job",
+            {"id": job_id, "pos": pos, "blockers": len(busy_lines(tx, keys)), "now": now},
+        )
         for key in keys:
             tx.run("join_line", (key, pos, job_id))
     tx.count("dead", -len(rows))

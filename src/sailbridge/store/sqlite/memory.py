@@ -23,50 +23,82 @@ from sailbridge.mapping.plan import (
     RememberEmail,
     RememberMerge,
 )
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import line_keys
 from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids
 from sailbridge.store.sqlite.connection import QUERIES
 
 
-def read_email(db: sqlite3.Connection, user_key: str) -> str | None:
-    rows = db.execute(QUERIES["memory_email"], {"user_key": user_key}).fetchall()
+def read_email(db: sqlite3.Connection, account: str, user_key: str) -> str | None:
+    rows = db.execute(
+        QUERIES["memory_email"], {"account": account, "user_key": user_key}
+    ).fetchall()
     return rows[0][0] if rows else None
 
 
-def read_cart(db: sqlite3.Connection, user_id: str, since: float) -> RememberedCart | None:
-    rows = db.execute(QUERIES["memory_cart"], {"user_id": user_id, "since": since}).fetchall()
+def read_cart(
+    db: sqlite3.Connection, account: str, user_id: str, since: float
+) -> RememberedCart | None:
+    rows = db.execute(
+        QUERIES["memory_cart"], {"account": account, "user_id": user_id, "since": since}
+    ).fetchall()
     if not rows:
         return None
     items: list[Item] = msgspec.json.decode(rows[0][0])
     return RememberedCart(tuple(items), rows[0][1])
 
 
-def read_merged(db: sqlite3.Connection, anonymous_id: str, user_id: str) -> bool:
-    rows = db.execute(QUERIES["memory_merged"],
-                      {"anonymous_id": anonymous_id, "user_id": user_id}).fetchall()
+def read_merged(db: sqlite3.Connection, account: str, anonymous_id: str, user_id: str) -> bool:
+    rows = db.execute(
+        QUERIES["memory_merged"],
+        {"account": account, "anonymous_id": anonymous_id, "user_id": user_id},
+    ).fetchall()
     return bool(rows)
 
 
-def write_updates(db: sqlite3.Connection, updates: Sequence[MemoryUpdate],
-                  now: float) -> list[Person]:
-    """Record ``updates`` inside the caller's transaction (shared with the queue's
-    writer). A `ForgetUser` forgets the person's memory here; the people returned still
-    have their finished jobs and rejections to be forgotten (`find_traces`)."""
+def write_updates(
+    db: sqlite3.Connection, account: str, updates: Sequence[MemoryUpdate], now: float
+) -> list[Person]:
+    """Record ``updates`` in ``account``'s memory inside the caller's transaction
+    (shared with the queue's writer). A `ForgetUser` forgets the person's memory in
+    that account here; the people returned still have their finished jobs and
+    rejections to be forgotten (`find_traces`)."""
     people: list[Person] = []
     for update in updates:
         match update:
             case RememberEmail(user_key, email):
-                db.execute(QUERIES["memory_remember_email"],
-                           {"user_key": user_key, "email": email, "now": now})
+                db.execute(
+                    QUERIES["memory_remember_email"],
+                    {"account": account, "user_key": user_key, "email": email, "now": now},
+                )
             case RememberCart(user_id, items):
-                db.execute(QUERIES["memory_remember_cart"],
-                           {"user_id": user_id, "items": msgspec.json.encode(list(items)),
-                            "now": now})
+                db.execute(
+                    QUERIES["memory_remember_cart"],
+                    {
+                        "account": account,
+                        "user_id": user_id,
+                        "items": msgspec.json.encode(list(items)),
+                        "now": now,
+                    },
+                )
             case RememberMerge(anonymous_id, user_id):
-                db.execute(QUERIES["memory_remember_merge"],
-                           {"anonymous_id": anonymous_id, "user_id": user_id, "now": now})
+                db.execute(
+                    QUERIES["memory_remember_merge"],
+                    {
+                        "account": account,
+                        "anonymous_id": anonymous_id,
+                        "user_id": user_id,
+                        "now": now,
+                    },
+                )
             case ForgetUser(user_key):
-                people.append(forget_memory(db, user_key))
+                people.append(forget_memory(db, user_key, account))
     return people
+
+
+def known_accounts(db: sqlite3.Connection) -> list[str]:
+    """Every account this file has queued for (``default`` always)."""
+    return [row[0] for row in db.execute(QUERIES["known_accounts"])]
 
 
 @dataclass(frozen=True)
@@ -78,10 +110,17 @@ class Person:
     emails: tuple[str, ...]
     through_job: int
     through_rejection: int
+    account: str = DEFAULT_ACCOUNT
+    """The account they are forgotten in (their jobs there; their memory there)."""
 
     def params(self) -> dict[str, str]:
-        return {"keys": _json(list(self.keys)), "emails": _json(list(self.emails)),
-                "needles": _json([f'"{key}"' for key in self.keys] + list(self.emails))}
+        return {
+            "keys": _json(list(self.keys)),
+            "emails": _json(list(self.emails)),
+            "needles": _json([f'"{key}"' for key in self.keys] + list(self.emails)),
+            "account": self.account,
+            "line_keys": _json(line_keys(self.account, self.keys)),
+        }
 
 
 @dataclass(frozen=True)
@@ -92,7 +131,7 @@ class Traces:
     rejections: tuple[int, ...] = ()
 
 
-def forget_memory(db: sqlite3.Connection, user_key: str) -> Person:
+def forget_memory(db: sqlite3.Connection, user_key: str, account: str) -> Person:
     """The first, short step of forgetting ``user_key``, in the caller's (writer's)
     transaction: memory (emails, carts, merges of the user and of the ids merged with
     them) deleted, and the job delivering the deletion (claimed now) marked, to be
@@ -104,20 +143,31 @@ def forget_memory(db: sqlite3.Connection, user_key: str) -> Person:
     search of millions of retained jobs never holds the writer, and so ingest.
     """
     with overwriting(db):
-        merges = db.execute(QUERIES["merges_touching"], {"keys": _json([user_key])}).fetchall()
+        merges = db.execute(
+            QUERIES["merges_touching"], {"account": account, "keys": _json([user_key])}
+        ).fetchall()
         keys = linked_ids(merges, user_key)
         keys_json = _json(list(keys))
-        emails = tuple(row[0] for row in db.execute(QUERIES["emails_of"], {"keys": keys_json}))
+        emails = tuple(
+            row[0]
+            for row in db.execute(QUERIES["emails_of"], {"account": account, "keys": keys_json})
+        )
         for query in ("forget_emails", "forget_carts", "forget_merges"):
-            db.execute(QUERIES[query], {"keys": keys_json, "emails": _json(list(emails))})
-        for (job_id,) in db.execute(QUERIES["claimed_jobs_of"], {"keys": keys_json}).fetchall():
+            db.execute(
+                QUERIES[query],
+                {"account": account, "keys": keys_json, "emails": _json(list(emails))},
+            )
+        for (job_id,) in db.execute(
+            QUERIES["claimed_jobs_of"], {"line_keys": _json(line_keys(account, keys))}
+        ).fetchall():
             db.execute(QUERIES["forget_when_finished"], {"id": job_id})
         through_job, through_rejection = db.execute(QUERIES["forget_search_ends"]).fetchone()
-    return Person(keys, emails, through_job, through_rejection)
+    return Person(keys, emails, through_job, through_rejection, account)
 
 
-def find_traces(db: sqlite3.Connection, person: Person, after_job: int,
-                after_rejection: int, span: int) -> Traces:
+def find_traces(
+    db: sqlite3.Connection, person: Person, after_job: int, after_rejection: int, span: int
+) -> Traces:
     """The person's finished jobs (by id, ordering key or an email anywhere in the
     payload) with ids in ``(after_job, after_job + span]``, and their rejections in
     ``(after_rejection, after_rejection + span]`` — one bounded chunk of the search,
@@ -125,13 +175,29 @@ def find_traces(db: sqlite3.Connection, person: Person, after_job: int,
     params = person.params()
     jobs = rejections = ()
     if after_job < person.through_job:
-        jobs = tuple(row[0] for row in db.execute(QUERIES["finished_jobs_of"], {
-            **params, "after": after_job,
-            "through": min(after_job + span, person.through_job)}))
+        jobs = tuple(
+            row[0]
+            for row in db.execute(
+                QUERIES["finished_jobs_of"],
+                {
+                    **params,
+                    "after": after_job,
+                    "through": min(after_job + span, person.through_job),
+                },
+            )
+        )
     if after_rejection < person.through_rejection:
-        rejections = tuple(row[0] for row in db.execute(QUERIES["rejections_of"], {
-            **params, "after": after_rejection,
-            "through": min(after_rejection + span, person.through_rejection)}))
+        rejections = tuple(
+            row[0]
+            for row in db.execute(
+                QUERIES["rejections_of"],
+                {
+                    **params,
+                    "after": after_rejection,
+                    "through": min(after_rejection + span, person.through_rejection),
+                },
+            )
+        )
     return Traces(jobs, rejections)
 
 
@@ -143,8 +209,9 @@ def delete_traces(db: sqlite3.Connection, traces: Traces) -> tuple[int, int]:
         states = [row[0] for row in db.execute(QUERIES["finished_states_of"], {"ids": ids})]
         db.execute(QUERIES["forget_finished_attempts"], {"ids": ids})
         db.execute(QUERIES["forget_finished_jobs"], {"ids": ids})
-        rejections = db.execute(QUERIES["forget_rejections"],
-                                {"ids": _json(list(traces.rejections))}).rowcount
+        rejections = db.execute(
+            QUERIES["forget_rejections"], {"ids": _json(list(traces.rejections))}
+        ).rowcount
     for name, delta in (("dead", -states.count("dead")), ("rejected", -rejections)):
         if delta:
             db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
@@ -158,8 +225,12 @@ def wipe(db: sqlite3.Connection) -> None:
 
 
 def forgotten(person: Person, counts: Sequence[tuple[int, int]]) -> Forgotten:
-    return Forgotten(person.keys, len(person.emails), sum(jobs for jobs, _ in counts),
-                     sum(rejections for _, rejections in counts))
+    return Forgotten(
+        person.keys,
+        len(person.emails),
+        sum(jobs for jobs, _ in counts),
+        sum(rejections for _, rejections in counts),
+    )
 
 
 def forget_finished_job(db: sqlite3.Connection, job_id: int) -> bool:

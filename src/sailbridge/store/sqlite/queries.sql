@@ -18,25 +18,29 @@ INSERT INTO schema_version (version, applied_at) VALUES (:version, :now);
 -- ---------------------------------------------------------------- memory
 
 -- name: memory_email
-SELECT email FROM memory_email WHERE user_key = :user_key;
+SELECT email FROM memory_email WHERE account = :account AND user_key = :user_key;
 
 -- name: memory_cart
-SELECT items, posted_at FROM memory_cart WHERE user_id = :user_id AND posted_at >= :since;
+SELECT items, posted_at FROM memory_cart
+WHERE account = :account AND user_id = :user_id AND posted_at >= :since;
 
 -- name: memory_merged
-SELECT 1 FROM memory_merge WHERE anonymous_id = :anonymous_id AND user_id = :user_id;
+SELECT 1 FROM memory_merge
+WHERE account = :account AND anonymous_id = :anonymous_id AND user_id = :user_id;
 
 -- name: memory_remember_email
-INSERT INTO memory_email (user_key, email, updated_at) VALUES (:user_key, :email, :now)
-ON CONFLICT (user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
+INSERT INTO memory_email (account, user_key, email, updated_at)
+VALUES (:account, :user_key, :email, :now)
+ON CONFLICT (account, user_key) DO UPDATE SET email = excluded.email, updated_at = excluded.updated_at;
 
 -- name: memory_remember_cart
-INSERT INTO memory_cart (user_id, items, posted_at) VALUES (:user_id, :items, :now)
-ON CONFLICT (user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
+INSERT INTO memory_cart (account, user_id, items, posted_at)
+VALUES (:account, :user_id, :items, :now)
+ON CONFLICT (account, user_id) DO UPDATE SET items = excluded.items, posted_at = excluded.posted_at;
 
 -- name: memory_remember_merge
-INSERT OR IGNORE INTO memory_merge (anonymous_id, user_id, merged_at)
-VALUES (:anonymous_id, :user_id, :now);
+INSERT OR IGNORE INTO memory_merge (account, anonymous_id, user_id, merged_at)
+VALUES (:account, :anonymous_id, :user_id, :now);
 
 -- ---------------------------------------------------------------- enqueue
 
@@ -65,10 +69,10 @@ WHERE EXISTS (SELECT 1 FROM job_keys WHERE key = value);
 SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'jobs'), 0);
 
 -- name: insert_job
--- Positional, in the order of the column list (`now` twice), bound once per event.
+-- Positional, in the order of the column list (`now` twice), bound once per delivery.
 INSERT INTO jobs (id, write_key, message_id, event, event_type, user_key, ordering_keys,
-                  blockers, state, attempts, received_at, available_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?);
+                  blockers, state, attempts, received_at, available_at, updated_at, account)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?);
 
 -- name: join_line
 -- Positional (key, pos, job_id).
@@ -133,6 +137,25 @@ SELECT id FROM jobs INDEXED BY jobs_leased
 WHERE state = 'claimed' AND lease_until < :now AND blockers = 0
 ORDER BY lease_until LIMIT :limit;
 
+-- name: claimable_new_in
+-- As claimable_new, one account's line heads only (jobs_ready_new_in_account).
+SELECT id FROM jobs INDEXED BY jobs_ready_new_in_account
+WHERE account = :account AND state = 'pending' AND blockers = 0 AND attempts = 0
+  AND available_at <= :now
+ORDER BY account, id LIMIT :limit;
+
+-- name: claimable_retry_in
+SELECT id FROM jobs INDEXED BY jobs_ready_retry_in_account
+WHERE account = :account AND state = 'pending' AND blockers = 0 AND attempts > 0
+  AND available_at <= :now
+ORDER BY account, available_at LIMIT :limit;
+
+-- name: claimable_expired_in
+-- Expired leases are few (a crashed node's jobs): filtered by account as they are read.
+SELECT id FROM jobs INDEXED BY jobs_leased
+WHERE state = 'claimed' AND lease_until < :now AND account = :account
+ORDER BY lease_until LIMIT :limit;
+
 -- name: line_behind
 -- A line from its head (the claimed job first), with what decides whether each job
 -- may be claimed with the head: pending, due, and in no other line.
@@ -146,7 +169,7 @@ UPDATE jobs SET state = 'claimed', lease_owner = :worker, lease_until = :lease_u
                 updated_at = :now
 WHERE id IN (SELECT value FROM json_each(:ids))
 RETURNING id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
-          attempts, received_at, first_attempt_at, available_at, reason;
+          attempts, received_at, first_attempt_at, available_at, reason, account;
 
 -- name: extend_leases
 UPDATE jobs SET lease_until = :lease_until
@@ -243,7 +266,7 @@ DELETE FROM rejections WHERE received_at < :before;
 
 -- name: get_job
 SELECT id, write_key, message_id, event, event_type, user_key, ordering_keys, state,
-       attempts, received_at, first_attempt_at, available_at, reason
+       attempts, received_at, first_attempt_at, available_at, reason, account
 FROM jobs WHERE id = :id;
 
 -- name: job_history
@@ -273,6 +296,17 @@ ON CONFLICT (name) DO UPDATE SET value = excluded.value;
 
 -- name: get_control
 SELECT value FROM control WHERE name = :name;
+
+-- name: known_accounts
+-- 'default' always (the rows stored before accounts are its), then every other one.
+SELECT 'default' UNION SELECT name FROM accounts ORDER BY 1;
+
+-- name: add_accounts
+INSERT OR IGNORE INTO accounts (name) SELECT value FROM json_each(:names);
+
+-- name: paused_accounts
+SELECT substr(name, 8), value FROM control WHERE name LIKE 'paused:%' AND value IS NOT NULL
+ORDER BY name;
 
 -- ---------------------------------------------------------------- console reads
 -- (the paged listings are composed by sailbridge.store.listing)
@@ -306,24 +340,27 @@ FROM (SELECT event_type, event FROM jobs INDEXED BY jobs_unfinished_age
 GROUP BY 1, 2;
 
 -- name: backfill_file
-SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message
+SELECT content_hash, kind, name, size, lines, state, updated_at, job_id, message,
+       account
 FROM backfill_files WHERE content_hash = :content_hash;
 
 -- name: save_backfill_file
 INSERT INTO backfill_files (content_hash, kind, name, size, lines, state, job_id, message,
-                            updated_at)
-VALUES (:content_hash, :kind, :name, :size, :lines, :state, :job_id, :message, :updated_at)
+                            updated_at, account)
+VALUES (:content_hash, :kind, :name, :size, :lines, :state, :job_id, :message, :updated_at, :account)
 ON CONFLICT (content_hash) DO UPDATE SET
     kind = excluded.kind, name = excluded.name, size = excluded.size,
     lines = excluded.lines, state = excluded.state, job_id = excluded.job_id,
-    message = excluded.message, updated_at = excluded.updated_at;
+    message = excluded.message, updated_at = excluded.updated_at,
+    account = excluded.account;
 -- ---------------------------------------------------------------- send identities
 
 -- name: sent_jobs
 -- The latest job of each of these `send` identities (the write key is spelled out so
 -- the partial index jobs_sent serves it).
 SELECT message_id, max(id) FROM jobs INDEXED BY jobs_sent
-WHERE write_key = 'sailbridge-send' AND message_id IN (SELECT value FROM json_each(:ids))
+WHERE write_key = 'sailbridge-send' AND account = :account
+  AND message_id IN (SELECT value FROM json_each(:ids))
 GROUP BY message_id;
 
 -- ---------------------------------------------------------------- forgetting a person
@@ -332,24 +369,26 @@ GROUP BY message_id;
 
 -- name: merges_touching
 SELECT anonymous_id, user_id FROM memory_merge
-WHERE anonymous_id IN (SELECT value FROM json_each(:keys))
-   OR user_id IN (SELECT value FROM json_each(:keys));
+WHERE account = :account AND (anonymous_id IN (SELECT value FROM json_each(:keys))
+                              OR user_id IN (SELECT value FROM json_each(:keys)));
 
 -- name: emails_of
-SELECT DISTINCT email FROM memory_email WHERE user_key IN (SELECT value FROM json_each(:keys));
+SELECT DISTINCT email FROM memory_email
+WHERE account = :account AND user_key IN (SELECT value FROM json_each(:keys));
 
 -- name: forget_emails
 DELETE FROM memory_email
-WHERE user_key IN (SELECT value FROM json_each(:keys))
-   OR lower(email) IN (SELECT lower(value) FROM json_each(:emails));
+WHERE account = :account AND (user_key IN (SELECT value FROM json_each(:keys))
+                              OR lower(email) IN (SELECT lower(value) FROM json_each(:emails)));
 
 -- name: forget_carts
-DELETE FROM memory_cart WHERE user_id IN (SELECT value FROM json_each(:keys));
+DELETE FROM memory_cart
+WHERE account = :account AND user_id IN (SELECT value FROM json_each(:keys));
 
 -- name: forget_merges
 DELETE FROM memory_merge
-WHERE anonymous_id IN (SELECT value FROM json_each(:keys))
-   OR user_id IN (SELECT value FROM json_each(:keys));
+WHERE account = :account AND (anonymous_id IN (SELECT value FROM json_each(:keys))
+                              OR user_id IN (SELECT value FROM json_each(:keys)));
 
 -- name: forget_search_ends
 -- The newest job and rejection when a person's memory was forgotten: the search for
@@ -362,10 +401,10 @@ SELECT (SELECT coalesce(max(id), 0) FROM jobs), (SELECT coalesce(max(id), 0) FRO
 -- the search, on a reader (a range of the primary key: bounded work per chunk).
 SELECT id FROM jobs
 WHERE id > :after AND id <= :through
-  AND state IN ('delivered', 'skipped', 'dead')
+  AND state IN ('delivered', 'skipped', 'dead') AND account = :account
   AND (user_key IN (SELECT value FROM json_each(:keys))
        OR EXISTS (SELECT 1 FROM json_each(jobs.ordering_keys) AS k
-                  WHERE k.value IN (SELECT value FROM json_each(:keys)))
+                  WHERE k.value IN (SELECT value FROM json_each(:line_keys)))
        OR EXISTS (SELECT 1 FROM json_each(:emails) AS e
                   WHERE instr(lower(CAST(jobs.event AS TEXT)), lower(e.value)) > 0));
 
@@ -405,7 +444,7 @@ DELETE FROM rejections WHERE id IN (SELECT value FROM json_each(:ids));
 -- only, since the later jobs a worker holds with it (claim_groups) come after the
 -- deletion and stay.
 SELECT DISTINCT jobs.id FROM job_keys JOIN jobs ON jobs.id = job_keys.job_id
-WHERE job_keys.key IN (SELECT value FROM json_each(:keys)) AND jobs.state = 'claimed'
+WHERE job_keys.key IN (SELECT value FROM json_each(:line_keys)) AND jobs.state = 'claimed'
   AND jobs.blockers = 0;
 
 -- name: forget_when_finished

@@ -54,4 +54,3 @@ class Readers:
             for db in self._connections:
                 db.close()
             self._connections.clear()
-

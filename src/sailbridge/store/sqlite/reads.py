@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from sailbridge.store import listing
+from sailbridge.store.accounts import pause_name, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Attempt,
@@ -44,19 +45,29 @@ def get_job(db: sqlite3.Connection, job_id: int) -> Job | None:
 
 _DIALECT = listing.Dialect(
     param=lambda name, _type: f":{name}",
-    event_name=("(CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event')"
-                " ELSE event_type END)"),
+    event_name=(
+        "(CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event')"
+        " ELSE event_type END)"
+    ),
     contains=lambda column, value: f"instr({column}, {value}) > 0",
     index_hints=True,
 )
-_JOB_COLUMNS = ("id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
-                "attempts, received_at, first_attempt_at, available_at, reason")
+_JOB_COLUMNS = (
+    "id, write_key, message_id, event, event_type, user_key, ordering_keys, state, "
+    "attempts, received_at, first_attempt_at, available_at, reason, account"
+)
 _REJECTION_COLUMNS = "write_key, message_id, raw, reason, received_at, id"
 
 
-def _page_rows(db: sqlite3.Connection, plan: listing.Listing, table: str, columns: str,
-               cursor: int | None, limit: int, scan: int | None
-               ) -> tuple[list[Row], tuple[int | None, int] | None]:
+def _page_rows(
+    db: sqlite3.Connection,
+    plan: listing.Listing,
+    table: str,
+    columns: str,
+    cursor: int | None,
+    limit: int,
+    scan: int | None,
+) -> tuple[list[Row], tuple[int | None, int] | None]:
     """The rows of one page (up to ``limit + 1``) and, if windowed, its window."""
     params = listing.bounds(plan, cursor, limit, scan)
     window = None
@@ -72,20 +83,28 @@ def _page_rows(db: sqlite3.Connection, plan: listing.Listing, table: str, column
 def find_jobs(db: sqlite3.Connection, query: JobQuery) -> Page[Job]:
     plan = listing.job_listing(query, _DIALECT)
     with _snapshot(db):
-        rows, window = _page_rows(db, plan, "jobs", _JOB_COLUMNS, query.cursor, query.limit,
-                                  query.scan)
-        jobs = _with_history(db, rows[:query.limit])
-    return listing.page_of([*jobs, *[job_from_row(row) for row in rows[query.limit:]]],
-                           lambda job: job.id, query.limit, window, query.scan,
-                           oldest_first=query.oldest_first)
+        rows, window = _page_rows(
+            db, plan, "jobs", _JOB_COLUMNS, query.cursor, query.limit, query.scan
+        )
+        jobs = _with_history(db, rows[: query.limit])
+    return listing.page_of(
+        [*jobs, *[job_from_row(row) for row in rows[query.limit :]]],
+        lambda job: job.id,
+        query.limit,
+        window,
+        query.scan,
+        oldest_first=query.oldest_first,
+    )
 
 
-def find_rejections(db: sqlite3.Connection, reason: str | None, before: int | None,
-                    limit: int, scan: int) -> Page[Rejection]:
+def find_rejections(
+    db: sqlite3.Connection, reason: str | None, before: int | None, limit: int, scan: int
+) -> Page[Rejection]:
     plan = listing.rejection_listing(reason, _DIALECT)
     rows, window = _page_rows(db, plan, "rejections", _REJECTION_COLUMNS, before, limit, scan)
-    return listing.page_of([Rejection(*row) for row in rows], lambda r: r.id or 0, limit,
-                           window, scan)
+    return listing.page_of(
+        [Rejection(*row) for row in rows], lambda r: r.id or 0, limit, window, scan
+    )
 
 
 def list_rejections(db: sqlite3.Connection, limit: int) -> list[Rejection]:
@@ -98,14 +117,22 @@ def counts(db: sqlite3.Connection) -> StatusCounts:
         counts = dict(db.execute(QUERIES["job_counts"]).fetchall())
         oldest = db.execute(QUERIES["oldest_unfinished"]).fetchall()[0][0]
         inbox_oldest = db.execute(QUERIES["oldest_in_inbox"]).fetchall()
-        paused = paused_reason(db)
+        paused = pause_summary(paused_accounts(db))
     if inbox_oldest and (oldest is None or inbox_oldest[0][0] < oldest):
         oldest = inbox_oldest[0][0]
     return StatusCounts(
-        pending=counts["pending"] + counts["inbox"], retrying=counts["retrying"],
-        claimed=counts["claimed"], delivered=counts["delivered"], skipped=counts["skipped"],
-        rejected=counts["rejected"], dead=counts["dead"], oldest_pending_at=oldest,
-        paused_reason=paused, deduplicated=counts["deduplicated"], inbox=counts["inbox"])
+        pending=counts["pending"] + counts["inbox"],
+        retrying=counts["retrying"],
+        claimed=counts["claimed"],
+        delivered=counts["delivered"],
+        skipped=counts["skipped"],
+        rejected=counts["rejected"],
+        dead=counts["dead"],
+        oldest_pending_at=oldest,
+        paused_reason=paused,
+        deduplicated=counts["deduplicated"],
+        inbox=counts["inbox"],
+    )
 
 
 def queued_kinds(db: sqlite3.Connection, limit: int) -> QueuedKinds:
@@ -118,9 +145,13 @@ def backfill_file(db: sqlite3.Connection, content_hash: str) -> BackfillFile | N
     return BackfillFile.from_row(rows[0]) if rows else None
 
 
-def paused_reason(db: sqlite3.Connection) -> str | None:
-    rows = db.execute(QUERIES["get_control"], {"name": "paused"}).fetchall()
+def paused_reason(db: sqlite3.Connection, account: str) -> str | None:
+    rows = db.execute(QUERIES["get_control"], {"name": pause_name(account)}).fetchall()
     return rows[0][0] if rows else None
+
+
+def paused_accounts(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute(QUERIES["paused_accounts"]).fetchall())
 
 
 class _snapshot:
@@ -136,9 +167,12 @@ class _snapshot:
         self._db.execute("COMMIT")
 
 
-def finished_per_minute(db: sqlite3.Connection, since: float, until: float
-                        ) -> list[MinuteCount]:
-    rows = db.execute(QUERIES["finished_per_minute"],
-                      {"since": since // 60 * 60, "until": until // 60 * 60}).fetchall()
-    return [MinuteCount(float(minute), delivered, dead)
-            for minute, delivered, dead in rows if delivered or dead]
+def finished_per_minute(db: sqlite3.Connection, since: float, until: float) -> list[MinuteCount]:
+    rows = db.execute(
+        QUERIES["finished_per_minute"], {"since": since // 60 * 60, "until": until // 60 * 60}
+    ).fetchall()
+    return [
+        MinuteCount(float(minute), delivered, dead)
+        for minute, delivered, dead in rows
+        if delivered or dead
+    ]

@@ -53,5 +53,7 @@ class SortProgress:
         """Whether some of this store's accepts are not sorted yet, but no more than
         ``max_events`` events of them (a short wait, not a burst's backlog)."""
         with self._lock:
-            return (self._sorted_through < self._accepted_through
-                    and self._unsorted_events <= max_events)
+            return (
+                self._sorted_through < self._accepted_through
+                and self._unsorted_events <= max_events
+            )

@@ -16,6 +16,7 @@ much as a request's `Kind` needs before that request runs.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
 import queue
@@ -70,9 +71,9 @@ WRITER_BACKOFF = Backoff(first=0.05, most=2.0)
 class Kind(enum.Enum):
     """What a write request needs from the inbox before it runs."""
 
-    PLAIN = "plain"      # nothing (settling jobs, memory, control)
-    ACCEPT = "accept"    # nothing, and it is on ingest's ack path: committed first
-    CLAIM = "claim"      # a sort step first, so recent accepts become claimable
+    PLAIN = "plain"  # nothing (settling jobs, memory, control)
+    ACCEPT = "accept"  # nothing, and it is on ingest's ack path: committed first
+    CLAIM = "claim"  # a sort step first, so recent accepts become claimable
     ORDERED = "ordered"  # the whole inbox sorted first, so arrival order holds (enqueue,
     # replay; and a read that wants to see what was just accepted)
 
@@ -95,10 +96,14 @@ class Writer:
     Between rounds it sorts the inbox in the background (see `_next`).
     """
 
-    def __init__(self, db: sqlite3.Connection, max_batch: int,
-                 on_commit: Callable[[], None] = lambda: None,
-                 sort: Callable[[Tx, int], SortOutcome] | None = None,
-                 progress: SortProgress | None = None) -> None:
+    def __init__(
+        self,
+        db: sqlite3.Connection,
+        max_batch: int,
+        on_commit: Callable[[], None] = lambda: None,
+        sort: Callable[[Tx, int], SortOutcome] | None = None,
+        progress: SortProgress | None = None,
+    ) -> None:
         self._db = db
         self._max_batch = max_batch
         self._on_commit = on_commit
@@ -115,12 +120,14 @@ class Writer:
         self._queue: queue.SimpleQueue[_Request[Any] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
-        self._thread = threading.Thread(target=self._run, name="sailbridge-sqlite-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, name="sailbridge-sqlite-writer", daemon=True
+        )
         self._thread.start()
 
-    async def call(self, work: Callable[[Tx], T], own_transaction: bool = False,
-                   kind: Kind = Kind.PLAIN) -> T:
+    async def call(
+        self, work: Callable[[Tx], T], own_transaction: bool = False, kind: Kind = Kind.PLAIN
+    ) -> T:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
         with self._lock:
@@ -155,7 +162,7 @@ class Writer:
                         except queue.Empty:
                             break
                     self._serve(group)
-                except Exception as error:  # noqa: BLE001 - a round failed; the next may not
+                except Exception as error:
                     _rollback(self._db)
                     self._resolve([(request, None, error) for request in group])
                     delay = WRITER_BACKOFF.after(delay)
@@ -199,10 +206,13 @@ class Writer:
                     self._sort_step()
                     finished = time.monotonic()
                     wall = finished - now
-                    self._cpu_share = (0.7 * self._cpu_share
-                                       + 0.3 * (time.thread_time() - cpu) / max(wall, 1e-6))
-                    if (finished - self._last_accept < INGEST_BUSY_WINDOW
-                            and self._cpu_share < CONTENDED_BELOW):
+                    self._cpu_share = 0.7 * self._cpu_share + 0.3 * (
+                        time.thread_time() - cpu
+                    ) / max(wall, 1e-6)
+                    if (
+                        finished - self._last_accept < INGEST_BUSY_WINDOW
+                        and self._cpu_share < CONTENDED_BELOW
+                    ):
                         share = SORT_SHARE_UNDER_LOAD
                         self._next_background_sort = finished + wall * (1 - share) / share
                     try:
@@ -247,7 +257,7 @@ class Writer:
         """A request that manages its own transactions (migrations)."""
         try:
             result, error = request.work(Tx(self._db)), None
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+        except BaseException as exc:
             result, error = None, exc
         if error is None and self._sort is not None:
             self._sort_wanted = True  # the schema is there now: rows a crash left?
@@ -269,7 +279,7 @@ class Writer:
                 db.execute("SAVEPOINT request")
                 try:
                     result = request.work(tx)
-                except Exception as exc:  # noqa: BLE001 - handed to the caller
+                except Exception as exc:
                     db.execute("ROLLBACK TO request")
                     db.execute("RELEASE request")
                     outcomes.append((request, None, exc))
@@ -282,7 +292,7 @@ class Writer:
             _add_counts(db, totals)
             db.execute("COMMIT")
             self._on_commit()
-        except BaseException as exc:  # noqa: BLE001 - the whole group failed
+        except BaseException as exc:
             _rollback(db)
             outcomes = [(request, None, exc) for request in group]
             inbox_rows = []
@@ -300,8 +310,11 @@ class Writer:
     # -- sorting the inbox -------------------------------------------------------------
 
     def _can_sort(self) -> bool:
-        return (self._sort is not None and self._sort_wanted
-                and time.monotonic() >= self._sort_paused_until)
+        return (
+            self._sort is not None
+            and self._sort_wanted
+            and time.monotonic() >= self._sort_paused_until
+        )
 
     def _sort_step(self) -> SortOutcome | None:
         """Sort one chunk of the inbox in its own transaction; ``None`` if that failed
@@ -341,10 +354,8 @@ class Writer:
     @staticmethod
     def _resolve(outcomes: list[tuple[_Request[Any], Any, BaseException | None]]) -> None:
         for request, result, error in outcomes:
-            try:
+            with contextlib.suppress(RuntimeError):  # the caller's loop closed: nobody waits
                 request.loop.call_soon_threadsafe(settle, request.future, result, error)
-            except RuntimeError:  # the caller's loop is closed; nobody is waiting
-                pass
 
 
 def _add_counts(db: sqlite3.Connection, totals: Counter[str]) -> None:
@@ -355,8 +366,5 @@ def _add_counts(db: sqlite3.Connection, totals: Counter[str]) -> None:
 
 def _rollback(db: sqlite3.Connection) -> None:
     if db.in_transaction:
-        try:
+        with contextlib.suppress(sqlite3.Error):
             db.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass
-

@@ -55,8 +55,12 @@ def assert_same_or_declined(event: Any, shared: dict[str, Any], kind: str | None
 
 
 SDK_EVENT = {
-    "type": "track", "event": "Product Viewed", "userId": "user-1", "anonymousId": None,
-    "messageId": "6f0d1b1e-1", "timestamp": "2024-05-01T12:30:15.250+00:00",
+    "type": "track",
+    "event": "Product Viewed",
+    "userId": "user-1",
+    "anonymousId": None,
+    "messageId": "6f0d1b1e-1",
+    "timestamp": "2024-05-01T12:30:15.250+00:00",
     "properties": {"product_id": "sku-1", "price": 19.99, "tags": ["a", "é"]},
     "context": {"library": {"name": "analytics-python", "version": "2.4.0"}},
     "integrations": {},
@@ -102,21 +106,52 @@ def _text(*extra: str) -> st.SearchStrategy[str]:
 
 
 _ids = st.none() | _text() | st.integers(-5, 5) | st.floats(allow_nan=False) | st.booleans()
-_times = st.none() | st.sampled_from([
-    "2024-05-01T12:30:15.250Z", "2024-05-01T12:30:15+02:00", "", "yesterday", "2024-05-01",
-]) | st.integers(0, 3)
-_objects = st.none() | st.dictionaries(st.sampled_from(["a", "b", "ip"]),
-                                       st.none() | st.integers() | st.text(max_size=3),
-                                       max_size=2) | st.just([]) | st.just("x")
+_times = (
+    st.none()
+    | st.sampled_from(
+        [
+            "2024-05-01T12:30:15.250Z",
+            "2024-05-01T12:30:15+02:00",
+            "",
+            "yesterday",
+            "2024-05-01",
+        ]
+    )
+    | st.integers(0, 3)
+)
+_objects = (
+    st.none()
+    | st.dictionaries(
+        st.sampled_from(["a", "b", "ip"]),
+        st.none() | st.integers() | st.text(max_size=3),
+        max_size=2,
+    )
+    | st.just([])
+    | st.just("x")
+)
 _fields: dict[str, st.SearchStrategy[Any]] = {
-    "type": st.none() | st.sampled_from(["track", "Track", "IDENTIFY", "alias", "page", "screen",
-                                         "group", "teleport", ""]) | st.integers(0, 2),
-    "messageId": _ids, "userId": _ids, "anonymousId": _ids, "previousId": _ids,
-    "groupId": _ids, "event": st.none() | _text("Signed Up") | st.integers(0, 1),
-    "name": st.none() | _text("Home"), "properties": _objects, "traits": _objects,
-    "context": _objects, "integrations": _objects, "timestamp": _times,
-    "originalTimestamp": _times, "sentAt": _times, "receivedAt": _times,
-    "writeKey": st.none() | st.just("wk") | st.integers(0, 1), "extra": st.integers(0, 1),
+    "type": st.none()
+    | st.sampled_from(
+        ["track", "Track", "IDENTIFY", "alias", "page", "screen", "group", "teleport", ""]
+    )
+    | st.integers(0, 2),
+    "messageId": _ids,
+    "userId": _ids,
+    "anonymousId": _ids,
+    "previousId": _ids,
+    "groupId": _ids,
+    "event": st.none() | _text("Signed Up") | st.integers(0, 1),
+    "name": st.none() | _text("Home"),
+    "properties": _objects,
+    "traits": _objects,
+    "context": _objects,
+    "integrations": _objects,
+    "timestamp": _times,
+    "originalTimestamp": _times,
+    "sentAt": _times,
+    "receivedAt": _times,
+    "writeKey": st.none() | st.just("wk") | st.integers(0, 1),
+    "extra": st.integers(0, 1),
 }
 
 
@@ -133,8 +168,10 @@ _VALID: dict[str, dict[str, Any]] = {
 @st.composite
 def events(draw: st.DrawFn) -> dict[str, Any]:
     """A valid event of some type with a timestamp, then a few fields set or removed."""
-    event = {**draw(st.sampled_from(list(_VALID.values()))),
-             "timestamp": "2024-05-01T12:30:15.250Z"}
+    event = {
+        **draw(st.sampled_from(list(_VALID.values()))),
+        "timestamp": "2024-05-01T12:30:15.250Z",
+    }
     for name in draw(st.sets(st.sampled_from(sorted(_fields)), max_size=4)):
         if draw(st.integers(0, 4)) == 0:
             event.pop(name, None)
@@ -143,23 +180,27 @@ def events(draw: st.DrawFn) -> dict[str, Any]:
     return event
 
 
-_shared = st.fixed_dictionaries({}, optional={
-    "sentAt": st.none() | st.sampled_from(["2024-05-01T12:30:16.000Z", "soon"]) | st.just(7),
-    "context": st.none() | st.just({"ip": "0.0.0.0"}),
-    "integrations": st.none() | st.just({"All": False}),
-})
+_shared = st.fixed_dictionaries(
+    {},
+    optional={
+        "sentAt": st.none() | st.sampled_from(["2024-05-01T12:30:16.000Z", "soon"]) | st.just(7),
+        "context": st.none() | st.just({"ip": "0.0.0.0"}),
+        "integrations": st.none() | st.just({"All": False}),
+    },
+)
 
 
 @settings(max_examples=600, deadline=None)
 @given(events(), _shared)
 def test_batch_events_take_the_fast_path_only_as_the_general_path_would(
-        event: dict[str, Any], shared: dict[str, Any]) -> None:
+    event: dict[str, Any], shared: dict[str, Any]
+) -> None:
     assert_same_or_declined(event, shared, None)
 
 
 @settings(max_examples=300, deadline=None)
-@given(events(), st.sampled_from(sorted(["identify", "track", "page", "screen", "alias",
-                                          "group"])))
+@given(events(), st.sampled_from(sorted(["identify", "track", "page", "screen", "alias", "group"])))
 def test_single_events_take_the_fast_path_only_as_the_general_path_would(
-        event: dict[str, Any], kind: str) -> None:
+    event: dict[str, Any], kind: str
+) -> None:
     assert_same_or_declined(event, {}, kind)

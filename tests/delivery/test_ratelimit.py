@@ -41,8 +41,9 @@ def test_calls_on_one_route_are_spaced_at_the_configured_rate() -> None:
 
 def test_one_throttled_route_does_not_delay_another() -> None:
     time = FakeTime()
-    limiter = RateLimiter({"POST /purchase": 1, "POST /user": 300},
-                          clock=time.clock, sleep=time.sleep)
+    limiter = RateLimiter(
+        {"POST /purchase": 1, "POST /user": 300}, clock=time.clock, sleep=time.sleep
+    )
     limiter.block("POST /purchase", until=1_060)
 
     run(limiter.acquire("POST /user"))
@@ -97,10 +98,10 @@ def test_a_block_set_while_a_call_waits_for_its_slot_defers_that_call() -> None:
     limiter = RateLimiter({"POST /event": 10}, clock=time.clock, sleep=time.sleep)
 
     async def scenario() -> None:
-        await limiter.acquire("POST /event")          # slot at 1000.0
+        await limiter.acquire("POST /event")  # slot at 1000.0
         waiting = asyncio.create_task(limiter.acquire("POST /event"))  # slot at 1000.1
         await asyncio.sleep(0)
-        limiter.block("POST /event", until=1_002)     # Sailthru: nothing left until 1002
+        limiter.block("POST /event", until=1_002)  # Sailthru: nothing left until 1002
         await waiting
 
     run(scenario())
@@ -117,8 +118,7 @@ def test_a_429_whose_reset_is_an_hour_ahead_holds_the_route_only_the_longest_blo
 
 def test_nothing_remaining_until_an_hour_ahead_holds_the_route_only_the_longest_block() -> None:
     time = FakeTime()
-    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep,
-                          max_block=5.0)
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep, max_block=5.0)
     limiter.observe("POST /user", RateLimitInfo(limit=300, remaining=0, reset=1_000 + 3600))
     run(limiter.acquire("POST /user"))
     assert time.now == 1_005.0
@@ -127,8 +127,7 @@ def test_nothing_remaining_until_an_hour_ahead_holds_the_route_only_the_longest_
 
 def test_a_reset_within_the_longest_block_is_honoured_exactly() -> None:
     time = FakeTime()
-    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep,
-                          max_block=5.0)
+    limiter = RateLimiter({"POST /user": 300}, clock=time.clock, sleep=time.sleep, max_block=5.0)
     limiter.block("POST /user", until=1_004)
     run(limiter.acquire("POST /user"))
     assert time.now == 1_004

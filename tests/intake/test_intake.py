@@ -31,35 +31,44 @@ def repaired(text: bytes) -> Any:
 
 
 _json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text()
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
     | st.floats(allow_nan=False, allow_infinity=False),
     lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(), kids, max_size=4),
-    max_leaves=20)
+    max_leaves=20,
+)
 
 
 @given(_json_values)
 def test_repair_leaves_valid_json_without_nul_or_lone_surrogates_as_it_is(value: Any) -> None:
     text = json.dumps(value).encode()  # ASCII escapes: pairs for non-BMP, never lone
-    if b"\\u0000" in text or any(0xD800 <= ord(c) <= 0xDFFF
-                                 for c in json.dumps(value, ensure_ascii=False)):
+    if b"\\u0000" in text or any(
+        0xD800 <= ord(c) <= 0xDFFF for c in json.dumps(value, ensure_ascii=False)
+    ):
         return
     assert repaired(text) == msgspec.json.decode(text)
 
 
-@pytest.mark.parametrize(("given_text", "expected"), [
-    (b'"\\ud83d"', "\ufffd"),
-    (b'"\\ude00x"', "\ufffdx"),
-    (b'"\\ud83d\\ude00"', "\U0001f600"),
-    (b'"\\ud83d\\ud83d\\ude00"', "\ufffd\U0001f600"),
-    (b'"\\\\ud83d"', "\\ud83d"),
-    (b'"\\\\\\ud83d"', "\\\ufffd"),
-    (b'"a\\u0000b"', "a\ufffdb"),
-    (b'"\\\\u0000"', "\\u0000"),
-    (b'"caf\xe9"', "caf\ufffd"),
-    (b'"\xed\xa0\x80"', "\ufffd\ufffd\ufffd"),
-])
+@pytest.mark.parametrize(
+    ("given_text", "expected"),
+    [
+        (b'"\\ud83d"', "\ufffd"),
+        (b'"\\ude00x"', "\ufffdx"),
+        (b'"\\ud83d\\ude00"', "\U0001f600"),
+        (b'"\\ud83d\\ud83d\\ude00"', "\ufffd\U0001f600"),
+        (b'"\\\\ud83d"', "\\ud83d"),
+        (b'"\\\\\\ud83d"', "\\\ufffd"),
+        (b'"a\\u0000b"', "a\ufffdb"),
+        (b'"\\\\u0000"', "\\u0000"),
+        (b'"caf\xe9"', "caf\ufffd"),
+        (b'"\xed\xa0\x80"', "\ufffd\ufffd\ufffd"),
+    ],
+)
 def test_repair_replaces_what_cannot_be_stored_by_the_replacement_character(
-        given_text: bytes, expected: str) -> None:
+    given_text: bytes, expected: str
+) -> None:
     assert repaired(given_text) == expected
 
 
@@ -101,12 +110,19 @@ def test_malformed_json_stays_malformed() -> None:
 
 
 def test_batch_rules_merge_shared_objects_under_the_events_own() -> None:
-    shared = shared_fields({"context": {"ip": "1.1.1.1", "locale": "fr"},
-                            "integrations": {"All": False}, "sentAt": "2024-05-01T12:00:00Z"})
+    shared = shared_fields(
+        {
+            "context": {"ip": "1.1.1.1", "locale": "fr"},
+            "integrations": {"All": False},
+            "sentAt": "2024-05-01T12:00:00Z",
+        }
+    )
     event = {"context": {"locale": "en"}, "sentAt": "2024-05-01T13:00:00Z"}
-    assert with_shared(event, shared) == {"context": {"ip": "1.1.1.1", "locale": "en"},
-                                          "integrations": {"All": False},
-                                          "sentAt": "2024-05-01T13:00:00Z"}
+    assert with_shared(event, shared) == {
+        "context": {"ip": "1.1.1.1", "locale": "en"},
+        "integrations": {"All": False},
+        "sentAt": "2024-05-01T13:00:00Z",
+    }
     assert with_shared({}, shared)["sentAt"] == "2024-05-01T12:00:00Z"
 
 
@@ -132,7 +148,10 @@ def test_the_type_comes_from_the_path_and_a_different_one_is_refused() -> None:
 
 def test_a_delete_is_a_user_deleted_track() -> None:
     assert deletion_as_track({"type": "DELETE", "userId": "u"}) == {
-        "type": "track", "event": "User Deleted", "userId": "u"}
+        "type": "track",
+        "event": "User Deleted",
+        "userId": "u",
+    }
     assert deletion_as_track({"type": "track"}) == {"type": "track"}
 
 
@@ -141,10 +160,14 @@ def test_bodies_are_split_by_shape() -> None:
     assert len(events_body(b'{"type":"track"}').events) == 1
     assert events_body(b'{"batch":[{}],"writeKey":"k"}').write_key == "k"
     assert event_body(b'{"writeKey":"k"}').write_key == "k"
-    for reader, text, kind in [(batch_body, b"[1]", "shape"), (batch_body, b"{}", "shape"),
-                               (batch_body, b'{"batch":1}', "shape"),
-                               (batch_body, b"{oops", "malformed"),
-                               (event_body, b"[]", "shape"), (events_body, b"3", "shape")]:
+    for reader, text, kind in [
+        (batch_body, b"[1]", "shape"),
+        (batch_body, b"{}", "shape"),
+        (batch_body, b'{"batch":1}', "shape"),
+        (batch_body, b"{oops", "malformed"),
+        (event_body, b"[]", "shape"),
+        (events_body, b"3", "shape"),
+    ]:
         with pytest.raises(BodyError) as caught:
             reader(text)
         assert caught.value.kind == kind

@@ -27,16 +27,31 @@ from sailbridge.settings import (
 )
 
 
-@pytest.mark.parametrize("text", ["20 minutes", "+20 minutes", "60 minutes", "24 hrs",
-                                  "+2 hours", "1 hour", "2 weeks", "3 days", "1 month",
-                                  "2026-12-24", "2026-12-24 09:00", "2026-12-24T09:00:00+00:00"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "20 minutes",
+        "+20 minutes",
+        "60 minutes",
+        "24 hrs",
+        "+2 hours",
+        "1 hour",
+        "2 weeks",
+        "3 days",
+        "1 month",
+        "2026-12-24",
+        "2026-12-24 09:00",
+        "2026-12-24T09:00:00+00:00",
+    ],
+)
 def test_reminder_times_sailthru_accepts_pass(text: str) -> None:
     assert reminder_time_problem(text) is None
     assert accepted_by_sailthru(sailthru_time(text))
 
 
-@pytest.mark.parametrize("text", ["tomorrow", "20", "minutes", "soon", "+-3 days",
-                                  "2026-13-45", "20 minutes later"])
+@pytest.mark.parametrize(
+    "text", ["tomorrow", "20", "minutes", "soon", "+-3 days", "2026-13-45", "20 minutes later"]
+)
 def test_reminder_times_sailthru_refuses_are_named(text: str) -> None:
     problem = reminder_time_problem(text)
     assert problem is not None and repr(text) in problem and "60 minutes" in problem
@@ -56,20 +71,36 @@ def test_list_names_with_control_characters_or_too_long_are_refused() -> None:
 
 
 def test_unknown_variables_are_named_with_the_closest_setting() -> None:
-    warnings = unknown_environment({"SAILBRIDGE_DEFAULT_LIST": "x", "SAILBRIDGE_DATABASE": "d",
-                                    "SAILBRIDGE_CONFIG": "c", "HOME": "/root",
-                                    "SAILBRIDGE_ZZZ_QQQ": "1"})
+    warnings = unknown_environment(
+        {
+            "SAILBRIDGE_DEFAULT_LIST": "x",
+            "SAILBRIDGE_DATABASE": "d",
+            "SAILBRIDGE_CONFIG": "c",
+            "HOME": "/root",
+            "SAILBRIDGE_ZZZ_QQQ": "1",
+        }
+    )
     assert warnings == [
-        ("SAILBRIDGE_DEFAULT_LIST is not a sailbridge setting and is ignored; did you mean "
-         "SAILBRIDGE_DEFAULT_LIST_NAME?"),
+        (
+            "SAILBRIDGE_DEFAULT_LIST is not a sailbridge setting and is ignored; did you mean "
+            "SAILBRIDGE_DEFAULT_LIST_NAME?"
+        ),
         "SAILBRIDGE_ZZZ_QQQ is not a sailbridge setting and is ignored",
     ]
 
 
-@pytest.mark.parametrize(("url", "loopback"), [
-    ("http://127.0.0.1:8900", True), ("http://localhost:8900", True), ("http://[::1]:80", True),
-    ("http://127.5.0.1", True), ("https://api.sailthru.com", False), ("http://10.0.0.5", False),
-    ("http://sandbox:8900", False)])
+@pytest.mark.parametrize(
+    ("url", "loopback"),
+    [
+        ("http://127.0.0.1:8900", True),
+        ("http://localhost:8900", True),
+        ("http://[::1]:80", True),
+        ("http://127.5.0.1", True),
+        ("https://api.sailthru.com", False),
+        ("http://10.0.0.5", False),
+        ("http://sandbox:8900", False),
+    ],
+)
 def test_loopback_urls_are_recognised(url: str, loopback: bool) -> None:
     assert is_loopback_url(url) is loopback
 
@@ -82,16 +113,17 @@ def test_pageviews_follow_a_sandbox_base_url_unless_set(monkeypatch: pytest.Monk
 
 
 def test_a_real_sailthru_base_url_keeps_the_real_pageview_host(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("SAILBRIDGE_SAILTHRU_BASE_URL", "https://api.sailthru.com")
     assert load_settings().pageview_base_url == "https://api.sail-track.com"
 
 
-def test_a_short_admin_token_is_refused_without_showing_it(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_short_admin_token_is_refused_without_showing_it(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAILBRIDGE_ADMIN_TOKEN", "hunter2hunter2")
-    with pytest.raises(SettingsError, match="^SAILBRIDGE_ADMIN_TOKEN is invalid: must be at "
-                                            "least 16 characters") as raised:
+    with pytest.raises(
+        SettingsError, match=r"^SAILBRIDGE_ADMIN_TOKEN is invalid: must be at least 16 characters"
+    ) as raised:
         load_settings()
     assert "hunter2" not in str(raised.value)
     monkeypatch.setenv("SAILBRIDGE_ADMIN_TOKEN", "0123456789abcdef")
@@ -99,9 +131,10 @@ def test_a_short_admin_token_is_refused_without_showing_it(
 
 
 def test_an_invalid_reminder_time_names_the_variable_and_value(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("SAILBRIDGE_REMINDER_TIME", "tomorrow")
-    with pytest.raises(SettingsError, match="^SAILBRIDGE_REMINDER_TIME is invalid: 'tomorrow'"):
+    with pytest.raises(SettingsError, match=r"^SAILBRIDGE_REMINDER_TIME is invalid: 'tomorrow'"):
         load_settings()
 
 
@@ -110,25 +143,30 @@ def test_an_invalid_value_in_the_file_names_the_file_and_key(tmp_path: Path) -> 
     config.write_text('reminder_time = "tomorrow"\n')
     with pytest.raises(SettingsError) as raised:
         load_settings(config)
-    assert str(raised.value).startswith(f"config file {config}: reminder_time is invalid: "
-                                        "'tomorrow'")
+    assert str(raised.value).startswith(
+        f"config file {config}: reminder_time is invalid: 'tomorrow'"
+    )
     assert "SAILBRIDGE_REMINDER_TIME" not in str(raised.value)
 
 
 def test_the_environment_variable_is_named_when_it_set_the_bad_value(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     config = tmp_path / "sailbridge.toml"
     config.write_text('reminder_time = "20 minutes"\n')
     monkeypatch.setenv("SAILBRIDGE_REMINDER_TIME", "later")
-    with pytest.raises(SettingsError, match="^SAILBRIDGE_REMINDER_TIME is invalid: 'later'"):
+    with pytest.raises(SettingsError, match=r"^SAILBRIDGE_REMINDER_TIME is invalid: 'later'"):
         load_settings(config)
 
 
 def test_an_unknown_key_in_the_file_names_the_file_and_suggests(tmp_path: Path) -> None:
     config = tmp_path / "sailbridge.toml"
     config.write_text('default_list = "Main"\n')
-    with pytest.raises(SettingsError, match=r"sailbridge.toml: unknown setting: default_list "
-                                            r"\(did you mean default_list_name\?\)"):
+    with pytest.raises(
+        SettingsError,
+        match=r"sailbridge.toml: unknown setting: default_list "
+        r"\(did you mean default_list_name\?\)",
+    ):
         load_settings(config)
 
 
@@ -146,11 +184,18 @@ def test_masked_settings_hide_every_secret(monkeypatch: pytest.MonkeyPatch) -> N
     assert shown["customer_id"] is None and shown["concurrency"] == 32
 
 
-@pytest.mark.parametrize(("url", "masked"), [
-    ("postgresql://u:p@h:5432/d", "postgresql://u:***@h:5432/d"),
-    ("postgresql://u@h/d", "postgresql://u@h/d"),
-    ("postgresql://h/d?password=p&sslmode=require", "postgresql://h/d?password=***&sslmode=require"),
-    ("./sailbridge.db", "./sailbridge.db")])
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        ("postgresql://u:p@h:5432/d", "postgresql://u:***@h:5432/d"),
+        ("postgresql://u@h/d", "postgresql://u@h/d"),
+        (
+            "postgresql://h/d?password=p&sslmode=require",
+            "postgresql://h/d?password=***&sslmode=require",
+        ),
+        ("./sailbridge.db", "./sailbridge.db"),
+    ],
+)
 def test_passwords_in_urls_are_masked(url: str, masked: str) -> None:
     assert mask_url_password(url) == masked
 
@@ -195,24 +240,38 @@ def test_times_are_shown_as_iso_8601_utc() -> None:
     assert iso_utc(0.0) == "1970-01-01T00:00:00.000Z"
     assert iso_utc(1_764_624_011.8) == "2025-12-01T21:20:11.800Z"
     assert iso_utc(None) is None
-    view = with_iso_times({"received_at": 0.0, "first_attempt_at": None, "attempts": 2,
-                           "history": [{"at": 60.0, "code": 14}],
-                           "event_json": {"properties": {"created_at": 5}}})
-    assert view == {"received_at": "1970-01-01T00:00:00.000Z", "first_attempt_at": None,
-                    "attempts": 2, "history": [{"at": "1970-01-01T00:01:00.000Z", "code": 14}],
-                    "event_json": {"properties": {"created_at": 5}}}
+    view = with_iso_times(
+        {
+            "received_at": 0.0,
+            "first_attempt_at": None,
+            "attempts": 2,
+            "history": [{"at": 60.0, "code": 14}],
+            "event_json": {"properties": {"created_at": 5}},
+        }
+    )
+    assert view == {
+        "received_at": "1970-01-01T00:00:00.000Z",
+        "first_attempt_at": None,
+        "attempts": 2,
+        "history": [{"at": "1970-01-01T00:01:00.000Z", "code": 14}],
+        "event_json": {"properties": {"created_at": 5}},
+    }
 
 
-@pytest.mark.parametrize(("variable", "value", "problem"), [
-    ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "4", "greater than or equal to 8"),
-    ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "thirty", "integer"),
-    ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "0", "greater than or equal to 1"),
-    ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "1.5", "integer"),
-    ("SAILBRIDGE_RENAME_VARS", "sometimes", "boolean"),
-    ("SAILBRIDGE_BACKFILL_UPDATE_KEY", "sid", "'email' or 'extid'"),
-])
+@pytest.mark.parametrize(
+    ("variable", "value", "problem"),
+    [
+        ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "4", "greater than or equal to 8"),
+        ("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "thirty", "integer"),
+        ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "0", "greater than or equal to 1"),
+        ("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "1.5", "integer"),
+        ("SAILBRIDGE_RENAME_VARS", "sometimes", "boolean"),
+        ("SAILBRIDGE_BACKFILL_UPDATE_KEY", "sid", "'email' or 'extid'"),
+    ],
+)
 def test_issue_21_settings_are_checked_at_start_in_one_line(
-        monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, problem: str
+) -> None:
     monkeypatch.setenv(variable, value)
     with pytest.raises(SettingsError) as raised:
         load_settings()
@@ -224,8 +283,11 @@ def test_issue_21_settings_are_checked_at_start_in_one_line(
 def test_issue_21_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     settings = load_settings()
     options = settings.mapping_options()
-    assert (options.rename_vars, options.var_name_max_length,
-            options.clear_cart_after_hours) == (True, None, None)
+    assert (options.rename_vars, options.var_name_max_length, options.clear_cart_after_hours) == (
+        True,
+        None,
+        None,
+    )
     assert settings.backfill_update_key == "extid"
     monkeypatch.setenv("SAILBRIDGE_VAR_NAME_MAX_LENGTH", "32")
     monkeypatch.setenv("SAILBRIDGE_CLEAR_INCOMPLETE_CART_AFTER_HOURS", "24")
@@ -234,7 +296,8 @@ def test_issue_21_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_coalescing_is_on_by_default_and_a_bad_value_is_named(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     assert load_settings().coalescing is True
     monkeypatch.setenv("SAILBRIDGE_COALESCING", "false")
     assert load_settings().coalescing is False

@@ -8,37 +8,51 @@ from sailthru.sailthru_client import get_signature_hash
 
 from sailbridge.sailthru.signing import encode_json, signature, signed_params, verify
 
-json_scalars = st.none() | st.booleans() | st.integers() | st.text() | st.floats(
-    allow_nan=False, allow_infinity=False)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text()
+    | st.floats(allow_nan=False, allow_infinity=False)
+)
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(), children,
-                                                                        max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(), children, max_size=4)
+    ),
     max_leaves=12,
 )
 
 
 def test_signature_matches_the_documented_test_vector() -> None:
     assert signature("abcsecret", ["123key", "json", '{"id":"neil@example.com"}']) == (
-        "fa5c79189b708199f3cf69f1cf8f7928")
+        "fa5c79189b708199f3cf69f1cf8f7928"
+    )
 
 
 def test_signed_params_sign_the_exact_json_string_sent() -> None:
     params = signed_params("123key", "abcsecret", {"id": "neil@example.com"})
-    assert params == {"api_key": "123key", "format": "json",
-                      "json": '{"id":"neil@example.com"}',
-                      "sig": "fa5c79189b708199f3cf69f1cf8f7928"}
+    assert params == {
+        "api_key": "123key",
+        "format": "json",
+        "json": '{"id":"neil@example.com"}',
+        "sig": "fa5c79189b708199f3cf69f1cf8f7928",
+    }
 
 
 @settings(max_examples=300)
-@given(api_key=st.text(min_size=1), secret=st.text(),
-       payload=st.dictionaries(st.text(), json_values, max_size=6))
+@given(
+    api_key=st.text(min_size=1),
+    secret=st.text(),
+    payload=st.dictionaries(st.text(), json_values, max_size=6),
+)
 def test_signature_equals_official_client_for_arbitrary_payloads(
     api_key: str, secret: str, payload: dict[str, Any]
 ) -> None:
     ours = signed_params(api_key, secret, payload)
     official = get_signature_hash(
-        {"api_key": api_key, "format": "json", "json": encode_json(payload)}, secret)
+        {"api_key": api_key, "format": "json", "json": encode_json(payload)}, secret
+    )
     assert ours["sig"] == official
 
 

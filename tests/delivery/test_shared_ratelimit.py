@@ -22,6 +22,10 @@ from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.store.postgres import PostgresStore
 from sailbridge.store.postgres.connection import open_pool
 from sailbridge.store.postgres.ratelimit import PostgresSlots
+from tests.store.postgres_server import (  # noqa: F401 - fixtures, registered by being imported
+    postgres_database,
+    postgres_url,
+)
 
 
 @pytest.fixture
@@ -39,8 +43,9 @@ def route() -> str:
     return f"POST user-{uuid.uuid4().hex[:6]}"  # a route no other test has used
 
 
-async def test_nodes_together_stay_within_the_limit(pools: list[AsyncConnectionPool],
-                                                    route: str) -> None:
+async def test_nodes_together_stay_within_the_limit(
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     limiters = [SharedRateLimiter(PostgresSlots(pool), {route: 50.0}) for pool in pools]
     began = time.time()
     deadline = began + 2.0
@@ -60,11 +65,13 @@ async def test_nodes_together_stay_within_the_limit(pools: list[AsyncConnectionP
 
 
 async def test_a_block_seen_by_one_node_holds_for_the_others(
-        pools: list[AsyncConnectionPool], route: str) -> None:
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     waits: list[float] = []
     first = SharedRateLimiter(PostgresSlots(pools[0]), {route: 100.0})
-    second = SharedRateLimiter(PostgresSlots(pools[1]), {route: 100.0},
-                                 on_wait=lambda r, seconds: waits.append(seconds))
+    second = SharedRateLimiter(
+        PostgresSlots(pools[1]), {route: 100.0}, on_wait=lambda r, seconds: waits.append(seconds)
+    )
     await second.acquire(route)
 
     first.block(route, time.time() + 0.6)
@@ -77,7 +84,8 @@ async def test_a_block_seen_by_one_node_holds_for_the_others(
 
 
 async def test_nothing_remaining_on_one_node_closes_the_route_for_all(
-        pools: list[AsyncConnectionPool], route: str) -> None:
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     first, second = (SharedRateLimiter(PostgresSlots(pool), {route: 100.0}) for pool in pools)
 
     first.observe(route, RateLimitInfo(limit=40, remaining=0, reset=int(time.time()) + 2))
@@ -89,7 +97,8 @@ async def test_nothing_remaining_on_one_node_closes_the_route_for_all(
 
 
 async def test_a_429_whose_reset_already_passed_holds_every_node_only_briefly(
-        pools: list[AsyncConnectionPool], route: str) -> None:
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     first, second = (SharedRateLimiter(PostgresSlots(pool), {route: 100.0}) for pool in pools)
     await second.acquire(route)
 
@@ -102,7 +111,8 @@ async def test_a_429_whose_reset_already_passed_holds_every_node_only_briefly(
 
 
 async def test_many_calls_waiting_on_one_node_share_the_slots_fairly(
-        pools: list[AsyncConnectionPool], route: str) -> None:
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     limiter = SharedRateLimiter(PostgresSlots(pools[0]), {route: 200.0})
     granted: list[float] = []
 
@@ -115,12 +125,13 @@ async def test_many_calls_waiting_on_one_node_share_the_slots_fairly(
 
     assert len(granted) == 60
     assert time.monotonic() - began >= 59 / 200.0 - 0.02  # one slot each, 5 ms apart
-    gaps = [b - a for a, b in zip(sorted(granted), sorted(granted)[1:])]
+    gaps = [b - a for a, b in zip(sorted(granted), sorted(granted)[1:], strict=False)]
     assert sum(gaps) / len(gaps) >= 0.8 / 200.0
 
 
-async def test_a_block_set_while_a_call_waits_defers_it(pools: list[AsyncConnectionPool],
-                                                        route: str) -> None:
+async def test_a_block_set_while_a_call_waits_defers_it(
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     first, second = (SharedRateLimiter(PostgresSlots(pool), {route: 2.0}) for pool in pools)
     await second.acquire(route)  # takes the free slot; the next is 0.5 s away
     began = time.monotonic()
@@ -133,8 +144,7 @@ async def test_a_block_set_while_a_call_waits_defers_it(pools: list[AsyncConnect
     assert time.monotonic() - began >= 1.1
 
 
-async def test_without_the_database_a_node_paces_itself(postgres_url: str,
-                                                        route: str) -> None:
+async def test_without_the_database_a_node_paces_itself(postgres_url: str, route: str) -> None:
     pool = await open_pool(postgres_url)
     limiter = SharedRateLimiter(PostgresSlots(pool), {route: 10.0})
     await pool.close()
@@ -157,13 +167,15 @@ class _ThrottledOnce:
 
         self.calls += 1
         if self.calls == 1:
-            raise RateLimitedError("Too Many Requests", route=call.route, status=429,
-                                   reset_at=time.time() + 0.5)
+            raise RateLimitedError(
+                "Too Many Requests", route=call.route, status=429, reset_at=time.time() + 0.5
+            )
         return SailthruResponse(status=200, body={"ok": True}, rate_limit=None, seconds=0.0)
 
 
-async def test_the_rate_limited_sender_uses_it_unchanged(pools: list[AsyncConnectionPool],
-                                                         route: str) -> None:
+async def test_the_rate_limited_sender_uses_it_unchanged(
+    pools: list[AsyncConnectionPool], route: str
+) -> None:
     call = Call("POST", f"user-{route}", {"id": "u1"})
     limiter = SharedRateLimiter(PostgresSlots(pools[0]), {call.route: 100.0})
     client = _ThrottledOnce()
@@ -178,9 +190,11 @@ async def test_the_rate_limited_sender_uses_it_unchanged(pools: list[AsyncConnec
 
 @pytest.mark.parametrize("signal", ["429", "nothing remaining"])
 async def test_a_reset_an_hour_ahead_holds_every_node_only_the_longest_block(
-        pools: list[AsyncConnectionPool], route: str, signal: str) -> None:
-    first, second = (SharedRateLimiter(PostgresSlots(pool), {route: 100.0}, max_block=0.5)
-                     for pool in pools)
+    pools: list[AsyncConnectionPool], route: str, signal: str
+) -> None:
+    first, second = (
+        SharedRateLimiter(PostgresSlots(pool), {route: 100.0}, max_block=0.5) for pool in pools
+    )
     await second.acquire(route)
 
     reset = int(time.time()) + 3600  # far past Sailthru's minute window

@@ -8,8 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sailbridge.flatten import flatten
-
-from .builders import event, params, plan
+from tests.mapping.builders import event, params, plan
 
 
 def test_played_game_example_from_segments_documentation_comes_out_exactly() -> None:

@@ -30,7 +30,9 @@ def test_calls_and_429s_count_for_one_minute_then_fall_out() -> None:
     clock.now += 45  # the first call is more than a minute old now
     later = usage.snapshot()
     assert (later["POST /user"].calls_last_minute, later["POST /user"].throttled_last_minute) == (
-        1, 1)
+        1,
+        1,
+    )
     clock.now += 3600  # a second reused by the ring much later starts from zero
     usage.record("POST /user", 200, None)
     assert usage.snapshot()["POST /user"].calls_last_minute == 1
@@ -43,10 +45,15 @@ def test_metrics_show_the_limit_and_the_share_used_while_the_window_lasts() -> N
     usage.record("POST /event", 200, None)  # no headers: nothing to show
 
     def samples() -> dict[tuple[str, str], float]:
-        return {(sample.name, sample.labels["route"]): sample.value
-                for family in usage.collect() for sample in family.samples}
+        return {
+            (sample.name, sample.labels["route"]): sample.value
+            for family in usage.collect()
+            for sample in family.samples
+        }
 
-    assert samples() == {("sailbridge_sailthru_rate_limit", "POST /user"): 18_000,
-                         ("sailbridge_sailthru_rate_limit_used_ratio", "POST /user"): 0.25}
+    assert samples() == {
+        ("sailbridge_sailthru_rate_limit", "POST /user"): 18_000,
+        ("sailbridge_sailthru_rate_limit_used_ratio", "POST /user"): 0.25,
+    }
     clock.now = 10_060  # the window has reset: the share is no longer known
     assert samples() == {("sailbridge_sailthru_rate_limit", "POST /user"): 18_000}

@@ -1,0 +1,92 @@
+"""The console with two accounts (a real browser): the account selector, the account on
+every list and page, and the pause of one account shown while the other delivers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Page
+
+from sailbridge.sandbox.server import SandboxHandle
+
+from ..environment import clean_environment
+from ..service.process import ADMIN_TOKEN, ServeProcess, free_port
+from ..service.test_accounts_service import BOTH_KEY, two_brands
+from ..service.test_operations import wait_for
+from .conftest import log_in
+
+
+@pytest.fixture
+def service(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, tmp_path: Path
+) -> Iterator[ServeProcess]:
+    config = tmp_path / "accounts.toml"
+    config.write_text(two_brands(sandbox, sandbox_b, b_secret="wrong-secret"))
+    env = {
+        **clean_environment(),
+        "SAILBRIDGE_DATABASE": str(tmp_path / "console.db"),
+        "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+        "SAILBRIDGE_PORT": str(free_port()),
+        "SAILBRIDGE_HOST": "127.0.0.1",
+    }
+    process = ServeProcess(env, tmp_path / "serve.log", ("--config", str(config)))
+    process.start()
+    yield process
+    process.stop()
+
+
+def test_the_console_shows_both_accounts_and_which_one_is_paused(
+    page: Page, service: ServeProcess
+) -> None:
+    requests.post(
+        service.url + "/v1/batch",
+        auth=(BOTH_KEY, ""),
+        timeout=10,
+        json={
+            "batch": [{"type": "identify", "userId": "ada", "traits": {"email": "ada@example.com"}}]
+        },
+    ).raise_for_status()
+    wait_for(
+        lambda: (
+            service.admin("/status")["delivered"] == 1
+            and "brand-b" in (service.admin("/status")["paused_reason"] or "")
+        )
+    )
+
+    log_in(page, service)
+    assert "brand-b:" in page.inner_text(".banner.paused")
+    assert "brand-a" not in page.inner_text(".banner.paused")
+
+    page.goto(service.url + "/console/events")
+    accounts = page.locator("table.events td.account").all_inner_texts()
+    assert sorted(accounts) == ["brand-a", "brand-b"]
+
+    page.select_option("header select[name=account]", "brand-a")
+    page.click("header .account-select button")
+    page.wait_for_url("**/console/events?account=brand-a")
+    assert page.locator("table.events td.account").all_inner_texts() == ["brand-a"]
+    page.click("table.events td.num a")
+    assert page.inner_text("dd.account") == "brand-a"
+    assert "wrong-secret" not in page.content() and "brand-b-secret" not in page.content()
+
+
+def test_the_tester_plans_and_sends_for_the_account_chosen(
+    page: Page, service: ServeProcess, sandbox: SandboxHandle
+) -> None:
+    log_in(page, service)
+    page.click("text=Event tester")
+    page.fill(
+        "textarea[name=events]",
+        '{"type": "identify", "userId": "tess", "traits": {"email": "t@example.com"}}',
+    )
+    page.select_option("form.tester select[name=account]", "brand-b")
+    page.click("button[value=explain]")
+    assert "Brand B" in page.inner_text("main")
+
+    page.select_option("form.tester select[name=account]", "brand-a")
+    page.click("button[value=send]")
+    wait_for(lambda: sandbox.user("tess") is not None)
+    assert "Brand B" not in page.inner_text("main")
