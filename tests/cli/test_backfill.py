@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import json
 import signal
@@ -288,6 +289,18 @@ def test_update_files_are_split_to_stay_under_the_size_limit(
     assert len({p["keys"]["email"] for p in quick.state()["profiles"]}) == 40
 
 
+def recorded_job_ids(database: Path) -> list[str]:
+    """The Sailthru job ids a backfill has recorded in its store so far."""
+    if not database.exists():
+        return []
+    with contextlib.closing(sqlite3.connect(f"file:{database}?mode=ro", uri=True)) as db:
+        try:
+            rows = db.execute("SELECT job_id FROM backfill_files WHERE job_id IS NOT NULL")
+            return [row[0] for row in rows]
+        except sqlite3.OperationalError:  # not migrated yet
+            return []
+
+
 def test_a_run_killed_after_its_first_upload_resumes_without_uploading_that_file_again(
     quick: SandboxHandle, tmp_path: Path
 ) -> None:
@@ -325,6 +338,10 @@ def test_a_run_killed_after_its_first_upload_resumes_without_uploading_that_file
         while not job_uploads(quick) and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(job_uploads(quick)) == 1
+        # Kill once the run has recorded Sailthru's job id: a kill between the upload and
+        # that record cannot know the job, so a resume would rightly upload the file again.
+        while not recorded_job_ids(tmp_path / "sailbridge.db") and time.monotonic() < deadline:
+            time.sleep(0.02)
         first.send_signal(signal.SIGKILL)
     finally:
         first.wait(timeout=30)
