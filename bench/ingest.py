@@ -121,11 +121,13 @@ def serve(kind: str, port: int, db: str) -> None:
             from sailbridge.server.app import create_app
             from sailbridge.server.connections import ConnectionLimits, guarded_protocol
             from sailbridge.server.ingest import IngestConfig
-            from sailbridge.store.sqlite import SqliteStore
+            from sailbridge.store.factory import open_store
 
-            store = await SqliteStore.open(db)
+            store = await open_store(db)  # a file: SQLite; postgresql://...: PostgreSQL
             app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
+        if "://" not in db:
+            _name_threads(db + ".threads")
         config = uvicorn.Config(
             app,
             http=http,
@@ -159,6 +161,15 @@ def serve(kind: str, port: int, db: str) -> None:
     finally:
         profiler.disable()
         profiler.dump_stats(f"{profile_to}-{kind}.prof")
+
+
+def _name_threads(path: str) -> None:
+    """Write {native thread id: thread name} to ``path``: Python 3.11 does not name its
+    OS threads, and `ingest_single` splits the server's CPU time by thread with it."""
+    import threading
+
+    names = {str(thread.native_id): thread.name for thread in threading.enumerate()}
+    Path(path).write_text(json.dumps(names))
 
 
 def bare_app() -> Any:

@@ -231,6 +231,26 @@ def test_a_client_that_never_finishes_its_body_gets_408(serve: Serve) -> None:
     assert live.jobs() == []
 
 
+def test_a_kept_alive_connection_is_held_to_each_requests_own_deadline(serve: Serve) -> None:
+    """The deadline is one timer per connection (not one per request): after a request
+    answered with the longer body deadline armed, the next request's shorter header
+    deadline still cuts it off on time."""
+    live = serve(limits=ConnectionLimits(header_timeout=0.5, body_timeout=5))
+    conn = _raw_http(live.url)
+    body = batch(GOOD)
+    conn.sendall(
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: {AUTH['Authorization']}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    assert conn.recv(4096).startswith(b"HTTP/1.1 200")
+    conn.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    assert conn.recv(4096).startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 2.5  # the header deadline, not the body's 5 s
+
+
 def test_past_the_connection_cap_a_new_connection_is_told_to_retry(serve: Serve) -> None:
     live = serve(limits=ConnectionLimits(header_timeout=5, max_connections=3))
     held = [_raw_http(live.url) for _ in range(3)]
