@@ -116,6 +116,8 @@ def serve(kind: str, port: int, db: str) -> None:
         http: Any = "httptools"
         if kind == "bare":
             app = bare_app()
+        elif kind == "raw":
+            app = raw_app()
         else:
             from sailbridge.metrics import Metrics
             from sailbridge.server.app import create_app
@@ -195,6 +197,35 @@ def bare_app() -> Any:
         ]
         + [Route("/healthz", healthz)]
     )
+
+
+def raw_app() -> Any:
+    """uvicorn alone: a plain ASGI callable that reads and decodes the body, no framework."""
+    import msgspec
+
+    decode = msgspec.json.decode
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"16")],
+    }
+    body = {"type": "http.response.body", "body": b'{"success":true}'}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        if scope["method"] == "POST":
+            decode(b"".join(chunks))
+        await send(start)
+        await send(body)
+
+    return app
 
 
 # ---------------------------------------------------------------- load client

@@ -249,6 +249,7 @@ def main() -> None:
         handle.write(LUA)
         script = handle.name
     plan = [
+        *([("raw", "/v1/t", "single", args.connections)] if os.environ.get("BENCH_RAW") else []),
         ("bare", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/track", "single", args.connections),
