@@ -159,6 +159,8 @@ def main() -> int:
                         )
                 print(f"\n{name} ({args.rounds} rounds, medians; now ÷ before)")
                 for figure in seen["now"][0]:
+                    if any(figure not in f for f in seen["before"]):
+                        continue  # the baseline's script does not measure it
                     before = statistics.median(f[figure] for f in seen["before"])
                     now = statistics.median(f[figure] for f in seen["now"])
                     ratio = now / before if before else float("nan")
