@@ -69,7 +69,14 @@ def _ingest_single(output: str) -> Figures:
         raise ValueError(f"no JSON figures in the output:\n{output[-2000:]}")
     rounds = json.loads(output[start.start() :])
     keys = ("cpu_ratio_v1_t", "cpu_ratio_v1_track", "cpu_batch_events_per_core_second")
-    return {key: statistics.median(r[key] for r in rounds) for key in keys}
+    figures = {key: statistics.median(r[key] for r in rounds) for key in keys}
+    for run in ("sailbridge /v1/t", "sailbridge /v1/batch"):  # µs a request, by thread
+        threads = {name for r in rounds for name in r["figures"][run] if name.startswith("cpu_us")}
+        for name in sorted(threads):
+            figures[f"{run} {name}"] = statistics.median(
+                r["figures"][run].get(name, 0.0) for r in rounds
+            )
+    return figures
 
 
 def _multinode(output: str) -> Figures:
@@ -152,6 +159,8 @@ def main() -> int:
                         )
                 print(f"\n{name} ({args.rounds} rounds, medians; now ÷ before)")
                 for figure in seen["now"][0]:
+                    if any(figure not in f for f in seen["before"]):
+                        continue  # the baseline's script does not measure it
                     before = statistics.median(f[figure] for f in seen["before"])
                     now = statistics.median(f[figure] for f in seen["now"])
                     ratio = now / before if before else float("nan")

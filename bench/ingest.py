@@ -116,16 +116,20 @@ def serve(kind: str, port: int, db: str) -> None:
         http: Any = "httptools"
         if kind == "bare":
             app = bare_app()
+        elif kind == "raw":
+            app = raw_app()
         else:
             from sailbridge.metrics import Metrics
             from sailbridge.server.app import create_app
             from sailbridge.server.connections import ConnectionLimits, guarded_protocol
             from sailbridge.server.ingest import IngestConfig
-            from sailbridge.store.sqlite import SqliteStore
+            from sailbridge.store.factory import open_store
 
-            store = await SqliteStore.open(db)
+            store = await open_store(db)  # a file: SQLite; postgresql://...: PostgreSQL
             app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
+        if "://" not in db:
+            _name_threads(db + ".threads")
         config = uvicorn.Config(
             app,
             http=http,
@@ -161,6 +165,15 @@ def serve(kind: str, port: int, db: str) -> None:
         profiler.dump_stats(f"{profile_to}-{kind}.prof")
 
 
+def _name_threads(path: str) -> None:
+    """Write {native thread id: thread name} to ``path``: Python 3.11 does not name its
+    OS threads, and `ingest_single` splits the server's CPU time by thread with it."""
+    import threading
+
+    names = {str(thread.native_id): thread.name for thread in threading.enumerate()}
+    Path(path).write_text(json.dumps(names))
+
+
 def bare_app() -> Any:
     """The same HTTP stack and JSON decode, no validation and no store."""
     import msgspec
@@ -184,6 +197,35 @@ def bare_app() -> Any:
         ]
         + [Route("/healthz", healthz)]
     )
+
+
+def raw_app() -> Any:
+    """uvicorn alone: a plain ASGI callable that reads and decodes the body, no framework."""
+    import msgspec
+
+    decode = msgspec.json.decode
+    start = {
+        "type": "http.response.start",
+        "status": 200,
+        "headers": [(b"content-type", b"application/json"), (b"content-length", b"16")],
+    }
+    body = {"type": "http.response.body", "body": b'{"success":true}'}
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        if scope["method"] == "POST":
+            decode(b"".join(chunks))
+        await send(start)
+        await send(body)
+
+    return app
 
 
 # ---------------------------------------------------------------- load client

@@ -25,7 +25,9 @@ events a request and its ratio to bare. Non-2xx answers are counted (must be 0).
 On a shared machine the server's core is shared with other work too, so each run also
 reports the server's CPU time per request (``/proc``, every thread: the store's writer
 included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the ratio
-the two would reach each on a core of its own, much less moved by other load.
+the two would reach each on a core of its own, much less moved by other load;
+``cpu_us <thread>`` splits it by thread (``MainThread`` the event loop,
+``sailbridge-sqlite-writer`` the store's writer).
 """
 
 from __future__ import annotations
@@ -38,8 +40,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from itertools import count
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
@@ -49,6 +53,7 @@ WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
+_DATABASES = count()
 
 # The Lua script: each request a fresh body with unique messageIds (per wrk thread
 # prefix + counter) and users scattered over 10,000.
@@ -140,38 +145,88 @@ def _latency(out: str, label: str) -> float:
 def _cpu_seconds(pid: int) -> float:
     """CPU time (user + system, every thread) of process ``pid`` and its children: the
     server is ``taskset``'s child, so its own pid is found below it."""
-    total = 0.0
+    return sum(_thread_cpu(pid).values())
+
+
+def _thread_cpu(pid: int, names: dict[str, str] | None = None) -> dict[str, float]:
+    """CPU seconds by thread of ``pid`` and its children, named from ``names`` (native
+    id: name, as the server wrote them; others are ``other``), to split a request's cost
+    between the event loop and the store's threads."""
+    by_name: dict[str, float] = {}
+    names = names or {}
     for task in Path(f"/proc/{pid}/task").iterdir():
-        fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return total / os.sysconf("SC_CLK_TCK") + sum(_cpu_seconds(int(c)) for c in children)
+        stat = (task / "stat").read_text()
+        name = names.get(task.name, "other")
+        fields = stat.rsplit(")", 1)[1].split()
+        seconds = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        by_name[name] = by_name.get(name, 0.0) + seconds
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        for name, seconds in _thread_cpu(int(child), names).items():
+            by_name[name] = by_name.get(name, 0.0) + seconds
+    return by_name
+
+
+def _fresh_postgres(server_url: str) -> str:
+    """A new empty database on the PostgreSQL server at ``server_url``; its URL."""
+    import psycopg
+
+    name = f"sailbridge_bench_{os.getpid()}_{next(_DATABASES)}"
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'CREATE DATABASE "{name}"')
+    return urlsplit(server_url)._replace(path=f"/{name}").geturl()
+
+
+def _drop_postgres(url: str, server_url: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server_url, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{urlsplit(url).path[1:]}" WITH (FORCE)')
 
 
 def run(
-    kind: str, path: str, mode: str, connections: int, seconds: float, script: str
+    kind: str,
+    path: str,
+    mode: str,
+    connections: int,
+    seconds: float,
+    script: str,
+    postgres_url: str = "",
 ) -> dict[str, float]:
-    """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run."""
+    """A fresh server of ``kind`` pinned to the server CPU, a warm-up, then the run
+    (``postgres``: sailbridge on a fresh database of the server at ``postgres_url``; its
+    CPU per request is sailbridge's only — PostgreSQL's own processes are not counted)."""
     port = free_port()
     workdir = tempfile.mkdtemp(prefix="sailbridge-bench-")
     db = str(Path(workdir) / "bench.db")
+    serve_kind = kind
+    if kind == "postgres":  # a fresh database on the server `--postgres` names
+        db, serve_kind = _fresh_postgres(postgres_url), "sailbridge"
     server = subprocess.Popen(
-        ["taskset", "-c", SERVER_CPU, sys.executable, str(HERE), "serve", kind, str(port), db]
+        ["taskset", "-c", SERVER_CPU, sys.executable, str(HERE), "serve", serve_kind, str(port), db]
     )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         wrk(url + path, mode, connections, 2, script)  # warm-up
-        cpu_before = _cpu_seconds(server.pid)
+        thread_names = Path(db + ".threads")
+        names = json.loads(thread_names.read_text()) if thread_names.exists() else {}
+        threads_before = _thread_cpu(server.pid, names)
         figures = wrk(url + path, mode, connections, seconds, script)
-        figures["server_cpu_us_per_request"] = round(
-            (_cpu_seconds(server.pid) - cpu_before) / figures["requests"] * 1e6, 1
-        )
+        threads_after = _thread_cpu(server.pid, names)
+        per_request = {
+            name: round((spent - threads_before.get(name, 0.0)) / figures["requests"] * 1e6, 1)
+            for name, spent in threads_after.items()
+        }
+        figures["server_cpu_us_per_request"] = round(sum(per_request.values()), 1)
+        figures |= {f"cpu_us {name}": value for name, value in per_request.items() if value}
         return figures
     finally:
         server.terminate()
         server.wait(30)
         shutil.rmtree(workdir, ignore_errors=True)
+        if kind == "postgres":
+            _drop_postgres(db, postgres_url)
 
 
 def main() -> None:
@@ -180,6 +235,13 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--batch-connections", type=int, default=16)
     parser.add_argument("--repeat", type=int, default=1)
+    parser.add_argument(
+        "--postgres",
+        default="",
+        metavar="URL",
+        help="also measure sailbridge on PostgreSQL (a server URL, e.g. "
+        "postgresql://root@127.0.0.1:5432/postgres)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None or shutil.which("taskset") is None:
         sys.exit("needs wrk and taskset (apt-get install wrk util-linux)")
@@ -187,17 +249,25 @@ def main() -> None:
         handle.write(LUA)
         script = handle.name
     plan = [
+        *([("raw", "/v1/t", "single", args.connections)] if os.environ.get("BENCH_RAW") else []),
         ("bare", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/track", "single", args.connections),
         ("bare", "/v1/batch", "batch", args.batch_connections),
         ("sailbridge", "/v1/batch", "batch", args.batch_connections),
     ]
+    if args.postgres:
+        plan += [
+            ("postgres", "/v1/t", "single", args.connections),
+            ("postgres", "/v1/batch", "batch", args.batch_connections),
+        ]
     results: list[dict[str, Any]] = []
     for round_ in range(args.repeat):
         figures: dict[str, dict[str, float]] = {}
         for kind, path, mode, connections in plan:
-            figures[f"{kind} {path}"] = run(kind, path, mode, connections, args.seconds, script)
+            figures[f"{kind} {path}"] = run(
+                kind, path, mode, connections, args.seconds, script, args.postgres
+            )
             print(
                 f"round {round_ + 1} {kind:10s} {path:10s} {figures[f'{kind} {path}']}",
                 file=sys.stderr,
@@ -221,6 +291,18 @@ def main() -> None:
                 "v1_track_ratio": figures["sailbridge /v1/track"]["rps"] / bare_single,
                 "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
                 "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
+                "cpu_batch_ratio": cpu("bare /v1/batch") / cpu("sailbridge /v1/batch"),
+                **(
+                    {
+                        "postgres_cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("postgres /v1/t"),
+                        "postgres_cpu_batch_ratio": cpu("bare /v1/batch")
+                        / cpu("postgres /v1/batch"),
+                        "postgres_batch_events_per_second": figures["postgres /v1/batch"]["rps"]
+                        * BATCH_SIZE,
+                    }
+                    if args.postgres
+                    else {}
+                ),
             }
         )
     os.unlink(script)

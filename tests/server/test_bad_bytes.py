@@ -206,6 +206,31 @@ def test_malformed_json_is_400_and_a_gzip_bomb_is_413(live: LiveServer) -> None:
     assert post(live, b"\x1f\x8b garbage", **{"Content-Encoding": "gzip"}).status_code == 400
 
 
+def _whole_response(conn: socket.socket) -> bytes:
+    """One whole response (head and a Content-Length body): its head and body can arrive
+    in separate segments, and a test that reads only the first would take the rest for
+    the next answer."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        assert chunk, f"closed before a whole response head: {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = int(
+        next(
+            line.split(b":", 1)[1]
+            for line in head.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+    )
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        assert chunk, "closed before the whole response body"
+        body += chunk
+    assert len(body) == length, "more bytes than one response"
+    return data
+
+
 def _raw_http(url: str) -> socket.socket:
     host, port = url.removeprefix("http://").split(":")
     return socket.create_connection((host, int(port)), timeout=10)
@@ -229,6 +254,26 @@ def test_a_client_that_never_finishes_its_body_gets_408(serve: Serve) -> None:
     assert slow.recv(4096).startswith(b"HTTP/1.1 408")
     assert slow.recv(4096) == b""  # closed
     assert live.jobs() == []
+
+
+def test_a_kept_alive_connection_is_held_to_each_requests_own_deadline(serve: Serve) -> None:
+    """The deadline is one timer per connection (not one per request): after a request
+    answered with the longer body deadline armed, the next request's shorter header
+    deadline still cuts it off on time."""
+    live = serve(limits=ConnectionLimits(header_timeout=0.5, body_timeout=5))
+    conn = _raw_http(live.url)
+    body = batch(GOOD)
+    conn.sendall(
+        b"POST /v1/batch HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        + f"Authorization: {AUTH['Authorization']}\r\n".encode()
+        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    assert _whole_response(conn).startswith(b"HTTP/1.1 200")
+    conn.sendall(b"POST /v1/batch HTTP/1.1\r\nHost: x\r\n")
+    started = time.monotonic()
+    assert conn.recv(4096).startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 2.5  # the header deadline, not the body's 5 s
 
 
 def test_past_the_connection_cap_a_new_connection_is_told_to_retry(serve: Serve) -> None:

@@ -63,13 +63,21 @@ _TOO_MANY: Final = _raw_response(
 
 
 class GuardedProtocol(HttpToolsProtocol):
-    """uvicorn's httptools protocol with read deadlines and a connection cap."""
+    """uvicorn's httptools protocol with read deadlines and a connection cap.
+
+    A deadline is a time kept on the connection, not a timer per request: arming and
+    disarming one per request (cancel, ``call_later``, twice a request) cost ~5 µs of
+    a ~150 µs single-event request. One timer per connection wakes at most every
+    ``min(header_timeout, body_timeout)`` seconds while a deadline is set and looks at
+    it, so every deadline is still enforced on time; idle between requests, none runs.
+    """
 
     limits: ConnectionLimits = ConnectionLimits()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._deadline: asyncio.TimerHandle | None = None
+        self._deadline: float | None = None  # loop time by which the current read ends
+        self._timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -80,7 +88,10 @@ class GuardedProtocol(HttpToolsProtocol):
         self._arm(self.limits.header_timeout)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._deadline = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def on_message_begin(self) -> None:
@@ -94,16 +105,31 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
-        self._disarm()
+        self._deadline = None
 
     def _arm(self, seconds: float) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._expired)
+        now = self.loop.time()
+        self._deadline = now + seconds
+        if self._timer is None:
+            self._schedule(now)
 
-    def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+    def _schedule(self, now: float) -> None:
+        """Wake at the deadline or within the shortest timeout, whichever is first: a
+        deadline set later is never earlier than that, so the timer is never late."""
+        assert self._deadline is not None
+        limits = self.limits
+        wake = min(self._deadline, now + min(limits.header_timeout, limits.body_timeout))
+        self._timer = self.loop.call_at(wake, self._check)
+
+    def _check(self) -> None:
+        self._timer = None
+        if self._deadline is None:
+            return  # the read finished; the next request arms a new timer
+        now = self.loop.time()
+        if now < self._deadline:
+            self._schedule(now)
+        else:
+            self._expired()
 
     def _expired(self) -> None:
         self._deadline = None

@@ -120,4 +120,9 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
 
 async def internal_error_handler(request: Request, exc: Exception) -> Response:
     """A bug answered as a retryable 500 in JSON; the traceback goes to the log."""
+    return internal_error_response()
+
+
+def internal_error_response() -> Response:
+    """The answer to a bug: a retryable 500 in JSON that says where to look."""
     return error_response(500, "internal_error", "internal server error; see the server log")

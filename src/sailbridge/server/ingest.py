@@ -43,6 +43,7 @@ import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sailbridge.clock import Clock
 from sailbridge.events import EventType
@@ -61,6 +62,7 @@ from sailbridge.server.errors import (
     PayloadTooLarge,
     QueueUnavailable,
     Unauthorized,
+    internal_error_response,
 )
 from sailbridge.server.webhook import signed_body
 from sailbridge.server.writekeys import WriteKeys
@@ -206,16 +208,27 @@ class Ingest:
 
     def routes(self) -> list[Route]:
         """Every ingest route, the busiest first: Starlette tries routes in order, so
-        analytics.js's ``/v1/t`` and the SDKs' ``/v1/batch`` match at the first tries."""
+        analytics.js's ``/v1/t`` and the SDKs' ``/v1/batch`` match at the first tries.
+
+        A POST to one of these paths does not reach them when the app is an
+        `IngestApp`: it answers POSTs itself (`posts`). They answer the rest
+        (preflights, a wrong method) and serve apps built without it."""
+        return [
+            Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
+            for path, handler in self._handlers().items()
+        ]
+
+    def posts(self) -> dict[str, ASGIApp]:
+        """A plain ASGI app per ingest path answering its POSTs, for `IngestApp`."""
+        return {path: self._post(path, handler) for path, handler in self._handlers().items()}
+
+    def _handlers(self) -> dict[str, Callable[[Request], Awaitable[Response]]]:
         handlers: dict[str, Callable[[Request], Awaitable[Response]]] = {}
         for path in HOT_PATHS:
             handlers[path] = self._handler(path)
         for path in (*BATCH_PATHS, *SINGLE_PATHS, BEACON_PATH, WEBHOOK_PATH):
             handlers.setdefault(path, self._handler(path))
-        return [
-            Route(path, self._endpoint(path, handler), methods=["POST", "OPTIONS"])
-            for path, handler in handlers.items()
-        ]
+        return handlers
 
     def _handler(self, path: str) -> Callable[[Request], Awaitable[Response]]:
         if path in SINGLE_PATHS:
@@ -238,6 +251,20 @@ class Ingest:
 
         endpoint.__name__ = "ingest_" + path.strip("/").replace("/", "_")
         return endpoint
+
+    def _post(self, path: str, handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+        """``path``'s POST as a plain ASGI app: the answer `_answer` gives, sent as the
+        route would, and a bug answered 500 as the app's handler does."""
+
+        async def post(scope: Scope, receive: Receive, send: Send) -> None:
+            try:
+                response = await self._answer(path, Request(scope, receive), handler)
+            except Exception:
+                log.exception("ingest on %s failed; answering 500", path)
+                response = internal_error_response()
+            await response(scope, receive, send)
+
+        return post
 
     def _preflight(self, request: Request) -> Response:
         headers = self.cors.preflight_headers(header_value(request, b"origin"))
@@ -436,21 +463,6 @@ def _bound_kind(
     return bound
 
 
-def ingest_routes(
-    store: Queue,
-    config: IngestConfig,
-    metrics: Metrics,
-    clock: Clock = time.time,
-    on_enqueued: Callable[[], None] | None = None,
-) -> list[Route]:
-    """The ingest routes (see the module docstring), storing into ``store``.
-
-    ``on_enqueued`` is called (on the event loop) after each commit that stored at
-    least one job, e.g. to wake an idle delivery worker instead of waiting for its poll.
-    """
-    return Ingest(store, config, metrics, clock, on_enqueued).routes()
-
-
 __all__ = [
     "BATCH_PATHS",
     "BEACON_PATH",
@@ -458,5 +470,4 @@ __all__ = [
     "WEBHOOK_PATH",
     "Ingest",
     "IngestConfig",
-    "ingest_routes",
 ]
