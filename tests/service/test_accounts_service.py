@@ -127,6 +127,30 @@ def test_refused_credentials_pause_only_their_account(
     assert "not-brand-b-secret" not in log and sandbox_b.config.api_secret not in log
 
 
+def test_admin_status_counts_the_account_named_and_each_beside_the_whole(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
+) -> None:
+    service = start(two_brands(sandbox, sandbox_b, b_secret="not-brand-b-secret"), database)
+    post(service, BOTH_KEY, [identify(f"u{n}") for n in range(4)])
+    post(service, A_KEY, [identify("app-user")])
+    wait_for(lambda: service.admin("/status?account=brand-b")["paused"])
+    wait_for(lambda: service.admin("/status?account=brand-a")["delivered"] == 5)
+
+    a = service.admin("/status?account=brand-a")
+    b = service.admin("/status?account=brand-b")
+    whole = service.admin("/status")
+
+    assert (a["pending"], a["delivered"], a["paused"]) == (0, 5, False)
+    assert (b["pending"], b["delivered"], b["paused"]) == (4, 0, True)
+    assert b["paused_accounts"].keys() == {"brand-b"} and a["paused_accounts"] == {}
+    assert b["drain"]["routes"][0]["calls"] == 4 and a["drain"]["routes"] == []
+    assert (whole["pending"], whole["delivered"]) == (4, 5)
+    assert {name: view["pending"] for name, view in whole["accounts"].items()} == {
+        "brand-a": 0,
+        "brand-b": 4,
+    }
+
+
 def test_dead_letters_replay_and_forget_go_per_account(
     sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
 ) -> None:
