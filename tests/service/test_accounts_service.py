@@ -263,3 +263,41 @@ def test_a_signed_webhook_goes_to_the_accounts_of_the_source_whose_secret_signs_
         headers={"X-Signature": "0" * 40},
     )
     assert forged.status_code == 401
+
+
+TROUBLE = {
+    # every call answered 429, whatever the limit says, for as long as it lasts
+    "429 storm": {"throttle_rate": 1.0, "rate_limit_window": 1.0},
+    # every call held far past sailbridge's request timeout (2 s here): an outage
+    "outage": {"slow_rate": 1.0, "slow_seconds": 20.0},
+}
+
+
+@pytest.mark.parametrize("trouble", sorted(TROUBLE))
+def test_one_accounts_trouble_neither_holds_up_the_other_nor_loses_its_events(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str, trouble: str
+) -> None:
+    sandbox.configure(**TROUBLE[trouble])  # brand-a's Sailthru misbehaves from the start
+    service = start(two_brands(sandbox, sandbox_b), database)
+
+    post(service, BOTH_KEY, [identify(f"u{n}") for n in range(20)])
+    post(service, A_KEY, [identify(f"app{n}") for n in range(5)])
+
+    # brand-b delivers all of its events while brand-a's calls fail...
+    wait_for(lambda: service.admin("/status?account=brand-b")["delivered"] == 20, timeout=30)
+    assert all(sandbox_b.user(f"u{n}") is not None for n in range(20))
+    a = service.admin("/status?account=brand-a")
+    if trouble == "429 storm":  # tried, and refused
+        assert sandbox.state()["counters"]["rate_limited"] > 0
+    else:  # tried, and timed out (the sandbox records a call once it answers)
+        assert a["retrying"] + a["in_flight"] > 0
+    # ...which are held or retried, not lost: nothing delivered, nothing dead.
+    assert (a["delivered"], a["dead"]) == (0, 0)
+    assert a["pending"] + a["retrying"] + a["in_flight"] == 25
+
+    sandbox.configure(throttle_rate=0.0, slow_rate=0.0)  # brand-a's Sailthru is back
+
+    wait_for(lambda: service.admin("/status?account=brand-a")["delivered"] == 25, timeout=60)
+    assert service.admin("/status")["dead"] == 0
+    assert all(sandbox.user(f"u{n}") is not None for n in range(20))
+    assert all(sandbox.user(f"app{n}") is not None for n in range(5))
