@@ -11,14 +11,15 @@ import sys
 import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sailbridge.sandbox.server import SandboxHandle
-from sailbridge.store.base import NewJob
 from sailbridge.store.factory import open_store
 
 from ..environment import clean_environment
 from ..service.test_accounts_service import two_brands
+from ..store.helpers import new_job
 
 
 @pytest.fixture
@@ -121,15 +122,8 @@ def queue_for_brands(database: str) -> None:
         store = await open_store(database)
         try:
             jobs = [
-                NewJob(
-                    "wk",
-                    f"m{n}",
-                    {"type": "track", "userId": f"u{n}", "event": "Viewed"},
-                    "track",
-                    f"u{n}",
-                    (f"u{n}",),
-                    time.time(),
-                    accounts,
+                msgspec.structs.replace(
+                    new_job(f"u{n}", received_at=time.time()), accounts=accounts
                 )
                 for n, accounts in enumerate([("brand-a", "brand-b")] * 3 + [("brand-b",)] * 2)
             ]
