@@ -1,21 +1,26 @@
-"""Isolation between accounts: does one account's 429 storm slow another's delivery?
+"""Isolation between accounts: does one account's trouble slow another's delivery?
 
 One `sailbridge serve` with two accounts, each on its own sandbox (all processes on
 this machine), fed by two sources (one write key per account). Account ``steady`` gets
 a steady stream of single events (``--rate`` per second through /v1/track); its wait —
 from the event's receipt to the start of its delivery, read from each job's record — is
-measured twice in one run:
+measured in four phases of one run, side by side:
 
 1. alone;
 2. while account ``storm`` has a backlog of ``--storm`` events and its sandbox allows
    only 2 calls/s on POST /event against a configured 300/s (nearly every call answered
-   429, for the whole phase).
+   429 by the limit, for the whole phase);
+3. while ``storm``'s sandbox answers 429 to every call whatever the limit says
+   (``throttle_rate`` 1: a sustained 429 storm);
+4. while ``storm``'s Sailthru is down: every call hangs (``slow_rate`` 1, far past
+   sailbridge's ``--request-timeout``), so each times out.
 
-Reported: p50 / p99 of the steady account's wait in each phase, their ratio, and the
-storm account's 429s. Its fair share of the worker's slots (`delivery/fairness.py`) and
-its own (account, route) limiter are what keep the ratio near 1.
+Reported: p50 / p99 of the steady account's wait in each phase, each p99 over the
+alone one, and what the storm account's sandbox saw. Its fair share of the worker's
+slots (`delivery/fairness.py`) and its own (account, route) limiter are what keep the
+ratios near 1.
 
-    python bench/accounts.py [--rate 40] [--seconds 10] [--storm 3000]
+    cd bench && python accounts.py [--rate 40] [--seconds 10] [--storm 3000]
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ STORM_KEY = "wk_storm"
 
 
 class Deployment(Processes):
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, request_timeout: float) -> None:
         super().__init__()
         self.steady = self._sandbox("steady", [], scratch)
         self.storm = self._sandbox(
@@ -61,6 +66,7 @@ class Deployment(Processes):
             "SAILBRIDGE_PORT": str(port),
             "SAILBRIDGE_DATABASE": self.database,
             "SAILBRIDGE_ADMIN_TOKEN": ADMIN_TOKEN,
+            "SAILBRIDGE_REQUEST_TIMEOUT": str(request_timeout),
         }
         node = self._spawn(
             ["serve", "--log-level", "warning", "--config", str(config)], env, scratch / "serve.log"
@@ -133,6 +139,13 @@ async def steady_waits(database: str, tag: str) -> list[float]:
     ]
 
 
+def configure_storm(deployment: Deployment, **changes: float) -> None:
+    """Change the storm account's sandbox at runtime (its fault switches)."""
+    requests.post(
+        deployment.storm + "/_sandbox/config", json=changes, timeout=30
+    ).raise_for_status()
+
+
 def wait_delivered(deployment: Deployment, tag: str, count: int) -> list[float]:
     deadline = time.monotonic() + 120
     found: list[float] = []
@@ -149,6 +162,14 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
+PHASES = (
+    ("alone", "alone"),
+    ("storm", "429s from the limit"),
+    ("throttled", "429 to every call"),
+    ("outage", "calls hanging"),
+)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -156,13 +177,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=40.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--storm", type=int, default=3000)
+    parser.add_argument(
+        "--request-timeout", type=float, default=5.0, help="sailbridge's, in the outage phase"
+    )
     args = parser.parse_args()
     count = int(args.rate * args.seconds)
+    waits: dict[str, list[float]] = {}
+    seen: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as scratch:
-        deployment = Deployment(Path(scratch))
+        deployment = Deployment(Path(scratch), args.request_timeout)
         try:
             steady_stream(deployment, "alone", args.rate, args.seconds)
-            alone = wait_delivered(deployment, "alone", count)
+            waits["alone"] = wait_delivered(deployment, "alone", count)
             storm = [
                 {
                     "type": "track",
@@ -179,34 +205,68 @@ def main() -> None:
                     auth=(STORM_KEY, ""),
                     timeout=60,
                 ).raise_for_status()
-            time.sleep(2)  # the storm is under way: its slots are full of 429s
-            steady_stream(deployment, "storm", args.rate, args.seconds)
-            during = wait_delivered(deployment, "storm", count)
-            counters = requests.get(deployment.storm + "/_sandbox/state", timeout=30).json()[
-                "counters"
-            ]
-            status = deployment.admin("/status")
+            trouble = {
+                "storm": {},
+                "throttled": {"throttle_rate": 1.0},
+                "outage": {"throttle_rate": 0.0, "slow_rate": 1.0, "slow_seconds": 600.0},
+            }
+            for tag, _ in PHASES[1:]:
+                before = storm_calls(deployment)
+                configure_storm(deployment, **trouble[tag])
+                time.sleep(2)  # the trouble is under way: the storm account's slots are in it
+                steady_stream(deployment, tag, args.rate, args.seconds)
+                waits[tag] = wait_delivered(deployment, tag, count)
+                after = storm_calls(deployment)
+                seen[tag] = {name: after[name] - before[name] for name in after}
+            status = deployment.admin("/status?account=storm")
         finally:
             deployment.close()
     print(
-        f"steady account, {args.rate:.0f} events/s for {args.seconds:.0f} s; wait from "
-        "receipt to delivery start (ms)"
+        f"steady account, {args.rate:.0f} events/s for {args.seconds:.0f} s a phase; wait "
+        "from receipt to delivery start (ms); the other account:"
     )
-    print(f"{'phase':>22} {'events':>7} {'p50':>8} {'p99':>8}")
-    for name, values in (("alone", alone), ("during the other's 429s", during)):
+    print(f"{'other account':>22} {'events':>7} {'p50':>8} {'p99':>8} {'p99/alone':>10}")
+    alone_p99 = max(percentile(waits["alone"], 0.99), 1e-9)
+    for tag, label in PHASES:
+        values = waits[tag]
         print(
-            f"{name:>22} {len(values):>7} {percentile(values, 0.5) * 1000:>8.1f} "
-            f"{percentile(values, 0.99) * 1000:>8.1f}"
+            f"{label:>22} {len(values):>7} {percentile(values, 0.5) * 1000:>8.1f} "
+            f"{percentile(values, 0.99) * 1000:>8.1f} "
+            f"{percentile(values, 0.99) / alone_p99:>10.2f}"
+        )
+    for tag, label in PHASES[1:]:
+        changes = seen[tag]
+        print(
+            f"storm account, {label}: {changes['answered']} calls answered "
+            f"({changes['rate_limited']} of them 429), {changes['timed_out']} timed out"
         )
     print(
-        f"p99 ratio (during / alone): "
-        f"{percentile(during, 0.99) / max(percentile(alone, 0.99), 1e-9):.2f}"
+        f"storm account at the end: {status['delivered']} delivered, {status['dead']} dead, "
+        f"{status['pending'] + status['retrying'] + status['in_flight']} still queued"
     )
-    print(
-        f"storm account: {counters['rate_limited']} calls answered 429 of "
-        f"{counters['requests'].get('POST /event', 0)}; "
-        f"{status['pending'] + status['retrying'] + status['in_flight']} events still queued"
+
+
+def storm_calls(deployment: Deployment) -> dict[str, int]:
+    """The storm account's calls so far: answered and answered 429 (its sandbox's
+    counters), and timed out (sailbridge's ``status="error"`` responses: a hanging call
+    is recorded by the sandbox only once it answers)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counters = requests.get(deployment.storm + "/_sandbox/state", timeout=30).json()["counters"]
+    metrics = requests.get(deployment.url + "/metrics", timeout=30).text
+    timed_out = sum(
+        sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.name == "sailbridge_sailthru_responses_total"
+        and sample.labels.get("account") == "storm"
+        and sample.labels.get("status") == "error"
     )
+    return {
+        "answered": sum(counters["requests"].values()),
+        "rate_limited": counters["rate_limited"],
+        "timed_out": int(timed_out),
+    }
 
 
 if __name__ == "__main__":

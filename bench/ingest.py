@@ -27,6 +27,11 @@ each sailbridge run also reports how many events were sorted while it ran, and h
 fast the store sorts the rest once ingest stops (timed on reopening the file): the
 sustained rate, which says how long a burst above it takes to drain.
 
+With ``--fan-out``, a third run per mode: the same load from a source feeding two
+accounts (``default`` and ``brand-b``), so every event becomes two jobs when sorted.
+Ingest's acknowledgement stores the event once (its inbox row); the fan-out costs in
+sorting. The stored check counts events (jobs ÷ 2).
+
 A last run drives the store alone (no HTTP): ``accept`` and ``enqueue`` from 16
 concurrent 100-event calls and 64 concurrent one-event calls. Client and server share
 the machine's cores, so absolute numbers understate what a dedicated server does.
@@ -52,6 +57,8 @@ BATCH_SIZE = 100
 USERS = 10_000
 MARK = b"@@@@@@@@"  # replaced per request: messageIds unique and scattered
 USER_MARK = b"%%"  # replaced per request: each event's user one of USERS, scattered
+FAN_OUT = ("default", "brand-b")
+"""The accounts the ``fan-out`` run's source feeds: one delivery (job) per account."""
 
 
 # ---------------------------------------------------------------- request bodies
@@ -126,11 +133,13 @@ def serve(kind: str, port: int, db: str) -> None:
             from sailbridge.store.factory import open_store
 
             store = await open_store(db)  # a file: SQLite; postgresql://...: PostgreSQL
-            app = create_app(store, IngestConfig(frozenset({WRITE_KEY})), Metrics())
+            routing = {WRITE_KEY: FAN_OUT} if kind == "fan-out" else {}
+            config = IngestConfig(frozenset({WRITE_KEY}), write_key_accounts=routing)
+            app = create_app(store, config, Metrics())
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
         if "://" not in db:
             _name_threads(db + ".threads")
-        config = uvicorn.Config(
+        server_config = uvicorn.Config(
             app,
             http=http,
             loop="none",
@@ -140,7 +149,7 @@ def serve(kind: str, port: int, db: str) -> None:
             backlog=2048,
         )
         try:
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await uvicorn.Server(server_config).serve(sockets=[sock])
         finally:
             if store is not None:
                 await store.close()
@@ -458,12 +467,19 @@ def run(
     finally:
         server.terminate()
         server.wait(15)
-    if kind == "sailbridge":
-        counters = counters_in(db)
+    if kind != "bare":
+        counters = counters_in(db)  # "pending": the account default's, one job per event
         result["sorted_during_run"] = counters["pending"] + counters.get("deduplicated", 0)
         result["drain"] = reopen_and_sort(db)
-        result["stored"] = result["drain"]["stored"]
+        deliveries = len(FAN_OUT) if kind == "fan-out" else 1
+        result["stored"] = result["drain"]["stored"] // deliveries  # events, not jobs
     return result
+
+
+def rate(result: dict[str, Any]) -> float:
+    """Events a second the store sorted into the queue once ingest stopped."""
+    drain = result["drain"]
+    return float(drain["sorted"]) / max(float(drain["seconds"]), 1e-9)
 
 
 def main() -> None:
@@ -472,7 +488,13 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--batch-concurrency", type=int, default=16)
     parser.add_argument("--single-concurrency", type=int, default=64)
+    parser.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="also a run whose source feeds two accounts (a job per account per event)",
+    )
     args = parser.parse_args()
+    kinds = ("bare", "sailbridge", "fan-out") if args.fan_out else ("bare", "sailbridge")
     print(
         f"{os.cpu_count()} CPUs shared by client and server; {args.seconds:.0f}s per run "
         f"after {args.warmup:.0f}s warm-up; uvicorn+uvloop+httptools, 1 worker"
@@ -483,7 +505,7 @@ def main() -> None:
             ("batch", args.batch_concurrency),
             ("single", args.single_concurrency),
         ):
-            for kind in ("bare", "sailbridge"):
+            for kind in kinds:
                 result = run(kind, mode, concurrency, args.seconds, args.warmup, workdir)
                 results[(kind, mode)] = result
                 stored = (
@@ -533,6 +555,15 @@ def main() -> None:
                 f"{store[f'{name}_batch_events_per_s']:>9,.0f} events/s in 100-event calls, "
                 f"{store[f'{name}_single_events_per_s']:>7,.0f} one-event requests/s "
                 f"(coalesced)"
+            )
+    if args.fan_out:
+        for mode in ("batch", "single"):
+            one, two = results[("sailbridge", mode)], results[("fan-out", mode)]
+            print(
+                f"{mode}: one source feeding two accounts / one account = "
+                f"{two['events_per_s'] / one['events_per_s']:.2f} events/s acknowledged, "
+                f"p99 {two['p99_ms'] / max(one['p99_ms'], 1e-9):.2f}x; sorting after: "
+                f"{rate(two) / max(rate(one), 1e-9):.2f} (events/s)"
             )
     for mode, target in (("batch", 50_000), ("single", 8_000)):
         real = results[("sailbridge", mode)]["events_per_s"]

@@ -8,8 +8,10 @@ the whole account, which may differ from the configuration), else the configured
 
 Pure: the caller reads the queue (`Store.counts`, `Store.queued_kinds`) and the route
 usage; this module only counts and divides, so ``status``, the console and ``/metrics``
-agree. Every queued event is counted as one call: with coalescing a backlog of profile
-updates and cart changes needs fewer, so the estimate is an upper bound there.
+agree. Each account drains at its own limits (`reported_in` picks its routes from the
+limiter's keys), so an estimate is one account's. Every queued event is counted as one
+call: with coalescing a backlog of profile updates and cart changes needs fewer, so the
+estimate is an upper bound there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any, Final, Literal
 from sailbridge.mapping import normalize_event_name
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.rate_limits import DEFAULT_OTHER_LIMIT
+from sailbridge.store.accounts import split_route_key
 from sailbridge.store.base import QueuedKinds, StatusCounts
 
 PAGEVIEW_ROUTE: Final = "POST /v1/track/event/pageview"
@@ -140,6 +143,20 @@ def backlog_estimate(
     unfinished = counts.pending + counts.retrying + counts.claimed
     scale = unfinished / sample.sampled if sample.sampled else 0.0
     return estimate_drain(calls_waiting(sample.kinds, scale), configured, reported)
+
+
+def reported_in(
+    account: str, reported: Mapping[str, RateLimitInfo | None]
+) -> dict[str, RateLimitInfo | None]:
+    """Of Sailthru's latest headers keyed as the limiter keys them (`route_key`: the
+    account and the route), ``account``'s, by route: each account has its own limits,
+    and one account's headers say nothing of another's."""
+    picked: dict[str, RateLimitInfo | None] = {}
+    for key, headers in reported.items():
+        owner, route = split_route_key(key)
+        if owner == account:
+            picked[route] = headers
+    return picked
 
 
 def drain_view(estimate: DrainEstimate) -> dict[str, Any]:

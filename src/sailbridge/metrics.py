@@ -31,11 +31,11 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sailbridge.drain import DrainEstimate
 from sailbridge.route_usage import RouteUsage
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
+from sailbridge.status import AccountBacklog, Limits
 from sailbridge.store.accounts import route_key, split_route_key
 from sailbridge.store.base import SHOWN_COUNTS, StatusCounts
 from sailbridge.supervise import RESTARTS
@@ -185,10 +185,10 @@ class Metrics:
         )
         self.backlog_drain = Gauge(
             "sailbridge_backlog_drain_seconds",
-            "Seconds the queued events need at each Sailthru route's current limit "
-            '(the one Sailthru reports, else the configured one); route="all" is the '
-            "sum over routes.",
-            ["route"],
+            "Seconds an account's queued events need at each Sailthru route's current "
+            "limit (the one Sailthru reports for the account, else the configured one); "
+            'route="all" is the sum over the account\'s routes.',
+            ["account", "route"],
             registry=r,
             multiprocess_mode="mostrecent",
         )
@@ -214,14 +214,16 @@ class Metrics:
             multiprocess_mode="mostrecent",
         )
 
-        self._drain_routes: set[str] = set()
-        self.rate_limits: dict[str, float] = dict(DEFAULT_RATE_LIMITS)
-        """The configured per-second limits the drain time falls back on (the service
-        sets them from its settings)."""
+        self._drain_routes: set[tuple[str, str]] = set()
 
         # per-route use of Sailthru's rate limits over the last minute (the console's view)
         self.route_usage = RouteUsage()
         r.register(self.route_usage)
+        self.limits = Limits(
+            {DEFAULT_ACCOUNT: dict(DEFAULT_RATE_LIMITS)}, self.route_usage.reported_limits
+        )
+        """Each account's configured limits the drain time falls back on (the service
+        sets them from its settings), and Sailthru's latest headers."""
 
         # labelled children on the per-request path, looked up once (labels() is not free)
         self._ingest_children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
@@ -319,15 +321,16 @@ class Metrics:
         self.delivery_paused.set(1 if counts.paused_reason else 0)
         self.store_up.set(1)
 
-    def update_drain(self, estimate: DrainEstimate) -> None:
-        """Set the drain-time gauges: one per route with calls waiting (routes drained
-        since the last scrape go to 0), and route="all" for the total."""
-        for seen in self._drain_routes:
-            self.backlog_drain.labels(seen).set(0.0)
-        for route in estimate.routes:
-            self._drain_routes.add(route.route)
-            self.backlog_drain.labels(route.route).set(route.seconds)
-        self.backlog_drain.labels(ALL_ROUTES).set(estimate.total_seconds)
+    def update_drain(self, backlogs: Iterable[AccountBacklog]) -> None:
+        """Set the drain-time gauges of each account: one per route with calls waiting
+        (routes drained since the last scrape go to 0), and route="all" for its total."""
+        for account, seen in self._drain_routes:
+            self.backlog_drain.labels(account, seen).set(0.0)
+        for backlog in backlogs:
+            for route in backlog.drain.routes:
+                self._drain_routes.add((backlog.account, route.route))
+                self.backlog_drain.labels(backlog.account, route.route).set(route.seconds)
+            self.backlog_drain.labels(backlog.account, ALL_ROUTES).set(backlog.drain.total_seconds)
 
     def mark_store_down(self) -> None:
         self.store_up.set(0)

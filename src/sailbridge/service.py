@@ -46,6 +46,7 @@ from sailbridge.server.files import (
 from sailbridge.server.health import DeliveryCheck
 from sailbridge.server.ingest import IngestConfig
 from sailbridge.settings import Settings, masked_settings, unknown_environment
+from sailbridge.status import Limits
 from sailbridge.store.base import SHOWN_COUNTS, Control, OperatorReads, Store
 from sailbridge.store.factory import describe_store, open_store
 from sailbridge.supervise import supervised
@@ -62,7 +63,7 @@ class Roles:
 
 def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) -> Starlette:
     """The ASGI app for these roles, with the worker (if any) in its lifespan."""
-    metrics.rate_limits = settings.rate_limits_per_second
+    metrics.limits = Limits(settings.deployment().rate_limits, metrics.route_usage.reported_limits)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -103,7 +104,13 @@ def build_app(settings: Settings, store: Store, metrics: Metrics, roles: Roles) 
         return check() if check is not None else None
 
     extra: list[BaseRoute] = [
-        *admin_routes(store, token, on_enqueued=_wake_worker, accounts=settings.deployment().names),
+        *admin_routes(
+            store,
+            token,
+            on_enqueued=_wake_worker,
+            accounts=settings.deployment().names,
+            limits=metrics.limits,
+        ),
         *console_routes(store, settings, metrics, delivery_stall),
     ]
     app = create_app(

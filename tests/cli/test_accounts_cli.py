@@ -4,17 +4,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from sailbridge.sandbox.server import SandboxHandle
+from sailbridge.store.factory import open_store
 
 from ..environment import clean_environment
 from ..service.test_accounts_service import two_brands
+from ..store.helpers import new_job
 
 
 @pytest.fixture
@@ -107,3 +112,65 @@ def test_explain_plans_with_the_accounts_own_settings(env: dict[str, str]) -> No
     planned_a = json.loads(run(["explain", "--account", "brand-a", "-"], env, identify).stdout)
     assert "Brand B" in json.dumps(planned_b) and "Brand B" not in json.dumps(planned_a)
     assert "brand-b-secret" not in json.dumps(planned_b)
+
+
+def queue_for_brands(database: str) -> None:
+    """Three events fed to both brands and two to brand-b alone, none delivered; brand-b
+    paused."""
+
+    async def write() -> None:
+        store = await open_store(database)
+        try:
+            jobs = [
+                msgspec.structs.replace(
+                    new_job(f"u{n}", received_at=time.time()), accounts=accounts
+                )
+                for n, accounts in enumerate([("brand-a", "brand-b")] * 3 + [("brand-b",)] * 2)
+            ]
+            await store.enqueue(jobs, [], 0.0, time.time())
+            await store.set_paused("Sailthru refused the key", "brand-b")
+        finally:
+            await store.close()
+
+    asyncio.run(write())
+
+
+def test_status_of_one_account_counts_its_jobs_and_its_drain_only(
+    env: dict[str, str], database: str
+) -> None:
+    queue_for_brands(database)
+
+    a = json.loads(run(["status", "--account", "brand-a", "--json"], env).stdout)
+    b = json.loads(run(["status", "--account", "brand-b", "--json"], env).stdout)
+
+    assert (a["pending"], b["pending"]) == (3, 5)
+    assert (a["paused"], b["paused"]) == (False, True)
+    assert "accounts" not in a
+    # POST /event at the documented 40/s, each account its own calls
+    assert a["drain"]["routes"][0]["calls"] == 3
+    assert b["drain"]["total_seconds"] == pytest.approx(5 / 40, abs=0.1)
+
+
+def test_status_of_several_accounts_shows_each_beside_the_whole_store(
+    env: dict[str, str], database: str
+) -> None:
+    queue_for_brands(database)
+
+    whole = json.loads(run(["status", "--json"], env).stdout)
+    table = run(["status"], env).stdout
+
+    assert whole["pending"] == 8
+    assert {name: view["pending"] for name, view in whole["accounts"].items()} == {
+        "brand-a": 3,
+        "brand-b": 5,
+    }
+    assert whole["accounts"]["brand-b"]["paused_reason"] == "Sailthru refused the key"
+    assert "rejected" not in whole["accounts"]["brand-a"]  # ingest's counts: the store's
+    assert {route["account"] for route in whole["drain"]["routes"]} == {"brand-a", "brand-b"}
+    lines = [line.split("\t") for line in table.splitlines()]
+    # one row per account (its counts, age, drain, delivery), then each account's routes
+    accounts = {cells[0]: cells for cells in lines if len(cells) == 9}
+    assert accounts["brand-a"][1:3] == ["3", "0"] and accounts["brand-b"][1] == "5"
+    assert (accounts["brand-a"][-1], accounts["brand-b"][-1]) == ("delivering", "paused")
+    routes = [cells for cells in lines if cells[1:2] == ["POST /event"]]
+    assert [(cells[0], cells[2]) for cells in routes] == [("brand-a", "3"), ("brand-b", "5")]

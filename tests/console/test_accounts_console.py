@@ -3,6 +3,7 @@ every list and page, and the pause of one account shown while the other delivers
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from sailbridge.sandbox.server import SandboxHandle
 
 from ..environment import clean_environment
 from ..service.process import ADMIN_TOKEN, ServeProcess, free_port
-from ..service.test_accounts_service import BOTH_KEY, two_brands
+from ..service.test_accounts_service import A_KEY, BOTH_KEY, two_brands
 from ..service.test_operations import wait_for
 from .conftest import log_in
 
@@ -90,3 +91,51 @@ def test_the_tester_plans_and_sends_for_the_account_chosen(
     page.click("button[value=send]")
     wait_for(lambda: sandbox.user("tess") is not None)
     assert "Brand B" not in page.inner_text("main")
+
+
+def logged_in_session(service: ServeProcess) -> requests.Session:
+    """An operator's session through the login form (its CSRF token included)."""
+    session = requests.Session()
+    form = session.get(service.url + "/console/login", timeout=10).text
+    [csrf] = re.findall(r'name="csrf" value="([^"]+)"', form)
+    session.post(
+        service.url + "/console/login", data={"csrf": csrf, "token": ADMIN_TOKEN}, timeout=10
+    ).raise_for_status()
+    return session
+
+
+def tile(html: str, label: str) -> int:
+    [number] = re.findall(
+        rf'<span class="n">([\d,]+)</span><span class="label">{label}</span>', html
+    )
+    return int(number.replace(",", ""))
+
+
+def test_the_overview_counts_the_chosen_account_and_a_row_per_account(
+    service: ServeProcess,
+) -> None:
+    for key, users in ((BOTH_KEY, ("ada", "bob", "cy")), (A_KEY, ("dee", "eve"))):
+        batch = [{"type": "identify", "userId": user} for user in users]
+        requests.post(
+            service.url + "/v1/batch", auth=(key, ""), timeout=10, json={"batch": batch}
+        ).raise_for_status()
+    # brand-a delivers all five; brand-b's wrong secret pauses it with its three waiting
+    wait_for(lambda: service.admin("/status?account=brand-a")["delivered"] == 5)
+    wait_for(lambda: service.admin("/status?account=brand-b")["paused"])
+    session = logged_in_session(service)
+
+    whole = session.get(service.url + "/console/", timeout=10).text
+    only_b = session.get(service.url + "/console/?account=brand-b", timeout=10).text
+
+    assert tile(whole, "Delivered") == 5 and tile(whole, "Pending") == 3
+    rows = dict(
+        re.findall(r'<a href="/console/\?account=([\w-]+)">[\w-]+</a></td>(.*?)</tr>', whole, re.S)
+    )
+    numbers = {
+        name: re.findall(r'<td class="num[^"]*">([\d,]+)</td>', row) for name, row in rows.items()
+    }
+    assert numbers == {"brand-a": ["0", "0", "0", "5", "0"], "brand-b": ["3", "0", "0", "0", "0"]}
+    assert "paused" in rows["brand-b"] and "paused" not in rows["brand-a"]
+    assert (tile(only_b, "Pending"), tile(only_b, "Delivered")) == (3, 0)
+    assert "<h2>Accounts</h2>" not in only_b
+    assert "brand-b POST /user" in only_b and "brand-a POST /user" not in only_b

@@ -6,9 +6,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sailbridge.drain import PAGEVIEW_ROUTE, calls_waiting, estimate_drain, route_of
+from sailbridge.drain import PAGEVIEW_ROUTE, calls_waiting, estimate_drain, reported_in, route_of
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
+from sailbridge.status import AccountBacklog, StatusReading, status_json
+from sailbridge.store.base import StatusCounts
 
 
 @pytest.mark.parametrize(
@@ -78,3 +80,58 @@ def test_the_total_is_the_sum_of_every_routes_calls_over_its_limit(waiting: dict
     expected = sum(calls / DEFAULT_RATE_LIMITS[route] for route, calls in waiting.items())
     assert estimate.total_seconds == pytest.approx(expected)
     assert all(route.seconds >= 0 for route in estimate.routes)
+
+
+def test_each_account_reads_only_its_own_reported_limits() -> None:
+    info_a, info_b = RateLimitInfo(600, 10, 0), RateLimitInfo(120, 10, 0)
+    reported = {"POST /event": info_a, "brand-b POST /event": info_b, "brand-b POST /user": None}
+
+    assert reported_in("default", reported) == {"POST /event": info_a}
+    assert reported_in("brand-b", reported) == {"POST /event": info_b, "POST /user": None}
+    assert reported_in("brand-c", reported) == {}
+
+
+def backlog(account: str, calls: int, limit: float) -> AccountBacklog:
+    counts = StatusCounts(calls, 0, 0, 0, 0, 0, 0, None, None)
+    return AccountBacklog(
+        account, counts, estimate_drain({"POST /event": calls}, {"POST /event": limit})
+    )
+
+
+def test_the_stores_drain_time_is_its_slowest_accounts() -> None:
+    whole = StatusCounts(150, 0, 0, 0, 0, 1, 0, None, None, deduplicated=2)
+    reading = StatusReading(whole, {}, (backlog("a", 100, 10.0), backlog("b", 50, 1.0)), None)
+
+    view = status_json(reading, now=1_000.0)
+
+    assert reading.drain_seconds == 50.0
+    assert view["drain"]["total_seconds"] == 50.0
+    assert [(r["account"], r["seconds"]) for r in view["drain"]["routes"]] == [
+        ("a", 10.0),
+        ("b", 50.0),
+    ]
+    assert view["accounts"]["a"]["drain"]["total_seconds"] == 10.0
+    assert view["accounts"]["b"]["pending"] == 50
+    assert "deduplicated" not in view["accounts"]["b"] and view["deduplicated"] == 2
+
+
+def test_one_account_shown_is_the_drain_as_before() -> None:
+    reading = StatusReading(
+        StatusCounts(100, 0, 0, 0, 0, 0, 0, None, None), {}, (backlog("a", 100, 10.0),), "a"
+    )
+
+    view = status_json(reading, now=1_000.0)
+
+    assert "accounts" not in view
+    assert view["drain"] == {
+        "total_seconds": 10.0,
+        "routes": [
+            {
+                "route": "POST /event",
+                "calls": 100,
+                "limit_per_second": 10.0,
+                "limit_from": "configured",
+                "seconds": 10.0,
+            }
+        ],
+    }

@@ -41,7 +41,7 @@ LAYERS: list[set[str]] = [
     # The durable queue; then the doors every source comes in through.
     {"store"},
     {"intake"},
-    {"inputs", "forget", "operations", "route_usage", "metrics", "drain"},
+    {"inputs", "forget", "operations", "route_usage", "metrics", "drain", "status"},
     # Carrying plans out against Sailthru; planning without sending.
     {"delivery"},
     {"explain"},

@@ -97,3 +97,33 @@ def test_the_same_seed_replays_the_same_faults() -> None:
         FaultOutcome.ERROR_200,
         FaultOutcome.DROP,
     }
+
+
+def test_throttle_rate_one_answers_429_to_every_call_until_it_is_lifted(
+    client: SailthruClient, sandbox: SandboxHandle
+) -> None:
+    sandbox.configure(throttle_rate=1.0)
+
+    storm = [client.api_post("user", {"id": f"u-{n}", "key": "extid"}) for n in range(5)]
+
+    assert [a.get_status_code() for a in storm] == [429] * 5
+    assert sandbox.state()["counters"]["rate_limited"] == 5
+    assert sandbox.user("u-0") is None  # a throttled call changes nothing
+    sandbox.configure(throttle_rate=0.0)
+    assert client.api_post("user", {"id": "u-0", "key": "extid"}).get_status_code() == 200
+
+
+def test_a_throttle_rate_leaves_the_other_faults_of_a_seeded_run_as_they_were() -> None:
+    calm, storm = (
+        SandboxConfig(fail_rate=0.5, seed=7),
+        SandboxConfig(fail_rate=0.5, throttle_rate=0.5, seed=7),
+    )
+    plain, throttled = FaultInjector(7), FaultInjector(7)
+
+    outcomes = [plain.plan(calm).outcome for _ in range(50)]
+    mixed = []
+    for _ in range(50):
+        throttled.throttled(storm)
+        mixed.append(throttled.plan(storm).outcome)
+
+    assert outcomes == mixed

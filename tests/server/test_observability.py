@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 import requests
 
-from sailbridge.store.base import StatusCounts, Store
+from sailbridge.sailthru.errors import RateLimitInfo
+from sailbridge.status import Limits
+from sailbridge.store.base import NewJob, StatusCounts, Store
 
 from .conftest import Serve
 from .live import WRITE_KEY, LiveServer, basic_auth, metric_value
@@ -20,7 +22,7 @@ class BrokenCountsStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def counts(self) -> StatusCounts:
+    async def counts(self, account: str | None = None) -> StatusCounts:
         raise OSError("disk I/O error")
 
     async def check_writable(self, now: float) -> None:
@@ -105,7 +107,7 @@ class FixedCountsStore:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    async def counts(self) -> StatusCounts:
+    async def counts(self, account: str | None = None) -> StatusCounts:
         return StatusCounts(7, 0, 0, 0, 0, 0, 0, None, None, deduplicated=5, inbox=3)
 
 
@@ -126,13 +128,48 @@ def test_metrics_give_the_backlogs_drain_time_per_route_and_in_all(server: LiveS
         f"{server.url}/v1/batch", json={"batch": batch}, headers=basic_auth(WRITE_KEY), timeout=10
     )
     text = scrape(server)
+
     # Nothing answered yet, so the configured limits: 40/s and 300/s.
-    assert metric_value(
-        text, "sailbridge_backlog_drain_seconds", route="POST /event"
-    ) == pytest.approx(4 / 40)
-    assert metric_value(
-        text, "sailbridge_backlog_drain_seconds", route="POST /user"
-    ) == pytest.approx(6 / 300)
-    assert metric_value(text, "sailbridge_backlog_drain_seconds", route="all") == pytest.approx(
-        4 / 40 + 6 / 300
+    def drain(route: str) -> float:
+        return metric_value(
+            text, "sailbridge_backlog_drain_seconds", account="default", route=route
+        )
+
+    assert drain("POST /event") == pytest.approx(4 / 40)
+    assert drain("POST /user") == pytest.approx(6 / 300)
+    assert drain("all") == pytest.approx(4 / 40 + 6 / 300)
+
+
+def test_each_accounts_drain_time_is_at_its_own_limits(server: LiveServer) -> None:
+    server.metrics.limits = Limits(
+        {"brand-a": {"POST /event": 10.0}, "brand-b": {"POST /event": 50.0}},
+        server.metrics.route_usage.reported_limits,
     )
+    events = [
+        NewJob(
+            "wk",
+            f"m{n}",
+            {"type": "track", "event": "E"},
+            "track",
+            f"u{n}",
+            (f"u{n}",),
+            900.0,
+            accounts,
+        )
+        for n, accounts in enumerate([("brand-a", "brand-b")] * 20 + [("brand-b",)] * 30)
+    ]
+    server.call(lambda: server.store.enqueue(events, [], 0.0, 1_000.0))
+    # Sailthru told brand-b its limit is 600 a minute (10/s): that, not the 50/s configured.
+    server.metrics.route_usage.record(
+        "brand-b POST /event", 200, RateLimitInfo(600, 500, 2_000_000_000)
+    )
+    text = scrape(server)
+
+    def drain(account: str, route: str) -> float:
+        return metric_value(text, "sailbridge_backlog_drain_seconds", account=account, route=route)
+
+    assert drain("brand-a", "POST /event") == pytest.approx(20 / 10)
+    assert drain("brand-b", "POST /event") == pytest.approx(50 / 10)
+    assert drain("brand-a", "all") == pytest.approx(20 / 10)
+    assert drain("brand-b", "all") == pytest.approx(50 / 10)
+    assert metric_value(text, "sailbridge_queue_jobs", state="pending") == 70

@@ -127,6 +127,30 @@ def test_refused_credentials_pause_only_their_account(
     assert "not-brand-b-secret" not in log and sandbox_b.config.api_secret not in log
 
 
+def test_admin_status_counts_the_account_named_and_each_beside_the_whole(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
+) -> None:
+    service = start(two_brands(sandbox, sandbox_b, b_secret="not-brand-b-secret"), database)
+    post(service, BOTH_KEY, [identify(f"u{n}") for n in range(4)])
+    post(service, A_KEY, [identify("app-user")])
+    wait_for(lambda: service.admin("/status?account=brand-b")["paused"])
+    wait_for(lambda: service.admin("/status?account=brand-a")["delivered"] == 5)
+
+    a = service.admin("/status?account=brand-a")
+    b = service.admin("/status?account=brand-b")
+    whole = service.admin("/status")
+
+    assert (a["pending"], a["delivered"], a["paused"]) == (0, 5, False)
+    assert (b["pending"], b["delivered"], b["paused"]) == (4, 0, True)
+    assert b["paused_accounts"].keys() == {"brand-b"} and a["paused_accounts"] == {}
+    assert b["drain"]["routes"][0]["calls"] == 4 and a["drain"]["routes"] == []
+    assert (whole["pending"], whole["delivered"]) == (4, 5)
+    assert {name: view["pending"] for name, view in whole["accounts"].items()} == {
+        "brand-a": 0,
+        "brand-b": 4,
+    }
+
+
 def test_dead_letters_replay_and_forget_go_per_account(
     sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str
 ) -> None:
@@ -239,3 +263,41 @@ def test_a_signed_webhook_goes_to_the_accounts_of_the_source_whose_secret_signs_
         headers={"X-Signature": "0" * 40},
     )
     assert forged.status_code == 401
+
+
+TROUBLE = {
+    # every call answered 429, whatever the limit says, for as long as it lasts
+    "429 storm": {"throttle_rate": 1.0, "rate_limit_window": 1.0},
+    # every call held far past sailbridge's request timeout (2 s here): an outage
+    "outage": {"slow_rate": 1.0, "slow_seconds": 20.0},
+}
+
+
+@pytest.mark.parametrize("trouble", sorted(TROUBLE))
+def test_one_accounts_trouble_neither_holds_up_the_other_nor_loses_its_events(
+    sandbox: SandboxHandle, sandbox_b: SandboxHandle, start: Any, database: str, trouble: str
+) -> None:
+    sandbox.configure(**TROUBLE[trouble])  # brand-a's Sailthru misbehaves from the start
+    service = start(two_brands(sandbox, sandbox_b), database)
+
+    post(service, BOTH_KEY, [identify(f"u{n}") for n in range(20)])
+    post(service, A_KEY, [identify(f"app{n}") for n in range(5)])
+
+    # brand-b delivers all of its events while brand-a's calls fail...
+    wait_for(lambda: service.admin("/status?account=brand-b")["delivered"] == 20, timeout=30)
+    assert all(sandbox_b.user(f"u{n}") is not None for n in range(20))
+    a = service.admin("/status?account=brand-a")
+    if trouble == "429 storm":  # tried, and refused
+        assert sandbox.state()["counters"]["rate_limited"] > 0
+    else:  # tried, and timed out (the sandbox records a call once it answers)
+        assert a["retrying"] + a["in_flight"] > 0
+    # ...which are held or retried, not lost: nothing delivered, nothing dead.
+    assert (a["delivered"], a["dead"]) == (0, 0)
+    assert a["pending"] + a["retrying"] + a["in_flight"] == 25
+
+    sandbox.configure(throttle_rate=0.0, slow_rate=0.0)  # brand-a's Sailthru is back
+
+    wait_for(lambda: service.admin("/status?account=brand-a")["delivered"] == 25, timeout=60)
+    assert service.admin("/status")["dead"] == 0
+    assert all(sandbox.user(f"u{n}") is not None for n in range(20))
+    assert all(sandbox.user(f"app{n}") is not None for n in range(5))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
@@ -31,9 +31,6 @@ from sailbridge.explain import explain_entries
 from sailbridge.render import duration, print_table
 from sailbridge.settings import Settings
 from sailbridge.store.base import REJECTED, SHOWN_COUNTS, ListState
-
-if TYPE_CHECKING:
-    from sailbridge.store.base import QueuedKinds, StatusCounts, Store
 
 EVENT_STATES = (*ListState, REJECTED)
 
@@ -63,56 +60,82 @@ def status(
     account: AccountOption = None,
     json_output: Annotated[bool, typer.Option("--json", help="Print as JSON.")] = False,
 ) -> None:
-    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events
-    (the whole store's), and which accounts are paused (only ``--account``'s when given)."""
-    from sailbridge.drain import backlog_estimate, drain_view
-    from sailbridge.operations import status_view
+    """Counts of pending, retrying, delivered, skipped, rejected, dead and duplicate events,
+    and when the queue drains at Sailthru's limits: ``--account``'s jobs only when given;
+    else the whole store's, with one row per account when there are several."""
+    from sailbridge.status import Limits, read_status, status_json
 
     settings = read_settings(config)
     name = checked_account(settings, account)
-
-    async def read(store: Store) -> tuple[StatusCounts, QueuedKinds, dict[str, str]]:
-        paused = await store.paused_accounts()
-        if name is not None:
-            paused = {name: paused[name]} if name in paused else {}
-        return await store.counts(), await store.queued_kinds(), paused
-
-    counts, sample, paused = with_store(settings, read, read_only=True)
-    view = status_view(counts, paused_accounts=paused)
-    estimate = backlog_estimate(counts, sample, settings.rate_limits_per_second)
-    view["drain"] = drain_view(estimate)
+    limits = Limits(settings.deployment().rate_limits)
+    reading = with_store(settings, lambda store: read_status(store, limits, name), read_only=True)
+    view = status_json(reading)
     view["readiness"] = node_readiness(settings.host, settings.port)
     if json_output:
         typer.echo(json.dumps(view, indent=2))
         return
     stdout = out()
     rows: list[tuple[object, ...]] = [
-        (name.replace("_", " "), view[name]) for name in (*SHOWN_COUNTS, "deduplicated")
+        (shown.replace("_", " "), view[shown]) for shown in (*SHOWN_COUNTS, "deduplicated")
     ]
-    if view["not_yet_sorted"]:
+    if view["not_yet_sorted"] and name is None:
         rows.append(("  of pending, not yet sorted", view["not_yet_sorted"]))
     age = view["oldest_pending_age_seconds"]
     rows.append(("oldest pending", "—" if age is None else f"{age:.1f} s"))
     rows.append(("serve", readiness_line(view["readiness"])))
-    print_table(stdout, ("state", "events"), rows, header=False)
-    if estimate.routes:
-        drain_rows: list[tuple[object, ...]] = [
-            (
-                route.route,
-                route.calls,
-                f"{route.limit:g}/s ({route.limit_from})",
-                duration(route.seconds),
-            )
-            for route in estimate.routes
-        ]
-        drain_rows.append(
-            ("all routes", estimate.total_calls, "", duration(estimate.total_seconds))
+    title = None if name is None else f"account {name}"
+    print_table(stdout, ("state", "events"), rows, header=False, title=title)
+    if "accounts" in view:
+        print_table(stdout, *account_rows(view["accounts"]))
+    drain_rows = [
+        (
+            *((backlog.account,) if "accounts" in view else ()),
+            route.route,
+            route.calls,
+            f"{route.limit:g}/s ({route.limit_from})",
+            duration(route.seconds),
         )
-        print_table(stdout, ("route", "calls waiting", "limit", "drains in"), drain_rows)
+        for backlog in reading.accounts
+        for route in backlog.drain.routes
+    ]
+    if drain_rows:
+        columns: tuple[str, ...] = ("route", "calls waiting", "limit", "drains in")
+        if "accounts" in view:
+            columns = ("account", *columns)
+        else:
+            drain = reading.accounts[0].drain
+            drain_rows.append(("all routes", drain.total_calls, "", duration(drain.total_seconds)))
+        print_table(stdout, columns, drain_rows)
     for paused_account, why in view["paused_accounts"].items():
         stdout.print(f"[bold red]delivery paused ({paused_account}):[/] {why}", highlight=False)
     if view["paused_accounts"]:
         stdout.print("fix the setting and restart, or run `sailbridge resume`", highlight=False)
+
+
+def account_rows(
+    accounts: dict[str, dict[str, Any]],
+) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+    """The per-account table of ``status``: one row per account, its jobs' counts, the
+    age of its oldest waiting event, when its backlog drains, and its pause."""
+    columns = ("account", "pending", "retrying", "in flight", "delivered", "dead", "oldest")
+    rows: list[tuple[object, ...]] = []
+    for name, view in accounts.items():
+        age = view["oldest_pending_age_seconds"]
+        drain = view["drain"]
+        rows.append(
+            (
+                name,
+                view["pending"],
+                view["retrying"],
+                view["in_flight"],
+                view["delivered"],
+                view["dead"],
+                "—" if age is None else f"{age:.1f} s",
+                duration(drain["total_seconds"]) if drain["routes"] else "—",
+                "paused" if view["paused"] else "delivering",
+            )
+        )
+    return (*columns, "drains in", "delivery"), rows
 
 
 def readiness_line(ready: dict[str, object]) -> str:

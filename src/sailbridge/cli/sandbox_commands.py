@@ -32,6 +32,9 @@ def sandbox(
     ] = None,
     rate_limit_window: Annotated[float, typer.Option(help="Rate-limit window, seconds.")] = 60.0,
     fail_rate: Annotated[float, typer.Option(help="Share of calls failing with error 9.")] = 0.0,
+    throttle_rate: Annotated[
+        float, typer.Option(help="Share of calls answered 429 whatever the limit (a storm).")
+    ] = 0.0,
     slow_rate: Annotated[float, typer.Option(help="Share of calls answered slowly.")] = 0.0,
     slow_seconds: Annotated[float, typer.Option(help="How slow a slow answer is.")] = 5.0,
     drop_rate: Annotated[
@@ -68,6 +71,7 @@ def sandbox(
             rate_limits=limits,
             rate_limit_window=rate_limit_window,
             fail_rate=fail_rate,
+            throttle_rate=throttle_rate,
             slow_rate=slow_rate,
             slow_seconds=slow_seconds,
             drop_rate=drop_rate,

@@ -167,7 +167,7 @@ async def rest_call(request: Request) -> Response:
 
     rate = sandbox.limiter.hit(route, limit, window)
     headers = rate.headers()
-    if not rate.allowed:
+    if not rate.allowed or sandbox.faults.throttled(config):
         limited = ApiError(RATE_LIMITED, "Too many requests", status=429)
         record(status=429, error=limited.code, errormsg=limited.message)
         return _error(limited, headers)

@@ -32,6 +32,7 @@ PAGEVIEW_ROUTE: Final[str] = "POST /v1/track/event/pageview"
 RUNTIME_FIELDS: Final[frozenset[str]] = frozenset(
     {
         "fail_rate",
+        "throttle_rate",
         "slow_rate",
         "slow_seconds",
         "drop_rate",
@@ -75,6 +76,10 @@ class SandboxConfig:
     rate_limits: dict[str, int] = field(default_factory=default_rate_limits)
     rate_limit_window: float = DEFAULT_WINDOW
     fail_rate: float = 0.0
+    throttle_rate: float = 0.0
+    """Share of calls answered 429 whatever the rate limit says: a storm of 429s (1.0:
+    every call, for as long as it is set), as Sailthru sends when an account's limit is
+    used up by someone else or lowered."""
     slow_rate: float = 0.0
     slow_seconds: float = 0.0
     drop_rate: float = 0.0
@@ -91,7 +96,7 @@ class SandboxConfig:
         # Accept any iterable of names (a JSON list, a set) but keep an immutable set.
         object.__setattr__(self, "templates", _templates(self.templates))
         object.__setattr__(self, "rate_limits", _rate_limits(self.rate_limits))
-        for name in ("fail_rate", "slow_rate", "drop_rate"):
+        for name in ("fail_rate", "throttle_rate", "slow_rate", "drop_rate"):
             value = _number(name, getattr(self, name))
             if not 0.0 <= value <= 1.0:
                 raise ConfigError(f"{name} must be between 0 and 1, not {value}")
@@ -150,6 +155,7 @@ class SandboxConfig:
             "rate_limits": dict(self.rate_limits),
             "rate_limit_window": self.rate_limit_window,
             "fail_rate": self.fail_rate,
+            "throttle_rate": self.throttle_rate,
             "slow_rate": self.slow_rate,
             "slow_seconds": self.slow_seconds,
             "drop_rate": self.drop_rate,

@@ -35,7 +35,13 @@ class FaultInjector:
     def __init__(self, seed: int | None = None) -> None:
         self._seed = seed
         self._random = random.Random(seed)
+        self._throttle_random = random.Random(seed)
         self._next_failure_is_500 = True
+
+    def throttled(self, config: SandboxConfig) -> bool:
+        """Whether to answer this call 429 whatever the rate limit says (a storm). A
+        generator of its own, so the other faults of a seeded run stay as they were."""
+        return config.throttle_rate > 0 and self._throttle_random.random() < config.throttle_rate
 
     def plan(self, config: SandboxConfig) -> FaultPlan:
         # Always draw three numbers so that changing one rate does not shift the others.
@@ -53,4 +59,5 @@ class FaultInjector:
 
     def reset(self) -> None:
         self._random = random.Random(self._seed)
+        self._throttle_random = random.Random(self._seed)
         self._next_failure_is_500 = True

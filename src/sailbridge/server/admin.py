@@ -22,6 +22,8 @@ from sailbridge.events import InvalidEvent
 from sailbridge.forget import FORGET_WRITE_KEY, deletion_event
 from sailbridge.intake.jobs import job_for
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.settings.rate_limits import DEFAULT_RATE_LIMITS
+from sailbridge.status import Limits, read_status, status_json
 from sailbridge.store.base import OperatorStore
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -93,11 +95,14 @@ def admin_routes(
     prefix: str = "/admin",
     on_enqueued: Callable[[Any], None] = lambda app: None,
     accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
+    limits: Limits | None = None,
 ) -> list[Route]:
     """Routes under ``prefix``; every one requires ``Authorization: Bearer <token>``.
     ``on_enqueued(app)`` wakes a worker in this process after a route queued a job.
     ``accounts`` are the configured accounts: an ``account`` parameter (query or body)
-    narrows a route to one of them."""
+    narrows a route to one of them. ``limits``: each account's rate limits, for the
+    drain times in ``/status`` (the defaults when not given)."""
+    drain_limits = limits or Limits({name: dict(DEFAULT_RATE_LIMITS) for name in accounts})
 
     def account_of(given: Any) -> str | None:
         if given is None:
@@ -108,12 +113,7 @@ def admin_routes(
 
     async def status(request: Request) -> Response:
         account = account_of(request.query_params.get("account"))
-        paused = {
-            name: why
-            for name, why in (await store.paused_accounts()).items()
-            if account in (None, name)
-        }
-        return _json(operations.status_view(await store.counts(), paused_accounts=paused))
+        return _json(status_json(await read_status(store, drain_limits, account)))
 
     async def dlq_list(request: Request) -> Response:
         limit = operations.parse_limit(request.query_params.get("limit", "100"))

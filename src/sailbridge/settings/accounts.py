@@ -109,6 +109,13 @@ class Deployment:
         """The account names, in the order configured."""
         return tuple(self.accounts)
 
+    @property
+    def rate_limits(self) -> dict[str, dict[str, float]]:
+        """Each account's configured limits: account → route → calls per second."""
+        return {
+            name: account.settings.rate_limits_per_second for name, account in self.accounts.items()
+        }
+
     def accounts_for_write_key(self, write_key: str) -> tuple[str, ...]:
         """The accounts an event sent with ``write_key`` is delivered to (none: unknown)."""
         for source in self.sources:

@@ -75,3 +75,33 @@ def account_limits(limits: Mapping[str, Mapping[str, float]]) -> dict[str, float
         for account, routes in limits.items()
         for route, rate in routes.items()
     }
+
+
+def count_name(account: str, name: str) -> str:
+    """The counter holding ``account``'s ``name`` (``pending``, ``delivered``…): the
+    name itself for ``default``, so the counters of a store written before accounts
+    stay where they are; ``account`` + a unit separator + the name for any other."""
+    return name if account == DEFAULT_ACCOUNT else f"{account}{SEPARATOR}{name}"
+
+
+def split_count_name(counter: str) -> tuple[str, str]:
+    """``(account, name)`` of a `count_name`."""
+    account, separator, name = counter.rpartition(SEPARATOR)
+    return (account, name) if separator else (DEFAULT_ACCOUNT, name)
+
+
+def counters_of(counters: Mapping[str, int], account: str | None) -> dict[str, int]:
+    """The counters by plain name: ``account``'s own, or (``None``) the sum over every
+    account. Counters no account owns (``rejected``, ``deduplicated``, ``inbox``: events
+    refused, dropped or not sorted yet belong to a source, not an account) are the
+    store's in both cases."""
+    totals: dict[str, int] = {}
+    for counter, n in counters.items():
+        owner, name = split_count_name(counter)
+        if account is None or owner == account or name in SOURCE_COUNTERS:
+            totals[name] = totals.get(name, 0) + int(n)
+    return totals
+
+
+SOURCE_COUNTERS: Final = frozenset({"rejected", "deduplicated", "inbox"})
+"""Counters of what ingest did before an event became an account's job."""

@@ -13,7 +13,7 @@ keys. Finished jobs (delivered, skipped, dead) hold nothing back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 import msgspec
 
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import counters_of, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.memory import AccountsMemory, Forgotten
 
@@ -181,6 +182,12 @@ class EnqueueResult:
 
 @dataclass(frozen=True)
 class StatusCounts:
+    """The counts status shows: of the whole store, or of one account (`Store.counts`).
+
+    ``rejected``, ``deduplicated`` and ``inbox`` are the store's either way: events
+    refused, dropped as duplicates or not sorted yet belong to a source, not to an
+    account (a source may feed several)."""
+
     pending: int
     retrying: int
     claimed: int
@@ -193,7 +200,44 @@ class StatusCounts:
     deduplicated: int = 0
     """Lifetime total of events dropped as duplicates of a recent (write key, messageId)."""
     inbox: int = 0
-    """Of ``pending``, events accepted but not yet sorted into the queue (see `Store.accept`)."""
+    """Events accepted but not yet sorted into the queue (see `Store.accept`): part of
+    ``pending`` in the whole store's counts, not in an account's (they become a job per
+    account their source feeds only when sorted)."""
+
+
+def status_counts_from(
+    counters: Mapping[str, int],
+    oldest_pending_at: float | None,
+    paused: Mapping[str, str],
+    account: str | None,
+) -> StatusCounts:
+    """`StatusCounts` of ``account`` (``None``: the whole store) from every counter by
+    `count_name`, the oldest unfinished job's receipt and each paused account → why
+    (both stores; the oldest as read for ``account``)."""
+    totals = counters_of(counters, account)
+
+    def get(name: str) -> int:
+        return totals.get(name, 0)
+
+    if account is None:
+        pause = pause_summary(paused)
+        pending = get("pending") + get("inbox")
+    else:
+        pause = paused.get(account)
+        pending = get("pending")
+    return StatusCounts(
+        pending=pending,
+        retrying=get("retrying"),
+        claimed=get("claimed"),
+        delivered=get("delivered"),
+        skipped=get("skipped"),
+        rejected=get("rejected"),
+        dead=get("dead"),
+        oldest_pending_at=oldest_pending_at,
+        paused_reason=pause,
+        deduplicated=get("deduplicated"),
+        inbox=get("inbox"),
+    )
 
 
 QUEUE_SAMPLE: Final = 10_000
@@ -469,14 +513,23 @@ class OperatorReads(Protocol):
         minute is counted from an index range, so the cost follows the jobs that
         ended in the window, with no sort."""
 
-    async def counts(self) -> StatusCounts:
+    async def counts(self, account: str | None = None) -> StatusCounts:
         """Current pending (including accepted events not sorted yet), retrying, claimed,
-        dead and rejected; lifetime delivered, skipped and deduplicated totals."""
+        dead and rejected; lifetime delivered, skipped and deduplicated totals.
 
-    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
+        With ``account``: that account's jobs only (pending without the unsorted
+        inbox), its pause, the age of its oldest unfinished job; read from counters
+        kept per account, so as cheap as the whole store's. Delivered and skipped jobs
+        of an account other than ``default`` that were purged before the store kept
+        counters per account (schema 7 / 6) count as ``default``'s."""
+
+    async def queued_kinds(
+        self, limit: int = QUEUE_SAMPLE, account: str | None = None
+    ) -> QueuedKinds:
         """What the oldest ``limit`` unfinished jobs are (pending, retrying or claimed;
         not the unsorted inbox), counted by type and track event name: the sample the
-        drain-time estimate scales to the whole queue (`sailbridge.drain`)."""
+        drain-time estimate scales to the whole queue (`sailbridge.drain`). With
+        ``account``, that account's oldest (from an index of its own)."""
 
     async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None: ...
 

@@ -32,16 +32,17 @@ async def dead(console: Console, request: Request) -> Response:
     now = time.time()
     reason = text(request.query_params.get("reason"))
     before = cursor(request.query_params.get("before"))
+    account = console.chosen_account(request)
     page = await console.store.find_jobs(
         JobQuery(
             state=ListState.DEAD,
             reason=reason,
             before=before,
             limit=PAGE_SIZE,
-            account=console.chosen_account(request),
+            account=account,
         )
     )
-    counts = await console.store.counts()
+    counts = await console.store.counts(account)
     filters = {"reason": reason or ""}
     return await console.render(
         request,

@@ -10,31 +10,27 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from sailbridge import operations
-from sailbridge.drain import DrainEstimate, backlog_estimate
 from sailbridge.render import duration
 from sailbridge.server.console import views
 from sailbridge.server.console.chart import minute_chart
 from sailbridge.server.console.rendering import Console, see_other
-from sailbridge.store.accounts import account_limits
+from sailbridge.status import StatusReading, account_json, read_status
+from sailbridge.store.accounts import account_limits, route_key, split_route_key
 
 CHART_SECONDS = 3600
 """How far back the deliveries chart reaches."""
 
 
 async def overview(console: Console, request: Request) -> Response:
-    """The status at a glance (htmx refreshes it every few seconds)."""
+    """The status at a glance (htmx refreshes it every few seconds): of the account
+    chosen in the selector, else of the whole store with a row per account."""
     now = time.time()
-    counts = await console.store.counts()
+    chosen = console.chosen_account(request)
+    reading = await read_status(console.store, console.metrics.limits, chosen)
+    counts = reading.counts
     minutes = await console.store.finished_per_minute(now - CHART_SECONDS, now)
-    status = operations.status_view(counts, now)
+    status = operations.status_view(counts, now, reading.paused)
     oldest = status["oldest_pending_age_seconds"]
-    limits = console.settings.rate_limits_per_second
-    drain = backlog_estimate(
-        counts,
-        await console.store.queued_kinds(),
-        limits,
-        console.metrics.route_usage.reported_limits(),
-    )
     return await console.render(
         request,
         "overview.html",
@@ -43,24 +39,58 @@ async def overview(console: Console, request: Request) -> Response:
             "stall": console.delivery(),
             "depth": counts.pending + counts.retrying + counts.claimed,
             "oldest": None if oldest is None else duration(oldest),
-            "drains_in": duration(drain.total_seconds) if drain.routes else None,
+            "drains_in": duration(reading.drain_seconds) if reading.draining else None,
+            "several": len(reading.accounts) > 1,
+            "per_account": _account_rows(reading, now) if chosen is None else [],
             "chart": minute_chart(minutes, now),
-            "routes": _route_rows(console, drain, now),
+            "routes": _route_rows(console, reading, now),
         },
     )
 
 
-def _route_rows(console: Console, drain: DrainEstimate, now: float) -> list[dict[str, Any]]:
-    """Each Sailthru route of each account (named ``account METHOD /path`` but for the
-    account ``default``): the configured limit, this minute's use, and its backlog."""
+def _account_rows(reading: StatusReading, now: float) -> list[dict[str, Any]]:
+    """One row per account when there are several: its jobs and when they drain."""
+    if len(reading.accounts) < 2:
+        return []
+    rows = []
+    for backlog in reading.accounts:
+        view = account_json(backlog, reading.paused, now)
+        age = view["oldest_pending_age_seconds"]
+        rows.append(
+            {
+                **view,
+                "account": backlog.account,
+                "oldest": None if age is None else duration(age),
+                "drains_in": duration(backlog.drain.total_seconds)
+                if backlog.drain.routes
+                else None,
+            }
+        )
+    return rows
+
+
+def _route_rows(console: Console, reading: StatusReading, now: float) -> list[dict[str, Any]]:
+    """Each Sailthru route of each account shown (named ``account METHOD /path`` but
+    for the account ``default``): the configured limit, this minute's use, and its
+    backlog at the account's limit."""
+    shown = {backlog.account for backlog in reading.accounts}
     limits = account_limits(
         {
-            account.name: account.settings.rate_limits_per_second
-            for account in console.settings.deployment().accounts.values()
+            name: routes
+            for name, routes in console.metrics.limits.configured.items()
+            if name in shown
         }
     )
-    usage = console.metrics.route_usage.snapshot()
-    backlog = {route.route: route for route in drain.routes}
+    usage = {
+        key: use
+        for key, use in console.metrics.route_usage.snapshot().items()
+        if split_route_key(key)[0] in shown
+    }
+    backlog = {
+        route_key(each.account, route.route): route
+        for each in reading.accounts
+        for route in each.drain.routes
+    }
     rows = []
     for route in sorted(set(limits) | set(usage) | set(backlog)):
         use = usage.get(route)

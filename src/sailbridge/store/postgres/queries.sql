@@ -207,9 +207,9 @@ WITH fresh AS (
 ), counted AS (
     INSERT INTO job_counts AS c (name, shard, n)
     SELECT name, %(shard)s::integer, sum(delta) FROM (
-        SELECT 'claimed' AS name, 1 AS delta FROM leased WHERE NOT expired
+        SELECT count_name(account, 'claimed') AS name, 1 AS delta FROM leased WHERE NOT expired
         UNION ALL
-        SELECT CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END, -1
+        SELECT count_name(account, CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END), -1
         FROM leased WHERE NOT expired
     ) changes
     GROUP BY name ORDER BY name
@@ -252,9 +252,10 @@ WITH chosen AS (
 ), counted AS (
     INSERT INTO job_counts AS c (name, shard, n)
     SELECT name, %(shard)s::integer, sum(delta) FROM (
-        SELECT 'claimed' AS name, 1 AS delta FROM leased
+        SELECT count_name(account, 'claimed') AS name, 1 AS delta FROM leased
         UNION ALL
-        SELECT CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END, -1 FROM leased
+        SELECT count_name(account, CASE WHEN attempts > 0 THEN 'retrying' ELSE 'pending' END), -1
+        FROM leased
     ) changes
     GROUP BY name ORDER BY name
     ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
@@ -327,7 +328,7 @@ LEFT JOIN LATERAL (SELECT state, lease_owner FROM jobs  -- OFFSET 0: by id, not 
 -- deadlocking. The counters come after the unblocking (the sub-select runs it first):
 -- they are the last locks taken.
 WITH done AS (
-    SELECT id, ordering_keys, state FROM jobs
+    SELECT id, ordering_keys, state, account FROM jobs
     WHERE id = ANY (ARRAY(SELECT value::bigint FROM json_array_elements_text(
         coalesce(nullif(current_setting('sailbridge.finished', true), ''), '[]')::json)))
 ), heads AS (
@@ -348,8 +349,8 @@ WITH done AS (
 )
 INSERT INTO job_counts AS c (name, shard, n)
 SELECT name, %(shard)s::integer, sum(delta) FROM (
-    SELECT 'claimed' AS name, -1 AS delta FROM done
-    UNION ALL SELECT state, 1 FROM done
+    SELECT count_name(account, 'claimed') AS name, -1 AS delta FROM done
+    UNION ALL SELECT count_name(account, state), 1 FROM done
 ) AS changes
 WHERE (SELECT count(*) FROM unblocked) >= 0
 GROUP BY name
@@ -365,14 +366,14 @@ WITH moved AS (
                     available_at = %(at)s::float8, lease_owner = NULL, lease_until = NULL,
                     updated_at = %(attempt_at)s::float8
     WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
-    RETURNING id
+    RETURNING id, account
 ), recorded AS (
     INSERT INTO job_attempts (job_id, attempt) SELECT id, %(attempt)s::json FROM moved
 )
 INSERT INTO job_counts AS c (name, shard, n)
-SELECT name, %(shard)s::integer, delta
+SELECT count_name(moved.account, v.name), %(shard)s::integer, delta
 FROM moved, (VALUES ('claimed', -1), ('retrying', 1)) AS v(name, delta)
-ORDER BY name
+ORDER BY 1
 ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
 RETURNING 1;
 
@@ -382,21 +383,21 @@ WITH moved AS (
     UPDATE jobs SET state = 'pending', available_at = %(at)s::float8, lease_owner = NULL,
                     lease_until = NULL, updated_at = %(now)s::float8
     WHERE id = %(id)s::bigint AND state = 'claimed' AND lease_owner = %(worker)s::text
-    RETURNING attempts
+    RETURNING attempts, account
 )
 INSERT INTO job_counts AS c (name, shard, n)
-SELECT name, %(shard)s::integer, delta
+SELECT count_name(moved.account, v.name), %(shard)s::integer, delta
 FROM moved, LATERAL (VALUES ('claimed', -1),
                             (CASE WHEN moved.attempts > 0 THEN 'retrying' ELSE 'pending' END,
                              1)) AS v(name, delta)
-ORDER BY name
+ORDER BY 1
 ON CONFLICT (name, shard) DO UPDATE SET n = c.n + excluded.n
 RETURNING 1;
 
 -- ---------------------------------------------------------------- replay, purge
 
 -- name: dead_by_ids
-SELECT id, ordering_keys FROM jobs
+SELECT id, ordering_keys, account FROM jobs
 WHERE id IN (SELECT value::bigint FROM json_array_elements_text(%(ids)s::json))
   AND state = 'dead'
   AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
@@ -404,7 +405,7 @@ ORDER BY id
 FOR UPDATE;
 
 -- name: dead_by_reason
-SELECT id, ordering_keys FROM jobs
+SELECT id, ordering_keys, account FROM jobs
 WHERE state = 'dead' AND (%(reason)s::text IS NULL OR strpos(reason, %(reason)s::text) > 0)
 ORDER BY id
 FOR UPDATE;
@@ -424,7 +425,7 @@ WITH doomed AS (
 ), history AS (
     DELETE FROM job_attempts USING doomed WHERE job_attempts.job_id = doomed.id
 )
-DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id;
+DELETE FROM jobs USING doomed WHERE jobs.id = doomed.id RETURNING jobs.account;
 
 -- name: purge_jobs_of
 -- Dead jobs chosen (and locked) by dead_by_ids / dead_by_reason, with their history.
@@ -475,10 +476,16 @@ ORDER BY id LIMIT %(limit)s::integer;
 -- ---------------------------------------------------------------- status, control
 
 -- name: status
--- One statement, so the counts, the age and the pause are one snapshot.
+-- One statement, so the counts, the age and the pause are one snapshot. Every
+-- account's counters (count_name); the age of the oldest unfinished job of
+-- %(account)s, or of any account when it is NULL.
 SELECT (SELECT coalesce(json_object_agg(name, total), '{}')::text
         FROM (SELECT name, sum(n) AS total FROM job_counts GROUP BY name) totals),
-       (SELECT min(received_at) FROM jobs WHERE state IN ('pending', 'claimed')),
+       CASE WHEN %(account)s::text IS NULL
+            THEN (SELECT min(received_at) FROM jobs WHERE state IN ('pending', 'claimed'))
+            ELSE (SELECT min(received_at) FROM jobs
+                  WHERE account = %(account)s::text AND state IN ('pending', 'claimed'))
+       END,
        (SELECT coalesce(json_object_agg(substr(name, 8), value), '{}')::text FROM control
         WHERE name LIKE 'paused:%%' AND value IS NOT NULL);
 
@@ -524,6 +531,15 @@ FROM generate_series(%(since)s::bigint, %(until)s::bigint, 60) AS minutes(minute
 SELECT event_type, CASE WHEN event_type = 'track' THEN event->>'event' END, count(*)
 FROM (SELECT event_type, event FROM jobs
       WHERE state IN ('pending', 'claimed') ORDER BY received_at LIMIT %(limit)s::integer) AS oldest
+GROUP BY 1, 2;
+
+-- name: queued_kinds_in
+-- As queued_kinds, of one account's unfinished jobs (its own index: bounded however
+-- deep the other accounts' queues are).
+SELECT event_type, CASE WHEN event_type = 'track' THEN event->>'event' END, count(*)
+FROM (SELECT event_type, event FROM jobs
+      WHERE account = %(account)s::text AND state IN ('pending', 'claimed')
+      ORDER BY received_at LIMIT %(limit)s::integer) AS oldest
 GROUP BY 1, 2;
 
 -- name: backfill_file

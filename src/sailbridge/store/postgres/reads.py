@@ -10,7 +10,7 @@ from __future__ import annotations
 import msgspec
 
 from sailbridge.store import listing
-from sailbridge.store.accounts import pause_name, pause_summary
+from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Job,
@@ -21,6 +21,7 @@ from sailbridge.store.base import (
     Rejection,
     StatusCounts,
     queued_kinds_from,
+    status_counts_from,
 )
 from sailbridge.store.postgres.database import Database, Row
 from sailbridge.store.postgres.rows import job_from_row
@@ -112,30 +113,16 @@ async def finished_per_minute(db: Database, since: float, until: float) -> list[
     ]
 
 
-async def counts(db: Database) -> StatusCounts:
-    [(totals, oldest, paused)] = await db.rows("status")
-    paused_by_account: dict[str, str] = msgspec.json.decode(paused)
-    counts: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
-
-    def get(name: str) -> int:
-        return counts.get(name, 0)
-
-    return StatusCounts(
-        pending=get("pending"),
-        retrying=get("retrying"),
-        claimed=get("claimed"),
-        delivered=get("delivered"),
-        skipped=get("skipped"),
-        rejected=get("rejected"),
-        dead=get("dead"),
-        oldest_pending_at=oldest,
-        paused_reason=pause_summary(paused_by_account),
-        deduplicated=get("deduplicated"),
-    )
+async def counts(db: Database, account: str | None) -> StatusCounts:
+    [(totals, oldest, paused)] = await db.rows("status", {"account": account})
+    counters: dict[str, int] = {name: int(n) for name, n in msgspec.json.decode(totals).items()}
+    return status_counts_from(counters, oldest, msgspec.json.decode(paused), account)
 
 
-async def queued_kinds(db: Database, limit: int) -> QueuedKinds:
-    return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
+async def queued_kinds(db: Database, limit: int, account: str | None) -> QueuedKinds:
+    if account is None:
+        return queued_kinds_from(await db.rows("queued_kinds", {"limit": limit}))
+    return queued_kinds_from(await db.rows("queued_kinds_in", {"limit": limit, "account": account}))
 
 
 async def paused_reason(db: Database, account: str) -> str | None:

@@ -8,6 +8,7 @@ as single snapshots (`sailbridge.store.postgres.reads`).
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Sequence
 
 import msgspec
@@ -18,7 +19,7 @@ from sailbridge.clock import Clock
 from sailbridge.logs import first_line
 from sailbridge.mapping.plan import MemoryUpdate
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import line_key, pause_name
+from sailbridge.store.accounts import count_name, line_key, pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     PRUNE_EVERY,
@@ -295,12 +296,15 @@ class PostgresStore(StoreGuards):
 
     async def _purge_dead_before(self, older_than: float) -> int:
         async with self._db.transaction() as conn:
-            jobs = (await conn.execute(QUERIES["purge_dead_jobs"], {"before": older_than})).rowcount
+            cursor = await conn.execute(QUERIES["purge_dead_jobs"], {"before": older_than})
+            deleted = Counter(count_name(row[0], "dead") for row in await cursor.fetchall())
             rejections = (
                 await conn.execute(QUERIES["purge_rejections"], {"before": older_than})
             ).rowcount
-            await add_to_counts(conn, {"dead": -jobs, "rejected": -rejections})
-        return jobs
+            await add_to_counts(
+                conn, {**{name: -n for name, n in deleted.items()}, "rejected": -rejections}
+            )
+        return deleted.total()
 
     async def set_paused(self, reason: str | None, account: str = DEFAULT_ACCOUNT) -> None:
         await self._db.execute("set_control", {"name": pause_name(account), "value": reason})
@@ -334,11 +338,13 @@ class PostgresStore(StoreGuards):
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await reads.finished_per_minute(self._db, since, until)
 
-    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
-        return await reads.queued_kinds(self._db, limit)
+    async def queued_kinds(
+        self, limit: int = QUEUE_SAMPLE, account: str | None = None
+    ) -> QueuedKinds:
+        return await reads.queued_kinds(self._db, limit, account)
 
-    async def counts(self) -> StatusCounts:
-        return await reads.counts(self._db)
+    async def counts(self, account: str | None = None) -> StatusCounts:
+        return await reads.counts(self._db, account)
 
     async def paused_reason(self, account: str = DEFAULT_ACCOUNT) -> str | None:
         return await reads.paused_reason(self._db, account)

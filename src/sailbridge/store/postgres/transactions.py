@@ -9,6 +9,7 @@ never deadlock (see ``queries.sql``).
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import line_keys, ordering_key
+from sailbridge.store.accounts import count_name, line_keys, ordering_key
 from sailbridge.store.base import EnqueueResult, Job, NewJob, Rejection, may_follow
 from sailbridge.store.errors import JobNotClaimed
 from sailbridge.store.memory import Forgotten, linked_ids, merge_forgotten
@@ -93,15 +94,9 @@ async def enqueue(
         for job in kept
         for account in job.accounts
     ]
-    deltas = {
-        name: n
-        for name, n in (
-            ("pending", len(deliveries)),
-            ("rejected", len(rejections)),
-            ("deduplicated", len(jobs) - len(kept)),
-        )
-        if n
-    }
+    counted = Counter(count_name(account, "pending") for _job, account, _keys in deliveries)
+    counted.update({"rejected": len(rejections), "deduplicated": len(jobs) - len(kept)})
+    deltas = dict(+counted)  # only the counters that change
     if not kept:
         await add_to_counts(conn, deltas)
         return EnqueueResult(0, len(jobs), len(rejections))
@@ -170,9 +165,10 @@ async def forget(conn: Conn, user_key: str, account: str | None) -> Forgotten:
         accounts = [account]
     parts = [await _forget_in(conn, user_key, name) for name in accounts]
     forgotten = merge_forgotten(user_key, [part for part, _dead in parts])
-    await add_to_counts(
-        conn, {"dead": -sum(dead for _part, dead in parts), "rejected": -forgotten.rejections}
-    )
+    deltas = {
+        count_name(name, "dead"): -dead for name, (_part, dead) in zip(accounts, parts, strict=True)
+    }
+    await add_to_counts(conn, {**deltas, "rejected": -forgotten.rejections})
     return forgotten
 
 
@@ -212,13 +208,13 @@ async def replay(
     rows = await _dead_chosen(conn, job_ids, reason_contains)
     if not rows:
         return 0
-    keys = sorted({key for _id, job_keys in rows for key in job_keys})
+    keys = sorted({key for _id, job_keys, _account in rows for key in job_keys})
     await _lock_lines(conn, keys)
     busy = await _busy_lines(conn, keys)
     positions = await _next_ids(conn, len(rows))
     requeued: list[dict[str, Any]] = []
     lines: list[dict[str, Any]] = []
-    for (job_id, job_keys), pos in zip(rows, positions, strict=True):
+    for (job_id, job_keys, _account), pos in zip(rows, positions, strict=True):
         unique = list(dict.fromkeys(job_keys))
         requeued.append({"id": job_id, "pos": pos, "blockers": sum(key in busy for key in unique)})
         for key in unique:
@@ -226,14 +222,25 @@ async def replay(
             busy.add(key)
     await conn.execute(QUERIES["requeue_jobs"], {"jobs": json_param(requeued), "now": now})
     await conn.execute(QUERIES["join_lines"], {"lines": json_param(lines)})
-    await add_to_counts(conn, {"dead": -len(rows), "pending": len(rows)})
+    await add_to_counts(conn, dead_moved(rows, "pending"))
     return len(rows)
+
+
+def dead_moved(rows: Sequence[Row], to: str | None) -> Counter[str]:
+    """The counter changes of the dead jobs ``rows`` (``(id, keys, account)``) leaving
+    their accounts' dead, for ``to`` (``None``: deleted)."""
+    deltas: Counter[str] = Counter()
+    for _id, _keys, account in rows:
+        deltas[count_name(account, "dead")] -= 1
+        if to is not None:
+            deltas[count_name(account, to)] += 1
+    return deltas
 
 
 async def _dead_chosen(
     conn: Conn, job_ids: Sequence[int] | None, reason_contains: str | None
 ) -> list[Row]:
-    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id,
+    """``(id, ordering keys, account)`` of the dead jobs chosen by ids and/or reason, by id,
     locked until the transaction ends."""
     if job_ids is None:
         cursor = await conn.execute(QUERIES["dead_by_reason"], {"reason": reason_contains})
@@ -315,11 +322,9 @@ async def purge_chosen(
     if not rows:
         return 0
     deleted = (
-        await conn.execute(
-            QUERIES["purge_jobs_of"], {"ids": json_param([job_id for job_id, _keys in rows])}
-        )
-    ).rowcount
-    await add_to_counts(conn, {"dead": -deleted})
+        await conn.execute(QUERIES["purge_jobs_of"], {"ids": json_param([row[0] for row in rows])})
+    ).rowcount  # the rows are locked and dead: every one of them
+    await add_to_counts(conn, dead_moved(rows, None))
     return deleted
 
 

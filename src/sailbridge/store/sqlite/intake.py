@@ -10,6 +10,7 @@ later places the inbox's events as `Intake.enqueue` would have, in arrival order
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -132,6 +133,7 @@ class Intake:
         }
         busy = busy_lines(tx, all_keys)
         accounts: set[str] = set()
+        placed: Counter[str] = Counter()
         next_id = tx.run("last_job_id", {}).fetchone()[0] + 1
         rows: list[tuple[Any, ...]] = []
         lines: list[tuple[str, int, int]] = []
@@ -176,13 +178,15 @@ class Intake:
                         lines.append((key, next_id, next_id))
                         busy.add(key)
                     next_id += 1
+                    placed[account] += 1
                 accounts.update(job.accounts)
         if accounts - {DEFAULT_ACCOUNT}:
             tx.run("add_accounts", {"names": encode(sorted(accounts))})
         tx.run_many("remember_message", messages)
         tx.run_many("insert_job", rows)
         tx.run_many("join_line", lines)
-        tx.count("pending", len(rows))
+        for account, placed_jobs in placed.items():
+            tx.count("pending", placed_jobs, account)
         tx.count("deduplicated", duplicates)
         if prune_before is not None and batches[-1].now >= self._prune_at:
             tx.run("forget_messages", {"seen_after": prune_before})

@@ -10,6 +10,7 @@ jobs wait behind busy users.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sailbridge.store.accounts import line_key, ordering_key
 from sailbridge.store.base import Attempt, Job, JobState, may_follow
@@ -39,8 +40,8 @@ def claim(
     jobs = sorted((job_from_row(row) for row in rows), key=lambda job: job.id)
     for job in jobs:
         if job.id not in expired:
-            tx.count("retrying" if job.attempts else "pending", -1)
-            tx.count("claimed", 1)
+            tx.count("retrying" if job.attempts else "pending", -1, job.account)
+            tx.count("claimed", 1, job.account)
     return jobs
 
 
@@ -63,8 +64,8 @@ def claim_groups(
                 (job_from_row(row) for row in rows), key=lambda job: behind.index(job.id)
             )
             for job in followers:
-                tx.count("retrying" if job.attempts else "pending", -1)
-                tx.count("claimed", 1)
+                tx.count("retrying" if job.attempts else "pending", -1, job.account)
+                tx.count("claimed", 1, job.account)
         lines.append([head, *followers])
     return lines
 
@@ -86,15 +87,22 @@ def _ready_behind(tx: Tx, head: Job, size: int, now: float) -> list[int]:
     return ready
 
 
-def _lease_of(tx: Tx, job_id: int, worker: str) -> tuple[int, list[str], int]:
-    """``(attempts, ordering keys, line position)`` of a job ``worker`` holds."""
+class _Lease(NamedTuple):
+    attempts: int
+    keys: list[str]
+    pos: int
+    account: str
+
+
+def _lease_of(tx: Tx, job_id: int, worker: str) -> _Lease:
+    """What settling a job ``worker`` holds needs to know of it."""
     rows = tx.run("job_lease", {"id": job_id}).fetchall()
     if not rows:
         raise JobNotClaimed(job_id, worker, None, None)
-    state, owner, attempts, keys, pos = rows[0]
+    state, owner, attempts, keys, pos, account = rows[0]
     if state != JobState.CLAIMED or owner != worker:
         raise JobNotClaimed(job_id, worker, state, owner)
-    return attempts, keys_decoder.decode(keys), pos
+    return _Lease(attempts, keys_decoder.decode(keys), pos, account)
 
 
 def _append_attempt(tx: Tx, job_id: int, attempt: Attempt) -> None:
@@ -104,39 +112,39 @@ def _append_attempt(tx: Tx, job_id: int, attempt: Attempt) -> None:
 def finish(
     tx: Tx, job_id: int, state: JobState, attempt: Attempt, reason: str | None, worker: str
 ) -> None:
-    _attempts, keys, pos = _lease_of(tx, job_id, worker)
+    lease = _lease_of(tx, job_id, worker)
     _append_attempt(tx, job_id, attempt)
     tx.run(
         "finish_job",
         {"id": job_id, "state": state.value, "reason": reason, "attempt_at": attempt.at},
     )
-    for key in keys:
-        tx.run("leave_line", {"key": key, "pos": pos})
+    for key in lease.keys:
+        tx.run("leave_line", {"key": key, "pos": lease.pos})
         tx.run("unblock_next", {"key": key})
-    tx.count("claimed", -1)
-    tx.count(state.value, 1)
+    tx.count("claimed", -1, lease.account)
+    tx.count(state.value, 1, lease.account)
     if forget_finished_job(tx.db, job_id):
         # The deletion of a forgotten person: it goes too, once finished (counted).
         tx.truncate_wal = True
 
 
 def retry_at(tx: Tx, job_id: int, at: float, attempt: Attempt, worker: str) -> None:
-    _lease_of(tx, job_id, worker)
+    account = _lease_of(tx, job_id, worker).account
     _append_attempt(tx, job_id, attempt)
     tx.run("schedule_retry", {"id": job_id, "at": at, "attempt_at": attempt.at})
-    tx.count("claimed", -1)
-    tx.count("retrying", 1)
+    tx.count("claimed", -1, account)
+    tx.count("retrying", 1, account)
 
 
 def release(tx: Tx, job_id: int, at: float, worker: str, now: float) -> None:
-    attempts, _keys, _pos = _lease_of(tx, job_id, worker)
+    lease = _lease_of(tx, job_id, worker)
     tx.run("release_job", {"id": job_id, "at": at, "now": now})
-    tx.count("claimed", -1)
-    tx.count("retrying" if attempts else "pending", 1)
+    tx.count("claimed", -1, lease.account)
+    tx.count("retrying" if lease.attempts else "pending", 1, lease.account)
 
 
 def _dead_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> list[Row]:
-    """``(id, ordering keys)`` of the dead jobs chosen by ids and/or reason, by id."""
+    """``(id, ordering keys, account)`` of the dead jobs chosen by ids and/or reason, by id."""
     if job_ids is not None and not job_ids:
         return []
     if job_ids is None:
@@ -147,10 +155,12 @@ def _dead_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | N
 
 
 def purge_chosen(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None) -> int:
-    ids = encode([row[0] for row in _dead_chosen(tx, job_ids, reason_contains)])
+    rows = _dead_chosen(tx, job_ids, reason_contains)
+    ids = encode([row[0] for row in rows])
     tx.run("purge_attempts_of", {"ids": ids})
     deleted: int = tx.run("purge_jobs_of", {"ids": ids}).rowcount
-    tx.count("dead", -deleted)
+    for _job_id, _keys, account in rows:  # chosen dead in this transaction: all deleted
+        tx.count("dead", -1, account)
     return deleted
 
 
@@ -159,7 +169,7 @@ def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None, n
     if not rows:
         return 0
     last = tx.run("reserve_positions", {"n": len(rows)}).fetchall()[0][0]
-    for pos, (job_id, keys_json) in enumerate(rows, start=last - len(rows) + 1):
+    for pos, (job_id, keys_json, account) in enumerate(rows, start=last - len(rows) + 1):
         keys = keys_decoder.decode(keys_json)
         tx.run(
             "requeue_job",
@@ -167,19 +177,20 @@ def replay(tx: Tx, job_ids: Sequence[int] | None, reason_contains: str | None, n
         )
         for key in keys:
             tx.run("join_line", (key, pos, job_id))
-    tx.count("dead", -len(rows))
-    tx.count("pending", len(rows))
+        tx.count("dead", -1, account)
+        tx.count("pending", 1, account)
     return len(rows)
 
 
 def purge_dead(tx: Tx, older_than: float) -> int:
     before = {"before": older_than}
     tx.run("purge_dead_attempts", before)
-    jobs: int = tx.run("purge_dead_jobs", before).rowcount
+    accounts = [row[0] for row in tx.run("purge_dead_jobs", before).fetchall()]
     rejections: int = tx.run("purge_rejections", before).rowcount
-    tx.count("dead", -jobs)
+    for account in accounts:
+        tx.count("dead", -1, account)
     tx.count("rejected", -rejections)
-    return jobs
+    return len(accounts)
 
 
 def purge_finished(tx: Tx, older_than: float, limit: int) -> int:

@@ -9,6 +9,7 @@ what it deletes (`overwriting`, `wipe_free_pages`, `truncate_wal`).
 from __future__ import annotations
 
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from sailbridge.mapping.plan import (
     RememberMerge,
 )
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import line_keys
+from sailbridge.store.accounts import count_name, line_keys
 from sailbridge.store.memory import Forgotten, RememberedCart, linked_ids
 from sailbridge.store.sqlite.connection import QUERIES
 
@@ -206,15 +207,17 @@ def delete_traces(db: sqlite3.Connection, traces: Traces) -> tuple[int, int]:
     the writer's transaction, overwritten; the counts of jobs and rejections deleted."""
     with overwriting(db):
         ids = _json(list(traces.jobs))
-        states = [row[0] for row in db.execute(QUERIES["finished_states_of"], {"ids": ids})]
+        states = db.execute(QUERIES["finished_states_of"], {"ids": ids}).fetchall()
         db.execute(QUERIES["forget_finished_attempts"], {"ids": ids})
         db.execute(QUERIES["forget_finished_jobs"], {"ids": ids})
         rejections = db.execute(
             QUERIES["forget_rejections"], {"ids": _json(list(traces.rejections))}
         ).rowcount
-    for name, delta in (("dead", -states.count("dead")), ("rejected", -rejections)):
+    deltas = Counter(count_name(account, "dead") for state, account in states if state == "dead")
+    deltas["rejected"] += rejections
+    for name, delta in deltas.items():
         if delta:
-            db.execute(QUERIES["add_to_count"], {"name": name, "delta": delta})
+            db.execute(QUERIES["add_to_count"], {"name": name, "delta": -delta})
     return len(states), rejections
 
 

@@ -179,7 +179,7 @@ WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'claimed'
 -- ---------------------------------------------------------------- settle
 
 -- name: job_lease
-SELECT state, lease_owner, attempts, ordering_keys, coalesce(line_pos, id)
+SELECT state, lease_owner, attempts, ordering_keys, coalesce(line_pos, id), account
 FROM jobs WHERE id = :id;
 
 -- name: append_attempt
@@ -215,13 +215,13 @@ WHERE id = :id;
 -- ---------------------------------------------------------------- replay, purge
 
 -- name: dead_by_ids
-SELECT id, ordering_keys FROM jobs
+SELECT id, ordering_keys, account FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state = 'dead'
   AND (:reason IS NULL OR instr(reason, :reason) > 0)
 ORDER BY id;
 
 -- name: dead_by_reason
-SELECT id, ordering_keys FROM jobs INDEXED BY jobs_by_state
+SELECT id, ordering_keys, account FROM jobs INDEXED BY jobs_by_state
 WHERE state = 'dead' AND (:reason IS NULL OR instr(reason, :reason) > 0)
 ORDER BY id;
 
@@ -241,7 +241,7 @@ DELETE FROM job_attempts
 WHERE job_id IN (SELECT id FROM jobs WHERE state = 'dead' AND updated_at < :before);
 
 -- name: purge_dead_jobs
-DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before;
+DELETE FROM jobs WHERE state = 'dead' AND updated_at < :before RETURNING account;
 
 -- name: purge_attempts_of
 DELETE FROM job_attempts WHERE job_id IN (SELECT value FROM json_each(:ids));
@@ -284,11 +284,17 @@ ORDER BY id LIMIT :limit;
 SELECT name, n FROM job_counts;
 
 -- name: add_to_count
-UPDATE job_counts SET n = n + :delta WHERE name = :name;
+-- An account's counters appear with its first job (sailbridge.store.accounts.count_name).
+INSERT INTO job_counts (name, n) VALUES (:name, :delta)
+ON CONFLICT (name) DO UPDATE SET n = n + excluded.n;
 
 -- name: oldest_unfinished
 SELECT min(received_at) FROM jobs INDEXED BY jobs_unfinished_age
 WHERE state IN ('pending', 'claimed');
+
+-- name: oldest_unfinished_in
+SELECT min(received_at) FROM jobs INDEXED BY jobs_unfinished_age_in_account
+WHERE account = :account AND state IN ('pending', 'claimed');
 
 -- name: set_control
 INSERT INTO control (name, value) VALUES (:name, :value)
@@ -337,6 +343,17 @@ SELECT event_type,
        count(*)
 FROM (SELECT event_type, event FROM jobs INDEXED BY jobs_unfinished_age
       WHERE state IN ('pending', 'claimed') ORDER BY received_at LIMIT :limit)
+GROUP BY 1, 2;
+
+-- name: queued_kinds_in
+-- As queued_kinds, of one account's unfinished jobs (its own index: bounded however
+-- deep the other accounts' queues are).
+SELECT event_type,
+       CASE WHEN event_type = 'track' THEN json_extract(CAST(event AS TEXT), '$.event') END,
+       count(*)
+FROM (SELECT event_type, event FROM jobs INDEXED BY jobs_unfinished_age_in_account
+      WHERE account = :account AND state IN ('pending', 'claimed')
+      ORDER BY received_at LIMIT :limit)
 GROUP BY 1, 2;
 
 -- name: backfill_file
@@ -418,7 +435,7 @@ WHERE id > :after AND id <= :through
 
 -- name: finished_states_of
 -- Of the jobs found, those still finished (a replayed one is pending again and stays).
-SELECT state FROM jobs
+SELECT state, account FROM jobs
 WHERE id IN (SELECT value FROM json_each(:ids)) AND state IN ('delivered', 'skipped', 'dead');
 
 -- name: forget_finished_attempts

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlite3
 
 from sailbridge.store import listing
-from sailbridge.store.accounts import pause_name, pause_summary
+from sailbridge.store.accounts import pause_name
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.base import (
     Attempt,
@@ -22,6 +22,7 @@ from sailbridge.store.base import (
     Rejection,
     StatusCounts,
     queued_kinds_from,
+    status_counts_from,
 )
 from sailbridge.store.sqlite.connection import QUERIES
 from sailbridge.store.sqlite.rows import Row, attempt_decoder, encode, job_from_row
@@ -112,31 +113,27 @@ def list_rejections(db: sqlite3.Connection, limit: int) -> list[Rejection]:
     return [Rejection(*row) for row in rows]
 
 
-def counts(db: sqlite3.Connection) -> StatusCounts:
+def counts(db: sqlite3.Connection, account: str | None) -> StatusCounts:
     with _snapshot(db):
-        counts = dict(db.execute(QUERIES["job_counts"]).fetchall())
-        oldest = db.execute(QUERIES["oldest_unfinished"]).fetchall()[0][0]
-        inbox_oldest = db.execute(QUERIES["oldest_in_inbox"]).fetchall()
-        paused = pause_summary(paused_accounts(db))
-    if inbox_oldest and (oldest is None or inbox_oldest[0][0] < oldest):
-        oldest = inbox_oldest[0][0]
-    return StatusCounts(
-        pending=counts["pending"] + counts["inbox"],
-        retrying=counts["retrying"],
-        claimed=counts["claimed"],
-        delivered=counts["delivered"],
-        skipped=counts["skipped"],
-        rejected=counts["rejected"],
-        dead=counts["dead"],
-        oldest_pending_at=oldest,
-        paused_reason=paused,
-        deduplicated=counts["deduplicated"],
-        inbox=counts["inbox"],
-    )
+        counters = dict(db.execute(QUERIES["job_counts"]).fetchall())
+        if account is None:
+            oldest = db.execute(QUERIES["oldest_unfinished"]).fetchall()[0][0]
+            inbox_oldest = db.execute(QUERIES["oldest_in_inbox"]).fetchall()
+            if inbox_oldest and (oldest is None or inbox_oldest[0][0] < oldest):
+                oldest = inbox_oldest[0][0]
+        else:
+            oldest = db.execute(QUERIES["oldest_unfinished_in"], {"account": account}).fetchall()
+            oldest = oldest[0][0]
+        paused = paused_accounts(db)
+    return status_counts_from(counters, oldest, paused, account)
 
 
-def queued_kinds(db: sqlite3.Connection, limit: int) -> QueuedKinds:
-    rows = db.execute(QUERIES["queued_kinds"], {"limit": limit}).fetchall()
+def queued_kinds(db: sqlite3.Connection, limit: int, account: str | None) -> QueuedKinds:
+    if account is None:
+        rows = db.execute(QUERIES["queued_kinds"], {"limit": limit}).fetchall()
+    else:
+        params = {"limit": limit, "account": account}
+        rows = db.execute(QUERIES["queued_kinds_in"], params).fetchall()
     return queued_kinds_from(rows)
 
 

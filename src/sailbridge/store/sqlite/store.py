@@ -320,12 +320,14 @@ class SqliteStore(StoreGuards):
     async def finished_per_minute(self, since: float, until: float) -> list[MinuteCount]:
         return await self._readers.call(reads.finished_per_minute, since, until)
 
-    async def queued_kinds(self, limit: int = QUEUE_SAMPLE) -> QueuedKinds:
-        return await self._readers.call(reads.queued_kinds, limit)
+    async def queued_kinds(
+        self, limit: int = QUEUE_SAMPLE, account: str | None = None
+    ) -> QueuedKinds:
+        return await self._readers.call(reads.queued_kinds, limit, account)
 
-    async def counts(self) -> StatusCounts:
+    async def counts(self, account: str | None = None) -> StatusCounts:
         await self._sort_recent_accepts()
-        return await self._readers.call(reads.counts)
+        return await self._readers.call(reads.counts, account)
 
     async def _sort_recent_accepts(self) -> None:
         """Read-your-writes for a reader after ingest: sort what this store accepted

@@ -13,6 +13,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+from sailbridge.settings.accounts import DEFAULT_ACCOUNT
+from sailbridge.store.accounts import count_name
 from sailbridge.store.sqlite.connection import QUERIES
 
 Params = dict[str, Any] | Sequence[Any]
@@ -38,9 +40,10 @@ class Tx:
         if params:
             self.db.executemany(QUERIES[query], params)
 
-    def count(self, name: str, delta: int) -> None:
+    def count(self, name: str, delta: int, account: str = DEFAULT_ACCOUNT) -> None:
+        """Change ``account``'s counter ``name`` (`count_name`) by ``delta``."""
         if delta:
-            self.counts[name] += delta
+            self.counts[count_name(account, name)] += delta
 
     def accepted(self, row_id: int, events: int) -> None:
         """This request added inbox row ``row_id`` holding ``events`` events."""
