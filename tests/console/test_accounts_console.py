@@ -3,6 +3,7 @@ every list and page, and the pause of one account shown while the other delivers
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,21 @@ def test_the_overview_counts_the_chosen_account_and_a_row_per_account(
     assert (tile(only_b, "Pending"), tile(only_b, "Delivered")) == (3, 0)
     assert "<h2>Accounts</h2>" not in only_b
     assert "brand-b POST /user" in only_b and "brand-a POST /user" not in only_b
+    # the chosen account stays chosen: the refresh and every tile's listing keep it
+    assert 'hx-get="/console/?account=brand-b"' in only_b
+    pending = session.get(service.url + tile_link(only_b, "Pending"), timeout=10).text
+    assert re.findall(r'<td class="account">([\w-]+)</td>', pending) == ["brand-b"] * 3
+    dead = tile_link(only_b, "Dead")
+    assert dead == "/console/dead?account=brand-b"
+    assert tile_link(whole, "Pending") == "/console/events?state=pending"
+
+
+def tile_link(page: str, label: str) -> str:
+    """Where the overview's tile named ``label`` links to."""
+    match = re.search(
+        rf'<a class="tile[^"]*" href="([^"]+)"><span class="n">[\d,]+</span>'
+        rf'<span class="label">{label}</span>',
+        page,
+    )
+    assert match is not None, f"no {label} tile"
+    return html.unescape(match.group(1))

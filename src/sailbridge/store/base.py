@@ -13,7 +13,7 @@ keys. Finished jobs (delivered, skipped, dead) hold nothing back.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Generic, Protocol, TypeVar
 import msgspec
 
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import counters_of, pause_summary
+from sailbridge.store.accounts import counters_of, ordering_key, pause_summary
 from sailbridge.store.backfill_files import BackfillFile
 from sailbridge.store.memory import AccountsMemory, Forgotten
 
@@ -167,6 +167,50 @@ class Job:
     history: list[Attempt] = field(default_factory=list)
     account: str = DEFAULT_ACCOUNT
     """The Sailthru account this delivery is for."""
+
+
+def job_from_columns(
+    columns: Sequence[Any],
+    ordering_keys: Iterable[str],
+    history: list[Attempt],
+    account: str,
+) -> Job:
+    """A `Job` from the 13 columns both stores select first, in the order of `Job`'s
+    fields (``id`` … ``reason``; the event as JSON text or bytes, the state as text),
+    with what each store reads its own way: the stored ordering keys, the history and
+    the account."""
+    (
+        job_id,
+        write_key,
+        message_id,
+        event,
+        event_type,
+        user_key,
+        _keys,
+        state,
+        attempts,
+        received_at,
+        first_attempt_at,
+        available_at,
+        reason,
+    ) = columns[:13]
+    return Job(
+        id=job_id,
+        write_key=write_key,
+        message_id=message_id,
+        event=msgspec.json.decode(event),
+        event_type=event_type,
+        user_key=user_key,
+        ordering_keys=tuple(ordering_key(key) for key in ordering_keys),
+        state=JobState(state),
+        attempts=attempts,
+        received_at=received_at,
+        first_attempt_at=first_attempt_at,
+        available_at=available_at,
+        reason=reason,
+        history=history,
+        account=account,
+    )
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,7 @@ from typing import Any
 
 import msgspec
 
-from sailbridge.store.accounts import ordering_key
-from sailbridge.store.base import Attempt, Job, JobState
+from sailbridge.store.base import Attempt, Job, job_from_columns
 from sailbridge.store.postgres.database import Row
 
 encode = msgspec.json.encode
@@ -28,35 +27,6 @@ def job_from_row(row: Row, history: str | None = None) -> Job:
     """A `Job` from the 15 columns ``claim``, ``get_job`` and the listings select:
     the job's 13, its history (the attempts as a JSON array, passed as ``history`` when
     selected), its account."""
-    (
-        job_id,
-        write_key,
-        message_id,
-        event,
-        event_type,
-        user_key,
-        keys,
-        state,
-        attempts,
-        received_at,
-        first_attempt_at,
-        available_at,
-        reason,
-    ) = row[:13]
-    return Job(
-        id=job_id,
-        write_key=write_key,
-        message_id=message_id,
-        event=msgspec.json.decode(event),
-        event_type=event_type,
-        user_key=user_key,
-        ordering_keys=tuple(ordering_key(key) for key in keys),
-        state=JobState(state),
-        attempts=attempts,
-        received_at=received_at,
-        first_attempt_at=first_attempt_at,
-        available_at=available_at,
-        reason=reason,
-        history=history_decoder.decode(history) if history else [],
-        account=row[14],
+    return job_from_columns(
+        row, row[6], history_decoder.decode(history) if history else [], row[14]
     )

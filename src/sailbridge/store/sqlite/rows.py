@@ -12,8 +12,7 @@ from typing import Any
 import msgspec
 
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
-from sailbridge.store.accounts import ordering_key
-from sailbridge.store.base import Attempt, Job, JobState
+from sailbridge.store.base import Attempt, Job, job_from_columns
 
 Row = tuple[Any, ...]
 
@@ -39,37 +38,6 @@ inbox_decoder = msgspec.json.Decoder(list[InboxJob])
 
 
 def job_from_row(row: Row, history: Sequence[Attempt] = ()) -> Job:
-    """A `Job` from the columns ``get_job`` and the listings select, in that order."""
-    (
-        job_id,
-        write_key,
-        message_id,
-        event,
-        event_type,
-        user_key,
-        keys,
-        state,
-        attempts,
-        received_at,
-        first_attempt_at,
-        available_at,
-        reason,
-        account,
-    ) = row
-    return Job(
-        id=job_id,
-        write_key=write_key,
-        message_id=message_id,
-        event=msgspec.json.decode(event),
-        event_type=event_type,
-        user_key=user_key,
-        ordering_keys=tuple(ordering_key(key) for key in keys_decoder.decode(keys)),
-        state=JobState(state),
-        attempts=attempts,
-        received_at=received_at,
-        first_attempt_at=first_attempt_at,
-        available_at=available_at,
-        reason=reason,
-        history=list(history),
-        account=account,
-    )
+    """A `Job` from the columns ``get_job`` and the listings select, in that order (the
+    account last)."""
+    return job_from_columns(row, keys_decoder.decode(row[6]), list(history), row[13])
