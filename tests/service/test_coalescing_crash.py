@@ -39,8 +39,13 @@ def test_kill_9_mid_merged_call_loses_nothing_and_keeps_the_order(
     ingest.terminate()
 
     sandbox.configure(slow_rate=1.0, slow_seconds=5.0)  # the merged calls hang
+    # ... within the request timeout: a call timed out would rightly be made again (it
+    # may have been applied), and those second calls, in flight at the kill too, would
+    # be applied by Sailthru as well.
     service = serve_process(
-        SAILBRIDGE_LEASE_TIMEOUT="2", database=ingest.env["SAILBRIDGE_DATABASE"]
+        SAILBRIDGE_LEASE_TIMEOUT="2",
+        SAILBRIDGE_REQUEST_TIMEOUT="30",
+        database=ingest.env["SAILBRIDGE_DATABASE"],
     )
     deadline = time.monotonic() + 20
     while not any(r["route"] == "POST /user" for r in sandbox.requests()):
