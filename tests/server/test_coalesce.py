@@ -85,14 +85,3 @@ async def test_no_more_than_max_calls_run_at_once(tmp_path: Path, max_calls: int
     coalescer = AcceptCoalescer(SlowStore(), 86400, max_calls=max_calls)  # type: ignore[arg-type]
     await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(50)))
     assert peak == max_calls
-
-
-async def test_accepts_waiting_together_go_in_one_store_call(tmp_path: Path) -> None:
-    async with await SqliteStore.open(tmp_path / "q.db") as real:
-        store = CountingStore(real)
-        calls = store.calls
-        coalescer = AcceptCoalescer(store, 86400, max_calls=1)  # type: ignore[arg-type]
-        await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
-        assert sum(calls) == 20
-        assert len(calls) < 20
-        assert len(await jobs_in(real, JobState.PENDING, limit=100)) == 20
