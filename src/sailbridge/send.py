@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import msgspec
 
 from sailbridge.delivery.executor import Outcome
-from sailbridge.delivery.worker import DeliveryObserver
+from sailbridge.delivery.observers import DeliveryObserver
 from sailbridge.events import Event
 from sailbridge.intake.jobs import job_for
 from sailbridge.settings import Settings

@@ -25,12 +25,13 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 
-from sailbridge.delivery.observers import MetricsObserver, Observers
+from sailbridge.delivery.lines import AccountDelivery
+from sailbridge.delivery.observers import DeliveryObserver, MetricsObserver, Observers
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import MeasuredSender, RateLimitedSender
 from sailbridge.delivery.shared_ratelimit import SharedRateLimiter
-from sailbridge.delivery.worker import AccountDelivery, DeliveryObserver, Worker, WorkerConfig
+from sailbridge.delivery.worker import Worker, WorkerConfig
 from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.metrics import Metrics
 from sailbridge.sailthru.client import SailthruClient, Sender

@@ -21,10 +21,12 @@ import aiohttp
 import pytest
 
 from sailbridge.delivery.executor import Outcome
+from sailbridge.delivery.lines import single_account
+from sailbridge.delivery.observers import DeliveryObserver
 from sailbridge.delivery.ratelimit import RateLimiter
 from sailbridge.delivery.retry import RetryPolicy
 from sailbridge.delivery.senders import RateLimitedSender
-from sailbridge.delivery.worker import DeliveryObserver, Worker, WorkerConfig, single_account
+from sailbridge.delivery.worker import Worker, WorkerConfig
 from sailbridge.events import event_from_dict
 from sailbridge.mapping import ordering_keys
 from sailbridge.mapping.options import MappingOptions

@@ -17,7 +17,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sailbridge.delivery.worker import Worker, single_account
+from sailbridge.delivery.lines import single_account
+from sailbridge.delivery.worker import Worker
 from sailbridge.mapping.coalescing import MAX_MEMBERS
 from sailbridge.mapping.options import MappingOptions
 from sailbridge.store.base import FINAL_STATES, JobState, NewJob, Result

@@ -13,26 +13,20 @@ from sailbridge.store.base import JobState, NewJob, Rejection
 from sailbridge.store.sqlite import SqliteStore
 
 from ..store.helpers import jobs_in
+from .stores import WatchedWrites
 
 
-class CountingStore:
+class CountingStore(WatchedWrites):
     """The real store, counting calls and refusing any call holding a "poison" job."""
 
     def __init__(self, inner: SqliteStore) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.calls: list[int] = []
 
-    async def accept(
-        self,
-        jobs: Sequence[NewJob],
-        rejections: Sequence[Rejection],
-        dedupe_window: float,
-        now: float,
-    ) -> int:
+    async def before_write(self, jobs: Sequence[NewJob]) -> None:
         self.calls.append(len(jobs))
         if any(job.message_id == "poison" for job in jobs):
             raise ValueError("cannot store this one")
-        return await self.inner.accept(jobs, rejections, dedupe_window, now)
 
 
 def job(message_id: str) -> NewJob:
@@ -91,26 +85,3 @@ async def test_no_more_than_max_calls_run_at_once(tmp_path: Path, max_calls: int
     coalescer = AcceptCoalescer(SlowStore(), 86400, max_calls=max_calls)  # type: ignore[arg-type]
     await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(50)))
     assert peak == max_calls
-
-
-async def test_accepts_waiting_together_go_in_one_store_call(tmp_path: Path) -> None:
-    calls: list[int] = []
-
-    async with await SqliteStore.open(tmp_path / "q.db") as real:
-
-        class CountingAccepts:
-            async def accept(
-                self,
-                jobs: Sequence[NewJob],
-                rejections: Sequence[Rejection],
-                dedupe_window: float,
-                now: float,
-            ) -> int:
-                calls.append(len(jobs))
-                return await real.accept(jobs, rejections, dedupe_window, now)
-
-        coalescer = AcceptCoalescer(CountingAccepts(), 86400, max_calls=1)  # type: ignore[arg-type]
-        await asyncio.gather(*(coalescer.accept([job(f"m{n}")], [], 1.0) for n in range(20)))
-        assert sum(calls) == 20
-        assert len(calls) < 20
-        assert len(await jobs_in(real, JobState.PENDING, limit=100)) == 20

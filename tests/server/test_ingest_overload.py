@@ -3,84 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
 
 import requests
 
-from sailbridge.store.base import EnqueueResult, NewJob, Rejection, Store
+from sailbridge.store.base import NewJob
 
 from .conftest import Serve
 from .live import WRITE_KEY, basic_auth
+from .stores import LockedStore, WatchedWrites
 
 BODY = {"batch": [{"type": "track", "userId": "u1", "event": "E"}]}
 
 
-class _Delegating:
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-
-class LockedStore(_Delegating):
-    """A store whose writes fail the way a locked or full SQLite database does."""
-
-    async def enqueue(
-        self,
-        jobs: Sequence[NewJob],
-        rejections: Sequence[Rejection],
-        dedupe_window: float,
-        now: float,
-    ) -> EnqueueResult:
-        raise sqlite3.OperationalError("database is locked")
-
-    async def accept(
-        self,
-        jobs: Sequence[NewJob],
-        rejections: Sequence[Rejection],
-        dedupe_window: float,
-        now: float,
-    ) -> int:
-        raise sqlite3.OperationalError("database is locked")
-
-
-class GatedStore(_Delegating):
+class GatedStore(WatchedWrites):
     """A store whose writes wait until the test opens the gate."""
 
     gate = threading.Event()
     entered = threading.Event()
 
-    async def enqueue(
-        self,
-        jobs: Sequence[NewJob],
-        rejections: Sequence[Rejection],
-        dedupe_window: float,
-        now: float,
-    ) -> EnqueueResult:
+    async def before_write(self, jobs: Sequence[NewJob]) -> None:
         self.entered.set()
         while not self.gate.is_set():
             await asyncio.sleep(0.01)
-        result: EnqueueResult = await self.inner.enqueue(jobs, rejections, dedupe_window, now)
-        return result
-
-    async def accept(
-        self,
-        jobs: Sequence[NewJob],
-        rejections: Sequence[Rejection],
-        dedupe_window: float,
-        now: float,
-    ) -> int:
-        self.entered.set()
-        while not self.gate.is_set():
-            await asyncio.sleep(0.01)
-        taken: int = await self.inner.accept(jobs, rejections, dedupe_window, now)
-        return taken
 
 
 def post(url: str) -> requests.Response:

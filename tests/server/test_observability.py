@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 import requests
 
 from sailbridge.sailthru.errors import RateLimitInfo
 from sailbridge.status import Limits
-from sailbridge.store.base import NewJob, StatusCounts, Store
+from sailbridge.store.base import NewJob, StatusCounts
 
 from .conftest import Serve
 from .live import WRITE_KEY, LiveServer, basic_auth, metric_value
+from .stores import Delegating
 
 
-class BrokenCountsStore:
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
+class BrokenCountsStore(Delegating):
     async def counts(self, account: str | None = None) -> StatusCounts:
         raise OSError("disk I/O error")
 
@@ -98,14 +91,8 @@ def test_refused_requests_are_counted_by_status(server: LiveServer) -> None:
     )
 
 
-class FixedCountsStore:
+class FixedCountsStore(Delegating):
     """The real store, but status answers with fixed counts."""
-
-    def __init__(self, inner: Store) -> None:
-        self.inner = inner
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     async def counts(self, account: str | None = None) -> StatusCounts:
         return StatusCounts(7, 0, 0, 0, 0, 0, 0, None, None, deduplicated=5, inbox=3)

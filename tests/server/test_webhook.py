@@ -18,7 +18,7 @@ from sailbridge.sailthru.calls import Call
 
 from .conftest import Serve
 from .live import WRITE_KEY, LiveServer, basic_auth
-from .test_ingest_overload import LockedStore
+from .stores import LockedStore
 
 SECRET = "whsec-1"
 ROTATED = "whsec-0"

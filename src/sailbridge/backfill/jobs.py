@@ -168,14 +168,10 @@ class JobRunner:
                         "purchase imports)"
                     ),
                 )
-            except RetryableError as error:
-                if attempt == UPLOAD_ATTEMPTS:
-                    await self._save(
-                        dataclasses.replace(record, state=FileState.ERROR, message=error.message)
-                    )
-                    return JobOutcome(job_file, "error", message=error.message)
-                await asyncio.sleep(min(30.0, self.poll_interval * 2**attempt))
             except SailthruError as error:
+                if isinstance(error, RetryableError) and attempt < UPLOAD_ATTEMPTS:
+                    await asyncio.sleep(min(30.0, self.poll_interval * 2**attempt))
+                    continue
                 await self._save(
                     dataclasses.replace(record, state=FileState.ERROR, message=error.message)
                 )
@@ -197,22 +193,11 @@ class JobRunner:
             try:
                 body = (await self.api.job_status(record.job_id)).body
                 failures = 0
-            except RetryableError as error:
-                failures += 1
-                if failures >= MAX_POLL_FAILURES:
-                    return JobOutcome(
-                        job_file,
-                        "pending",
-                        record.job_id,
-                        reused,
-                        (
-                            f"could not read the job's status ({error.message}); "
-                            "run again to keep waiting for it"
-                        ),
-                    )
-                await asyncio.sleep(self.poll_interval)
-                continue
             except SailthruError as error:
+                failures += 1
+                if isinstance(error, RetryableError) and failures < MAX_POLL_FAILURES:
+                    await asyncio.sleep(self.poll_interval)
+                    continue
                 return JobOutcome(
                     job_file,
                     "pending",

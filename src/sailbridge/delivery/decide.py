@@ -2,8 +2,8 @@
 
 This mirrors the mapping's model (`sailbridge.mapping.plan`): the mapping says what to
 send and the executor sends it; here `decide` says what the attempt's outcome means for
-the job, and the worker (`sailbridge.delivery.worker`) does the store and pause I/O. All
-the rules are in this one function:
+the job, and the worker's line delivery (`sailbridge.delivery.lines`) does the store and
+pause I/O. All the rules are in this one function:
 
 - delivered or skipped → `Finish` (a success also ends a pause: the worker resumes);
 - a mapping failure (no Sailthru error), a permanent Sailthru error, or any Sailthru

@@ -1,8 +1,8 @@
 """Delivery observers: what the service does with each attempt's result besides storing it.
 
-The worker reports every attempt to one `DeliveryObserver`; these are the ones the
-service installs (metrics, the dead-event log line) and the combinator that makes
-several of them one.
+The worker reports every attempt to one `DeliveryObserver` (the hook itself, which
+observes nothing); these are the ones the service installs (metrics, the dead-event
+log line) and the combinator that makes several of them one.
 """
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sailbridge.delivery.executor import Outcome
-from sailbridge.delivery.worker import DeliveryObserver
 from sailbridge.events import EventType
 from sailbridge.logs import get_logger
 from sailbridge.mapping.consent import WithoutConsent
@@ -20,6 +19,14 @@ from sailbridge.sailthru.errors import RetryableError
 from sailbridge.store.base import Job, Result
 
 events_log = get_logger("sailbridge.delivery")
+
+
+class DeliveryObserver:
+    """Hooks for metrics; the default observes nothing."""
+
+    def outcome(self, job: Job, outcome: Outcome, result: Result, seconds: float) -> None:
+        """Called once per attempt with what it came to: `Result.DELIVERED`, `SKIPPED`,
+        `RETRY`, `DEAD`, `PAUSED` or `RELEASED`."""
 
 
 class MetricsObserver(DeliveryObserver):

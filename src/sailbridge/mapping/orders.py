@@ -37,12 +37,7 @@ def plan_order_completed(event: Event, facts: Facts) -> Plan:
         params["adjustments"] = adjustments
     if event.timestamp:
         params["date"] = event.timestamp
-    order_id = identifier(event.properties.get("order_id"))
-    if order_id is not None:
-        params["purchase_keys"] = {"extid": order_id}
-    order_vars = flatten({k: v for k, v in event.properties.items() if k not in _NOT_ORDER_VARS})
-    if order_vars:
-        params["vars"] = order_vars
+    params.update(order_keys_and_vars(event, _NOT_ORDER_VARS))
     email = purchase_email(event, facts, user_key)
     if isinstance(email, Lookup):
         return email
@@ -51,6 +46,23 @@ def plan_order_completed(event: Event, facts: Facts) -> Plan:
         calls=(Call("POST", "/purchase", {"email": email.address, **params}),),
         remember=(RememberCart(user_key, ()), *email.remember(user_key)),
     )
+
+
+def order_keys_and_vars(event: Event, not_vars: frozenset[str]) -> dict[str, Any]:
+    """The order id as ``purchase_keys`` and the other properties, flattened, as ``vars``
+    (each left out when empty).
+
+    A purchase and a return file the same order the same way, so Sailthru can tie a
+    refund to its order; ``not_vars`` names the properties the call sends as fields.
+    """
+    fields: dict[str, Any] = {}
+    order_id = identifier(event.properties.get("order_id"))
+    if order_id is not None:
+        fields["purchase_keys"] = {"extid": order_id}
+    order_vars = flatten({k: v for k, v in event.properties.items() if k not in not_vars})
+    if order_vars:
+        fields["vars"] = order_vars
+    return fields
 
 
 def order_items(event: Event, name: str, why: str) -> list[Item]:

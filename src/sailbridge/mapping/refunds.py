@@ -17,12 +17,10 @@ from __future__ import annotations
 from typing import Any, Final
 
 from sailbridge.events import Event
-from sailbridge.flatten import flatten
 from sailbridge.mapping.emails import purchase_email
-from sailbridge.mapping.orders import order_items
+from sailbridge.mapping.orders import order_items, order_keys_and_vars
 from sailbridge.mapping.plan import Deliver, Facts, Lookup, Plan
 from sailbridge.mapping.routing import require_user_key
-from sailbridge.mapping.values import identifier
 from sailbridge.sailthru.calls import Call
 
 NO_PRODUCTS: Final = (
@@ -38,12 +36,7 @@ def plan_order_refunded(event: Event, facts: Facts) -> Plan:
     """The return, or the email lookup it still needs (the event is checked first)."""
     user_key = require_user_key(event)
     params: dict[str, Any] = {"items": order_items(event, "Order Refunded", NO_PRODUCTS)}
-    order_id = identifier(event.properties.get("order_id"))
-    if order_id is not None:
-        params["purchase_keys"] = {"extid": order_id}
-    refund_vars = flatten({k: v for k, v in event.properties.items() if k not in _NOT_RETURN_VARS})
-    if refund_vars:
-        params["vars"] = refund_vars
+    params.update(order_keys_and_vars(event, _NOT_RETURN_VARS))
     email = purchase_email(event, facts, user_key)
     if isinstance(email, Lookup):
         return email
