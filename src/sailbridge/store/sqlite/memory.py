@@ -174,31 +174,15 @@ def find_traces(
     ``(after_rejection, after_rejection + span]`` — one bounded chunk of the search,
     read on a reader connection."""
     params = person.params()
-    jobs = rejections = ()
-    if after_job < person.through_job:
-        jobs = tuple(
-            row[0]
-            for row in db.execute(
-                QUERIES["finished_jobs_of"],
-                {
-                    **params,
-                    "after": after_job,
-                    "through": min(after_job + span, person.through_job),
-                },
-            )
-        )
-    if after_rejection < person.through_rejection:
-        rejections = tuple(
-            row[0]
-            for row in db.execute(
-                QUERIES["rejections_of"],
-                {
-                    **params,
-                    "after": after_rejection,
-                    "through": min(after_rejection + span, person.through_rejection),
-                },
-            )
-        )
+
+    def ids(query: str, after: int, through: int) -> tuple[int, ...]:
+        if after >= through:
+            return ()
+        bounds = {**params, "after": after, "through": min(after + span, through)}
+        return tuple(row[0] for row in db.execute(QUERIES[query], bounds))
+
+    jobs = ids("finished_jobs_of", after_job, person.through_job)
+    rejections = ids("rejections_of", after_rejection, person.through_rejection)
     return Traces(jobs, rejections)
 
 
