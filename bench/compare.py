@@ -68,10 +68,21 @@ def _ingest_single(output: str) -> Figures:
     if start is None:
         raise ValueError(f"no JSON figures in the output:\n{output[-2000:]}")
     rounds = json.loads(output[start.start() :])
-    keys = ("cpu_ratio_v1_t", "cpu_ratio_v1_track", "cpu_batch_events_per_core_second")
-    figures = {key: statistics.median(r[key] for r in rounds) for key in keys}
+    keys = (
+        "cpu_ratio_v1_t",
+        "cpu_ratio_v1_track",
+        "cpu_batch_events_per_core_second",
+        "cpu_ratio_v1_t_sorted",  # (scripts from issue 18 on)
+        "cpu_batch_events_per_core_second_sorted",
+    )
+    figures = {key: statistics.median(r[key] for r in rounds) for key in keys if key in rounds[0]}
     for run in ("sailbridge /v1/t", "sailbridge /v1/batch"):  # µs a request, by thread
-        threads = {name for r in rounds for name in r["figures"][run] if name.startswith("cpu_us")}
+        threads = {
+            name
+            for r in rounds
+            for name in r["figures"][run]
+            if name.startswith(("cpu_us", "gc_us"))
+        }
         for name in sorted(threads):
             figures[f"{run} {name}"] = statistics.median(
                 r["figures"][run].get(name, 0.0) for r in rounds

@@ -43,6 +43,7 @@ import argparse
 import asyncio
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -111,6 +112,54 @@ def templates() -> dict[str, bytes]:
 # ---------------------------------------------------------------- servers
 
 
+class _NothingStored:
+    """A store that keeps nothing and answers at once: sailbridge's ingest without its
+    storage, to tell the event loop's own cost from the store's (``nothing-stored``)."""
+
+    async def accept(self, jobs: Any, rejections: Any, dedupe_window: float, now: float) -> int:
+        return len(jobs)
+
+    async def check_writable(self, now: float) -> None:  # /healthz
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def gc_report_path(db: str) -> Path:
+    """Where the server for ``db`` writes its garbage-collection totals."""
+    if "://" in db:  # PostgreSQL: beside the temporary files
+        return Path(tempfile.gettempdir()) / f"{re.sub(r'[^A-Za-z0-9]+', '_', db)}.gc"
+    return Path(db + ".gc")
+
+
+def _report_gc_on_signal(path: Path) -> None:
+    """Count the garbage collector's passes and their time by generation; on SIGUSR1,
+    write the totals so far to ``path`` (with a sequence number the reader waits for)."""
+    import gc
+    import signal
+
+    totals: dict[str, Any] = {"seq": 0, "passes": [0, 0, 0], "seconds": [0.0, 0.0, 0.0]}
+    began = [0.0]
+
+    def timed(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            began[0] = time.perf_counter()
+        else:
+            generation = info["generation"]
+            totals["passes"][generation] += 1
+            totals["seconds"][generation] += time.perf_counter() - began[0]
+
+    def report(signum: int, frame: Any) -> None:
+        totals["seq"] += 1
+        partial = path.with_suffix(".partial")
+        partial.write_text(json.dumps(totals))
+        partial.replace(path)  # whole, for the reader
+
+    gc.callbacks.append(timed)
+    signal.signal(signal.SIGUSR1, report)
+
+
 def serve(kind: str, port: int, db: str) -> None:
     import uvicorn
     import uvloop
@@ -132,13 +181,15 @@ def serve(kind: str, port: int, db: str) -> None:
             from sailbridge.server.ingest import IngestConfig
             from sailbridge.store.factory import open_store
 
-            store = await open_store(db)  # a file: SQLite; postgresql://...: PostgreSQL
+            # a file: SQLite; postgresql://...: PostgreSQL; nothing-stored: none at all
+            store = _NothingStored() if kind == "nothing-stored" else await open_store(db)
             routing = {WRITE_KEY: FAN_OUT} if kind == "fan-out" else {}
             config = IngestConfig(frozenset({WRITE_KEY}), write_key_accounts=routing)
             app = create_app(store, config, Metrics())
             http = guarded_protocol(ConnectionLimits())  # what `serve` runs
         if "://" not in db:
             _name_threads(db + ".threads")
+        _report_gc_on_signal(gc_report_path(db))
         server_config = uvicorn.Config(
             app,
             http=http,

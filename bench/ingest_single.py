@@ -28,6 +28,18 @@ included), and ``cpu_ratio_*`` = bare's CPU per request over sailbridge's: the r
 the two would reach each on a core of its own, much less moved by other load;
 ``cpu_us <thread>`` splits it by thread (``MainThread`` the event loop,
 ``sailbridge-sqlite-writer`` the store's writer).
+
+What a request acknowledges is in the store's inbox; sorting it into the queue can go
+on after the run (a burst's backlog: batches arrive faster than they are sorted). So
+the SQLite runs start once the warm-up's events are sorted, and after the run wait
+until the run's are too: ``cpu_us sorting after the run`` is that CPU per request and
+``server_cpu_us_per_request_sorted`` / ``*_sorted`` ratios include it — what ingest
+costs when it is sustained, not only absorbed. ``gc_us_per_request`` is the time the
+server spent in garbage collection (``gc_passes genN`` how many passes).
+
+``BENCH_RAW=1`` adds two servers that show where the event loop's time goes: ``raw``,
+uvicorn with a plain ASGI app (no framework), and ``nothing-stored``, sailbridge's
+app over a store that keeps nothing.
 """
 
 from __future__ import annotations
@@ -37,9 +49,11 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -47,7 +61,7 @@ from urllib.parse import urlsplit
 
 HERE = Path(__file__).resolve()
 sys.path.insert(0, str(HERE.parent))
-from ingest import free_port, serve, wait_ready  # noqa: E402 - beside this file, on the path now
+from ingest import counters_in, free_port, gc_report_path, serve, wait_ready  # noqa: E402 - beside this file, on the path now
 
 WRITE_KEY = "wk_bench"
 BATCH_SIZE = 100
@@ -166,6 +180,39 @@ def _thread_cpu(pid: int, names: dict[str, str] | None = None) -> dict[str, floa
     return by_name
 
 
+def _per_request(
+    before: dict[str, float], after: dict[str, float], requests: float
+) -> dict[str, float]:
+    return {
+        name: round((spent - before.get(name, 0.0)) / requests * 1e6, 1)
+        for name, spent in after.items()
+    }
+
+
+def _gc_totals(pid: int, db: str) -> dict[str, Any]:
+    """The server's garbage-collection totals so far (it writes them on SIGUSR1)."""
+    path = gc_report_path(db)
+    seq = json.loads(path.read_text())["seq"] if path.exists() else 0
+    os.kill(pid, signal.SIGUSR1)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if path.exists():
+            totals: dict[str, Any] = json.loads(path.read_text())
+            if totals["seq"] > seq:
+                return totals
+        time.sleep(0.01)
+    raise RuntimeError("the server did not report its garbage collection")
+
+
+def _wait_sorted(db: str, limit: float = 600.0) -> None:
+    """Until the SQLite store at ``db`` has sorted its whole inbox into the queue."""
+    deadline = time.monotonic() + limit
+    while counters_in(db).get("inbox", 0) > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the inbox of {db} was not sorted within {limit:.0f} s")
+        time.sleep(0.05)
+
+
 def _fresh_postgres(server_url: str) -> str:
     """A new empty database on the PostgreSQL server at ``server_url``; its URL."""
     import psycopg
@@ -209,17 +256,36 @@ def run(
         url = f"http://127.0.0.1:{port}"
         wait_ready(url)
         wrk(url + path, mode, connections, 2, script)  # warm-up
+        sorts = serve_kind == "sailbridge" and "://" not in db
+        if sorts:
+            _wait_sorted(db)  # the warm-up's events are not the run's to sort
         thread_names = Path(db + ".threads")
         names = json.loads(thread_names.read_text()) if thread_names.exists() else {}
+        gc_before = _gc_totals(server.pid, db)
         threads_before = _thread_cpu(server.pid, names)
         figures = wrk(url + path, mode, connections, seconds, script)
         threads_after = _thread_cpu(server.pid, names)
-        per_request = {
-            name: round((spent - threads_before.get(name, 0.0)) / figures["requests"] * 1e6, 1)
-            for name, spent in threads_after.items()
-        }
+        gc_after = _gc_totals(server.pid, db)
+        per_request = _per_request(threads_before, threads_after, figures["requests"])
         figures["server_cpu_us_per_request"] = round(sum(per_request.values()), 1)
         figures |= {f"cpu_us {name}": value for name, value in per_request.items() if value}
+        for generation in range(3):
+            figures[f"gc_passes gen{generation}"] = (
+                gc_after["passes"][generation] - gc_before["passes"][generation]
+            )
+        figures["gc_us_per_request"] = round(
+            (sum(gc_after["seconds"]) - sum(gc_before["seconds"])) / figures["requests"] * 1e6, 2
+        )
+        if sorts:
+            # What is acknowledged is in the inbox; sorting it into the queue may go on
+            # after the run (a burst's backlog): charge that CPU to the run too.
+            _wait_sorted(db)
+            sorted_after = _thread_cpu(server.pid, names)
+            after_run = _per_request(threads_after, sorted_after, figures["requests"])
+            figures["cpu_us sorting after the run"] = round(sum(after_run.values()), 1)
+            figures["server_cpu_us_per_request_sorted"] = round(
+                figures["server_cpu_us_per_request"] + sum(after_run.values()), 1
+            )
         return figures
     finally:
         server.terminate()
@@ -249,7 +315,14 @@ def main() -> None:
         handle.write(LUA)
         script = handle.name
     plan = [
-        *([("raw", "/v1/t", "single", args.connections)] if os.environ.get("BENCH_RAW") else []),
+        *(
+            [
+                ("raw", "/v1/t", "single", args.connections),
+                ("nothing-stored", "/v1/t", "single", args.connections),
+            ]
+            if os.environ.get("BENCH_RAW")
+            else []
+        ),
         ("bare", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/t", "single", args.connections),
         ("sailbridge", "/v1/track", "single", args.connections),
@@ -279,6 +352,9 @@ def main() -> None:
         def cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
             return figures[name]["server_cpu_us_per_request"]
 
+        def sorted_cpu(name: str, figures: dict[str, dict[str, float]] = figures) -> float:
+            return figures[name]["server_cpu_us_per_request_sorted"]
+
         results.append(
             {
                 "figures": figures,
@@ -292,6 +368,13 @@ def main() -> None:
                 "batch_events_per_second": figures["sailbridge /v1/batch"]["rps"] * BATCH_SIZE,
                 "batch_ratio": figures["sailbridge /v1/batch"]["rps"] / bare_batch,
                 "cpu_batch_ratio": cpu("bare /v1/batch") / cpu("sailbridge /v1/batch"),
+                # the same, with the CPU spent sorting the run's events after it ended
+                "cpu_ratio_v1_t_sorted": cpu("bare /v1/t") / sorted_cpu("sailbridge /v1/t"),
+                "cpu_batch_ratio_sorted": cpu("bare /v1/batch")
+                / sorted_cpu("sailbridge /v1/batch"),
+                "cpu_batch_events_per_core_second_sorted": 1e6
+                / sorted_cpu("sailbridge /v1/batch")
+                * BATCH_SIZE,
                 **(
                     {
                         "postgres_cpu_ratio_v1_t": cpu("bare /v1/t") / cpu("postgres /v1/t"),

@@ -41,11 +41,16 @@ log = logging.getLogger("sailbridge.store.sqlite")
 T = TypeVar("T")
 
 SORT_STEP_SECONDS = 0.005
-"""Target length of one sort transaction. Accepts arriving meanwhile wait for it, so
-it bounds what sorting adds to ingest's latency; the events per step follow from the
-measured sort rate."""
+"""Target length of one sort transaction while ingest is busy (`INGEST_BUSY_WINDOW`)
+or a claim waits for it. Accepts arriving meanwhile wait for it, so it bounds what
+sorting adds to ingest's latency; the events per step follow from the measured sort
+rate."""
 SORT_STEP_EVENTS = (20, 2_000)
-"""Bounds on the events one sort step takes, whatever the measured rate says."""
+"""Bounds on the events one sort step takes, whatever the measured rate says. With
+nothing waiting on it — a background step while ingest is idle, or the whole inbox
+sorted before an ordered request — a step takes the most: its COMMIT writes each page
+it dirtied once, and the events of a large step share pages, so draining a backlog
+in 2,000-event steps cost ~30 % less CPU than in 5 ms ones (docs/benchmarks.md)."""
 SORT_SHARE_UNDER_LOAD = 0.25
 """While ingest competes with sorting for the CPU, the share of the writer's time that
 background sorting may take (claims still sort what they need). Sorting costs several
@@ -203,16 +208,13 @@ class Writer:
                 now = time.monotonic()
                 if now >= self._next_background_sort:
                     cpu = time.thread_time()
-                    self._sort_step()
+                    self._sort_step(wide=not self._ingest_busy(now))
                     finished = time.monotonic()
                     wall = finished - now
                     self._cpu_share = 0.7 * self._cpu_share + 0.3 * (
                         time.thread_time() - cpu
                     ) / max(wall, 1e-6)
-                    if (
-                        finished - self._last_accept < INGEST_BUSY_WINDOW
-                        and self._cpu_share < CONTENDED_BELOW
-                    ):
+                    if self._ingest_busy(finished) and self._cpu_share < CONTENDED_BELOW:
                         share = SORT_SHARE_UNDER_LOAD
                         self._next_background_sort = finished + wall * (1 - share) / share
                     try:
@@ -242,7 +244,7 @@ class Writer:
             if Kind.ORDERED in kinds:
                 self._sort_all()
             elif self._can_sort():
-                self._sort_step()
+                self._sort_step(wide=False)  # the claim waits for it
         batch: list[_Request[Any]] = []
         for request in rest:
             if request.own_transaction:
@@ -316,14 +318,19 @@ class Writer:
             and time.monotonic() >= self._sort_paused_until
         )
 
-    def _sort_step(self) -> SortOutcome | None:
-        """Sort one chunk of the inbox in its own transaction; ``None`` if that failed
-        (logged; sorting pauses a moment, the rows stay for the next try)."""
+    def _ingest_busy(self, now: float) -> bool:
+        return now - self._last_accept < INGEST_BUSY_WINDOW
+
+    def _sort_step(self, wide: bool) -> SortOutcome | None:
+        """Sort one chunk of the inbox in its own transaction: the most events a step
+        may take if ``wide`` (nothing waits on it), else `SORT_STEP_SECONDS`' worth.
+        ``None`` if that failed (logged; sorting pauses a moment, the rows stay for
+        the next try)."""
         assert self._sort is not None
         db = self._db
         tx = Tx(db)
         low, high = SORT_STEP_EVENTS
-        budget = min(max(int(self._sort_rate * SORT_STEP_SECONDS), low), high)
+        budget = high if wide else min(max(int(self._sort_rate * SORT_STEP_SECONDS), low), high)
         started = time.perf_counter()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -348,7 +355,7 @@ class Writer:
     def _sort_all(self) -> None:
         """Sort every row in the inbox now (before an enqueue or replay)."""
         while self._can_sort():
-            if self._sort_step() is None:
+            if self._sort_step(wide=True) is None:
                 return
 
     @staticmethod
