@@ -199,9 +199,12 @@ def serve(kind: str, port: int, db: str) -> None:
             lifespan="off",
             backlog=2048,
         )
-        from sailbridge.service import freeze_startup_heap
-
-        freeze_startup_heap()  # what `serve` does; the bare servers too, to stay fair
+        try:
+            from sailbridge.service import freeze_startup_heap
+        except ImportError:  # a tree from before issue 18 (`compare.py`): its serve did not
+            pass
+        else:
+            freeze_startup_heap()  # what `serve` does; the bare servers too, to stay fair
         try:
             await uvicorn.Server(server_config).serve(sockets=[sock])
         finally:
