@@ -8,10 +8,10 @@ after round (on each tree's own ``src/``, through ``PYTHONPATH``), and the repor
 this tree's median over the baseline's median for each figure: 1.00 means unchanged.
 The baseline is checked out into a temporary git worktree, removed afterwards.
 
-The benchmarks that drive ``sailbridge`` processes or the store's public API run this
-tree's script against both (the same workload, and fixes to the script apply to both);
-``ingest_single`` too: its servers take what they need of the tree they run on (a
-tree without `freeze_startup_heap` runs without it, as its `serve` did).
+Every benchmark runs this tree's script against both trees (the same workload, and
+fixes to the script apply to both); ``ingest_single``'s servers take what they need of
+the tree they run on (a tree without `freeze_startup_heap` runs without it, as its
+`serve` did).
 """
 
 from __future__ import annotations
@@ -101,34 +101,31 @@ def _multinode(output: str) -> Figures:
     return figures
 
 
-BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures], bool]] = {
-    # name: (script and arguments, the figures it prints, whether each tree runs its own)
-    "delivery": (["delivery.py", "--events", "2000"], _delivery, False),
-    "store_claim": (["store_claim.py", "--big", "200000", "--cycles", "300"], _store_claim, False),
-    "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single, False),
-    "multinode": (["multinode.py", "--seconds", "4"], _multinode, False),
+BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures]]] = {
+    # name: (this tree's script and its arguments, the figures it prints)
+    "delivery": (["delivery.py", "--events", "2000"], _delivery),
+    "store_claim": (["store_claim.py", "--big", "200000", "--cycles", "300"], _store_claim),
+    "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single),
+    "multinode": (["multinode.py", "--seconds", "4"], _multinode),
     "filters": (
         ["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
         _numbers(r"without filters (\d+) µs", ("serve CPU µs per event, no rules",)),
-        False,
     ),
     "mapping": (
         ["mapping.py", "--events", "60000"],
         _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
-        False,
     ),
     "mapping_odd": (
         ["mapping.py", "--events", "60000", "--odd"],
         _numbers(r"mapping: (\d+) events per CPU-second", ("events per CPU-s",)),
-        False,
     ),
 }
 
 
 def run(tree: Path, name: str) -> Figures:
-    command, parse, own_script = BENCHMARKS[name]
+    command, parse = BENCHMARKS[name]
     environment = {**os.environ, "PYTHONPATH": str(tree / "src")}
-    script = (tree if own_script else ROOT) / "bench" / command[0]
+    script = ROOT / "bench" / command[0]
     done = subprocess.run(
         [sys.executable, str(script), *command[1:]],
         cwd=tree,
@@ -172,7 +169,7 @@ def main() -> int:
                 print(f"\n{name} ({args.rounds} rounds, medians; now ÷ before)")
                 for figure in seen["now"][0]:
                     if any(figure not in f for f in seen["before"]):
-                        continue  # the baseline's script does not measure it
+                        continue  # not measured on the baseline's code
                     before = statistics.median(f[figure] for f in seen["before"])
                     now = statistics.median(f[figure] for f in seen["now"])
                     ratio = now / before if before else float("nan")
