@@ -15,6 +15,7 @@ from sailbridge.store.base import JobState
 from sailbridge.store.errors import JobNotClaimed, SchemaTooNew, StoreClosed
 from sailbridge.store.sqlite import SqliteStore
 from sailbridge.store.sqlite.connection import LATEST_VERSION
+from sailbridge.store.sqlite.writer import SORT_STEP_EVENTS, SORT_STEP_SECONDS, sort_budget
 
 from .helpers import WINDOW, FakeClock, attempt, jobs_in, new_job
 
@@ -291,3 +292,13 @@ async def test_a_claim_sees_events_accepted_just_before_it(sqlite_store: SqliteS
     claimed = await sqlite_store.claim("w1", 10, 60.0, 1_000.0)
 
     assert [job.user_key for job in claimed] == ["u1", "u2"]
+
+
+def test_a_sort_step_nobody_waits_on_takes_the_most_events() -> None:
+    low, high = SORT_STEP_EVENTS
+    assert [sort_budget(rate, wide=True) for rate in (0.0, 1_000.0, 1e9)] == [high] * 3
+    # otherwise SORT_STEP_SECONDS' worth at the measured rate, within the bounds
+    assert sort_budget(0.0, wide=False) == low
+    assert sort_budget(100_000.0, wide=False) == int(100_000 * SORT_STEP_SECONDS)
+    assert low < sort_budget(100_000.0, wide=False) < high
+    assert sort_budget(1e9, wide=False) == high

@@ -329,8 +329,8 @@ class Writer:
         assert self._sort is not None
         db = self._db
         tx = Tx(db)
-        low, high = SORT_STEP_EVENTS
-        budget = high if wide else min(max(int(self._sort_rate * SORT_STEP_SECONDS), low), high)
+        low = SORT_STEP_EVENTS[0]
+        budget = sort_budget(self._sort_rate, wide)
         started = time.perf_counter()
         try:
             db.execute("BEGIN IMMEDIATE")
@@ -363,6 +363,14 @@ class Writer:
         for request, result, error in outcomes:
             with contextlib.suppress(RuntimeError):  # the caller's loop closed: nobody waits
                 request.loop.call_soon_threadsafe(settle, request.future, result, error)
+
+
+def sort_budget(rate: float, wide: bool) -> int:
+    """The events one sort step takes: the most `SORT_STEP_EVENTS` allows when nothing
+    waits on the step (``wide``), else `SORT_STEP_SECONDS`' worth at ``rate`` (events
+    a second, as measured), within `SORT_STEP_EVENTS`."""
+    low, high = SORT_STEP_EVENTS
+    return high if wide else min(max(int(rate * SORT_STEP_SECONDS), low), high)
 
 
 def _add_counts(db: sqlite3.Connection, totals: Counter[str]) -> None:
