@@ -25,8 +25,11 @@ def line_key(account: str, key: str) -> str:
 
 
 def line_keys(account: str, keys: Iterable[str]) -> list[str]:
-    """The distinct line keys of ``keys`` in ``account``, in order."""
-    return [line_key(account, key) for key in dict.fromkeys(keys)]
+    """The distinct line keys of ``keys`` in ``account``, in order (`line_key` of
+    each, written out: the sort calls this for every job it places)."""
+    if account == DEFAULT_ACCOUNT:
+        return list(dict.fromkeys(keys))
+    return [f"{account}{SEPARATOR}{key}" for key in dict.fromkeys(keys)]
 
 
 def ordering_key(line: str) -> str:

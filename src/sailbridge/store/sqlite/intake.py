@@ -14,6 +14,8 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
+import msgspec
+
 from sailbridge.settings.accounts import DEFAULT_ACCOUNT
 from sailbridge.store.accounts import line_keys
 from sailbridge.store.base import PRUNE_EVERY, EnqueueResult, NewJob, Rejection
@@ -154,7 +156,8 @@ class Intake:
                         continue
                     seen[message] = now
                     messages.append((job.write_key, job.message_id, now))
-                event = encode(job.event)
+                # an inbox job's event is the stored JSON already: bound as it is
+                event = job.event if isinstance(job.event, msgspec.Raw) else encode(job.event)
                 for account in job.accounts:  # one delivery per account
                     keys = line_keys(account, job.ordering_keys)
                     ids.append(next_id)
@@ -167,7 +170,7 @@ class Intake:
                             job.event_type,
                             job.user_key,
                             encode(keys),
-                            sum(key in busy for key in keys),
+                            len(busy.intersection(keys)),  # (keys are distinct)
                             job.received_at,
                             now,
                             now,
