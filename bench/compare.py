@@ -106,6 +106,13 @@ BENCHMARKS: dict[str, tuple[list[str], Callable[[str], Figures]]] = {
     "delivery": (["delivery.py", "--events", "2000"], _delivery),
     "store_claim": (["store_claim.py", "--big", "200000", "--cycles", "300"], _store_claim),
     "ingest_single": (["ingest_single.py", "--seconds", "5"], _ingest_single),
+    "store_sort": (
+        ["store_sort.py", "--events", "30000", "--step", "2000"],
+        _numbers(
+            r"work ([\d.]+) µs an event, commit ([\d.]+) µs an event",
+            ("sort work µs an event", "sort commit µs an event"),
+        ),
+    ),
     "multinode": (["multinode.py", "--seconds", "4"], _multinode),
     "filters": (
         ["filters.py", "--events", "2000", "--rounds", "1", "--without-only"],
