@@ -34,8 +34,10 @@ on after the run (a burst's backlog: batches arrive faster than they are sorted)
 the SQLite runs start once the warm-up's events are sorted, and after the run wait
 until the run's are too: ``cpu_us sorting after the run`` is that CPU per request and
 ``server_cpu_us_per_request_sorted`` / ``*_sorted`` ratios include it — what ingest
-costs when it is sustained, not only absorbed. ``gc_us_per_request`` is the time the
-server spent in garbage collection (``gc_passes genN`` how many passes).
+costs when it is sustained, not only absorbed. ``gc_us_per_request`` is the wall-clock time
+the server spent in garbage-collection passes (``gc_passes genN`` how many): on the one
+core the server has, it includes whatever its other threads ran meanwhile, so it
+shows stalls of the event loop, not CPU.
 
 ``BENCH_RAW=1`` adds two servers that show where the event loop's time goes: ``raw``,
 uvicorn with a plain ASGI app (no framework), and ``nothing-stored``, sailbridge's
